@@ -1,0 +1,193 @@
+//! The `/pim` command grammar, platform-neutral: Slack text and Discord options both end up as
+//! a [`Command`]. Parsing checks shape only; policy checks happen in the service.
+
+use chrono::Duration;
+
+use super::duration::parse_duration;
+use super::error::{Error, Result};
+use super::ids::{RequestId, RoleKey};
+use super::policy::Draft;
+
+/// What a user asked pimbot to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Request a role.
+    Activate(Draft),
+    /// `/pim activate` with nothing after it: open the form.
+    ActivateForm,
+    /// Extend an active grant.
+    Extend(Draft),
+    /// List the caller's eligible roles and their rules.
+    Roles,
+    /// The caller's pending and active requests.
+    Status,
+    /// End the caller's grant of a role early.
+    Deactivate(RoleKey),
+    /// Withdraw a pending request.
+    Cancel(RequestId),
+    /// Show usage.
+    Help,
+}
+
+/// Usage text shown by `/pim help` and after a malformed command.
+pub const HELP: &str = "\
+*pimbot* gives you privileged roles just in time, for a bounded time, with a reason.
+• `/pim activate <role> <duration> [#TICKET] <justification>`: request a role, e.g. `/pim activate global-admin 1h #INC-4711 rotate leaked secret`
+• `/pim activate`: open the request form
+• `/pim extend <role> <duration> [#TICKET] <justification>`: extend an active role
+• `/pim roles`: the roles you can request and their rules
+• `/pim status`: your pending requests and active roles
+• `/pim deactivate <role>`: end an active role early
+• `/pim cancel <request-id>`: withdraw a pending request
+• `/pim help`: this text";
+
+/// Parses the text after `/pim`.
+pub fn parse(text: &str) -> Result<Command> {
+    let text = text.trim();
+    let (verb, rest) = match text.split_once(char::is_whitespace) {
+        Some((v, r)) => (v, r.trim()),
+        None => (text, ""),
+    };
+    match verb.to_ascii_lowercase().as_str() {
+        "" | "help" => Ok(Command::Help),
+        "activate" | "request" if rest.is_empty() => Ok(Command::ActivateForm),
+        "activate" | "request" => parse_draft(rest, "activate").map(Command::Activate),
+        "extend" => parse_draft(rest, "extend").map(Command::Extend),
+        "roles" => Ok(Command::Roles),
+        "status" => Ok(Command::Status),
+        "deactivate" => one_word(rest, "deactivate <role>").map(|r| Command::Deactivate(RoleKey(r))),
+        "cancel" => one_word(rest, "cancel <request-id>").map(|r| Command::Cancel(RequestId(r))),
+        other => Err(Error::BadInput(format!("unknown command `{}`. Try `/pim help`.", truncate(other)))),
+    }
+}
+
+/// Builds a draft from separately supplied fields (modal or Discord options).
+pub fn draft_from_fields(
+    role: &str,
+    duration: &str,
+    ticket: Option<&str>,
+    justification: &str,
+) -> Result<Draft> {
+    let role = role.trim();
+    if role.is_empty() || role.contains(char::is_whitespace) {
+        return Err(Error::BadInput("give one role key, e.g. `global-admin`".into()));
+    }
+    let duration = parse_duration(duration).map_err(Error::BadInput)?;
+    let ticket = ticket.map(|t| t.trim().trim_start_matches('#').to_owned()).filter(|t| !t.is_empty());
+    Ok(Draft {
+        role: RoleKey(role.to_ascii_lowercase()),
+        duration,
+        ticket,
+        justification: justification.trim().to_owned(),
+    })
+}
+
+fn parse_draft(rest: &str, verb: &str) -> Result<Draft> {
+    let mut words = rest.split_whitespace();
+    let usage =
+        || Error::BadInput(format!("usage: `/pim {verb} <role> <duration> [#TICKET] <justification>`"));
+    let role = words.next().ok_or_else(usage)?;
+    let duration_text = words.next().ok_or_else(usage)?;
+    let duration: Duration = parse_duration(duration_text).map_err(Error::BadInput)?;
+    let remaining: Vec<&str> = words.collect();
+    let (ticket, justification) = match remaining.split_first() {
+        Some((first, tail)) if first.starts_with('#') && first.len() > 1 => {
+            (Some(first[1..].to_owned()), tail.join(" "))
+        }
+        _ => (None, remaining.join(" ")),
+    };
+    Ok(Draft { role: RoleKey(role.to_ascii_lowercase()), duration, ticket, justification })
+}
+
+fn one_word(rest: &str, usage: &str) -> Result<String> {
+    let mut words = rest.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some(w), None) => Ok(w.to_owned()),
+        _ => Err(Error::BadInput(format!("usage: `/pim {usage}`"))),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(role: &str, mins: i64, ticket: Option<&str>, why: &str) -> Draft {
+        Draft {
+            role: role.into(),
+            duration: Duration::minutes(mins),
+            ticket: ticket.map(Into::into),
+            justification: why.into(),
+        }
+    }
+
+    #[test]
+    fn the_documented_examples_parse() {
+        let cases = [
+            (
+                "activate global-admin 1h #INC-4711 rotate leaked secret",
+                Command::Activate(draft("global-admin", 60, Some("INC-4711"), "rotate leaked secret")),
+            ),
+            (
+                "activate reader 30m look at logs",
+                Command::Activate(draft("reader", 30, None, "look at logs")),
+            ),
+            (
+                "  ACTIVATE Global-Admin 90m #T-1 x ",
+                Command::Activate(draft("global-admin", 90, Some("T-1"), "x")),
+            ),
+            ("activate", Command::ActivateForm),
+            (
+                "extend global-admin 30m more time",
+                Command::Extend(draft("global-admin", 30, None, "more time")),
+            ),
+            ("roles", Command::Roles),
+            ("status", Command::Status),
+            ("", Command::Help),
+            ("help", Command::Help),
+            ("deactivate global-admin", Command::Deactivate("global-admin".into())),
+            ("cancel r-12345678", Command::Cancel("r-12345678".into())),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse(text).ok(), Some(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn malformed_text_is_refused_with_usage() {
+        for text in [
+            "activate global-admin",
+            "activate global-admin forever fix",
+            "deactivate",
+            "cancel a b",
+            "frobnicate",
+            "deactivate a b",
+        ] {
+            match parse(text) {
+                Err(Error::BadInput(msg)) => assert!(!msg.is_empty(), "{text}"),
+                other => panic!("{text}: expected BadInput, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_lone_hash_is_justification_not_ticket() {
+        assert_eq!(
+            parse("activate r 5m # because").ok(),
+            Some(Command::Activate(draft("r", 5, None, "# because")))
+        );
+    }
+
+    #[test]
+    fn form_fields_build_the_same_draft() {
+        assert_eq!(
+            draft_from_fields("Global-Admin", "1h", Some("#INC-1"), " why ").ok(),
+            Some(draft("global-admin", 60, Some("INC-1"), "why"))
+        );
+        assert!(draft_from_fields("two words", "1h", None, "x").is_err());
+        assert!(draft_from_fields("r", "later", None, "x").is_err());
+    }
+}

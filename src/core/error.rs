@@ -1,0 +1,45 @@
+//! The core error type. User-facing variants are safe to show in chat; `Internal` is logged with
+//! its cause chain and shown only as an incident id.
+
+use super::state::{Action, RequestState};
+
+/// Everything a use case can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller may not do this (not eligible, not an approver, the requester themself).
+    #[error("{0}")]
+    NotAuthorized(String),
+    /// The request breaks a policy rule (duration bounds, missing justification or ticket).
+    #[error("{0}")]
+    PolicyViolation(String),
+    /// The request is not in a state that allows the action.
+    #[error("request is {from}; it cannot be {}", action.past_tense())]
+    InvalidTransition {
+        /// The state the request was in.
+        from: RequestState,
+        /// What was attempted.
+        action: Action,
+    },
+    /// Someone else changed the same row first (compare-and-set lost).
+    #[error("{0}")]
+    Conflict(String),
+    /// No such role, request, person or grant.
+    #[error("{0}")]
+    NotFound(String),
+    /// The command text could not be understood.
+    #[error("{0}")]
+    BadInput(String),
+    /// Anything else: storage, directory or network failures. Never shown to users verbatim.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// Whether the message may be shown to a chat user as is.
+    pub fn is_user_facing(&self) -> bool {
+        !matches!(self, Error::Internal(_))
+    }
+}
+
+/// Result with the core error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

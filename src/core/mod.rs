@@ -1,0 +1,21 @@
+//! The domain core: vocabulary, the request state machine, policy and separation-of-duties
+//! rules, the command grammar, platform-neutral views and the use cases that tie them together.
+//!
+//! No Slack, Discord, Graph, sqlx, axum or HTTP types here: adapters translate at the boundary,
+//! and side effects go through the ports in [`ports`]. `now` is always a parameter or read from
+//! the [`ports::Clock`] port.
+
+pub mod audit;
+pub mod command;
+pub mod duration;
+pub mod error;
+pub mod ids;
+pub mod outbox;
+pub mod policy;
+pub mod ports;
+pub mod request;
+pub mod service;
+pub mod state;
+pub mod view;
+
+pub use error::{Error, Result};

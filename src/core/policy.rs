@@ -1,0 +1,399 @@
+//! The policy model (people, roles, approver pools, break-glass accounts) and the rules that
+//! decide who may request and who may approve. Loading from TOML lives in `policy_file`; this
+//! module holds only resolved data and pure checks.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::duration::format_duration;
+use super::error::{Error, Result};
+use super::ids::{ChatUser, PersonId, Platform, RoleKey};
+
+/// A role's blast radius; policy defaults come from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Tenant-wide control (Global Administrator and the like).
+    Critical,
+    /// Broad but bounded power.
+    High,
+    /// Everyday elevated access.
+    Standard,
+}
+
+impl Tier {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Critical => "critical",
+            Tier::High => "high",
+            Tier::Standard => "standard",
+        }
+    }
+}
+
+/// What kind of thing a role grants in the directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoleKind {
+    /// An Entra directory role.
+    EntraRole,
+    /// An Azure resource role at a scope.
+    AzureRole,
+    /// Membership of a group (PIM for Groups).
+    Group,
+}
+
+impl RoleKind {
+    /// The kebab-case name used in config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleKind::EntraRole => "entra-role",
+            RoleKind::AzureRole => "azure-role",
+            RoleKind::Group => "group",
+        }
+    }
+}
+
+/// A human known to pimbot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Policy id (`alice`).
+    pub id: PersonId,
+    /// User principal name.
+    pub upn: String,
+    /// Directory object id, when known.
+    pub object_id: Option<String>,
+    /// Slack user id.
+    pub slack: Option<String>,
+    /// Discord user id.
+    pub discord: Option<String>,
+}
+
+impl Person {
+    /// This person's id on a platform, if they have one there.
+    pub fn chat_id(&self, platform: Platform) -> Option<&str> {
+        match platform {
+            Platform::Slack => self.slack.as_deref(),
+            Platform::Discord => self.discord.as_deref(),
+        }
+    }
+}
+
+/// A person's standing right to request a role, permanent or until a moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Eligibility {
+    /// Who.
+    pub person: PersonId,
+    /// Exclusive end of the right; `None` is permanent.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Eligibility {
+    /// Whether the right holds at `now`.
+    pub fn holds_at(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| now < until)
+    }
+}
+
+/// A role one can be elevated to, with its rules resolved (groups expanded, tier defaults applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// Key used in commands.
+    pub key: RoleKey,
+    /// Display name.
+    pub name: String,
+    /// Directory kind.
+    pub kind: RoleKind,
+    /// Role definition / group id in the directory.
+    pub directory_id: String,
+    /// Scope (`/` for tenant-wide).
+    pub scope: String,
+    /// Blast radius.
+    pub tier: Tier,
+    /// Shortest activation allowed.
+    pub min_duration: Duration,
+    /// Longest activation allowed (ceiling for extensions too).
+    pub max_duration: Duration,
+    /// Whether a justification is required.
+    pub require_justification: bool,
+    /// Whether a ticket reference is required.
+    pub require_ticket: bool,
+    /// Distinct approvals needed; 0 = no approval.
+    pub approvals_required: u32,
+    /// The approver pool as configured (groups expanded).
+    pub approvers: Vec<PersonId>,
+    /// Whether people eligible for the role are barred from approving it.
+    pub disjoint_approvers: bool,
+    /// Remind approvers this long after the card is posted, escalate after another.
+    pub sla: Duration,
+    /// Who is told when approvers miss the SLA twice.
+    pub escalate_to: Vec<PersonId>,
+    /// A pending request times out after this long (at most 24 h).
+    pub request_ttl: Duration,
+    /// Early deactivation is refused this soon after activation.
+    pub min_hold: Duration,
+    /// Who may request it.
+    pub eligible: Vec<Eligibility>,
+}
+
+/// Ceiling for `request_ttl`, whatever the policy says.
+pub const MAX_REQUEST_TTL: Duration = Duration::hours(24);
+
+/// A validated draft of an activation request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// Role key as typed.
+    pub role: RoleKey,
+    /// Requested duration.
+    pub duration: Duration,
+    /// Ticket reference without the leading `#`.
+    pub ticket: Option<String>,
+    /// Free-text justification.
+    pub justification: String,
+}
+
+impl Role {
+    /// Whether `person` may request this role at `now`.
+    pub fn is_eligible(&self, person: &PersonId, now: DateTime<Utc>) -> bool {
+        self.eligible.iter().any(|e| &e.person == person && e.holds_at(now))
+    }
+
+    /// Checks a draft against the role's rules for `requester` at `now`.
+    pub fn check_draft(&self, requester: &PersonId, draft: &Draft, now: DateTime<Utc>) -> Result<()> {
+        if !self.is_eligible(requester, now) {
+            return Err(Error::NotAuthorized(format!(
+                "you are not eligible for `{}`; `/pim roles` lists what you can request",
+                self.key
+            )));
+        }
+        self.check_duration(draft.duration)?;
+        if self.require_justification && draft.justification.trim().is_empty() {
+            return Err(Error::PolicyViolation(format!("`{}` needs a justification", self.key)));
+        }
+        if self.require_ticket && draft.ticket.as_deref().is_none_or(|t| t.trim().is_empty()) {
+            return Err(Error::PolicyViolation(format!(
+                "`{}` needs a ticket: add `#INC-1234` before the justification",
+                self.key
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks a duration against `min_duration..=max_duration`.
+    pub fn check_duration(&self, duration: Duration) -> Result<()> {
+        if duration < self.min_duration || duration > self.max_duration {
+            return Err(Error::PolicyViolation(format!(
+                "`{}` can be activated for {} to {}; you asked for {}",
+                self.key,
+                format_duration(self.min_duration),
+                format_duration(self.max_duration),
+                format_duration(duration)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the role needs approval at all.
+    pub fn needs_approval(&self) -> bool {
+        self.approvals_required > 0
+    }
+
+    /// The people who may approve a request by `requester` at `now`: the pool without the
+    /// requester and, with `disjoint_approvers`, without anyone eligible for the role.
+    pub fn approver_pool(&self, requester: &PersonId, now: DateTime<Utc>) -> Vec<PersonId> {
+        self.approvers
+            .iter()
+            .filter(|p| *p != requester)
+            .filter(|p| !(self.disjoint_approvers && self.is_eligible(p, now)))
+            .cloned()
+            .collect()
+    }
+
+    /// Separation of duties: may `approver` decide a request by `requester` at `now`?
+    pub fn check_approver(
+        &self,
+        approver: &PersonId,
+        requester: &PersonId,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if approver == requester {
+            return Err(Error::NotAuthorized("you cannot approve or deny your own request".into()));
+        }
+        if !self.approvers.contains(approver) {
+            return Err(Error::NotAuthorized(format!("you are not an approver for `{}`", self.key)));
+        }
+        if self.disjoint_approvers && self.is_eligible(approver, now) {
+            return Err(Error::NotAuthorized(format!(
+                "you are eligible for `{}` yourself, and this role requires approvers who are not",
+                self.key
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An emergency account kept outside the workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakGlass {
+    /// User principal name.
+    pub upn: String,
+    /// Directory object id.
+    pub object_id: Option<String>,
+}
+
+/// The whole resolved policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Known people.
+    pub people: Vec<Person>,
+    /// Requestable roles.
+    pub roles: Vec<Role>,
+    /// Emergency accounts.
+    pub break_glass: Vec<BreakGlass>,
+}
+
+impl Policy {
+    /// A person by policy id.
+    pub fn person(&self, id: &PersonId) -> Option<&Person> {
+        self.people.iter().find(|p| &p.id == id)
+    }
+
+    /// The person behind a chat identity.
+    pub fn person_by_chat(&self, user: &ChatUser) -> Option<&Person> {
+        self.people.iter().find(|p| p.chat_id(user.platform) == Some(user.id.as_str()))
+    }
+
+    /// Resolves a chat identity, refusing strangers with a clear message.
+    pub fn identify(&self, user: &ChatUser) -> Result<&Person> {
+        self.person_by_chat(user).ok_or_else(|| {
+            Error::NotAuthorized(format!(
+                "your {} account is not known to pimbot; ask an administrator to add it to the policy",
+                user.platform
+            ))
+        })
+    }
+
+    /// A role by key, refusing unknown keys with the list of known ones.
+    pub fn role(&self, key: &RoleKey) -> Result<&Role> {
+        self.roles.iter().find(|r| &r.key == key).ok_or_else(|| {
+            Error::NotFound(format!("there is no role `{key}`; `/pim roles` lists the roles you can request"))
+        })
+    }
+
+    /// The roles `person` may request at `now`.
+    pub fn eligible_roles(&self, person: &PersonId, now: DateTime<Utc>) -> Vec<&Role> {
+        self.roles.iter().filter(|r| r.is_eligible(person, now)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).single().expect("valid")
+    }
+
+    fn role() -> Role {
+        Role {
+            key: "global-admin".into(),
+            name: "Global Administrator".into(),
+            kind: RoleKind::EntraRole,
+            directory_id: "62e90394".into(),
+            scope: "/".into(),
+            tier: Tier::Critical,
+            min_duration: Duration::minutes(5),
+            max_duration: Duration::hours(2),
+            require_justification: true,
+            require_ticket: true,
+            approvals_required: 1,
+            approvers: vec!["alice".into(), "carol".into(), "dave".into()],
+            disjoint_approvers: true,
+            sla: Duration::minutes(5),
+            escalate_to: vec![],
+            request_ttl: Duration::hours(1),
+            min_hold: Duration::minutes(5),
+            eligible: vec![
+                Eligibility { person: "alice".into(), until: None },
+                Eligibility { person: "dave".into(), until: None },
+                Eligibility { person: "erin".into(), until: Some(now() + Duration::days(1)) },
+                Eligibility { person: "frank".into(), until: Some(now()) },
+            ],
+        }
+    }
+
+    fn draft(mins: i64, ticket: Option<&str>, why: &str) -> Draft {
+        Draft {
+            role: "global-admin".into(),
+            duration: Duration::minutes(mins),
+            ticket: ticket.map(Into::into),
+            justification: why.into(),
+        }
+    }
+
+    #[test]
+    fn eligibility_respects_until() {
+        let r = role();
+        assert!(r.is_eligible(&"alice".into(), now()));
+        assert!(r.is_eligible(&"erin".into(), now()));
+        assert!(!r.is_eligible(&"erin".into(), now() + Duration::days(1)));
+        assert!(!r.is_eligible(&"frank".into(), now()), "until is exclusive");
+        assert!(!r.is_eligible(&"mallory".into(), now()));
+    }
+
+    #[test]
+    fn drafts_are_checked_in_order() {
+        let r = role();
+        let alice: PersonId = "alice".into();
+        let cases: Vec<(PersonId, Draft, Option<&str>)> = vec![
+            (alice.clone(), draft(60, Some("INC-1"), "fix"), None),
+            ("mallory".into(), draft(60, Some("INC-1"), "fix"), Some("not eligible")),
+            (alice.clone(), draft(3, Some("INC-1"), "fix"), Some("5m to 2h")),
+            (alice.clone(), draft(121, Some("INC-1"), "fix"), Some("5m to 2h")),
+            (alice.clone(), draft(120, Some("INC-1"), "fix"), None),
+            (alice.clone(), draft(5, Some("INC-1"), "fix"), None),
+            (alice.clone(), draft(60, Some("INC-1"), "  "), Some("justification")),
+            (alice.clone(), draft(60, None, "fix"), Some("ticket")),
+        ];
+        for (who, d, want) in cases {
+            let got = r.check_draft(&who, &d, now());
+            match want {
+                None => assert!(got.is_ok(), "{who} {d:?}: {got:?}"),
+                Some(fragment) => {
+                    let msg = got.err().map(|e| e.to_string()).unwrap_or_default();
+                    assert!(msg.contains(fragment), "{who} {d:?}: {msg}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_requester_never_approves_and_disjoint_excludes_eligible() {
+        let r = role();
+        // alice is in the pool but requested; dave is eligible and the role is disjoint.
+        assert_eq!(r.approver_pool(&"alice".into(), now()), vec![PersonId::from("carol")]);
+        assert!(r.check_approver(&"alice".into(), &"alice".into(), now()).is_err());
+        assert!(r.check_approver(&"dave".into(), &"alice".into(), now()).is_err());
+        assert!(r.check_approver(&"mallory".into(), &"alice".into(), now()).is_err());
+        assert!(r.check_approver(&"carol".into(), &"alice".into(), now()).is_ok());
+
+        let mut lax = role();
+        lax.disjoint_approvers = false;
+        assert!(lax.check_approver(&"dave".into(), &"alice".into(), now()).is_ok());
+        assert!(
+            lax.check_approver(&"alice".into(), &"alice".into(), now()).is_err(),
+            "never self, whatever the pool"
+        );
+    }
+
+    #[test]
+    fn identify_and_role_lookups_refuse_strangers() {
+        let policy = Policy { people: vec![], roles: vec![role()], break_glass: vec![] };
+        assert!(policy.identify(&ChatUser::slack("U0NOBODY")).is_err());
+        assert!(matches!(policy.role(&"nope".into()), Err(Error::NotFound(_))));
+        assert!(policy.role(&"global-admin".into()).is_ok());
+        assert_eq!(policy.eligible_roles(&"alice".into(), now()).len(), 1);
+    }
+}

@@ -1,0 +1,164 @@
+//! Ports: the small traits the use cases need from the outside world (storage, the directory,
+//! the clock). Adapters implement them; the core never names a database or an HTTP client.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use super::audit::{AuditEvent, AuditRecord};
+use super::error::Result;
+use super::ids::{GrantId, PersonId, Platform, RequestId, RoleKey};
+use super::outbox::{OutboxItem, OutgoingMessage, PostedRef};
+use super::policy::{Person, Role};
+use super::request::{AccessRequest, Approval, Grant};
+
+/// An insert, or a compare-and-set update that only applies if the stored version matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write<T> {
+    /// A new row.
+    Insert(T),
+    /// Replace the row if its stored version is still `expected_version`; the store bumps it.
+    Update {
+        /// The new content.
+        row: T,
+        /// The version read before deciding.
+        expected_version: i64,
+    },
+}
+
+/// Everything one decision changes, written in one database transaction: state, audit trail
+/// and the chat messages it causes. If any compare-and-set fails, nothing is written and the
+/// store answers `Error::Conflict`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Commit {
+    /// When the decision was taken (outbox rows become due then).
+    pub at: Option<DateTime<Utc>>,
+    /// Request rows.
+    pub requests: Vec<Write<AccessRequest>>,
+    /// New approvals (one per approver and request; a duplicate is a conflict).
+    pub approvals: Vec<(RequestId, Approval)>,
+    /// Grant rows (at most one open grant per person and role; a second is a conflict).
+    pub grants: Vec<Write<Grant>>,
+    /// Audit events, chained in order.
+    pub audit: Vec<AuditEvent>,
+    /// Messages to deliver.
+    pub outbox: Vec<OutgoingMessage>,
+}
+
+/// Durable state. Every method is one short transaction; `commit` is the only writer of
+/// requests, grants and audit events.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Applies a commit atomically.
+    async fn commit(&self, commit: Commit) -> Result<()>;
+    /// A request with its approvals.
+    async fn request(&self, id: &RequestId) -> Result<Option<AccessRequest>>;
+    /// A person's pending, approved and active requests, newest first.
+    async fn open_requests_for(&self, person: &PersonId) -> Result<Vec<AccessRequest>>;
+    /// Requests attached to a grant that are still active.
+    async fn active_requests_of_grant(&self, grant: &GrantId) -> Result<Vec<AccessRequest>>;
+    /// A grant by id.
+    async fn grant(&self, id: &GrantId) -> Result<Option<Grant>>;
+    /// The open grant of a person for a role.
+    async fn open_grant(&self, person: &PersonId, role: &RoleKey) -> Result<Option<Grant>>;
+    /// A person's open grants, ending soonest first.
+    async fn open_grants_for(&self, person: &PersonId) -> Result<Vec<Grant>>;
+    /// Open grants whose end is at or before `now`, soonest first, at most `limit`.
+    async fn due_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>>;
+    /// Pending requests whose next SLA step is due, at most `limit`.
+    async fn due_nudges(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<AccessRequest>>;
+    /// Approved requests still waiting for their grant, oldest first, at most `limit`.
+    async fn approved_requests(&self, limit: i64) -> Result<Vec<AccessRequest>>;
+    /// Claims due outbox rows for `lease`: rows are handed to one claimer at a time, in id
+    /// order, and never a row while an earlier row with the same order key is undelivered.
+    async fn claim_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>>;
+    /// Marks a row delivered, remembering the posted message if given.
+    async fn complete_outbox(&self, id: i64, posted: Option<PostedRef>) -> Result<()>;
+    /// Puts a row back for another attempt at `due_at`.
+    async fn retry_outbox(&self, id: i64, due_at: DateTime<Utc>, error: &str) -> Result<()>;
+    /// Gives up on a row (the platform refused it for good).
+    async fn reject_outbox(&self, id: i64, error: &str) -> Result<()>;
+    /// A remembered message.
+    async fn posted_ref(&self, platform: Platform, ref_key: &str) -> Result<Option<PostedRef>>;
+    /// Undelivered outbox rows.
+    async fn outbox_depth(&self) -> Result<i64>;
+    /// Audit records at or after `since` (all when `None`), in chain order.
+    async fn audit_records(&self, since: Option<DateTime<Utc>>) -> Result<Vec<AuditRecord>>;
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// What the directory needs to make or end an assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantSpec {
+    /// pimbot's grant id (idempotency key).
+    pub grant_id: GrantId,
+    /// Holder.
+    pub person: Person,
+    /// Role.
+    pub role: Role,
+    /// Start.
+    pub starts_at: DateTime<Utc>,
+    /// End.
+    pub ends_at: DateTime<Utc>,
+    /// Justification.
+    pub justification: String,
+    /// Ticket.
+    pub ticket: Option<String>,
+}
+
+/// The identity system that actually holds assignments. Both calls must be safe to repeat.
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Short name for logs and the feed (`static`, `graph`).
+    fn name(&self) -> &'static str;
+    /// Makes (or extends to `ends_at`) the assignment.
+    async fn grant(&self, spec: &GrantSpec) -> Result<()>;
+    /// Ends the assignment; succeeds if it is already gone.
+    async fn revoke(&self, spec: &GrantSpec) -> Result<()>;
+}
+
+/// The time source. Only services and the scheduler read it; pure code takes `now` as a value.
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that moves only when told; for tests and the demo.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// Starts at `at`.
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(Mutex::new(at))
+    }
+
+    /// Moves forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *t += by;
+    }
+
+    /// Jumps to `at`.
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,148 @@
+//! Access requests, approvals and grants: the records the use cases read and write.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{GrantId, PersonId, Platform, RequestId, RoleKey};
+use super::state::RequestState;
+
+/// One approver's yes on a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Who approved.
+    pub approver: PersonId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// How far the SLA ladder has gone for a pending request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NudgeStage {
+    /// Nothing sent yet; the next step is a reminder.
+    None,
+    /// Approvers were reminded; the next step is escalation.
+    Reminded,
+    /// Escalated; the next step is the time-out.
+    Escalated,
+}
+
+impl NudgeStage {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NudgeStage::None => "none",
+            NudgeStage::Reminded => "reminded",
+            NudgeStage::Escalated => "escalated",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [NudgeStage::None, NudgeStage::Reminded, NudgeStage::Escalated].into_iter().find(|n| n.as_str() == s)
+    }
+}
+
+/// One activation request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRequest {
+    /// Id users type.
+    pub id: RequestId,
+    /// Who asked.
+    pub requester: PersonId,
+    /// For which role.
+    pub role: RoleKey,
+    /// For how long.
+    pub duration: Duration,
+    /// Why.
+    pub justification: String,
+    /// Ticket reference, without `#`.
+    pub ticket: Option<String>,
+    /// Where it is.
+    pub state: RequestState,
+    /// Compare-and-set version; bumped on every write.
+    pub version: i64,
+    /// Platform the request came from.
+    pub origin: Platform,
+    /// When it was submitted.
+    pub created_at: DateTime<Utc>,
+    /// When it was approved, denied, cancelled or timed out.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Who made the final decision.
+    pub decided_by: Option<PersonId>,
+    /// Denial reason or failure cause.
+    pub reason: Option<String>,
+    /// Approvals so far, oldest first.
+    pub approvals: Vec<Approval>,
+    /// SLA ladder position.
+    pub nudge_stage: NudgeStage,
+    /// When the next SLA step is due (reminder, escalation or time-out); `None` when not pending.
+    pub next_nudge_at: Option<DateTime<Utc>>,
+    /// The grant this request created or extended.
+    pub grant_id: Option<GrantId>,
+}
+
+impl AccessRequest {
+    /// Whether `person` already approved.
+    pub fn approved_by(&self, person: &PersonId) -> bool {
+        self.approvals.iter().any(|a| &a.approver == person)
+    }
+}
+
+/// Why a grant ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Reached its end time.
+    Expired,
+    /// The holder ended it early.
+    Deactivated,
+    /// Revoked by an administrator or policy.
+    Revoked,
+}
+
+impl EndReason {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Expired => "expired",
+            EndReason::Deactivated => "deactivated",
+            EndReason::Revoked => "revoked",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [EndReason::Expired, EndReason::Deactivated, EndReason::Revoked].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A time-bound active assignment. At most one unended grant per person and role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Id.
+    pub id: GrantId,
+    /// The request that created it (later requests may extend it).
+    pub request_id: RequestId,
+    /// Holder.
+    pub person: PersonId,
+    /// Role.
+    pub role: RoleKey,
+    /// When it started.
+    pub starts_at: DateTime<Utc>,
+    /// When it ends (extensions move this).
+    pub ends_at: DateTime<Utc>,
+    /// When it actually ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Why it ended.
+    pub end_reason: Option<EndReason>,
+    /// Compare-and-set version.
+    pub version: i64,
+}
+
+impl Grant {
+    /// Whether the grant is still in force.
+    pub fn is_open(&self) -> bool {
+        self.ended_at.is_none()
+    }
+}

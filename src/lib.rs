@@ -1,0 +1,17 @@
+//! pimbot: Privileged Identity Management for Slack and Discord.
+//!
+//! Nobody holds a powerful role all the time: people request a role with `/pim activate`,
+//! approvers decide on a card, the grant is time-bound and ended on time, and every step lands in
+//! a hash-chained audit trail.
+//!
+//! Layers, outermost first:
+//! - `http`, `slack`: adapters. They verify signatures on raw bytes, parse platform payloads
+//!   into [`core::command::Command`]s and render [`core::view`]s.
+//! - `core`: pure rules and the use cases (`core::service`), talking to the world only through
+//!   the ports in [`core::ports`].
+//! - `storage`: the `Store` port on SQLite (default) and PostgreSQL; `directory`: the
+//!   `Directory` port; `delivery`: the outbox dispatcher; `scheduler`: sweeps.
+//!
+//! See `docs/ARCHITECTURE.md` for the full picture.
+
+pub mod core;
