@@ -162,3 +162,19 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// Delivers outbox messages to one chat platform. Implementations render the neutral view,
+/// call the platform, and classify the result; they never retry on their own.
+#[async_trait]
+pub trait ChatSender: Send + Sync {
+    /// The platform this sender delivers to.
+    fn platform(&self) -> Platform;
+    /// Delivers one message. `existing` is the remembered message a `Replace` or `Thread`
+    /// target refers to (the dispatcher looks it up; `None` means it was never posted).
+    async fn deliver(
+        &self,
+        message: &super::outbox::OutgoingMessage,
+        existing: Option<&PostedRef>,
+        now: DateTime<Utc>,
+    ) -> super::outbox::DeliveryOutcome;
+}
