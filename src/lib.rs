@@ -15,3 +15,6 @@
 //! See `docs/ARCHITECTURE.md` for the full picture.
 
 pub mod core;
+pub mod delivery;
+pub mod directory;
+pub mod scheduler;

@@ -1,2 +1,153 @@
-//! Use cases: submit, decide, activate, cancel, deactivate, expire and nudge. Each reads the
-//! clock once, decides with the pure rules, and writes one `Commit`.
+//! Use cases: submit, decide, cancel, activate, deactivate, expire and the SLA ladder. Each reads
+//! the clock once, decides with the pure rules in `core`, and writes one [`Commit`] holding the
+//! state change, its audit events and its outgoing messages. Races are settled by the store's
+//! compare-and-set: the loser gets `Error::Conflict` and changes nothing.
+
+mod decide;
+mod grant;
+mod ladder;
+mod messages;
+mod queries;
+mod submit;
+
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use super::error::{Error, Result};
+use super::ids::{ChatUser, Platform, RequestId};
+use super::policy::{Person, Policy, Role};
+use super::ports::{Clock, Commit, Directory, Store};
+use super::request::AccessRequest;
+
+pub use messages::Channels;
+pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
+
+/// What a submit produced, for the immediate reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The stored request.
+    pub request: AccessRequest,
+    /// Whether it needs approvals (false: it is being activated now).
+    pub needs_approval: bool,
+    /// Whether it extends an active grant.
+    pub extends: bool,
+}
+
+/// An approver's choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Yes.
+    Approve,
+    /// No, with an optional reason.
+    Deny(Option<String>),
+}
+
+/// The access workflow, shared by every adapter.
+pub struct AccessService {
+    store: Arc<dyn Store>,
+    directory: Arc<dyn Directory>,
+    clock: Arc<dyn Clock>,
+    policy: RwLock<Arc<Policy>>,
+    channels: Vec<Channels>,
+    outbox_kick: Arc<Notify>,
+    work_kick: Arc<Notify>,
+}
+
+impl AccessService {
+    /// Builds the service. `channels` lists the enabled platforms and their channels.
+    pub fn new(
+        store: Arc<dyn Store>,
+        directory: Arc<dyn Directory>,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        channels: Vec<Channels>,
+    ) -> Self {
+        Self {
+            store,
+            directory,
+            clock,
+            policy: RwLock::new(Arc::new(policy)),
+            channels,
+            outbox_kick: Arc::new(Notify::new()),
+            work_kick: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The current policy snapshot.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the policy; requests in flight are checked against it from now on.
+    pub fn reload_policy(&self, policy: Policy) {
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(policy);
+    }
+
+    /// The store (for adapters that only read, and for sweeps).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Woken whenever outbox rows were committed.
+    pub fn outbox_kick(&self) -> Arc<Notify> {
+        self.outbox_kick.clone()
+    }
+
+    /// Woken whenever requests changed (an approval may need its grant).
+    pub fn work_kick(&self) -> Arc<Notify> {
+        self.work_kick.clone()
+    }
+
+    /// Queues an ephemeral reply to one user (refusals of clicks and the like).
+    pub async fn tell_ephemeral(
+        &self,
+        platform: Platform,
+        channel: &str,
+        user: &str,
+        text: &str,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        let outbox = vec![messages::ephemeral(platform, channel, user, text)];
+        self.commit(Commit { at: Some(now), outbox, ..Commit::default() }).await
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<()> {
+        let (messages, requests) = (!commit.outbox.is_empty(), !commit.requests.is_empty());
+        self.store.commit(commit).await?;
+        if messages {
+            self.outbox_kick.notify_one();
+        }
+        if requests {
+            self.work_kick.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn load(&self, id: &RequestId) -> Result<AccessRequest> {
+        self.store
+            .request(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("there is no request `{id}`; `/pim status` lists yours")))
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        super::audit::truncate_micros(self.clock.now())
+    }
+}
+
+/// The person behind a chat user, and the policy snapshot used for the whole use case.
+fn whois(policy: &Policy, user: &ChatUser) -> Result<Person> {
+    policy.identify(user).cloned()
+}
+
+/// The role of a stored request; a role removed from the policy is reported, not panicked on.
+fn role_of<'p>(policy: &'p Policy, request: &AccessRequest) -> Result<&'p Role> {
+    policy.role(&request.role)
+}

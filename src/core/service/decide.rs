@@ -1,0 +1,177 @@
+//! Approver decisions: approve (towards quorum) and deny. Separation of duties is enforced here,
+//! on the server, at click time, against the current policy.
+
+use serde_json::json;
+
+use super::messages::{direct, feed, update_card};
+use super::submit::already_changed;
+use super::{AccessService, Decision, role_of, whois};
+use crate::core::audit::{Actor, AuditEvent};
+use crate::core::error::{Error, Result};
+use crate::core::ids::{ChatUser, RequestId};
+use crate::core::ports::{Commit, Write};
+use crate::core::request::{AccessRequest, Approval};
+use crate::core::state::{Action, RequestState, transition};
+
+impl AccessService {
+    /// Records one approver's decision. Refusals (requester, non-approver, already decided)
+    /// return a user-facing error and change nothing.
+    pub async fn decide(&self, user: &ChatUser, id: &RequestId, decision: Decision) -> Result<AccessRequest> {
+        let policy = self.policy();
+        let now = self.now();
+        let approver = whois(&policy, user)?;
+        let mut request = self.load(id).await?;
+        if request.state != RequestState::Pending {
+            return Err(Error::Conflict(already_decided(&request)));
+        }
+        let role = role_of(&policy, &request)?;
+        role.check_approver(&approver.id, &request.requester, now)?;
+        if request.approved_by(&approver.id) {
+            return Err(Error::Conflict(format!("you already approved `{id}`; it needs another approver")));
+        }
+        let expected_version = request.version;
+        let actor = Actor::Person(approver.id.clone());
+        let mut approvals = Vec::new();
+        let mut audit = Vec::new();
+        let mut outbox = Vec::new();
+        let requester = policy.person(&request.requester).cloned();
+        match decision {
+            Decision::Approve => {
+                if !role.is_eligible(&request.requester, now) {
+                    return Err(Error::NotAuthorized(format!(
+                        "{} is no longer eligible for `{}`; this request cannot be approved",
+                        request.requester, role.key
+                    )));
+                }
+                let approval = Approval { approver: approver.id.clone(), at: now };
+                request.approvals.push(approval.clone());
+                approvals.push((request.id.clone(), approval));
+                let count = request.approvals.len() as u32;
+                request.state = transition(
+                    request.state,
+                    Action::Approve { approvals: count, required: role.approvals_required },
+                    now,
+                )?;
+                audit.push(AuditEvent::about(
+                    now,
+                    actor.clone(),
+                    "approval.recorded",
+                    id,
+                    &role.key,
+                    json!({"approvals": count, "required": role.approvals_required}),
+                ));
+                if request.state == RequestState::Approved {
+                    request.decided_at = Some(now);
+                    request.decided_by = Some(approver.id.clone());
+                    request.next_nudge_at = None;
+                    let ttd = (now - request.created_at).num_seconds();
+                    audit.push(AuditEvent::about(
+                        now,
+                        actor,
+                        "request.approved",
+                        id,
+                        &role.key,
+                        json!({"time_to_decision_secs": ttd}),
+                    ));
+                    outbox.extend(feed(
+                        &self.channels,
+                        id.as_str(),
+                        &format!(
+                            "✅ {} approved {}'s request {} for *{}*",
+                            approver.id, request.requester, id, role.key
+                        ),
+                    ));
+                    if let Some(p) = &requester {
+                        outbox.extend(direct(
+                            &self.channels,
+                            p,
+                            id.as_str(),
+                            &format!(
+                                "✅ Your request {id} for *{}* was approved by {}. Activating now.",
+                                role.key, approver.id
+                            ),
+                        ));
+                    }
+                } else {
+                    outbox.extend(feed(
+                        &self.channels,
+                        id.as_str(),
+                        &format!(
+                            "👍 {} approved request {} for *{}* ({}/{})",
+                            approver.id, id, role.key, count, role.approvals_required
+                        ),
+                    ));
+                }
+            }
+            Decision::Deny(reason) => {
+                request.state = transition(request.state, Action::Deny, now)?;
+                request.decided_at = Some(now);
+                request.decided_by = Some(approver.id.clone());
+                request.reason = reason.clone().filter(|r| !r.trim().is_empty());
+                request.next_nudge_at = None;
+                let ttd = (now - request.created_at).num_seconds();
+                audit.push(AuditEvent::about(
+                    now,
+                    actor,
+                    "request.denied",
+                    id,
+                    &role.key,
+                    json!({"reason": request.reason, "time_to_decision_secs": ttd}),
+                ));
+                let why = request.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+                outbox.extend(feed(
+                    &self.channels,
+                    id.as_str(),
+                    &format!(
+                        "❌ {} denied {}'s request {} for *{}*{why}",
+                        approver.id, request.requester, id, role.key
+                    ),
+                ));
+                if let Some(p) = &requester {
+                    outbox.extend(direct(
+                        &self.channels,
+                        p,
+                        id.as_str(),
+                        &format!(
+                            "❌ Your request {id} for *{}* was denied by {}{why}",
+                            role.key, approver.id
+                        ),
+                    ));
+                }
+            }
+        }
+        // The card update goes first so the card never lags behind the feed.
+        let mut messages = update_card(&self.channels, &policy, role, &request, now);
+        messages.extend(outbox);
+        let committed = self
+            .commit(Commit {
+                at: Some(now),
+                requests: vec![Write::Update { row: request.clone(), expected_version }],
+                approvals,
+                audit,
+                outbox: messages,
+                ..Commit::default()
+            })
+            .await
+            .map_err(|e| already_changed(e, id));
+        match committed {
+            Ok(()) => Ok(request),
+            // Lost the race: say who won rather than "try again".
+            Err(Error::Conflict(msg)) => match self.store.request(id).await? {
+                Some(now_stored) if now_stored.state != RequestState::Pending => {
+                    Err(Error::Conflict(already_decided(&now_stored)))
+                }
+                _ => Err(Error::Conflict(msg)),
+            },
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// "Already decided" wording for a request that is no longer pending.
+fn already_decided(request: &AccessRequest) -> String {
+    match &request.decided_by {
+        Some(by) => format!("request `{}` is already {} (by {by})", request.id, request.state),
+        None => format!("request `{}` is already {}", request.id, request.state),
+    }
+}

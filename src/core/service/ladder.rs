@@ -1,0 +1,110 @@
+//! The approval SLA ladder for pending requests: remind the approvers at `sla`, escalate after
+//! another `sla`, time the request out at `request_ttl` (capped at 24 h). Each step advances
+//! `nudge_stage` with compare-and-set, so two replicas never send the same step twice.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::AccessService;
+use super::messages::{direct, feed, thread, update_card};
+use crate::core::audit::{Actor, AuditEvent};
+use crate::core::error::{Error, Result};
+use crate::core::policy::{MAX_REQUEST_TTL, Role};
+use crate::core::ports::{Commit, Write};
+use crate::core::request::{AccessRequest, NudgeStage};
+use crate::core::state::{Action, transition};
+
+/// When a pending request stops waiting.
+pub fn deadline(role: &Role, request: &AccessRequest) -> DateTime<Utc> {
+    request.created_at + role.request_ttl.min(MAX_REQUEST_TTL)
+}
+
+impl AccessService {
+    /// Runs every due ladder step, at most `limit` requests per call; returns how many moved.
+    pub async fn nudge_due(&self, limit: i64) -> Result<usize> {
+        let mut moved = 0;
+        for request in self.store.due_nudges(self.now(), limit).await? {
+            match self.nudge(request).await {
+                Ok(()) => moved += 1,
+                Err(Error::Conflict(_)) => {}
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "SLA step failed; will retry"),
+            }
+        }
+        Ok(moved)
+    }
+
+    async fn nudge(&self, mut request: AccessRequest) -> Result<()> {
+        let policy = self.policy();
+        let now = self.now();
+        let role = policy.role(&request.role)?.clone();
+        let expected_version = request.version;
+        let deadline = deadline(&role, &request);
+        let id = request.id.clone();
+        let pool = role.approver_pool(&request.requester, now);
+        let (kind, outbox) = if now >= deadline {
+            request.state = transition(request.state, Action::TimeOut { deadline }, now)?;
+            request.decided_at = Some(now);
+            request.next_nudge_at = None;
+            let mut out = update_card(&self.channels, &policy, &role, &request, now);
+            out.extend(feed(
+                &self.channels,
+                id.as_str(),
+                &format!(
+                    "⌛ Request {id} by {} for *{}* timed out: nobody decided",
+                    request.requester, role.key
+                ),
+            ));
+            if let Some(p) = policy.person(&request.requester) {
+                out.extend(direct(
+                    &self.channels,
+                    p,
+                    id.as_str(),
+                    &format!("⌛ Your request {id} for *{}* timed out without a decision.", role.key),
+                ));
+            }
+            ("request.timed_out", out)
+        } else {
+            match request.nudge_stage {
+                NudgeStage::None => {
+                    request.nudge_stage = NudgeStage::Reminded;
+                    request.next_nudge_at = Some((now + role.sla).min(deadline));
+                    let text = format!(
+                        "⏰ Reminder: request {id} for *{}* is waiting for approval ({} so far, {} needed).",
+                        role.key,
+                        request.approvals.len(),
+                        role.approvals_required
+                    );
+                    let waiting: Vec<_> = pool.iter().filter(|p| !request.approved_by(p)).cloned().collect();
+                    ("request.reminded", thread(&self.channels, &policy, &request, &text, &waiting))
+                }
+                NudgeStage::Reminded => {
+                    request.nudge_stage = NudgeStage::Escalated;
+                    request.next_nudge_at = Some(deadline);
+                    let text = format!(
+                        "📣 Escalation: request {id} by {} for *{}* has had no decision for {}.",
+                        request.requester,
+                        role.key,
+                        crate::core::duration::format_duration(now - request.created_at)
+                    );
+                    let mut out = thread(&self.channels, &policy, &request, &text, &role.escalate_to);
+                    out.extend(feed(&self.channels, id.as_str(), &text));
+                    ("request.escalated", out)
+                }
+                NudgeStage::Escalated => {
+                    request.next_nudge_at = Some(deadline);
+                    ("request.nudge_rescheduled", Vec::new())
+                }
+            }
+        };
+        let detail = json!({"stage": request.nudge_stage.as_str(), "waited_secs": (now - request.created_at).num_seconds()});
+        let audit = vec![AuditEvent::about(now, Actor::System, kind, &id, &role.key, detail)];
+        self.commit(Commit {
+            at: Some(now),
+            requests: vec![Write::Update { row: request, expected_version }],
+            audit,
+            outbox,
+            ..Commit::default()
+        })
+        .await
+    }
+}

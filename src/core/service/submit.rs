@@ -1,0 +1,174 @@
+//! Submitting and withdrawing requests.
+
+use serde_json::json;
+
+use super::messages::{feed, post_card, update_card};
+use super::{AccessService, Submitted, whois};
+use crate::core::audit::{Actor, AuditEvent};
+use crate::core::duration::format_duration;
+use crate::core::error::{Error, Result};
+use crate::core::ids::{ChatUser, RequestId};
+use crate::core::policy::{Draft, MAX_REQUEST_TTL};
+use crate::core::ports::{Commit, Write};
+use crate::core::request::{AccessRequest, NudgeStage};
+use crate::core::state::{Action, RequestState, transition};
+
+impl AccessService {
+    /// Files an activation request (or an extension of an active grant) after checking policy.
+    pub async fn submit(&self, user: &ChatUser, draft: Draft) -> Result<Submitted> {
+        let policy = self.policy();
+        let now = self.now();
+        let person = whois(&policy, user)?;
+        let role = policy.role(&draft.role)?;
+        if policy.break_glass.iter().any(|b| b.upn.eq_ignore_ascii_case(&person.upn)) {
+            return Err(Error::NotAuthorized("break-glass accounts cannot request roles".into()));
+        }
+        role.check_draft(&person.id, &draft, now)?;
+        let open = self.store.open_requests_for(&person.id).await?;
+        if let Some(dup) = open.iter().find(|r| r.role == role.key && r.state != RequestState::Active) {
+            return Err(Error::PolicyViolation(format!(
+                "you already have request `{}` for `{}` ({}); `/pim cancel {}` withdraws it",
+                dup.id, role.key, dup.state, dup.id
+            )));
+        }
+        let extends = self.store.open_grant(&person.id, &role.key).await?.is_some();
+        let needs_approval = role.needs_approval();
+        let deadline = now + role.request_ttl.min(MAX_REQUEST_TTL);
+        let mut request = AccessRequest {
+            id: RequestId::generate(),
+            requester: person.id.clone(),
+            role: role.key.clone(),
+            duration: draft.duration,
+            justification: draft.justification.clone(),
+            ticket: draft.ticket.clone(),
+            state: RequestState::Pending,
+            version: 1,
+            origin: user.platform,
+            created_at: now,
+            decided_at: None,
+            decided_by: None,
+            reason: None,
+            approvals: Vec::new(),
+            nudge_stage: NudgeStage::None,
+            next_nudge_at: Some((now + role.sla).min(deadline)),
+            grant_id: None,
+        };
+        let verb = if extends { "extension of" } else { "activation of" };
+        let ticket = request.ticket.as_deref().map(|t| format!(" #{t}")).unwrap_or_default();
+        let detail = json!({
+            "duration_secs": draft.duration.num_seconds(),
+            "justification": draft.justification,
+            "ticket": draft.ticket,
+            "extends": extends,
+            "platform": user.platform,
+        });
+        let mut audit = vec![AuditEvent::about(
+            now,
+            Actor::Person(person.id.clone()),
+            "request.submitted",
+            &request.id,
+            &role.key,
+            detail,
+        )];
+        let mut outbox = Vec::new();
+        if needs_approval {
+            outbox.extend(post_card(&self.channels, &policy, role, &request, now));
+            outbox.extend(feed(
+                &self.channels,
+                request.id.as_str(),
+                &format!(
+                    "📝 {} requested {verb} *{}* for {}{ticket}: {} ({})",
+                    person.id,
+                    role.key,
+                    format_duration(request.duration),
+                    request.justification,
+                    request.id
+                ),
+            ));
+        } else {
+            request.state = transition(request.state, Action::Approve { approvals: 0, required: 0 }, now)?;
+            request.decided_at = Some(now);
+            request.next_nudge_at = None;
+            audit.push(AuditEvent::about(
+                now,
+                Actor::System,
+                "request.approved",
+                &request.id,
+                &role.key,
+                json!({"auto": true, "time_to_decision_secs": 0}),
+            ));
+            outbox.extend(feed(
+                &self.channels,
+                request.id.as_str(),
+                &format!(
+                    "⚡ {} activated {verb} *{}* for {}{ticket} (no approval needed): {} ({})",
+                    person.id,
+                    role.key,
+                    format_duration(request.duration),
+                    request.justification,
+                    request.id
+                ),
+            ));
+        }
+        self.commit(Commit {
+            at: Some(now),
+            requests: vec![Write::Insert(request.clone())],
+            audit,
+            outbox,
+            ..Commit::default()
+        })
+        .await?;
+        Ok(Submitted { request, needs_approval, extends })
+    }
+
+    /// Withdraws a pending (or approved but not yet active) request; only its requester may.
+    pub async fn cancel(&self, user: &ChatUser, id: &RequestId) -> Result<AccessRequest> {
+        let policy = self.policy();
+        let now = self.now();
+        let person = whois(&policy, user)?;
+        let mut request = self.load(id).await?;
+        if request.requester != person.id {
+            return Err(Error::NotAuthorized(format!("request `{id}` is not yours to cancel")));
+        }
+        let role = policy.role(&request.role)?;
+        let expected_version = request.version;
+        request.state = transition(request.state, Action::Cancel, now)?;
+        request.decided_at = Some(now);
+        request.decided_by = Some(person.id.clone());
+        request.next_nudge_at = None;
+        let mut outbox = update_card(&self.channels, &policy, role, &request, now);
+        outbox.extend(feed(
+            &self.channels,
+            id.as_str(),
+            &format!("↩️ {} cancelled request {} for *{}*", person.id, id, role.key),
+        ));
+        let audit = vec![AuditEvent::about(
+            now,
+            Actor::Person(person.id.clone()),
+            "request.cancelled",
+            id,
+            &role.key,
+            json!({}),
+        )];
+        self.commit(Commit {
+            at: Some(now),
+            requests: vec![Write::Update { row: request.clone(), expected_version }],
+            audit,
+            outbox,
+            ..Commit::default()
+        })
+        .await
+        .map_err(|e| already_changed(e, id))?;
+        Ok(request)
+    }
+}
+
+/// Turns a lost compare-and-set into a message the user can act on.
+pub(super) fn already_changed(err: Error, id: &RequestId) -> Error {
+    match err {
+        Error::Conflict(_) => {
+            Error::Conflict(format!("request `{id}` was changed by someone else just now; look at it again"))
+        }
+        other => other,
+    }
+}

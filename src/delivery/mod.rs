@@ -1,0 +1,120 @@
+//! The outbox dispatcher: claims due rows, hands each to its platform's [`ChatSender`], and
+//! records the outcome. Retries are scheduled in the database (exponential backoff with jitter,
+//! never sooner than a `Retry-After`), so a crash or a chat outage delays messages but never
+//! loses or duplicates them. Rows with the same order key go out one at a time, in order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::core::Result;
+use crate::core::ids::Platform;
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, Target};
+use crate::core::ports::{ChatSender, Clock, Store};
+
+/// How long a claimed row is reserved for one dispatcher before another may take it.
+pub const CLAIM_LEASE: Duration = Duration::seconds(60);
+/// Rows claimed per round.
+pub const CLAIM_BATCH: i64 = 64;
+/// Longest wait between two attempts of one row.
+pub const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Delivers outbox rows.
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    senders: HashMap<Platform, Arc<dyn ChatSender>>,
+}
+
+impl Dispatcher {
+    /// A dispatcher with one sender per enabled platform.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, senders: Vec<Arc<dyn ChatSender>>) -> Self {
+        let senders = senders.into_iter().map(|s| (s.platform(), s)).collect();
+        Self { store, clock, senders }
+    }
+
+    /// Delivers everything due now, round after round until a round claims nothing; returns
+    /// how many rows were handled (delivered, rescheduled or rejected).
+    pub async fn deliver_due(&self) -> Result<usize> {
+        let mut handled = 0;
+        loop {
+            let now = self.clock.now();
+            let items = self.store.claim_outbox(now, CLAIM_LEASE, CLAIM_BATCH).await?;
+            if items.is_empty() {
+                return Ok(handled);
+            }
+            handled += items.len();
+            // Rows in one claim never share an order key, so they may go out concurrently.
+            let mut set = tokio::task::JoinSet::new();
+            for item in items {
+                let store = self.store.clone();
+                let sender = self.senders.get(&item.message.platform).cloned();
+                set.spawn(async move { deliver_one(store, sender, item, now).await });
+            }
+            while let Some(joined) = set.join_next().await {
+                match joined {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %format!("{e:#}"), "recording a delivery outcome failed")
+                    }
+                    Err(e) => tracing::error!(error = %e, "delivery task panicked"),
+                }
+            }
+        }
+    }
+}
+
+async fn deliver_one(
+    store: Arc<dyn Store>,
+    sender: Option<Arc<dyn ChatSender>>,
+    item: OutboxItem,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(sender) = sender else {
+        return store.reject_outbox(item.id, "platform not enabled").await;
+    };
+    let existing = match &item.message.target {
+        Target::Replace { ref_key } | Target::Thread { parent: ref_key, .. } => {
+            store.posted_ref(item.message.platform, ref_key).await?
+        }
+        Target::Channel { .. } | Target::User { .. } | Target::Ephemeral { .. } => None,
+    };
+    match sender.deliver(&item.message, existing.as_ref(), now).await {
+        DeliveryOutcome::Sent(posted) => store.complete_outbox(item.id, posted).await,
+        DeliveryOutcome::RetryAt(at, why) => {
+            let due = at.max(now + backoff(item.attempts));
+            tracing::warn!(outbox = item.id, attempts = item.attempts + 1, retry_at = %due, reason = %why, "chat delivery postponed");
+            store.retry_outbox(item.id, due, &why).await
+        }
+        DeliveryOutcome::Rejected(why) => {
+            tracing::error!(outbox = item.id, platform = %item.message.platform, reason = %why, "chat platform rejected a message for good");
+            store.reject_outbox(item.id, &why).await
+        }
+    }
+}
+
+/// The wait before attempt `attempts + 1`: exponential from 1 s with jitter, capped.
+pub fn backoff(attempts: i32) -> Duration {
+    let mut delays = ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_secs(1))
+        .with_max_delay(MAX_RETRY_DELAY)
+        .with_jitter()
+        .without_max_times()
+        .build();
+    let delay = delays.nth(attempts.clamp(0, 30) as usize).unwrap_or(MAX_RETRY_DELAY);
+    Duration::from_std(delay).unwrap_or(Duration::seconds(300))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) >= Duration::seconds(1) && backoff(0) <= Duration::seconds(2));
+        assert!(backoff(3) >= Duration::seconds(8));
+        assert!(backoff(30) <= Duration::seconds(600));
+    }
+}

@@ -1,0 +1,59 @@
+//! `Directory` implementations. `static` records grants only in pimbot's own database (nothing
+//! external is called): the right choice for a trial, or where the role is enforced elsewhere.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::core::Result;
+use crate::core::ports::{Directory, GrantSpec};
+
+/// One call the static directory received, kept for tests and the demo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectoryCall {
+    /// A grant (or extension) to the given end.
+    Grant(GrantSpec),
+    /// A revocation.
+    Revoke(GrantSpec),
+}
+
+/// Grants are recorded by pimbot only; every call succeeds and is remembered.
+#[derive(Debug, Default)]
+pub struct StaticDirectory {
+    calls: Mutex<Vec<DirectoryCall>>,
+}
+
+impl StaticDirectory {
+    /// An empty directory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The calls so far, oldest first.
+    pub fn calls(&self) -> Vec<DirectoryCall> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn record(&self, call: DirectoryCall) {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
+    }
+}
+
+#[async_trait]
+impl Directory for StaticDirectory {
+    fn name(&self) -> &'static str {
+        "static"
+    }
+
+    async fn grant(&self, spec: &GrantSpec) -> Result<()> {
+        tracing::info!(grant = %spec.grant_id, person = %spec.person.id, role = %spec.role.key, ends_at = %spec.ends_at, "static grant recorded");
+        self.record(DirectoryCall::Grant(spec.clone()));
+        Ok(())
+    }
+
+    async fn revoke(&self, spec: &GrantSpec) -> Result<()> {
+        tracing::info!(grant = %spec.grant_id, person = %spec.person.id, role = %spec.role.key, "static grant ended");
+        self.record(DirectoryCall::Revoke(spec.clone()));
+        Ok(())
+    }
+}

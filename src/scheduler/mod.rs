@@ -1,0 +1,98 @@
+//! Background work: one supervised loop that activates approved requests, ends due grants and
+//! runs the SLA ladder, and one that delivers the outbox. Both tick on an interval and are also
+//! woken as soon as new work is committed. Schedules live in the database, so a restart picks up
+//! everything overdue on the first tick.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{MissedTickBehavior, interval};
+use tokio_util::sync::CancellationToken;
+
+use crate::core::service::AccessService;
+use crate::delivery::Dispatcher;
+
+/// How often sweeps run when nothing wakes them. Bounds how late a grant can end.
+pub const SWEEP_EVERY: Duration = Duration::from_millis(250);
+/// How often the outbox is polled when nothing wakes it (retries become due this way).
+pub const OUTBOX_EVERY: Duration = Duration::from_millis(500);
+/// Rows each sweep handles per tick.
+pub const SWEEP_BATCH: i64 = 500;
+
+/// Runs the sweeps until `shutdown`; a panic inside a pass is logged and the loop respawned.
+pub async fn run(service: Arc<AccessService>, dispatcher: Arc<Dispatcher>, shutdown: CancellationToken) {
+    let sweeps = supervise("sweeps", shutdown.clone(), {
+        let service = service.clone();
+        let shutdown = shutdown.clone();
+        move || sweep_loop(service.clone(), shutdown.clone())
+    });
+    let outbox = supervise("outbox", shutdown.clone(), move || {
+        outbox_loop(service.clone(), dispatcher.clone(), shutdown.clone())
+    });
+    tokio::join!(sweeps, outbox);
+}
+
+async fn supervise<F, Fut>(name: &'static str, shutdown: CancellationToken, make: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    while !shutdown.is_cancelled() {
+        match tokio::spawn(make()).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::error!(task = name, error = %e, "background task died; restarting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// One pass of every sweep; returns the number of rows moved.
+pub async fn sweep_once(service: &AccessService) -> usize {
+    let mut moved = 0;
+    for (name, result) in [
+        ("activate", service.activate_approved(SWEEP_BATCH).await),
+        ("expire", service.expire_due(SWEEP_BATCH).await),
+        ("nudge", service.nudge_due(SWEEP_BATCH).await),
+    ] {
+        match result {
+            Ok(n) => moved += n,
+            Err(e) => {
+                tracing::error!(sweep = name, error = %format!("{e:#}"), "sweep failed; will retry next tick")
+            }
+        }
+    }
+    moved
+}
+
+async fn sweep_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
+    let mut tick = interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let kick = service.work_kick();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+            _ = kick.notified() => {}
+        }
+        // Keep going while a full batch was moved: a backlog after downtime drains at once.
+        while sweep_once(&service).await >= SWEEP_BATCH as usize {}
+    }
+}
+
+async fn outbox_loop(service: Arc<AccessService>, dispatcher: Arc<Dispatcher>, shutdown: CancellationToken) {
+    let mut tick = interval(OUTBOX_EVERY);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let kick = service.outbox_kick();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+            _ = kick.notified() => {}
+        }
+        if let Err(e) = dispatcher.deliver_due().await {
+            tracing::error!(error = %format!("{e:#}"), "outbox delivery failed; will retry next tick");
+        }
+    }
+}
