@@ -1,3 +1,12 @@
-//! The `pimbot` binary: parses the command line and hands over to the library.
+//! The `pimbot` binary: parses the command line, starts telemetry and hands over to the library.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = pimbot::cli::Cli::parse();
+    pimbot::telemetry::init(cli.log_format);
+    pimbot::cli::run(cli).await
+}

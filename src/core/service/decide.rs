@@ -14,6 +14,18 @@ use crate::core::request::{AccessRequest, Approval};
 use crate::core::state::{Action, RequestState, transition};
 
 impl AccessService {
+    /// Whether `user` may decide request `id` right now (used before opening the deny form, so
+    /// a refused person never sees it). The same checks run again inside [`Self::decide`].
+    pub async fn precheck_decision(&self, user: &ChatUser, id: &RequestId) -> Result<()> {
+        let policy = self.policy();
+        let approver = whois(&policy, user)?;
+        let request = self.load(id).await?;
+        if request.state != RequestState::Pending {
+            return Err(Error::Conflict(already_decided(&request)));
+        }
+        role_of(&policy, &request)?.check_approver(&approver.id, &request.requester, self.now())
+    }
+
     /// Records one approver's decision. Refusals (requester, non-approver, already decided)
     /// return a user-facing error and change nothing.
     pub async fn decide(&self, user: &ChatUser, id: &RequestId, decision: Decision) -> Result<AccessRequest> {

@@ -157,3 +157,8 @@ pub fn ephemeral(platform: Platform, channel: &str, user: &str, text: &str) -> O
         &format!("ephemeral:{user}"),
     )
 }
+
+/// A direct message to one chat user on one platform.
+pub fn direct_to(platform: Platform, user: &str, text: &str) -> OutgoingMessage {
+    message(platform, Target::User { user: user.to_owned() }, MessageBody::Notice(Notice::text(text)), &format!("dm:{user}"))
+}

@@ -118,6 +118,13 @@ impl AccessService {
         self.commit(Commit { at: Some(now), outbox, ..Commit::default() }).await
     }
 
+    /// Queues a direct message to a chat user (results of form submissions and the like).
+    pub async fn tell_user(&self, platform: Platform, user: &str, text: &str) -> Result<()> {
+        let now = self.clock.now();
+        let outbox = vec![messages::direct_to(platform, user, text)];
+        self.commit(Commit { at: Some(now), outbox, ..Commit::default() }).await
+    }
+
     async fn commit(&self, commit: Commit) -> Result<()> {
         let (messages, requests) = (!commit.outbox.is_empty(), !commit.requests.is_empty());
         self.store.commit(commit).await?;

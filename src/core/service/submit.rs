@@ -121,6 +121,20 @@ impl AccessService {
         Ok(Submitted { request, needs_approval, extends })
     }
 
+    /// Extends the caller's active grant of a role; the extension follows the role's approval
+    /// rules like any activation and never runs past `max_duration` from its approval.
+    pub async fn extend(&self, user: &ChatUser, draft: Draft) -> Result<Submitted> {
+        let policy = self.policy();
+        let person = whois(&policy, user)?;
+        if self.store.open_grant(&person.id, &draft.role).await?.is_none() {
+            return Err(Error::NotFound(format!(
+                "you have no active `{}` to extend; `/pim activate {} …` requests it",
+                draft.role, draft.role
+            )));
+        }
+        self.submit(user, draft).await
+    }
+
     /// Withdraws a pending (or approved but not yet active) request; only its requester may.
     pub async fn cancel(&self, user: &ChatUser, id: &RequestId) -> Result<AccessRequest> {
         let policy = self.policy();

@@ -1,0 +1,189 @@
+//! The command line: `serve`, `check`, `migrate`, `demo`, `audit verify|export`. Each command
+//! loads what it needs and hands over to the library; none holds domain logic.
+
+mod audit;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use secrecy::ExposeSecret;
+
+use crate::app;
+use crate::config::{self, Config};
+use crate::core::ports::SystemClock;
+use crate::core::service::Channels;
+
+/// Privileged Identity Management for Slack and Discord.
+#[derive(Debug, Parser)]
+#[command(name = "pimbot", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where the config file is.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// Config file (TOML, see examples/pimbot.toml).
+    #[arg(long, short, env = "PIMBOT_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the bot.
+    Serve(ConfigArg),
+    /// Validate config and policy and print a summary.
+    Check(ConfigArg),
+    /// Apply database migrations and exit.
+    Migrate(ConfigArg),
+    /// Run a scripted scenario locally against a fake Slack workspace; no accounts needed.
+    Demo,
+    /// Inspect the audit trail.
+    Audit {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// What to do with it.
+        #[command(subcommand)]
+        action: audit::AuditCmd,
+    },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli.command).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::Check(arg) => check(&arg),
+        Cmd::Serve(arg) => serve(&arg).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Migrate(arg) => {
+            let (config, _) = load_valid(&arg)?;
+            crate::storage::migrate(database_url(&config)?).await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Demo => crate::demo::run().await.map(|()| ExitCode::SUCCESS),
+        Cmd::Audit { config, action } => {
+            let (config, _) = load_valid(&config)?;
+            let store = crate::storage::connect(database_url(&config)?).await?;
+            audit::run(store.as_ref(), action).await
+        }
+    }
+}
+
+fn check(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
+    let config = config::load(&arg.config)?;
+    match config.validate(chrono::Utc::now()) {
+        Ok(policy) => {
+            println!("{}", config::summary(&config, &policy));
+            println!("OK: {} is valid", arg.config.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{} has problems:\n{errors}", arg.config.display());
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn load_valid(arg: &ConfigArg) -> anyhow::Result<(Config, crate::core::policy::Policy)> {
+    let config = config::load(&arg.config)?;
+    let policy = config
+        .validate(chrono::Utc::now())
+        .map_err(|errors| anyhow::anyhow!("{} has problems:\n{errors}", arg.config.display()))?;
+    Ok((config, policy))
+}
+
+fn database_url(config: &Config) -> anyhow::Result<&str> {
+    config
+        .database_url()
+        .map(|s| s.expose_secret())
+        .context("no database url: set [database] url or PIMBOT_DATABASE_URL")
+}
+
+async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
+    let (config, policy) = load_valid(arg)?;
+    let store = crate::storage::connect(database_url(&config)?).await?;
+    let slack = match config.slack() {
+        Some(s) => Some(app::SlackParts {
+            signing_secret: s.signing_secret.clone().context("[slack] signing_secret missing")?,
+            bot_token: s.bot_token.clone().context("[slack] bot_token missing")?,
+            api_url: s.api_url.clone(),
+            channels: channels(crate::core::ids::Platform::Slack, &s.approver_channel, &s.feed_channel, &s.alert_channel),
+        }),
+        None => None,
+    };
+    let parts = app::Parts {
+        store,
+        directory: Arc::new(crate::directory::StaticDirectory::new()),
+        clock: Arc::new(SystemClock),
+        policy,
+        slack,
+    };
+    let addr = config.listen_addr()?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let running = app::start(parts, listener).await?;
+    let shutdown = running.shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        shutdown.cancel();
+    });
+    running.wait().await;
+    Ok(())
+}
+
+/// Channels of one platform; a missing feed or alert channel falls back to the approver channel.
+pub fn channels(platform: crate::core::ids::Platform, approver: &Option<String>, feed: &Option<String>, alert: &Option<String>) -> Channels {
+    let approver = approver.clone().unwrap_or_default();
+    Channels {
+        platform,
+        feed: feed.clone().unwrap_or_else(|| approver.clone()),
+        alert: alert.clone().unwrap_or_else(|| approver.clone()),
+        approver,
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,69 @@
+//! The HTTP surface: routes, shared state and the cross-cutting layers (tracing with a request
+//! id, a timeout, a body size limit). Adapters own their handlers; this module only mounts them.
+
+mod health;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::core::service::AccessService;
+use crate::slack::client::SlackApi;
+use crate::slack::verify::{require_signature, SlackVerifier, MAX_BODY_BYTES};
+
+/// Requests taking longer than this are answered 503 (Slack gives up after 3 s anyway).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the Slack routes need.
+#[derive(Clone)]
+pub struct SlackState {
+    /// Web API client (for `views.open`).
+    pub api: Arc<SlackApi>,
+    /// Signature checking.
+    pub verifier: SlackVerifier,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The use cases.
+    pub service: Arc<AccessService>,
+    /// Present when `[slack]` is configured.
+    pub slack: Option<SlackState>,
+}
+
+/// Builds the router with every route and layer.
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
+    if let Some(slack) = &state.slack {
+        let slack_routes = Router::new()
+            .route("/slack/commands", post(crate::slack::inbound::handle_command))
+            .route("/slack/interactions", post(crate::slack::inbound::handle_interaction))
+            .route_layer(from_fn_with_state(slack.verifier.clone(), require_signature));
+        app = app.merge(slack_routes);
+    }
+    app.with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Logs an internal error with its cause chain and returns the incident id shown to the user.
+pub fn incident(err: &crate::core::Error) -> String {
+    let id = crate::core::ids::AlarmId::generate().0.replacen("a-", "inc-", 1);
+    tracing::error!(incident = %id, error = %format!("{err:#}"), "internal error");
+    id
+}

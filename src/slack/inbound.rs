@@ -1,0 +1,230 @@
+//! Slack's inbound side: `POST /slack/commands` and `POST /slack/interactions`, behind the
+//! signature middleware. Payloads are parsed into slack-morphism's models, translated into core
+//! commands, and answered within Slack's 3 s: decisions are short database transactions, and
+//! everything slow (cards, notices) leaves through the outbox afterwards.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use slack_morphism::prelude::*;
+
+use super::render;
+use crate::core::command::{self, Command, HELP};
+use crate::core::ids::{ChatUser, Platform, RequestId};
+use crate::core::service::{render_roles, render_status, Decision, Submitted};
+use crate::core::Error;
+use crate::http::{incident, AppState, SlackState};
+
+fn ephemeral(text: impl Into<String>) -> Response {
+    let content = SlackMessageContent::new().with_text(text.into());
+    Json(SlackCommandEventResponse::new(content).with_response_type(SlackMessageResponseType::Ephemeral)).into_response()
+}
+
+fn bad_request(text: &str) -> Response {
+    (StatusCode::BAD_REQUEST, text.to_owned()).into_response()
+}
+
+/// The text shown to a user for a failed use case: user-facing errors verbatim, internal
+/// ones as an incident id (the cause is logged, never shown).
+pub fn user_message(err: &Error) -> String {
+    if err.is_user_facing() {
+        format!("⚠️ {err}")
+    } else {
+        format!("⚠️ Something went wrong on our side (incident {}). Please try again or tell your administrator.", incident(err))
+    }
+}
+
+/// `POST /slack/commands`: the `/pim` slash command.
+pub async fn handle_command(State(app): State<AppState>, body: Bytes) -> Response {
+    let Some(slack) = app.slack.clone() else { return StatusCode::NOT_FOUND.into_response() };
+    if let Ok(form) = serde_urlencoded::from_bytes::<HashMap<String, String>>(&body) {
+        if form.get("ssl_check").map(String::as_str) == Some("1") {
+            return StatusCode::OK.into_response();
+        }
+    }
+    let event: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed slash command");
+            return bad_request("malformed slash command payload");
+        }
+    };
+    let user = ChatUser::slack(event.user_id.0.clone());
+    let text = event.text.clone().unwrap_or_default();
+    let command = match command::parse(&text) {
+        Ok(c) => c,
+        Err(e) => return ephemeral(format!("{}\n\n{HELP}", user_message(&e))),
+    };
+    let service = &app.service;
+    let reply = match command {
+        Command::Help => Ok(HELP.to_owned()),
+        Command::Activate(draft) => service.submit(&user, draft).await.map(|s| submitted_text(&s)),
+        Command::Extend(draft) => service.extend(&user, draft).await.map(|s| submitted_text(&s)),
+        Command::Roles => service.roles(&user).await.map(|r| render_roles(&r)),
+        Command::Status => service.status(&user).await.map(|s| render_status(&s)),
+        Command::Deactivate(role) => service.deactivate(&user, &role).await.map(|g| format!("🔒 Your `{}` is deactivated.", g.role)),
+        Command::Cancel(id) => service.cancel(&user, &id).await.map(|r| format!("↩️ Request `{}` is cancelled.", r.id)),
+        Command::ActivateForm => match service.roles(&user).await {
+            Ok(roles) => {
+                let roles: Vec<(String, String)> = roles.into_iter().map(|r| (r.key, r.name)).collect();
+                let trigger = event.trigger_id.0.clone();
+                // views.open must happen within the trigger's 3 s; it is a UI reply, not a
+                // chat message, so it does not go through the outbox.
+                tokio::spawn(async move {
+                    if let Err(e) = slack.api.views_open(&trigger, render::activate_modal(&roles)).await {
+                        tracing::error!(error = %format!("{e:#}"), "views.open for the activate form failed");
+                    }
+                });
+                return StatusCode::OK.into_response();
+            }
+            Err(e) => Err(e),
+        },
+    };
+    match reply {
+        Ok(text) => ephemeral(text),
+        Err(e) => ephemeral(user_message(&e)),
+    }
+}
+
+fn submitted_text(s: &Submitted) -> String {
+    let r = &s.request;
+    let what = if s.extends { "Extension" } else { "Request" };
+    if s.needs_approval {
+        format!("📝 {what} `{}` for `{}` ({}) is waiting for approval. `/pim status` shows progress; `/pim cancel {}` withdraws it.", r.id, r.role, crate::core::duration::format_duration(r.duration), r.id)
+    } else {
+        format!("⚡ {what} `{}` for `{}` needs no approval; activating now.", r.id, r.role)
+    }
+}
+
+/// `POST /slack/interactions`: button clicks and modal submissions.
+pub async fn handle_interaction(State(app): State<AppState>, body: Bytes) -> Response {
+    let Some(slack) = app.slack.clone() else { return StatusCode::NOT_FOUND.into_response() };
+    let form: HashMap<String, String> = match serde_urlencoded::from_bytes(&body) {
+        Ok(f) => f,
+        Err(_) => return bad_request("malformed interaction form"),
+    };
+    let Some(payload) = form.get("payload") else { return bad_request("missing payload field") };
+    let event: SlackInteractionEvent = match serde_json::from_str(payload) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "invalid interaction payload");
+            return bad_request("payload is not a valid Slack interaction");
+        }
+    };
+    match event {
+        SlackInteractionEvent::BlockActions(ev) => block_actions(&app, &slack, ev).await,
+        SlackInteractionEvent::ViewSubmission(ev) => view_submission(&app, ev).await,
+        _ => StatusCode::OK.into_response(),
+    }
+}
+
+async fn block_actions(app: &AppState, slack: &SlackState, ev: SlackInteractionBlockActionsEvent) -> Response {
+    let Some(user_id) = ev.user.as_ref().map(|u| u.id.0.clone()) else { return bad_request("interaction without a user") };
+    let channel = ev.channel.as_ref().map(|c| c.id.0.clone()).or_else(|| match &ev.container {
+        SlackInteractionActionContainer::Message(m) => m.channel_id.as_ref().map(|c| c.0.clone()),
+        _ => None,
+    });
+    let user = ChatUser::slack(user_id.clone());
+    let refuse = |text: String| {
+        let service = app.service.clone();
+        let (channel, user_id) = (channel.clone(), user_id.clone());
+        async move {
+            if let Some(channel) = channel {
+                if let Err(e) = service.tell_ephemeral(Platform::Slack, &channel, &user_id, &text).await {
+                    tracing::error!(error = %format!("{e:#}"), "queueing an ephemeral refusal failed");
+                }
+            }
+        }
+    };
+    for action in ev.actions.unwrap_or_default() {
+        let id = RequestId(action.value.clone().unwrap_or_default());
+        match action.action_id.0.as_str() {
+            render::ACTION_APPROVE => {
+                if let Err(e) = app.service.decide(&user, &id, Decision::Approve).await {
+                    refuse(user_message(&e)).await;
+                }
+            }
+            render::ACTION_DENY => match app.service.precheck_decision(&user, &id).await {
+                Ok(()) => {
+                    let (api, trigger) = (slack.api.clone(), ev.trigger_id.0.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = api.views_open(&trigger, render::deny_modal(id.as_str())).await {
+                            tracing::error!(error = %format!("{e:#}"), "views.open for the deny form failed");
+                        }
+                    });
+                }
+                Err(e) => refuse(user_message(&e)).await,
+            },
+            other => {
+                tracing::warn!(action = other, "unknown Slack action id");
+                return bad_request("unknown action");
+            }
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+fn input(view: &SlackStatefulView, block: &str) -> Option<String> {
+    let values = &view.state_params.state.as_ref()?.values;
+    let v = values.get(&SlackBlockId(block.into()))?.get(&SlackActionId(block.into()))?;
+    v.value.clone().or_else(|| v.selected_option.as_ref().map(|o| o.value.clone())).filter(|s| !s.trim().is_empty())
+}
+
+fn form_errors(errors: &[(&str, String)]) -> Response {
+    let errors = errors.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    Json(SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors))).into_response()
+}
+
+async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent) -> Response {
+    let user = ChatUser::slack(ev.user.id.0.clone());
+    let SlackView::Modal(modal) = &ev.view.view else { return StatusCode::OK.into_response() };
+    match modal.callback_id.as_ref().map(|c| c.0.as_str()) {
+        Some(render::CALLBACK_DENY) => {
+            let id = RequestId(modal.private_metadata.clone().unwrap_or_default());
+            let reason = input(&ev.view, render::BLOCK_REASON);
+            match app.service.decide(&user, &id, Decision::Deny(reason)).await {
+                Ok(_) => StatusCode::OK.into_response(),
+                Err(e) => form_errors(&[(render::BLOCK_REASON, user_message(&e))]),
+            }
+        }
+        Some(render::CALLBACK_ACTIVATE) => {
+            let field = |b| input(&ev.view, b);
+            let draft = command::draft_from_fields(
+                &field(render::BLOCK_ROLE).unwrap_or_default(),
+                &field(render::BLOCK_DURATION).unwrap_or_default(),
+                field(render::BLOCK_TICKET).as_deref(),
+                &field(render::BLOCK_JUSTIFICATION).unwrap_or_default(),
+            );
+            let result = match draft {
+                Ok(d) => app.service.submit(&user, d).await,
+                Err(e) => return form_errors(&[(render::BLOCK_DURATION, user_message(&e))]),
+            };
+            match result {
+                Ok(s) => {
+                    if let Err(e) = app.service.tell_user(Platform::Slack, &user.id, &submitted_text(&s)).await {
+                        tracing::error!(error = %format!("{e:#}"), "queueing the submit confirmation failed");
+                    }
+                    StatusCode::OK.into_response()
+                }
+                Err(e) => {
+                    let msg = user_message(&e);
+                    let block = if msg.contains("ticket") {
+                        render::BLOCK_TICKET
+                    } else if msg.contains("justification") {
+                        render::BLOCK_JUSTIFICATION
+                    } else if msg.contains("activated for") {
+                        render::BLOCK_DURATION
+                    } else {
+                        render::BLOCK_ROLE
+                    };
+                    form_errors(&[(block, msg)])
+                }
+            }
+        }
+        _ => bad_request("unknown form"),
+    }
+}
