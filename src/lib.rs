@@ -11,9 +11,12 @@
 //!   the ports in [`core::ports`].
 //! - `storage`: the `Store` port on SQLite (default) and PostgreSQL; `directory`: the
 //!   `Directory` port; `delivery`: the outbox dispatcher; `scheduler`: sweeps.
+//! - `config`: the TOML file (settings and policy), secrets from `PIMBOT_…` variables, and the
+//!   startup checks that resolve it into a [`core::policy::Policy`].
 //!
 //! See `docs/ARCHITECTURE.md` for the full picture.
 
+pub mod config;
 pub mod core;
 pub mod delivery;
 pub mod directory;

@@ -1,0 +1,463 @@
+//! The serde shape of the config file (DESIGN.md §4), key for key. Every struct refuses unknown
+//! keys, so a typo is an error with its line instead of a silently ignored setting.
+//!
+//! This module only parses: durations and dates are read from their human forms here, but
+//! cross-field rules, tier defaults and id resolution belong to `validate`.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use secrecy::SecretString;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::core::duration::parse_duration;
+use crate::core::policy::{RoleKind, Tier};
+
+/// Default Slack Web API base URL.
+pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api/";
+/// Default Discord REST API base URL.
+pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com/api/v10/";
+/// Default Entra login base URL (client-credentials tokens).
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com/";
+/// Default Microsoft Graph base URL.
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0/";
+/// Default Azure Resource Manager base URL.
+pub const DEFAULT_ARM_URL: &str = "https://management.azure.com/";
+/// Default cadence for polling Graph sign-in logs for break-glass sign-ins.
+pub const DEFAULT_BREAK_GLASS_POLL_INTERVAL: Duration = Duration::seconds(60);
+/// Default cadence for repeating an unacknowledged break-glass alarm.
+pub const DEFAULT_BREAK_GLASS_REPAGE_EVERY: Duration = Duration::minutes(2);
+
+/// The whole config file: settings and policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: the HTTP listener.
+    pub server: ServerConfig,
+    /// `[database]`: where state lives; the url may come from `PIMBOT_DATABASE_URL` instead.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// `[slack]`: present to enable Slack.
+    #[serde(default)]
+    pub slack: Option<SlackConfig>,
+    /// `[discord]`: present to enable Discord.
+    #[serde(default)]
+    pub discord: Option<DiscordConfig>,
+    /// `[directory]`: where grants are made and eligibility comes from (static when omitted).
+    #[serde(default)]
+    pub directory: DirectoryConfig,
+    /// `[break_glass_monitor]`: present to accept and poll for break-glass sign-ins.
+    #[serde(default)]
+    pub break_glass_monitor: Option<BreakGlassMonitorConfig>,
+    /// `[[person]]`: the people pimbot knows.
+    #[serde(default, rename = "person")]
+    pub people: Vec<PersonConfig>,
+    /// `[[group]]`: named sets of people, referenced as `@name`.
+    #[serde(default, rename = "group")]
+    pub groups: Vec<GroupConfig>,
+    /// `[[role]]`: the requestable roles and their rules.
+    #[serde(default, rename = "role")]
+    pub roles: Vec<RoleConfig>,
+    /// `[[break_glass]]`: emergency accounts, never requestable, every sign-in an alarm.
+    #[serde(default, rename = "break_glass")]
+    pub break_glass: Vec<BreakGlassConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Socket address to bind, like `127.0.0.1:8080` or `0.0.0.0:8080`.
+    pub listen: String,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://pimbot.db` or `postgres://user@host/db`; a secret because it may carry a
+    /// password. `PIMBOT_DATABASE_URL` overrides it.
+    #[serde(default)]
+    pub url: Option<SecretString>,
+}
+
+/// `[slack]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// Signing secret used to verify Slack's requests; `PIMBOT_SLACK_SIGNING_SECRET` overrides it.
+    #[serde(default)]
+    pub signing_secret: Option<SecretString>,
+    /// Bot token (`xoxb-…`); `PIMBOT_SLACK_BOT_TOKEN` overrides it.
+    #[serde(default)]
+    pub bot_token: Option<SecretString>,
+    /// Base URL of the Slack Web API; tests point it at a fake.
+    #[serde(default = "default_slack_api_url")]
+    pub api_url: String,
+    /// Channel id where approval cards are posted (required).
+    #[serde(default)]
+    pub approver_channel: Option<String>,
+    /// Channel id for the lifecycle feed.
+    #[serde(default)]
+    pub feed_channel: Option<String>,
+    /// Channel id for break-glass alarms.
+    #[serde(default)]
+    pub alert_channel: Option<String>,
+}
+
+/// `[discord]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// Application id (snowflake) the slash commands belong to (required).
+    #[serde(default)]
+    pub application_id: Option<String>,
+    /// Ed25519 public key, 64 hex characters, used to verify interactions;
+    /// `PIMBOT_DISCORD_PUBLIC_KEY` overrides it.
+    #[serde(default)]
+    pub public_key: Option<SecretString>,
+    /// Bot token; `PIMBOT_DISCORD_BOT_TOKEN` overrides it.
+    #[serde(default)]
+    pub bot_token: Option<SecretString>,
+    /// Base URL of the Discord REST API; tests point it at a fake.
+    #[serde(default = "default_discord_api_url")]
+    pub api_url: String,
+    /// Channel id where approval cards are posted.
+    #[serde(default)]
+    pub approver_channel: Option<String>,
+    /// Channel id for the lifecycle feed.
+    #[serde(default)]
+    pub feed_channel: Option<String>,
+    /// Channel id for break-glass alarms.
+    #[serde(default)]
+    pub alert_channel: Option<String>,
+}
+
+/// Where grants are made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectoryKind {
+    /// Grants are recorded only (no directory calls).
+    #[default]
+    Static,
+    /// Microsoft Graph / ARM make the grants.
+    Graph,
+}
+
+/// Where eligibility comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EligibilitySource {
+    /// The `eligible` lists of the `[[role]]` tables.
+    #[default]
+    Policy,
+    /// PIM eligibility schedules read from Graph.
+    Graph,
+}
+
+/// `[directory]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// `static` (grants recorded only, the default) or `graph`.
+    #[serde(default)]
+    pub kind: DirectoryKind,
+    /// `policy` (the `[[role]]` eligible lists, the default) or `graph` (needs `kind = "graph"`).
+    #[serde(default)]
+    pub eligibility: EligibilitySource,
+    /// Entra tenant id (graph only).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// App registration client id (graph only).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// App registration client secret (graph only); `PIMBOT_GRAPH_CLIENT_SECRET` overrides it.
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    /// Base URL for client-credentials tokens.
+    #[serde(default = "default_login_url")]
+    pub login_url: String,
+    /// Base URL of Microsoft Graph.
+    #[serde(default = "default_graph_url")]
+    pub graph_url: String,
+    /// Base URL of Azure Resource Manager.
+    #[serde(default = "default_arm_url")]
+    pub arm_url: String,
+}
+
+impl Default for DirectoryConfig {
+    fn default() -> Self {
+        Self {
+            kind: DirectoryKind::default(),
+            eligibility: EligibilitySource::default(),
+            tenant_id: None,
+            client_id: None,
+            client_secret: None,
+            login_url: default_login_url(),
+            graph_url: default_graph_url(),
+            arm_url: default_arm_url(),
+        }
+    }
+}
+
+/// `[break_glass_monitor]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassMonitorConfig {
+    /// Shared token Azure Monitor sends as `/webhooks/azure-monitor?token=…` (required);
+    /// `PIMBOT_BREAK_GLASS_WEBHOOK_TOKEN` overrides it.
+    #[serde(default)]
+    pub webhook_token: Option<SecretString>,
+    /// How often to read Graph sign-in logs (directory kind `graph`); default 60s.
+    #[serde(default = "default_poll_interval", deserialize_with = "human_duration")]
+    pub poll_interval: Duration,
+    /// How often an unacknowledged alarm pages again; default 2m.
+    #[serde(default = "default_repage_every", deserialize_with = "human_duration")]
+    pub repage_every: Duration,
+}
+
+/// `[[person]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonConfig {
+    /// Policy id used in `approvers`, `eligible`, `members` (`alice`).
+    pub id: String,
+    /// User principal name (`alice@contoso.com`).
+    #[serde(default)]
+    pub upn: Option<String>,
+    /// Directory object id.
+    #[serde(default)]
+    pub object_id: Option<String>,
+    /// Slack user id (`U0ALICE`).
+    #[serde(default)]
+    pub slack: Option<String>,
+    /// Discord user id (snowflake).
+    #[serde(default)]
+    pub discord: Option<String>,
+}
+
+/// `[[group]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Name, referenced elsewhere as `@name`.
+    pub name: String,
+    /// Person ids (or `@other-group`).
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// `[[role]]`. Keys left out take the tier's default (see `config::tier`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// Key used in commands: lowercase letters, digits and `-` (`global-admin`).
+    pub key: String,
+    /// Display name; defaults to the key.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `entra-role`, `azure-role` or `group`.
+    pub kind: RoleKind,
+    /// Role definition id / group id / Azure role definition in the directory (required with
+    /// directory kind `graph`).
+    #[serde(default)]
+    pub directory_id: Option<String>,
+    /// Scope of the assignment; default `/` (tenant-wide).
+    #[serde(default = "default_scope")]
+    pub scope: String,
+    /// `critical`, `high` or `standard`: decides the defaults below.
+    pub tier: Tier,
+    /// Shortest activation.
+    #[serde(default, deserialize_with = "opt_human_duration")]
+    pub min_duration: Option<Duration>,
+    /// Longest activation (also the ceiling for extensions).
+    #[serde(default, deserialize_with = "opt_human_duration")]
+    pub max_duration: Option<Duration>,
+    /// Whether a justification is required.
+    #[serde(default)]
+    pub require_justification: Option<bool>,
+    /// Whether a ticket reference is required.
+    #[serde(default)]
+    pub require_ticket: Option<bool>,
+    /// Distinct approvals needed; 0 = no approval.
+    #[serde(default)]
+    pub approvals_required: Option<u32>,
+    /// Approver pool: person ids or `@group`.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// Whether people eligible for the role are barred from approving it.
+    #[serde(default)]
+    pub disjoint_approvers: Option<bool>,
+    /// Remind approvers after this long, escalate after another.
+    #[serde(default, deserialize_with = "opt_human_duration")]
+    pub sla: Option<Duration>,
+    /// Told when approvers miss the SLA twice: person ids or `@group`.
+    #[serde(default)]
+    pub escalate_to: Vec<String>,
+    /// A pending request times out after this long (at most 24h).
+    #[serde(default, deserialize_with = "opt_human_duration")]
+    pub request_ttl: Option<Duration>,
+    /// Early deactivation is refused this soon after activation.
+    #[serde(default, deserialize_with = "opt_human_duration")]
+    pub min_hold: Option<Duration>,
+    /// Who may request: person ids, `@group`, or `{ who = "erin", until = "2027-01-31" }`.
+    #[serde(default)]
+    pub eligible: Vec<EligibleEntry>,
+}
+
+/// `[[break_glass]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassConfig {
+    /// User principal name of the emergency account.
+    pub upn: String,
+    /// Directory object id of the emergency account.
+    #[serde(default)]
+    pub object_id: Option<String>,
+}
+
+/// One item of a role's `eligible` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EligibleEntry {
+    /// Person id or `@group`.
+    pub who: String,
+    /// End of the right; `None` is permanent.
+    pub until: Option<Until>,
+}
+
+/// When a time-bound eligibility ends, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// `2027-01-31`: eligible through that whole day, UTC.
+    Day(NaiveDate),
+    /// An RFC 3339 timestamp: eligible until that instant.
+    Instant(DateTime<Utc>),
+}
+
+impl Until {
+    /// The exclusive end: the next midnight UTC after a day, or the instant itself.
+    pub fn exclusive_end(self) -> DateTime<Utc> {
+        match self {
+            Until::Day(day) => {
+                let next = day.succ_opt().unwrap_or(day);
+                next.and_time(chrono::NaiveTime::MIN).and_utc()
+            }
+            Until::Instant(at) => at,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            return Ok(Until::Day(day));
+        }
+        DateTime::parse_from_rfc3339(text).map(|at| Until::Instant(at.with_timezone(&Utc))).map_err(|_| {
+            format!(
+                "`{text}` is not a date; write a day like 2027-01-31 (eligible through that day, UTC) \
+                 or an RFC 3339 timestamp like 2027-01-31T18:00:00Z"
+            )
+        })
+    }
+}
+
+impl fmt::Display for Until {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Until::Day(day) => write!(f, "{day}"),
+            Until::Instant(at) => write!(f, "{}", at.to_rfc3339()),
+        }
+    }
+}
+
+/// The table form of an `eligible` item.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EligibleTable {
+    who: String,
+    #[serde(default, deserialize_with = "opt_until")]
+    until: Option<Until>,
+}
+
+impl<'de> Deserialize<'de> for EligibleEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A hand-written visitor instead of `#[serde(untagged)]`, which would swallow the inner
+        // error ("unknown field `untill`") into "did not match any variant".
+        struct EntryVisitor;
+
+        impl<'de> Visitor<'de> for EntryVisitor {
+            type Value = EligibleEntry;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a person id, "@group", or { who = "erin", until = "2027-01-31" }"#)
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(EligibleEntry { who: v.to_owned(), until: None })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let table = EligibleTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(EligibleEntry { who: table.who, until: table.until })
+            }
+        }
+
+        deserializer.deserialize_any(EntryVisitor)
+    }
+}
+
+fn opt_until<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Until>, D::Error> {
+    // Accept both `until = "2027-01-31"` and TOML's native `until = 2027-01-31`.
+    let text = match toml::Value::deserialize(deserializer)? {
+        toml::Value::String(s) => s,
+        toml::Value::Datetime(dt) => dt.to_string(),
+        other => {
+            return Err(de::Error::custom(format!(
+                "until must be a date like \"2027-01-31\", not a {}",
+                other.type_str()
+            )));
+        }
+    };
+    Until::parse(&text).map(Some).map_err(de::Error::custom)
+}
+
+fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_duration(&text).map_err(de::Error::custom)
+}
+
+fn opt_human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    human_duration(deserializer).map(Some)
+}
+
+fn default_slack_api_url() -> String {
+    DEFAULT_SLACK_API_URL.to_owned()
+}
+
+fn default_discord_api_url() -> String {
+    DEFAULT_DISCORD_API_URL.to_owned()
+}
+
+fn default_login_url() -> String {
+    DEFAULT_LOGIN_URL.to_owned()
+}
+
+fn default_graph_url() -> String {
+    DEFAULT_GRAPH_URL.to_owned()
+}
+
+fn default_arm_url() -> String {
+    DEFAULT_ARM_URL.to_owned()
+}
+
+fn default_poll_interval() -> Duration {
+    DEFAULT_BREAK_GLASS_POLL_INTERVAL
+}
+
+fn default_repage_every() -> Duration {
+    DEFAULT_BREAK_GLASS_REPAGE_EVERY
+}
+
+fn default_scope() -> String {
+    "/".to_owned()
+}

@@ -1,0 +1,182 @@
+//! The human summary `pimbot check` prints after a successful validation: settings without
+//! secrets, then each role's rules as the bot will enforce them. Never prints a secret: the
+//! database url is shown without credentials and no token or key is read here.
+
+use chrono::{DateTime, NaiveTime, Utc};
+
+use super::file::{Config, DirectoryKind, EligibilitySource};
+use crate::core::duration::format_duration;
+use crate::core::ids::PersonId;
+use crate::core::policy::{Eligibility, Policy, Role};
+
+/// A readable multi-line summary of `config` and its resolved `policy`.
+pub fn summary(config: &Config, policy: &Policy) -> String {
+    let mut out = String::new();
+    let backend = config.database.backend().map_or("unknown", |b| b.as_str());
+    let location = config.database.redacted_url().unwrap_or_else(|| "not set".into());
+    line(&mut out, format!("database: {backend} ({location})"));
+    line(&mut out, format!("listen: {}", config.server.listen));
+    match config.slack() {
+        Some(s) => line(
+            &mut out,
+            format!(
+                "slack: enabled, api {}; {}",
+                s.api_url,
+                channels(&s.approver_channel, &s.feed_channel, &s.alert_channel)
+            ),
+        ),
+        None => line(&mut out, "slack: disabled".into()),
+    }
+    match config.discord() {
+        Some(d) => line(
+            &mut out,
+            format!(
+                "discord: enabled, application {}, api {}; {}",
+                d.application_id.as_deref().unwrap_or("?"),
+                d.api_url,
+                channels(&d.approver_channel, &d.feed_channel, &d.alert_channel)
+            ),
+        ),
+        None => line(&mut out, "discord: disabled".into()),
+    }
+    let dir = &config.directory;
+    let kind = match dir.kind {
+        DirectoryKind::Static => "static (grants are recorded only)".to_owned(),
+        DirectoryKind::Graph => format!(
+            "graph (tenant {}, graph {}, arm {})",
+            dir.tenant_id.as_deref().unwrap_or("?"),
+            dir.graph_url,
+            dir.arm_url
+        ),
+    };
+    let eligibility = match dir.eligibility {
+        EligibilitySource::Policy => "the [[role]] eligible lists",
+        EligibilitySource::Graph => "Graph PIM eligibility schedules",
+    };
+    line(&mut out, format!("directory: {kind}; eligibility from {eligibility}"));
+    match config.break_glass_monitor() {
+        Some(m) => line(
+            &mut out,
+            format!(
+                "break-glass monitor: enabled, poll every {}, re-page every {}",
+                format_duration(m.poll_interval),
+                format_duration(m.repage_every)
+            ),
+        ),
+        None => line(&mut out, "break-glass monitor: disabled".into()),
+    }
+    line(&mut out, format!("people: {}, groups: {}", policy.people.len(), config.groups.len()));
+
+    for role in &policy.roles {
+        out.push('\n');
+        role_summary(&mut out, role);
+    }
+
+    out.push('\n');
+    if policy.break_glass.is_empty() {
+        line(&mut out, "break-glass accounts: none".into());
+    } else {
+        line(&mut out, "break-glass accounts (never requestable; every sign-in is an alarm):".into());
+        for bg in &policy.break_glass {
+            match &bg.object_id {
+                Some(oid) => line(&mut out, format!("  {} (object id {oid})", bg.upn)),
+                None => line(&mut out, format!("  {}", bg.upn)),
+            }
+        }
+    }
+    out
+}
+
+fn role_summary(out: &mut String, role: &Role) {
+    line(out, format!("role {}: {}", role.key, role.name));
+    let directory_id = if role.directory_id.is_empty() { "-" } else { role.directory_id.as_str() };
+    line(
+        out,
+        format!(
+            "  tier {}, kind {}, directory id {directory_id}, scope {}",
+            role.tier.as_str(),
+            role.kind.as_str(),
+            role.scope
+        ),
+    );
+    line(
+        out,
+        format!(
+            "  duration {} to {}",
+            format_duration(role.min_duration),
+            format_duration(role.max_duration)
+        ),
+    );
+    if role.needs_approval() {
+        let disjoint = if role.disjoint_approvers { "; eligible people cannot approve" } else { "" };
+        line(
+            out,
+            format!(
+                "  approvals required: {} from {}{disjoint}",
+                role.approvals_required,
+                names(&role.approvers)
+            ),
+        );
+    } else {
+        line(out, "  approvals required: none (activates at once)".into());
+    }
+    let eligible: Vec<String> = role.eligible.iter().map(eligible_entry).collect();
+    let eligible = if eligible.is_empty() { "nobody".to_owned() } else { eligible.join(", ") };
+    line(out, format!("  may request: {eligible}"));
+    line(
+        out,
+        format!(
+            "  justification {}, ticket {}",
+            if role.require_justification { "required" } else { "optional" },
+            if role.require_ticket { "required" } else { "optional" }
+        ),
+    );
+    let escalate = if role.escalate_to.is_empty() {
+        String::new()
+    } else {
+        format!(", escalate to {}", names(&role.escalate_to))
+    };
+    line(
+        out,
+        format!(
+            "  sla {}{escalate}, request ttl {}, min hold {}",
+            format_duration(role.sla),
+            format_duration(role.request_ttl),
+            format_duration(role.min_hold)
+        ),
+    );
+}
+
+fn eligible_entry(e: &Eligibility) -> String {
+    match e.until {
+        None => e.person.to_string(),
+        Some(until) => format!("{} ({})", e.person, until_text(until)),
+    }
+}
+
+/// `through 2027-01-31` for a whole-day end (stored as the next midnight), else the instant.
+fn until_text(until: DateTime<Utc>) -> String {
+    if until.time() == NaiveTime::MIN {
+        let last_day = until.date_naive().pred_opt().unwrap_or(until.date_naive());
+        format!("through {last_day}")
+    } else {
+        format!("until {}", until.to_rfc3339())
+    }
+}
+
+fn names(ids: &[PersonId]) -> String {
+    if ids.is_empty() {
+        return "nobody".into();
+    }
+    ids.iter().map(PersonId::as_str).collect::<Vec<_>>().join(", ")
+}
+
+fn channels(approver: &Option<String>, feed: &Option<String>, alert: &Option<String>) -> String {
+    let show = |c: &Option<String>| c.clone().unwrap_or_else(|| "-".into());
+    format!("approver channel {}, feed channel {}, alert channel {}", show(approver), show(feed), show(alert))
+}
+
+fn line(out: &mut String, text: String) {
+    out.push_str(&text);
+    out.push('\n');
+}
