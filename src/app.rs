@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -82,7 +82,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     let mut senders: Vec<Arc<dyn ChatSender>> = Vec::new();
     let mut slack_state = None;
     if let Some(slack) = &parts.slack {
-        let api = Arc::new(SlackApi::new(&slack.api_url, slack.bot_token.clone()).context("building the Slack client")?);
+        let api = Arc::new(SlackApi::new(&slack.api_url, slack.bot_token.expose_secret()).context("building the Slack client")?);
         senders.push(Arc::new(crate::slack::sender::SlackSender::new(api.clone())));
         channels.push(Channels { platform: Platform::Slack, ..slack.channels.clone() });
         slack_state = Some(SlackState {

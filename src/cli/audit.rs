@@ -34,7 +34,7 @@ pub enum Format {
 /// Runs one audit subcommand.
 pub async fn run(store: &dyn Store, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        AuditCmd::Verify => match crate::storage::audit::verify(store).await {
+        AuditCmd::Verify => match crate::storage::audit_export::verify(store).await {
             Ok(summary) => {
                 println!("{summary}");
                 Ok(ExitCode::SUCCESS)
@@ -51,11 +51,11 @@ pub async fn run(store: &dyn Store, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             };
             let records = store.audit_records(since).await?;
             let format = match format {
-                Format::Jsonl => crate::storage::audit::ExportFormat::Jsonl,
-                Format::Csv => crate::storage::audit::ExportFormat::Csv,
+                Format::Jsonl => crate::storage::audit_export::ExportFormat::Jsonl,
+                Format::Csv => crate::storage::audit_export::ExportFormat::Csv,
             };
             let mut out = std::io::stdout().lock();
-            crate::storage::audit::export(&records, format, &mut out)?;
+            crate::storage::audit_export::export(&records, format, &mut out)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -183,25 +183,25 @@ async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent
     let user = ChatUser::slack(ev.user.id.0.clone());
     let SlackView::Modal(modal) = &ev.view.view else { return StatusCode::OK.into_response() };
     match modal.callback_id.as_ref().map(|c| c.0.as_str()) {
-        Some(render::CALLBACK_DENY) => {
+        Some(render::CALLBACK_DENY_REASON) => {
             let id = RequestId(modal.private_metadata.clone().unwrap_or_default());
-            let reason = input(&ev.view, render::BLOCK_REASON);
+            let reason = input(&ev.view, render::FIELD_REASON);
             match app.service.decide(&user, &id, Decision::Deny(reason)).await {
                 Ok(_) => StatusCode::OK.into_response(),
-                Err(e) => form_errors(&[(render::BLOCK_REASON, user_message(&e))]),
+                Err(e) => form_errors(&[(render::FIELD_REASON, user_message(&e))]),
             }
         }
         Some(render::CALLBACK_ACTIVATE) => {
             let field = |b| input(&ev.view, b);
             let draft = command::draft_from_fields(
-                &field(render::BLOCK_ROLE).unwrap_or_default(),
-                &field(render::BLOCK_DURATION).unwrap_or_default(),
-                field(render::BLOCK_TICKET).as_deref(),
-                &field(render::BLOCK_JUSTIFICATION).unwrap_or_default(),
+                &field(render::FIELD_ROLE).unwrap_or_default(),
+                &field(render::FIELD_DURATION).unwrap_or_default(),
+                field(render::FIELD_TICKET).as_deref(),
+                &field(render::FIELD_JUSTIFICATION).unwrap_or_default(),
             );
             let result = match draft {
                 Ok(d) => app.service.submit(&user, d).await,
-                Err(e) => return form_errors(&[(render::BLOCK_DURATION, user_message(&e))]),
+                Err(e) => return form_errors(&[(render::FIELD_DURATION, user_message(&e))]),
             };
             match result {
                 Ok(s) => {
@@ -213,13 +213,13 @@ async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent
                 Err(e) => {
                     let msg = user_message(&e);
                     let block = if msg.contains("ticket") {
-                        render::BLOCK_TICKET
+                        render::FIELD_TICKET
                     } else if msg.contains("justification") {
-                        render::BLOCK_JUSTIFICATION
+                        render::FIELD_JUSTIFICATION
                     } else if msg.contains("activated for") {
-                        render::BLOCK_DURATION
+                        render::FIELD_DURATION
                     } else {
-                        render::BLOCK_ROLE
+                        render::FIELD_ROLE
                     };
                     form_errors(&[(block, msg)])
                 }
