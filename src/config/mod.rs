@@ -10,6 +10,7 @@
 //! This module reads files and the environment only through [`load`] and the injectable
 //! `env` lookups; it must not open connections or talk to any platform.
 
+mod eligible;
 pub mod file;
 mod resolve;
 pub mod summary;
