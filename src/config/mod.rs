@@ -2,14 +2,15 @@
 //! the environment, and the cross-field checks that turn it into a resolved
 //! [`crate::core::policy::Policy`] before anything binds a port.
 //!
-//! - [`file`]: the serde structs, key for key, unknown keys refused.
+//! - [`file`](mod@file): the serde structs, key for key, unknown keys refused.
 //! - [`tier`]: the defaults a role gets from its tier.
 //! - [`validate`] and `resolve`: every cross-field rule, all problems reported at once.
-//! - [`summary`]: the human summary `pimbot check` prints (never a secret).
+//! - [`summary()`]: the human summary `pimbot check` prints (never a secret).
 //!
 //! This module reads files and the environment only through [`load`] and the injectable
 //! `env` lookups; it must not open connections or talk to any platform.
 
+mod eligible;
 pub mod file;
 mod resolve;
 pub mod summary;

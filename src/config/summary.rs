@@ -139,7 +139,7 @@ fn role_summary(out: &mut String, role: &Role) {
     line(
         out,
         format!(
-            "  sla {}{escalate}, request ttl {}, min hold {}",
+            "  sla {}{escalate}; request ttl {}; min hold {}",
             format_duration(role.sla),
             format_duration(role.request_ttl),
             format_duration(role.min_hold)
