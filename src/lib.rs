@@ -16,3 +16,4 @@
 
 pub mod core;
 pub mod slack;
+pub mod testing;

@@ -4,4 +4,9 @@
 //!
 //! Inbound requests (slash commands, interactions, signature checks) live in the HTTP layer.
 
+pub mod client;
 pub mod render;
+pub mod sender;
+
+pub use client::{Posted, SlackApi, SlackApiError};
+pub use sender::SlackSender;
