@@ -98,11 +98,12 @@ impl ChatSender for SlackSender {
                 None => self.post(message, channel, None).await,
             },
             Target::Replace { ref_key } => match existing {
-                Some(posted) => self
-                    .api
-                    .update(&posted.channel, &posted.message_id, render::message(&message.body))
-                    .await
-                    .map(|()| None),
+                Some(posted) => {
+                    let mut content = render::message(&message.body);
+                    // chat.update keeps the old blocks (and their buttons) unless told otherwise.
+                    content.blocks.get_or_insert_with(Vec::new);
+                    self.api.update(&posted.channel, &posted.message_id, content).await.map(|()| None)
+                }
                 None => {
                     return DeliveryOutcome::RetryAt(
                         later(now, NOT_POSTED_RETRY),

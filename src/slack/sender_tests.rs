@@ -217,3 +217,15 @@ async fn modals_open_and_response_urls_replace_the_clicked_message() {
     assert_eq!(fake.wait_for("response_url", 1, Duration::from_secs(1)).await.map(|c| c.len()), Ok(1));
     assert!(fake.wait_for("chat.update", 1, Duration::from_millis(30)).await.is_err());
 }
+
+#[tokio::test]
+async fn replacing_a_card_with_a_notice_clears_its_buttons() {
+    let fake = FakeSlack::start().await;
+    let sender = sender_for(&fake);
+    let posted = post_card(&sender).await;
+    let m = msg(Target::Replace { ref_key: "card:r-1".into() }, note("withdrawn"), None);
+    assert_eq!(sender.deliver(&m, Some(&posted), now()).await, DeliveryOutcome::Sent(None));
+    assert_eq!(fake.calls_to("chat.update")[0].body["blocks"], serde_json::json!([]));
+    let shown = fake.message(&posted.channel, &posted.message_id).expect("kept");
+    assert_eq!((shown.text.as_str(), shown.blocks.clone()), ("withdrawn", serde_json::json!([])));
+}
