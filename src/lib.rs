@@ -11,6 +11,8 @@
 //!   the ports in [`core::ports`].
 //! - `storage`: the `Store` port on SQLite (default) and PostgreSQL; `directory`: the
 //!   `Directory` port; `delivery`: the outbox dispatcher; `scheduler`: sweeps.
+//! - `testing`: fakes of the chat platforms and signed-request builders, shared by the tests and
+//!   `pimbot demo`.
 //!
 //! See `docs/ARCHITECTURE.md` for the full picture.
 
