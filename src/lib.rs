@@ -13,11 +13,21 @@
 //!   `Directory` port; `delivery`: the outbox dispatcher; `scheduler`: sweeps.
 //! - `config`: the TOML file (settings and policy), secrets from `PIMBOT_…` variables, and the
 //!   startup checks that resolve it into a [`core::policy::Policy`].
+//! - `testing`: fakes of the chat platforms and signed-request builders, shared by the tests and
+//!   `pimbot demo`.
 //!
 //! See `docs/ARCHITECTURE.md` for the full picture.
 
+pub mod app;
+pub mod cli;
 pub mod config;
 pub mod core;
 pub mod delivery;
+pub mod demo;
 pub mod directory;
+pub mod http;
 pub mod scheduler;
+pub mod slack;
+pub mod storage;
+pub mod telemetry;
+pub mod testing;

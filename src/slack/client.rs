@@ -1,0 +1,204 @@
+//! A thin Slack Web API client: slack-morphism's `SlackClient` on an `https_or_http` rustls
+//! connector (Mozilla roots, so no CA bundle is needed; plain `http://` for local fakes), a
+//! bot token, a per-call timeout, and errors classified into what a caller can act on.
+//!
+//! slack-morphism's own rate control and retries stay off: the outbox dispatcher owns retries.
+
+use std::time::Duration;
+
+use hyper_util::client::legacy::connect::HttpConnector;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+/// How long one Web API call may take before it counts as failed.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A failed Web API call, classified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlackApiError {
+    /// HTTP 429 or `ok:false` with `ratelimited`; wait `retry_after` when Slack said how long.
+    #[error("rate limited by Slack (retry after {retry_after:?})")]
+    RateLimited {
+        /// The `Retry-After` header, when present.
+        retry_after: Option<Duration>,
+    },
+    /// Worth another try later: 5xx, timeout, connection failure, a reply that did not parse.
+    #[error("transient Slack failure: {0}")]
+    Transient(String),
+    /// Slack refused the call for good (`channel_not_found`, `invalid_auth`, other 4xx …).
+    #[error("Slack refused the call: {0}")]
+    Rejected(String),
+}
+
+/// `ok:false` codes Slack documents as temporary server-side trouble.
+const TRANSIENT_CODES: &[&str] = &["internal_error", "fatal_error", "service_unavailable", "request_timeout"];
+
+impl SlackApiError {
+    /// Classifies a slack-morphism error.
+    pub fn classify(err: &SlackClientError) -> Self {
+        match err {
+            SlackClientError::RateLimitError(e) => Self::RateLimited { retry_after: e.retry_after },
+            SlackClientError::ApiError(e) if e.code == "ratelimited" || e.code == "rate_limited" => {
+                Self::RateLimited { retry_after: None }
+            }
+            SlackClientError::ApiError(e) if TRANSIENT_CODES.contains(&e.code.as_str()) => {
+                Self::Transient(e.code.clone())
+            }
+            SlackClientError::ApiError(e) => Self::Rejected(e.code.clone()),
+            SlackClientError::HttpError(e) => {
+                let status = e.status_code;
+                if status.is_server_error() || status.as_u16() == 408 {
+                    Self::Transient(format!("HTTP {status}"))
+                } else {
+                    Self::Rejected(format!("HTTP {status}"))
+                }
+            }
+            // A reply that does not parse may come from a proxy or a half-read body: try again.
+            SlackClientError::ProtocolError(e) => {
+                Self::Transient(format!("unreadable reply: {}", e.json_error))
+            }
+            SlackClientError::HttpProtocolError(_)
+            | SlackClientError::EndOfStream(_)
+            | SlackClientError::SystemError(_) => Self::Transient(first_line(&err.to_string())),
+            SlackClientError::SocketModeProtocolError(e) => Self::Rejected(e.message.clone()),
+        }
+    }
+}
+
+/// Keeps log lines short: slack-morphism errors can carry whole bodies.
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().chars().take(300).collect()
+}
+
+/// Where `chat.postMessage` put a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    /// The channel id Slack reports (a `D…` id when posting to a user).
+    pub channel: String,
+    /// The message's `ts`, its id for updates and threads.
+    pub ts: String,
+}
+
+/// The Slack Web API as pimbot uses it: post, update, ephemeral, open a modal.
+pub struct SlackApi {
+    client: SlackClient<SlackClientHyperHttpsConnector>,
+    token: SlackApiToken,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for SlackApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackApi").field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+impl SlackApi {
+    /// A client for the Web API at `api_url` (`https://slack.com/api/`; tests pass
+    /// `http://127.0.0.1:PORT/api/`) with the bot token. Fails on a URL that is not http(s).
+    pub fn new(api_url: &str, bot_token: &str) -> anyhow::Result<Self> {
+        let base = api_url.trim().trim_end_matches('/');
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            anyhow::bail!("Slack api_url must start with https:// or http://, got {api_url:?}");
+        }
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(base);
+        Ok(Self {
+            client: SlackClient::new(connector),
+            token: SlackApiToken::new(bot_token.to_owned().into()),
+            timeout: CALL_TIMEOUT,
+        })
+    }
+
+    /// Changes the per-call timeout (tests use a short one).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    async fn run<T>(
+        &self,
+        call: impl std::future::Future<Output = ClientResult<T>>,
+        what: &str,
+    ) -> Result<T, SlackApiError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                let classified = SlackApiError::classify(&e);
+                tracing::debug!(method = what, error = %classified, "Slack call failed");
+                Err(classified)
+            }
+            Err(_) => Err(SlackApiError::Transient(format!("{what} timed out after {:?}", self.timeout))),
+        }
+    }
+
+    /// `chat.postMessage`; returns where the message landed. With `thread_ts`, a thread reply.
+    /// `channel` may be a user id (a DM); the answer then names the DM channel (`D…`), which
+    /// is what `chat.update` needs later.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        content: SlackMessageContent,
+        thread_ts: Option<&str>,
+    ) -> Result<Posted, SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatPostMessageRequest::new(channel.into(), content)
+            .opt_thread_ts(thread_ts.map(|ts| ts.into()));
+        let res = self.run(session.chat_post_message(&req), "chat.postMessage").await?;
+        Ok(Posted { channel: res.channel.0, ts: res.ts.0 })
+    }
+
+    /// `chat.update` of the message `ts` in `channel`.
+    pub async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatUpdateRequest::new(channel.into(), content, ts.into());
+        self.run(session.chat_update(&req), "chat.update").await.map(drop)
+    }
+
+    /// `chat.postEphemeral`: a message only `user` sees in `channel`.
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), content);
+        self.run(session.chat_post_ephemeral(&req), "chat.postEphemeral").await.map(drop)
+    }
+
+    /// `views.open` with a trigger id from a slash command or a click (valid for 3 s).
+    pub async fn views_open(&self, trigger_id: &str, view: SlackView) -> Result<(), SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
+        self.run(session.views_open(&req), "views.open").await.map(drop)
+    }
+
+    /// Posts to an interaction's `response_url` (absolute; no token). `replace_original` updates
+    /// the message the click came from.
+    pub async fn respond(
+        &self,
+        response_url: &str,
+        content: SlackMessageContent,
+        replace_original: bool,
+    ) -> Result<(), SlackApiError> {
+        // `SlackResponseUrl` wraps a `url::Url`; going through serde avoids a direct `url` dependency.
+        let url: SlackResponseUrl =
+            serde_json::from_value(serde_json::Value::String(response_url.to_owned()))
+                .map_err(|e| SlackApiError::Rejected(format!("bad response_url: {e}")))?;
+        let req = SlackApiPostWebhookMessageRequest::new(content).with_replace_original(replace_original);
+        self.run(self.client.respond_to_event(&url, &req), "response_url").await.map(drop)
+    }
+}

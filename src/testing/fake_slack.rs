@@ -1,0 +1,397 @@
+//! A fake Slack Web API on `127.0.0.1:0` for tests and `pimbot demo`: `chat.postMessage`,
+//! `chat.update`, `chat.postEphemeral`, `views.open` and `response_url` hooks, answered with
+//! the documented response shapes, every call recorded in order, failures injectable, and the
+//! channels' current content kept so a transcript can be printed.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use super::fake_slack_state::{FakeMessage, Messages, validate_message, validate_view};
+
+/// The bot token [`FakeSlack::start`] expects in `Authorization: Bearer …`.
+pub const FAKE_BOT_TOKEN: &str = "xoxb-fake-pimbot-token";
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct SlackCall {
+    /// Web API method (`chat.postMessage`) or `response_url` for hook posts.
+    pub method: String,
+    /// Request path (`/api/chat.postMessage`, `/hooks/msg/C1/1700000000.000100`).
+    pub path: String,
+    /// JSON body (form bodies are turned into a JSON object of strings).
+    pub body: Value,
+    /// When it arrived.
+    pub at: Instant,
+    /// `None` when the fake accepted the call; else the HTTP status or Slack error it answered.
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+enum FaultKind {
+    Status(u16),
+    RateLimit(u64),
+    Error(String),
+}
+
+#[derive(Debug)]
+struct Fault {
+    remaining: usize,
+    kind: FaultKind,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    token: String,
+    calls: Vec<SlackCall>,
+    faults: VecDeque<Fault>,
+    messages: Messages,
+    views_opened: u64,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+fn lock(shared: &Shared) -> MutexGuard<'_, Inner> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running fake Slack. The server stops when this is dropped.
+#[derive(Debug)]
+pub struct FakeSlack {
+    addr: SocketAddr,
+    inner: Shared,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeSlack {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeSlack {
+    /// Starts a fake expecting [`FAKE_BOT_TOKEN`]. Panics if no local port can be bound.
+    pub async fn start() -> Self {
+        Self::start_with_token(FAKE_BOT_TOKEN).await
+    }
+
+    /// Starts a fake expecting `token`. Panics if no local port can be bound.
+    pub async fn start_with_token(token: &str) -> Self {
+        match Self::try_start(token).await {
+            Ok(fake) => fake,
+            Err(e) => panic!("fake Slack could not bind 127.0.0.1:0: {e}"),
+        }
+    }
+
+    /// Starts a fake expecting `token`.
+    pub async fn try_start(token: &str) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let inner: Shared = Arc::new(Mutex::new(Inner { token: token.to_owned(), ..Inner::default() }));
+        let app = Router::new()
+            .route("/api/{method}", post(api))
+            .route("/hooks/{*rest}", post(hook))
+            .with_state(inner.clone());
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::warn!(error = %e, "fake Slack stopped");
+            }
+        });
+        Ok(Self { addr, inner, server })
+    }
+
+    /// The token the fake expects.
+    pub fn token(&self) -> String {
+        lock(&self.inner).token.clone()
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The Web API base to put in config: `http://127.0.0.1:PORT/api/`.
+    pub fn api_url(&self) -> String {
+        format!("{}/api/", self.base_url())
+    }
+
+    /// A `response_url` for a click on message `ts` in `channel`: posts with
+    /// `replace_original` update that message, others show up as ephemeral replies.
+    pub fn response_url(&self, channel: &str, ts: &str) -> String {
+        format!("{}/hooks/msg/{channel}/{ts}", self.base_url())
+    }
+
+    /// Accepted calls, in order.
+    pub fn calls(&self) -> Vec<SlackCall> {
+        lock(&self.inner).calls.iter().filter(|c| c.failure.is_none()).cloned().collect()
+    }
+
+    /// Calls the fake answered with a failure (injected or validation), in order.
+    pub fn failed_calls(&self) -> Vec<SlackCall> {
+        lock(&self.inner).calls.iter().filter(|c| c.failure.is_some()).cloned().collect()
+    }
+
+    /// Every call, accepted or not, in order.
+    pub fn all_calls(&self) -> Vec<SlackCall> {
+        lock(&self.inner).calls.clone()
+    }
+
+    /// Accepted calls to `method` (`chat.postMessage`, `response_url`, …), in order.
+    pub fn calls_to(&self, method: &str) -> Vec<SlackCall> {
+        lock(&self.inner)
+            .calls
+            .iter()
+            .filter(|c| c.failure.is_none() && c.method == method)
+            .cloned()
+            .collect()
+    }
+
+    /// Removes and returns every recorded call (accepted or not). Messages are kept.
+    pub fn take_calls(&self) -> Vec<SlackCall> {
+        std::mem::take(&mut lock(&self.inner).calls)
+    }
+
+    /// Waits until at least `count` accepted calls to `method` have arrived and returns them;
+    /// after `timeout`, returns an error describing what did arrive.
+    pub async fn wait_for(
+        &self,
+        method: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<SlackCall>, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let calls = self.calls_to(method);
+            if calls.len() >= count {
+                return Ok(calls);
+            }
+            if Instant::now() >= deadline {
+                let seen: Vec<String> = self.all_calls().iter().map(|c| c.method.clone()).collect();
+                return Err(format!(
+                    "wanted {count} {method} call(s) within {timeout:?}, got {}; all calls: {seen:?}",
+                    calls.len()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn push_fault(&self, n: usize, kind: FaultKind) {
+        if n > 0 {
+            lock(&self.inner).faults.push_back(Fault { remaining: n, kind });
+        }
+    }
+
+    /// The next `n` calls get HTTP `status` (for example 500 or 503).
+    pub fn fail_next(&self, n: usize, status: u16) {
+        self.push_fault(n, FaultKind::Status(status));
+    }
+
+    /// The next `n` calls get HTTP 429 with `Retry-After: retry_after_secs`.
+    pub fn rate_limit_next(&self, n: usize, retry_after_secs: u64) {
+        self.push_fault(n, FaultKind::RateLimit(retry_after_secs));
+    }
+
+    /// The next `n` calls get HTTP 200 `{"ok":false,"error":code}`.
+    pub fn fail_with_error_next(&self, n: usize, code: &str) {
+        self.push_fault(n, FaultKind::Error(code.to_owned()));
+    }
+
+    /// Every message and ephemeral posted so far, with its current content.
+    pub fn messages(&self) -> Vec<FakeMessage> {
+        lock(&self.inner).messages.all().to_vec()
+    }
+
+    /// The current state of message `ts` in `channel`.
+    pub fn message(&self, channel: &str, ts: &str) -> Option<FakeMessage> {
+        lock(&self.inner).messages.find(channel, ts).cloned()
+    }
+
+    /// How many modals were opened.
+    pub fn views_opened(&self) -> u64 {
+        lock(&self.inner).views_opened
+    }
+
+    /// The channels as a person would see them now: per channel, messages in order with their
+    /// current text, section texts and buttons; thread replies indented; ephemerals marked.
+    pub fn transcript(&self) -> String {
+        lock(&self.inner).messages.transcript()
+    }
+}
+
+fn ok(body: Value) -> Response {
+    let mut body = body;
+    body["ok"] = Value::Bool(true);
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn slack_error(code: &str) -> Response {
+    (StatusCode::OK, axum::Json(json!({"ok": false, "error": code}))).into_response()
+}
+
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> Value {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    } else {
+        serde_json::from_slice(body).unwrap_or(Value::Null)
+    }
+}
+
+/// Applies an injected fault, if one is queued.
+fn take_fault(inner: &mut Inner) -> Option<(Response, String)> {
+    let fault = inner.faults.front_mut()?;
+    fault.remaining -= 1;
+    let kind = fault.kind.clone();
+    if fault.remaining == 0 {
+        inner.faults.pop_front();
+    }
+    Some(match kind {
+        FaultKind::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            ((status, "fake failure").into_response(), format!("HTTP {code}"))
+        }
+        FaultKind::RateLimit(secs) => {
+            let mut resp =
+                (StatusCode::TOO_MANY_REQUESTS, axum::Json(json!({"ok": false, "error": "ratelimited"})))
+                    .into_response();
+            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            (resp, "HTTP 429".into())
+        }
+        FaultKind::Error(code) => (slack_error(&code), code),
+    })
+}
+
+fn record(inner: &mut Inner, method: &str, path: String, body: Value, failure: Option<String>) {
+    inner.calls.push(SlackCall { method: method.to_owned(), path, body, at: Instant::now(), failure });
+}
+
+async fn api(
+    State(shared): State<Shared>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = parse_body(&headers, &body);
+    let path = format!("/api/{method}");
+    let mut inner = lock(&shared);
+    if let Some((resp, why)) = take_fault(&mut inner) {
+        record(&mut inner, &method, path, body, Some(why));
+        return resp;
+    }
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let expected = format!("Bearer {}", inner.token);
+    let result = match auth {
+        None => Err("not_authed".to_owned()),
+        Some(a) if a != expected => Err("invalid_auth".to_owned()),
+        Some(_) => handle(&mut inner, &method, &body),
+    };
+    match result {
+        Ok(reply) => {
+            record(&mut inner, &method, path, body, None);
+            ok(reply)
+        }
+        Err(code) => {
+            record(&mut inner, &method, path, body, Some(code.clone()));
+            slack_error(&code)
+        }
+    }
+}
+
+fn field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
+    body.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// A user id as a channel opens the bot's DM with that user, which has its own `D…` id.
+fn resolve_channel(channel: &str) -> String {
+    match channel.strip_prefix('U').or_else(|| channel.strip_prefix('W')) {
+        Some(rest) => format!("D{rest}"),
+        None => channel.to_owned(),
+    }
+}
+
+fn handle(inner: &mut Inner, method: &str, body: &Value) -> Result<Value, String> {
+    match method {
+        "chat.postMessage" => {
+            let channel = resolve_channel(field(body, "channel").ok_or("channel_not_found")?);
+            validate_message(body)?;
+            let ts = inner.messages.post(&channel, field(body, "thread_ts"), None, body);
+            let text = body.get("text").cloned().unwrap_or(Value::Null);
+            Ok(json!({"channel": channel, "ts": ts, "message": {"type": "message", "ts": ts, "text": text}}))
+        }
+        "chat.update" => {
+            let channel = field(body, "channel").ok_or("channel_not_found")?;
+            let ts = field(body, "ts").ok_or("message_not_found")?;
+            validate_message(body)?;
+            let msg = inner.messages.update(channel, ts, body).ok_or("message_not_found")?;
+            Ok(json!({"channel": channel, "ts": ts, "text": msg.text, "message": {"text": msg.text}}))
+        }
+        "chat.postEphemeral" => {
+            let channel = field(body, "channel").ok_or("channel_not_found")?.to_owned();
+            let user = field(body, "user").ok_or("user_not_in_channel")?.to_owned();
+            validate_message(body)?;
+            let ts = inner.messages.post(&channel, field(body, "thread_ts"), Some(&user), body);
+            Ok(json!({"message_ts": ts}))
+        }
+        "views.open" => {
+            field(body, "trigger_id").ok_or("invalid_trigger_id")?;
+            let mut view = body.get("view").filter(|v| v.is_object()).cloned().ok_or("invalid_arguments")?;
+            validate_view(&view)?;
+            inner.views_opened += 1;
+            let n = inner.views_opened;
+            view["id"] = json!(format!("V{n:08}"));
+            view["team_id"] = json!("T0FAKE");
+            view["hash"] = json!(format!("1700000000.{n:08}"));
+            view["state"] = json!({"values": {}});
+            Ok(json!({"view": view}))
+        }
+        _ => Err("unknown_method".into()),
+    }
+}
+
+fn truthy(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Bool(true))) || matches!(v, Some(Value::String(s)) if s == "true")
+}
+
+async fn hook(
+    State(shared): State<Shared>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = parse_body(&headers, &body);
+    let path = format!("/hooks/{rest}");
+    let mut inner = lock(&shared);
+    if let Some((resp, why)) = take_fault(&mut inner) {
+        record(&mut inner, "response_url", path, body, Some(why));
+        return resp;
+    }
+    let mut parts = rest.splitn(3, '/');
+    if let (Some("msg"), Some(channel), Some(ts)) = (parts.next(), parts.next(), parts.next()) {
+        if truthy(body.get("delete_original")) {
+            inner.messages.delete(channel, ts);
+        } else if truthy(body.get("replace_original")) {
+            if inner.messages.update(channel, ts, &body).is_none() {
+                record(&mut inner, "response_url", path, body, Some("message_not_found".into()));
+                return (StatusCode::NOT_FOUND, "message_not_found").into_response();
+            }
+        } else {
+            inner.messages.post(channel, None, Some("(response_url)"), &body);
+        }
+    }
+    record(&mut inner, "response_url", path, body, None);
+    ok(json!({}))
+}

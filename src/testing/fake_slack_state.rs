@@ -1,0 +1,261 @@
+//! The fake Slack's channel state: messages as they stand after updates, the checks Slack makes
+//! on a message or view before accepting it, and the human-readable transcript.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+/// One message as the fake Slack holds it now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeMessage {
+    /// Channel id (a `D…` id for direct messages).
+    pub channel: String,
+    /// The message's `ts`.
+    pub ts: String,
+    /// The parent's `ts` for a thread reply.
+    pub thread_ts: Option<String>,
+    /// For ephemeral messages, the user who sees it.
+    pub ephemeral_for: Option<String>,
+    /// Current fallback text.
+    pub text: String,
+    /// Current blocks (`[]` when none).
+    pub blocks: Value,
+    /// How many times it was updated.
+    pub edits: u32,
+    /// Deleted through a `response_url`.
+    pub deleted: bool,
+}
+
+/// All messages, in posting order.
+#[derive(Debug, Default)]
+pub(crate) struct Messages {
+    list: Vec<FakeMessage>,
+    seq: u64,
+}
+
+impl Messages {
+    fn next_ts(&mut self) -> String {
+        self.seq += 1;
+        format!("{}.{:06}", 1_700_000_000 + self.seq / 10_000, (self.seq % 10_000) * 100)
+    }
+
+    /// Stores a new message; returns its `ts`.
+    pub(crate) fn post(
+        &mut self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        ephemeral_for: Option<&str>,
+        body: &Value,
+    ) -> String {
+        let ts = self.next_ts();
+        self.list.push(FakeMessage {
+            channel: channel.to_owned(),
+            ts: ts.clone(),
+            thread_ts: thread_ts.map(str::to_owned),
+            ephemeral_for: ephemeral_for.map(str::to_owned),
+            text: body.get("text").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            blocks: body.get("blocks").cloned().unwrap_or_else(|| Value::Array(vec![])),
+            edits: 0,
+            deleted: false,
+        });
+        ts
+    }
+
+    /// Applies `chat.update` semantics: fields left out keep their old value.
+    pub(crate) fn update(&mut self, channel: &str, ts: &str, body: &Value) -> Option<&FakeMessage> {
+        let msg = self
+            .list
+            .iter_mut()
+            .find(|m| m.channel == channel && m.ts == ts && m.ephemeral_for.is_none() && !m.deleted)?;
+        if let Some(text) = body.get("text").and_then(Value::as_str) {
+            msg.text = text.to_owned();
+        }
+        if let Some(blocks) = body.get("blocks") {
+            msg.blocks = blocks.clone();
+        }
+        msg.edits += 1;
+        Some(msg)
+    }
+
+    /// Marks a message deleted.
+    pub(crate) fn delete(&mut self, channel: &str, ts: &str) {
+        if let Some(m) = self.list.iter_mut().find(|m| m.channel == channel && m.ts == ts) {
+            m.deleted = true;
+        }
+    }
+
+    /// A message by channel and `ts`.
+    pub(crate) fn find(&self, channel: &str, ts: &str) -> Option<&FakeMessage> {
+        self.list.iter().find(|m| m.channel == channel && m.ts == ts)
+    }
+
+    /// Every message in posting order.
+    pub(crate) fn all(&self) -> &[FakeMessage] {
+        &self.list
+    }
+
+    /// Per channel (in order of first message): top-level messages, each followed by its
+    /// thread replies, indented.
+    pub(crate) fn transcript(&self) -> String {
+        let mut channels: Vec<&str> = Vec::new();
+        for m in &self.list {
+            if !channels.contains(&m.channel.as_str()) {
+                channels.push(&m.channel);
+            }
+        }
+        let mut out = String::new();
+        for channel in channels {
+            let _ = writeln!(out, "#{channel}");
+            let in_channel: Vec<&FakeMessage> = self.list.iter().filter(|m| m.channel == channel).collect();
+            let is_reply = |m: &FakeMessage| {
+                m.thread_ts.as_deref().is_some_and(|p| p != m.ts && in_channel.iter().any(|o| o.ts == p))
+            };
+            for m in in_channel.iter().filter(|m| !is_reply(m)) {
+                write_message(&mut out, m, 1);
+                for r in
+                    in_channel.iter().filter(|r| is_reply(r) && r.thread_ts.as_deref() == Some(m.ts.as_str()))
+                {
+                    write_message(&mut out, r, 2);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn write_message(out: &mut String, m: &FakeMessage, depth: usize) {
+    let pad = "    ".repeat(depth);
+    let mut head = format!("{pad}{}[{}]", if depth > 1 { "↳ " } else { "" }, m.ts);
+    if let Some(user) = &m.ephemeral_for {
+        let _ = write!(head, " (ephemeral, only {user} sees it)");
+    }
+    if m.edits > 0 {
+        let _ = write!(head, " (edited {}x)", m.edits);
+    }
+    if m.deleted {
+        head.push_str(" (deleted)");
+    }
+    let _ = writeln!(out, "{head}");
+    for line in content_lines(m) {
+        let _ = writeln!(out, "{pad}  {line}");
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    v.get("text").and_then(Value::as_str).unwrap_or_default().replace('\n', " / ")
+}
+
+fn field_of(v: &Value) -> String {
+    v.get("text").and_then(Value::as_str).unwrap_or_default().replace('\n', ": ")
+}
+
+/// What a reader sees: the blocks when there are any, else the fallback text.
+fn content_lines(m: &FakeMessage) -> Vec<String> {
+    let blocks = m.blocks.as_array().map(Vec::as_slice).unwrap_or_default();
+    if blocks.is_empty() {
+        return m.text.lines().map(str::to_owned).collect();
+    }
+    let mut lines = Vec::new();
+    for b in blocks {
+        match b.get("type").and_then(Value::as_str).unwrap_or_default() {
+            "header" => lines.push(format!("# {}", text_of(&b["text"]))),
+            "section" => {
+                let text = b["text"]["text"].as_str().unwrap_or_default();
+                lines.extend(text.lines().map(str::to_owned));
+                if let Some(fields) = b.get("fields").and_then(Value::as_array) {
+                    lines.push(fields.iter().map(field_of).collect::<Vec<_>>().join(" | "));
+                }
+            }
+            "context" => {
+                let parts: Vec<String> =
+                    b["elements"].as_array().into_iter().flatten().map(text_of).collect();
+                lines.push(parts.join(" "));
+            }
+            "actions" => {
+                let buttons: Vec<String> = b["elements"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| format!("[{}]", text_of(&e["text"])))
+                    .collect();
+                lines.push(buttons.join(" "));
+            }
+            "divider" => lines.push("---".into()),
+            other => lines.push(format!("<{other} block>")),
+        }
+    }
+    lines
+}
+
+fn too_long(v: &Value, max: usize) -> bool {
+    v.get("text").and_then(Value::as_str).is_some_and(|t| t.chars().count() > max)
+}
+
+/// The checks Slack makes on a message before posting it (the subset pimbot can trip).
+pub(crate) fn validate_message(body: &Value) -> Result<(), String> {
+    let text = body.get("text").and_then(Value::as_str).unwrap_or_default();
+    let blocks = body.get("blocks").and_then(Value::as_array);
+    if text.is_empty() && blocks.is_none_or(|b| b.is_empty()) {
+        return Err("no_text".into());
+    }
+    if text.chars().count() > 40_000 {
+        return Err("msg_too_long".into());
+    }
+    validate_blocks(blocks.map(Vec::as_slice).unwrap_or_default())
+}
+
+fn validate_blocks(blocks: &[Value]) -> Result<(), String> {
+    let bad = || Err("invalid_blocks".to_owned());
+    if blocks.len() > 50 {
+        return bad();
+    }
+    let mut action_ids = Vec::new();
+    for b in blocks {
+        match b.get("type").and_then(Value::as_str) {
+            Some("header") if too_long(&b["text"], 150) => return bad(),
+            Some("section") => {
+                let fields = b.get("fields").and_then(Value::as_array);
+                if too_long(&b["text"], 3000) || fields.is_some_and(|f| f.len() > 10) {
+                    return bad();
+                }
+                if fields.into_iter().flatten().any(|f| too_long(f, 2000)) {
+                    return bad();
+                }
+                if b.get("text").is_none() && fields.is_none() {
+                    return bad();
+                }
+            }
+            Some("actions") => {
+                let elements = b["elements"].as_array().map(Vec::as_slice).unwrap_or_default();
+                if elements.is_empty() || elements.len() > 25 {
+                    return bad();
+                }
+                for e in elements {
+                    if e["text"]["text"].as_str().is_none_or(str::is_empty) || too_long(&e["text"], 75) {
+                        return bad();
+                    }
+                    if let Some(id) = e.get("action_id").and_then(Value::as_str) {
+                        if action_ids.contains(&id) {
+                            return bad();
+                        }
+                        action_ids.push(id);
+                    }
+                }
+            }
+            Some(_) => {}
+            None => return bad(),
+        }
+    }
+    Ok(())
+}
+
+/// The checks Slack makes on a modal before opening it.
+pub(crate) fn validate_view(view: &Value) -> Result<(), String> {
+    let title_ok = view["title"]["text"].as_str().is_some_and(|t| !t.is_empty() && t.chars().count() <= 24);
+    let blocks = view["blocks"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if view["type"] != "modal" || !title_ok || blocks.len() > 100 {
+        return Err("invalid_arguments".into());
+    }
+    let inputs_ok = blocks.iter().filter(|b| b["type"] == "input").all(|b| b["label"]["text"].is_string());
+    if inputs_ok { Ok(()) } else { Err("invalid_arguments".into()) }
+}
