@@ -15,3 +15,4 @@
 //! See `docs/ARCHITECTURE.md` for the full picture.
 
 pub mod core;
+pub mod storage;
