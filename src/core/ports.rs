@@ -87,6 +87,12 @@ pub trait Store: Send + Sync {
     async fn audit_records(&self, since: Option<DateTime<Utc>>) -> Result<Vec<AuditRecord>>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
+    /// The chain head as recorded at the last append: `(seq, hash)` of the newest record, or
+    /// `(0, GENESIS_HASH)` when empty. Comparing it with the records detects a deleted tail.
+    /// `None` when the store keeps no separate head (tail deletion is then undetectable).
+    async fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        Ok(None)
+    }
 }
 
 /// What the directory needs to make or end an assignment.

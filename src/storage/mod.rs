@@ -1,0 +1,102 @@
+//! The `Store` port on SQLite (the default) and PostgreSQL.
+//!
+//! [`connect`] picks the backend from the URL scheme and runs that dialect's embedded
+//! migrations (`migrations/sqlite`, `migrations/postgres`, same version numbers). One
+//! [`SqlStore`] serves both: most SQL is shared (see `queries`), and the few dialect-specific
+//! pieces (how a write transaction starts, row locks for claims) sit behind the small
+//! [`Dialect`] trait in `sqlite` and `postgres`. This module owns persistence only; it never
+//! decides state (that is `core::state`) and never talks to chat platforms.
+
+pub mod audit_export;
+mod postgres;
+mod queries;
+mod rows;
+mod sqlite;
+mod store_impl;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sqlx::{Database, PgPool, SqlitePool, Transaction};
+
+use crate::core::ports::Store;
+
+/// A `Store` on one SQL database.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: Db,
+}
+
+/// The pool of the backend in use; every query method matches on it once.
+#[derive(Debug, Clone)]
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool. The body is written once and compiled
+/// per backend, so shared SQL needs no generic trait bounds.
+macro_rules! on_db {
+    ($self:expr, $pool:ident => $body:expr) => {
+        match &$self.db {
+            $crate::storage::Db::Sqlite($pool) => $body,
+            $crate::storage::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_db;
+
+/// What differs between the two backends beyond the shared SQL.
+pub(crate) trait Dialect {
+    /// The sqlx database.
+    type Db: Database;
+    /// Statement that reads and locks the audit head for the rest of the transaction.
+    fn lock_audit_head_sql(&self) -> &'static str;
+    /// Statement that claims due outbox rows (see `queries::CLAIM_OUTBOX_*`).
+    fn claim_outbox_sql(&self) -> &'static str;
+    /// Starts a transaction that will write.
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Self::Db>>;
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres:") || url.starts_with("postgresql:")
+}
+
+impl SqlStore {
+    /// Opens the database at `url` (`postgres://…`, `sqlite://path`, or a file path) and brings its
+    /// schema up to date.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let db = if is_postgres_url(url) {
+            Db::Postgres(postgres::open(url).await?)
+        } else {
+            Db::Sqlite(sqlite::open(url).await?)
+        };
+        Ok(Self { db })
+    }
+
+    /// `"sqlite"` or `"postgres"`, for logs.
+    pub fn backend(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await)
+    }
+}
+
+/// Opens the store at `url` (backend chosen by scheme) and runs pending migrations.
+pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqlStore::open(url).await?))
+}
+
+/// Runs pending migrations on the database at `url` and closes it (`pimbot migrate`).
+pub async fn migrate(url: &str) -> anyhow::Result<()> {
+    let store = SqlStore::open(url).await.context("migrating the database")?;
+    store.close().await;
+    Ok(())
+}

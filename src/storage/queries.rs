@@ -1,0 +1,162 @@
+//! SQL shared by both backends. `$N` placeholders work on SQLite and PostgreSQL alike, and every
+//! timestamp is bound from Rust, so one statement serves both. Only the outbox claim (row
+//! locking) and the audit head lock differ; those are built here too and picked per dialect.
+
+macro_rules! request_columns {
+    () => {
+        "id, requester, role, duration_secs, justification, ticket, state, version, origin, \
+         created_at, decided_at, decided_by, reason, nudge_stage, next_nudge_at, grant_id"
+    };
+}
+
+macro_rules! grant_columns {
+    () => {
+        "id, request_id, person, role, starts_at, ends_at, ended_at, end_reason, version"
+    };
+}
+
+macro_rules! audit_columns {
+    () => {
+        "seq, at, actor_kind, actor, kind, request_id, role, detail, prev_hash, hash"
+    };
+}
+
+/// The open states of a request (pending, approved, active), as an SQL list.
+macro_rules! open_states {
+    () => {
+        "('pending', 'approved', 'active')"
+    };
+}
+
+/// Claims due outbox rows: pending, due, not leased, and first undelivered of their platform and
+/// order key. `$1` now, `$2` lease end, `$3` limit. The suffix locks the chosen rows on PostgreSQL.
+macro_rules! claim_outbox {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE outbox SET claimed_until = $2 WHERE id IN (",
+            "SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.due_at <= $1 ",
+            "AND (o.claimed_until IS NULL OR o.claimed_until < $1) ",
+            "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.state = 'pending' ",
+            "AND e.platform = o.platform AND e.order_key = o.order_key AND e.id < o.id) ",
+            "ORDER BY o.id LIMIT $3",
+            $lock,
+            ") RETURNING id, platform, message, attempts"
+        )
+    };
+}
+
+/// Inserts a request; `$1..$16` in [`request_columns`] order.
+pub const INSERT_REQUEST: &str = concat!(
+    "INSERT INTO requests (",
+    request_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+);
+/// Compare-and-set update of a request; same binds as [`INSERT_REQUEST`] with `$8` the expected
+/// version. Returns the new version when it applied.
+pub const UPDATE_REQUEST: &str = "UPDATE requests SET requester = $2, role = $3, duration_secs = $4, \
+     justification = $5, ticket = $6, state = $7, origin = $9, created_at = $10, decided_at = $11, \
+     decided_by = $12, reason = $13, nudge_stage = $14, next_nudge_at = $15, grant_id = $16, \
+     version = version + 1 WHERE id = $1 AND version = $8 RETURNING version";
+/// One request by id.
+pub const REQUEST_BY_ID: &str = concat!("SELECT ", request_columns!(), " FROM requests WHERE id = $1");
+/// A person's open requests, newest first.
+pub const OPEN_REQUESTS_FOR: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM requests WHERE requester = $1 AND state IN ",
+    open_states!(),
+    " ORDER BY created_at DESC, id DESC"
+);
+/// Active requests linked to a grant.
+pub const ACTIVE_REQUESTS_OF_GRANT: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM requests WHERE grant_id = $1 AND state = 'active' ORDER BY created_at, id"
+);
+/// Pending requests whose next SLA step is due at `$1`, at most `$2`.
+pub const DUE_NUDGES: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM requests WHERE state = 'pending' AND next_nudge_at <= $1 ORDER BY next_nudge_at, id LIMIT $2"
+);
+/// Approved requests, oldest first, at most `$1`.
+pub const APPROVED_REQUESTS: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM requests WHERE state = 'approved' ORDER BY created_at, id LIMIT $1"
+);
+
+/// A request's approvals, in the order they were given.
+pub const APPROVALS_OF: &str = "SELECT approver, at FROM approvals WHERE request_id = $1 ORDER BY at, id";
+/// Inserts an approval (`$1` request, `$2` approver, `$3` at).
+pub const INSERT_APPROVAL: &str = "INSERT INTO approvals (request_id, approver, at) VALUES ($1, $2, $3)";
+
+/// Inserts a grant; `$1..$9` in [`grant_columns`] order.
+pub const INSERT_GRANT: &str =
+    concat!("INSERT INTO grants (", grant_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+/// Compare-and-set update of a grant; same binds as [`INSERT_GRANT`] with `$9` the expected version.
+pub const UPDATE_GRANT: &str = "UPDATE grants SET request_id = $2, person = $3, role = $4, starts_at = $5, \
+     ends_at = $6, ended_at = $7, end_reason = $8, version = version + 1 \
+     WHERE id = $1 AND version = $9 RETURNING version";
+/// One grant by id.
+pub const GRANT_BY_ID: &str = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
+/// The open grant of `$1` for role `$2`.
+pub const OPEN_GRANT: &str =
+    concat!("SELECT ", grant_columns!(), " FROM grants WHERE person = $1 AND role = $2 AND ended_at IS NULL");
+/// A person's open grants, ending soonest first.
+pub const OPEN_GRANTS_FOR: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE person = $1 AND ended_at IS NULL ORDER BY ends_at, id"
+);
+/// Open grants ending at or before `$1`, soonest first, at most `$2`.
+pub const DUE_GRANTS: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE ended_at IS NULL AND ends_at <= $1 ORDER BY ends_at, id LIMIT $2"
+);
+
+/// The audit chain head, unlocked.
+pub const AUDIT_HEAD: &str = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1";
+/// The audit chain head, locked until the transaction ends (PostgreSQL).
+pub const AUDIT_HEAD_FOR_UPDATE: &str = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE";
+/// Moves the head (`$1` seq, `$2` hash).
+pub const UPDATE_AUDIT_HEAD: &str = "UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1";
+/// Appends one chained record; `$1..$10` in [`audit_columns`] order.
+pub const INSERT_AUDIT: &str = concat!(
+    "INSERT INTO audit_events (",
+    audit_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+/// Every audit record in chain order.
+pub const AUDIT_ALL: &str = concat!("SELECT ", audit_columns!(), " FROM audit_events ORDER BY seq");
+/// Audit records at or after `$1`, in chain order.
+pub const AUDIT_SINCE: &str =
+    concat!("SELECT ", audit_columns!(), " FROM audit_events WHERE at >= $1 ORDER BY seq");
+
+/// Queues a message (`$1` platform, `$2` order key, `$3` JSON, `$4` due and created time).
+pub const INSERT_OUTBOX: &str = "INSERT INTO outbox (platform, order_key, message, state, due_at, attempts, \
+     created_at) VALUES ($1, $2, $3, 'pending', $4, 0, $4)";
+/// Outbox claim on SQLite: the single statement runs inside `BEGIN IMMEDIATE`, so it is atomic.
+pub const CLAIM_OUTBOX_SQLITE: &str = claim_outbox!("");
+/// Outbox claim on PostgreSQL: rows another replica is claiming are skipped, not waited for.
+pub const CLAIM_OUTBOX_POSTGRES: &str = claim_outbox!(" FOR UPDATE OF o SKIP LOCKED");
+/// Marks a row delivered (`$1` id, `$2` delivered at).
+pub const COMPLETE_OUTBOX: &str = "UPDATE outbox SET state = 'done', delivered_at = $2, claimed_until = NULL \
+     WHERE id = $1 AND state = 'pending'";
+/// Puts a row back (`$1` id, `$2` due at, `$3` error).
+pub const RETRY_OUTBOX: &str = "UPDATE outbox SET due_at = $2, attempts = attempts + 1, last_error = $3, \
+     claimed_until = NULL WHERE id = $1 AND state = 'pending'";
+/// Gives up on a row (`$1` id, `$2` error).
+pub const REJECT_OUTBOX: &str = "UPDATE outbox SET state = 'rejected', attempts = attempts + 1, \
+     last_error = $2, claimed_until = NULL WHERE id = $1 AND state = 'pending'";
+/// Undelivered rows.
+pub const OUTBOX_DEPTH: &str = "SELECT COUNT(*) FROM outbox WHERE state = 'pending'";
+
+/// Remembers (or re-points) a posted message.
+pub const UPSERT_POSTED_REF: &str = "INSERT INTO posted_refs (platform, ref_key, channel, message_id) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (platform, ref_key) \
+     DO UPDATE SET channel = excluded.channel, message_id = excluded.message_id";
+/// A remembered message.
+pub const POSTED_REF: &str =
+    "SELECT platform, ref_key, channel, message_id FROM posted_refs WHERE platform = $1 AND ref_key = $2";

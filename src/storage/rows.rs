@@ -1,0 +1,283 @@
+//! Row structs as the database returns them, and their conversion into core types.
+//!
+//! Conversions reject inconsistent data (an unknown state, a closed grant without a reason, an
+//! outbox message whose platform disagrees with its column) instead of defaulting: a bad row is a
+//! bug or tampering and must surface as an error, not as a plausible-looking record.
+
+use anyhow::{Context, anyhow, bail};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::core::audit::{Actor, AuditEvent, AuditRecord};
+use crate::core::ids::Platform;
+use crate::core::outbox::{OutboxItem, OutgoingMessage, PostedRef};
+use crate::core::request::{AccessRequest, Approval, EndReason, Grant, NudgeStage};
+use crate::core::state::RequestState;
+
+/// Stored `actor_kind` of a person.
+pub const ACTOR_PERSON: &str = "person";
+/// Stored `actor_kind` (and `actor`) of pimbot itself.
+pub const ACTOR_SYSTEM: &str = "system";
+
+/// A `requests` row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct RequestRow {
+    /// Request id.
+    pub id: String,
+    /// Requester person id.
+    pub requester: String,
+    /// Role key.
+    pub role: String,
+    /// Requested duration in whole seconds.
+    pub duration_secs: i64,
+    /// Justification.
+    pub justification: String,
+    /// Ticket.
+    pub ticket: Option<String>,
+    /// State name.
+    pub state: String,
+    /// Compare-and-set version.
+    pub version: i64,
+    /// Origin platform name.
+    pub origin: String,
+    /// Submission time.
+    pub created_at: DateTime<Utc>,
+    /// Decision time.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Decider.
+    pub decided_by: Option<String>,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Nudge stage name.
+    pub nudge_stage: String,
+    /// Next SLA step.
+    pub next_nudge_at: Option<DateTime<Utc>>,
+    /// Linked grant.
+    pub grant_id: Option<String>,
+}
+
+impl RequestRow {
+    /// Converts the row, attaching `approvals` (already ordered).
+    pub fn into_request(self, approvals: Vec<Approval>) -> anyhow::Result<AccessRequest> {
+        let ctx = || format!("request {} in the database is inconsistent", self.id);
+        let state = RequestState::parse(&self.state)
+            .ok_or_else(|| anyhow!("unknown state {:?}", self.state))
+            .with_context(ctx)?;
+        let origin = Platform::parse(&self.origin)
+            .ok_or_else(|| anyhow!("unknown origin platform {:?}", self.origin))
+            .with_context(ctx)?;
+        let nudge_stage = NudgeStage::parse(&self.nudge_stage)
+            .ok_or_else(|| anyhow!("unknown nudge stage {:?}", self.nudge_stage))
+            .with_context(ctx)?;
+        if self.duration_secs <= 0 {
+            return Err(anyhow!("non-positive duration {}s", self.duration_secs)).with_context(ctx);
+        }
+        if self.version < 1 {
+            return Err(anyhow!("version {} below 1", self.version)).with_context(ctx);
+        }
+        Ok(AccessRequest {
+            duration: Duration::seconds(self.duration_secs),
+            id: self.id.into(),
+            requester: self.requester.into(),
+            role: self.role.into(),
+            justification: self.justification,
+            ticket: self.ticket,
+            state,
+            version: self.version,
+            origin,
+            created_at: self.created_at,
+            decided_at: self.decided_at,
+            decided_by: self.decided_by.map(Into::into),
+            reason: self.reason,
+            approvals,
+            nudge_stage,
+            next_nudge_at: self.next_nudge_at,
+            grant_id: self.grant_id.map(Into::into),
+        })
+    }
+}
+
+/// An `approvals` row (without its request id).
+#[derive(Debug, sqlx::FromRow)]
+pub struct ApprovalRow {
+    /// Approver person id.
+    pub approver: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl From<ApprovalRow> for Approval {
+    fn from(row: ApprovalRow) -> Self {
+        Approval { approver: row.approver.into(), at: row.at }
+    }
+}
+
+/// A `grants` row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct GrantRow {
+    /// Grant id.
+    pub id: String,
+    /// Creating request.
+    pub request_id: String,
+    /// Holder.
+    pub person: String,
+    /// Role key.
+    pub role: String,
+    /// Start.
+    pub starts_at: DateTime<Utc>,
+    /// Scheduled end.
+    pub ends_at: DateTime<Utc>,
+    /// Actual end.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// End reason name.
+    pub end_reason: Option<String>,
+    /// Compare-and-set version.
+    pub version: i64,
+}
+
+impl TryFrom<GrantRow> for Grant {
+    type Error = anyhow::Error;
+
+    fn try_from(row: GrantRow) -> anyhow::Result<Self> {
+        let ctx = || format!("grant {} in the database is inconsistent", row.id);
+        let end_reason = match (&row.ended_at, &row.end_reason) {
+            (None, None) => None,
+            (Some(_), Some(r)) => Some(
+                EndReason::parse(r).ok_or_else(|| anyhow!("unknown end reason {r:?}")).with_context(ctx)?,
+            ),
+            (Some(_), None) => bail!("{}: ended without a reason", ctx()),
+            (None, Some(r)) => bail!("{}: open but has end reason {r:?}", ctx()),
+        };
+        if row.ends_at < row.starts_at {
+            bail!("{}: ends before it starts", ctx());
+        }
+        Ok(Grant {
+            id: row.id.into(),
+            request_id: row.request_id.into(),
+            person: row.person.into(),
+            role: row.role.into(),
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            ended_at: row.ended_at,
+            end_reason,
+            version: row.version,
+        })
+    }
+}
+
+/// An `audit_events` row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AuditRow {
+    /// Chain position.
+    pub seq: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `person` or `system`.
+    pub actor_kind: String,
+    /// Person id, or `system`.
+    pub actor: String,
+    /// Dotted event kind.
+    pub kind: String,
+    /// Request concerned.
+    pub request_id: Option<String>,
+    /// Role concerned.
+    pub role: Option<String>,
+    /// JSON details.
+    pub detail: String,
+    /// Previous record's hash.
+    pub prev_hash: String,
+    /// This record's hash.
+    pub hash: String,
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = anyhow::Error;
+
+    fn try_from(row: AuditRow) -> anyhow::Result<Self> {
+        let ctx = || format!("audit record {} in the database is inconsistent", row.seq);
+        let actor = match (row.actor_kind.as_str(), row.actor.as_str()) {
+            (ACTOR_SYSTEM, ACTOR_SYSTEM) => Actor::System,
+            (ACTOR_PERSON, id) => Actor::Person(id.into()),
+            (kind, actor) => bail!("{}: actor {kind:?}/{actor:?}", ctx()),
+        };
+        let detail = serde_json::from_str(&row.detail).with_context(ctx)?;
+        Ok(AuditRecord {
+            seq: row.seq,
+            event: AuditEvent {
+                at: row.at,
+                actor,
+                kind: row.kind,
+                request_id: row.request_id.map(Into::into),
+                role: row.role.map(Into::into),
+                detail,
+            },
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+        })
+    }
+}
+
+/// The stored `actor_kind` and `actor` of an actor.
+pub fn actor_columns(actor: &Actor) -> (&'static str, String) {
+    match actor {
+        Actor::Person(p) => (ACTOR_PERSON, p.to_string()),
+        Actor::System => (ACTOR_SYSTEM, ACTOR_SYSTEM.to_owned()),
+    }
+}
+
+/// The `audit_head` row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct HeadRow {
+    /// Last appended position (0 when empty).
+    pub last_seq: i64,
+    /// Last appended hash (the genesis hash when empty).
+    pub last_hash: String,
+}
+
+/// An `outbox` row as claimed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct OutboxRow {
+    /// Row id.
+    pub id: i64,
+    /// Platform name.
+    pub platform: String,
+    /// JSON of the message.
+    pub message: String,
+    /// Failed attempts.
+    pub attempts: i32,
+}
+
+impl TryFrom<OutboxRow> for OutboxItem {
+    type Error = anyhow::Error;
+
+    fn try_from(row: OutboxRow) -> anyhow::Result<Self> {
+        let ctx = || format!("outbox row {} in the database is inconsistent", row.id);
+        let message: OutgoingMessage = serde_json::from_str(&row.message).with_context(ctx)?;
+        if message.platform.as_str() != row.platform {
+            bail!("{}: platform column {:?} but message for {}", ctx(), row.platform, message.platform);
+        }
+        Ok(OutboxItem { id: row.id, message, attempts: row.attempts })
+    }
+}
+
+/// A `posted_refs` row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PostedRefRow {
+    /// Platform name.
+    pub platform: String,
+    /// Reference key.
+    pub ref_key: String,
+    /// Channel.
+    pub channel: String,
+    /// Platform message id.
+    pub message_id: String,
+}
+
+impl TryFrom<PostedRefRow> for PostedRef {
+    type Error = anyhow::Error;
+
+    fn try_from(row: PostedRefRow) -> anyhow::Result<Self> {
+        let platform = Platform::parse(&row.platform)
+            .ok_or_else(|| anyhow!("posted ref {:?} has unknown platform {:?}", row.ref_key, row.platform))?;
+        Ok(PostedRef { platform, ref_key: row.ref_key, channel: row.channel, message_id: row.message_id })
+    }
+}

@@ -1,0 +1,5 @@
+//! The single integration-test binary: shared support, then one module per area.
+
+mod support;
+
+mod store;

@@ -1,0 +1,109 @@
+//! Fresh databases for tests: SQLite in a temporary directory always, and PostgreSQL when
+//! `PIMBOT_TEST_POSTGRES_URL` names an admin connection (each test gets its own new database).
+//! With `CI` set, a missing PostgreSQL URL is a failure: CI must never skip PostgreSQL.
+
+use std::sync::Arc;
+
+use pimbot::core::ports::Store;
+use pimbot::storage::SqlStore;
+use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
+use tempfile::TempDir;
+
+/// Environment variable with an admin URL of a PostgreSQL server for tests.
+pub const POSTGRES_URL_VAR: &str = "PIMBOT_TEST_POSTGRES_URL";
+
+/// One fresh, migrated database and its store.
+pub struct TestDb {
+    /// `"sqlite"` or `"postgres"`.
+    pub name: &'static str,
+    /// URL that opens this database.
+    pub url: String,
+    /// The store on it.
+    pub store: Arc<dyn Store>,
+    /// Keeps the SQLite directory alive as long as the database is used.
+    _dir: Option<TempDir>,
+}
+
+impl TestDb {
+    /// Runs raw SQL on the database behind the store's back (tampering, seed data); returns
+    /// the number of rows affected.
+    pub async fn exec(&self, sql: &str) -> u64 {
+        if self.name == "postgres" {
+            let mut conn = PgConnection::connect(&self.url).await.expect("connect to postgres");
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.expect("raw SQL").rows_affected()
+        } else {
+            let mut conn = SqliteConnection::connect(&self.url).await.expect("open sqlite");
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.expect("raw SQL").rows_affected()
+        }
+    }
+
+    /// Opens the same database again through `pimbot::storage::connect` (migrations run again).
+    pub async fn reconnect(&self) -> Arc<dyn Store> {
+        pimbot::storage::connect(&self.url).await.expect("reconnect")
+    }
+}
+
+/// A fresh SQLite database in its own temporary directory.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("pimbot.db").display());
+    let store = pimbot::storage::connect(&url).await.expect("open sqlite store");
+    TestDb { name: "sqlite", url, store, _dir: Some(dir) }
+}
+
+/// The admin URL of the test PostgreSQL server, if configured. Panics under CI without one.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var(POSTGRES_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{POSTGRES_URL_VAR} must be set in CI: the PostgreSQL store tests may not be skipped")
+        }
+        _ => None,
+    }
+}
+
+/// Creates an empty database `pimbot_test_<random>` on the test server and returns its URL;
+/// `None` when no server is configured. Reusable by end-to-end tests.
+pub async fn pg_url_for_new_db() -> Option<String> {
+    let admin = postgres_admin_url()?;
+    let name = format!("pimbot_test_{:016x}", rand::random::<u64>());
+    let mut conn = PgConnection::connect(&admin).await.expect("connect to the PostgreSQL admin URL");
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    conn.close().await.expect("close admin connection");
+    Some(with_database(&admin, &name))
+}
+
+/// `url` with its database name replaced by `db` (query parameters kept).
+fn with_database(url: &str, db: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let query = tail.find('?').map_or("", |i| &tail[i..]);
+    format!("{scheme}://{authority}/{db}{query}")
+}
+
+/// A fresh PostgreSQL database and store, when a server is configured.
+pub async fn postgres() -> Option<TestDb> {
+    let url = pg_url_for_new_db().await?;
+    let store = SqlStore::open(&url).await.expect("open postgres store");
+    Some(TestDb { name: "postgres", url, store: Arc::new(store), _dir: None })
+}
+
+/// Fresh stores on every available backend: SQLite always, PostgreSQL when configured.
+pub async fn backends() -> Vec<TestDb> {
+    let mut all = vec![sqlite().await];
+    all.extend(postgres().await);
+    all
+}
+
+#[test]
+fn database_name_is_replaced() {
+    assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+    assert_eq!(
+        with_database("postgres://u@h/postgres?sslmode=disable", "x"),
+        "postgres://u@h/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgresql://h", "x"), "postgresql://h/x");
+}

@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests: per-test databases on every backend.
+
+pub mod db;
