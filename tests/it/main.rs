@@ -3,3 +3,6 @@
 mod support;
 
 mod store;
+mod durability;
+mod slack_flow;
+mod slack_refusals;

@@ -16,6 +16,9 @@ use crate::core::ports::{Commit, GrantSpec, Write};
 use crate::core::request::{AccessRequest, EndReason, Grant};
 use crate::core::state::{Action, RequestState, transition};
 
+/// How long one worker holds an approved request while it makes the grant.
+pub const ACTIVATION_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
 impl AccessService {
     /// Makes the grant for an approved request (or extends the open grant of the same role).
     /// Eligibility is checked once more; failures put the request in `failed`, loudly.
@@ -26,7 +29,19 @@ impl AccessService {
         if request.state != RequestState::Approved {
             return Ok(request);
         }
+        if request.next_nudge_at.is_some_and(|lease| lease > now) {
+            return Ok(request); // another worker is making this grant right now
+        }
         let role = policy.role(&request.role)?.clone();
+        // Claim the activation first (compare-and-set on the version), so two workers or
+        // replicas never both call the directory for the same request. If this worker dies,
+        // the lease runs out and a sweep picks the request up again.
+        let claimed = request.version;
+        request.next_nudge_at = Some(now + ACTIVATION_LEASE);
+        self.commit(Commit { at: Some(now), requests: vec![Write::Update { row: request.clone(), expected_version: claimed }], ..Commit::default() })
+            .await?;
+        request.version = claimed + 1;
+        request.next_nudge_at = None;
         let expected_version = request.version;
         let person = match policy.person(&request.requester) {
             Some(p) if role.is_eligible(&p.id, now) => p.clone(),
