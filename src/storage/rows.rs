@@ -281,3 +281,66 @@ impl TryFrom<PostedRefRow> for PostedRef {
         Ok(PostedRef { platform, ref_key: row.ref_key, channel: row.channel, message_id: row.message_id })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn grant_row(ended: bool, reason: Option<&str>) -> GrantRow {
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid");
+        GrantRow {
+            id: "g-1".into(),
+            request_id: "r-1".into(),
+            person: "alice".into(),
+            role: "global-admin".into(),
+            starts_at: t,
+            ends_at: t + Duration::hours(1),
+            ended_at: ended.then_some(t),
+            end_reason: reason.map(Into::into),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn grant_end_columns_must_agree() {
+        assert!(Grant::try_from(grant_row(false, None)).is_ok());
+        assert!(Grant::try_from(grant_row(true, Some("expired"))).is_ok());
+        assert!(Grant::try_from(grant_row(true, None)).is_err());
+        assert!(Grant::try_from(grant_row(false, Some("expired"))).is_err());
+        assert!(Grant::try_from(grant_row(true, Some("vanished"))).is_err());
+    }
+
+    #[test]
+    fn audit_actor_columns_round_trip_and_reject_unknown_kinds() {
+        for actor in [Actor::System, Actor::Person("alice".into())] {
+            let (kind, id) = actor_columns(&actor);
+            let row = AuditRow {
+                seq: 1,
+                at: Utc::now(),
+                actor_kind: kind.into(),
+                actor: id,
+                kind: "k".into(),
+                request_id: None,
+                role: None,
+                detail: "{}".into(),
+                prev_hash: String::new(),
+                hash: String::new(),
+            };
+            assert_eq!(AuditRecord::try_from(row).expect("valid").event.actor, actor);
+        }
+        let bad = AuditRow {
+            seq: 1,
+            at: Utc::now(),
+            actor_kind: "robot".into(),
+            actor: "r2".into(),
+            kind: "k".into(),
+            request_id: None,
+            role: None,
+            detail: "{}".into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        assert!(AuditRecord::try_from(bad).is_err());
+    }
+}

@@ -43,6 +43,27 @@ impl TestDb {
     }
 }
 
+impl Drop for TestDb {
+    /// Drops a PostgreSQL test database (best effort: a leftover one is harmless).
+    fn drop(&mut self) {
+        let Ok(admin) = std::env::var(POSTGRES_URL_VAR) else { return };
+        let Some(name) = self.url.rsplit('/').next().and_then(|t| t.split('?').next()) else { return };
+        if self.name != "postgres" || !name.starts_with("pimbot_test_") {
+            return;
+        }
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        // Drop runs inside the test's runtime, which cannot be blocked on; use a private one.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let mut conn = PgConnection::connect(&admin).await.ok()?;
+                sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.ok()
+            })
+        })
+        .join();
+    }
+}
+
 /// A fresh SQLite database in its own temporary directory.
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
