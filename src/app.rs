@@ -15,7 +15,7 @@ use crate::core::policy::Policy;
 use crate::core::ports::{ChatSender, Clock, Directory, Store};
 use crate::core::service::{AccessService, Channels};
 use crate::delivery::Dispatcher;
-use crate::http::{router, AppState, SlackState};
+use crate::http::{AppState, SlackState, router};
 use crate::slack::client::SlackApi;
 use crate::slack::verify::SlackVerifier;
 
@@ -82,7 +82,10 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     let mut senders: Vec<Arc<dyn ChatSender>> = Vec::new();
     let mut slack_state = None;
     if let Some(slack) = &parts.slack {
-        let api = Arc::new(SlackApi::new(&slack.api_url, slack.bot_token.expose_secret()).context("building the Slack client")?);
+        let api = Arc::new(
+            SlackApi::new(&slack.api_url, slack.bot_token.expose_secret())
+                .context("building the Slack client")?,
+        );
         senders.push(Arc::new(crate::slack::sender::SlackSender::new(api.clone())));
         channels.push(Channels { platform: Platform::Slack, ..slack.channels.clone() });
         slack_state = Some(SlackState {
@@ -90,7 +93,13 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             verifier: SlackVerifier { secret: slack.signing_secret.clone(), clock: parts.clock.clone() },
         });
     }
-    let service = Arc::new(AccessService::new(parts.store.clone(), parts.directory, parts.clock.clone(), parts.policy, channels));
+    let service = Arc::new(AccessService::new(
+        parts.store.clone(),
+        parts.directory,
+        parts.clock.clone(),
+        parts.policy,
+        channels,
+    ));
     let dispatcher = Arc::new(Dispatcher::new(parts.store, parts.clock, senders));
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr().context("reading the bound address")?;
@@ -98,13 +107,16 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await;
             if let Err(e) = served {
                 tracing::error!(error = %e, "HTTP server stopped with an error");
             }
         }
     });
-    let scheduler = tokio::spawn(crate::scheduler::run(service.clone(), dispatcher.clone(), shutdown.clone()));
+    let scheduler =
+        tokio::spawn(crate::scheduler::run(service.clone(), dispatcher.clone(), shutdown.clone()));
     tracing::info!(%addr, "pimbot is listening");
     Ok(Running { addr, service, dispatcher, shutdown, server, scheduler })
 }

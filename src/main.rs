@@ -7,6 +7,8 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = pimbot::cli::Cli::parse();
-    pimbot::telemetry::init(cli.log_format);
+    // The demo prints a transcript; only warnings and errors should interrupt it.
+    let default_level = if matches!(cli.command, pimbot::cli::Cmd::Demo) { "warn" } else { "info" };
+    pimbot::telemetry::init(cli.log_format, default_level);
     pimbot::cli::run(cli).await
 }

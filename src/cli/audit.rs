@@ -46,7 +46,10 @@ pub async fn run(store: &dyn Store, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
         },
         AuditCmd::Export { format, since } => {
             let since = match since {
-                Some(text) => Some(chrono::Utc::now() - crate::core::duration::parse_duration(&text).map_err(anyhow::Error::msg)?),
+                Some(text) => Some(
+                    chrono::Utc::now()
+                        - crate::core::duration::parse_duration(&text).map_err(anyhow::Error::msg)?,
+                ),
                 None => None,
             };
             let records = store.audit_records(since).await?;

@@ -135,7 +135,12 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
             signing_secret: s.signing_secret.clone().context("[slack] signing_secret missing")?,
             bot_token: s.bot_token.clone().context("[slack] bot_token missing")?,
             api_url: s.api_url.clone(),
-            channels: channels(crate::core::ids::Platform::Slack, &s.approver_channel, &s.feed_channel, &s.alert_channel),
+            channels: channels(
+                crate::core::ids::Platform::Slack,
+                &s.approver_channel,
+                &s.feed_channel,
+                &s.alert_channel,
+            ),
         }),
         None => None,
     };
@@ -147,7 +152,8 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         slack,
     };
     let addr = config.listen_addr()?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let running = app::start(parts, listener).await?;
     let shutdown = running.shutdown.clone();
     tokio::spawn(async move {
@@ -160,7 +166,12 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
 }
 
 /// Channels of one platform; a missing feed or alert channel falls back to the approver channel.
-pub fn channels(platform: crate::core::ids::Platform, approver: &Option<String>, feed: &Option<String>, alert: &Option<String>) -> Channels {
+pub fn channels(
+    platform: crate::core::ids::Platform,
+    approver: &Option<String>,
+    feed: &Option<String>,
+    alert: &Option<String>,
+) -> Channels {
     let approver = approver.clone().unwrap_or_default();
     Channels {
         platform,

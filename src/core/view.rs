@@ -168,7 +168,7 @@ impl Notice {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MessageBody {
     /// An approval card.
-    Card(CardView),
+    Card(Box<CardView>),
     /// A notice.
     Notice(Notice),
 }

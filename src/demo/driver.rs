@@ -6,7 +6,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::core::ports::Clock;
-use crate::testing::signing::{block_action_form, signed_slack_headers, slash_command_form, view_submission_form};
+use crate::testing::signing::{
+    block_action_form, signed_slack_headers, slash_command_form, view_submission_form,
+};
 
 /// What pimbot answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,18 +47,32 @@ impl SlackDriver {
 
     /// `/pim <text>` typed by `user`.
     pub async fn command(&self, user: &str, text: &str) -> anyhow::Result<Reply> {
-        let body = slash_command_form(user, text, &self.response_url, "13345224609.738474920.8088930838d88f008e0");
+        let body =
+            slash_command_form(user, text, &self.response_url, "13345224609.738474920.8088930838d88f008e0");
         self.post("/slack/commands", body).await
     }
 
     /// `user` clicks button `action` with `value` on the message `ts` in `channel`.
-    pub async fn click(&self, user: &str, action: &str, value: &str, channel: &str, ts: &str) -> anyhow::Result<Reply> {
+    pub async fn click(
+        &self,
+        user: &str,
+        action: &str,
+        value: &str,
+        channel: &str,
+        ts: &str,
+    ) -> anyhow::Result<Reply> {
         let body = block_action_form(user, action, value, channel, ts, &self.response_url);
         self.post("/slack/interactions", body).await
     }
 
     /// `user` submits the modal `callback` with `values` (`view.state.values`).
-    pub async fn submit(&self, user: &str, callback: &str, metadata: &str, values: serde_json::Value) -> anyhow::Result<Reply> {
+    pub async fn submit(
+        &self,
+        user: &str,
+        callback: &str,
+        metadata: &str,
+        values: serde_json::Value,
+    ) -> anyhow::Result<Reply> {
         let body = view_submission_form(user, callback, metadata, values);
         self.post("/slack/interactions", body).await
     }
@@ -68,7 +84,12 @@ impl SlackDriver {
     }
 
     /// Posts `body` to `path` with exactly these headers (for refusal tests).
-    pub async fn post_with(&self, path: &str, body: String, headers: &[(String, String)]) -> anyhow::Result<Reply> {
+    pub async fn post_with(
+        &self,
+        path: &str,
+        body: String,
+        headers: &[(String, String)],
+    ) -> anyhow::Result<Reply> {
         let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());

@@ -10,7 +10,7 @@ use std::time::Duration as StdDuration;
 use anyhow::Context;
 use chrono::{Duration, Utc};
 
-use crate::app::{self, Parts, SlackParts, Running};
+use crate::app::{self, Parts, Running, SlackParts};
 use crate::core::ids::Platform;
 use crate::core::ports::{Clock, ManualClock};
 use crate::testing::fake_slack::FakeSlack;
@@ -37,21 +37,38 @@ pub async fn run() -> anyhow::Result<()> {
             signing_secret: SECRET.to_owned().into(),
             bot_token: fake.token().into(),
             api_url: fake.api_url(),
-            channels: crate::cli::channels(Platform::Slack, &Some(APPROVERS.into()), &Some("C0FEED".into()), &Some("C0ALERTS".into())),
+            channels: crate::cli::channels(
+                Platform::Slack,
+                &Some(APPROVERS.into()),
+                &Some("C0FEED".into()),
+                &Some("C0ALERTS".into()),
+            ),
         }),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(parts, listener).await?;
-    let slack = SlackDriver::new(format!("http://{}", running.addr), SECRET, clock.clone(), fake.response_url("C0CMD", "1"));
+    let slack = SlackDriver::new(
+        format!("http://{}", running.addr),
+        SECRET,
+        clock.clone(),
+        fake.response_url("C0CMD", "1"),
+    );
     println!("pimbot demo: server on http://{}, fake Slack at {}\n", running.addr, fake.api_url());
 
     let say = |who: &str, what: &str| println!("▶ {who}: {what}");
-    let show = |reply: driver::Reply| println!("  ↳ {}\n", reply.text().replace('\n', "\n    "));
+    let show = |reply: driver::Reply| match reply.text().trim() {
+        "" => println!("  ↳ (HTTP {}: acknowledged)\n", reply.status),
+        text => println!("  ↳ {}\n", text.replace('\n', "\n    ")),
+    };
 
     say("alice", "/pim activate global-admin 1h #INC-4711 rotate leaked secret");
     show(slack.command("U0ALICE", "activate global-admin 1h #INC-4711 rotate leaked secret").await?);
     settle(&running, &fake, "chat.postMessage", 2).await?;
-    let card = fake.messages().into_iter().find(|m| m.channel == APPROVERS).context("the approval card was not posted")?;
+    let card = fake
+        .messages()
+        .into_iter()
+        .find(|m| m.channel == APPROVERS)
+        .context("the approval card was not posted")?;
     let ts = card.ts.clone();
     let request_id = card_request_id(&card.blocks).context("the card carries no request id")?;
 
@@ -92,13 +109,20 @@ pub async fn run() -> anyhow::Result<()> {
 }
 
 /// Runs sweeps and delivery until `count` more calls to `method` arrived (or nothing is left).
-async fn settle(running: &Running, fake: &FakeSlack, method: &str, count: usize) -> anyhow::Result<Vec<crate::testing::fake_slack::SlackCall>> {
+async fn settle(
+    running: &Running,
+    fake: &FakeSlack,
+    method: &str,
+    count: usize,
+) -> anyhow::Result<Vec<crate::testing::fake_slack::SlackCall>> {
     let before = fake.calls_to(method).len();
     for _ in 0..50 {
         crate::scheduler::sweep_once(&running.service).await;
         running.dispatcher.deliver_due().await?;
         let calls = fake.calls_to(method);
-        if calls.len() >= before + count && running.service.store().outbox_depth().await? == 0 {
+        let store = running.service.store();
+        let idle = store.approved_requests(1).await?.is_empty() && store.outbox_depth().await? == 0;
+        if calls.len() >= before + count && idle {
             return Ok(calls[before..].to_vec());
         }
         tokio::time::sleep(StdDuration::from_millis(20)).await;
@@ -110,7 +134,8 @@ async fn settle(running: &Running, fake: &FakeSlack, method: &str, count: usize)
 pub fn card_request_id(blocks: &serde_json::Value) -> Option<String> {
     blocks.as_array()?.iter().find_map(|b| {
         b.get("elements")?.as_array()?.iter().find_map(|e| {
-            (e.get("action_id")?.as_str()? == "approve").then(|| e.get("value")?.as_str().map(str::to_owned))?
+            (e.get("action_id")?.as_str()? == "approve")
+                .then(|| e.get("value")?.as_str().map(str::to_owned))?
         })
     })
 }

@@ -6,10 +6,10 @@ mod health;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
-use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -17,7 +17,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::core::service::AccessService;
 use crate::slack::client::SlackApi;
-use crate::slack::verify::{require_signature, SlackVerifier, MAX_BODY_BYTES};
+use crate::slack::verify::{MAX_BODY_BYTES, SlackVerifier, require_signature};
 
 /// Requests taking longer than this are answered 503 (Slack gives up after 3 s anyway).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,23 +5,24 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use slack_morphism::prelude::*;
 
 use super::render;
+use crate::core::Error;
 use crate::core::command::{self, Command, HELP};
 use crate::core::ids::{ChatUser, Platform, RequestId};
-use crate::core::service::{render_roles, render_status, Decision, Submitted};
-use crate::core::Error;
-use crate::http::{incident, AppState, SlackState};
+use crate::core::service::{Decision, Submitted, render_roles, render_status};
+use crate::http::{AppState, SlackState, incident};
 
 fn ephemeral(text: impl Into<String>) -> Response {
     let content = SlackMessageContent::new().with_text(text.into());
-    Json(SlackCommandEventResponse::new(content).with_response_type(SlackMessageResponseType::Ephemeral)).into_response()
+    Json(SlackCommandEventResponse::new(content).with_response_type(SlackMessageResponseType::Ephemeral))
+        .into_response()
 }
 
 fn bad_request(text: &str) -> Response {
@@ -34,17 +35,20 @@ pub fn user_message(err: &Error) -> String {
     if err.is_user_facing() {
         format!("⚠️ {err}")
     } else {
-        format!("⚠️ Something went wrong on our side (incident {}). Please try again or tell your administrator.", incident(err))
+        format!(
+            "⚠️ Something went wrong on our side (incident {}). Please try again or tell your administrator.",
+            incident(err)
+        )
     }
 }
 
 /// `POST /slack/commands`: the `/pim` slash command.
 pub async fn handle_command(State(app): State<AppState>, body: Bytes) -> Response {
     let Some(slack) = app.slack.clone() else { return StatusCode::NOT_FOUND.into_response() };
-    if let Ok(form) = serde_urlencoded::from_bytes::<HashMap<String, String>>(&body) {
-        if form.get("ssl_check").map(String::as_str) == Some("1") {
-            return StatusCode::OK.into_response();
-        }
+    if let Ok(form) = serde_urlencoded::from_bytes::<HashMap<String, String>>(&body)
+        && form.get("ssl_check").map(String::as_str) == Some("1")
+    {
+        return StatusCode::OK.into_response();
     }
     let event: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
         Ok(e) => e,
@@ -66,8 +70,12 @@ pub async fn handle_command(State(app): State<AppState>, body: Bytes) -> Respons
         Command::Extend(draft) => service.extend(&user, draft).await.map(|s| submitted_text(&s)),
         Command::Roles => service.roles(&user).await.map(|r| render_roles(&r)),
         Command::Status => service.status(&user).await.map(|s| render_status(&s)),
-        Command::Deactivate(role) => service.deactivate(&user, &role).await.map(|g| format!("🔒 Your `{}` is deactivated.", g.role)),
-        Command::Cancel(id) => service.cancel(&user, &id).await.map(|r| format!("↩️ Request `{}` is cancelled.", r.id)),
+        Command::Deactivate(role) => {
+            service.deactivate(&user, &role).await.map(|g| format!("🔒 Your `{}` is deactivated.", g.role))
+        }
+        Command::Cancel(id) => {
+            service.cancel(&user, &id).await.map(|r| format!("↩️ Request `{}` is cancelled.", r.id))
+        }
         Command::ActivateForm => match service.roles(&user).await {
             Ok(roles) => {
                 let roles: Vec<(String, String)> = roles.into_iter().map(|r| (r.key, r.name)).collect();
@@ -94,7 +102,13 @@ fn submitted_text(s: &Submitted) -> String {
     let r = &s.request;
     let what = if s.extends { "Extension" } else { "Request" };
     if s.needs_approval {
-        format!("📝 {what} `{}` for `{}` ({}) is waiting for approval. `/pim status` shows progress; `/pim cancel {}` withdraws it.", r.id, r.role, crate::core::duration::format_duration(r.duration), r.id)
+        format!(
+            "📝 {what} `{}` for `{}` ({}) is waiting for approval. `/pim status` shows progress; `/pim cancel {}` withdraws it.",
+            r.id,
+            r.role,
+            crate::core::duration::format_duration(r.duration),
+            r.id
+        )
     } else {
         format!("⚡ {what} `{}` for `{}` needs no approval; activating now.", r.id, r.role)
     }
@@ -122,8 +136,14 @@ pub async fn handle_interaction(State(app): State<AppState>, body: Bytes) -> Res
     }
 }
 
-async fn block_actions(app: &AppState, slack: &SlackState, ev: SlackInteractionBlockActionsEvent) -> Response {
-    let Some(user_id) = ev.user.as_ref().map(|u| u.id.0.clone()) else { return bad_request("interaction without a user") };
+async fn block_actions(
+    app: &AppState,
+    slack: &SlackState,
+    ev: SlackInteractionBlockActionsEvent,
+) -> Response {
+    let Some(user_id) = ev.user.as_ref().map(|u| u.id.0.clone()) else {
+        return bad_request("interaction without a user");
+    };
     let channel = ev.channel.as_ref().map(|c| c.id.0.clone()).or_else(|| match &ev.container {
         SlackInteractionActionContainer::Message(m) => m.channel_id.as_ref().map(|c| c.0.clone()),
         _ => None,
@@ -133,10 +153,10 @@ async fn block_actions(app: &AppState, slack: &SlackState, ev: SlackInteractionB
         let service = app.service.clone();
         let (channel, user_id) = (channel.clone(), user_id.clone());
         async move {
-            if let Some(channel) = channel {
-                if let Err(e) = service.tell_ephemeral(Platform::Slack, &channel, &user_id, &text).await {
-                    tracing::error!(error = %format!("{e:#}"), "queueing an ephemeral refusal failed");
-                }
+            if let Some(channel) = channel
+                && let Err(e) = service.tell_ephemeral(Platform::Slack, &channel, &user_id, &text).await
+            {
+                tracing::error!(error = %format!("{e:#}"), "queueing an ephemeral refusal failed");
             }
         }
     };
@@ -171,7 +191,10 @@ async fn block_actions(app: &AppState, slack: &SlackState, ev: SlackInteractionB
 fn input(view: &SlackStatefulView, block: &str) -> Option<String> {
     let values = &view.state_params.state.as_ref()?.values;
     let v = values.get(&SlackBlockId(block.into()))?.get(&SlackActionId(block.into()))?;
-    v.value.clone().or_else(|| v.selected_option.as_ref().map(|o| o.value.clone())).filter(|s| !s.trim().is_empty())
+    v.value
+        .clone()
+        .or_else(|| v.selected_option.as_ref().map(|o| o.value.clone()))
+        .filter(|s| !s.trim().is_empty())
 }
 
 fn form_errors(errors: &[(&str, String)]) -> Response {
@@ -205,7 +228,9 @@ async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent
             };
             match result {
                 Ok(s) => {
-                    if let Err(e) = app.service.tell_user(Platform::Slack, &user.id, &submitted_text(&s)).await {
+                    if let Err(e) =
+                        app.service.tell_user(Platform::Slack, &user.id, &submitted_text(&s)).await
+                    {
                         tracing::error!(error = %format!("{e:#}"), "queueing the submit confirmation failed");
                     }
                     StatusCode::OK.into_response()

@@ -18,7 +18,7 @@ fn sender_for(fake: &FakeSlack) -> SlackSender {
 
 fn card(status: CardStatus) -> MessageBody {
     let who = |name: &str, id: &str| PersonRef { name: name.into(), chat_id: Some(id.into()) };
-    MessageBody::Card(CardView {
+    MessageBody::Card(Box::new(CardView {
         request_id: "r-1".into(),
         requester: who("alice", "UA"),
         role_key: "global-admin".into(),
@@ -33,7 +33,7 @@ fn card(status: CardStatus) -> MessageBody {
         sla: "5m".into(),
         approvers: vec![who("carol", "UC")],
         status,
-    })
+    }))
 }
 
 fn msg(target: Target, body: MessageBody, remember_as: Option<&str>) -> OutgoingMessage {

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body};
+use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -50,8 +50,10 @@ pub fn verify(secret: &str, headers: &HeaderMap, body: &[u8], now: DateTime<Utc>
     if (now.timestamp() - ts).abs() > MAX_SKEW_SECS {
         return Err(VerifyError::Stale);
     }
-    let given = signature.strip_prefix("v0=").and_then(|h| hex::decode(h).ok()).ok_or(VerifyError::BadSignature)?;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| VerifyError::BadSignature)?;
+    let given =
+        signature.strip_prefix("v0=").and_then(|h| hex::decode(h).ok()).ok_or(VerifyError::BadSignature)?;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .map_err(|_| VerifyError::BadSignature)?;
     mac.update(b"v0:");
     mac.update(ts_text.as_bytes());
     mac.update(b":");
@@ -118,8 +120,14 @@ mod tests {
         assert_eq!(verify("other-secret", &h, BODY.as_bytes(), at(TS)), Err(VerifyError::BadSignature));
         assert_eq!(verify(SECRET, &h, BODY.as_bytes(), at(TS + 301)), Err(VerifyError::Stale));
         assert_eq!(verify(SECRET, &h, BODY.as_bytes(), at(TS - 301)), Err(VerifyError::Stale));
-        assert_eq!(verify(SECRET, &headers(SIG, "1531420619"), BODY.as_bytes(), at(TS)), Err(VerifyError::BadSignature));
-        assert_eq!(verify(SECRET, &headers("v0=zz", "1531420618"), BODY.as_bytes(), at(TS)), Err(VerifyError::BadSignature));
+        assert_eq!(
+            verify(SECRET, &headers(SIG, "1531420619"), BODY.as_bytes(), at(TS)),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            verify(SECRET, &headers("v0=zz", "1531420618"), BODY.as_bytes(), at(TS)),
+            Err(VerifyError::BadSignature)
+        );
         assert_eq!(verify(SECRET, &HeaderMap::new(), BODY.as_bytes(), at(TS)), Err(VerifyError::Missing));
     }
 }

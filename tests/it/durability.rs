@@ -5,7 +5,7 @@ use chrono::Duration;
 use pimbot::core::state::RequestState;
 
 use crate::on_every_backend;
-use crate::support::app::{TestApp, APPROVERS};
+use crate::support::app::{APPROVERS, TestApp};
 
 fn delivered(app: &TestApp, method: &str, channel: &str) -> usize {
     app.fake
@@ -21,9 +21,11 @@ async fn slack_outage_delays_messages_but_delivers_each_exactly_once_in_order() 
         app.fake.fail_next(4, 503);
         let (reply, id) = app.activate("U0ALICE", "global-admin 1h #INC-5 outage drill").await;
         assert!(reply.text().contains("waiting for approval"), "commands are acknowledged during an outage");
-        for _ in 0..8 {
+        // Steps stay well inside the outbox claim lease: a jump past it while a row is in
+        // flight would (rightly) let a second dispatcher take the row.
+        for _ in 0..16 {
             app.running.dispatcher.deliver_due().await.expect("pass");
-            app.advance(Duration::minutes(1));
+            app.advance(Duration::seconds(20));
         }
         app.settle().await;
         assert_eq!(delivered(&app, "chat.postMessage", APPROVERS), 1, "the card arrives once");
@@ -34,10 +36,15 @@ async fn slack_outage_delays_messages_but_delivers_each_exactly_once_in_order() 
         app.click("U0CAROL", "approve", &id).await;
         app.running.dispatcher.deliver_due().await.expect("pass");
         let updates_before = delivered(&app, "chat.update", APPROVERS);
-        app.advance(Duration::seconds(60));
-        app.running.dispatcher.deliver_due().await.expect("pass");
+        for _ in 0..3 {
+            app.advance(Duration::seconds(20));
+            app.running.dispatcher.deliver_due().await.expect("pass");
+        }
         assert_eq!(delivered(&app, "chat.update", APPROVERS), updates_before, "waits for Retry-After");
-        app.advance(Duration::seconds(65));
+        for _ in 0..4 {
+            app.advance(Duration::seconds(20));
+            app.running.dispatcher.deliver_due().await.expect("pass");
+        }
         app.settle().await;
         assert_eq!(delivered(&app, "chat.update", APPROVERS), updates_before + 1, "then delivers once");
         assert_eq!(app.request(&id).await.state, RequestState::Active);
@@ -45,7 +52,9 @@ async fn slack_outage_delays_messages_but_delivers_each_exactly_once_in_order() 
         // Per-request order: the card update came before the feed line about the approval.
         let calls = app.fake.calls();
         let update_at = calls.iter().position(|c| c.failure.is_none() && c.method == "chat.update");
-        let approved_feed_at = calls.iter().position(|c| c.body["channel"] == "C0FEED" && c.body.to_string().contains("approved"));
+        let approved_feed_at = calls
+            .iter()
+            .position(|c| c.body["channel"] == "C0FEED" && c.body.to_string().contains("approved"));
         assert!(update_at < approved_feed_at, "card update precedes the feed line");
         app.stop().await;
     });

@@ -2,7 +2,7 @@
 
 mod support;
 
-mod store;
 mod durability;
 mod slack_flow;
 mod slack_refusals;
+mod store;

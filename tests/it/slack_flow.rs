@@ -7,7 +7,7 @@ use pimbot::directory::DirectoryCall;
 use pimbot::testing::signing::text_inputs;
 
 use crate::on_every_backend;
-use crate::support::app::{TestApp, APPROVERS, FEED};
+use crate::support::app::{APPROVERS, FEED, TestApp};
 
 fn has_buttons(blocks: &serde_json::Value) -> bool {
     blocks.to_string().contains("\"action_id\":\"approve\"")
@@ -23,10 +23,21 @@ async fn request_is_approved_granted_and_expires_on_time() {
         let card = app.card(&id);
         assert!(has_buttons(&card.blocks), "card has Approve/Deny: {}", card.blocks);
         let blocks = card.blocks.to_string();
-        for shown in ["Global Administrator", "INC-4711", "rotate leaked secret", "critical", "1h", "<@U0CAROL>", "0/1"] {
+        for shown in [
+            "Global Administrator",
+            "INC-4711",
+            "rotate leaked secret",
+            "critical",
+            "1h",
+            "<@U0CAROL>",
+            "0/1",
+        ] {
             assert!(blocks.contains(shown), "card shows {shown}: {blocks}");
         }
-        assert!(!blocks.contains("<@U0ALICE> <@") && !card.blocks.to_string().contains("Approvers: <@U0ALICE>"), "requester not among approver mentions");
+        assert!(
+            !blocks.contains("<@U0ALICE> <@") && !card.blocks.to_string().contains("Approvers: <@U0ALICE>"),
+            "requester not among approver mentions"
+        );
         assert!(app.channel(FEED).iter().any(|m| m.text.contains(id.as_str())), "feed announces the request");
 
         // The requester is in the approver list, and still cannot approve.
@@ -47,7 +58,9 @@ async fn request_is_approved_granted_and_expires_on_time() {
         assert!(card.edits >= 1 && card.blocks.to_string().contains("<@U0CAROL>"));
         assert!(app.dms("U0ALICE").iter().any(|m| m.text.contains("approved")), "requester told");
         let calls = app.directory.calls();
-        assert!(matches!(calls.as_slice(), [DirectoryCall::Grant(spec)] if spec.role.key.as_str() == "global-admin"));
+        assert!(
+            matches!(calls.as_slice(), [DirectoryCall::Grant(spec)] if spec.role.key.as_str() == "global-admin")
+        );
 
         // A late click is refused and changes nothing.
         app.click("U0DAVE", "approve", &id).await;
@@ -75,8 +88,15 @@ async fn deny_asks_for_a_reason_and_updates_the_card() {
         app.settle().await;
         assert_eq!(app.fake.views_opened(), 0);
         assert_eq!(app.click("U0CAROL", "deny", &id).await.status, 200);
-        app.fake.wait_for("views.open", 1, std::time::Duration::from_secs(5)).await.expect("deny form opened");
-        let reply = app.slack.submit("U0CAROL", "deny_reason", id.as_str(), text_inputs(&[("reason", "no incident open")])).await.expect("submit");
+        app.fake
+            .wait_for("views.open", 1, std::time::Duration::from_secs(5))
+            .await
+            .expect("deny form opened");
+        let reply = app
+            .slack
+            .submit("U0CAROL", "deny_reason", id.as_str(), text_inputs(&[("reason", "no incident open")]))
+            .await
+            .expect("submit");
         assert_eq!(reply.status, 200, "{reply:?}");
         app.settle().await;
         let request = app.request(&id).await;
@@ -116,7 +136,8 @@ async fn concurrent_clicks_decide_exactly_once_and_quorum_needs_two_people() {
         let request = app.request(&id).await;
         assert_eq!(request.state, RequestState::Active);
         assert_eq!(request.approvals.len(), 2, "quorum reached by exactly two approvals");
-        let grants = app.directory.calls().into_iter().filter(|c| matches!(c, DirectoryCall::Grant(_))).count();
+        let grants =
+            app.directory.calls().into_iter().filter(|c| matches!(c, DirectoryCall::Grant(_))).count();
         assert_eq!(grants, 1, "granted once");
         app.stop().await;
     });
@@ -159,13 +180,23 @@ async fn silent_approvers_are_reminded_then_escalated_then_the_request_times_out
         let (_, id) = app.activate("U0ALICE", "global-admin 1h #INC-3 urgent").await;
         app.settle().await;
         let card = app.card(&id);
-        let thread = |app: &TestApp| app.fake.messages().into_iter().filter(|m| m.thread_ts.as_deref() == Some(card.ts.as_str())).collect::<Vec<_>>();
+        let thread = |app: &TestApp| {
+            app.fake
+                .messages()
+                .into_iter()
+                .filter(|m| m.thread_ts.as_deref() == Some(card.ts.as_str()))
+                .collect::<Vec<_>>()
+        };
 
         app.advance(Duration::minutes(5));
         app.settle().await;
         let replies = thread(&app);
         assert_eq!(replies.len(), 1, "one reminder");
-        assert!(replies[0].text.contains("<@U0CAROL>") && replies[0].text.contains("<@U0DAVE>"), "{}", replies[0].text);
+        assert!(
+            replies[0].text.contains("<@U0CAROL>") && replies[0].text.contains("<@U0DAVE>"),
+            "{}",
+            replies[0].text
+        );
         assert!(!replies[0].text.contains("<@U0ALICE>"), "never the requester");
         app.settle().await;
         assert_eq!(thread(&app).len(), 1, "no second reminder");
@@ -192,11 +223,21 @@ async fn activate_form_opens_and_its_submission_files_the_request() {
         assert_eq!(reply.status, 200);
         app.fake.wait_for("views.open", 1, std::time::Duration::from_secs(5)).await.expect("form opened");
 
-        let bad = text_inputs(&[("role", "global-admin"), ("duration", "9h"), ("ticket", "INC-9"), ("justification", "x")]);
+        let bad = text_inputs(&[
+            ("role", "global-admin"),
+            ("duration", "9h"),
+            ("ticket", "INC-9"),
+            ("justification", "x"),
+        ]);
         let reply = app.slack.submit("U0ALICE", "activate", "", bad).await.expect("submit");
         assert!(reply.body.contains("\"response_action\":\"errors\""), "{}", reply.body);
 
-        let good = text_inputs(&[("role", "global-admin"), ("duration", "1h"), ("ticket", "INC-9"), ("justification", "patch")]);
+        let good = text_inputs(&[
+            ("role", "global-admin"),
+            ("duration", "1h"),
+            ("ticket", "INC-9"),
+            ("justification", "patch"),
+        ]);
         let reply = app.slack.submit("U0ALICE", "activate", "", good).await.expect("submit");
         assert_eq!(reply.status, 200);
         assert!(!reply.body.contains("errors"), "{}", reply.body);

@@ -4,7 +4,10 @@
 use pimbot::testing::signing::{signed_slack_headers, slack_signature, slash_command_form};
 
 use crate::on_every_backend;
-use crate::support::app::{NowTs, TestApp, SECRET};
+use crate::support::app::{NowTs, SECRET, TestApp};
+
+/// Request headers as name/value pairs.
+type Headers = Vec<(String, String)>;
 
 async fn nothing_stored(app: &TestApp) {
     assert_eq!(app.store().outbox_depth().await.expect("depth"), 0);
@@ -15,11 +18,12 @@ async fn nothing_stored(app: &TestApp) {
 #[tokio::test]
 async fn unsigned_stale_and_oversized_requests_are_refused_and_change_nothing() {
     on_every_backend!(|app: TestApp| async move {
-        let body = slash_command_form("U0ALICE", "activate global-admin 1h #INC-1 x", "http://127.0.0.1:9/h", "t");
+        let body =
+            slash_command_form("U0ALICE", "activate global-admin 1h #INC-1 x", "http://127.0.0.1:9/h", "t");
         let now = app.clock.now_ts();
         let form = ("content-type".to_owned(), "application/x-www-form-urlencoded".to_owned());
 
-        let cases: Vec<(&str, Vec<(String, String)>, String)> = vec![
+        let cases: Vec<(&str, Headers, String)> = vec![
             ("no headers", vec![form.clone()], body.clone()),
             ("wrong secret", signed_slack_headers("not-the-secret", now, &body), body.clone()),
             ("stale", signed_slack_headers(SECRET, now - 301, &body), body.clone()),
@@ -56,13 +60,18 @@ async fn unsigned_stale_and_oversized_requests_are_refused_and_change_nothing() 
 #[tokio::test]
 async fn malformed_payloads_and_unknown_things_get_clear_answers() {
     on_every_backend!(|app: TestApp| async move {
-        let bad_json = app.slack.post("/slack/interactions", "payload=%7Bnot+json".into()).await.expect("post");
+        let bad_json =
+            app.slack.post("/slack/interactions", "payload=%7Bnot+json".into()).await.expect("post");
         assert_eq!(bad_json.status, 400, "{bad_json:?}");
         let no_payload = app.slack.post("/slack/interactions", "other=1".into()).await.expect("post");
         assert_eq!(no_payload.status, 400);
         let not_a_command = app.slack.post("/slack/commands", "user_id=U0ALICE".into()).await.expect("post");
         assert_eq!(not_a_command.status, 400);
-        let unknown_action = app.slack.click("U0CAROL", "frobnicate", "r-00000000", "C0APPROVERS", "1.0").await.expect("click");
+        let unknown_action = app
+            .slack
+            .click("U0CAROL", "frobnicate", "r-00000000", "C0APPROVERS", "1.0")
+            .await
+            .expect("click");
         assert_eq!(unknown_action.status, 400);
         let ssl_check = app.slack.post("/slack/commands", "ssl_check=1&token=x".into()).await.expect("post");
         assert_eq!(ssl_check.status, 200);
@@ -84,7 +93,8 @@ async fn malformed_payloads_and_unknown_things_get_clear_answers() {
             assert_eq!(reply.status, 200, "{text}");
             assert!(reply.text().contains(expected), "{text}: {}", reply.text());
         }
-        let approve_missing = app.slack.click("U0CAROL", "approve", "r-00000000", "C0APPROVERS", "1.0").await.expect("click");
+        let approve_missing =
+            app.slack.click("U0CAROL", "approve", "r-00000000", "C0APPROVERS", "1.0").await.expect("click");
         assert_eq!(approve_missing.status, 200);
         app.settle().await;
         assert!(app.store().audit_records(None).await.expect("audit").is_empty(), "refusals change nothing");

@@ -38,8 +38,12 @@ impl AccessService {
         // the lease runs out and a sweep picks the request up again.
         let claimed = request.version;
         request.next_nudge_at = Some(now + ACTIVATION_LEASE);
-        self.commit(Commit { at: Some(now), requests: vec![Write::Update { row: request.clone(), expected_version: claimed }], ..Commit::default() })
-            .await?;
+        self.commit(Commit {
+            at: Some(now),
+            requests: vec![Write::Update { row: request.clone(), expected_version: claimed }],
+            ..Commit::default()
+        })
+        .await?;
         request.version = claimed + 1;
         request.next_nudge_at = None;
         let expected_version = request.version;

@@ -44,7 +44,7 @@ pub fn post_card(
             ..message(
                 c.platform,
                 Target::Channel { channel: c.approver.clone() },
-                MessageBody::Card(CardView::build(policy, role, request, c.platform, now)),
+                MessageBody::Card(Box::new(CardView::build(policy, role, request, c.platform, now))),
                 request.id.as_str(),
             )
         })
@@ -65,7 +65,7 @@ pub fn update_card(
             message(
                 c.platform,
                 Target::Replace { ref_key: card_key(request) },
-                MessageBody::Card(CardView::build(policy, role, request, c.platform, now)),
+                MessageBody::Card(Box::new(CardView::build(policy, role, request, c.platform, now))),
                 request.id.as_str(),
             )
         })
@@ -160,5 +160,10 @@ pub fn ephemeral(platform: Platform, channel: &str, user: &str, text: &str) -> O
 
 /// A direct message to one chat user on one platform.
 pub fn direct_to(platform: Platform, user: &str, text: &str) -> OutgoingMessage {
-    message(platform, Target::User { user: user.to_owned() }, MessageBody::Notice(Notice::text(text)), &format!("dm:{user}"))
+    message(
+        platform,
+        Target::User { user: user.to_owned() },
+        MessageBody::Notice(Notice::text(text)),
+        &format!("dm:{user}"),
+    )
 }

@@ -53,8 +53,14 @@ impl AccessService {
             next_nudge_at: Some((now + role.sla).min(deadline)),
             grant_id: None,
         };
-        let verb = if extends { "extension of" } else { "activation of" };
         let ticket = request.ticket.as_deref().map(|t| format!(" #{t}")).unwrap_or_default();
+        let asked = format!(
+            "*{}* for {}{ticket}: {} ({})",
+            role.key,
+            format_duration(request.duration),
+            request.justification,
+            request.id
+        );
         let detail = json!({
             "duration_secs": draft.duration.num_seconds(),
             "justification": draft.justification,
@@ -77,12 +83,9 @@ impl AccessService {
                 &self.channels,
                 request.id.as_str(),
                 &format!(
-                    "📝 {} requested {verb} *{}* for {}{ticket}: {} ({})",
+                    "📝 {} requested {}{asked}",
                     person.id,
-                    role.key,
-                    format_duration(request.duration),
-                    request.justification,
-                    request.id
+                    if extends { "an extension of " } else { "" }
                 ),
             ));
         } else {
@@ -101,12 +104,9 @@ impl AccessService {
                 &self.channels,
                 request.id.as_str(),
                 &format!(
-                    "⚡ {} activated {verb} *{}* for {}{ticket} (no approval needed): {} ({})",
+                    "⚡ {} {} {asked} (no approval needed)",
                     person.id,
-                    role.key,
-                    format_duration(request.duration),
-                    request.justification,
-                    request.id
+                    if extends { "extended" } else { "activated" }
                 ),
             ));
         }

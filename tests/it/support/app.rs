@@ -140,12 +140,22 @@ impl TestApp {
                 signing_secret: SECRET.to_owned().into(),
                 bot_token: fake.token().into(),
                 api_url: fake.api_url(),
-                channels: pimbot::cli::channels(Platform::Slack, &Some(APPROVERS.into()), &Some(FEED.into()), &Some(ALERTS.into())),
+                channels: pimbot::cli::channels(
+                    Platform::Slack,
+                    &Some(APPROVERS.into()),
+                    &Some(FEED.into()),
+                    &Some(ALERTS.into()),
+                ),
             }),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = app::start(parts, listener).await.expect("app starts");
-        let slack = SlackDriver::new(format!("http://{}", running.addr), SECRET, clock.clone(), fake.response_url("C0CMD", "1"));
+        let slack = SlackDriver::new(
+            format!("http://{}", running.addr),
+            SECRET,
+            clock.clone(),
+            fake.response_url("C0CMD", "1"),
+        );
         Self { running, fake, clock, slack, directory, db }
     }
 
@@ -164,7 +174,8 @@ impl TestApp {
         for _ in 0..100 {
             pimbot::scheduler::sweep_once(&self.running.service).await;
             self.running.dispatcher.deliver_due().await.expect("delivery pass");
-            if self.store().outbox_depth().await.expect("depth") == 0 {
+            let idle = self.store().approved_requests(1).await.expect("approved").is_empty();
+            if idle && self.store().outbox_depth().await.expect("depth") == 0 {
                 return;
             }
             tokio::time::sleep(StdDuration::from_millis(20)).await;
@@ -187,7 +198,9 @@ impl TestApp {
         self.fake
             .messages()
             .into_iter()
-            .find(|m| m.channel == APPROVERS && m.thread_ts.is_none() && m.blocks.to_string().contains(id.as_str()))
+            .find(|m| {
+                m.channel == APPROVERS && m.thread_ts.is_none() && m.blocks.to_string().contains(id.as_str())
+            })
             .unwrap_or_else(|| panic!("no card for {id}"))
     }
 
@@ -214,7 +227,11 @@ impl TestApp {
 
     /// Direct messages to `user`.
     pub fn dms(&self, user: &str) -> Vec<FakeMessage> {
-        self.fake.messages().into_iter().filter(|m| m.channel == user || m.channel == format!("D{}", user.get(1..).unwrap_or_default())).collect()
+        self.fake
+            .messages()
+            .into_iter()
+            .filter(|m| m.channel == user || m.channel == format!("D{}", user.get(1..).unwrap_or_default()))
+            .collect()
     }
 
     /// Stops the app.

@@ -1,4 +1,4 @@
 //! Helpers shared by the integration tests: per-test databases on every backend.
 
-pub mod db;
 pub mod app;
+pub mod db;
