@@ -15,6 +15,7 @@ use crate::core::policy::Policy;
 use crate::core::ports::{ChatSender, Clock, Directory, Store};
 use crate::core::service::{AccessService, Channels};
 use crate::delivery::Dispatcher;
+use crate::http::admin::{AdminState, Reloader};
 use crate::http::{AppState, SlackState, router};
 use crate::slack::client::SlackApi;
 use crate::slack::verify::SlackVerifier;
@@ -44,7 +45,14 @@ pub struct Parts {
     pub policy: Policy,
     /// Slack, when enabled.
     pub slack: Option<SlackParts>,
+    /// Re-reads the policy for SIGHUP and `POST /admin/reload`; `None` disables reloads.
+    pub policy_source: Option<PolicySource>,
+    /// Bearer token of `POST /admin/reload`.
+    pub admin_token: Option<SecretString>,
 }
+
+/// Re-reads and validates the policy.
+pub type PolicySource = Arc<dyn Fn() -> anyhow::Result<Policy> + Send + Sync>;
 
 /// A running pimbot.
 pub struct Running {
@@ -56,6 +64,8 @@ pub struct Running {
     pub dispatcher: Arc<Dispatcher>,
     /// Cancel to stop.
     pub shutdown: CancellationToken,
+    /// Re-reads and applies the policy (what SIGHUP runs), when a source was given.
+    pub reload: Option<Reloader>,
     server: JoinHandle<()>,
     scheduler: JoinHandle<()>,
 }
@@ -103,7 +113,21 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     let dispatcher = Arc::new(Dispatcher::new(parts.store, parts.clock, senders));
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr().context("reading the bound address")?;
-    let app = router(AppState { service: service.clone(), slack: slack_state });
+    let reload: Option<Reloader> = parts.policy_source.map(|source| {
+        let service = service.clone();
+        Arc::new(move || {
+            let policy = source()?;
+            let summary =
+                format!("policy reloaded: {} roles, {} people", policy.roles.len(), policy.people.len());
+            service.reload_policy(policy);
+            Ok(summary)
+        }) as Reloader
+    });
+    let admin = match (parts.admin_token, &reload) {
+        (Some(token), Some(reload)) => Some(AdminState { token, reload: reload.clone() }),
+        _ => None,
+    };
+    let app = router(AppState { service: service.clone(), slack: slack_state, admin });
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -118,5 +142,5 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     let scheduler =
         tokio::spawn(crate::scheduler::run(service.clone(), dispatcher.clone(), shutdown.clone()));
     tracing::info!(%addr, "pimbot is listening");
-    Ok(Running { addr, service, dispatcher, shutdown, server, scheduler })
+    Ok(Running { addr, service, dispatcher, shutdown, reload, server, scheduler })
 }

@@ -56,6 +56,17 @@ pub enum Cmd {
     Migrate(ConfigArg),
     /// Run a scripted scenario locally against a fake Slack workspace; no accounts needed.
     Demo,
+    /// Per-role request counts and time-to-decision percentiles from the audit trail.
+    Report {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only events newer than this (`30d`, `12h`).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Ask the running server to re-read its policy file (needs `[server] admin_token`).
+    Reload(ConfigArg),
     /// Inspect the audit trail.
     Audit {
         /// Config file.
@@ -89,11 +100,48 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo => crate::demo::run().await.map(|()| ExitCode::SUCCESS),
+        Cmd::Report { config, since } => {
+            let (config, _) = load_valid(&config)?;
+            let store = crate::storage::connect(database_url(&config)?).await?;
+            let since = since.map(|s| audit::since(&s)).transpose()?;
+            let records = store.audit_records(since).await?;
+            print!("{}", crate::core::report::render(&crate::core::report::by_role(&records)));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Reload(arg) => reload_remote(&arg).await,
         Cmd::Audit { config, action } => {
             let (config, _) = load_valid(&config)?;
             let store = crate::storage::connect(database_url(&config)?).await?;
             audit::run(store.as_ref(), action).await
         }
+    }
+}
+
+async fn reload_remote(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
+    let (config, _) = load_valid(arg)?;
+    let token = config
+        .server
+        .admin_token
+        .clone()
+        .context("reload needs [server] admin_token (or PIMBOT_ADMIN_TOKEN)")?;
+    let mut addr = config.listen_addr()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/admin/reload"))
+        .bearer_auth(token.expose_secret())
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the server at {addr}"))?;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    if status.is_success() {
+        println!("{body}");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("reload refused ({status}): {body}");
+        Ok(ExitCode::FAILURE)
     }
 }
 
@@ -144,17 +192,29 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         }),
         None => None,
     };
+    let path = arg.config.clone();
+    let source: app::PolicySource = Arc::new(move || {
+        let config = config::load(&path)?;
+        config
+            .validate(chrono::Utc::now())
+            .map_err(|errors| anyhow::anyhow!("{} has problems:\n{errors}", path.display()))
+    });
     let parts = app::Parts {
         store,
         directory: Arc::new(crate::directory::StaticDirectory::new()),
         clock: Arc::new(SystemClock),
         policy,
         slack,
+        policy_source: Some(source),
+        admin_token: config.server.admin_token.clone(),
     };
     let addr = config.listen_addr()?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let running = app::start(parts, listener).await?;
+    if let Some(reload) = running.reload.clone() {
+        tokio::spawn(reload_on_hangup(reload));
+    }
     let shutdown = running.shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -179,6 +239,26 @@ pub fn channels(
         alert: alert.clone().unwrap_or_else(|| approver.clone()),
         approver,
     }
+}
+
+/// Applies a policy reload on every SIGHUP; a bad file is logged and the old policy stays.
+async fn reload_on_hangup(reload: crate::http::admin::Reloader) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match reload() {
+                Ok(summary) => tracing::info!(%summary, "SIGHUP"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "SIGHUP reload refused; the old policy stays")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = reload;
 }
 
 async fn wait_for_signal() {

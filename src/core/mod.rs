@@ -13,6 +13,7 @@ pub mod ids;
 pub mod outbox;
 pub mod policy;
 pub mod ports;
+pub mod report;
 pub mod request;
 pub mod service;
 pub mod state;

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, shared state and the cross-cutting layers (tracing with a request
 //! id, a timeout, a body size limit). Adapters own their handlers; this module only mounts them.
 
+pub mod admin;
 mod health;
 
 use std::sync::Arc;
@@ -38,11 +39,16 @@ pub struct AppState {
     pub service: Arc<AccessService>,
     /// Present when `[slack]` is configured.
     pub slack: Option<SlackState>,
+    /// Present when `[server] admin_token` is configured.
+    pub admin: Option<admin::AdminState>,
 }
 
 /// Builds the router with every route and layer.
 pub fn router(state: AppState) -> Router {
-    let mut app = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
+    let mut app = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/admin/reload", post(admin::reload));
     if let Some(slack) = &state.slack {
         let slack_routes = Router::new()
             .route("/slack/commands", post(crate::slack::inbound::handle_command))

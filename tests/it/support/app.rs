@@ -116,7 +116,12 @@ pub struct TestApp {
     pub directory: Arc<StaticDirectory>,
     /// The database.
     pub db: TestDb,
+    /// The policy text `POST /admin/reload` re-reads (see [`TestApp::set_policy`]).
+    pub policy_text: Arc<std::sync::Mutex<String>>,
 }
+
+/// Bearer token of the test app's `POST /admin/reload`.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
 
 impl TestApp {
     /// Starts pimbot on `db` with [`POLICY`].
@@ -131,6 +136,14 @@ impl TestApp {
         let config = pimbot::config::from_toml_str(policy_toml).expect("test policy parses");
         let policy = config.validate(clock.now()).expect("test policy is valid");
         let directory = Arc::new(StaticDirectory::new());
+        let policy_text = Arc::new(std::sync::Mutex::new(policy_toml.to_owned()));
+        let source_text = policy_text.clone();
+        let source_clock = clock.clone();
+        let source: pimbot::app::PolicySource = Arc::new(move || {
+            let text = source_text.lock().map(|t| t.clone()).unwrap_or_default();
+            let config = pimbot::config::from_toml_str(&text)?;
+            config.validate(source_clock.now()).map_err(|e| anyhow::anyhow!("{e}"))
+        });
         let parts = Parts {
             store: db.store.clone(),
             directory: directory.clone(),
@@ -147,6 +160,8 @@ impl TestApp {
                     &Some(ALERTS.into()),
                 ),
             }),
+            policy_source: Some(source),
+            admin_token: Some(ADMIN_TOKEN.to_owned().into()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = app::start(parts, listener).await.expect("app starts");
@@ -156,7 +171,20 @@ impl TestApp {
             clock.clone(),
             fake.response_url("C0CMD", "1"),
         );
-        Self { running, fake, clock, slack, directory, db }
+        Self { running, fake, clock, slack, directory, db, policy_text }
+    }
+
+    /// Replaces the policy text and asks the server to reload it over HTTP; returns the status.
+    pub async fn set_policy(&self, toml: &str) -> u16 {
+        *self.policy_text.lock().expect("policy lock") = toml.to_owned();
+        reqwest::Client::new()
+            .post(format!("http://{}/admin/reload", self.running.addr))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("reload request")
+            .status()
+            .as_u16()
     }
 
     /// The store.
@@ -206,6 +234,9 @@ impl TestApp {
 
     /// Clicks a button on a request's card.
     pub async fn click(&self, user: &str, action: &str, id: &RequestId) -> Reply {
+        if !self.fake.messages().iter().any(|m| m.blocks.to_string().contains(id.as_str())) {
+            self.settle().await;
+        }
         let card = self.card(id);
         self.slack.click(user, action, id.as_str(), APPROVERS, &card.ts).await.expect("click")
     }
