@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod durability;
+mod process;
 mod slack_flow;
 mod slack_refusals;
 mod store;

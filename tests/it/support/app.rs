@@ -99,6 +99,7 @@ name = "Global Reader"
 kind = "entra-role"
 directory_id = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 tier = "standard"
+min_duration = "1s"
 eligible = ["alice", "bob"]
 "#;
 
