@@ -253,12 +253,14 @@ async fn activating_an_active_role_extends_the_one_grant_within_max_duration() {
     on_every_backend!(|app: TestApp| async move {
         let (_, first) = app.activate("U0BOB", "reader 30m first look").await;
         app.settle().await;
-        let grant = app.store().open_grant(&"bob".into(), &"reader".into()).await.expect("read").expect("granted");
+        let grant =
+            app.store().open_grant(&"bob".into(), &"reader".into()).await.expect("read").expect("granted");
         app.advance(Duration::minutes(20));
         let (reply, second) = app.activate("U0BOB", "reader 30m more time").await;
         assert!(reply.text().contains("Extension"), "{}", reply.text());
         app.settle().await;
-        let extended = app.store().open_grant(&"bob".into(), &"reader".into()).await.expect("read").expect("still one");
+        let extended =
+            app.store().open_grant(&"bob".into(), &"reader".into()).await.expect("read").expect("still one");
         assert_eq!(extended.id, grant.id, "the same grant, not a second one");
         assert_eq!(extended.ends_at, grant.starts_at + Duration::minutes(50), "ends 30m after the extension");
         assert_eq!(app.request(&second).await.state, RequestState::Active);
@@ -266,7 +268,11 @@ async fn activating_an_active_role_extends_the_one_grant_within_max_duration() {
         app.advance(Duration::minutes(31));
         app.settle().await;
         assert_eq!(app.request(&first).await.state, RequestState::Expired);
-        assert_eq!(app.request(&second).await.state, RequestState::Expired, "both requests end with the grant");
+        assert_eq!(
+            app.request(&second).await.state,
+            RequestState::Expired,
+            "both requests end with the grant"
+        );
 
         // extend needs an active grant, and follows the role's approval rules.
         let refused = app.slack.command("U0ALICE", "extend global-admin 1h #INC-12 more").await.expect("cmd");
@@ -274,17 +280,32 @@ async fn activating_an_active_role_extends_the_one_grant_within_max_duration() {
         let (_, ga) = app.activate("U0ALICE", "global-admin 2h #INC-12 incident").await;
         app.click("U0CAROL", "approve", &ga).await;
         app.settle().await;
-        let reply = app.slack.command("U0ALICE", "extend global-admin 2h #INC-12 still burning").await.expect("cmd");
+        let reply =
+            app.slack.command("U0ALICE", "extend global-admin 2h #INC-12 still burning").await.expect("cmd");
         assert!(reply.text().contains("waiting for approval"), "{}", reply.text());
-        let ext = reply.text().split('`').find(|w| w.starts_with("r-")).map(pimbot::core::ids::RequestId::from).expect("id");
+        let ext = reply
+            .text()
+            .split('`')
+            .find(|w| w.starts_with("r-"))
+            .map(pimbot::core::ids::RequestId::from)
+            .expect("id");
         let over = app.slack.command("U0ALICE", "extend global-admin 3h #INC-12 longer").await.expect("cmd");
         assert!(over.text().contains("5m to 2h") || over.text().contains("already have"), "{}", over.text());
         app.advance(Duration::minutes(90));
         app.click("U0DAVE", "approve", &ext).await;
         app.settle().await;
-        let g = app.store().open_grant(&"alice".into(), &"global-admin".into()).await.expect("read").expect("open");
+        let g = app
+            .store()
+            .open_grant(&"alice".into(), &"global-admin".into())
+            .await
+            .expect("read")
+            .expect("open");
         let approved_at = app.request(&ext).await.decided_at.expect("decided");
-        assert_eq!(g.ends_at, approved_at + Duration::hours(2), "never more than max_duration from the last approval");
+        assert_eq!(
+            g.ends_at,
+            approved_at + Duration::hours(2),
+            "never more than max_duration from the last approval"
+        );
         app.stop().await;
     });
 }
