@@ -67,12 +67,15 @@ impl Server {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {bin} ({e}); run `cargo build --release` first"));
         let base = format!("http://127.0.0.1:{port}");
+        let mut server = Self { child, base };
         for _ in 0..400 {
-            if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status() == 200) {
-                return Self { child, base };
+            if reqwest::get(format!("{}/readyz", server.base)).await.is_ok_and(|r| r.status() == 200) {
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = server.child.kill();
+        let _ = server.child.wait();
         panic!("server did not become ready");
     }
 
@@ -183,7 +186,7 @@ async fn expiry(args: &[String], db: &str, dir: &std::path::Path) {
             // One person per grant: at most one open grant per person and role is the rule, and
             // people outside the policy are ended like anyone else.
             let person = format!("bench-{i}");
-            let role = if (i / PEOPLE) % 2 == 0 { "reader" } else { "ops" };
+            let role = if (i / PEOPLE).is_multiple_of(2) { "reader" } else { "ops" };
             let grant_id = GrantId(format!("g-b{i:08}"));
             let started = pimbot::core::audit::truncate_micros(Utc::now());
             commit.requests.push(Write::Insert(AccessRequest {
