@@ -32,6 +32,21 @@ pub struct SlackParts {
     pub channels: Channels,
 }
 
+/// Discord settings the running app needs.
+#[derive(Clone)]
+pub struct DiscordParts {
+    /// Application id (snowflake).
+    pub application_id: String,
+    /// Ed25519 public key (hex) for inbound interactions.
+    pub public_key: SecretString,
+    /// Bot token for the REST API.
+    pub bot_token: SecretString,
+    /// REST API base URL (`https://discord.com/api/v10/`).
+    pub api_url: String,
+    /// Channels.
+    pub channels: Channels,
+}
+
 /// Everything needed to run pimbot, already built.
 pub struct Parts {
     /// Durable state.
@@ -44,6 +59,8 @@ pub struct Parts {
     pub policy: Policy,
     /// Slack, when enabled.
     pub slack: Option<SlackParts>,
+    /// Discord, when enabled.
+    pub discord: Option<DiscordParts>,
 }
 
 /// A running pimbot.
@@ -93,6 +110,20 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             verifier: SlackVerifier { secret: slack.signing_secret.clone(), clock: parts.clock.clone() },
         });
     }
+    let mut discord_state = None;
+    if let Some(discord) = &parts.discord {
+        let api = Arc::new(
+            crate::discord::DiscordApi::new(&discord.api_url, discord.bot_token.expose_secret())
+                .context("building the Discord client")?,
+        );
+        senders.push(Arc::new(crate::discord::DiscordSender::new(api)));
+        channels.push(Channels { platform: Platform::Discord, ..discord.channels.clone() });
+        let verifier = crate::discord::verify::verifier_from_hex(discord.public_key.expose_secret())
+            .context("reading [discord] public_key")?;
+        discord_state = Some(crate::discord::DiscordState {
+            verifier: crate::discord::verify::DiscordVerifier { verifier, clock: parts.clock.clone() },
+        });
+    }
     let service = Arc::new(AccessService::new(
         parts.store.clone(),
         parts.directory,
@@ -103,7 +134,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     let dispatcher = Arc::new(Dispatcher::new(parts.store, parts.clock, senders));
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr().context("reading the bound address")?;
-    let app = router(AppState { service: service.clone(), slack: slack_state });
+    let app = router(AppState { service: service.clone(), slack: slack_state, discord: discord_state });
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {

@@ -2,6 +2,7 @@
 //! loads what it needs and hands over to the library; none holds domain logic.
 
 mod audit;
+mod discord;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +66,15 @@ pub enum Cmd {
         #[command(subcommand)]
         action: audit::AuditCmd,
     },
+    /// Discord chores (command registration).
+    Discord {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// What to do.
+        #[command(subcommand)]
+        action: discord::DiscordCmd,
+    },
 }
 
 /// Runs the parsed command line.
@@ -93,6 +103,10 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
             let (config, _) = load_valid(&config)?;
             let store = crate::storage::connect(database_url(&config)?).await?;
             audit::run(store.as_ref(), action).await
+        }
+        Cmd::Discord { config, action } => {
+            let (config, _) = load_valid(&config)?;
+            discord::run(&config, action).await.map(|()| ExitCode::SUCCESS)
         }
     }
 }
@@ -150,6 +164,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         policy,
         slack,
+        discord: config.discord().map(discord::parts).transpose()?,
     };
     let addr = config.listen_addr()?;
     let listener =

@@ -44,6 +44,7 @@ pub async fn run() -> anyhow::Result<()> {
                 &Some("C0ALERTS".into()),
             ),
         }),
+        discord: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(parts, listener).await?;
