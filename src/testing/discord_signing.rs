@@ -147,7 +147,10 @@ mod tests {
             Interaction::Command(c) => assert_eq!(c.user.id.get(), 111),
             other => panic!("not a command: {other:?}"),
         }
-        assert!(matches!(parse(autocomplete("111", "activate", &[("role", "re")], "role")), Interaction::Autocomplete(_)));
+        assert!(matches!(
+            parse(autocomplete("111", "activate", &[("role", "re")], "role")),
+            Interaction::Autocomplete(_)
+        ));
         match parse(click("333", "approve:r-1", "9", "1200000000000000001")) {
             Interaction::Component(c) => {
                 assert_eq!(c.data.custom_id, "approve:r-1");
@@ -155,6 +158,9 @@ mod tests {
             }
             other => panic!("not a click: {other:?}"),
         }
-        assert!(matches!(parse(modal_submit("333", "deny_reason:r-1", &[("reason", "no")])), Interaction::Modal(_)));
+        assert!(matches!(
+            parse(modal_submit("333", "deny_reason:r-1", &[("reason", "no")])),
+            Interaction::Modal(_)
+        ));
     }
 }

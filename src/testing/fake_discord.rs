@@ -214,7 +214,8 @@ fn admit(
             Some((error(status, "fake failure", 0), format!("HTTP {code}")))
         }
         Some(Fault::RateLimit(secs)) => {
-            let body = json!({"message": "You are being rate limited.", "retry_after": secs, "global": false});
+            let body =
+                json!({"message": "You are being rate limited.", "retry_after": secs, "global": false});
             let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
             resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
             resp.headers_mut().insert("x-ratelimit-scope", header::HeaderValue::from_static("user"));
@@ -223,9 +224,8 @@ fn admit(
         None => {
             let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
             let expected = format!("Bot {}", inner.token);
-            (needs_auth && auth != Some(expected.as_str())).then(|| {
-                (error(StatusCode::UNAUTHORIZED, "401: Unauthorized", 0), "HTTP 401".to_owned())
-            })
+            (needs_auth && auth != Some(expected.as_str()))
+                .then(|| (error(StatusCode::UNAUTHORIZED, "401: Unauthorized", 0), "HTTP 401".to_owned()))
         }
     };
     match refusal {
@@ -259,7 +259,8 @@ async fn create_message(
 ) -> Response {
     let body = json_body(&body);
     let mut inner = lock(&shared);
-    if let Err(resp) = admit(&mut inner, &method, format!("/api/v10/channels/{channel}/messages"), &headers, &body, true)
+    if let Err(resp) =
+        admit(&mut inner, &method, format!("/api/v10/channels/{channel}/messages"), &headers, &body, true)
     {
         return resp;
     }
@@ -299,7 +300,8 @@ async fn edit_message(
 async fn open_dm(State(shared): State<Shared>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
     let body = json_body(&body);
     let mut inner = lock(&shared);
-    if let Err(resp) = admit(&mut inner, &method, "/api/v10/users/@me/channels".into(), &headers, &body, true) {
+    if let Err(resp) = admit(&mut inner, &method, "/api/v10/users/@me/channels".into(), &headers, &body, true)
+    {
         return resp;
     }
     let Some(user) = body["recipient_id"].as_str().filter(|u| !u.is_empty()) else {
