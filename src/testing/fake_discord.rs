@@ -180,7 +180,7 @@ fn error(status: StatusCode, message: &str, code: u32) -> Response {
     (status, axum::Json(json!({"message": message, "code": code}))).into_response()
 }
 
-/// Records the call, applies a queued fault or the auth check; `Ok` means go on.
+/// Records the call, applies a queued fault or the auth check; `Some` is the refusal to send.
 fn admit(
     inner: &mut Inner,
     method: &Method,
@@ -188,7 +188,7 @@ fn admit(
     headers: &HeaderMap,
     body: &Value,
     needs_auth: bool,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let mut record = |failure: Option<String>| {
         inner.calls.push(DiscordCall {
             method: method.to_string(),
@@ -231,11 +231,11 @@ fn admit(
     match refusal {
         Some((resp, why)) => {
             record(Some(why));
-            Err(resp)
+            Some(resp)
         }
         None => {
             record(None);
-            Ok(())
+            None
         }
     }
 }
@@ -259,7 +259,7 @@ async fn create_message(
 ) -> Response {
     let body = json_body(&body);
     let mut inner = lock(&shared);
-    if let Err(resp) =
+    if let Some(resp) =
         admit(&mut inner, &method, format!("/api/v10/channels/{channel}/messages"), &headers, &body, true)
     {
         return resp;
@@ -281,7 +281,7 @@ async fn edit_message(
     let body = json_body(&body);
     let mut inner = lock(&shared);
     let path = format!("/api/v10/channels/{channel}/messages/{id}");
-    if let Err(resp) = admit(&mut inner, &method, path, &headers, &body, true) {
+    if let Some(resp) = admit(&mut inner, &method, path, &headers, &body, true) {
         return resp;
     }
     if let Err(e) = validate(&body, false) {
@@ -300,7 +300,8 @@ async fn edit_message(
 async fn open_dm(State(shared): State<Shared>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
     let body = json_body(&body);
     let mut inner = lock(&shared);
-    if let Err(resp) = admit(&mut inner, &method, "/api/v10/users/@me/channels".into(), &headers, &body, true)
+    if let Some(resp) =
+        admit(&mut inner, &method, "/api/v10/users/@me/channels".into(), &headers, &body, true)
     {
         return resp;
     }
@@ -326,7 +327,7 @@ async fn set_commands(
 ) -> Response {
     let body = json_body(&body);
     let mut inner = lock(&shared);
-    if let Err(resp) = admit(&mut inner, &method, uri.path().to_owned(), &headers, &body, true) {
+    if let Some(resp) = admit(&mut inner, &method, uri.path().to_owned(), &headers, &body, true) {
         return resp;
     }
     let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
@@ -358,7 +359,7 @@ async fn webhook(
 ) -> Response {
     let body = json_body(&body);
     let mut inner = lock(&shared);
-    if let Err(resp) = admit(&mut inner, &method, uri.path().to_owned(), &headers, &body, false) {
+    if let Some(resp) = admit(&mut inner, &method, uri.path().to_owned(), &headers, &body, false) {
         return resp;
     }
     axum::Json(inner.state.create("webhook", &body).to_wire()).into_response()
