@@ -33,6 +33,21 @@ pub struct SlackParts {
     pub channels: Channels,
 }
 
+/// Discord settings the running app needs.
+#[derive(Clone)]
+pub struct DiscordParts {
+    /// Application id (snowflake).
+    pub application_id: String,
+    /// Ed25519 public key (hex) for inbound interactions.
+    pub public_key: SecretString,
+    /// Bot token for the REST API.
+    pub bot_token: SecretString,
+    /// REST API base URL (`https://discord.com/api/v10/`).
+    pub api_url: String,
+    /// Channels.
+    pub channels: Channels,
+}
+
 /// Everything needed to run pimbot, already built.
 pub struct Parts {
     /// Durable state.
@@ -49,6 +64,8 @@ pub struct Parts {
     pub policy_source: Option<PolicySource>,
     /// Bearer token of `POST /admin/reload`.
     pub admin_token: Option<SecretString>,
+    /// Discord, when enabled.
+    pub discord: Option<DiscordParts>,
 }
 
 /// Re-reads and validates the policy.
@@ -103,6 +120,20 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             verifier: SlackVerifier { secret: slack.signing_secret.clone(), clock: parts.clock.clone() },
         });
     }
+    let mut discord_state = None;
+    if let Some(discord) = &parts.discord {
+        let api = Arc::new(
+            crate::discord::DiscordApi::new(&discord.api_url, discord.bot_token.expose_secret())
+                .context("building the Discord client")?,
+        );
+        senders.push(Arc::new(crate::discord::DiscordSender::new(api)));
+        channels.push(Channels { platform: Platform::Discord, ..discord.channels.clone() });
+        let verifier = crate::discord::verify::verifier_from_hex(discord.public_key.expose_secret())
+            .context("reading [discord] public_key")?;
+        discord_state = Some(crate::discord::DiscordState {
+            verifier: crate::discord::verify::DiscordVerifier { verifier, clock: parts.clock.clone() },
+        });
+    }
     let service = Arc::new(AccessService::new(
         parts.store.clone(),
         parts.directory,
@@ -127,7 +158,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         (Some(token), Some(reload)) => Some(AdminState { token, reload: reload.clone() }),
         _ => None,
     };
-    let app = router(AppState { service: service.clone(), slack: slack_state, admin });
+    let app = router(AppState { service: service.clone(), slack: slack_state, admin, discord: discord_state });
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {

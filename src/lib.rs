@@ -5,7 +5,7 @@
 //! a hash-chained audit trail.
 //!
 //! Layers, outermost first:
-//! - `http`, `slack`: adapters. They verify signatures on raw bytes, parse platform payloads
+//! - `http`, `slack`, `discord`: adapters. They verify signatures on raw bytes, parse platform payloads
 //!   into [`core::command::Command`]s and render [`core::view`]s.
 //! - `core`: pure rules and the use cases (`core::service`), talking to the world only through
 //!   the ports in [`core::ports`].
@@ -25,6 +25,7 @@ pub mod core;
 pub mod delivery;
 pub mod demo;
 pub mod directory;
+pub mod discord;
 pub mod http;
 pub mod scheduler;
 pub mod slack;

@@ -2,6 +2,7 @@
 //! loads what it needs and hands over to the library; none holds domain logic.
 
 mod audit;
+mod discord;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +77,15 @@ pub enum Cmd {
         #[command(subcommand)]
         action: audit::AuditCmd,
     },
+    /// Discord chores (command registration).
+    Discord {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// What to do.
+        #[command(subcommand)]
+        action: discord::DiscordCmd,
+    },
 }
 
 /// Runs the parsed command line.
@@ -113,6 +123,10 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
             let (config, _) = load_valid(&config)?;
             let store = crate::storage::connect(database_url(&config)?).await?;
             audit::run(store.as_ref(), action).await
+        }
+        Cmd::Discord { config, action } => {
+            let (config, _) = load_valid(&config)?;
+            discord::run(&config, action).await.map(|()| ExitCode::SUCCESS)
         }
     }
 }
@@ -207,6 +221,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         slack,
         policy_source: Some(source),
         admin_token: config.server.admin_token.clone(),
+        discord: config.discord().map(discord::parts).transpose()?,
     };
     let addr = config.listen_addr()?;
     let listener =

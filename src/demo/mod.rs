@@ -46,6 +46,7 @@ pub async fn run() -> anyhow::Result<()> {
         }),
         policy_source: None,
         admin_token: None,
+        discord: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(parts, listener).await?;

@@ -41,6 +41,8 @@ pub struct AppState {
     pub slack: Option<SlackState>,
     /// Present when `[server] admin_token` is configured.
     pub admin: Option<admin::AdminState>,
+    /// Present when `[discord]` is configured.
+    pub discord: Option<crate::discord::DiscordState>,
 }
 
 /// Builds the router with every route and layer.
@@ -55,6 +57,15 @@ pub fn router(state: AppState) -> Router {
             .route("/slack/interactions", post(crate::slack::inbound::handle_interaction))
             .route_layer(from_fn_with_state(slack.verifier.clone(), require_signature));
         app = app.merge(slack_routes);
+    }
+    if let Some(discord) = &state.discord {
+        let discord_routes = Router::new()
+            .route("/discord/interactions", post(crate::discord::inbound::handle_interaction))
+            .route_layer(from_fn_with_state(
+                discord.verifier.clone(),
+                crate::discord::verify::require_signature,
+            ));
+        app = app.merge(discord_routes);
     }
     app.with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod discord_flow;
 mod durability;
 mod process;
 mod slack_flow;

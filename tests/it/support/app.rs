@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
-use pimbot::app::{self, Parts, Running, SlackParts};
+use pimbot::app::{self, DiscordParts, Parts, Running, SlackParts};
 use pimbot::core::ids::{Platform, RequestId};
 use pimbot::core::ports::{Clock, ManualClock, Store};
 use pimbot::core::request::AccessRequest;
@@ -15,6 +15,8 @@ use pimbot::directory::StaticDirectory;
 use pimbot::testing::{FakeMessage, FakeSlack};
 
 use super::db::TestDb;
+use super::discord::{self as dc, DiscordDriver};
+use pimbot::testing::FakeDiscord;
 
 /// Signing secret of the test workspace.
 pub const SECRET: &str = "test-signing-secret";
@@ -119,6 +121,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// The policy text `POST /admin/reload` re-reads (see [`TestApp::set_policy`]).
     pub policy_text: Arc<std::sync::Mutex<String>>,
+    /// The fake Discord and the interaction driver, when started with Discord.
+    pub discord: Option<(FakeDiscord, DiscordDriver)>,
 }
 
 /// Bearer token of the test app's `POST /admin/reload`.
@@ -130,8 +134,43 @@ impl TestApp {
         Self::spawn_with(db, POLICY).await
     }
 
+    /// Starts pimbot on `db` with both Slack and Discord enabled (everyone has both ids).
+    pub async fn spawn_with_discord(db: TestDb) -> Self {
+        let fake = FakeDiscord::start().await;
+        let parts = DiscordParts {
+            application_id: pimbot::testing::discord_signing::APPLICATION_ID.into(),
+            public_key: pimbot::testing::discord_signing::TEST_PUBLIC_KEY_HEX.to_owned().into(),
+            bot_token: fake.token().into(),
+            api_url: fake.api_url(),
+            channels: pimbot::cli::channels(
+                Platform::Discord,
+                &Some(dc::APPROVERS.into()),
+                &Some(dc::FEED.into()),
+                &Some(dc::ALERTS.into()),
+            ),
+        };
+        let mut app = Self::spawn_inner(db, &dc::policy(), Some(parts)).await;
+        let driver = DiscordDriver::new(&format!("http://{}", app.running.addr), app.clock.clone());
+        app.discord = Some((fake, driver));
+        app
+    }
+
+    /// The fake Discord (panics unless started with [`TestApp::spawn_with_discord`]).
+    pub fn fake_discord(&self) -> &FakeDiscord {
+        &self.discord.as_ref().expect("started with Discord").0
+    }
+
+    /// Signs and posts a Discord interaction.
+    pub async fn interact(&self, payload: &serde_json::Value) -> Reply {
+        self.discord.as_ref().expect("started with Discord").1.send(payload).await
+    }
+
     /// Starts pimbot on `db` with the given policy TOML.
     pub async fn spawn_with(db: TestDb, policy_toml: &str) -> Self {
+        Self::spawn_inner(db, policy_toml, None).await
+    }
+
+    async fn spawn_inner(db: TestDb, policy_toml: &str, discord: Option<DiscordParts>) -> Self {
         let fake = FakeSlack::start().await;
         let clock = Arc::new(ManualClock::new(pimbot::core::audit::truncate_micros(Utc::now())));
         let config = pimbot::config::from_toml_str(policy_toml).expect("test policy parses");
@@ -163,6 +202,7 @@ impl TestApp {
             }),
             policy_source: Some(source),
             admin_token: Some(ADMIN_TOKEN.to_owned().into()),
+            discord,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = app::start(parts, listener).await.expect("app starts");
@@ -172,7 +212,7 @@ impl TestApp {
             clock.clone(),
             fake.response_url("C0CMD", "1"),
         );
-        Self { running, fake, clock, slack, directory, db, policy_text }
+        Self { running, fake, clock, slack, directory, db, policy_text, discord: None }
     }
 
     /// Replaces the policy text and asks the server to reload it over HTTP; returns the status.
