@@ -119,7 +119,9 @@ async fn settle(
     count: usize,
 ) -> anyhow::Result<Vec<crate::testing::fake_slack::SlackCall>> {
     let before = fake.calls_to(method).len();
-    for _ in 0..50 {
+    // Generous: on a loaded machine a pass can take a while; the demo waits, it never guesses.
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(30);
+    while std::time::Instant::now() < deadline {
         crate::scheduler::sweep_once(&running.service).await;
         running.dispatcher.deliver_due().await?;
         let calls = fake.calls_to(method);

@@ -240,7 +240,8 @@ impl TestApp {
 
     /// Runs sweeps and delivery until the outbox is empty and nothing moves.
     pub async fn settle(&self) {
-        for _ in 0..100 {
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(30);
+        while std::time::Instant::now() < deadline {
             pimbot::scheduler::sweep_once(&self.running.service).await;
             self.running.dispatcher.deliver_due().await.expect("delivery pass");
             let idle = self.store().approved_requests(1).await.expect("approved").is_empty();
