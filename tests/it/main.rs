@@ -3,6 +3,7 @@
 mod support;
 
 mod durability;
+mod graph;
 mod slack_flow;
 mod slack_refusals;
 mod store;

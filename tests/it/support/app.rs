@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 use chrono::{Duration, Utc};
 use pimbot::app::{self, Parts, Running, SlackParts};
 use pimbot::core::ids::{Platform, RequestId};
-use pimbot::core::ports::{Clock, ManualClock, Store};
+use pimbot::core::ports::{Clock, Directory, ManualClock, Store};
 use pimbot::core::request::AccessRequest;
 use pimbot::demo::driver::{Reply, SlackDriver};
 use pimbot::directory::StaticDirectory;
@@ -102,6 +102,9 @@ tier = "standard"
 eligible = ["alice", "bob"]
 "#;
 
+/// Builds a custom directory from the app's clock (see [`TestApp::spawn_with_directory`]).
+pub type MakeDirectory = Box<dyn FnOnce(Arc<ManualClock>) -> Arc<dyn Directory>>;
+
 /// One running pimbot and everything around it.
 pub struct TestApp {
     /// The running app.
@@ -126,14 +129,24 @@ impl TestApp {
 
     /// Starts pimbot on `db` with the given policy TOML.
     pub async fn spawn_with(db: TestDb, policy_toml: &str) -> Self {
+        Self::spawn_with_directory(db, policy_toml, None).await
+    }
+
+    /// Starts pimbot on `db` with the given policy TOML and, when given, a custom directory in
+    /// place of the recording static one (`directory` then stays unused).
+    pub async fn spawn_with_directory(db: TestDb, policy_toml: &str, make: Option<MakeDirectory>) -> Self {
         let fake = FakeSlack::start().await;
         let clock = Arc::new(ManualClock::new(pimbot::core::audit::truncate_micros(Utc::now())));
         let config = pimbot::config::from_toml_str(policy_toml).expect("test policy parses");
         let policy = config.validate(clock.now()).expect("test policy is valid");
         let directory = Arc::new(StaticDirectory::new());
+        let chosen: Arc<dyn Directory> = match make {
+            Some(make) => make(clock.clone()),
+            None => directory.clone(),
+        };
         let parts = Parts {
             store: db.store.clone(),
-            directory: directory.clone(),
+            directory: chosen,
             clock: clock.clone(),
             policy,
             slack: Some(SlackParts {
