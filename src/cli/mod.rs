@@ -144,10 +144,12 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         }),
         None => None,
     };
+    let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
+    let directory = crate::directory::from_config(&config.directory, clock.clone())?;
     let parts = app::Parts {
         store,
-        directory: Arc::new(crate::directory::StaticDirectory::new()),
-        clock: Arc::new(SystemClock),
+        directory,
+        clock,
         policy,
         slack,
     };

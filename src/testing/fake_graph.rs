@@ -193,6 +193,11 @@ impl FakeGraph {
         lock(&self.inner).faults.push_back((times, fault));
     }
 
+    /// Drops every pending injected failure.
+    pub fn clear_faults(&self) {
+        lock(&self.inner).faults.clear();
+    }
+
     /// Tokens issued so far.
     pub fn tokens_issued(&self) -> usize {
         lock(&self.inner).issued

@@ -255,3 +255,58 @@ async fn a_grant_that_keeps_failing_fails_the_request_loudly() {
         app.stop().await;
     });
 }
+
+#[tokio::test]
+async fn an_end_that_keeps_failing_alerts_once_and_is_retried() {
+    on_every_backend_graph!("policy", |app: TestApp, fake: FakeGraph| async move {
+        let (_, id) = app.activate("U0ALICE", "reader 30m audit review").await;
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Active);
+        fake.fail_next(10_000, GraphFault::Unavailable);
+        app.advance(Duration::minutes(31));
+        for _ in 0..4 {
+            pimbot::scheduler::sweep_once(&app.running.service).await;
+        }
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Active, "still open while the directory refuses");
+        let loud = |app: &TestApp| app.channel(ALERTS).iter().filter(|m| m.text.contains("Could not END")).count();
+        assert_eq!(loud(&app), 1, "one alert: {:?}", app.channel(ALERTS));
+        for _ in 0..3 {
+            pimbot::scheduler::sweep_once(&app.running.service).await;
+        }
+        app.settle().await;
+        assert_eq!(loud(&app), 1, "no spam within the quiet period");
+
+        fake.clear_faults();
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Expired);
+        assert!(fake.assignments().is_empty());
+        app.stop().await;
+    });
+}
+
+#[tokio::test]
+async fn eligibility_can_come_from_pim() {
+    on_every_backend_graph!("graph", |app: TestApp, fake: FakeGraph| async move {
+        // bob is eligible for global-admin only in PIM; alice only in the policy file.
+        fake.add_eligibility(FakeAssignment::standing(FakeKind::Entra, BOB, GA, "/"));
+        let reply = app.slack.command("U0BOB", "roles").await.expect("roles");
+        assert!(reply.text().contains("global-admin") && !reply.text().contains("reader"), "{}", reply.text());
+        let (_, id) = app.activate("U0BOB", "global-admin 30m #INC-1 incident bridge").await;
+        app.settle().await;
+        app.click("U0CAROL", "approve", &id).await;
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Active);
+        assert_eq!(fake.assignments()[0].principal_id, BOB);
+
+        let refused = app.slack.command("U0ALICE", "activate reader 30m policy says yes").await.expect("command");
+        assert!(refused.text().contains("not eligible"), "{}", refused.text());
+
+        // Removed from PIM: refused once the short cache has run out.
+        fake.remove_eligibilities(BOB);
+        app.advance(Duration::seconds(61));
+        let refused = app.slack.command("U0BOB", "activate global-admin 30m #INC-2 again").await.expect("command");
+        assert!(refused.text().contains("not eligible"), "{}", refused.text());
+        app.stop().await;
+    });
+}

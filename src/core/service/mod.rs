@@ -4,6 +4,7 @@
 //! compare-and-set: the loser gets `Error::Conflict` and changes nothing.
 
 mod decide;
+mod end_alert;
 mod grant;
 mod ladder;
 mod messages;
@@ -53,6 +54,7 @@ pub struct AccessService {
     channels: Vec<Channels>,
     outbox_kick: Arc<Notify>,
     work_kick: Arc<Notify>,
+    end_failures: end_alert::EndFailures,
 }
 
 impl AccessService {
@@ -72,6 +74,7 @@ impl AccessService {
             channels,
             outbox_kick: Arc::new(Notify::new()),
             work_kick: Arc::new(Notify::new()),
+            end_failures: Default::default(),
         }
     }
 
@@ -142,6 +145,16 @@ impl AccessService {
             .request(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("there is no request `{id}`; `/pim status` lists yours")))
+    }
+
+    /// Whether `person` may request `role` at `now`: PIM eligibility when the directory reads
+    /// it (`eligibility = "graph"`), else the policy's `eligible` lists. Approver pools and
+    /// `disjoint_approvers` always use the policy lists.
+    async fn eligible(&self, role: &Role, person: &Person, now: DateTime<Utc>) -> Result<bool> {
+        match self.directory.eligible_roles(person, std::slice::from_ref(role), now).await? {
+            Some(keys) => Ok(keys.contains(&role.key)),
+            None => Ok(role.is_eligible(&person.id, now)),
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {
