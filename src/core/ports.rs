@@ -140,6 +140,11 @@ pub trait Directory: Send + Sync {
     async fn active_assignments(&self, _roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
         Ok(None)
     }
+    /// Whether reconciliation should remove assignments not made through pimbot
+    /// (`[directory] remove_unmanaged`).
+    fn remove_unmanaged(&self) -> bool {
+        false
+    }
     /// Removes an assignment found by [`Directory::active_assignments`]; succeeds if it is
     /// already gone.
     async fn remove_assignment(&self, _role: &Role, _assignment: &DirectoryAssignment) -> Result<()> {

@@ -173,6 +173,13 @@ impl FakeGraph {
         lock(&self.inner).assignments.push(a);
     }
 
+    /// Sets the end of every assignment of `principal` (`None`: permanent).
+    pub fn set_assignment_end(&self, principal: &str, end: Option<chrono::DateTime<chrono::Utc>>) {
+        for a in lock(&self.inner).assignments.iter_mut().filter(|a| a.principal_id.eq_ignore_ascii_case(principal)) {
+            a.end = end;
+        }
+    }
+
     /// Seeds an eligibility.
     pub fn add_eligibility(&self, a: FakeAssignment) {
         lock(&self.inner).eligibilities.push(a);

@@ -25,6 +25,8 @@ const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 const ALICE: &str = "071cc716-8147-4397-a5ba-b2105951cc0b";
 const BOB: &str = "3cce9d87-3986-4f19-8335-7ed075408ca2";
 
+const GLASS: &str = "bb000000-0000-0000-0000-0000000000bb";
+
 fn policy(fake: &FakeGraph, eligibility: &str) -> String {
     format!(
         r#"
@@ -54,6 +56,10 @@ id = "carol"
 upn = "carol@contoso.com"
 object_id = "c0000000-0000-0000-0000-00000000000c"
 slack = "U0CAROL"
+
+[[break_glass]]
+upn = "bg1@contoso.onmicrosoft.com"
+object_id = "{GLASS}"
 
 [[role]]
 key = "global-admin"
@@ -92,7 +98,8 @@ scope = "{SUB}"
 tier = "standard"
 eligible = ["alice"]
 "#,
-        directory = fake.directory_toml(eligibility)
+        directory = fake.directory_toml(eligibility.trim_end_matches("+remove"))
+            + if eligibility.ends_with("+remove") { "remove_unmanaged = true\n" } else { "" }
     )
 }
 
@@ -307,6 +314,66 @@ async fn eligibility_can_come_from_pim() {
         app.advance(Duration::seconds(61));
         let refused = app.slack.command("U0BOB", "activate global-admin 30m #INC-2 again").await.expect("command");
         assert!(refused.text().contains("not eligible"), "{}", refused.text());
+        app.stop().await;
+    });
+}
+
+#[tokio::test]
+async fn reconciliation_reports_standing_access_and_overlong_assignments() {
+    on_every_backend_graph!("policy", |app: TestApp, fake: FakeGraph| async move {
+        fake.add_assignment(FakeAssignment::standing(FakeKind::Entra, BOB, GA, "/"));
+        fake.add_assignment(FakeAssignment::standing(FakeKind::Entra, GLASS, GA, "/"));
+        let (_, id) = app.activate("U0ALICE", "reader 30m audit review").await;
+        let (_, group) = app.activate("U0ALICE", "ops-group 30m paging").await;
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Active);
+        assert_eq!(app.request(&group).await.state, RequestState::Active);
+        // The group membership somehow became permanent in the directory.
+        fake.set_assignment_end(ALICE, None);
+        fake.add_assignment(FakeAssignment::standing(FakeKind::Arm, BOB, &format!("{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}"), SUB));
+
+        let report = app.running.service.reconcile(true).await.expect("reconcile").expect("graph lists");
+        let found: Vec<(pimbot::core::service::DriftKind, String, String)> = report
+            .drift
+            .iter()
+            .map(|d| (d.kind, d.assignment.role.to_string(), d.person.as_ref().map(|p| p.to_string()).unwrap_or_default()))
+            .collect();
+        use pimbot::core::service::DriftKind::{OutlivesGrant, Unmanaged};
+        assert!(found.contains(&(Unmanaged, "global-admin".into(), "bob".into())), "{found:?}");
+        assert!(found.contains(&(Unmanaged, "contributor".into(), "bob".into())), "{found:?}");
+        assert!(found.contains(&(OutlivesGrant, "reader".into(), "alice".into())), "{found:?}");
+        assert!(found.contains(&(OutlivesGrant, "ops-group".into(), "alice".into())), "{found:?}");
+        assert_eq!(found.len(), 4, "break-glass skipped: {found:?}");
+        assert!(report.drift.iter().all(|d| !d.removed), "report only by default");
+        app.settle().await;
+        let alerts = app.channel(ALERTS);
+        let drift = alerts.iter().find(|m| m.text.contains("Directory drift")).expect("drift alert");
+        assert!(drift.text.contains("bob") && drift.text.contains("standing access"), "{}", drift.text);
+        assert_eq!(fake.assignments().len(), 5, "nothing removed");
+
+        // The periodic pass does not repeat what was just reported.
+        app.running.service.reconcile(false).await.expect("reconcile");
+        app.settle().await;
+        assert_eq!(app.channel(ALERTS).iter().filter(|m| m.text.contains("Directory drift")).count(), 1);
+        app.stop().await;
+    });
+}
+
+#[tokio::test]
+async fn reconciliation_removes_unmanaged_assignments_when_configured() {
+    on_every_backend_graph!("policy+remove", |app: TestApp, fake: FakeGraph| async move {
+        fake.add_assignment(FakeAssignment::standing(FakeKind::Entra, BOB, GA, "/"));
+        fake.add_assignment(FakeAssignment::standing(FakeKind::Entra, GLASS, GA, "/"));
+        let (_, id) = app.activate("U0ALICE", "reader 30m audit review").await;
+        app.settle().await;
+        let report = app.running.service.reconcile(false).await.expect("reconcile").expect("graph lists");
+        assert_eq!(report.drift.len(), 1);
+        assert!(report.drift[0].removed);
+        let left: Vec<String> = fake.assignments().iter().map(|a| a.principal_id.clone()).collect();
+        assert_eq!(left, [GLASS.to_owned(), ALICE.to_owned()], "bob's standing access removed, the rest kept");
+        assert_eq!(app.request(&id).await.state, RequestState::Active);
+        app.settle().await;
+        assert!(app.channel(ALERTS).iter().any(|m| m.text.contains("REMOVED")));
         app.stop().await;
     });
 }

@@ -9,6 +9,7 @@ mod grant;
 mod ladder;
 mod messages;
 mod queries;
+mod reconcile;
 mod submit;
 
 use std::sync::{Arc, RwLock};
@@ -24,6 +25,7 @@ use super::request::AccessRequest;
 
 pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
+pub use reconcile::{Drift, DriftKind, ReconcileReport};
 
 /// What a submit produced, for the immediate reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +57,7 @@ pub struct AccessService {
     outbox_kick: Arc<Notify>,
     work_kick: Arc<Notify>,
     end_failures: end_alert::EndFailures,
+    drift_reported: reconcile::Reported,
 }
 
 impl AccessService {
@@ -75,6 +78,7 @@ impl AccessService {
             outbox_kick: Arc::new(Notify::new()),
             work_kick: Arc::new(Notify::new()),
             end_failures: Default::default(),
+            drift_reported: Default::default(),
         }
     }
 

@@ -65,6 +65,8 @@ pub struct GraphSettings {
     pub arm_url: String,
     /// Whether eligibility is read from PIM instead of the policy file.
     pub eligibility_from_graph: bool,
+    /// Whether reconciliation removes unmanaged assignments.
+    pub remove_unmanaged: bool,
     /// Timeouts and retries.
     pub retry: RetryPolicy,
 }
@@ -80,6 +82,7 @@ impl GraphSettings {
             graph_url: config.graph_url.clone(),
             arm_url: config.arm_url.clone(),
             eligibility_from_graph: config.eligibility == EligibilitySource::Graph,
+            remove_unmanaged: config.remove_unmanaged,
             retry: RetryPolicy::default(),
         })
     }
@@ -90,6 +93,7 @@ pub struct GraphDirectory {
     client: GraphClient,
     clock: Arc<dyn Clock>,
     eligibility_from_graph: bool,
+    remove_unmanaged: bool,
     cache: Mutex<HashMap<String, (DateTime<Utc>, Vec<Value>)>>,
 }
 
@@ -109,6 +113,7 @@ impl GraphDirectory {
             client,
             clock,
             eligibility_from_graph: settings.eligibility_from_graph,
+            remove_unmanaged: settings.remove_unmanaged,
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -247,6 +252,10 @@ impl Directory for GraphDirectory {
 
     async fn active_assignments(&self, roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
         self.assignments(roles).await.map(Some)
+    }
+
+    fn remove_unmanaged(&self) -> bool {
+        self.remove_unmanaged
     }
 
     async fn remove_assignment(&self, role: &Role, assignment: &DirectoryAssignment) -> Result<()> {
