@@ -150,13 +150,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
     };
     let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
     let directory = crate::directory::from_config(&config.directory, clock.clone())?;
-    let parts = app::Parts {
-        store,
-        directory,
-        clock,
-        policy,
-        slack,
-    };
+    let parts = app::Parts { store, directory, clock, policy, slack };
     let addr = config.listen_addr()?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
@@ -178,7 +172,14 @@ async fn reconcile(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     let directory = crate::directory::from_config(&config.directory, clock.clone())?;
     let channels = config
         .slack()
-        .map(|s| channels(crate::core::ids::Platform::Slack, &s.approver_channel, &s.feed_channel, &s.alert_channel))
+        .map(|s| {
+            channels(
+                crate::core::ids::Platform::Slack,
+                &s.approver_channel,
+                &s.feed_channel,
+                &s.alert_channel,
+            )
+        })
         .into_iter()
         .collect();
     let service = crate::core::service::AccessService::new(store, directory, clock, policy, channels);
@@ -186,7 +187,11 @@ async fn reconcile(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
         println!("directory kind is static: nothing to reconcile");
         return Ok(ExitCode::SUCCESS);
     };
-    println!("checked {} active assignment(s); {} do not match pimbot's grants", report.checked, report.drift.len());
+    println!(
+        "checked {} active assignment(s); {} do not match pimbot's grants",
+        report.checked,
+        report.drift.len()
+    );
     for d in &report.drift {
         let who = d.person.as_ref().map_or(d.assignment.principal_id.clone(), |p| p.to_string());
         let removed = if d.removed { " (removed)" } else { "" };

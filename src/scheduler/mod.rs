@@ -50,8 +50,14 @@ async fn reconcile_loop(service: Arc<AccessService>, shutdown: CancellationToken
         }
         match service.reconcile(false).await {
             Ok(None) => return, // the directory cannot list assignments: nothing to reconcile
-            Ok(Some(report)) => tracing::info!(checked = report.checked, drift = report.drift.len(), "reconciled the directory"),
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "reconciliation failed; will retry next period"),
+            Ok(Some(report)) => tracing::info!(
+                checked = report.checked,
+                drift = report.drift.len(),
+                "reconciled the directory"
+            ),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "reconciliation failed; will retry next period")
+            }
         }
     }
 }

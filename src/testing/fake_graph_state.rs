@@ -202,7 +202,9 @@ fn schedule(body: &Value, action: &str) -> Result<Window, (String, String)> {
             let d = parse_iso_duration(get_str(&exp, "duration")).ok_or_else(|| bad("invalid duration"))?;
             Some(start + d)
         }
-        "afterdatetime" => DateTime::parse_from_rfc3339(get_str(&exp, "endDateTime")).ok().map(|t| t.with_timezone(&Utc)),
+        "afterdatetime" => {
+            DateTime::parse_from_rfc3339(get_str(&exp, "endDateTime")).ok().map(|t| t.with_timezone(&Utc))
+        }
         "noexpiration" => None,
         _ => return Err(bad("expiration.type must be afterDuration, afterDateTime or noExpiration")),
     };

@@ -5,11 +5,12 @@
 //! Nothing here is used by `pimbot serve`.
 
 pub mod fake_graph;
+mod fake_graph_http;
 mod fake_graph_state;
 pub mod fake_slack;
 mod fake_slack_state;
 pub mod signing;
 
+pub use fake_graph::{FakeAssignment, FakeGraph, FakeKind, FakeUser, GraphCall, GraphFault};
 pub use fake_slack::{FAKE_BOT_TOKEN, FakeSlack, SlackCall};
 pub use fake_slack_state::FakeMessage;
-pub use fake_graph::{FakeAssignment, FakeGraph, FakeKind, FakeUser, GraphCall, GraphFault};

@@ -17,15 +17,15 @@ use pimbot::testing::{FakeAssignment, FakeGraph, FakeKind, GraphFault};
 use crate::support::app::{ALERTS, TestApp};
 use crate::support::db::backends;
 
-const GA: &str = "62e90394-69f5-4237-9190-012177145e10";
-const READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
-const GROUP: &str = "68e55cce-cf7e-4a2d-9046-3e4e75c4bfa7";
-const SUB: &str = "/subscriptions/dfa2a084-766f-4003-8ae1-c4aeb893a99f";
-const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
-const ALICE: &str = "071cc716-8147-4397-a5ba-b2105951cc0b";
-const BOB: &str = "3cce9d87-3986-4f19-8335-7ed075408ca2";
+pub const GA: &str = "62e90394-69f5-4237-9190-012177145e10";
+pub const READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+pub const GROUP: &str = "68e55cce-cf7e-4a2d-9046-3e4e75c4bfa7";
+pub const SUB: &str = "/subscriptions/dfa2a084-766f-4003-8ae1-c4aeb893a99f";
+pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+pub const ALICE: &str = "071cc716-8147-4397-a5ba-b2105951cc0b";
+pub const BOB: &str = "3cce9d87-3986-4f19-8335-7ed075408ca2";
 
-const GLASS: &str = "bb000000-0000-0000-0000-0000000000bb";
+pub const GLASS: &str = "bb000000-0000-0000-0000-0000000000bb";
 
 fn policy(fake: &FakeGraph, eligibility: &str) -> String {
     format!(
@@ -109,7 +109,11 @@ async fn spawn(db: crate::support::db::TestDb, eligibility: &str) -> (TestApp, F
     let toml = policy(&fake, eligibility);
     let config = pimbot::config::from_toml_str(&toml).expect("policy parses");
     let mut settings = GraphSettings::from_config(&config.directory).expect("graph settings");
-    settings.retry = RetryPolicy { min_delay: StdDuration::from_millis(20), max_delay: StdDuration::from_millis(100), ..RetryPolicy::default() };
+    settings.retry = RetryPolicy {
+        min_delay: StdDuration::from_millis(20),
+        max_delay: StdDuration::from_millis(100),
+        ..RetryPolicy::default()
+    };
     let make = Box::new(move |clock: Arc<pimbot::core::ports::ManualClock>| {
         Arc::new(GraphDirectory::new(settings, clock).expect("graph directory")) as Arc<dyn Directory>
     });
@@ -117,17 +121,20 @@ async fn spawn(db: crate::support::db::TestDb, eligibility: &str) -> (TestApp, F
     (app, fake)
 }
 
-/// Runs `body` on every backend with a fresh app and fake.
-macro_rules! on_every_backend_graph {
-    ($eligibility:expr, $body:expr) => {{
-        for db in backends().await {
-            let name = db.name;
-            let (app, fake) = spawn(db, $eligibility).await;
-            tokio::time::timeout(StdDuration::from_secs(60), $body(app, fake))
-                .await
-                .unwrap_or_else(|_| panic!("timed out on {name}"));
-        }
-    }};
+/// Runs `body` on every backend with a fresh app and fake. `eligibility` is `policy` or
+/// `graph`; a `+remove` suffix sets `remove_unmanaged = true`.
+pub async fn on_every_backend_graph<F, Fut>(eligibility: &str, body: F)
+where
+    F: Fn(TestApp, FakeGraph) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for db in backends().await {
+        let name = db.name;
+        let (app, fake) = spawn(db, eligibility).await;
+        tokio::time::timeout(StdDuration::from_secs(60), body(app, fake))
+            .await
+            .unwrap_or_else(|_| panic!("timed out on {name}"));
+    }
 }
 
 fn actions(fake: &FakeGraph) -> Vec<String> {
@@ -142,7 +149,7 @@ fn actions(fake: &FakeGraph) -> Vec<String> {
 
 #[tokio::test]
 async fn approval_assigns_through_pim_and_expiry_removes() {
-    on_every_backend_graph!("policy", |app: TestApp, fake: FakeGraph| async move {
+    on_every_backend_graph("policy", |app: TestApp, fake: FakeGraph| async move {
         let (_, id) = app.activate("U0ALICE", "global-admin 30m #INC-4711 rotate leaked secret").await;
         app.settle().await;
         assert!(fake.accepted_requests().is_empty(), "nothing granted before approval");
@@ -160,8 +167,14 @@ async fn approval_assigns_through_pim_and_expiry_removes() {
         assert_eq!(body["roleDefinitionId"], GA);
         assert_eq!(body["directoryScopeId"], "/");
         assert_eq!(body["justification"], "rotate leaked secret");
-        assert_eq!(body["ticketInfo"], serde_json::json!({"ticketNumber": "INC-4711", "ticketSystem": "pimbot"}));
-        assert_eq!(body["scheduleInfo"]["expiration"], serde_json::json!({"type": "afterDuration", "duration": "PT30M"}));
+        assert_eq!(
+            body["ticketInfo"],
+            serde_json::json!({"ticketNumber": "INC-4711", "ticketSystem": "pimbot"})
+        );
+        assert_eq!(
+            body["scheduleInfo"]["expiration"],
+            serde_json::json!({"type": "afterDuration", "duration": "PT30M"})
+        );
         assert!(body["scheduleInfo"]["startDateTime"].as_str().is_some_and(|s| s.ends_with('Z')));
         assert_eq!(fake.assignments().len(), 1);
 
@@ -170,17 +183,21 @@ async fn approval_assigns_through_pim_and_expiry_removes() {
         assert_eq!(app.request(&id).await.state, RequestState::Expired);
         assert_eq!(actions(&fake), ["adminAssign", "adminRemove"]);
         let remove = &fake.accepted_requests()[1].body;
-        assert_eq!((remove["principalId"].as_str(), remove["roleDefinitionId"].as_str()), (Some(ALICE), Some(GA)));
+        assert_eq!(
+            (remove["principalId"].as_str(), remove["roleDefinitionId"].as_str()),
+            (Some(ALICE), Some(GA))
+        );
         assert!(remove.get("scheduleInfo").is_none());
         assert!(fake.assignments().is_empty(), "assignment gone");
         assert_eq!(fake.tokens_issued(), 1, "one cached Graph token");
         app.stop().await;
-    });
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn groups_and_azure_roles_use_their_endpoints() {
-    on_every_backend_graph!("policy", |app: TestApp, fake: FakeGraph| async move {
+    on_every_backend_graph("policy", |app: TestApp, fake: FakeGraph| async move {
         let (_, group) = app.activate("U0ALICE", "ops-group 1h paging duty").await;
         let (_, azure) = app.activate("U0ALICE", "contributor 1h deploy hotfix").await;
         app.settle().await;
@@ -191,12 +208,20 @@ async fn groups_and_azure_roles_use_their_endpoints() {
         assert_eq!((g.body["accessId"].as_str(), g.body["groupId"].as_str()), (Some("member"), Some(GROUP)));
         assert_eq!(g.body["action"], "adminAssign");
         let arm = calls.iter().find(|c| c.method == "PUT").expect("ARM request");
-        assert!(arm.path.starts_with(&format!("/arm{SUB}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests/")));
+        assert!(arm.path.starts_with(&format!(
+            "/arm{SUB}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests/"
+        )));
         assert!(arm.query.contains(&("api-version".into(), "2020-10-01".into())));
         let props = &arm.body["properties"];
         assert_eq!(props["requestType"], "AdminAssign");
-        assert_eq!(props["roleDefinitionId"], format!("{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}"));
-        assert_eq!(props["scheduleInfo"]["expiration"], serde_json::json!({"type": "AfterDuration", "duration": "PT1H"}));
+        assert_eq!(
+            props["roleDefinitionId"],
+            format!("{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}")
+        );
+        assert_eq!(
+            props["scheduleInfo"]["expiration"],
+            serde_json::json!({"type": "AfterDuration", "duration": "PT1H"})
+        );
         assert_eq!(fake.assignments().len(), 2);
         assert_eq!(fake.tokens_issued(), 2, "one token per audience");
 
@@ -205,12 +230,13 @@ async fn groups_and_azure_roles_use_their_endpoints() {
         assert!(fake.assignments().is_empty(), "both removed: {:?}", fake.assignments());
         assert_eq!(app.request(&azure).await.state, RequestState::Expired);
         app.stop().await;
-    });
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn throttling_outages_and_expired_tokens_are_retried_once_each() {
-    on_every_backend_graph!("policy", |app: TestApp, fake: FakeGraph| async move {
+    on_every_backend_graph("policy", |app: TestApp, fake: FakeGraph| async move {
         fake.fail_next(1, GraphFault::Throttle(1));
         fake.fail_next(1, GraphFault::Unavailable);
         fake.fail_next(1, GraphFault::TokenExpired);
@@ -219,18 +245,24 @@ async fn throttling_outages_and_expired_tokens_are_retried_once_each() {
         app.settle().await;
         assert_eq!(app.request(&id).await.state, RequestState::Active);
         assert!(started.elapsed() >= StdDuration::from_secs(1), "Retry-After honoured");
-        let statuses: Vec<u16> = fake.calls().iter().filter(|c| c.method == "POST" && !c.path.starts_with("/login/")).map(|c| c.status).collect();
+        let statuses: Vec<u16> = fake
+            .calls()
+            .iter()
+            .filter(|c| c.method == "POST" && !c.path.starts_with("/login/"))
+            .map(|c| c.status)
+            .collect();
         assert_eq!(statuses, [429, 503, 401, 201]);
         assert_eq!(actions(&fake), ["adminAssign"], "exactly one assignment request accepted");
         assert_eq!(fake.assignments().len(), 1);
         assert_eq!(fake.tokens_issued(), 2, "the expired token was replaced once");
         app.stop().await;
-    });
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_repeated_or_extended_grant_extends_the_assignment() {
-    on_every_backend_graph!("policy", |app: TestApp, fake: FakeGraph| async move {
+    on_every_backend_graph("policy", |app: TestApp, fake: FakeGraph| async move {
         let (_, first) = app.activate("U0ALICE", "reader 30m audit review").await;
         app.settle().await;
         let end = fake.assignments()[0].end.expect("time-bound");
@@ -244,61 +276,41 @@ async fn a_repeated_or_extended_grant_extends_the_assignment() {
         assert_eq!(assignments.len(), 1, "extended, not stacked");
         assert_eq!(assignments[0].end.expect("end") - end, Duration::minutes(40));
         app.stop().await;
-    });
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_grant_that_keeps_failing_fails_the_request_loudly() {
-    on_every_backend_graph!("policy", |app: TestApp, fake: FakeGraph| async move {
+    on_every_backend_graph("policy", |app: TestApp, fake: FakeGraph| async move {
         fake.fail_next(20, GraphFault::Unavailable);
         let (_, id) = app.activate("U0ALICE", "reader 30m audit review").await;
         app.settle().await;
         assert_eq!(app.request(&id).await.state, RequestState::Failed);
         let alerts = app.channel(ALERTS);
-        assert!(alerts.iter().any(|m| m.text.contains("Grant FAILED") && m.text.contains(id.as_str())), "{alerts:?}");
+        assert!(
+            alerts.iter().any(|m| m.text.contains("Grant FAILED") && m.text.contains(id.as_str())),
+            "{alerts:?}"
+        );
         let tries = fake.calls().iter().filter(|c| c.status == 503).count();
         assert_eq!(tries, RetryPolicy::default().max_tries, "bounded retries");
         assert!(fake.assignments().is_empty());
         app.stop().await;
-    });
-}
-
-#[tokio::test]
-async fn an_end_that_keeps_failing_alerts_once_and_is_retried() {
-    on_every_backend_graph!("policy", |app: TestApp, fake: FakeGraph| async move {
-        let (_, id) = app.activate("U0ALICE", "reader 30m audit review").await;
-        app.settle().await;
-        assert_eq!(app.request(&id).await.state, RequestState::Active);
-        fake.fail_next(10_000, GraphFault::Unavailable);
-        app.advance(Duration::minutes(31));
-        for _ in 0..4 {
-            pimbot::scheduler::sweep_once(&app.running.service).await;
-        }
-        app.settle().await;
-        assert_eq!(app.request(&id).await.state, RequestState::Active, "still open while the directory refuses");
-        let loud = |app: &TestApp| app.channel(ALERTS).iter().filter(|m| m.text.contains("Could not END")).count();
-        assert_eq!(loud(&app), 1, "one alert: {:?}", app.channel(ALERTS));
-        for _ in 0..3 {
-            pimbot::scheduler::sweep_once(&app.running.service).await;
-        }
-        app.settle().await;
-        assert_eq!(loud(&app), 1, "no spam within the quiet period");
-
-        fake.clear_faults();
-        app.settle().await;
-        assert_eq!(app.request(&id).await.state, RequestState::Expired);
-        assert!(fake.assignments().is_empty());
-        app.stop().await;
-    });
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn eligibility_can_come_from_pim() {
-    on_every_backend_graph!("graph", |app: TestApp, fake: FakeGraph| async move {
+    on_every_backend_graph("graph", |app: TestApp, fake: FakeGraph| async move {
         // bob is eligible for global-admin only in PIM; alice only in the policy file.
         fake.add_eligibility(FakeAssignment::standing(FakeKind::Entra, BOB, GA, "/"));
         let reply = app.slack.command("U0BOB", "roles").await.expect("roles");
-        assert!(reply.text().contains("global-admin") && !reply.text().contains("reader"), "{}", reply.text());
+        assert!(
+            reply.text().contains("global-admin") && !reply.text().contains("reader"),
+            "{}",
+            reply.text()
+        );
         let (_, id) = app.activate("U0BOB", "global-admin 30m #INC-1 incident bridge").await;
         app.settle().await;
         app.click("U0CAROL", "approve", &id).await;
@@ -306,74 +318,17 @@ async fn eligibility_can_come_from_pim() {
         assert_eq!(app.request(&id).await.state, RequestState::Active);
         assert_eq!(fake.assignments()[0].principal_id, BOB);
 
-        let refused = app.slack.command("U0ALICE", "activate reader 30m policy says yes").await.expect("command");
+        let refused =
+            app.slack.command("U0ALICE", "activate reader 30m policy says yes").await.expect("command");
         assert!(refused.text().contains("not eligible"), "{}", refused.text());
 
         // Removed from PIM: refused once the short cache has run out.
         fake.remove_eligibilities(BOB);
         app.advance(Duration::seconds(61));
-        let refused = app.slack.command("U0BOB", "activate global-admin 30m #INC-2 again").await.expect("command");
+        let refused =
+            app.slack.command("U0BOB", "activate global-admin 30m #INC-2 again").await.expect("command");
         assert!(refused.text().contains("not eligible"), "{}", refused.text());
         app.stop().await;
-    });
-}
-
-#[tokio::test]
-async fn reconciliation_reports_standing_access_and_overlong_assignments() {
-    on_every_backend_graph!("policy", |app: TestApp, fake: FakeGraph| async move {
-        fake.add_assignment(FakeAssignment::standing(FakeKind::Entra, BOB, GA, "/"));
-        fake.add_assignment(FakeAssignment::standing(FakeKind::Entra, GLASS, GA, "/"));
-        let (_, id) = app.activate("U0ALICE", "reader 30m audit review").await;
-        let (_, group) = app.activate("U0ALICE", "ops-group 30m paging").await;
-        app.settle().await;
-        assert_eq!(app.request(&id).await.state, RequestState::Active);
-        assert_eq!(app.request(&group).await.state, RequestState::Active);
-        // The group membership somehow became permanent in the directory.
-        fake.set_assignment_end(ALICE, None);
-        fake.add_assignment(FakeAssignment::standing(FakeKind::Arm, BOB, &format!("{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}"), SUB));
-
-        let report = app.running.service.reconcile(true).await.expect("reconcile").expect("graph lists");
-        let found: Vec<(pimbot::core::service::DriftKind, String, String)> = report
-            .drift
-            .iter()
-            .map(|d| (d.kind, d.assignment.role.to_string(), d.person.as_ref().map(|p| p.to_string()).unwrap_or_default()))
-            .collect();
-        use pimbot::core::service::DriftKind::{OutlivesGrant, Unmanaged};
-        assert!(found.contains(&(Unmanaged, "global-admin".into(), "bob".into())), "{found:?}");
-        assert!(found.contains(&(Unmanaged, "contributor".into(), "bob".into())), "{found:?}");
-        assert!(found.contains(&(OutlivesGrant, "reader".into(), "alice".into())), "{found:?}");
-        assert!(found.contains(&(OutlivesGrant, "ops-group".into(), "alice".into())), "{found:?}");
-        assert_eq!(found.len(), 4, "break-glass skipped: {found:?}");
-        assert!(report.drift.iter().all(|d| !d.removed), "report only by default");
-        app.settle().await;
-        let alerts = app.channel(ALERTS);
-        let drift = alerts.iter().find(|m| m.text.contains("Directory drift")).expect("drift alert");
-        assert!(drift.text.contains("bob") && drift.text.contains("standing access"), "{}", drift.text);
-        assert_eq!(fake.assignments().len(), 5, "nothing removed");
-
-        // The periodic pass does not repeat what was just reported.
-        app.running.service.reconcile(false).await.expect("reconcile");
-        app.settle().await;
-        assert_eq!(app.channel(ALERTS).iter().filter(|m| m.text.contains("Directory drift")).count(), 1);
-        app.stop().await;
-    });
-}
-
-#[tokio::test]
-async fn reconciliation_removes_unmanaged_assignments_when_configured() {
-    on_every_backend_graph!("policy+remove", |app: TestApp, fake: FakeGraph| async move {
-        fake.add_assignment(FakeAssignment::standing(FakeKind::Entra, BOB, GA, "/"));
-        fake.add_assignment(FakeAssignment::standing(FakeKind::Entra, GLASS, GA, "/"));
-        let (_, id) = app.activate("U0ALICE", "reader 30m audit review").await;
-        app.settle().await;
-        let report = app.running.service.reconcile(false).await.expect("reconcile").expect("graph lists");
-        assert_eq!(report.drift.len(), 1);
-        assert!(report.drift[0].removed);
-        let left: Vec<String> = fake.assignments().iter().map(|a| a.principal_id.clone()).collect();
-        assert_eq!(left, [GLASS.to_owned(), ALICE.to_owned()], "bob's standing access removed, the rest kept");
-        assert_eq!(app.request(&id).await.state, RequestState::Active);
-        app.settle().await;
-        assert!(app.channel(ALERTS).iter().any(|m| m.text.contains("REMOVED")));
-        app.stop().await;
-    });
+    })
+    .await;
 }

@@ -4,6 +4,7 @@ mod support;
 
 mod durability;
 mod graph;
+mod graph_drift;
 mod slack_flow;
 mod slack_refusals;
 mod store;

@@ -47,9 +47,14 @@ impl AccessService {
     pub(super) async fn end_failed(&self, grant: &Grant, error: &Error, now: DateTime<Utc>) {
         let due = {
             let mut failures = self.end_failures.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = failures.entry(grant.id.clone()).or_insert(EndFailure { first: now, attempts: 0, alerted: None });
+            let entry = failures.entry(grant.id.clone()).or_insert(EndFailure {
+                first: now,
+                attempts: 0,
+                alerted: None,
+            });
             entry.attempts += 1;
-            let bad_enough = entry.attempts >= END_ALERT_AFTER_ATTEMPTS || now - entry.first >= END_ALERT_AFTER;
+            let bad_enough =
+                entry.attempts >= END_ALERT_AFTER_ATTEMPTS || now - entry.first >= END_ALERT_AFTER;
             let quiet = entry.alerted.is_none_or(|at| now - at >= END_ALERT_EVERY);
             if bad_enough && quiet {
                 entry.alerted = Some(now);
@@ -73,7 +78,14 @@ impl AccessService {
         let detail = json!({"grant_id": grant.id, "attempts": failure.attempts, "since": failure.first, "error": cause});
         let commit = Commit {
             at: Some(now),
-            audit: vec![AuditEvent::about(now, Actor::System, "grant.end_failed", &grant.request_id, &grant.role, detail)],
+            audit: vec![AuditEvent::about(
+                now,
+                Actor::System,
+                "grant.end_failed",
+                &grant.request_id,
+                &grant.role,
+                detail,
+            )],
             outbox: alert(&self.channels, grant.id.as_str(), &text),
             ..Commit::default()
         };

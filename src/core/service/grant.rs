@@ -49,7 +49,9 @@ impl AccessService {
         let expected_version = request.version;
         let person = match policy.person(&request.requester) {
             Some(p) => p.clone(),
-            None => return self.fail(request, &policy, &role, "the requester is no longer eligible", now).await,
+            None => {
+                return self.fail(request, &policy, &role, "the requester is no longer eligible", now).await;
+            }
         };
         match self.eligible(&role, &person, now).await {
             Ok(true) => {}

@@ -81,17 +81,21 @@ impl AccessService {
             .iter()
             .filter_map(|p| p.object_id.as_deref().map(|o| (oid(o), p.id.clone())))
             .collect();
-        let glass: Vec<String> = policy.break_glass.iter().filter_map(|b| b.object_id.as_deref().map(oid)).collect();
+        let glass: Vec<String> =
+            policy.break_glass.iter().filter_map(|b| b.object_id.as_deref().map(oid)).collect();
         let mut report = ReconcileReport { checked: assignments.len(), drift: Vec::new() };
         for a in assignments {
             if glass.contains(&oid(&a.principal_id)) {
                 continue;
             }
             let person = people.get(&oid(&a.principal_id)).cloned();
-            let grant = person.as_ref().and_then(|p| grants.iter().find(|g| &g.person == p && g.role == a.role));
+            let grant =
+                person.as_ref().and_then(|p| grants.iter().find(|g| &g.person == p && g.role == a.role));
             let kind = match grant {
                 None => DriftKind::Unmanaged,
-                Some(g) if a.ends_at.is_none_or(|end| end > g.ends_at + END_SLACK) => DriftKind::OutlivesGrant,
+                Some(g) if a.ends_at.is_none_or(|end| end > g.ends_at + END_SLACK) => {
+                    DriftKind::OutlivesGrant
+                }
                 Some(_) => continue,
             };
             let mut removed = false;
@@ -99,7 +103,9 @@ impl AccessService {
                 let role = policy.role(&a.role)?;
                 match self.directory.remove_assignment(role, &a).await {
                     Ok(()) => removed = true,
-                    Err(e) => tracing::error!(role = %a.role, principal = %a.principal_id, error = %format!("{e:#}"), "removing an unmanaged assignment failed"),
+                    Err(e) => {
+                        tracing::error!(role = %a.role, principal = %a.principal_id, error = %format!("{e:#}"), "removing an unmanaged assignment failed")
+                    }
                 }
             }
             report.drift.push(Drift { kind, assignment: a, person, removed });
@@ -133,8 +139,12 @@ impl AccessService {
         let marker = RequestId(format!("reconcile-{}", now.format("%Y%m%dT%H%M%S")));
         for d in &fresh {
             let a = &d.assignment;
-            let who = d.person.as_ref().map_or_else(|| format!("principal {}", a.principal_id), |p| p.to_string());
-            let until = a.ends_at.map_or_else(|| "permanent".to_owned(), |e| format!("until {}", e.format("%Y-%m-%d %H:%M UTC")));
+            let who =
+                d.person.as_ref().map_or_else(|| format!("principal {}", a.principal_id), |p| p.to_string());
+            let until = a.ends_at.map_or_else(
+                || "permanent".to_owned(),
+                |e| format!("until {}", e.format("%Y-%m-%d %H:%M UTC")),
+            );
             let what = match (d.kind, d.removed) {
                 (DriftKind::Unmanaged, true) => "not granted through pimbot: REMOVED",
                 (DriftKind::Unmanaged, false) => "not granted through pimbot (standing access)",
@@ -143,7 +153,8 @@ impl AccessService {
             lines.push(format!("• {who} holds *{}* ({until}, {}): {what}", a.role, a.assignment_type));
             let detail = json!({"drift": format!("{:?}", d.kind), "principal_id": a.principal_id, "person": d.person,
                 "ends_at": a.ends_at, "assignment_type": a.assignment_type, "removed": d.removed});
-            let mut event = AuditEvent::about(now, Actor::System, "directory.drift", &marker, &a.role, detail);
+            let mut event =
+                AuditEvent::about(now, Actor::System, "directory.drift", &marker, &a.role, detail);
             event.request_id = None; // about no request
             audit.push(event);
         }

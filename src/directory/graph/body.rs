@@ -282,7 +282,8 @@ mod tests {
         let remove = entra_request(PimAction::Remove, "oid-1", &r, None, "", None);
         assert_eq!(remove["action"], "adminRemove");
         assert!(remove.get("scheduleInfo").is_none() && remove.get("ticketInfo").is_none());
-        let g = group_request(PimAction::Assign, "oid-1", &role(RoleKind::Group, "grp", ""), Some(&s), "x", None);
+        let g =
+            group_request(PimAction::Assign, "oid-1", &role(RoleKind::Group, "grp", ""), Some(&s), "x", None);
         assert_eq!((g["accessId"].as_str(), g["groupId"].as_str()), (Some("member"), Some("grp")));
     }
 
@@ -292,7 +293,10 @@ mod tests {
         let id = arm_role_definition_id(&r);
         assert_eq!(id, "/subscriptions/s1/providers/Microsoft.Authorization/roleDefinitions/b24988ac");
         assert!(arm_definition_matches(&r, &id.to_uppercase()));
-        assert!(!arm_definition_matches(&r, "/subscriptions/s1/providers/Microsoft.Authorization/roleDefinitions/x"));
+        assert!(!arm_definition_matches(
+            &r,
+            "/subscriptions/s1/providers/Microsoft.Authorization/roleDefinitions/x"
+        ));
         let full = role(RoleKind::AzureRole, &id, "/subscriptions/s1");
         assert_eq!(arm_role_definition_id(&full), id);
         let body = arm_request(PimAction::Remove, "oid", &r, None, "done", None);

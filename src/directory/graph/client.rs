@@ -304,7 +304,10 @@ mod tests {
 
     #[test]
     fn success_answers_json_or_null() {
-        assert_eq!(classify(StatusCode::CREATED, &headers(None), r#"{"id":"1"}"#), Ok(serde_json::json!({"id":"1"})));
+        assert_eq!(
+            classify(StatusCode::CREATED, &headers(None), r#"{"id":"1"}"#),
+            Ok(serde_json::json!({"id":"1"}))
+        );
         assert_eq!(classify(StatusCode::NO_CONTENT, &headers(None), ""), Ok(Value::Null));
         assert!(matches!(classify(StatusCode::OK, &headers(None), "<html>"), Err(ApiError::Decode(_))));
     }
@@ -323,12 +326,16 @@ mod tests {
     fn server_errors_retry_client_errors_do_not() {
         let e = classify(StatusCode::BAD_GATEWAY, &headers(None), "oops").expect_err("502");
         assert!(e.is_retryable());
-        let body = r#"{"error":{"code":"RoleAssignmentExists","message":"The Role assignment already exists."}}"#;
+        let body =
+            r#"{"error":{"code":"RoleAssignmentExists","message":"The Role assignment already exists."}}"#;
         let e = classify(StatusCode::BAD_REQUEST, &headers(None), body).expect_err("400");
         assert!(!e.is_retryable());
         assert!(e.has_code("roleassignmentexists"));
         assert_eq!(e.status(), Some(400));
-        assert!(!ApiError::Token { status: 400, code: "invalid_client".into(), message: String::new() }.is_retryable());
+        assert!(
+            !ApiError::Token { status: 400, code: "invalid_client".into(), message: String::new() }
+                .is_retryable()
+        );
         assert!(ApiError::Network("reset".into()).is_retryable());
     }
 }

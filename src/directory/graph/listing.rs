@@ -53,7 +53,10 @@ fn same_scope(a: &str, b: &str) -> bool {
 
 /// Whether `inner` is `outer` or below it (ARM scopes inherit downwards).
 fn within(inner: &str, outer: &str) -> bool {
-    let (i, o) = (inner.trim().trim_matches('/').to_ascii_lowercase(), outer.trim().trim_matches('/').to_ascii_lowercase());
+    let (i, o) = (
+        inner.trim().trim_matches('/').to_ascii_lowercase(),
+        outer.trim().trim_matches('/').to_ascii_lowercase(),
+    );
     o.is_empty() || i == o || i.starts_with(&format!("{o}/"))
 }
 
@@ -76,7 +79,9 @@ impl GraphDirectory {
     async fn cached_list(&self, audience: Audience, url: &str, now: DateTime<Utc>) -> Result<Vec<Value>> {
         {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((at, items)) = cache.get(url).filter(|(at, _)| now - *at < ELIGIBILITY_TTL && *at <= now) {
+            if let Some((at, items)) =
+                cache.get(url).filter(|(at, _)| now - *at < ELIGIBILITY_TTL && *at <= now)
+            {
                 tracing::trace!(%at, "eligibility from cache");
                 return Ok(items.clone());
             }
@@ -99,7 +104,10 @@ impl GraphDirectory {
         let by_principal = format!("principalId eq '{}'", quote(principal));
         let mut keys = Vec::new();
         if roles.iter().any(|r| r.kind == RoleKind::EntraRole) {
-            let url = filter_url(self.client.graph("roleManagement/directory/roleEligibilityScheduleInstances"), &by_principal);
+            let url = filter_url(
+                self.client.graph("roleManagement/directory/roleEligibilityScheduleInstances"),
+                &by_principal,
+            );
             let items = self.cached_list(Audience::Graph, &url, now).await?;
             for role in roles.iter().filter(|r| r.kind == RoleKind::EntraRole) {
                 let scope = if role.scope.trim().is_empty() { "/" } else { role.scope.as_str() };
@@ -179,7 +187,8 @@ impl GraphDirectory {
                     ),
                 ),
             };
-            let items = self.client.get_all(audience, &url).await.map_err(|e| internal("listing assignments", e))?;
+            let items =
+                self.client.get_all(audience, &url).await.map_err(|e| internal("listing assignments", e))?;
             let scope = if role.scope.trim().is_empty() { "/" } else { role.scope.as_str() };
             for i in items.iter().filter(|i| matches_role(role, scope, i)) {
                 out.push(DirectoryAssignment {

@@ -88,13 +88,29 @@ impl GraphSettings {
     }
 }
 
+/// Cached list answers by URL, with when they were fetched.
+type ListCache = Mutex<HashMap<String, (DateTime<Utc>, Vec<Value>)>>;
+
+/// One schedule request to send.
+#[derive(Clone, Copy)]
+struct Ask<'a> {
+    action: PimAction,
+    principal: &'a str,
+    role: &'a Role,
+    schedule: Option<&'a Schedule>,
+    why: &'a str,
+    ticket: Option<&'a str>,
+    /// `(key, discriminator)` of the ARM request name.
+    name: (&'a str, &'a str),
+}
+
 /// Makes grants in Entra ID / Azure through PIM.
 pub struct GraphDirectory {
     client: GraphClient,
     clock: Arc<dyn Clock>,
     eligibility_from_graph: bool,
     remove_unmanaged: bool,
-    cache: Mutex<HashMap<String, (DateTime<Utc>, Vec<Value>)>>,
+    cache: ListCache,
 }
 
 impl GraphDirectory {
@@ -123,17 +139,9 @@ impl GraphDirectory {
         &self.client
     }
 
-    /// Sends one schedule request for `role`; `name` makes the ARM request name.
-    async fn request(
-        &self,
-        action: PimAction,
-        principal: &str,
-        role: &Role,
-        schedule: Option<&Schedule>,
-        why: &str,
-        ticket: Option<&str>,
-        name: (&str, &str),
-    ) -> Result<Value, ApiError> {
+    /// Sends one schedule request.
+    async fn request(&self, ask: &Ask<'_>) -> Result<Value, ApiError> {
+        let Ask { action, principal, role, schedule, why, ticket, name } = *ask;
         let answer = match role.kind {
             RoleKind::EntraRole => {
                 let url = self.client.graph("roleManagement/directory/roleAssignmentScheduleRequests");
@@ -180,7 +188,9 @@ fn principal(person: &Person) -> Result<&str> {
 }
 
 fn failed(what: &str, spec: &GrantSpec, e: ApiError) -> Error {
-    Error::Internal(anyhow!(e).context(format!("{what} `{}` for {} ({})", spec.role.key, spec.person.id, spec.grant_id)))
+    Error::Internal(
+        anyhow!(e).context(format!("{what} `{}` for {} ({})", spec.role.key, spec.person.id, spec.grant_id)),
+    )
 }
 
 /// Whether PIM says the assignment is already there.
@@ -205,16 +215,22 @@ impl Directory for GraphDirectory {
         let schedule = Schedule::until(now, spec.ends_at);
         let end = spec.ends_at.to_rfc3339_opts(SecondsFormat::Secs, true);
         let name = (spec.grant_id.as_str(), end.as_str());
-        let (why, ticket) = (spec.justification.as_str(), spec.ticket.as_deref());
-        match self.request(PimAction::Assign, principal, &spec.role, Some(&schedule), why, ticket, name).await {
+        let assign = Ask {
+            action: PimAction::Assign,
+            principal,
+            role: &spec.role,
+            schedule: Some(&schedule),
+            why: &spec.justification,
+            ticket: spec.ticket.as_deref(),
+            name,
+        };
+        match self.request(&assign).await {
             Ok(_) => Ok(()),
             Err(e) if already_exists(&e) => {
                 // Our own assignment from an earlier try, or an extension: move its end.
                 tracing::info!(grant = %spec.grant_id, "assignment exists; extending it to the new end");
-                self.request(PimAction::Extend, principal, &spec.role, Some(&schedule), why, ticket, name)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| failed("extending", spec, e))
+                let extend = Ask { action: PimAction::Extend, ..assign };
+                self.request(&extend).await.map(|_| ()).map_err(|e| failed("extending", spec, e))
             }
             Err(e) => Err(failed("granting", spec, e)),
         }
@@ -222,9 +238,17 @@ impl Directory for GraphDirectory {
 
     async fn revoke(&self, spec: &GrantSpec) -> Result<()> {
         let principal = principal(&spec.person)?;
-        let name = (spec.grant_id.as_str(), "");
         let why = format!("pimbot grant {} ended", spec.grant_id);
-        match self.request(PimAction::Remove, principal, &spec.role, None, &why, None, name).await {
+        let remove = Ask {
+            action: PimAction::Remove,
+            principal,
+            role: &spec.role,
+            schedule: None,
+            why: &why,
+            ticket: None,
+            name: (spec.grant_id.as_str(), ""),
+        };
+        match self.request(&remove).await {
             Ok(_) => Ok(()),
             Err(e) if already_gone(&e) => {
                 tracing::info!(grant = %spec.grant_id, "assignment already gone");
@@ -261,17 +285,22 @@ impl Directory for GraphDirectory {
     async fn remove_assignment(&self, role: &Role, assignment: &DirectoryAssignment) -> Result<()> {
         let start = assignment.starts_at.map(|s| s.to_rfc3339()).unwrap_or_default();
         let key = format!("reconcile:{}:{}", assignment.principal_id, role.key);
-        let why = "Removed by pimbot reconciliation: not granted through pimbot";
-        let answer = self
-            .request(PimAction::Remove, &assignment.principal_id, role, None, why, None, (&key, &start))
-            .await;
+        let remove = Ask {
+            action: PimAction::Remove,
+            principal: &assignment.principal_id,
+            role,
+            schedule: None,
+            why: "Removed by pimbot reconciliation: not granted through pimbot",
+            ticket: None,
+            name: (&key, &start),
+        };
+        let answer = self.request(&remove).await;
         match answer {
             Ok(_) => Ok(()),
             Err(e) if already_gone(&e) => Ok(()),
-            Err(e) => Err(Error::Internal(anyhow!(e).context(format!(
-                "removing `{}` from {}",
-                role.key, assignment.principal_id
-            )))),
+            Err(e) => Err(Error::Internal(
+                anyhow!(e).context(format!("removing `{}` from {}", role.key, assignment.principal_id)),
+            )),
         }
     }
 }

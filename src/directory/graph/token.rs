@@ -138,11 +138,15 @@ impl TokenProvider {
         let status = response.status();
         let text = response.text().await.map_err(|e| ApiError::Network(format!("token response: {e}")))?;
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(ApiError::Server { status: status.as_u16(), code: "token".into(), message: String::new() });
+            return Err(ApiError::Server {
+                status: status.as_u16(),
+                code: "token".into(),
+                message: String::new(),
+            });
         }
         if !status.is_success() {
-            let detail: TokenError =
-                serde_json::from_str(&text).unwrap_or(TokenError { error: String::new(), error_description: text });
+            let detail: TokenError = serde_json::from_str(&text)
+                .unwrap_or(TokenError { error: String::new(), error_description: text });
             // The description names the tenant and trace ids, never the secret.
             let first_line = detail.error_description.lines().next().unwrap_or_default().to_owned();
             return Err(ApiError::Token { status: status.as_u16(), code: detail.error, message: first_line });
