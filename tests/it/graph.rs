@@ -332,3 +332,32 @@ async fn eligibility_can_come_from_pim() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_callers_share_one_token_per_audience() {
+    use pimbot::directory::graph::{Audience, TokenProvider};
+    use pimbot::testing::fake_graph::{FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_TENANT};
+    let fake = FakeGraph::start().await;
+    let tokens = TokenProvider::new(
+        reqwest::Client::new(),
+        &fake.login_url(),
+        FAKE_TENANT,
+        FAKE_CLIENT_ID,
+        FAKE_CLIENT_SECRET.to_owned().into(),
+    );
+    let graph = futures::future::join_all((0..8).map(|_| tokens.token(Audience::Graph))).await;
+    let arm = futures::future::join_all((0..8).map(|_| tokens.token(Audience::Arm))).await;
+    assert!(graph.iter().chain(arm.iter()).all(Result::is_ok));
+    assert_eq!(fake.tokens_issued(), 2, "one refresh per audience");
+    assert!(!format!("{tokens:?}").contains(FAKE_CLIENT_SECRET), "secret never in Debug output");
+
+    let wrong = TokenProvider::new(
+        reqwest::Client::new(),
+        &fake.login_url(),
+        FAKE_TENANT,
+        FAKE_CLIENT_ID,
+        "nope".to_owned().into(),
+    );
+    let refused = wrong.token(Audience::Graph).await.expect_err("bad secret refused");
+    assert!(refused.to_string().contains("invalid_client") && !refused.is_retryable(), "{refused}");
+}
