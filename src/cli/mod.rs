@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `migrate`, `demo`, `audit verify|export`. Each command
+//! The command line: `serve`, `check`, `migrate`, `reconcile`, `demo`, `audit verify|export`. Each command
 //! loads what it needs and hands over to the library; none holds domain logic.
 
 mod audit;
@@ -55,6 +55,9 @@ pub enum Cmd {
     Check(ConfigArg),
     /// Apply database migrations and exit.
     Migrate(ConfigArg),
+    /// Compare the directory's active assignments with pimbot's grants and report drift to the
+    /// alert channel (removing unmanaged ones with `[directory] remove_unmanaged = true`).
+    Reconcile(ConfigArg),
     /// Run a scripted scenario locally against a fake Slack workspace; no accounts needed.
     Demo,
     /// Per-role request counts and time-to-decision percentiles from the audit trail.
@@ -109,6 +112,7 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Reconcile(arg) => reconcile(&arg).await,
         Cmd::Demo => crate::demo::run().await.map(|()| ExitCode::SUCCESS),
         Cmd::Report { config, since } => {
             let (config, _) = load_valid(&config)?;
@@ -213,10 +217,12 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
             .validate(chrono::Utc::now())
             .map_err(|errors| anyhow::anyhow!("{} has problems:\n{errors}", path.display()))
     });
+    let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
+    let directory = crate::directory::from_config(&config.directory, clock.clone())?;
     let parts = app::Parts {
         store,
-        directory: Arc::new(crate::directory::StaticDirectory::new()),
-        clock: Arc::new(SystemClock),
+        directory,
+        clock,
         policy,
         slack,
         policy_source: Some(source),
@@ -238,6 +244,44 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
     });
     running.wait().await;
     Ok(())
+}
+
+async fn reconcile(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
+    let (config, policy) = load_valid(arg)?;
+    let store = crate::storage::connect(database_url(&config)?).await?;
+    let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
+    let directory = crate::directory::from_config(&config.directory, clock.clone())?;
+    let channels = config
+        .slack()
+        .map(|s| {
+            channels(
+                crate::core::ids::Platform::Slack,
+                &s.approver_channel,
+                &s.feed_channel,
+                &s.alert_channel,
+            )
+        })
+        .into_iter()
+        .collect();
+    let service = crate::core::service::AccessService::new(store, directory, clock, policy, channels);
+    let Some(report) = service.reconcile(true).await? else {
+        println!("directory kind is static: nothing to reconcile");
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!(
+        "checked {} active assignment(s); {} do not match pimbot's grants",
+        report.checked,
+        report.drift.len()
+    );
+    for d in &report.drift {
+        let who = d.person.as_ref().map_or(d.assignment.principal_id.clone(), |p| p.to_string());
+        let removed = if d.removed { " (removed)" } else { "" };
+        println!("  {:?}: {who} holds {}{removed}", d.kind, d.assignment.role);
+    }
+    if !report.drift.is_empty() {
+        println!("alerts queued for the alert channel; a running `pimbot serve` delivers them");
+    }
+    Ok(if report.drift.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
 }
 
 /// Channels of one platform; a missing feed or alert channel falls back to the approver channel.

@@ -188,6 +188,10 @@ pub struct DirectoryConfig {
     /// Base URL of Azure Resource Manager.
     #[serde(default = "default_arm_url")]
     pub arm_url: String,
+    /// Whether reconciliation removes active assignments of managed roles that were not made
+    /// through pimbot (standing access). Default false: they are only reported.
+    #[serde(default)]
+    pub remove_unmanaged: bool,
 }
 
 impl Default for DirectoryConfig {
@@ -201,6 +205,7 @@ impl Default for DirectoryConfig {
             login_url: default_login_url(),
             graph_url: default_graph_url(),
             arm_url: default_arm_url(),
+            remove_unmanaged: false,
         }
     }
 }

@@ -64,6 +64,8 @@ pub trait Store: Send + Sync {
     async fn open_grant(&self, person: &PersonId, role: &RoleKey) -> Result<Option<Grant>>;
     /// A person's open grants, ending soonest first.
     async fn open_grants_for(&self, person: &PersonId) -> Result<Vec<Grant>>;
+    /// Every open grant, ending soonest first, at most `limit` (reconciliation with the directory).
+    async fn open_grants(&self, limit: i64) -> Result<Vec<Grant>>;
     /// Open grants whose end is at or before `now`, soonest first, at most `limit`.
     async fn due_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>>;
     /// Pending requests whose next SLA step is due, at most `limit`.
@@ -123,6 +125,47 @@ pub trait Directory: Send + Sync {
     async fn grant(&self, spec: &GrantSpec) -> Result<()>;
     /// Ends the assignment; succeeds if it is already gone.
     async fn revoke(&self, spec: &GrantSpec) -> Result<()>;
+    /// The keys of those `roles` the directory says `person` is eligible for at `now`, or
+    /// `None` when eligibility comes from the policy file (the default).
+    async fn eligible_roles(
+        &self,
+        _person: &Person,
+        _roles: &[Role],
+        _now: DateTime<Utc>,
+    ) -> Result<Option<Vec<RoleKey>>> {
+        Ok(None)
+    }
+    /// Every active assignment of the managed `roles` the directory holds, or `None` when the
+    /// directory cannot list them (nothing to reconcile).
+    async fn active_assignments(&self, _roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
+        Ok(None)
+    }
+    /// Whether reconciliation should remove assignments not made through pimbot
+    /// (`[directory] remove_unmanaged`).
+    fn remove_unmanaged(&self) -> bool {
+        false
+    }
+    /// Removes an assignment found by [`Directory::active_assignments`]; succeeds if it is
+    /// already gone.
+    async fn remove_assignment(&self, _role: &Role, _assignment: &DirectoryAssignment) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An active assignment of a managed role as the directory reports it (reconciliation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryAssignment {
+    /// The managed role it assigns.
+    pub role: RoleKey,
+    /// Directory object id of the holder.
+    pub principal_id: String,
+    /// Start, when time-bound.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// End; `None` is a permanent (standing) assignment.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// `Assigned` (made by an administrator or pimbot) or `Activated` (self-activated
+    /// eligibility), as the directory spells it.
+    pub assignment_type: String,
 }
 
 /// The time source. Only services and the scheduler read it; pure code takes `now` as a value.

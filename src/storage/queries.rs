@@ -109,6 +109,9 @@ pub const OPEN_GRANTS_FOR: &str = concat!(
     grant_columns!(),
     " FROM grants WHERE person = $1 AND ended_at IS NULL ORDER BY ends_at, id"
 );
+/// Every open grant, ending soonest first, at most `$1`.
+pub const OPEN_GRANTS: &str =
+    concat!("SELECT ", grant_columns!(), " FROM grants WHERE ended_at IS NULL ORDER BY ends_at, id LIMIT $1");
 /// Open grants ending at or before `$1`, soonest first, at most `$2`.
 pub const DUE_GRANTS: &str = concat!(
     "SELECT ",

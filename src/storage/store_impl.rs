@@ -275,6 +275,14 @@ impl Store for SqlStore {
         Self::grants(rows)
     }
 
+    async fn open_grants(&self, limit: i64) -> Result<Vec<Grant>> {
+        let rows: Vec<GrantRow> = on_db!(self, pool => {
+            sqlx::query_as(q::OPEN_GRANTS).bind(limit).fetch_all(pool).await
+        })
+        .map_err(db("loading open grants"))?;
+        Self::grants(rows)
+    }
+
     async fn due_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>> {
         let rows: Vec<GrantRow> = on_db!(self, pool => {
             sqlx::query_as(q::DUE_GRANTS).bind(now).bind(limit).fetch_all(pool).await

@@ -6,6 +6,8 @@ mod cli;
 mod discord_flow;
 mod durability;
 mod process;
+mod graph;
+mod graph_drift;
 mod slack_flow;
 mod slack_refusals;
 mod store;

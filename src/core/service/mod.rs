@@ -4,10 +4,12 @@
 //! compare-and-set: the loser gets `Error::Conflict` and changes nothing.
 
 mod decide;
+mod end_alert;
 mod grant;
 mod ladder;
 mod messages;
 mod queries;
+mod reconcile;
 mod submit;
 
 use std::sync::{Arc, RwLock};
@@ -23,6 +25,7 @@ use super::request::AccessRequest;
 
 pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
+pub use reconcile::{Drift, DriftKind, ReconcileReport};
 
 /// What a submit produced, for the immediate reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +56,8 @@ pub struct AccessService {
     channels: Vec<Channels>,
     outbox_kick: Arc<Notify>,
     work_kick: Arc<Notify>,
+    end_failures: end_alert::EndFailures,
+    drift_reported: reconcile::Reported,
 }
 
 impl AccessService {
@@ -72,6 +77,8 @@ impl AccessService {
             channels,
             outbox_kick: Arc::new(Notify::new()),
             work_kick: Arc::new(Notify::new()),
+            end_failures: Default::default(),
+            drift_reported: Default::default(),
         }
     }
 
@@ -142,6 +149,16 @@ impl AccessService {
             .request(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("there is no request `{id}`; `/pim status` lists yours")))
+    }
+
+    /// Whether `person` may request `role` at `now`: PIM eligibility when the directory reads
+    /// it (`eligibility = "graph"`), else the policy's `eligible` lists. Approver pools and
+    /// `disjoint_approvers` always use the policy lists.
+    async fn eligible(&self, role: &Role, person: &Person, now: DateTime<Utc>) -> Result<bool> {
+        match self.directory.eligible_roles(person, std::slice::from_ref(role), now).await? {
+            Some(keys) => Ok(keys.contains(&role.key)),
+            None => Ok(role.is_eligible(&person.id, now)),
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {

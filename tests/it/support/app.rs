@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 use chrono::{Duration, Utc};
 use pimbot::app::{self, DiscordParts, Parts, Running, SlackParts};
 use pimbot::core::ids::{Platform, RequestId};
-use pimbot::core::ports::{Clock, ManualClock, Store};
+use pimbot::core::ports::{Clock, Directory, ManualClock, Store};
 use pimbot::core::request::AccessRequest;
 use pimbot::demo::driver::{Reply, SlackDriver};
 use pimbot::directory::StaticDirectory;
@@ -105,6 +105,9 @@ min_duration = "1s"
 eligible = ["alice", "bob"]
 "#;
 
+/// Builds a custom directory from the app's clock (see [`TestApp::spawn_with_directory`]).
+pub type MakeDirectory = Box<dyn FnOnce(Arc<ManualClock>) -> Arc<dyn Directory>>;
+
 /// One running pimbot and everything around it.
 pub struct TestApp {
     /// The running app.
@@ -149,7 +152,7 @@ impl TestApp {
                 &Some(dc::ALERTS.into()),
             ),
         };
-        let mut app = Self::spawn_inner(db, &dc::policy(), Some(parts)).await;
+        let mut app = Self::spawn_inner(db, &dc::policy(), Some(parts), None).await;
         let driver = DiscordDriver::new(&format!("http://{}", app.running.addr), app.clock.clone());
         app.discord = Some((fake, driver));
         app
@@ -167,10 +170,21 @@ impl TestApp {
 
     /// Starts pimbot on `db` with the given policy TOML.
     pub async fn spawn_with(db: TestDb, policy_toml: &str) -> Self {
-        Self::spawn_inner(db, policy_toml, None).await
+        Self::spawn_inner(db, policy_toml, None, None).await
     }
 
-    async fn spawn_inner(db: TestDb, policy_toml: &str, discord: Option<DiscordParts>) -> Self {
+    /// Starts pimbot on `db` with the given policy TOML and, when given, a custom directory in
+    /// place of the recording static one (`directory` then stays unused).
+    pub async fn spawn_with_directory(db: TestDb, policy_toml: &str, make: Option<MakeDirectory>) -> Self {
+        Self::spawn_inner(db, policy_toml, None, make).await
+    }
+
+    async fn spawn_inner(
+        db: TestDb,
+        policy_toml: &str,
+        discord: Option<DiscordParts>,
+        make: Option<MakeDirectory>,
+    ) -> Self {
         let fake = FakeSlack::start().await;
         let clock = Arc::new(ManualClock::new(pimbot::core::audit::truncate_micros(Utc::now())));
         let config = pimbot::config::from_toml_str(policy_toml).expect("test policy parses");
@@ -184,9 +198,13 @@ impl TestApp {
             let config = pimbot::config::from_toml_str(&text)?;
             config.validate(source_clock.now()).map_err(|e| anyhow::anyhow!("{e}"))
         });
+        let chosen: Arc<dyn Directory> = match make {
+            Some(make) => make(clock.clone()),
+            None => directory.clone(),
+        };
         let parts = Parts {
             store: db.store.clone(),
-            directory: directory.clone(),
+            directory: chosen,
             clock: clock.clone(),
             policy,
             slack: Some(SlackParts {
