@@ -158,7 +158,8 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         (Some(token), Some(reload)) => Some(AdminState { token, reload: reload.clone() }),
         _ => None,
     };
-    let app = router(AppState { service: service.clone(), slack: slack_state, admin, discord: discord_state });
+    let app =
+        router(AppState { service: service.clone(), slack: slack_state, admin, discord: discord_state });
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {

@@ -84,7 +84,10 @@ async fn deliver_one(
         }
         Target::Channel { .. } | Target::User { .. } | Target::Ephemeral { .. } => None,
     };
-    if existing.is_none() && matches!(item.message.target, Target::Replace { .. }) && item.attempts >= MAX_ORPHAN_ATTEMPTS {
+    if existing.is_none()
+        && matches!(item.message.target, Target::Replace { .. })
+        && item.attempts >= MAX_ORPHAN_ATTEMPTS
+    {
         tracing::error!(outbox = item.id, "giving up an update of a message that was never posted");
         return store.reject_outbox(item.id, "the message to update was never posted").await;
     }

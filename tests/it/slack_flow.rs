@@ -291,9 +291,11 @@ async fn activating_an_active_role_extends_the_one_grant_within_max_duration() {
             .expect("id");
         let over = app.slack.command("U0ALICE", "extend global-admin 3h #INC-12 longer").await.expect("cmd");
         assert!(over.text().contains("5m to 2h") || over.text().contains("already have"), "{}", over.text());
-        app.advance(Duration::minutes(90));
+        app.advance(Duration::minutes(50)); // inside the request's 1h time-to-live
         app.click("U0DAVE", "approve", &ext).await;
         app.settle().await;
+        let extension = app.request(&ext).await;
+        assert_eq!(extension.state, RequestState::Active, "{extension:?}");
         let g = app
             .store()
             .open_grant(&"alice".into(), &"global-admin".into())
