@@ -3,6 +3,7 @@
 //! state change, its audit events and its outgoing messages. Races are settled by the store's
 //! compare-and-set: the loser gets `Error::Conflict` and changes nothing.
 
+mod alarm;
 mod decide;
 mod grant;
 mod ladder;
@@ -21,6 +22,7 @@ use super::policy::{Person, Policy, Role};
 use super::ports::{Clock, Commit, Directory, Store};
 use super::request::AccessRequest;
 
+pub use alarm::DEFAULT_REPAGE_EVERY;
 pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
 
@@ -53,6 +55,7 @@ pub struct AccessService {
     channels: Vec<Channels>,
     outbox_kick: Arc<Notify>,
     work_kick: Arc<Notify>,
+    repage_every: chrono::Duration,
 }
 
 impl AccessService {
@@ -72,6 +75,7 @@ impl AccessService {
             channels,
             outbox_kick: Arc::new(Notify::new()),
             work_kick: Arc::new(Notify::new()),
+            repage_every: DEFAULT_REPAGE_EVERY,
         }
     }
 
