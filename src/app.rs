@@ -32,6 +32,29 @@ pub struct SlackParts {
     pub channels: Channels,
 }
 
+/// Break-glass monitoring settings the running app needs (`[break_glass_monitor]`).
+#[derive(Clone)]
+pub struct BreakGlassParts {
+    /// Token Azure Monitor sends as `?token=…`.
+    pub webhook_token: SecretString,
+    /// Cadence of repeat pages until an alarm is acknowledged.
+    pub repage_every: chrono::Duration,
+    /// Cadence of the Graph sign-in poller (directory kind `graph`).
+    pub poll_interval: chrono::Duration,
+}
+
+impl BreakGlassParts {
+    /// The settings of a validated config; `None` when break-glass monitoring is not configured.
+    pub fn from_config(config: &crate::config::Config) -> Option<Self> {
+        let monitor = config.break_glass_monitor()?;
+        Some(Self {
+            webhook_token: monitor.webhook_token.clone()?,
+            repage_every: monitor.repage_every,
+            poll_interval: monitor.poll_interval,
+        })
+    }
+}
+
 /// Everything needed to run pimbot, already built.
 pub struct Parts {
     /// Durable state.
@@ -44,6 +67,8 @@ pub struct Parts {
     pub policy: Policy,
     /// Slack, when enabled.
     pub slack: Option<SlackParts>,
+    /// Break-glass monitoring, when configured.
+    pub break_glass: Option<BreakGlassParts>,
 }
 
 /// A running pimbot.
@@ -93,17 +118,20 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             verifier: SlackVerifier { secret: slack.signing_secret.clone(), clock: parts.clock.clone() },
         });
     }
-    let service = Arc::new(AccessService::new(
-        parts.store.clone(),
-        parts.directory,
-        parts.clock.clone(),
-        parts.policy,
-        channels,
-    ));
+    let mut service =
+        AccessService::new(parts.store.clone(), parts.directory, parts.clock.clone(), parts.policy, channels);
+    if let Some(bg) = &parts.break_glass {
+        service = service.with_repage_every(bg.repage_every);
+    }
+    let service = Arc::new(service);
+    let azure_monitor = parts
+        .break_glass
+        .as_ref()
+        .map(|bg| crate::webhooks::AzureMonitorState { token: bg.webhook_token.clone() });
     let dispatcher = Arc::new(Dispatcher::new(parts.store, parts.clock, senders));
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr().context("reading the bound address")?;
-    let app = router(AppState { service: service.clone(), slack: slack_state });
+    let app = router(AppState { service: service.clone(), slack: slack_state, azure_monitor });
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {

@@ -5,7 +5,7 @@
 //! a hash-chained audit trail.
 //!
 //! Layers, outermost first:
-//! - `http`, `slack`: adapters. They verify signatures on raw bytes, parse platform payloads
+//! - `http`, `slack`, `webhooks` (Azure Monitor break-glass alerts): adapters. They verify signatures on raw bytes, parse platform payloads
 //!   into [`core::command::Command`]s and render [`core::view`]s.
 //! - `core`: pure rules and the use cases (`core::service`), talking to the world only through
 //!   the ports in [`core::ports`].
@@ -31,3 +31,4 @@ pub mod slack;
 pub mod storage;
 pub mod telemetry;
 pub mod testing;
+pub mod webhooks;

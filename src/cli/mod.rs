@@ -150,6 +150,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         policy,
         slack,
+        break_glass: app::BreakGlassParts::from_config(&config),
     };
     let addr = config.listen_addr()?;
     let listener =

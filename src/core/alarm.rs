@@ -132,7 +132,13 @@ pub struct Alarm {
 
 impl Alarm {
     /// A new, open alarm for `signin` on the configured `account`, first page sent `now`.
-    pub fn raise(id: AlarmId, account: &BreakGlass, signin: &SignIn, now: DateTime<Utc>, every: Duration) -> Self {
+    pub fn raise(
+        id: AlarmId,
+        account: &BreakGlass,
+        signin: &SignIn,
+        now: DateTime<Utc>,
+        every: Duration,
+    ) -> Self {
         Self {
             id,
             account_upn: account.upn.clone(),
@@ -178,7 +184,11 @@ pub fn next_page_at(now: DateTime<Utc>, every: Duration) -> DateTime<Utc> {
 
 /// The configured break-glass account a sign-in belongs to: same object id, or same UPN
 /// compared case-insensitively (UPNs are case-insensitive in Entra).
-pub fn break_glass_account<'p>(policy: &'p Policy, upn: &str, object_id: Option<&str>) -> Option<&'p BreakGlass> {
+pub fn break_glass_account<'p>(
+    policy: &'p Policy,
+    upn: &str,
+    object_id: Option<&str>,
+) -> Option<&'p BreakGlass> {
     let upn = upn.trim();
     policy.break_glass.iter().find(|bg| {
         let same_oid = matches!((bg.object_id.as_deref(), object_id), (Some(a), Some(b)) if !a.is_empty() && a.eq_ignore_ascii_case(b.trim()));
@@ -252,7 +262,8 @@ mod tests {
     fn failed_attempts_are_less_severe_and_worded_so() {
         let p = policy();
         let ok = Alarm::raise("a-1".into(), &p.break_glass[0], &signin(true), t0(), Duration::minutes(2));
-        let failed = Alarm::raise("a-2".into(), &p.break_glass[0], &signin(false), t0(), Duration::minutes(2));
+        let failed =
+            Alarm::raise("a-2".into(), &p.break_glass[0], &signin(false), t0(), Duration::minutes(2));
         assert_eq!(ok.severity, Severity::High);
         assert_eq!(failed.severity, Severity::Medium);
         assert!(ok.headline().contains("signed in"));

@@ -44,6 +44,7 @@ pub async fn run() -> anyhow::Result<()> {
                 &Some("C0ALERTS".into()),
             ),
         }),
+        break_glass: app::BreakGlassParts::from_config(&config),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(parts, listener).await?;

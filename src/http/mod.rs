@@ -38,6 +38,8 @@ pub struct AppState {
     pub service: Arc<AccessService>,
     /// Present when `[slack]` is configured.
     pub slack: Option<SlackState>,
+    /// Present when `[break_glass_monitor]` is configured.
+    pub azure_monitor: Option<crate::webhooks::AzureMonitorState>,
 }
 
 /// Builds the router with every route and layer.
@@ -49,6 +51,9 @@ pub fn router(state: AppState) -> Router {
             .route("/slack/interactions", post(crate::slack::inbound::handle_interaction))
             .route_layer(from_fn_with_state(slack.verifier.clone(), require_signature));
         app = app.merge(slack_routes);
+    }
+    if state.azure_monitor.is_some() {
+        app = app.route("/webhooks/azure-monitor", post(crate::webhooks::handle_azure_monitor));
     }
     app.with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -11,7 +11,8 @@ use crate::core::view::{AlarmStatus, AlarmView};
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S UTC";
 
 fn field(label: &str, value: Option<&str>) -> SlackBlockText {
-    let value = value.filter(|v| !v.trim().is_empty()).map(|v| escape_cut(v, 300)).unwrap_or_else(|| "—".into());
+    let value =
+        value.filter(|v| !v.trim().is_empty()).map(|v| escape_cut(v, 300)).unwrap_or_else(|| "—".into());
     md!("*{}*\n{}", label, value)
 }
 

@@ -47,12 +47,16 @@ macro_rules! write_alarms {
         for write in $alarms {
             match write {
                 $crate::core::ports::Write::Insert(a) => {
-                    $crate::storage::alarms::bind_alarm!(sqlx::query($crate::storage::queries::INSERT_ALARM), a, a.version)
-                        .execute(&mut *$tx)
-                        .await
-                        .map_err($crate::storage::store_impl::unique_is_conflict("inserting an alarm", || {
-                            format!("an alarm for sign-in {} was already raised", a.signin_id)
-                        }))?;
+                    $crate::storage::alarms::bind_alarm!(
+                        sqlx::query($crate::storage::queries::INSERT_ALARM),
+                        a,
+                        a.version
+                    )
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err($crate::storage::store_impl::unique_is_conflict("inserting an alarm", || {
+                        format!("an alarm for sign-in {} was already raised", a.signin_id)
+                    }))?;
                 }
                 $crate::core::ports::Write::Update { row, expected_version } => {
                     let applied: Option<i64> = $crate::storage::alarms::bind_alarm!(

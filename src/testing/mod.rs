@@ -3,6 +3,7 @@
 //!
 //! Nothing here is used by `pimbot serve`.
 
+pub mod azure_monitor;
 pub mod fake_slack;
 mod fake_slack_state;
 pub mod signing;

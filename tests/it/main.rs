@@ -2,6 +2,7 @@
 
 mod support;
 
+mod breakglass;
 mod durability;
 mod slack_flow;
 mod slack_refusals;

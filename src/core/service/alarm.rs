@@ -12,7 +12,9 @@ use serde_json::json;
 
 use super::messages::{Channels, feed};
 use super::{AccessService, whois};
-use crate::core::alarm::{Alarm, SignIn, ack_reason, alarm_key, break_glass_account, feed_line, next_page_at, page_key};
+use crate::core::alarm::{
+    Alarm, SignIn, ack_reason, alarm_key, break_glass_account, feed_line, next_page_at, page_key,
+};
 use crate::core::audit::{Actor, AuditEvent, truncate_micros};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{AlarmId, ChatUser};
@@ -98,7 +100,13 @@ impl AccessService {
         let alarm = Alarm::raise(AlarmId::generate(), account, signin, now, self.repage_every);
         let mut outbox = post_page(&self.channels, &policy, &alarm, 1);
         outbox.extend(feed(&self.channels, &alarm_key(&alarm.id), &feed_line(&alarm)));
-        let event = audit(now, Actor::System, "breakglass.signin", &alarm, json!({"location": alarm.location, "app": alarm.app, "client": alarm.client, "ca_status": alarm.ca_status}));
+        let event = audit(
+            now,
+            Actor::System,
+            "breakglass.signin",
+            &alarm,
+            json!({"location": alarm.location, "app": alarm.app, "client": alarm.client, "ca_status": alarm.ca_status}),
+        );
         let committed = self
             .commit(Commit {
                 at: Some(now),
@@ -170,8 +178,9 @@ impl AccessService {
         let policy = self.policy();
         let now = self.now();
         let person = whois(&policy, user)?;
-        let reason = ack_reason(reason)
-            .ok_or_else(|| Error::BadInput("a reason is required to acknowledge a break-glass alarm".into()))?;
+        let reason = ack_reason(reason).ok_or_else(|| {
+            Error::BadInput("a reason is required to acknowledge a break-glass alarm".into())
+        })?;
         let mut alarm = self.load_alarm(id).await?;
         if alarm.is_acknowledged() {
             return Err(Error::Conflict(already_acknowledged(&alarm)));
@@ -185,7 +194,10 @@ impl AccessService {
         outbox.extend(feed(
             &self.channels,
             &alarm_key(&alarm.id),
-            &format!("✅ {} acknowledged break-glass alarm {} ({}): {reason}", person.id, alarm.id, alarm.account_upn),
+            &format!(
+                "✅ {} acknowledged break-glass alarm {} ({}): {reason}",
+                person.id, alarm.id, alarm.account_upn
+            ),
         ));
         let secs = (now - alarm.raised_at).num_seconds();
         let event = audit(
@@ -227,7 +239,9 @@ impl AccessService {
 /// "Already acknowledged" wording.
 fn already_acknowledged(alarm: &Alarm) -> String {
     match (&alarm.acknowledged_by, &alarm.reason) {
-        (Some(by), Some(reason)) => format!("alarm `{}` was already acknowledged by {by}: {reason}", alarm.id),
+        (Some(by), Some(reason)) => {
+            format!("alarm `{}` was already acknowledged by {by}: {reason}", alarm.id)
+        }
         _ => format!("alarm `{}` was already acknowledged", alarm.id),
     }
 }

@@ -147,6 +147,7 @@ impl TestApp {
                     &Some(ALERTS.into()),
                 ),
             }),
+            break_glass: app::BreakGlassParts::from_config(&config),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = app::start(parts, listener).await.expect("app starts");
