@@ -341,3 +341,79 @@ mod store {
         }
     }
 }
+
+mod poller {
+    //! The Graph sign-in poller against a fake source: dedupe by sign-in id, a persisted cursor,
+    //! and a restart that neither misses nor re-raises.
+
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
+    use pimbot::core::alarm::{SignIn, signin_key};
+    use pimbot::core::policy::BreakGlass;
+    use pimbot::core::ports::Clock;
+    use pimbot::signins::{OVERLAP, SignInSource, cursor_key, poll_once};
+
+    use super::*;
+
+    #[derive(Default)]
+    struct FakeSource {
+        signins: Mutex<Vec<SignIn>>,
+        asked_since: Mutex<Vec<DateTime<Utc>>>,
+    }
+
+    #[async_trait]
+    impl SignInSource for FakeSource {
+        async fn sign_ins(&self, _account: &BreakGlass, since: DateTime<Utc>) -> anyhow::Result<Vec<SignIn>> {
+            self.asked_since.lock().expect("lock").push(since);
+            Ok(self.signins.lock().expect("lock").iter().filter(|s| s.at >= since).cloned().collect())
+        }
+    }
+
+    fn signin(id: &str, at: DateTime<Utc>) -> SignIn {
+        SignIn {
+            signin_id: signin_key(id),
+            upn: BG.to_uppercase(),
+            object_id: Some("26be570a-ae82-4189-b4e2-a37c6808512d".into()),
+            at,
+            ip: Some("131.107.159.37".into()),
+            location: Some("Redmond, Washington, US".into()),
+            app: Some("Graph explorer".into()),
+            client: Some("Browser".into()),
+            ca_status: Some("notApplied".into()),
+            succeeded: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn polled_sign_ins_raise_once_across_polls_and_restarts() {
+        for db in backends().await {
+            let app = spawn(db).await;
+            let source = FakeSource::default();
+            let t = app.clock.now() - Duration::minutes(3);
+            source.signins.lock().expect("lock").push(signin("s-1", t));
+            let service = &app.running.service;
+            assert_eq!(poll_once(service, &source).await, 1);
+            assert_eq!(
+                poll_once(service, &source).await,
+                0,
+                "the overlap re-reads s-1 but does not re-raise it"
+            );
+            let key = cursor_key(&service.policy().break_glass[0]);
+            assert_eq!(app.store().signin_cursor(&key).await.expect("cursor"), Some(t));
+            assert_eq!(source.asked_since.lock().expect("lock").last().copied(), Some(t - OVERLAP));
+            app.settle().await;
+            assert_eq!(pages_of(&app).len(), 1);
+            let db = app.stop().await;
+
+            let app = spawn(db).await;
+            source.signins.lock().expect("lock").push(signin("s-2", t + Duration::minutes(1)));
+            assert_eq!(poll_once(&app.running.service, &source).await, 1, "only the new sign-in");
+            app.settle().await;
+            assert_eq!(pages_of(&app).len(), 1);
+            assert_eq!(audit_kinds(&app, "breakglass.signin").await, 2);
+            app.stop().await;
+        }
+    }
+}
