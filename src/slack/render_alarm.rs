@@ -83,3 +83,53 @@ pub fn alarm_view(view: &AlarmView) -> SlackMessageContent {
     }
     SlackMessageContent::new().with_text(text).with_blocks(blocks)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::core::view::PersonRef;
+
+    fn view(status: AlarmStatus) -> AlarmView {
+        AlarmView {
+            alarm_id: "a-1".into(),
+            headline: "🚨 Break-glass sign-in: bg1@contoso.com signed in".into(),
+            account: "bg1@contoso.com".into(),
+            at: Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().expect("valid"),
+            ip: Some("203.0.113.7".into()),
+            location: None,
+            app: Some("Evil <!channel> app".into()),
+            client: None,
+            ca_status: None,
+            succeeded: true,
+            severity: "high".into(),
+            page: 2,
+            status,
+        }
+    }
+
+    #[test]
+    fn an_open_alarm_pages_and_carries_the_ack_button() {
+        let json = serde_json::to_value(alarm_view(&view(AlarmStatus::Open))).expect("json");
+        let text = json["text"].as_str().expect("text");
+        assert!(text.starts_with("<!channel> ") && text.contains("(repeat 1)"), "{text}");
+        let blocks = json["blocks"].to_string();
+        assert!(blocks.contains("\"action_id\":\"ack\"") && blocks.contains("\"value\":\"a-1\""), "{blocks}");
+        assert!(blocks.contains("Evil &lt;!channel&gt; app"), "sign-in data is escaped: {blocks}");
+        assert_eq!(blocks.matches("<!channel>").count(), 1, "{blocks}");
+    }
+
+    #[test]
+    fn an_acknowledged_alarm_shows_who_when_and_why_without_a_button() {
+        let by = PersonRef { name: "carol".into(), chat_id: Some("UC".into()) };
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 9, 5, 0).single().expect("valid");
+        let acked = AlarmStatus::Acknowledged { by, at, reason: "drill <@U1>".into() };
+        let json = serde_json::to_value(alarm_view(&view(acked))).expect("json");
+        let blocks = json["blocks"].to_string();
+        assert!(!blocks.contains("\"action_id\":\"ack\""), "{blocks}");
+        assert!(blocks.contains("<@UC>") && blocks.contains("2026-01-01 09:05:00 UTC"), "{blocks}");
+        assert!(blocks.contains("drill &lt;@U1&gt;"), "{blocks}");
+        assert!(!json["text"].as_str().unwrap_or_default().contains("<!channel>"));
+    }
+}
