@@ -57,11 +57,7 @@ fn fired(upn: &str, alert: &str) -> Value {
 }
 
 fn ack_value(blocks: &Value) -> Option<String> {
-    blocks.as_array()?.iter().find_map(|b| {
-        b.get("elements")?.as_array()?.iter().find_map(|e| {
-            (e.get("action_id")?.as_str()? == "ack").then(|| e.get("value")?.as_str().map(str::to_owned))?
-        })
-    })
+    pimbot::demo::button_value(blocks, "ack")
 }
 
 /// Messages in the alert channel everyone sees (ephemeral refusals left out).
