@@ -48,6 +48,29 @@ pub struct DiscordParts {
     pub channels: Channels,
 }
 
+/// Break-glass monitoring settings the running app needs (`[break_glass_monitor]`).
+#[derive(Clone)]
+pub struct BreakGlassParts {
+    /// Token Azure Monitor sends as `?token=…`.
+    pub webhook_token: SecretString,
+    /// Cadence of repeat pages until an alarm is acknowledged.
+    pub repage_every: chrono::Duration,
+    /// Cadence of the Graph sign-in poller (directory kind `graph`).
+    pub poll_interval: chrono::Duration,
+}
+
+impl BreakGlassParts {
+    /// The settings of a validated config; `None` when break-glass monitoring is not configured.
+    pub fn from_config(config: &crate::config::Config) -> Option<Self> {
+        let monitor = config.break_glass_monitor()?;
+        Some(Self {
+            webhook_token: monitor.webhook_token.clone()?,
+            repage_every: monitor.repage_every,
+            poll_interval: monitor.poll_interval,
+        })
+    }
+}
+
 /// Everything needed to run pimbot, already built.
 pub struct Parts {
     /// Durable state.
@@ -66,6 +89,8 @@ pub struct Parts {
     pub admin_token: Option<SecretString>,
     /// Discord, when enabled.
     pub discord: Option<DiscordParts>,
+    /// Break-glass monitoring, when configured.
+    pub break_glass: Option<BreakGlassParts>,
 }
 
 /// Re-reads and validates the policy.
@@ -134,13 +159,16 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             verifier: crate::discord::verify::DiscordVerifier { verifier, clock: parts.clock.clone() },
         });
     }
-    let service = Arc::new(AccessService::new(
-        parts.store.clone(),
-        parts.directory,
-        parts.clock.clone(),
-        parts.policy,
-        channels,
-    ));
+    let mut service =
+        AccessService::new(parts.store.clone(), parts.directory, parts.clock.clone(), parts.policy, channels);
+    if let Some(bg) = &parts.break_glass {
+        service = service.with_repage_every(bg.repage_every);
+    }
+    let service = Arc::new(service);
+    let azure_monitor = parts
+        .break_glass
+        .as_ref()
+        .map(|bg| crate::webhooks::AzureMonitorState { token: bg.webhook_token.clone() });
     let dispatcher = Arc::new(Dispatcher::new(parts.store, parts.clock, senders));
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr().context("reading the bound address")?;
@@ -158,8 +186,13 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         (Some(token), Some(reload)) => Some(AdminState { token, reload: reload.clone() }),
         _ => None,
     };
-    let app =
-        router(AppState { service: service.clone(), slack: slack_state, admin, discord: discord_state });
+    let app = router(AppState {
+        service: service.clone(),
+        slack: slack_state,
+        admin,
+        discord: discord_state,
+        azure_monitor,
+    });
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {

@@ -5,7 +5,8 @@
 //! a hash-chained audit trail.
 //!
 //! Layers, outermost first:
-//! - `http`, `slack`, `discord`: adapters. They verify signatures on raw bytes, parse platform payloads
+//! - `http`, `slack`, `discord`, `webhooks` (Azure Monitor break-glass alerts), `signins` (Graph
+//!   sign-in poller): adapters. They verify signatures on raw bytes, parse platform payloads
 //!   into [`core::command::Command`]s and render [`core::view`]s.
 //! - `core`: pure rules and the use cases (`core::service`), talking to the world only through
 //!   the ports in [`core::ports`].
@@ -28,7 +29,9 @@ pub mod directory;
 pub mod discord;
 pub mod http;
 pub mod scheduler;
+pub mod signins;
 pub mod slack;
 pub mod storage;
 pub mod telemetry;
 pub mod testing;
+pub mod webhooks;

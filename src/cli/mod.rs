@@ -228,6 +228,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         policy_source: Some(source),
         admin_token: config.server.admin_token.clone(),
         discord: config.discord().map(discord::parts).transpose()?,
+        break_glass: app::BreakGlassParts::from_config(&config),
     };
     let addr = config.listen_addr()?;
     let listener =

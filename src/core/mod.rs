@@ -5,6 +5,7 @@
 //! and side effects go through the ports in [`ports`]. `now` is always a parameter or read from
 //! the [`ports::Clock`] port.
 
+pub mod alarm;
 pub mod audit;
 pub mod command;
 pub mod duration;

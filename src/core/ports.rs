@@ -6,9 +6,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
+use super::alarm::Alarm;
 use super::audit::{AuditEvent, AuditRecord};
 use super::error::Result;
-use super::ids::{GrantId, PersonId, Platform, RequestId, RoleKey};
+use super::ids::{AlarmId, GrantId, PersonId, Platform, RequestId, RoleKey};
 use super::outbox::{OutboxItem, OutgoingMessage, PostedRef};
 use super::policy::{Person, Role};
 use super::request::{AccessRequest, Approval, Grant};
@@ -40,6 +41,9 @@ pub struct Commit {
     pub approvals: Vec<(RequestId, Approval)>,
     /// Grant rows (at most one open grant per person and role; a second is a conflict).
     pub grants: Vec<Write<Grant>>,
+    /// Break-glass alarm rows. Inserting a second alarm for the same sign-in (same
+    /// `signin_id`) is a conflict: the caller treats it as "already raised".
+    pub alarms: Vec<Write<Alarm>>,
     /// Audit events, chained in order.
     pub audit: Vec<AuditEvent>,
     /// Messages to deliver.
@@ -89,6 +93,14 @@ pub trait Store: Send + Sync {
     async fn audit_records(&self, since: Option<DateTime<Utc>>) -> Result<Vec<AuditRecord>>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
+    /// A break-glass alarm by id.
+    async fn alarm(&self, id: &AlarmId) -> Result<Option<Alarm>>;
+    /// Unacknowledged alarms whose next page is at or before `now`, soonest first, at most `limit`.
+    async fn due_alarm_pages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Alarm>>;
+    /// The sign-in poller's cursor for a break-glass account: the newest sign-in time seen.
+    async fn signin_cursor(&self, account: &str) -> Result<Option<DateTime<Utc>>>;
+    /// Moves the poller's cursor forward to `at` (never backwards).
+    async fn set_signin_cursor(&self, account: &str, at: DateTime<Utc>) -> Result<()>;
     /// The chain head as recorded at the last append: `(seq, hash)` of the newest record, or
     /// `(0, GENESIS_HASH)` when empty. Comparing it with the records detects a deleted tail.
     /// `None` when the store keeps no separate head (tail deletion is then undetectable).

@@ -19,9 +19,12 @@ use serenity::all::{
 };
 
 use super::commands::{COMMAND, OPT_DURATION, OPT_JUSTIFICATION, OPT_REQUEST, OPT_ROLE, OPT_TICKET};
-use super::render::{self, APPROVE_PREFIX, DENY_PREFIX, DENY_REASON_PREFIX, FIELD_REASON, MAX_CONTENT};
+use super::render::{
+    self, ACK_PREFIX, APPROVE_PREFIX, DENY_PREFIX, DENY_REASON_PREFIX, FIELD_REASON, MAX_CONTENT,
+};
+use super::render_alarm;
 use crate::core::command::{self, Command};
-use crate::core::ids::{ChatUser, RequestId, RoleKey};
+use crate::core::ids::{AlarmId, ChatUser, RequestId, RoleKey};
 use crate::core::service::{Decision, Submitted, render_roles, render_status};
 use crate::http::AppState;
 use crate::slack::inbound::user_message;
@@ -189,6 +192,12 @@ async fn component(app: &AppState, click: &ComponentInteraction) -> Response {
             Ok(()) => Json(CreateInteractionResponse::Modal(render::deny_modal(id.as_str()))).into_response(),
             Err(e) => ephemeral(user_message(&e)),
         },
+        ACK_PREFIX => match app.service.precheck_ack(&user, &AlarmId(id.0.clone())).await {
+            Ok(_) => {
+                Json(CreateInteractionResponse::Modal(render_alarm::ack_modal(id.as_str()))).into_response()
+            }
+            Err(e) => ephemeral(user_message(&e)),
+        },
         other => {
             tracing::warn!(action = other, "unknown Discord custom_id");
             ephemeral("⚠️ Unknown action.")
@@ -218,6 +227,14 @@ async fn modal(app: &AppState, submit: &ModalInteraction) -> Response {
             let reason = modal_input(submit, FIELD_REASON);
             match app.service.decide(&user, &id, Decision::Deny(reason)).await {
                 Ok(_) => ephemeral(format!("❌ You denied `{id}`.")),
+                Err(e) => ephemeral(user_message(&e)),
+            }
+        }
+        Some((render_alarm::ACK_REASON_PREFIX, id)) => {
+            let id = AlarmId(id.to_owned());
+            let reason = modal_input(submit, FIELD_REASON);
+            match app.service.acknowledge(&user, &id, reason.as_deref()).await {
+                Ok(_) => ephemeral(format!("✅ You acknowledged alarm `{id}`.")),
                 Err(e) => ephemeral(user_message(&e)),
             }
         }

@@ -9,6 +9,7 @@ pub mod client;
 pub mod commands;
 pub mod inbound;
 pub mod render;
+pub mod render_alarm;
 pub mod sender;
 pub mod verify;
 

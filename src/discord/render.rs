@@ -40,9 +40,9 @@ pub const MAX_EMBED_TOTAL: usize = 6000;
 /// Buttons per action row.
 pub const MAX_BUTTONS_PER_ROW: usize = 5;
 
-const ORANGE: Colour = Colour(0xE67E22);
-const GREEN: Colour = Colour(0x2ECC71);
-const RED: Colour = Colour(0xE74C3C);
+pub(super) const ORANGE: Colour = Colour(0xE67E22);
+pub(super) const GREEN: Colour = Colour(0x2ECC71);
+pub(super) const RED: Colour = Colour(0xE74C3C);
 const GREY: Colour = Colour(0x95A5A6);
 
 /// Cuts `text` to at most `max` characters, ending in `…` when cut.
@@ -166,7 +166,7 @@ impl EmbedText {
         self
     }
 
-    fn build(self, colour: Colour) -> CreateEmbed {
+    pub(super) fn build(self, colour: Colour) -> CreateEmbed {
         CreateEmbed::new().title(self.title).description(self.description).fields(self.fields).colour(colour)
     }
 }
@@ -303,6 +303,7 @@ pub fn message(body: &MessageBody) -> Rendered {
     match body {
         MessageBody::Card(view) => card(view),
         MessageBody::Notice(n) => notice(n),
+        MessageBody::Alarm(a) => super::render_alarm::alarm(a),
     }
 }
 

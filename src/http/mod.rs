@@ -43,6 +43,8 @@ pub struct AppState {
     pub admin: Option<admin::AdminState>,
     /// Present when `[discord]` is configured.
     pub discord: Option<crate::discord::DiscordState>,
+    /// Present when `[break_glass_monitor]` is configured.
+    pub azure_monitor: Option<crate::webhooks::AzureMonitorState>,
 }
 
 /// Builds the router with every route and layer.
@@ -66,6 +68,9 @@ pub fn router(state: AppState) -> Router {
                 crate::discord::verify::require_signature,
             ));
         app = app.merge(discord_routes);
+    }
+    if state.azure_monitor.is_some() {
+        app = app.route("/webhooks/azure-monitor", post(crate::webhooks::handle_azure_monitor));
     }
     app.with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -1,6 +1,6 @@
-//! Background work: one supervised loop that activates approved requests, ends due grants and
-//! runs the SLA ladder, and one that delivers the outbox. Both tick on an interval and are also
-//! woken as soon as new work is committed. Schedules live in the database, so a restart picks up
+//! Background work: one supervised loop that activates approved requests, ends due grants,
+//! runs the SLA ladder and re-pages unacknowledged break-glass alarms, and one that delivers
+//! the outbox. Both tick on an interval and are also woken as soon as new work is committed. Schedules live in the database, so a restart picks up
 //! everything overdue on the first tick.
 
 use std::sync::Arc;
@@ -85,6 +85,7 @@ pub async fn sweep_once(service: &AccessService) -> usize {
         ("activate", service.activate_approved(SWEEP_BATCH).await),
         ("expire", service.expire_due(SWEEP_BATCH).await),
         ("nudge", service.nudge_due(SWEEP_BATCH).await),
+        ("repage", service.repage_due(SWEEP_BATCH).await),
     ] {
         match result {
             Ok(n) => moved += n,

@@ -5,6 +5,7 @@
 //!
 //! Nothing here is used by `pimbot serve`.
 
+pub mod azure_monitor;
 pub mod discord_signing;
 pub mod fake_discord;
 mod fake_discord_state;

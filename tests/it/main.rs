@@ -2,6 +2,7 @@
 
 mod support;
 
+mod breakglass;
 mod cli;
 mod discord_flow;
 mod durability;

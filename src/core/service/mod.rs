@@ -3,6 +3,7 @@
 //! state change, its audit events and its outgoing messages. Races are settled by the store's
 //! compare-and-set: the loser gets `Error::Conflict` and changes nothing.
 
+mod alarm;
 mod decide;
 mod end_alert;
 mod grant;
@@ -23,6 +24,7 @@ use super::policy::{Person, Policy, Role};
 use super::ports::{Clock, Commit, Directory, Store};
 use super::request::AccessRequest;
 
+pub use alarm::DEFAULT_REPAGE_EVERY;
 pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
 pub use reconcile::{Drift, DriftKind, ReconcileReport};
@@ -58,6 +60,7 @@ pub struct AccessService {
     work_kick: Arc<Notify>,
     end_failures: end_alert::EndFailures,
     drift_reported: reconcile::Reported,
+    repage_every: chrono::Duration,
 }
 
 impl AccessService {
@@ -79,6 +82,7 @@ impl AccessService {
             work_kick: Arc::new(Notify::new()),
             end_failures: Default::default(),
             drift_reported: Default::default(),
+            repage_every: DEFAULT_REPAGE_EVERY,
         }
     }
 

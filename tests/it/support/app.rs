@@ -221,6 +221,7 @@ impl TestApp {
             policy_source: Some(source),
             admin_token: Some(ADMIN_TOKEN.to_owned().into()),
             discord,
+            break_glass: app::BreakGlassParts::from_config(&config),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = app::start(parts, listener).await.expect("app starts");
