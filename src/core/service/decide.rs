@@ -13,6 +13,9 @@ use crate::core::ports::{Commit, Write};
 use crate::core::request::{AccessRequest, Approval};
 use crate::core::state::{Action, RequestState, transition};
 
+/// How often a decision is re-applied after losing a race to a background step.
+const DECIDE_ATTEMPTS: u32 = 5;
+
 impl AccessService {
     /// Whether `user` may decide request `id` right now (used before opening the deny form, so
     /// a refused person never sees it). The same checks run again inside [`Self::decide`].
@@ -29,6 +32,23 @@ impl AccessService {
     /// Records one approver's decision. Refusals (requester, non-approver, already decided)
     /// return a user-facing error and change nothing.
     pub async fn decide(&self, user: &ChatUser, id: &RequestId, decision: Decision) -> Result<AccessRequest> {
+        // A lost compare-and-set against a background step (a reminder bumping the version)
+        // must not eat the click: while the request is still pending, decide again.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.decide_once(user, id, decision.clone()).await {
+                Err(Error::Conflict(_)) if attempt < DECIDE_ATTEMPTS && self.still_pending(id).await => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn still_pending(&self, id: &RequestId) -> bool {
+        matches!(self.store.request(id).await, Ok(Some(r)) if r.state == RequestState::Pending)
+    }
+
+    async fn decide_once(&self, user: &ChatUser, id: &RequestId, decision: Decision) -> Result<AccessRequest> {
         let policy = self.policy();
         let now = self.now();
         let approver = whois(&policy, user)?;
