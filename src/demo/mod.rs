@@ -162,7 +162,7 @@ async fn break_glass(
     say_line("dave", &format!("clicks Acknowledge on alarm {alarm_id}"));
     let reply = slack.click("U0DAVE", "ack", &alarm_id, ALERTS, &alarm.ts).await?;
     println!("  ↳ (HTTP {}: the reason form opens)\n", reply.status);
-    fake.wait_for("views.open", 1, StdDuration::from_secs(5)).await.map_err(anyhow::Error::msg)?;
+    fake.wait_for("views.open", 1, StdDuration::from_secs(30)).await.map_err(anyhow::Error::msg)?;
 
     say_line("dave", "submits the reason \"sanctioned DR drill, see INC-4712\"");
     let reason = crate::testing::signing::text_inputs(&[("reason", "sanctioned DR drill, see INC-4712")]);

@@ -89,7 +89,7 @@ async fn deny_asks_for_a_reason_and_updates_the_card() {
         assert_eq!(app.fake.views_opened(), 0);
         assert_eq!(app.click("U0CAROL", "deny", &id).await.status, 200);
         app.fake
-            .wait_for("views.open", 1, std::time::Duration::from_secs(5))
+            .wait_for("views.open", 1, std::time::Duration::from_secs(30))
             .await
             .expect("deny form opened");
         let reply = app
@@ -221,7 +221,7 @@ async fn activate_form_opens_and_its_submission_files_the_request() {
     on_every_backend!(|app: TestApp| async move {
         let reply = app.slack.command("U0ALICE", "activate").await.expect("cmd");
         assert_eq!(reply.status, 200);
-        app.fake.wait_for("views.open", 1, std::time::Duration::from_secs(5)).await.expect("form opened");
+        app.fake.wait_for("views.open", 1, std::time::Duration::from_secs(30)).await.expect("form opened");
 
         let bad = text_inputs(&[
             ("role", "global-admin"),
