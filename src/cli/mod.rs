@@ -234,6 +234,11 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let running = app::start(parts, listener).await?;
+    if crate::signins::spawn_from_config(&config, running.service.clone(), running.shutdown.clone())?
+        .is_some()
+    {
+        tracing::info!("polling Graph sign-ins of the break-glass accounts");
+    }
     if let Some(reload) = running.reload.clone() {
         tokio::spawn(reload_on_hangup(reload));
     }

@@ -82,6 +82,46 @@ async fn poll_account(
     Ok(raised)
 }
 
+/// Starts the Graph sign-in poller when the directory is `graph` and break-glass monitoring is
+/// configured; the poller shares nothing with the grant client but the token endpoint.
+pub fn spawn_from_config(
+    config: &crate::config::Config,
+    service: Arc<AccessService>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let (crate::config::DirectoryKind::Graph, Some(monitor)) =
+        (config.directory.kind, config.break_glass_monitor())
+    else {
+        return Ok(None);
+    };
+    let settings = crate::directory::graph::GraphSettings::from_config(&config.directory)?;
+    let tokens = crate::directory::graph::TokenProvider::new(
+        reqwest::Client::new(),
+        &settings.login_url,
+        &settings.tenant_id,
+        &settings.client_id,
+        settings.client_secret.clone(),
+    );
+    let source = graph::GraphSignIns::new(&settings.graph_url, Arc::new(GraphBearer(tokens)))?;
+    Ok(Some(tokio::spawn(run(service, Arc::new(source), monitor.poll_interval, shutdown))))
+}
+
+/// Graph tokens for the sign-in poller, from the directory's client-credentials provider.
+struct GraphBearer(crate::directory::graph::TokenProvider);
+
+#[async_trait]
+impl graph::BearerToken for GraphBearer {
+    async fn token(&self) -> anyhow::Result<String> {
+        use secrecy::ExposeSecret;
+        let token = self
+            .0
+            .token(crate::directory::graph::Audience::Graph)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(token.expose_secret().to_owned())
+    }
+}
+
 /// Runs [`poll_once`] every `every` until `shutdown`.
 pub async fn run(
     service: Arc<AccessService>,

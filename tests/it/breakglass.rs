@@ -145,7 +145,10 @@ async fn alarms_repage_until_acknowledged_with_a_reason() {
             app.slack.click("U0CAROL", "ack", &id, ALERTS, &first.ts).await.expect("click").status,
             200
         );
-        app.fake.wait_for("views.open", 1, std::time::Duration::from_secs(30)).await.expect("ack form opened");
+        app.fake
+            .wait_for("views.open", 1, std::time::Duration::from_secs(30))
+            .await
+            .expect("ack form opened");
 
         let empty = app.slack.submit("U0CAROL", "ack_reason", &id, text_inputs(&[("reason", "  ")])).await;
         let empty = empty.expect("submit");

@@ -38,7 +38,9 @@ impl AccessService {
         loop {
             attempt += 1;
             match self.decide_once(user, id, decision.clone()).await {
-                Err(Error::Conflict(_)) if attempt < DECIDE_ATTEMPTS && self.still_pending(id).await => continue,
+                Err(Error::Conflict(_)) if attempt < DECIDE_ATTEMPTS && self.still_pending(id).await => {
+                    continue;
+                }
                 other => return other,
             }
         }
@@ -48,7 +50,12 @@ impl AccessService {
         matches!(self.store.request(id).await, Ok(Some(r)) if r.state == RequestState::Pending)
     }
 
-    async fn decide_once(&self, user: &ChatUser, id: &RequestId, decision: Decision) -> Result<AccessRequest> {
+    async fn decide_once(
+        &self,
+        user: &ChatUser,
+        id: &RequestId,
+        decision: Decision,
+    ) -> Result<AccessRequest> {
         let policy = self.policy();
         let now = self.now();
         let approver = whois(&policy, user)?;
