@@ -95,7 +95,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     }
     let service = Arc::new(AccessService::new(
         parts.store.clone(),
-        parts.directory,
+        Arc::new(crate::directory::InstrumentedDirectory::new(parts.directory)),
         parts.clock.clone(),
         parts.policy,
         channels,

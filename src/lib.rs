@@ -13,6 +13,7 @@
 //!   `Directory` port; `delivery`: the outbox dispatcher; `scheduler`: sweeps.
 //! - `config`: the TOML file (settings and policy), secrets from `PIMBOT_…` variables, and the
 //!   startup checks that resolve it into a [`core::policy::Policy`].
+//! - `metrics`: Prometheus counters, gauges and histograms behind `GET /metrics`.
 //! - `testing`: fakes of the chat platforms and signed-request builders, shared by the tests and
 //!   `pimbot demo`.
 //!
@@ -26,6 +27,7 @@ pub mod delivery;
 pub mod demo;
 pub mod directory;
 pub mod http;
+pub mod metrics;
 pub mod scheduler;
 pub mod slack;
 pub mod storage;

@@ -1,14 +1,16 @@
 //! The HTTP surface: routes, shared state and the cross-cutting layers (tracing with a request
-//! id, a timeout, a body size limit). Adapters own their handlers; this module only mounts them.
+//! id, a timeout, a body size limit, request timing for `/metrics`). Adapters own their
+//! handlers; this module only mounts them.
 
 mod health;
+mod metrics;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -42,7 +44,11 @@ pub struct AppState {
 
 /// Builds the router with every route and layer.
 pub fn router(state: AppState) -> Router {
-    let mut app = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
+    crate::metrics::install();
+    let mut app = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics));
     if let Some(slack) = &state.slack {
         let slack_routes = Router::new()
             .route("/slack/commands", post(crate::slack::inbound::handle_command))
@@ -51,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         app = app.merge(slack_routes);
     }
     app.with_state(state)
+        .layer(from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -3,6 +3,7 @@
 mod support;
 
 mod durability;
+mod metrics;
 mod slack_flow;
 mod slack_refusals;
 mod store;
