@@ -3,6 +3,7 @@
 mod support;
 
 mod durability;
+mod manifests;
 mod metrics;
 mod slack_flow;
 mod slack_refusals;
