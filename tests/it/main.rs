@@ -5,6 +5,7 @@ mod support;
 mod durability;
 mod manifests;
 mod metrics;
+mod ops;
 mod slack_flow;
 mod slack_refusals;
 mod store;
