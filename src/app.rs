@@ -15,6 +15,7 @@ use crate::core::policy::Policy;
 use crate::core::ports::{ChatSender, Clock, Directory, Store};
 use crate::core::service::{AccessService, Channels};
 use crate::delivery::Dispatcher;
+use crate::http::admin::{AdminState, Reloader};
 use crate::http::{AppState, SlackState, router};
 use crate::slack::client::SlackApi;
 use crate::slack::verify::SlackVerifier;
@@ -32,6 +33,44 @@ pub struct SlackParts {
     pub channels: Channels,
 }
 
+/// Discord settings the running app needs.
+#[derive(Clone)]
+pub struct DiscordParts {
+    /// Application id (snowflake).
+    pub application_id: String,
+    /// Ed25519 public key (hex) for inbound interactions.
+    pub public_key: SecretString,
+    /// Bot token for the REST API.
+    pub bot_token: SecretString,
+    /// REST API base URL (`https://discord.com/api/v10/`).
+    pub api_url: String,
+    /// Channels.
+    pub channels: Channels,
+}
+
+/// Break-glass monitoring settings the running app needs (`[break_glass_monitor]`).
+#[derive(Clone)]
+pub struct BreakGlassParts {
+    /// Token Azure Monitor sends as `?token=…`.
+    pub webhook_token: SecretString,
+    /// Cadence of repeat pages until an alarm is acknowledged.
+    pub repage_every: chrono::Duration,
+    /// Cadence of the Graph sign-in poller (directory kind `graph`).
+    pub poll_interval: chrono::Duration,
+}
+
+impl BreakGlassParts {
+    /// The settings of a validated config; `None` when break-glass monitoring is not configured.
+    pub fn from_config(config: &crate::config::Config) -> Option<Self> {
+        let monitor = config.break_glass_monitor()?;
+        Some(Self {
+            webhook_token: monitor.webhook_token.clone()?,
+            repage_every: monitor.repage_every,
+            poll_interval: monitor.poll_interval,
+        })
+    }
+}
+
 /// Everything needed to run pimbot, already built.
 pub struct Parts {
     /// Durable state.
@@ -44,7 +83,18 @@ pub struct Parts {
     pub policy: Policy,
     /// Slack, when enabled.
     pub slack: Option<SlackParts>,
+    /// Re-reads the policy for SIGHUP and `POST /admin/reload`; `None` disables reloads.
+    pub policy_source: Option<PolicySource>,
+    /// Bearer token of `POST /admin/reload`.
+    pub admin_token: Option<SecretString>,
+    /// Discord, when enabled.
+    pub discord: Option<DiscordParts>,
+    /// Break-glass monitoring, when configured.
+    pub break_glass: Option<BreakGlassParts>,
 }
+
+/// Re-reads and validates the policy.
+pub type PolicySource = Arc<dyn Fn() -> anyhow::Result<Policy> + Send + Sync>;
 
 /// A running pimbot.
 pub struct Running {
@@ -56,6 +106,8 @@ pub struct Running {
     pub dispatcher: Arc<Dispatcher>,
     /// Cancel to stop.
     pub shutdown: CancellationToken,
+    /// Re-reads and applies the policy (what SIGHUP runs), when a source was given.
+    pub reload: Option<Reloader>,
     server: JoinHandle<()>,
     scheduler: JoinHandle<()>,
 }
@@ -93,17 +145,59 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             verifier: SlackVerifier { secret: slack.signing_secret.clone(), clock: parts.clock.clone() },
         });
     }
-    let service = Arc::new(AccessService::new(
+    let mut discord_state = None;
+    if let Some(discord) = &parts.discord {
+        let api = Arc::new(
+            crate::discord::DiscordApi::new(&discord.api_url, discord.bot_token.expose_secret())
+                .context("building the Discord client")?,
+        );
+        senders.push(Arc::new(crate::discord::DiscordSender::new(api)));
+        channels.push(Channels { platform: Platform::Discord, ..discord.channels.clone() });
+        let verifier = crate::discord::verify::verifier_from_hex(discord.public_key.expose_secret())
+            .context("reading [discord] public_key")?;
+        discord_state = Some(crate::discord::DiscordState {
+            verifier: crate::discord::verify::DiscordVerifier { verifier, clock: parts.clock.clone() },
+        });
+    }
+    let mut service = AccessService::new(
         parts.store.clone(),
         Arc::new(crate::directory::InstrumentedDirectory::new(parts.directory)),
         parts.clock.clone(),
         parts.policy,
         channels,
-    ));
+    );
+    if let Some(bg) = &parts.break_glass {
+        service = service.with_repage_every(bg.repage_every);
+    }
+    let service = Arc::new(service);
+    let azure_monitor = parts
+        .break_glass
+        .as_ref()
+        .map(|bg| crate::webhooks::AzureMonitorState { token: bg.webhook_token.clone() });
     let dispatcher = Arc::new(Dispatcher::new(parts.store, parts.clock, senders));
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr().context("reading the bound address")?;
-    let app = router(AppState { service: service.clone(), slack: slack_state });
+    let reload: Option<Reloader> = parts.policy_source.map(|source| {
+        let service = service.clone();
+        Arc::new(move || {
+            let policy = source()?;
+            let summary =
+                format!("policy reloaded: {} roles, {} people", policy.roles.len(), policy.people.len());
+            service.reload_policy(policy);
+            Ok(summary)
+        }) as Reloader
+    });
+    let admin = match (parts.admin_token, &reload) {
+        (Some(token), Some(reload)) => Some(AdminState { token, reload: reload.clone() }),
+        _ => None,
+    };
+    let app = router(AppState {
+        service: service.clone(),
+        slack: slack_state,
+        admin,
+        discord: discord_state,
+        azure_monitor,
+    });
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -118,5 +212,5 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     let scheduler =
         tokio::spawn(crate::scheduler::run(service.clone(), dispatcher.clone(), shutdown.clone()));
     tracing::info!(%addr, "pimbot is listening");
-    Ok(Running { addr, service, dispatcher, shutdown, server, scheduler })
+    Ok(Running { addr, service, dispatcher, shutdown, reload, server, scheduler })
 }

@@ -5,7 +5,8 @@
 //! a hash-chained audit trail.
 //!
 //! Layers, outermost first:
-//! - `http`, `slack`: adapters. They verify signatures on raw bytes, parse platform payloads
+//! - `http`, `slack`, `discord`, `webhooks` (Azure Monitor break-glass alerts), `signins` (Graph
+//!   sign-in poller): adapters. They verify signatures on raw bytes, parse platform payloads
 //!   into [`core::command::Command`]s and render [`core::view`]s.
 //! - `core`: pure rules and the use cases (`core::service`), talking to the world only through
 //!   the ports in [`core::ports`].
@@ -26,10 +27,13 @@ pub mod core;
 pub mod delivery;
 pub mod demo;
 pub mod directory;
+pub mod discord;
 pub mod http;
 pub mod metrics;
 pub mod scheduler;
+pub mod signins;
 pub mod slack;
 pub mod storage;
 pub mod telemetry;
 pub mod testing;
+pub mod webhooks;

@@ -14,9 +14,9 @@
 //! | `pimbot_escalations_total` | counter | — | SLA escalations. |
 //! | `pimbot_outbox_depth` | gauge | — | Chat messages not yet delivered (database-wide). |
 //! | `pimbot_outbox_oldest_age_seconds` | gauge | — | Age of the oldest undelivered chat message; 0 when the outbox is empty. |
-//! | `pimbot_chat_api_calls_total` | counter | `platform`, `method`, `status` | Chat Web API calls. `status` is `ok`, `429`, `5xx`, another HTTP status, `timeout`, `error` (transport), or the platform's error code (`channel_not_found`, …). |
+//! | `pimbot_chat_api_calls_total` | counter | `platform`, `method`, `status` | Chat API calls; `method` is the Slack method (`chat.postMessage`) or the Discord route template. `status` is `ok`, `429`, `5xx`, another HTTP status, `timeout`, `error` (transport), or the platform's error code (`channel_not_found`, …). |
 //! | `pimbot_directory_calls_total` | counter | `directory`, `op`, `outcome` | Directory calls (`op`: `grant`, `revoke`; `outcome`: `ok`, `error`). |
-//! | `pimbot_break_glass_alarms_total` | counter | `event` | Break-glass alarms `raised` and `acknowledged`. |
+//! | `pimbot_break_glass_alarms_total` | counter | `event` | Break-glass alarms `raised` and `acknowledged` (counted from the `breakglass.signin` and `breakglass.acknowledged` audit events of committed changes). |
 //! | `pimbot_http_request_duration_seconds` | histogram | `route`, `status` | HTTP requests by matched route template (`unmatched` for 404s) and status code. |
 //!
 //! The gauges read the database; they are refreshed on every scrape ([`refresh_gauges`]), so every
@@ -144,7 +144,9 @@ impl BreakGlassEvent {
     }
 }
 
-/// Counts a break-glass alarm event; call it after the alarm's change is committed.
+/// Counts a break-glass alarm event. Alarms raised and acknowledged through
+/// `AccessService` are already counted from their audit events (`breakglass.signin`,
+/// `breakglass.acknowledged`); call this only for other paths, after the change is committed.
 pub fn break_glass_alarm(event: BreakGlassEvent) {
     counter!(BREAK_GLASS_ALARMS_TOTAL, "event" => event.as_str()).increment(1);
 }
@@ -153,6 +155,15 @@ pub fn break_glass_alarm(event: BreakGlassEvent) {
 pub fn chat_api_call(platform: &'static str, method: &str, status: &str) {
     counter!(CHAT_API_CALLS_TOTAL, "platform" => platform, "method" => method.to_owned(), "status" => status.to_owned())
         .increment(1);
+}
+
+/// The `status` label for an HTTP answer: `ok` for 2xx, `429`, `5xx`, or the status code.
+pub fn http_status_label(status: u16) -> String {
+    match status {
+        200..=299 => "ok".into(),
+        500..=599 => "5xx".into(),
+        other => other.to_string(),
+    }
 }
 
 /// Counts one directory call.
@@ -188,6 +199,8 @@ impl CommitMetrics {
                 "grant.failed" => "failed",
                 "request.reminded" => "reminded",
                 "request.escalated" => "escalated",
+                "breakglass.signin" => "alarm_raised",
+                "breakglass.acknowledged" => "alarm_acknowledged",
                 _ => continue,
             };
             let role = event.role.as_ref().map(|r| r.as_str().to_owned()).unwrap_or_default();
@@ -204,6 +217,8 @@ impl CommitMetrics {
             match kind {
                 "reminded" => counter!(REMINDERS_TOTAL).increment(1),
                 "escalated" => counter!(ESCALATIONS_TOTAL).increment(1),
+                "alarm_raised" => break_glass_alarm(BreakGlassEvent::Raised),
+                "alarm_acknowledged" => break_glass_alarm(BreakGlassEvent::Acknowledged),
                 outcome => counter!(REQUESTS_TOTAL, "role" => role, "outcome" => outcome).increment(1),
             }
             if let Some(secs) = ttd {
@@ -262,6 +277,8 @@ mod tests {
             event("approval.recorded", serde_json::json!({})),
             event("request.denied", serde_json::json!({"time_to_decision_secs": 42})),
             event("request.reminded", serde_json::json!({})),
+            event("breakglass.signin", serde_json::json!({})),
+            event("breakglass.repaged", serde_json::json!({})),
         ]);
         let kinds: Vec<_> = m.counted.iter().map(|(k, r, t)| (*k, r.as_str(), *t)).collect();
         assert_eq!(
@@ -271,6 +288,7 @@ mod tests {
                 ("approved", "reader", None),
                 ("denied", "reader", Some(42.0)),
                 ("reminded", "reader", None),
+                ("alarm_raised", "reader", None),
             ]
         );
     }

@@ -63,3 +63,8 @@ pub async fn run(store: &dyn Store, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// `now - duration` for `--since 7d`.
+pub fn since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    Ok(chrono::Utc::now() - crate::core::duration::parse_duration(text).map_err(anyhow::Error::msg)?)
+}

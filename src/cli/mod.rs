@@ -1,7 +1,8 @@
-//! The command line: `serve`, `check`, `migrate`, `demo`, `audit verify|export`. Each command
+//! The command line: `serve`, `check`, `migrate`, `reconcile`, `demo`, `audit verify|export`. Each command
 //! loads what it needs and hands over to the library; none holds domain logic.
 
 mod audit;
+mod discord;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,8 +55,22 @@ pub enum Cmd {
     Check(ConfigArg),
     /// Apply database migrations and exit.
     Migrate(ConfigArg),
+    /// Compare the directory's active assignments with pimbot's grants and report drift to the
+    /// alert channel (removing unmanaged ones with `[directory] remove_unmanaged = true`).
+    Reconcile(ConfigArg),
     /// Run a scripted scenario locally against a fake Slack workspace; no accounts needed.
     Demo,
+    /// Per-role request counts and time-to-decision percentiles from the audit trail.
+    Report {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only events newer than this (`30d`, `12h`).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Ask the running server to re-read its policy file (needs `[server] admin_token`).
+    Reload(ConfigArg),
     /// Inspect the audit trail.
     Audit {
         /// Config file.
@@ -64,6 +79,15 @@ pub enum Cmd {
         /// What to do with it.
         #[command(subcommand)]
         action: audit::AuditCmd,
+    },
+    /// Discord chores (command registration).
+    Discord {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// What to do.
+        #[command(subcommand)]
+        action: discord::DiscordCmd,
     },
 }
 
@@ -88,12 +112,54 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Reconcile(arg) => reconcile(&arg).await,
         Cmd::Demo => crate::demo::run().await.map(|()| ExitCode::SUCCESS),
+        Cmd::Report { config, since } => {
+            let (config, _) = load_valid(&config)?;
+            let store = crate::storage::connect(database_url(&config)?).await?;
+            let since = since.map(|s| audit::since(&s)).transpose()?;
+            let records = store.audit_records(since).await?;
+            print!("{}", crate::core::report::render(&crate::core::report::by_role(&records)));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Reload(arg) => reload_remote(&arg).await,
         Cmd::Audit { config, action } => {
             let (config, _) = load_valid(&config)?;
             let store = crate::storage::connect(database_url(&config)?).await?;
             audit::run(store.as_ref(), action).await
         }
+        Cmd::Discord { config, action } => {
+            let (config, _) = load_valid(&config)?;
+            discord::run(&config, action).await.map(|()| ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn reload_remote(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
+    let (config, _) = load_valid(arg)?;
+    let token = config
+        .server
+        .admin_token
+        .clone()
+        .context("reload needs [server] admin_token (or PIMBOT_ADMIN_TOKEN)")?;
+    let mut addr = config.listen_addr()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/admin/reload"))
+        .bearer_auth(token.expose_secret())
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the server at {addr}"))?;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    if status.is_success() {
+        println!("{body}");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("reload refused ({status}): {body}");
+        Ok(ExitCode::FAILURE)
     }
 }
 
@@ -144,17 +210,33 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         }),
         None => None,
     };
+    let path = arg.config.clone();
+    let source: app::PolicySource = Arc::new(move || {
+        let config = config::load(&path)?;
+        config
+            .validate(chrono::Utc::now())
+            .map_err(|errors| anyhow::anyhow!("{} has problems:\n{errors}", path.display()))
+    });
+    let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
+    let directory = crate::directory::from_config(&config.directory, clock.clone())?;
     let parts = app::Parts {
         store,
-        directory: Arc::new(crate::directory::StaticDirectory::new()),
-        clock: Arc::new(SystemClock),
+        directory,
+        clock,
         policy,
         slack,
+        policy_source: Some(source),
+        admin_token: config.server.admin_token.clone(),
+        discord: config.discord().map(discord::parts).transpose()?,
+        break_glass: app::BreakGlassParts::from_config(&config),
     };
     let addr = config.listen_addr()?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let running = app::start(parts, listener).await?;
+    if let Some(reload) = running.reload.clone() {
+        tokio::spawn(reload_on_hangup(reload));
+    }
     let shutdown = running.shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -163,6 +245,44 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
     });
     running.wait().await;
     Ok(())
+}
+
+async fn reconcile(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
+    let (config, policy) = load_valid(arg)?;
+    let store = crate::storage::connect(database_url(&config)?).await?;
+    let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
+    let directory = crate::directory::from_config(&config.directory, clock.clone())?;
+    let channels = config
+        .slack()
+        .map(|s| {
+            channels(
+                crate::core::ids::Platform::Slack,
+                &s.approver_channel,
+                &s.feed_channel,
+                &s.alert_channel,
+            )
+        })
+        .into_iter()
+        .collect();
+    let service = crate::core::service::AccessService::new(store, directory, clock, policy, channels);
+    let Some(report) = service.reconcile(true).await? else {
+        println!("directory kind is static: nothing to reconcile");
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!(
+        "checked {} active assignment(s); {} do not match pimbot's grants",
+        report.checked,
+        report.drift.len()
+    );
+    for d in &report.drift {
+        let who = d.person.as_ref().map_or(d.assignment.principal_id.clone(), |p| p.to_string());
+        let removed = if d.removed { " (removed)" } else { "" };
+        println!("  {:?}: {who} holds {}{removed}", d.kind, d.assignment.role);
+    }
+    if !report.drift.is_empty() {
+        println!("alerts queued for the alert channel; a running `pimbot serve` delivers them");
+    }
+    Ok(if report.drift.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
 }
 
 /// Channels of one platform; a missing feed or alert channel falls back to the approver channel.
@@ -179,6 +299,26 @@ pub fn channels(
         alert: alert.clone().unwrap_or_else(|| approver.clone()),
         approver,
     }
+}
+
+/// Applies a policy reload on every SIGHUP; a bad file is logged and the old policy stays.
+async fn reload_on_hangup(reload: crate::http::admin::Reloader) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match reload() {
+                Ok(summary) => tracing::info!(%summary, "SIGHUP"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "SIGHUP reload refused; the old policy stays")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = reload;
 }
 
 async fn wait_for_signal() {

@@ -70,6 +70,10 @@ pub struct Config {
 pub struct ServerConfig {
     /// Socket address to bind, like `127.0.0.1:8080` or `0.0.0.0:8080`.
     pub listen: String,
+    /// Bearer token for `POST /admin/reload` (used by `pimbot reload`); the route is off
+    /// without it. May come from `PIMBOT_ADMIN_TOKEN`.
+    #[serde(default)]
+    pub admin_token: Option<SecretString>,
 }
 
 /// `[database]`.
@@ -184,6 +188,10 @@ pub struct DirectoryConfig {
     /// Base URL of Azure Resource Manager.
     #[serde(default = "default_arm_url")]
     pub arm_url: String,
+    /// Whether reconciliation removes active assignments of managed roles that were not made
+    /// through pimbot (standing access). Default false: they are only reported.
+    #[serde(default)]
+    pub remove_unmanaged: bool,
 }
 
 impl Default for DirectoryConfig {
@@ -197,6 +205,7 @@ impl Default for DirectoryConfig {
             login_url: default_login_url(),
             graph_url: default_graph_url(),
             arm_url: default_arm_url(),
+            remove_unmanaged: false,
         }
     }
 }

@@ -46,6 +46,8 @@ pub const ENV_DISCORD_BOT_TOKEN: &str = "PIMBOT_DISCORD_BOT_TOKEN";
 pub const ENV_GRAPH_CLIENT_SECRET: &str = "PIMBOT_GRAPH_CLIENT_SECRET";
 /// Overrides `[database] url`.
 pub const ENV_DATABASE_URL: &str = "PIMBOT_DATABASE_URL";
+/// Overrides `[server] admin_token`.
+pub const ENV_ADMIN_TOKEN: &str = "PIMBOT_ADMIN_TOKEN";
 /// Overrides `[break_glass_monitor] webhook_token`.
 pub const ENV_BREAK_GLASS_WEBHOOK_TOKEN: &str = "PIMBOT_BREAK_GLASS_WEBHOOK_TOKEN";
 
@@ -183,6 +185,7 @@ impl Config {
             }
         };
         set(&mut self.database.url, ENV_DATABASE_URL);
+        set(&mut self.server.admin_token, ENV_ADMIN_TOKEN);
         set(&mut self.directory.client_secret, ENV_GRAPH_CLIENT_SECRET);
         if let Some(slack) = &mut self.slack {
             set(&mut slack.signing_secret, ENV_SLACK_SIGNING_SECRET);

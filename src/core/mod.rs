@@ -5,6 +5,7 @@
 //! and side effects go through the ports in [`ports`]. `now` is always a parameter or read from
 //! the [`ports::Clock`] port.
 
+pub mod alarm;
 pub mod audit;
 pub mod command;
 pub mod duration;
@@ -13,6 +14,7 @@ pub mod ids;
 pub mod outbox;
 pub mod policy;
 pub mod ports;
+pub mod report;
 pub mod request;
 pub mod service;
 pub mod state;

@@ -162,11 +162,22 @@ impl Role {
     /// Checks a draft against the role's rules for `requester` at `now`.
     pub fn check_draft(&self, requester: &PersonId, draft: &Draft, now: DateTime<Utc>) -> Result<()> {
         if !self.is_eligible(requester, now) {
-            return Err(Error::NotAuthorized(format!(
-                "you are not eligible for `{}`; `/pim roles` lists what you can request",
-                self.key
-            )));
+            return Err(self.not_eligible());
         }
+        self.check_rules(draft)
+    }
+
+    /// The refusal for a requester who is not eligible.
+    pub fn not_eligible(&self) -> Error {
+        Error::NotAuthorized(format!(
+            "you are not eligible for `{}`; `/pim roles` lists what you can request",
+            self.key
+        ))
+    }
+
+    /// Checks a draft against the role's rules (duration, justification, ticket), eligibility
+    /// aside.
+    pub fn check_rules(&self, draft: &Draft) -> Result<()> {
         self.check_duration(draft.duration)?;
         if self.require_justification && draft.justification.trim().is_empty() {
             return Err(Error::PolicyViolation(format!("`{}` needs a justification", self.key)));

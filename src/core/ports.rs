@@ -6,9 +6,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
+use super::alarm::Alarm;
 use super::audit::{AuditEvent, AuditRecord};
 use super::error::Result;
-use super::ids::{GrantId, PersonId, Platform, RequestId, RoleKey};
+use super::ids::{AlarmId, GrantId, PersonId, Platform, RequestId, RoleKey};
 use super::outbox::{OutboxItem, OutgoingMessage, PostedRef};
 use super::policy::{Person, Role};
 use super::request::{AccessRequest, Approval, Grant};
@@ -40,6 +41,9 @@ pub struct Commit {
     pub approvals: Vec<(RequestId, Approval)>,
     /// Grant rows (at most one open grant per person and role; a second is a conflict).
     pub grants: Vec<Write<Grant>>,
+    /// Break-glass alarm rows. Inserting a second alarm for the same sign-in (same
+    /// `signin_id`) is a conflict: the caller treats it as "already raised".
+    pub alarms: Vec<Write<Alarm>>,
     /// Audit events, chained in order.
     pub audit: Vec<AuditEvent>,
     /// Messages to deliver.
@@ -64,6 +68,8 @@ pub trait Store: Send + Sync {
     async fn open_grant(&self, person: &PersonId, role: &RoleKey) -> Result<Option<Grant>>;
     /// A person's open grants, ending soonest first.
     async fn open_grants_for(&self, person: &PersonId) -> Result<Vec<Grant>>;
+    /// Every open grant, ending soonest first, at most `limit` (reconciliation with the directory).
+    async fn open_grants(&self, limit: i64) -> Result<Vec<Grant>>;
     /// Open grants whose end is at or before `now`, soonest first, at most `limit`.
     async fn due_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>>;
     /// Pending requests whose next SLA step is due, at most `limit`.
@@ -95,6 +101,14 @@ pub trait Store: Send + Sync {
     async fn audit_records(&self, since: Option<DateTime<Utc>>) -> Result<Vec<AuditRecord>>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
+    /// A break-glass alarm by id.
+    async fn alarm(&self, id: &AlarmId) -> Result<Option<Alarm>>;
+    /// Unacknowledged alarms whose next page is at or before `now`, soonest first, at most `limit`.
+    async fn due_alarm_pages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Alarm>>;
+    /// The sign-in poller's cursor for a break-glass account: the newest sign-in time seen.
+    async fn signin_cursor(&self, account: &str) -> Result<Option<DateTime<Utc>>>;
+    /// Moves the poller's cursor forward to `at` (never backwards).
+    async fn set_signin_cursor(&self, account: &str, at: DateTime<Utc>) -> Result<()>;
     /// The chain head as recorded at the last append: `(seq, hash)` of the newest record, or
     /// `(0, GENESIS_HASH)` when empty. Comparing it with the records detects a deleted tail.
     /// `None` when the store keeps no separate head (tail deletion is then undetectable).
@@ -131,6 +145,47 @@ pub trait Directory: Send + Sync {
     async fn grant(&self, spec: &GrantSpec) -> Result<()>;
     /// Ends the assignment; succeeds if it is already gone.
     async fn revoke(&self, spec: &GrantSpec) -> Result<()>;
+    /// The keys of those `roles` the directory says `person` is eligible for at `now`, or
+    /// `None` when eligibility comes from the policy file (the default).
+    async fn eligible_roles(
+        &self,
+        _person: &Person,
+        _roles: &[Role],
+        _now: DateTime<Utc>,
+    ) -> Result<Option<Vec<RoleKey>>> {
+        Ok(None)
+    }
+    /// Every active assignment of the managed `roles` the directory holds, or `None` when the
+    /// directory cannot list them (nothing to reconcile).
+    async fn active_assignments(&self, _roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
+        Ok(None)
+    }
+    /// Whether reconciliation should remove assignments not made through pimbot
+    /// (`[directory] remove_unmanaged`).
+    fn remove_unmanaged(&self) -> bool {
+        false
+    }
+    /// Removes an assignment found by [`Directory::active_assignments`]; succeeds if it is
+    /// already gone.
+    async fn remove_assignment(&self, _role: &Role, _assignment: &DirectoryAssignment) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An active assignment of a managed role as the directory reports it (reconciliation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryAssignment {
+    /// The managed role it assigns.
+    pub role: RoleKey,
+    /// Directory object id of the holder.
+    pub principal_id: String,
+    /// Start, when time-bound.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// End; `None` is a permanent (standing) assignment.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// `Assigned` (made by an administrator or pimbot) or `Activated` (self-activated
+    /// eligibility), as the directory spells it.
+    pub assignment_type: String,
 }
 
 /// The time source. Only services and the scheduler read it; pure code takes `now` as a value.

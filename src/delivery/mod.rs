@@ -18,6 +18,9 @@ use crate::core::ports::{ChatSender, Clock, Store};
 pub const CLAIM_LEASE: Duration = Duration::seconds(60);
 /// Rows claimed per round.
 pub const CLAIM_BATCH: i64 = 64;
+/// An update or thread reply whose original message still is not posted after this many
+/// attempts is given up (the original was refused by the platform; it will never appear).
+pub const MAX_ORPHAN_ATTEMPTS: i32 = 12;
 /// Longest wait between two attempts of one row.
 pub const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -81,6 +84,13 @@ async fn deliver_one(
         }
         Target::Channel { .. } | Target::User { .. } | Target::Ephemeral { .. } => None,
     };
+    if existing.is_none()
+        && matches!(item.message.target, Target::Replace { .. })
+        && item.attempts >= MAX_ORPHAN_ATTEMPTS
+    {
+        tracing::error!(outbox = item.id, "giving up an update of a message that was never posted");
+        return store.reject_outbox(item.id, "the message to update was never posted").await;
+    }
     match sender.deliver(&item.message, existing.as_ref(), now).await {
         DeliveryOutcome::Sent(posted) => store.complete_outbox(item.id, posted).await,
         DeliveryOutcome::RetryAt(at, why) => {

@@ -1,6 +1,8 @@
 //! `pimbot demo`: the real server on loopback with a temporary SQLite file and an in-process
 //! fake Slack workspace, driven through a scripted scenario over signed HTTP requests. Time is
-//! a manual clock, so expiry and minimum-hold rules play out in seconds. Prints a transcript.
+//! a manual clock, so expiry, minimum-hold and re-paging rules play out in seconds. It ends with
+//! a break-glass sign-in reported by Azure Monitor, its alarm, one re-page and the
+//! acknowledgement. Prints a transcript.
 
 pub mod driver;
 
@@ -19,6 +21,8 @@ use driver::SlackDriver;
 const POLICY: &str = include_str!("policy.toml");
 const SECRET: &str = "demo-signing-secret";
 const APPROVERS: &str = "C0APPROVERS";
+const ALERTS: &str = "C0ALERTS";
+const WEBHOOK_TOKEN: &str = "demo-webhook-token";
 
 /// Runs the scenario and prints what each person saw.
 pub async fn run() -> anyhow::Result<()> {
@@ -44,6 +48,10 @@ pub async fn run() -> anyhow::Result<()> {
                 &Some("C0ALERTS".into()),
             ),
         }),
+        policy_source: None,
+        admin_token: None,
+        discord: None,
+        break_glass: app::BreakGlassParts::from_config(&config),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(parts, listener).await?;
@@ -103,9 +111,69 @@ pub async fn run() -> anyhow::Result<()> {
     say("bob", "/pim status");
     show(slack.command("U0BOB", "status").await?);
 
+    break_glass(&running, &fake, &slack, &clock).await?;
+
     println!("──────── what the Slack workspace shows ────────\n{}", fake.transcript());
     running.stop().await;
     Ok(())
+}
+
+/// The break-glass part: Azure Monitor reports a sign-in by the emergency account, the alert
+/// channel is paged, paged again two minutes later, and dave acknowledges it with a reason.
+async fn break_glass(
+    running: &Running,
+    fake: &FakeSlack,
+    slack: &SlackDriver,
+    clock: &ManualClock,
+) -> anyhow::Result<()> {
+    say_line(
+        "Azure Monitor",
+        "POST /webhooks/azure-monitor: bg1@contoso.onmicrosoft.com signed in from 203.0.113.7",
+    );
+    let body = crate::testing::azure_monitor::log_alert_v2(
+        "Fired",
+        "bg1@contoso.onmicrosoft.com",
+        "203.0.113.7",
+        "6f1d2c3b-0000-4000-8000-000000000001",
+    );
+    // The rule also splits on TimeGenerated and AppDisplayName, so the alarm shows them.
+    let signed_in = (clock.now() - Duration::minutes(1)).to_rfc3339();
+    let body = crate::testing::azure_monitor::with_dimension(body, "TimeGenerated", &signed_in);
+    let body = crate::testing::azure_monitor::with_dimension(body, "AppDisplayName", "Azure Portal");
+    let resp = reqwest::Client::new()
+        .post(format!("http://{}/webhooks/azure-monitor?token={WEBHOOK_TOKEN}", running.addr))
+        .json(&body)
+        .send()
+        .await
+        .context("posting the Azure Monitor notification")?;
+    println!("  ↳ (HTTP {}: {})\n", resp.status().as_u16(), resp.text().await.unwrap_or_default());
+    settle(running, fake, "chat.postMessage", 2).await?;
+    let alarm = fake
+        .messages()
+        .into_iter()
+        .find(|m| m.channel == ALERTS && m.ephemeral_for.is_none())
+        .context("the alarm was not posted")?;
+    let alarm_id = button_value(&alarm.blocks, "ack").context("the alarm carries no ack button")?;
+
+    say_line("(clock)", "2 minutes pass and nobody acknowledges: the alarm pages again");
+    clock.advance(running.service.repage_every());
+    settle(running, fake, "chat.postMessage", 1).await?;
+
+    say_line("dave", &format!("clicks Acknowledge on alarm {alarm_id}"));
+    let reply = slack.click("U0DAVE", "ack", &alarm_id, ALERTS, &alarm.ts).await?;
+    println!("  ↳ (HTTP {}: the reason form opens)\n", reply.status);
+    fake.wait_for("views.open", 1, StdDuration::from_secs(5)).await.map_err(anyhow::Error::msg)?;
+
+    say_line("dave", "submits the reason \"sanctioned DR drill, see INC-4712\"");
+    let reason = crate::testing::signing::text_inputs(&[("reason", "sanctioned DR drill, see INC-4712")]);
+    let reply = slack.submit("U0DAVE", "ack_reason", &alarm_id, reason).await?;
+    println!("  ↳ (HTTP {}: acknowledged; both pages lose their button)\n", reply.status);
+    settle(running, fake, "chat.update", 2).await?;
+    Ok(())
+}
+
+fn say_line(who: &str, what: &str) {
+    println!("▶ {who}: {what}");
 }
 
 /// Runs sweeps and delivery until `count` more calls to `method` arrived (or nothing is left).
@@ -116,7 +184,9 @@ async fn settle(
     count: usize,
 ) -> anyhow::Result<Vec<crate::testing::fake_slack::SlackCall>> {
     let before = fake.calls_to(method).len();
-    for _ in 0..50 {
+    // Generous: on a loaded machine a pass can take a while; the demo waits, it never guesses.
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(30);
+    while std::time::Instant::now() < deadline {
         crate::scheduler::sweep_once(&running.service).await;
         running.dispatcher.deliver_due().await?;
         let calls = fake.calls_to(method);
@@ -132,9 +202,14 @@ async fn settle(
 
 /// The request id an approval card's Approve button carries.
 pub fn card_request_id(blocks: &serde_json::Value) -> Option<String> {
+    button_value(blocks, "approve")
+}
+
+/// The value of the button with `action_id` in a message's blocks.
+pub fn button_value(blocks: &serde_json::Value, action_id: &str) -> Option<String> {
     blocks.as_array()?.iter().find_map(|b| {
         b.get("elements")?.as_array()?.iter().find_map(|e| {
-            (e.get("action_id")?.as_str()? == "approve")
+            (e.get("action_id")?.as_str()? == action_id)
                 .then(|| e.get("value")?.as_str().map(str::to_owned))?
         })
     })

@@ -1,5 +1,6 @@
 //! `Directory` implementations. `static` records grants only in pimbot's own database (nothing
 //! external is called): the right choice for a trial, or where the role is enforced elsewhere.
+//! [`graph`] makes the grants in Entra ID and Azure through PIM (Microsoft Graph and ARM).
 
 mod instrumented;
 
@@ -60,4 +61,21 @@ impl Directory for StaticDirectory {
         self.record(DirectoryCall::Revoke(spec.clone()));
         Ok(())
     }
+}
+
+pub mod graph;
+
+pub use graph::GraphDirectory;
+
+/// The directory `[directory] kind` selects: [`StaticDirectory`] or [`GraphDirectory`].
+pub fn from_config(
+    config: &crate::config::DirectoryConfig,
+    clock: std::sync::Arc<dyn crate::core::ports::Clock>,
+) -> anyhow::Result<std::sync::Arc<dyn Directory>> {
+    Ok(match config.kind {
+        crate::config::DirectoryKind::Static => std::sync::Arc::new(StaticDirectory::new()),
+        crate::config::DirectoryKind::Graph => {
+            std::sync::Arc::new(GraphDirectory::new(graph::GraphSettings::from_config(config)?, clock)?)
+        }
+    })
 }

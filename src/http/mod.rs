@@ -2,6 +2,7 @@
 //! id, a timeout, a body size limit, request timing for `/metrics`). Adapters own their
 //! handlers; this module only mounts them.
 
+pub mod admin;
 mod health;
 mod metrics;
 
@@ -40,6 +41,12 @@ pub struct AppState {
     pub service: Arc<AccessService>,
     /// Present when `[slack]` is configured.
     pub slack: Option<SlackState>,
+    /// Present when `[server] admin_token` is configured.
+    pub admin: Option<admin::AdminState>,
+    /// Present when `[discord]` is configured.
+    pub discord: Option<crate::discord::DiscordState>,
+    /// Present when `[break_glass_monitor]` is configured.
+    pub azure_monitor: Option<crate::webhooks::AzureMonitorState>,
 }
 
 /// Builds the router with every route and layer.
@@ -48,13 +55,26 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics));
+        .route("/metrics", get(metrics::metrics))
+        .route("/admin/reload", post(admin::reload));
     if let Some(slack) = &state.slack {
         let slack_routes = Router::new()
             .route("/slack/commands", post(crate::slack::inbound::handle_command))
             .route("/slack/interactions", post(crate::slack::inbound::handle_interaction))
             .route_layer(from_fn_with_state(slack.verifier.clone(), require_signature));
         app = app.merge(slack_routes);
+    }
+    if let Some(discord) = &state.discord {
+        let discord_routes = Router::new()
+            .route("/discord/interactions", post(crate::discord::inbound::handle_interaction))
+            .route_layer(from_fn_with_state(
+                discord.verifier.clone(),
+                crate::discord::verify::require_signature,
+            ));
+        app = app.merge(discord_routes);
+    }
+    if state.azure_monitor.is_some() {
+        app = app.route("/webhooks/azure-monitor", post(crate::webhooks::handle_azure_monitor));
     }
     app.with_state(state)
         .layer(from_fn(metrics::track))

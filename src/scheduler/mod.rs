@@ -1,6 +1,6 @@
-//! Background work: one supervised loop that activates approved requests, ends due grants and
-//! runs the SLA ladder, and one that delivers the outbox. Both tick on an interval and are also
-//! woken as soon as new work is committed. Schedules live in the database, so a restart picks up
+//! Background work: one supervised loop that activates approved requests, ends due grants,
+//! runs the SLA ladder and re-pages unacknowledged break-glass alarms, and one that delivers
+//! the outbox. Both tick on an interval and are also woken as soon as new work is committed. Schedules live in the database, so a restart picks up
 //! everything overdue on the first tick.
 
 use std::sync::Arc;
@@ -16,6 +16,9 @@ use crate::delivery::Dispatcher;
 pub const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// How often the outbox is polled when nothing wakes it (retries become due this way).
 pub const OUTBOX_EVERY: Duration = Duration::from_millis(500);
+/// How often the directory is reconciled with pimbot's grants (directories that can list
+/// assignments only; the first pass runs one period after start).
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(600);
 /// Rows each sweep handles per tick.
 pub const SWEEP_BATCH: i64 = 500;
 
@@ -26,10 +29,37 @@ pub async fn run(service: Arc<AccessService>, dispatcher: Arc<Dispatcher>, shutd
         let shutdown = shutdown.clone();
         move || sweep_loop(service.clone(), shutdown.clone())
     });
+    let reconcile = supervise("reconcile", shutdown.clone(), {
+        let service = service.clone();
+        let shutdown = shutdown.clone();
+        move || reconcile_loop(service.clone(), shutdown.clone())
+    });
     let outbox = supervise("outbox", shutdown.clone(), move || {
         outbox_loop(service.clone(), dispatcher.clone(), shutdown.clone())
     });
-    tokio::join!(sweeps, outbox);
+    tokio::join!(sweeps, reconcile, outbox);
+}
+
+async fn reconcile_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + RECONCILE_EVERY, RECONCILE_EVERY);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match service.reconcile(false).await {
+            Ok(None) => return, // the directory cannot list assignments: nothing to reconcile
+            Ok(Some(report)) => tracing::info!(
+                checked = report.checked,
+                drift = report.drift.len(),
+                "reconciled the directory"
+            ),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "reconciliation failed; will retry next period")
+            }
+        }
+    }
 }
 
 async fn supervise<F, Fut>(name: &'static str, shutdown: CancellationToken, make: F)
@@ -55,6 +85,7 @@ pub async fn sweep_once(service: &AccessService) -> usize {
         ("activate", service.activate_approved(SWEEP_BATCH).await),
         ("expire", service.expire_due(SWEEP_BATCH).await),
         ("nudge", service.nudge_due(SWEEP_BATCH).await),
+        ("repage", service.repage_due(SWEEP_BATCH).await),
     ] {
         match result {
             Ok(n) => moved += n,

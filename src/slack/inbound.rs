@@ -1,5 +1,6 @@
-//! Slack's inbound side: `POST /slack/commands` and `POST /slack/interactions`, behind the
-//! signature middleware. Payloads are parsed into slack-morphism's models, translated into core
+//! Slack's inbound side: `POST /slack/commands` and `POST /slack/interactions` (approve/deny
+//! clicks, the break-glass `ack` click, and the deny, acknowledge and activate modals), behind
+//! the signature middleware. Payloads are parsed into slack-morphism's models, translated into core
 //! commands, and answered within Slack's 3 s: decisions are short database transactions, and
 //! everything slow (cards, notices) leaves through the outbox afterwards.
 
@@ -16,7 +17,7 @@ use tracing::Instrument;
 use super::render;
 use crate::core::Error;
 use crate::core::command::{self, Command, HELP};
-use crate::core::ids::{ChatUser, Platform, RequestId};
+use crate::core::ids::{AlarmId, ChatUser, Platform, RequestId};
 use crate::core::service::{Decision, Submitted, render_roles, render_status};
 use crate::http::{AppState, SlackState, incident};
 
@@ -187,6 +188,21 @@ async fn block_actions(
                 }
                 Err(e) => refuse(user_message(&e)).await,
             },
+            render::ACTION_ACK => {
+                let alarm = AlarmId(action.value.clone().unwrap_or_default());
+                match app.service.precheck_ack(&user, &alarm).await {
+                    Ok(_) => {
+                        let (api, trigger) = (slack.api.clone(), ev.trigger_id.0.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = api.views_open(&trigger, render::ack_modal(alarm.as_str())).await
+                            {
+                                tracing::error!(error = %format!("{e:#}"), "views.open for the acknowledge form failed");
+                            }
+                        });
+                    }
+                    Err(e) => refuse(user_message(&e)).await,
+                }
+            }
             other => {
                 tracing::warn!(action = other, "unknown Slack action id");
                 return bad_request("unknown action");
@@ -218,6 +234,20 @@ async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent
             let id = RequestId(modal.private_metadata.clone().unwrap_or_default());
             let reason = input(&ev.view, render::FIELD_REASON);
             match app.service.decide(&user, &id, Decision::Deny(reason)).await {
+                Ok(_) => StatusCode::OK.into_response(),
+                Err(e) => form_errors(&[(render::FIELD_REASON, user_message(&e))]),
+            }
+        }
+        Some(render::CALLBACK_ACK_REASON) => {
+            let id = AlarmId(modal.private_metadata.clone().unwrap_or_default());
+            let reason = input(&ev.view, render::FIELD_REASON);
+            if reason.is_none() {
+                return form_errors(&[(
+                    render::FIELD_REASON,
+                    "A reason is required to acknowledge the alarm.".into(),
+                )]);
+            }
+            match app.service.acknowledge(&user, &id, reason.as_deref()).await {
                 Ok(_) => StatusCode::OK.into_response(),
                 Err(e) => form_errors(&[(render::FIELD_REASON, user_message(&e))]),
             }

@@ -219,6 +219,7 @@ pub fn message(body: &MessageBody) -> SlackMessageContent {
     match body {
         MessageBody::Card(view) => card(view),
         MessageBody::Notice(n) => notice(n),
+        MessageBody::Alarm(view) => alarm_view(view),
     }
 }
 
@@ -321,6 +322,10 @@ pub fn deny_modal(request_id: &str) -> SlackView {
 pub fn ack_modal(alarm_id: &str) -> SlackView {
     reason_modal("Acknowledge alarm", "Acknowledge", CALLBACK_ACK_REASON, alarm_id)
 }
+
+#[path = "render_alarm.rs"]
+mod render_alarm;
+pub use render_alarm::{alarm_line, alarm_view};
 
 #[cfg(test)]
 #[path = "render_tests.rs"]

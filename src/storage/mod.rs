@@ -7,6 +7,7 @@
 //! [`Dialect`] trait in `sqlite` and `postgres`. This module owns persistence only; it never
 //! decides state (that is `core::state`) and never talks to chat platforms.
 
+mod alarms;
 pub mod audit_export;
 mod postgres;
 mod queries;

@@ -109,6 +109,9 @@ pub const OPEN_GRANTS_FOR: &str = concat!(
     grant_columns!(),
     " FROM grants WHERE person = $1 AND ended_at IS NULL ORDER BY ends_at, id"
 );
+/// Every open grant, ending soonest first, at most `$1`.
+pub const OPEN_GRANTS: &str =
+    concat!("SELECT ", grant_columns!(), " FROM grants WHERE ended_at IS NULL ORDER BY ends_at, id LIMIT $1");
 /// Open grants ending at or before `$1`, soonest first, at most `$2`.
 pub const DUE_GRANTS: &str = concat!(
     "SELECT ",
@@ -164,3 +167,38 @@ pub const UPSERT_POSTED_REF: &str = "INSERT INTO posted_refs (platform, ref_key,
 /// A remembered message.
 pub const POSTED_REF: &str =
     "SELECT platform, ref_key, channel, message_id FROM posted_refs WHERE platform = $1 AND ref_key = $2";
+
+macro_rules! alarm_columns {
+    () => {
+        "id, signin_id, account_upn, signed_in_at, raised_at, ip, location, app, client, ca_status, \
+         succeeded, severity, acknowledged_by, acknowledged_at, reason, next_page_at, pages, version"
+    };
+}
+
+/// Inserts an alarm; `$1..$18` in [`alarm_columns`] order. A second alarm for the same sign-in
+/// violates the unique `signin_id`.
+pub const INSERT_ALARM: &str = concat!(
+    "INSERT INTO alarms (",
+    alarm_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+);
+/// Compare-and-set update of an alarm; same binds as [`INSERT_ALARM`] with `$18` the expected
+/// version. The sign-in it belongs to never changes. Returns the new version when it applied.
+pub const UPDATE_ALARM: &str = "UPDATE alarms SET account_upn = $3, signed_in_at = $4, raised_at = $5, \
+     ip = $6, location = $7, app = $8, client = $9, ca_status = $10, succeeded = $11, severity = $12, \
+     acknowledged_by = $13, acknowledged_at = $14, reason = $15, next_page_at = $16, pages = $17, \
+     version = version + 1 WHERE id = $1 AND signin_id = $2 AND version = $18 RETURNING version";
+/// One alarm by id.
+pub const ALARM_BY_ID: &str = concat!("SELECT ", alarm_columns!(), " FROM alarms WHERE id = $1");
+/// Unacknowledged alarms whose next page is due at `$1`, soonest first, at most `$2`.
+pub const DUE_ALARM_PAGES: &str = concat!(
+    "SELECT ",
+    alarm_columns!(),
+    " FROM alarms WHERE acknowledged_at IS NULL AND next_page_at <= $1 ORDER BY next_page_at, id LIMIT $2"
+);
+/// The poller's cursor for account `$1`.
+pub const SIGNIN_CURSOR: &str = "SELECT last_seen_at FROM signin_cursor WHERE account = $1";
+/// Moves the cursor of `$1` to `$2`, only forwards.
+pub const UPSERT_SIGNIN_CURSOR: &str = "INSERT INTO signin_cursor (account, last_seen_at) VALUES ($1, $2) \
+     ON CONFLICT (account) DO UPDATE SET last_seen_at = excluded.last_seen_at \
+     WHERE signin_cursor.last_seen_at < excluded.last_seen_at";

@@ -7,6 +7,7 @@
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Duration, Utc};
 
+use crate::core::alarm::{Alarm, Severity};
 use crate::core::audit::{Actor, AuditEvent, AuditRecord};
 use crate::core::ids::Platform;
 use crate::core::outbox::{OutboxItem, OutgoingMessage, PostedRef};
@@ -282,6 +283,101 @@ impl TryFrom<PostedRefRow> for PostedRef {
     }
 }
 
+/// An `alarms` row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AlarmRow {
+    /// Alarm id.
+    pub id: String,
+    /// Dedupe key of the sign-in.
+    pub signin_id: String,
+    /// Break-glass account.
+    pub account_upn: String,
+    /// Sign-in time.
+    pub signed_in_at: DateTime<Utc>,
+    /// When the alarm was raised.
+    pub raised_at: DateTime<Utc>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Location.
+    pub location: Option<String>,
+    /// Application.
+    pub app: Option<String>,
+    /// Client.
+    pub client: Option<String>,
+    /// Conditional Access status.
+    pub ca_status: Option<String>,
+    /// Whether the sign-in succeeded.
+    pub succeeded: bool,
+    /// Severity name.
+    pub severity: String,
+    /// Acknowledging person.
+    pub acknowledged_by: Option<String>,
+    /// Acknowledgement time.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Acknowledgement reason.
+    pub reason: Option<String>,
+    /// Next page.
+    pub next_page_at: Option<DateTime<Utc>>,
+    /// Pages sent.
+    pub pages: i32,
+    /// Compare-and-set version.
+    pub version: i64,
+}
+
+impl TryFrom<AlarmRow> for Alarm {
+    type Error = anyhow::Error;
+
+    fn try_from(row: AlarmRow) -> anyhow::Result<Self> {
+        let ctx = || format!("alarm {} in the database is inconsistent", row.id);
+        let severity = Severity::parse(&row.severity)
+            .ok_or_else(|| anyhow!("unknown severity {:?}", row.severity))
+            .with_context(ctx)?;
+        if severity != Severity::of(row.succeeded) {
+            bail!("{}: severity {} does not fit succeeded = {}", ctx(), row.severity, row.succeeded);
+        }
+        let acked = [row.acknowledged_by.is_some(), row.acknowledged_at.is_some(), row.reason.is_some()];
+        match (acked, row.next_page_at) {
+            ([false, false, false], Some(_)) | ([true, true, true], None) => {}
+            ([false, false, false], None) => bail!("{}: open but never pages again", ctx()),
+            ([true, true, true], Some(_)) => bail!("{}: acknowledged but still paging", ctx()),
+            _ => bail!("{}: acknowledger, time and reason must be set together", ctx()),
+        }
+        if row.reason.as_deref().is_some_and(|r| r.trim().is_empty()) {
+            bail!("{}: acknowledged without a reason", ctx());
+        }
+        if row.pages < 1 || row.version < 1 {
+            bail!("{}: pages {} / version {} below 1", ctx(), row.pages, row.version);
+        }
+        Ok(Alarm {
+            id: row.id.into(),
+            account_upn: row.account_upn,
+            signin_id: row.signin_id,
+            at: row.signed_in_at,
+            raised_at: row.raised_at,
+            ip: row.ip,
+            location: row.location,
+            app: row.app,
+            client: row.client,
+            ca_status: row.ca_status,
+            succeeded: row.succeeded,
+            severity,
+            acknowledged_by: row.acknowledged_by.map(Into::into),
+            acknowledged_at: row.acknowledged_at,
+            reason: row.reason,
+            next_page_at: row.next_page_at,
+            pages: row.pages,
+            version: row.version,
+        })
+    }
+}
+
+/// A `signin_cursor` row's time.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CursorRow {
+    /// Newest sign-in time seen for the account.
+    pub last_seen_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +438,48 @@ mod tests {
             hash: String::new(),
         };
         assert!(AuditRecord::try_from(bad).is_err());
+    }
+
+    fn alarm_row() -> AlarmRow {
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid");
+        AlarmRow {
+            id: "a-1".into(),
+            signin_id: "signin:1".into(),
+            account_upn: "bg1@contoso.com".into(),
+            signed_in_at: t,
+            raised_at: t,
+            ip: None,
+            location: None,
+            app: None,
+            client: None,
+            ca_status: None,
+            succeeded: true,
+            severity: "high".into(),
+            acknowledged_by: None,
+            acknowledged_at: None,
+            reason: None,
+            next_page_at: Some(t),
+            pages: 1,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn alarm_rows_must_be_consistent() {
+        assert!(Alarm::try_from(alarm_row()).is_ok());
+        let acked = |r: AlarmRow| AlarmRow {
+            acknowledged_by: Some("carol".into()),
+            acknowledged_at: Some(r.raised_at),
+            reason: Some("drill".into()),
+            next_page_at: None,
+            ..r
+        };
+        assert!(Alarm::try_from(acked(alarm_row())).is_ok());
+        assert!(Alarm::try_from(AlarmRow { next_page_at: Some(Utc::now()), ..acked(alarm_row()) }).is_err());
+        assert!(Alarm::try_from(AlarmRow { reason: None, ..acked(alarm_row()) }).is_err());
+        assert!(Alarm::try_from(AlarmRow { next_page_at: None, ..alarm_row() }).is_err());
+        assert!(Alarm::try_from(AlarmRow { severity: "medium".into(), ..alarm_row() }).is_err());
+        assert!(Alarm::try_from(AlarmRow { severity: "loud".into(), ..alarm_row() }).is_err());
+        assert!(Alarm::try_from(AlarmRow { pages: 0, ..alarm_row() }).is_err());
     }
 }

@@ -11,20 +11,21 @@ use super::rows::{
     ApprovalRow, AuditRow, GrantRow, HeadRow, OutboxRow, PostedRefRow, RequestRow, actor_columns,
 };
 use super::{Dialect, SqlStore, on_db};
+use crate::core::alarm::Alarm;
 use crate::core::audit::{AuditRecord, truncate_micros};
 use crate::core::error::{Error, Result};
-use crate::core::ids::{GrantId, PersonId, Platform, RequestId, RoleKey};
+use crate::core::ids::{AlarmId, GrantId, PersonId, Platform, RequestId, RoleKey};
 use crate::core::outbox::{OutboxItem, PostedRef};
 use crate::core::ports::{Commit, Store, Write};
 use crate::core::request::{AccessRequest, Grant};
 
 /// Wraps a database error as an internal error saying what was being done.
-fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+pub(super) fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |e| Error::Internal(anyhow::Error::new(e).context(what))
 }
 
 /// A unique-constraint violation becomes the conflict `message`; anything else is internal.
-fn unique_is_conflict(
+pub(super) fn unique_is_conflict(
     what: &'static str,
     message: impl FnOnce() -> String,
 ) -> impl FnOnce(sqlx::Error) -> Error {
@@ -34,7 +35,7 @@ fn unique_is_conflict(
     }
 }
 
-fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     truncate_micros(t)
 }
 
@@ -177,6 +178,7 @@ impl Store for SqlStore {
                     }
                 }
             }
+            super::alarms::write_alarms!(tx, &commit.alarms);
             if !commit.audit.is_empty() {
                 // The head lock serializes appends, so sequence numbers never collide.
                 let head: HeadRow = sqlx::query_as(pool.lock_audit_head_sql())
@@ -270,6 +272,14 @@ impl Store for SqlStore {
     async fn open_grants_for(&self, person: &PersonId) -> Result<Vec<Grant>> {
         let rows: Vec<GrantRow> = on_db!(self, pool => {
             sqlx::query_as(q::OPEN_GRANTS_FOR).bind(person.as_str()).fetch_all(pool).await
+        })
+        .map_err(db("loading open grants"))?;
+        Self::grants(rows)
+    }
+
+    async fn open_grants(&self, limit: i64) -> Result<Vec<Grant>> {
+        let rows: Vec<GrantRow> = on_db!(self, pool => {
+            sqlx::query_as(q::OPEN_GRANTS).bind(limit).fetch_all(pool).await
         })
         .map_err(db("loading open grants"))?;
         Self::grants(rows)
@@ -403,6 +413,22 @@ impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
             .map_err(db("pinging the database"))
+    }
+
+    async fn alarm(&self, id: &AlarmId) -> Result<Option<Alarm>> {
+        self.load_alarm(id).await
+    }
+
+    async fn due_alarm_pages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Alarm>> {
+        self.load_due_alarm_pages(now, limit).await
+    }
+
+    async fn signin_cursor(&self, account: &str) -> Result<Option<DateTime<Utc>>> {
+        self.load_signin_cursor(account).await
+    }
+
+    async fn set_signin_cursor(&self, account: &str, at: DateTime<Utc>) -> Result<()> {
+        self.store_signin_cursor(account, at).await
     }
 
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {

@@ -191,6 +191,11 @@ impl FakeSlack {
         }
     }
 
+    /// Drops every pending injected failure: the workspace is healthy again.
+    pub fn clear_faults(&self) {
+        lock(&self.inner).faults.clear();
+    }
+
     /// The next `n` calls get HTTP `status` (for example 500 or 503).
     pub fn fail_next(&self, n: usize, status: u16) {
         self.push_fault(n, FaultKind::Status(status));

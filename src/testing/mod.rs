@@ -1,11 +1,23 @@
 //! Test doubles shipped in the library, because `pimbot demo` runs them too: a fake Slack Web
-//! API ([`FakeSlack`]) and builders for the signed requests Slack sends the bot ([`signing`]).
+//! API ([`FakeSlack`]) and builders for the signed requests Slack sends the bot ([`signing`]);
+//! a fake Discord REST API ([`FakeDiscord`]) and signed Discord interactions
+//! ([`discord_signing`]); a fake identity platform + Graph + ARM ([`FakeGraph`]).
 //!
 //! Nothing here is used by `pimbot serve`.
 
+pub mod azure_monitor;
+pub mod discord_signing;
+pub mod fake_discord;
+mod fake_discord_state;
+pub mod fake_graph;
+mod fake_graph_http;
+mod fake_graph_state;
 pub mod fake_slack;
 mod fake_slack_state;
 pub mod signing;
 
+pub use fake_discord::{DiscordCall, FAKE_DISCORD_TOKEN, FakeDiscord};
+pub use fake_discord_state::{DiscordMessage, FAKE_BOT_USER_ID};
+pub use fake_graph::{FakeAssignment, FakeGraph, FakeKind, FakeUser, GraphCall, GraphFault};
 pub use fake_slack::{FAKE_BOT_TOKEN, FakeSlack, SlackCall};
 pub use fake_slack_state::FakeMessage;

@@ -23,9 +23,9 @@ async fn slack_outage_delays_messages_but_delivers_each_exactly_once_in_order() 
         assert!(reply.text().contains("waiting for approval"), "commands are acknowledged during an outage");
         // Steps stay well inside the outbox claim lease: a jump past it while a row is in
         // flight would (rightly) let a second dispatcher take the row.
-        for _ in 0..16 {
+        for _ in 0..64 {
             app.running.dispatcher.deliver_due().await.expect("pass");
-            app.advance(Duration::seconds(20));
+            app.advance(Duration::seconds(5));
         }
         app.settle().await;
         assert_eq!(delivered(&app, "chat.postMessage", APPROVERS), 1, "the card arrives once");
@@ -36,13 +36,13 @@ async fn slack_outage_delays_messages_but_delivers_each_exactly_once_in_order() 
         app.click("U0CAROL", "approve", &id).await;
         app.running.dispatcher.deliver_due().await.expect("pass");
         let updates_before = delivered(&app, "chat.update", APPROVERS);
-        for _ in 0..3 {
-            app.advance(Duration::seconds(20));
+        for _ in 0..12 {
+            app.advance(Duration::seconds(5));
             app.running.dispatcher.deliver_due().await.expect("pass");
         }
         assert_eq!(delivered(&app, "chat.update", APPROVERS), updates_before, "waits for Retry-After");
-        for _ in 0..4 {
-            app.advance(Duration::seconds(20));
+        for _ in 0..13 {
+            app.advance(Duration::seconds(5));
             app.running.dispatcher.deliver_due().await.expect("pass");
         }
         app.settle().await;

@@ -2,10 +2,16 @@
 
 mod support;
 
+mod breakglass;
+mod cli;
+mod discord_flow;
 mod durability;
+mod graph;
+mod graph_drift;
 mod manifests;
 mod metrics;
 mod ops;
+mod process;
 mod slack_flow;
 mod slack_refusals;
 mod store;

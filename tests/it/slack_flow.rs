@@ -247,3 +247,67 @@ async fn activate_form_opens_and_its_submission_files_the_request() {
         app.stop().await;
     });
 }
+
+#[tokio::test]
+async fn activating_an_active_role_extends_the_one_grant_within_max_duration() {
+    on_every_backend!(|app: TestApp| async move {
+        let (_, first) = app.activate("U0BOB", "reader 30m first look").await;
+        app.settle().await;
+        let grant =
+            app.store().open_grant(&"bob".into(), &"reader".into()).await.expect("read").expect("granted");
+        app.advance(Duration::minutes(20));
+        let (reply, second) = app.activate("U0BOB", "reader 30m more time").await;
+        assert!(reply.text().contains("Extension"), "{}", reply.text());
+        app.settle().await;
+        let extended =
+            app.store().open_grant(&"bob".into(), &"reader".into()).await.expect("read").expect("still one");
+        assert_eq!(extended.id, grant.id, "the same grant, not a second one");
+        assert_eq!(extended.ends_at, grant.starts_at + Duration::minutes(50), "ends 30m after the extension");
+        assert_eq!(app.request(&second).await.state, RequestState::Active);
+
+        app.advance(Duration::minutes(31));
+        app.settle().await;
+        assert_eq!(app.request(&first).await.state, RequestState::Expired);
+        assert_eq!(
+            app.request(&second).await.state,
+            RequestState::Expired,
+            "both requests end with the grant"
+        );
+
+        // extend needs an active grant, and follows the role's approval rules.
+        let refused = app.slack.command("U0ALICE", "extend global-admin 1h #INC-12 more").await.expect("cmd");
+        assert!(refused.text().contains("no active"), "{}", refused.text());
+        let (_, ga) = app.activate("U0ALICE", "global-admin 2h #INC-12 incident").await;
+        app.click("U0CAROL", "approve", &ga).await;
+        app.settle().await;
+        let reply =
+            app.slack.command("U0ALICE", "extend global-admin 2h #INC-12 still burning").await.expect("cmd");
+        assert!(reply.text().contains("waiting for approval"), "{}", reply.text());
+        let ext = reply
+            .text()
+            .split('`')
+            .find(|w| w.starts_with("r-"))
+            .map(pimbot::core::ids::RequestId::from)
+            .expect("id");
+        let over = app.slack.command("U0ALICE", "extend global-admin 3h #INC-12 longer").await.expect("cmd");
+        assert!(over.text().contains("5m to 2h") || over.text().contains("already have"), "{}", over.text());
+        app.advance(Duration::minutes(50)); // inside the request's 1h time-to-live
+        app.click("U0DAVE", "approve", &ext).await;
+        app.settle().await;
+        let extension = app.request(&ext).await;
+        assert_eq!(extension.state, RequestState::Active, "{extension:?}");
+        let g = app
+            .store()
+            .open_grant(&"alice".into(), &"global-admin".into())
+            .await
+            .expect("read")
+            .expect("open");
+        let approved_at = app.request(&ext).await.decided_at.expect("decided");
+        assert_eq!(
+            g.ends_at,
+            approved_at + Duration::hours(2),
+            "never more than max_duration from the last approval"
+        );
+        app.stop().await;
+    });
+}

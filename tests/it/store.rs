@@ -82,6 +82,7 @@ fn text_of(m: &OutgoingMessage) -> &str {
     match &m.body {
         MessageBody::Notice(n) => &n.text,
         MessageBody::Card(_) => "card",
+        MessageBody::Alarm(_) => "alarm",
     }
 }
 
@@ -115,6 +116,7 @@ async fn requests_approvals_and_grants_round_trip() {
             requests: vec![Write::Insert(r.clone())],
             approvals: vec![("r-1".into(), late.clone()), ("r-1".into(), early.clone())],
             grants: vec![Write::Insert(g.clone())],
+            alarms: vec![],
             audit: vec![event(1)],
             outbox: vec![message(Platform::Slack, "r-1", "hello")],
         })

@@ -49,7 +49,11 @@ impl AccessService {
         let requester = policy.person(&request.requester).cloned();
         match decision {
             Decision::Approve => {
-                if !role.is_eligible(&request.requester, now) {
+                let still_eligible = match &requester {
+                    Some(person) => self.eligible(role, person, now).await?,
+                    None => false,
+                };
+                if !still_eligible {
                     return Err(Error::NotAuthorized(format!(
                         "{} is no longer eligible for `{}`; this request cannot be approved",
                         request.requester, role.key

@@ -48,9 +48,21 @@ impl AccessService {
         request.next_nudge_at = None;
         let expected_version = request.version;
         let person = match policy.person(&request.requester) {
-            Some(p) if role.is_eligible(&p.id, now) => p.clone(),
-            _ => return self.fail(request, &policy, &role, "the requester is no longer eligible", now).await,
+            Some(p) => p.clone(),
+            None => {
+                return self.fail(request, &policy, &role, "the requester is no longer eligible", now).await;
+            }
         };
+        match self.eligible(&role, &person, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return self.fail(request, &policy, &role, "the requester is no longer eligible", now).await;
+            }
+            Err(e) => {
+                tracing::error!(request = %id, error = %format!("{e:#}"), "eligibility check failed");
+                return self.fail(request, &policy, &role, "eligibility could not be checked", now).await;
+            }
+        }
         let existing = self.store.open_grant(&person.id, &role.key).await?;
         let ends_at = now + request.duration;
         let (grant, write, kind) = match existing {
@@ -188,10 +200,16 @@ impl AccessService {
                 slack: None,
                 discord: None,
             });
-            match self.end(&role, &person, grant, EndReason::Expired, Actor::System, now).await {
-                Ok(_) => ended += 1,
+            match self.end(&role, &person, grant.clone(), EndReason::Expired, Actor::System, now).await {
+                Ok(_) => {
+                    ended += 1;
+                    self.end_succeeded(&grant.id);
+                }
                 Err(Error::Conflict(_)) => {} // another replica or a deactivation ended it first
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "expiring a grant failed; will retry"),
+                Err(e) => {
+                    tracing::error!(grant = %grant.id, error = %format!("{e:#}"), "expiring a grant failed; will retry");
+                    self.end_failed(&grant, &e, now).await;
+                }
             }
         }
         Ok(ended)

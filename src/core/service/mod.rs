@@ -3,11 +3,14 @@
 //! state change, its audit events and its outgoing messages. Races are settled by the store's
 //! compare-and-set: the loser gets `Error::Conflict` and changes nothing.
 
+mod alarm;
 mod decide;
+mod end_alert;
 mod grant;
 mod ladder;
 mod messages;
 mod queries;
+mod reconcile;
 mod submit;
 
 use std::sync::{Arc, RwLock};
@@ -21,8 +24,10 @@ use super::policy::{Person, Policy, Role};
 use super::ports::{Clock, Commit, Directory, Store};
 use super::request::AccessRequest;
 
+pub use alarm::DEFAULT_REPAGE_EVERY;
 pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
+pub use reconcile::{Drift, DriftKind, ReconcileReport};
 
 /// What a submit produced, for the immediate reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +58,9 @@ pub struct AccessService {
     channels: Vec<Channels>,
     outbox_kick: Arc<Notify>,
     work_kick: Arc<Notify>,
+    end_failures: end_alert::EndFailures,
+    drift_reported: reconcile::Reported,
+    repage_every: chrono::Duration,
 }
 
 impl AccessService {
@@ -72,6 +80,9 @@ impl AccessService {
             channels,
             outbox_kick: Arc::new(Notify::new()),
             work_kick: Arc::new(Notify::new()),
+            end_failures: Default::default(),
+            drift_reported: Default::default(),
+            repage_every: DEFAULT_REPAGE_EVERY,
         }
     }
 
@@ -144,6 +155,16 @@ impl AccessService {
             .request(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("there is no request `{id}`; `/pim status` lists yours")))
+    }
+
+    /// Whether `person` may request `role` at `now`: PIM eligibility when the directory reads
+    /// it (`eligibility = "graph"`), else the policy's `eligible` lists. Approver pools and
+    /// `disjoint_approvers` always use the policy lists.
+    async fn eligible(&self, role: &Role, person: &Person, now: DateTime<Utc>) -> Result<bool> {
+        match self.directory.eligible_roles(person, std::slice::from_ref(role), now).await? {
+            Some(keys) => Ok(keys.contains(&role.key)),
+            None => Ok(role.is_eligible(&person.id, now)),
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {

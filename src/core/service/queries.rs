@@ -58,8 +58,13 @@ impl AccessService {
         let policy = self.policy();
         let now = self.now();
         let person = whois(&policy, user)?;
-        Ok(policy
-            .eligible_roles(&person.id, now)
+        let mut eligible = Vec::new();
+        for role in &policy.roles {
+            if self.eligible(role, &person, now).await? {
+                eligible.push(role);
+            }
+        }
+        Ok(eligible
             .into_iter()
             .map(|r| RoleSummary {
                 key: r.key.to_string(),

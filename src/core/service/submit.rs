@@ -23,7 +23,10 @@ impl AccessService {
         if policy.break_glass.iter().any(|b| b.upn.eq_ignore_ascii_case(&person.upn)) {
             return Err(Error::NotAuthorized("break-glass accounts cannot request roles".into()));
         }
-        role.check_draft(&person.id, &draft, now)?;
+        if !self.eligible(role, &person, now).await? {
+            return Err(role.not_eligible());
+        }
+        role.check_rules(&draft)?;
         let open = self.store.open_requests_for(&person.id).await?;
         if let Some(dup) = open.iter().find(|r| r.role == role.key && r.state != RequestState::Active) {
             return Err(Error::PolicyViolation(format!(

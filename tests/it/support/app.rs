@@ -6,15 +6,17 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
-use pimbot::app::{self, Parts, Running, SlackParts};
+use pimbot::app::{self, DiscordParts, Parts, Running, SlackParts};
 use pimbot::core::ids::{Platform, RequestId};
-use pimbot::core::ports::{Clock, ManualClock, Store};
+use pimbot::core::ports::{Clock, Directory, ManualClock, Store};
 use pimbot::core::request::AccessRequest;
 use pimbot::demo::driver::{Reply, SlackDriver};
 use pimbot::directory::StaticDirectory;
 use pimbot::testing::{FakeMessage, FakeSlack};
 
 use super::db::TestDb;
+use super::discord::{self as dc, DiscordDriver};
+use pimbot::testing::FakeDiscord;
 
 /// Signing secret of the test workspace.
 pub const SECRET: &str = "test-signing-secret";
@@ -99,8 +101,12 @@ name = "Global Reader"
 kind = "entra-role"
 directory_id = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 tier = "standard"
+min_duration = "1s"
 eligible = ["alice", "bob"]
 "#;
+
+/// Builds a custom directory from the app's clock (see [`TestApp::spawn_with_directory`]).
+pub type MakeDirectory = Box<dyn FnOnce(Arc<ManualClock>) -> Arc<dyn Directory>>;
 
 /// One running pimbot and everything around it.
 pub struct TestApp {
@@ -116,7 +122,14 @@ pub struct TestApp {
     pub directory: Arc<StaticDirectory>,
     /// The database.
     pub db: TestDb,
+    /// The policy text `POST /admin/reload` re-reads (see [`TestApp::set_policy`]).
+    pub policy_text: Arc<std::sync::Mutex<String>>,
+    /// The fake Discord and the interaction driver, when started with Discord.
+    pub discord: Option<(FakeDiscord, DiscordDriver)>,
 }
+
+/// Bearer token of the test app's `POST /admin/reload`.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
 
 impl TestApp {
     /// Starts pimbot on `db` with [`POLICY`].
@@ -124,16 +137,74 @@ impl TestApp {
         Self::spawn_with(db, POLICY).await
     }
 
+    /// Starts pimbot on `db` with both Slack and Discord enabled (everyone has both ids).
+    pub async fn spawn_with_discord(db: TestDb) -> Self {
+        let fake = FakeDiscord::start().await;
+        let parts = DiscordParts {
+            application_id: pimbot::testing::discord_signing::APPLICATION_ID.into(),
+            public_key: pimbot::testing::discord_signing::TEST_PUBLIC_KEY_HEX.to_owned().into(),
+            bot_token: fake.token().into(),
+            api_url: fake.api_url(),
+            channels: pimbot::cli::channels(
+                Platform::Discord,
+                &Some(dc::APPROVERS.into()),
+                &Some(dc::FEED.into()),
+                &Some(dc::ALERTS.into()),
+            ),
+        };
+        let mut app = Self::spawn_inner(db, &dc::policy(), Some(parts), None).await;
+        let driver = DiscordDriver::new(&format!("http://{}", app.running.addr), app.clock.clone());
+        app.discord = Some((fake, driver));
+        app
+    }
+
+    /// The fake Discord (panics unless started with [`TestApp::spawn_with_discord`]).
+    pub fn fake_discord(&self) -> &FakeDiscord {
+        &self.discord.as_ref().expect("started with Discord").0
+    }
+
+    /// Signs and posts a Discord interaction.
+    pub async fn interact(&self, payload: &serde_json::Value) -> Reply {
+        self.discord.as_ref().expect("started with Discord").1.send(payload).await
+    }
+
     /// Starts pimbot on `db` with the given policy TOML.
     pub async fn spawn_with(db: TestDb, policy_toml: &str) -> Self {
+        Self::spawn_inner(db, policy_toml, None, None).await
+    }
+
+    /// Starts pimbot on `db` with the given policy TOML and, when given, a custom directory in
+    /// place of the recording static one (`directory` then stays unused).
+    pub async fn spawn_with_directory(db: TestDb, policy_toml: &str, make: Option<MakeDirectory>) -> Self {
+        Self::spawn_inner(db, policy_toml, None, make).await
+    }
+
+    async fn spawn_inner(
+        db: TestDb,
+        policy_toml: &str,
+        discord: Option<DiscordParts>,
+        make: Option<MakeDirectory>,
+    ) -> Self {
         let fake = FakeSlack::start().await;
         let clock = Arc::new(ManualClock::new(pimbot::core::audit::truncate_micros(Utc::now())));
         let config = pimbot::config::from_toml_str(policy_toml).expect("test policy parses");
         let policy = config.validate(clock.now()).expect("test policy is valid");
         let directory = Arc::new(StaticDirectory::new());
+        let policy_text = Arc::new(std::sync::Mutex::new(policy_toml.to_owned()));
+        let source_text = policy_text.clone();
+        let source_clock = clock.clone();
+        let source: pimbot::app::PolicySource = Arc::new(move || {
+            let text = source_text.lock().map(|t| t.clone()).unwrap_or_default();
+            let config = pimbot::config::from_toml_str(&text)?;
+            config.validate(source_clock.now()).map_err(|e| anyhow::anyhow!("{e}"))
+        });
+        let chosen: Arc<dyn Directory> = match make {
+            Some(make) => make(clock.clone()),
+            None => directory.clone(),
+        };
         let parts = Parts {
             store: db.store.clone(),
-            directory: directory.clone(),
+            directory: chosen,
             clock: clock.clone(),
             policy,
             slack: Some(SlackParts {
@@ -147,6 +218,10 @@ impl TestApp {
                     &Some(ALERTS.into()),
                 ),
             }),
+            policy_source: Some(source),
+            admin_token: Some(ADMIN_TOKEN.to_owned().into()),
+            discord,
+            break_glass: app::BreakGlassParts::from_config(&config),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = app::start(parts, listener).await.expect("app starts");
@@ -156,7 +231,20 @@ impl TestApp {
             clock.clone(),
             fake.response_url("C0CMD", "1"),
         );
-        Self { running, fake, clock, slack, directory, db }
+        Self { running, fake, clock, slack, directory, db, policy_text, discord: None }
+    }
+
+    /// Replaces the policy text and asks the server to reload it over HTTP; returns the status.
+    pub async fn set_policy(&self, toml: &str) -> u16 {
+        *self.policy_text.lock().expect("policy lock") = toml.to_owned();
+        reqwest::Client::new()
+            .post(format!("http://{}/admin/reload", self.running.addr))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("reload request")
+            .status()
+            .as_u16()
     }
 
     /// The store.
@@ -171,7 +259,8 @@ impl TestApp {
 
     /// Runs sweeps and delivery until the outbox is empty and nothing moves.
     pub async fn settle(&self) {
-        for _ in 0..100 {
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(30);
+        while std::time::Instant::now() < deadline {
             pimbot::scheduler::sweep_once(&self.running.service).await;
             self.running.dispatcher.deliver_due().await.expect("delivery pass");
             let idle = self.store().approved_requests(1).await.expect("approved").is_empty();
@@ -206,6 +295,9 @@ impl TestApp {
 
     /// Clicks a button on a request's card.
     pub async fn click(&self, user: &str, action: &str, id: &RequestId) -> Reply {
+        if !self.fake.messages().iter().any(|m| m.blocks.to_string().contains(id.as_str())) {
+            self.settle().await;
+        }
         let card = self.card(id);
         self.slack.click(user, action, id.as_str(), APPROVERS, &card.ts).await.expect("click")
     }

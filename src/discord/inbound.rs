@@ -1,0 +1,243 @@
+//! Discord's inbound side: `POST /discord/interactions`, behind the signature middleware.
+//! Payloads are parsed into serenity's [`Interaction`], translated into the same core commands
+//! and service calls as Slack's, and answered inline within Discord's 3 s: the use cases are
+//! short database transactions, and cards and notices leave through the outbox afterwards.
+//!
+//! Every reply to a person is an ephemeral interaction response (flag 64). A refused click
+//! changes nothing and is answered with the service's own (user-facing) error text; internal
+//! errors show only an incident id.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serenity::all::{
+    ActionRowComponent, AutocompleteChoice, CommandInteraction, ComponentInteraction,
+    CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage, Interaction,
+    ModalInteraction, ResolvedOption, ResolvedValue,
+};
+
+use super::commands::{COMMAND, OPT_DURATION, OPT_JUSTIFICATION, OPT_REQUEST, OPT_ROLE, OPT_TICKET};
+use super::render::{
+    self, ACK_PREFIX, APPROVE_PREFIX, DENY_PREFIX, DENY_REASON_PREFIX, FIELD_REASON, MAX_CONTENT,
+};
+use super::render_alarm;
+use crate::core::command::{self, Command};
+use crate::core::ids::{AlarmId, ChatUser, RequestId, RoleKey};
+use crate::core::service::{Decision, Submitted, render_roles, render_status};
+use crate::http::AppState;
+use crate::slack::inbound::user_message;
+
+/// Usage text of `/pim help` on Discord.
+pub const HELP: &str = "\
+**pimbot** gives you privileged roles just in time, for a bounded time, with a reason.
+• `/pim activate role duration justification [ticket]`: request a role, e.g. role `global-admin`, duration `1h`
+• `/pim extend role duration justification [ticket]`: extend an active role
+• `/pim roles`: the roles you can request and their rules
+• `/pim status`: your pending requests and active roles
+• `/pim deactivate role`: end an active role early
+• `/pim cancel request`: withdraw a pending request
+• `/pim help`: this text";
+
+/// Autocomplete answers at most this many choices (Discord's limit).
+const MAX_CHOICES: usize = 25;
+
+/// An ephemeral message reply, cut to Discord's content limit.
+pub fn ephemeral(text: impl Into<String>) -> Response {
+    let message = CreateInteractionResponseMessage::new()
+        .content(render::cut(&text.into(), MAX_CONTENT))
+        .ephemeral(true);
+    Json(CreateInteractionResponse::Message(message)).into_response()
+}
+
+fn bad_request(text: &str) -> Response {
+    (StatusCode::BAD_REQUEST, text.to_owned()).into_response()
+}
+
+/// `POST /discord/interactions`: PING, `/pim`, autocomplete, button clicks, modal submissions.
+pub async fn handle_interaction(State(app): State<AppState>, body: Bytes) -> Response {
+    if app.discord.is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let interaction: Interaction = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(error = %e, "invalid Discord interaction payload");
+            return bad_request("payload is not a valid Discord interaction");
+        }
+    };
+    match interaction {
+        Interaction::Ping(_) => Json(CreateInteractionResponse::Pong).into_response(),
+        Interaction::Command(cmd) => slash_command(&app, &cmd).await,
+        Interaction::Autocomplete(cmd) => autocomplete(&app, &cmd).await,
+        Interaction::Component(click) => component(&app, &click).await,
+        Interaction::Modal(submit) => modal(&app, &submit).await,
+        _ => bad_request("unsupported interaction type"),
+    }
+}
+
+fn text_option<'a>(options: &'a [ResolvedOption<'a>], name: &str) -> Option<&'a str> {
+    options.iter().find(|o| o.name == name).and_then(|o| match o.value {
+        ResolvedValue::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// Translates `/pim <subcommand>` and its options into a core command.
+pub fn parse_command(cmd: &CommandInteraction) -> crate::core::Result<Command> {
+    let unknown = || crate::core::Error::BadInput("unknown command; try `/pim help`".into());
+    if cmd.data.name != COMMAND {
+        return Err(unknown());
+    }
+    let options = cmd.data.options();
+    let Some(sub) = options.first() else { return Ok(Command::Help) };
+    let args: &[ResolvedOption<'_>] = match &sub.value {
+        ResolvedValue::SubCommand(args) => args,
+        _ => &[],
+    };
+    let arg = |name| text_option(args, name).unwrap_or_default();
+    let draft = || {
+        command::draft_from_fields(
+            arg(OPT_ROLE),
+            arg(OPT_DURATION),
+            text_option(args, OPT_TICKET),
+            arg(OPT_JUSTIFICATION),
+        )
+    };
+    match sub.name {
+        "activate" => draft().map(Command::Activate),
+        "extend" => draft().map(Command::Extend),
+        "roles" => Ok(Command::Roles),
+        "status" => Ok(Command::Status),
+        "deactivate" => Ok(Command::Deactivate(RoleKey(arg(OPT_ROLE).trim().to_owned()))),
+        "cancel" => Ok(Command::Cancel(RequestId(arg(OPT_REQUEST).trim().to_owned()))),
+        "help" => Ok(Command::Help),
+        _ => Err(unknown()),
+    }
+}
+
+/// The reply to a successful activate or extend.
+pub fn submitted_text(s: &Submitted) -> String {
+    let r = &s.request;
+    let what = if s.extends { "Extension" } else { "Request" };
+    if s.needs_approval {
+        format!(
+            "📝 {what} `{}` for `{}` ({}) is waiting for approval. `/pim status` shows progress; `/pim cancel` with `{}` withdraws it.",
+            r.id,
+            r.role,
+            crate::core::duration::format_duration(r.duration),
+            r.id
+        )
+    } else {
+        format!("⚡ {what} `{}` for `{}` needs no approval; activating now.", r.id, r.role)
+    }
+}
+
+async fn slash_command(app: &AppState, cmd: &CommandInteraction) -> Response {
+    let user = ChatUser::discord(cmd.user.id.to_string());
+    let command = match parse_command(cmd) {
+        Ok(c) => c,
+        Err(e) => return ephemeral(format!("{}\n\n{HELP}", user_message(&e))),
+    };
+    let service = &app.service;
+    let reply = match command {
+        Command::Help | Command::ActivateForm => Ok(HELP.to_owned()),
+        Command::Activate(draft) => service.submit(&user, draft).await.map(|s| submitted_text(&s)),
+        Command::Extend(draft) => service.extend(&user, draft).await.map(|s| submitted_text(&s)),
+        Command::Roles => service.roles(&user).await.map(|r| render_roles(&r)),
+        Command::Status => service.status(&user).await.map(|s| render_status(&s)),
+        Command::Deactivate(role) => {
+            service.deactivate(&user, &role).await.map(|g| format!("🔒 Your `{}` is deactivated.", g.role))
+        }
+        Command::Cancel(id) => {
+            service.cancel(&user, &id).await.map(|r| format!("↩️ Request `{}` is cancelled.", r.id))
+        }
+    };
+    ephemeral(reply.unwrap_or_else(|e| user_message(&e)))
+}
+
+async fn autocomplete(app: &AppState, cmd: &CommandInteraction) -> Response {
+    let user = ChatUser::discord(cmd.user.id.to_string());
+    let typed = cmd.data.autocomplete().filter(|o| o.name == OPT_ROLE).map(|o| o.value.to_ascii_lowercase());
+    let choices: Vec<AutocompleteChoice> = match (typed, app.service.roles(&user).await) {
+        (Some(typed), Ok(roles)) => roles
+            .into_iter()
+            .filter(|r| r.key.contains(&typed) || r.name.to_ascii_lowercase().contains(&typed))
+            .take(MAX_CHOICES)
+            .map(|r| AutocompleteChoice::new(render::cut(&format!("{} ({})", r.name, r.key), 100), r.key))
+            .collect(),
+        (_, Err(e)) => {
+            tracing::debug!(error = %e, "no role suggestions for this user");
+            Vec::new()
+        }
+        (None, _) => Vec::new(),
+    };
+    let response = CreateAutocompleteResponse::new().set_choices(choices);
+    Json(CreateInteractionResponse::Autocomplete(response)).into_response()
+}
+
+async fn component(app: &AppState, click: &ComponentInteraction) -> Response {
+    let user = ChatUser::discord(click.user.id.to_string());
+    let Some((action, id)) = click.data.custom_id.split_once(':') else {
+        return ephemeral("⚠️ Unknown action.");
+    };
+    let id = RequestId(id.to_owned());
+    match action {
+        APPROVE_PREFIX => match app.service.decide(&user, &id, Decision::Approve).await {
+            Ok(_) => ephemeral(format!("✅ You approved `{id}`.")),
+            Err(e) => ephemeral(user_message(&e)),
+        },
+        DENY_PREFIX => match app.service.precheck_decision(&user, &id).await {
+            Ok(()) => Json(CreateInteractionResponse::Modal(render::deny_modal(id.as_str()))).into_response(),
+            Err(e) => ephemeral(user_message(&e)),
+        },
+        ACK_PREFIX => match app.service.precheck_ack(&user, &AlarmId(id.0.clone())).await {
+            Ok(_) => {
+                Json(CreateInteractionResponse::Modal(render_alarm::ack_modal(id.as_str()))).into_response()
+            }
+            Err(e) => ephemeral(user_message(&e)),
+        },
+        other => {
+            tracing::warn!(action = other, "unknown Discord custom_id");
+            ephemeral("⚠️ Unknown action.")
+        }
+    }
+}
+
+/// The value of the text input `field` in a modal submission.
+pub fn modal_input(submit: &ModalInteraction, field: &str) -> Option<String> {
+    submit
+        .data
+        .components
+        .iter()
+        .flat_map(|row| row.components.iter())
+        .find_map(|c| match c {
+            ActionRowComponent::InputText(input) if input.custom_id == field => input.value.clone(),
+            _ => None,
+        })
+        .filter(|s| !s.trim().is_empty())
+}
+
+async fn modal(app: &AppState, submit: &ModalInteraction) -> Response {
+    let user = ChatUser::discord(submit.user.id.to_string());
+    match submit.data.custom_id.split_once(':') {
+        Some((DENY_REASON_PREFIX, id)) => {
+            let id = RequestId(id.to_owned());
+            let reason = modal_input(submit, FIELD_REASON);
+            match app.service.decide(&user, &id, Decision::Deny(reason)).await {
+                Ok(_) => ephemeral(format!("❌ You denied `{id}`.")),
+                Err(e) => ephemeral(user_message(&e)),
+            }
+        }
+        Some((render_alarm::ACK_REASON_PREFIX, id)) => {
+            let id = AlarmId(id.to_owned());
+            let reason = modal_input(submit, FIELD_REASON);
+            match app.service.acknowledge(&user, &id, reason.as_deref()).await {
+                Ok(_) => ephemeral(format!("✅ You acknowledged alarm `{id}`.")),
+                Err(e) => ephemeral(user_message(&e)),
+            }
+        }
+        _ => ephemeral("⚠️ Unknown form."),
+    }
+}

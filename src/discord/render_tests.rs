@@ -1,0 +1,114 @@
+//! Wire-level checks of the Discord rendering: buttons, mentions, limits.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::core::ids::RequestId;
+
+fn who(name: &str, id: Option<&str>) -> PersonRef {
+    PersonRef { name: name.into(), chat_id: id.map(Into::into) }
+}
+
+fn view(status: CardStatus) -> CardView {
+    CardView {
+        request_id: RequestId::from("r-1a2b3c4d"),
+        requester: who("alice", Some("111")),
+        role_key: "global-admin".into(),
+        role_name: "Global Administrator".into(),
+        scope: "/".into(),
+        tier: "critical".into(),
+        duration: "1h".into(),
+        justification: "rotate leaked secret @everyone".into(),
+        ticket: Some("INC-4711".into()),
+        approvals: vec![],
+        approvals_required: 1,
+        sla: "5m".into(),
+        approvers: vec![who("carol", Some("333")), who("dave", Some("444")), who("zed", None)],
+        status,
+    }
+}
+
+fn json_of(r: Rendered) -> Value {
+    serde_json::to_value(r.create(None)).expect("serializes")
+}
+
+#[test]
+fn an_open_card_pings_the_approvers_only_and_carries_both_buttons() {
+    let v = json_of(card(&view(CardStatus::Open)));
+    assert_eq!(v["content"], "🔔 Approval needed from <@333>, <@444>");
+    assert_eq!(v["allowed_mentions"], json!({"parse": [], "users": ["333", "444"], "roles": []}));
+    let buttons = &v["components"][0]["components"];
+    assert_eq!(buttons[0]["custom_id"], "approve:r-1a2b3c4d");
+    assert_eq!(buttons[0]["style"], 3);
+    assert_eq!(buttons[1]["custom_id"], "deny:r-1a2b3c4d");
+    assert_eq!(buttons[1]["style"], 4);
+    let embed = v["embeds"][0].to_string();
+    for shown in ["Global Administrator", "INC-4711", "critical", "1h", "r-1a2b3c4d", "0/1", "5m", "<@111>"] {
+        assert!(embed.contains(shown), "embed shows {shown}: {embed}");
+    }
+    assert!(!embed.contains("@everyone"), "typed @everyone is defused: {embed}");
+}
+
+#[test]
+fn a_decided_card_has_no_buttons_and_names_the_decider() {
+    let approved = json_of(card(&view(CardStatus::Approved { by: vec![who("carol", Some("333"))] })));
+    assert_eq!(approved["components"], json!([]));
+    assert_eq!(approved["content"], "✅ Approved by <@333>");
+    assert_eq!(approved["allowed_mentions"]["users"], json!([]));
+    let denied = card(&view(CardStatus::Denied { by: who("dave", Some("444")), reason: Some("no".into()) }));
+    let edit = serde_json::to_value(denied.edit()).expect("serializes");
+    assert_eq!(edit["components"], json!([]));
+    assert!(edit["embeds"][0].to_string().contains("Denied by <@444>: no"));
+}
+
+#[test]
+fn notices_ping_exactly_their_mentions_and_paging_allows_everyone() {
+    let page = Notice { text: "break-glass sign-in".into(), mentions: vec![], page_channel: true };
+    let v = json_of(notice(&page));
+    assert_eq!(v["content"], "@everyone break-glass sign-in");
+    assert_eq!(v["allowed_mentions"]["parse"], json!(["everyone"]));
+    let plain = Notice::mentioning("please decide @here", vec!["333".into(), "not-a-snowflake".into()]);
+    let v = json_of(notice(&plain));
+    assert_eq!(v["allowed_mentions"], json!({"parse": [], "users": ["333"], "roles": []}));
+    let content = v["content"].as_str().expect("content");
+    assert!(content.starts_with("<@333> @not-a-snowflake please decide @\u{200B}here"), "{content}");
+}
+
+#[test]
+fn user_text_is_cut_to_discords_limits() {
+    let mut long = view(CardStatus::Denied { by: who("dave", Some("444")), reason: Some("r".repeat(5000)) });
+    long.justification = "j".repeat(5000);
+    long.role_name = "n".repeat(400);
+    long.scope = "s".repeat(3000);
+    long.ticket = Some("t".repeat(3000));
+    let text = card_embed(&long);
+    assert!(text.total() <= MAX_EMBED_TOTAL, "total {}", text.total());
+    assert!(text.title.chars().count() <= MAX_TITLE);
+    assert!(text.fields.iter().all(|(n, v, _)| n.chars().count() <= MAX_FIELD_NAME
+        && v.chars().count() <= MAX_FIELD_VALUE
+        && !v.is_empty()));
+    let v = json_of(card(&long));
+    assert!(v["content"].as_str().expect("content").chars().count() <= MAX_CONTENT);
+
+    let mut crowd = view(CardStatus::Open);
+    crowd.approvers =
+        (0..300).map(|i| who("x", Some(&format!("{}", 100_000_000_000_000_000u64 + i)))).collect();
+    let v = json_of(card(&crowd));
+    assert!(v["content"].as_str().expect("content").chars().count() <= MAX_CONTENT);
+    assert!(v["components"][0]["components"].as_array().expect("row").len() <= MAX_BUTTONS_PER_ROW);
+
+    let n = Notice::mentioning("x".repeat(3000), vec!["333".into()]);
+    let content = notice_content(&n);
+    assert_eq!(content.chars().count(), MAX_CONTENT);
+    assert!(content.starts_with("<@333> xxx") && content.ends_with('…'));
+}
+
+#[test]
+fn the_deny_modal_has_one_paragraph_reason_input() {
+    let v = serde_json::to_value(deny_modal("r-1")).expect("serializes");
+    assert_eq!(v["custom_id"], "deny_reason:r-1");
+    let input = &v["components"][0]["components"][0];
+    assert_eq!(input["custom_id"], "reason");
+    assert_eq!(input["style"], 2);
+    assert_eq!(input["type"], 4);
+}

@@ -1,0 +1,47 @@
+//! `POST /admin/reload`: re-reads the policy file the server was started with and applies it to
+//! requests in flight. Off unless `[server] admin_token` is set; the bearer token is compared in
+//! constant time. SIGHUP does the same without HTTP.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+
+/// Re-reads and applies the policy; returns a one-line summary.
+pub type Reloader = Arc<dyn Fn() -> anyhow::Result<String> + Send + Sync>;
+
+/// What the admin route needs.
+#[derive(Clone)]
+pub struct AdminState {
+    /// Expected bearer token.
+    pub token: SecretString,
+    /// The reload action.
+    pub reload: Reloader,
+}
+
+/// `POST /admin/reload`.
+pub async fn reload(State(app): State<AppState>, headers: HeaderMap) -> (StatusCode, String) {
+    let Some(admin) = app.admin else { return (StatusCode::NOT_FOUND, "not found".into()) };
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !bool::from(given.as_bytes().ct_eq(admin.token.expose_secret().as_bytes())) {
+        return (StatusCode::UNAUTHORIZED, "bad admin token".into());
+    }
+    match (admin.reload)() {
+        Ok(summary) => {
+            tracing::info!(%summary, "policy reloaded over HTTP");
+            (StatusCode::OK, summary)
+        }
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "policy reload refused; the old policy stays");
+            (StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}"))
+        }
+    }
+}
