@@ -159,8 +159,13 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             verifier: crate::discord::verify::DiscordVerifier { verifier, clock: parts.clock.clone() },
         });
     }
-    let mut service =
-        AccessService::new(parts.store.clone(), parts.directory, parts.clock.clone(), parts.policy, channels);
+    let mut service = AccessService::new(
+        parts.store.clone(),
+        Arc::new(crate::directory::InstrumentedDirectory::new(parts.directory)),
+        parts.clock.clone(),
+        parts.policy,
+        channels,
+    );
     if let Some(bg) = &parts.break_glass {
         service = service.with_repage_every(bg.repage_every);
     }

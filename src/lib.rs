@@ -14,6 +14,7 @@
 //!   `Directory` port; `delivery`: the outbox dispatcher; `scheduler`: sweeps.
 //! - `config`: the TOML file (settings and policy), secrets from `PIMBOT_…` variables, and the
 //!   startup checks that resolve it into a [`core::policy::Policy`].
+//! - `metrics`: Prometheus counters, gauges and histograms behind `GET /metrics`.
 //! - `testing`: fakes of the chat platforms and signed-request builders, shared by the tests and
 //!   `pimbot demo`.
 //!
@@ -28,6 +29,7 @@ pub mod demo;
 pub mod directory;
 pub mod discord;
 pub mod http;
+pub mod metrics;
 pub mod scheduler;
 pub mod signins;
 pub mod slack;

@@ -89,6 +89,14 @@ pub trait Store: Send + Sync {
     async fn posted_ref(&self, platform: Platform, ref_key: &str) -> Result<Option<PostedRef>>;
     /// Undelivered outbox rows.
     async fn outbox_depth(&self) -> Result<i64>;
+    /// When the oldest undelivered outbox row was created; `None` when the outbox is empty.
+    async fn outbox_oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
+        Err(super::error::Error::Internal(anyhow::anyhow!("outbox_oldest_pending is not supported")))
+    }
+    /// Grants in force (not yet ended).
+    async fn open_grant_count(&self) -> Result<i64> {
+        Err(super::error::Error::Internal(anyhow::anyhow!("open_grant_count is not supported")))
+    }
     /// Audit records at or after `since` (all when `None`), in chain order.
     async fn audit_records(&self, since: Option<DateTime<Utc>>) -> Result<Vec<AuditRecord>>;
     /// Whether the database answers.

@@ -2,12 +2,16 @@
 //! external is called): the right choice for a trial, or where the role is enforced elsewhere.
 //! [`graph`] makes the grants in Entra ID and Azure through PIM (Microsoft Graph and ARM).
 
+mod instrumented;
+
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
 use crate::core::Result;
 use crate::core::ports::{Directory, GrantSpec};
+
+pub use instrumented::InstrumentedDirectory;
 
 /// One call the static directory received, kept for tests and the demo.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -81,6 +81,19 @@ pub fn retry_after(header: Option<&str>, body: &str) -> Option<Duration> {
     from_header.or_else(from_body).filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
 }
 
+/// The `method` label of a call: its route template, so ids never become label values.
+fn route_label(path: &str) -> &'static str {
+    if path.starts_with("users/@me/channels") {
+        "POST /users/@me/channels"
+    } else if path.contains("/messages/") {
+        "PATCH /channels/{id}/messages/{id}"
+    } else if path.ends_with("/messages") {
+        "POST /channels/{id}/messages"
+    } else {
+        "other"
+    }
+}
+
 /// Classifies an unsuccessful status with its `Retry-After` header and body.
 pub fn classify(status: StatusCode, retry_header: Option<&str>, body: &str) -> DiscordApiError {
     let detail = || format!("HTTP {} {}", status.as_u16(), body.chars().take(300).collect::<String>());
@@ -127,6 +140,7 @@ impl DiscordApi {
         body: &impl Serialize,
     ) -> Result<T, DiscordApiError> {
         let url = format!("{}{path}", self.base);
+        let route = route_label(path);
         let sent = self
             .http
             .request(method, &url)
@@ -138,11 +152,16 @@ impl DiscordApi {
         let response = match sent {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
+                crate::metrics::chat_api_call("discord", route, "timeout");
                 return Err(DiscordApiError::Transient(format!("{path} timed out after {:?}", self.timeout)));
             }
-            Err(e) => return Err(DiscordApiError::Transient(format!("{path}: {e}"))),
+            Err(e) => {
+                crate::metrics::chat_api_call("discord", route, "error");
+                return Err(DiscordApiError::Transient(format!("{path}: {e}")));
+            }
         };
         let status = response.status();
+        crate::metrics::chat_api_call("discord", route, &crate::metrics::http_status_label(status.as_u16()));
         let retry = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -1,15 +1,17 @@
 //! The HTTP surface: routes, shared state and the cross-cutting layers (tracing with a request
-//! id, a timeout, a body size limit). Adapters own their handlers; this module only mounts them.
+//! id, a timeout, a body size limit, request timing for `/metrics`). Adapters own their
+//! handlers; this module only mounts them.
 
 pub mod admin;
 mod health;
+mod metrics;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -49,9 +51,11 @@ pub struct AppState {
 
 /// Builds the router with every route and layer.
 pub fn router(state: AppState) -> Router {
+    crate::metrics::install();
     let mut app = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/admin/reload", post(admin::reload));
     if let Some(slack) = &state.slack {
         let slack_routes = Router::new()
@@ -73,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         app = app.route("/webhooks/azure-monitor", post(crate::webhooks::handle_azure_monitor));
     }
     app.with_state(state)
+        .layer(from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -65,6 +65,19 @@ impl SlackApiError {
     }
 }
 
+/// The `status` label of `pimbot_chat_api_calls_total` for a failed call: `429`, `5xx`, another
+/// HTTP status, Slack's error code, or `error` for transport failures.
+fn status_label(err: &SlackClientError) -> String {
+    match err {
+        SlackClientError::RateLimitError(_) => "429".into(),
+        SlackClientError::ApiError(e) if e.code == "ratelimited" || e.code == "rate_limited" => "429".into(),
+        SlackClientError::ApiError(e) => e.code.clone(),
+        SlackClientError::HttpError(e) if e.status_code.is_server_error() => "5xx".into(),
+        SlackClientError::HttpError(e) => e.status_code.as_u16().to_string(),
+        _ => "error".into(),
+    }
+}
+
 /// Keeps log lines short: slack-morphism errors can carry whole bodies.
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().chars().take(300).collect()
@@ -129,13 +142,20 @@ impl SlackApi {
         what: &str,
     ) -> Result<T, SlackApiError> {
         match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(v)) => Ok(v),
+            Ok(Ok(v)) => {
+                crate::metrics::chat_api_call("slack", what, "ok");
+                Ok(v)
+            }
             Ok(Err(e)) => {
+                crate::metrics::chat_api_call("slack", what, &status_label(&e));
                 let classified = SlackApiError::classify(&e);
                 tracing::debug!(method = what, error = %classified, "Slack call failed");
                 Err(classified)
             }
-            Err(_) => Err(SlackApiError::Transient(format!("{what} timed out after {:?}", self.timeout))),
+            Err(_) => {
+                crate::metrics::chat_api_call("slack", what, "timeout");
+                Err(SlackApiError::Transient(format!("{what} timed out after {:?}", self.timeout)))
+            }
         }
     }
 

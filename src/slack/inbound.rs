@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use slack_morphism::prelude::*;
+use tracing::Instrument;
 
 use super::render;
 use crate::core::Error;
@@ -83,11 +84,15 @@ pub async fn handle_command(State(app): State<AppState>, body: Bytes) -> Respons
                 let trigger = event.trigger_id.0.clone();
                 // views.open must happen within the trigger's 3 s; it is a UI reply, not a
                 // chat message, so it does not go through the outbox.
-                tokio::spawn(async move {
-                    if let Err(e) = slack.api.views_open(&trigger, render::activate_modal(&roles)).await {
-                        tracing::error!(error = %format!("{e:#}"), "views.open for the activate form failed");
+                // Spawned work stays in the request's span, so its logs carry the request id.
+                tokio::spawn(
+                    async move {
+                        if let Err(e) = slack.api.views_open(&trigger, render::activate_modal(&roles)).await {
+                            tracing::error!(error = %format!("{e:#}"), "views.open for the activate form failed");
+                        }
                     }
-                });
+                    .in_current_span(),
+                );
                 return StatusCode::OK.into_response();
             }
             Err(e) => Err(e),
@@ -172,11 +177,14 @@ async fn block_actions(
             render::ACTION_DENY => match app.service.precheck_decision(&user, &id).await {
                 Ok(()) => {
                     let (api, trigger) = (slack.api.clone(), ev.trigger_id.0.clone());
-                    tokio::spawn(async move {
-                        if let Err(e) = api.views_open(&trigger, render::deny_modal(id.as_str())).await {
-                            tracing::error!(error = %format!("{e:#}"), "views.open for the deny form failed");
+                    tokio::spawn(
+                        async move {
+                            if let Err(e) = api.views_open(&trigger, render::deny_modal(id.as_str())).await {
+                                tracing::error!(error = %format!("{e:#}"), "views.open for the deny form failed");
+                            }
                         }
-                    });
+                        .in_current_span(),
+                    );
                 }
                 Err(e) => refuse(user_message(&e)).await,
             },

@@ -155,6 +155,10 @@ pub const REJECT_OUTBOX: &str = "UPDATE outbox SET state = 'rejected', attempts 
      last_error = $2, claimed_until = NULL WHERE id = $1 AND state = 'pending'";
 /// Undelivered rows.
 pub const OUTBOX_DEPTH: &str = "SELECT COUNT(*) FROM outbox WHERE state = 'pending'";
+/// Creation time of the oldest undelivered outbox row (NULL when none).
+pub const OUTBOX_OLDEST_PENDING: &str = "SELECT MIN(created_at) FROM outbox WHERE state = 'pending'";
+/// Grants not yet ended.
+pub const OPEN_GRANT_COUNT: &str = "SELECT COUNT(*) FROM grants WHERE ended_at IS NULL";
 
 /// Remembers (or re-points) a posted message.
 pub const UPSERT_POSTED_REF: &str = "INSERT INTO posted_refs (platform, ref_key, channel, message_id) \

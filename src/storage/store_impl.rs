@@ -391,6 +391,16 @@ impl Store for SqlStore {
             .map_err(db("counting outbox rows"))
     }
 
+    async fn outbox_oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
+        on_db!(self, pool => sqlx::query_scalar(q::OUTBOX_OLDEST_PENDING).fetch_one(pool).await)
+            .map_err(db("reading the oldest outbox row"))
+    }
+
+    async fn open_grant_count(&self) -> Result<i64> {
+        on_db!(self, pool => sqlx::query_scalar(q::OPEN_GRANT_COUNT).fetch_one(pool).await)
+            .map_err(db("counting open grants"))
+    }
+
     async fn audit_records(&self, since: Option<DateTime<Utc>>) -> Result<Vec<AuditRecord>> {
         let rows: Vec<AuditRow> = on_db!(self, pool => match since {
             None => sqlx::query_as(q::AUDIT_ALL).fetch_all(pool).await,

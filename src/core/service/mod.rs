@@ -138,7 +138,9 @@ impl AccessService {
 
     async fn commit(&self, commit: Commit) -> Result<()> {
         let (messages, requests) = (!commit.outbox.is_empty(), !commit.requests.is_empty());
+        let counted = crate::metrics::CommitMetrics::of(&commit.audit);
         self.store.commit(commit).await?;
+        counted.record();
         if messages {
             self.outbox_kick.notify_one();
         }

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: per-test databases on every backend.
 
 pub mod app;
+pub mod binary;
 pub mod db;
 pub mod discord;

@@ -1,0 +1,31 @@
+//! `GET /metrics` (Prometheus text) and the middleware that times every request by its matched
+//! route template, so ids in paths never explode the label set.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+
+/// Content type of the Prometheus text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `GET /metrics`: refreshes the database-backed gauges, then renders every metric.
+pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    let service = &app.service;
+    crate::metrics::refresh_gauges(service.store().as_ref(), service.clock().now()).await;
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], crate::metrics::render())
+}
+
+/// Records `pimbot_http_request_duration_seconds{route,status}` for each request.
+pub async fn track(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let route = route.as_deref().unwrap_or("unmatched");
+    crate::metrics::http_request(route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,305 @@
+//! Prometheus metrics, served as text on `GET /metrics`.
+//!
+//! Recording goes through the `metrics` facade (a few macros, no I/O); the exporter is
+//! `metrics-exporter-prometheus` with its HTTP listener switched off: [`install`] sets the global
+//! recorder once per process and [`render`] produces the text our own axum route returns.
+//!
+//! | metric | type | labels | meaning |
+//! |---|---|---|---|
+//! | `pimbot_requests_total` | counter | `role`, `outcome` | Requests by outcome: `submitted`, `approved`, `denied`, `cancelled`, `timed_out`, `failed` (the grant could not be made). Counted once the change is committed. |
+//! | `pimbot_time_to_decision_seconds` | histogram | — | Submission to the final approval or the denial, for requests that needed approval. |
+//! | `pimbot_active_grants` | gauge | — | Grants in force now (database-wide). |
+//! | `pimbot_grants_overdue` | gauge | — | Grants whose end passed more than a minute ago but are still open: the expiry sweep or the directory is stuck. |
+//! | `pimbot_reminders_total` | counter | — | SLA reminders sent to approvers. |
+//! | `pimbot_escalations_total` | counter | — | SLA escalations. |
+//! | `pimbot_outbox_depth` | gauge | — | Chat messages not yet delivered (database-wide). |
+//! | `pimbot_outbox_oldest_age_seconds` | gauge | — | Age of the oldest undelivered chat message; 0 when the outbox is empty. |
+//! | `pimbot_chat_api_calls_total` | counter | `platform`, `method`, `status` | Chat API calls; `method` is the Slack method (`chat.postMessage`) or the Discord route template. `status` is `ok`, `429`, `5xx`, another HTTP status, `timeout`, `error` (transport), or the platform's error code (`channel_not_found`, …). |
+//! | `pimbot_directory_calls_total` | counter | `directory`, `op`, `outcome` | Directory calls (`op`: `grant`, `revoke`, `eligibility`, `list_assignments`, `remove_assignment`; `outcome`: `ok`, `error`). |
+//! | `pimbot_break_glass_alarms_total` | counter | `event` | Break-glass alarms `raised` and `acknowledged` (counted from the `breakglass.signin` and `breakglass.acknowledged` audit events of committed changes). |
+//! | `pimbot_http_request_duration_seconds` | histogram | `route`, `status` | HTTP requests by matched route template (`unmatched` for 404s) and status code. |
+//!
+//! The gauges read the database; they are refreshed on every scrape ([`refresh_gauges`]), so every
+//! replica reports the same database-wide value: aggregate them with `max`, not `sum`.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::core::audit::AuditEvent;
+use crate::core::ports::Store;
+
+/// Requests by role and outcome.
+pub const REQUESTS_TOTAL: &str = "pimbot_requests_total";
+/// Seconds from submission to decision.
+pub const TIME_TO_DECISION: &str = "pimbot_time_to_decision_seconds";
+/// Grants in force.
+pub const ACTIVE_GRANTS: &str = "pimbot_active_grants";
+/// Grants past their end and still open.
+pub const GRANTS_OVERDUE: &str = "pimbot_grants_overdue";
+/// SLA reminders.
+pub const REMINDERS_TOTAL: &str = "pimbot_reminders_total";
+/// SLA escalations.
+pub const ESCALATIONS_TOTAL: &str = "pimbot_escalations_total";
+/// Undelivered outbox rows.
+pub const OUTBOX_DEPTH: &str = "pimbot_outbox_depth";
+/// Age of the oldest undelivered outbox row.
+pub const OUTBOX_OLDEST_AGE: &str = "pimbot_outbox_oldest_age_seconds";
+/// Chat Web API calls.
+pub const CHAT_API_CALLS_TOTAL: &str = "pimbot_chat_api_calls_total";
+/// Directory calls.
+pub const DIRECTORY_CALLS_TOTAL: &str = "pimbot_directory_calls_total";
+/// Break-glass alarm events.
+pub const BREAK_GLASS_ALARMS_TOTAL: &str = "pimbot_break_glass_alarms_total";
+/// HTTP request latency.
+pub const HTTP_REQUEST_DURATION: &str = "pimbot_http_request_duration_seconds";
+
+/// How late a grant's end may be before it counts as overdue.
+pub const OVERDUE_AFTER: chrono::Duration = chrono::Duration::seconds(60);
+
+/// HTTP latency buckets (seconds): Slack gives up after 3 s.
+const HTTP_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Decision-time buckets (seconds): a minute to a day.
+const DECISION_BUCKETS: &[f64] = &[30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 86400.0];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder as the global `metrics` recorder, once per process; later
+/// calls (tests start several apps in one process) return the same handle. `None` when another
+/// recorder was installed first: metrics are then not exported by pimbot.
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let installed = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(HTTP_REQUEST_DURATION.into()), HTTP_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(TIME_TO_DECISION.into()), DECISION_BUCKETS)
+                })
+                .and_then(PrometheusBuilder::install_recorder);
+            match installed {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed; /metrics will be empty");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// The Prometheus text exposition of every metric recorded so far.
+pub fn render() -> String {
+    match install() {
+        Some(handle) => {
+            handle.run_upkeep();
+            handle.render()
+        }
+        None => "# metrics recorder unavailable\n".to_owned(),
+    }
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(REQUESTS_TOTAL, "Access requests by role and outcome.");
+    describe_histogram!(TIME_TO_DECISION, metrics::Unit::Seconds, "Submission to final decision.");
+    describe_gauge!(ACTIVE_GRANTS, "Grants in force now (database-wide).");
+    describe_gauge!(GRANTS_OVERDUE, "Open grants more than a minute past their end.");
+    describe_counter!(REMINDERS_TOTAL, "SLA reminders sent to approvers.");
+    describe_counter!(ESCALATIONS_TOTAL, "SLA escalations.");
+    describe_gauge!(OUTBOX_DEPTH, "Undelivered chat messages (database-wide).");
+    describe_gauge!(OUTBOX_OLDEST_AGE, metrics::Unit::Seconds, "Age of the oldest undelivered chat message.");
+    describe_counter!(CHAT_API_CALLS_TOTAL, "Chat Web API calls by platform, method and status.");
+    describe_counter!(DIRECTORY_CALLS_TOTAL, "Directory calls by directory, operation and outcome.");
+    describe_counter!(BREAK_GLASS_ALARMS_TOTAL, "Break-glass alarms raised and acknowledged.");
+    describe_histogram!(HTTP_REQUEST_DURATION, metrics::Unit::Seconds, "HTTP request latency.");
+    // Series that alerts watch exist from the start, at zero, so `increase()` sees the first one.
+    for event in [BreakGlassEvent::Raised, BreakGlassEvent::Acknowledged] {
+        counter!(BREAK_GLASS_ALARMS_TOTAL, "event" => event.as_str()).absolute(0);
+    }
+    counter!(REMINDERS_TOTAL).absolute(0);
+    counter!(ESCALATIONS_TOTAL).absolute(0);
+}
+
+/// A break-glass alarm event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakGlassEvent {
+    /// An alarm was raised (a break-glass account signed in).
+    Raised,
+    /// Someone acknowledged it.
+    Acknowledged,
+}
+
+impl BreakGlassEvent {
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakGlassEvent::Raised => "raised",
+            BreakGlassEvent::Acknowledged => "acknowledged",
+        }
+    }
+}
+
+/// Counts a break-glass alarm event. Alarms raised and acknowledged through
+/// `AccessService` are already counted from their audit events (`breakglass.signin`,
+/// `breakglass.acknowledged`); call this only for other paths, after the change is committed.
+pub fn break_glass_alarm(event: BreakGlassEvent) {
+    counter!(BREAK_GLASS_ALARMS_TOTAL, "event" => event.as_str()).increment(1);
+}
+
+/// Counts one chat Web API call.
+pub fn chat_api_call(platform: &'static str, method: &str, status: &str) {
+    counter!(CHAT_API_CALLS_TOTAL, "platform" => platform, "method" => method.to_owned(), "status" => status.to_owned())
+        .increment(1);
+}
+
+/// The `status` label for an HTTP answer: `ok` for 2xx, `429`, `5xx`, or the status code.
+pub fn http_status_label(status: u16) -> String {
+    match status {
+        200..=299 => "ok".into(),
+        500..=599 => "5xx".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Counts one directory call.
+pub fn directory_call(directory: &'static str, op: &'static str, ok: bool) {
+    let outcome = if ok { "ok" } else { "error" };
+    counter!(DIRECTORY_CALLS_TOTAL, "directory" => directory, "op" => op, "outcome" => outcome).increment(1);
+}
+
+/// Records one HTTP request.
+pub fn http_request(route: &str, status: u16, seconds: f64) {
+    histogram!(HTTP_REQUEST_DURATION, "route" => route.to_owned(), "status" => status.to_string())
+        .record(seconds);
+}
+
+/// What a commit's audit events mean for the counters, taken before the commit is handed to
+/// the store and recorded only once it succeeded (a lost race counts nothing).
+#[derive(Debug, Default)]
+pub struct CommitMetrics {
+    counted: Vec<(&'static str, String, Option<f64>)>,
+}
+
+impl CommitMetrics {
+    /// Reads the audit events of a commit.
+    pub fn of(events: &[AuditEvent]) -> Self {
+        let mut counted = Vec::new();
+        for event in events {
+            let kind = match event.kind.as_str() {
+                "request.submitted" => "submitted",
+                "request.approved" => "approved",
+                "request.denied" => "denied",
+                "request.cancelled" => "cancelled",
+                "request.timed_out" => "timed_out",
+                "grant.failed" => "failed",
+                "request.reminded" => "reminded",
+                "request.escalated" => "escalated",
+                "breakglass.signin" => "alarm_raised",
+                "breakglass.acknowledged" => "alarm_acknowledged",
+                _ => continue,
+            };
+            let role = event.role.as_ref().map(|r| r.as_str().to_owned()).unwrap_or_default();
+            let auto = event.detail.get("auto").and_then(|v| v.as_bool()).unwrap_or(false);
+            let ttd = event.detail.get("time_to_decision_secs").and_then(|v| v.as_f64()).filter(|_| !auto);
+            counted.push((kind, role, ttd));
+        }
+        Self { counted }
+    }
+
+    /// Records the counters; call after the commit succeeded.
+    pub fn record(self) {
+        for (kind, role, ttd) in self.counted {
+            match kind {
+                "reminded" => counter!(REMINDERS_TOTAL).increment(1),
+                "escalated" => counter!(ESCALATIONS_TOTAL).increment(1),
+                "alarm_raised" => break_glass_alarm(BreakGlassEvent::Raised),
+                "alarm_acknowledged" => break_glass_alarm(BreakGlassEvent::Acknowledged),
+                outcome => counter!(REQUESTS_TOTAL, "role" => role, "outcome" => outcome).increment(1),
+            }
+            if let Some(secs) = ttd {
+                histogram!(TIME_TO_DECISION).record(secs.max(0.0));
+            }
+        }
+    }
+}
+
+/// Sets the database-backed gauges from the store. Errors are logged and leave the previous
+/// values in place (a scrape never fails because of them).
+pub async fn refresh_gauges(store: &dyn Store, now: DateTime<Utc>) {
+    match store.outbox_depth().await {
+        Ok(depth) => gauge!(OUTBOX_DEPTH).set(depth as f64),
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "reading outbox depth for metrics failed"),
+    }
+    match store.outbox_oldest_pending().await {
+        Ok(oldest) => {
+            let age = oldest.map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0).unwrap_or(0.0);
+            gauge!(OUTBOX_OLDEST_AGE).set(age);
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "reading outbox age for metrics failed"),
+    }
+    match store.open_grant_count().await {
+        Ok(n) => gauge!(ACTIVE_GRANTS).set(n as f64),
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "counting active grants for metrics failed"),
+    }
+    match store.due_grants(now - OVERDUE_AFTER, 10_000).await {
+        Ok(due) => gauge!(GRANTS_OVERDUE).set(due.len() as f64),
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "counting overdue grants for metrics failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::audit::Actor;
+    use crate::core::ids::{RequestId, RoleKey};
+
+    fn event(kind: &str, detail: serde_json::Value) -> AuditEvent {
+        AuditEvent::about(
+            Utc::now(),
+            Actor::System,
+            kind,
+            &RequestId::from("r-1"),
+            &RoleKey::from("reader"),
+            detail,
+        )
+    }
+
+    #[test]
+    fn audit_kinds_map_to_outcomes_and_auto_approvals_skip_the_histogram() {
+        let m = CommitMetrics::of(&[
+            event("request.submitted", serde_json::json!({})),
+            event("request.approved", serde_json::json!({"auto": true, "time_to_decision_secs": 0})),
+            event("approval.recorded", serde_json::json!({})),
+            event("request.denied", serde_json::json!({"time_to_decision_secs": 42})),
+            event("request.reminded", serde_json::json!({})),
+            event("breakglass.signin", serde_json::json!({})),
+            event("breakglass.repaged", serde_json::json!({})),
+        ]);
+        let kinds: Vec<_> = m.counted.iter().map(|(k, r, t)| (*k, r.as_str(), *t)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("submitted", "reader", None),
+                ("approved", "reader", None),
+                ("denied", "reader", Some(42.0)),
+                ("reminded", "reader", None),
+                ("alarm_raised", "reader", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn install_is_idempotent_and_render_names_the_alarm_series() {
+        let first = install().map(|h| h as *const _);
+        let second = install().map(|h| h as *const _);
+        assert_eq!(first, second);
+        break_glass_alarm(BreakGlassEvent::Raised);
+        let text = render();
+        assert!(text.contains("pimbot_break_glass_alarms_total{event=\"raised\"}"), "{text}");
+    }
+}

@@ -1,0 +1,133 @@
+//! The deployment files stay consistent with the code: the Kubernetes config passes
+//! `pimbot check`, every file kustomize names exists, the Deployment wires the config, the
+//! secrets and the probes to what the binary expects, and the Slack manifests ask for the
+//! least-privilege scopes and the routes pimbot serves. (No YAML parser on purpose: these are
+//! text checks on files we write ourselves.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The secrets the Deployment takes from the Secret (every `PIMBOT_…` key of the example).
+const SECRET_KEYS: &[&str] = &[
+    "PIMBOT_DATABASE_URL",
+    "PIMBOT_SLACK_SIGNING_SECRET",
+    "PIMBOT_SLACK_BOT_TOKEN",
+    "PIMBOT_BREAK_GLASS_WEBHOOK_TOKEN",
+];
+
+#[test]
+fn kubernetes_config_passes_pimbot_check_with_secrets_from_the_environment() {
+    let config = root().join("manifests/kubernetes/pimbot.toml");
+    let mut check = Command::new(env!("CARGO_BIN_EXE_pimbot"));
+    check.arg("check").arg("--config").arg(&config).env_remove("PIMBOT_CONFIG");
+    for key in SECRET_KEYS {
+        check.env(key, "placeholder-value");
+    }
+    check.env("PIMBOT_DATABASE_URL", "postgres://pimbot@db.internal/pimbot");
+    let out = check.output().expect("run pimbot check");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "pimbot check failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("is valid"), "{stdout}");
+
+    // Without the Secret's values the same file is refused: nothing secret lives in it.
+    let mut bare = Command::new(env!("CARGO_BIN_EXE_pimbot"));
+    bare.arg("check").arg("--config").arg(&config).env_remove("PIMBOT_CONFIG");
+    for key in SECRET_KEYS {
+        bare.env_remove(key);
+    }
+    assert!(!bare.output().expect("run pimbot check").status.success());
+
+    let text = read("manifests/kubernetes/pimbot.toml");
+    assert!(text.contains("listen = \"0.0.0.0:8080\""), "listens on the container port");
+}
+
+#[test]
+fn kustomization_names_existing_files_and_the_deployment_wires_config_secrets_and_probes() {
+    let dir = root().join("manifests/kubernetes");
+    let kustomization = read("manifests/kubernetes/kustomization.yaml");
+    let listed: Vec<&str> = kustomization
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("- "))
+        .filter(|f| f.ends_with(".yaml") || f.ends_with(".toml"))
+        .collect();
+    for file in ["deployment.yaml", "service.yaml", "pdb.yaml", "networkpolicy.yaml", "pimbot.toml"] {
+        assert!(listed.contains(&file), "kustomization lists {file}");
+    }
+    for file in &listed {
+        assert!(Path::new(&dir).join(file).is_file(), "{file} exists");
+    }
+    assert!(dir.join("secret.example.yaml").is_file());
+
+    let deployment = read("manifests/kubernetes/deployment.yaml");
+    for needed in [
+        "replicas: 2",
+        "path: /readyz",
+        "path: /healthz",
+        "runAsNonRoot: true",
+        "readOnlyRootFilesystem: true",
+        "drop: [\"ALL\"]",
+        "allowPrivilegeEscalation: false",
+        "mountPath: /etc/pimbot",
+        "value: /etc/pimbot/pimbot.toml",
+        "name: PIMBOT_CONFIG",
+        "name: pimbot-config",
+        "containerPort: 8080",
+        "limits:",
+        "requests:",
+        "args: [\"migrate\"",
+    ] {
+        assert!(deployment.contains(needed), "deployment has {needed}");
+    }
+    let secret = read("manifests/kubernetes/secret.example.yaml");
+    for key in SECRET_KEYS {
+        assert!(deployment.contains(&format!("key: {key}")), "deployment reads {key}");
+        assert!(secret.contains(&format!("{key}: ")), "secret example has {key}");
+    }
+    assert!(read("manifests/kubernetes/pdb.yaml").contains("minAvailable: 1"));
+    let netpol = read("manifests/kubernetes/networkpolicy.yaml");
+    for port in ["port: 8080", "port: 53", "port: 5432", "port: 443"] {
+        assert!(netpol.contains(port), "network policy mentions {port}");
+    }
+}
+
+#[test]
+fn slack_manifests_use_least_privilege_scopes_and_pimbots_routes() {
+    let http = read("manifests/slack-app.yaml");
+    let socket = read("manifests/slack-app-socket-mode.yaml");
+    for manifest in [&http, &socket] {
+        assert!(manifest.contains("command: /pim") && manifest.contains("usage_hint:"));
+        let scopes: Vec<&str> = manifest
+            .split("\n    bot:\n")
+            .nth(1)
+            .unwrap_or_default()
+            .lines()
+            .map_while(|l| l.trim().strip_prefix("- "))
+            .collect();
+        assert_eq!(scopes, ["commands", "chat:write", "chat:write.public", "im:write"]);
+        assert!(manifest.contains("is_enabled: true"), "interactivity on");
+    }
+    assert!(http.contains("url: https://pimbot.example.com/slack/commands"));
+    assert!(http.contains("request_url: https://pimbot.example.com/slack/interactions"));
+    assert!(http.contains("socket_mode_enabled: false"));
+    assert!(socket.contains("socket_mode_enabled: true"));
+    assert!(!socket.contains("url:"), "Socket Mode needs no request URLs");
+}
+
+#[test]
+fn dockerfile_builds_locked_and_runs_as_non_root() {
+    let dockerfile = read("Dockerfile");
+    assert!(dockerfile.contains("FROM rust:1.95-slim-bookworm AS build"));
+    assert!(dockerfile.contains("cargo build --release --locked"));
+    assert!(dockerfile.contains("distroless/cc-debian12:nonroot") && dockerfile.contains("USER 65532"));
+    let ignore = read(".dockerignore");
+    assert!(ignore.lines().any(|l| l.trim() == "target/"), "target/ stays out of the context");
+}
