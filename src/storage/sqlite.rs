@@ -19,7 +19,7 @@ use super::{Dialect, queries};
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Pool size: readers run in parallel under WAL; writers queue on the write lock anyway.
-const MAX_CONNECTIONS: u32 = 4;
+const MAX_CONNECTIONS: u32 = 16;
 /// How long a writer waits for the write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 

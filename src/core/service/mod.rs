@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use super::error::{Error, Result};
 use super::ids::{ChatUser, Platform, RequestId};
 use super::policy::{Person, Policy, Role};
-use super::ports::{Clock, Commit, Directory, Store};
+use super::ports::{Clock, Commit, Directory, Store, Write};
 use super::request::AccessRequest;
 
 pub use alarm::DEFAULT_REPAGE_EVERY;
@@ -137,14 +137,19 @@ impl AccessService {
     }
 
     async fn commit(&self, commit: Commit) -> Result<()> {
-        let (messages, requests) = (!commit.outbox.is_empty(), !commit.requests.is_empty());
+        // Only an approval needs the sweeper at once (to make the grant); everything else it
+        // finds on its next tick, so ordinary traffic does not keep it spinning.
+        let approved = commit.requests.iter().any(|w| match w {
+            Write::Insert(r) | Write::Update { row: r, .. } => r.state == crate::core::state::RequestState::Approved,
+        });
+        let messages = !commit.outbox.is_empty();
         let counted = crate::metrics::CommitMetrics::of(&commit.audit);
         self.store.commit(commit).await?;
         counted.record();
         if messages {
             self.outbox_kick.notify_one();
         }
-        if requests {
+        if approved {
             self.work_kick.notify_one();
         }
         Ok(())
