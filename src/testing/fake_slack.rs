@@ -1,5 +1,6 @@
 //! A fake Slack Web API on `127.0.0.1:0` for tests and `pimbot demo`: `chat.postMessage`,
-//! `chat.update`, `chat.postEphemeral`, `views.open` and `response_url` hooks, answered with
+//! `chat.update`, `chat.postEphemeral`, `views.open`, `apps.connections.open` (Socket Mode, with
+//! the app-level token) and `response_url` hooks, answered with
 //! the documented response shapes, every call recorded in order, failures injectable, and the
 //! channels' current content kept so a transcript can be printed.
 
@@ -20,6 +21,9 @@ use super::fake_slack_state::{FakeMessage, Messages, validate_message, validate_
 
 /// The bot token [`FakeSlack::start`] expects in `Authorization: Bearer …`.
 pub const FAKE_BOT_TOKEN: &str = "xoxb-fake-pimbot-token";
+
+/// The app-level token the fake's `apps.connections.open` expects by default.
+pub const FAKE_APP_TOKEN: &str = "xapp-1-A0FAKEAPP-1-fake";
 
 /// One request the fake received.
 #[derive(Debug, Clone)]
@@ -56,6 +60,8 @@ struct Inner {
     faults: VecDeque<Fault>,
     messages: Messages,
     views_opened: u64,
+    /// `(app token, WebSocket URL)` once Socket Mode is enabled.
+    socket: Option<(String, String)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -128,6 +134,12 @@ impl FakeSlack {
     /// `replace_original` update that message, others show up as ephemeral replies.
     pub fn response_url(&self, channel: &str, ts: &str) -> String {
         format!("{}/hooks/msg/{channel}/{ts}", self.base_url())
+    }
+
+    /// Makes `apps.connections.open` with `Bearer {app_token}` answer `{"ok":true,"url":url}`
+    /// (a [`super::FakeSlackSocket::url`]).
+    pub fn enable_socket_mode(&self, app_token: &str, url: &str) {
+        lock(&self.inner).socket = Some((app_token.to_owned(), url.to_owned()));
     }
 
     /// Accepted calls, in order.
@@ -298,7 +310,10 @@ async fn api(
         return resp;
     }
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let expected = format!("Bearer {}", inner.token);
+    let expected = match (&inner.socket, method.as_str()) {
+        (Some((app_token, _)), "apps.connections.open") => format!("Bearer {app_token}"),
+        _ => format!("Bearer {}", inner.token),
+    };
     let result = match auth {
         None => Err("not_authed".to_owned()),
         Some(a) if a != expected => Err("invalid_auth".to_owned()),
@@ -363,6 +378,11 @@ fn handle(inner: &mut Inner, method: &str, body: &Value) -> Result<Value, String
             view["state"] = json!({"values": {}});
             Ok(json!({"view": view}))
         }
+        "apps.connections.open" => match &inner.socket {
+            Some((_, url)) => Ok(json!({"url": url})),
+            // A bot token cannot open a socket: Slack's answer for the wrong token type.
+            None => Err("not_allowed_token_type".into()),
+        },
         _ => Err("unknown_method".into()),
     }
 }
