@@ -15,8 +15,8 @@
 //! - a `disconnect` envelope (any reason: `refresh_requested`, `warning`, `link_disabled`), a
 //!   close frame, a read error or missing pongs make it drop that connection and open a new one
 //!   at once (a fresh `apps.connections.open`); a failed open is retried every 30 s;
-//! - envelope retries (`retry_attempt`) are not modelled; the core's decisions are idempotent
-//!   (a second approve is refused as "already decided").
+//! - envelope retries (`retry_attempt`) are not modelled: a redelivered envelope is handled
+//!   again (a second approve of the same request is refused as already decided).
 //!
 //! A command callback can only return a reply with a payload; for the activate form (answered
 //! by a modal, no message) it returns the [`NoReply`] marker as an error, and the error handler
