@@ -63,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         policy,
         slack: Some(SlackParts {
-            signing_secret: "bench-secret".to_owned().into(),
+            inbound: pimbot::app::SlackInbound::Http { signing_secret: "bench-secret".to_owned().into() },
             bot_token: fake.token().into(),
             api_url: fake.api_url(),
             channels: pimbot::cli::channels(

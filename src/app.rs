@@ -18,13 +18,26 @@ use crate::delivery::Dispatcher;
 use crate::http::admin::{AdminState, Reloader};
 use crate::http::{AppState, SlackState, router};
 use crate::slack::client::SlackApi;
+pub use crate::slack::socket::SocketModeParts;
 use crate::slack::verify::SlackVerifier;
+
+/// How Slack's requests reach pimbot.
+#[derive(Clone)]
+pub enum SlackInbound {
+    /// Slack calls `POST /slack/commands` and `/slack/interactions`, signed with this secret.
+    Http {
+        /// Signing secret for inbound requests.
+        signing_secret: SecretString,
+    },
+    /// pimbot opens WebSockets to Slack (no inbound URL; the HTTP routes are not mounted).
+    SocketMode(SocketModeParts),
+}
 
 /// Slack settings the running app needs.
 #[derive(Clone)]
 pub struct SlackParts {
-    /// Signing secret for inbound requests.
-    pub signing_secret: SecretString,
+    /// How requests arrive: signed HTTP or Socket Mode.
+    pub inbound: SlackInbound,
     /// Bot token for the Web API.
     pub bot_token: SecretString,
     /// Web API base URL.
@@ -110,6 +123,7 @@ pub struct Running {
     pub reload: Option<Reloader>,
     server: JoinHandle<()>,
     scheduler: JoinHandle<()>,
+    socket_mode: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -118,6 +132,9 @@ impl Running {
         self.shutdown.cancel();
         let _ = self.server.await;
         let _ = self.scheduler.await;
+        if let Some(socket_mode) = self.socket_mode {
+            let _ = socket_mode.await;
+        }
     }
 
     /// Waits until the server ends (after `shutdown` is cancelled).
@@ -125,10 +142,14 @@ impl Running {
         let _ = self.server.await;
         self.shutdown.cancel();
         let _ = self.scheduler.await;
+        if let Some(socket_mode) = self.socket_mode {
+            let _ = socket_mode.await;
+        }
     }
 }
 
-/// Starts the HTTP server on `listener` and the background loops.
+/// Starts the HTTP server on `listener`, the background loops and, when configured, the Slack
+/// Socket Mode listener.
 pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Running> {
     let mut channels = Vec::new();
     let mut senders: Vec<Arc<dyn ChatSender>> = Vec::new();
@@ -140,10 +161,13 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         );
         senders.push(Arc::new(crate::slack::sender::SlackSender::new(api.clone())));
         channels.push(Channels { platform: Platform::Slack, ..slack.channels.clone() });
-        slack_state = Some(SlackState {
-            api,
-            verifier: SlackVerifier { secret: slack.signing_secret.clone(), clock: parts.clock.clone() },
-        });
+        let verifier = match &slack.inbound {
+            SlackInbound::Http { signing_secret } => {
+                Some(SlackVerifier { secret: signing_secret.clone(), clock: parts.clock.clone() })
+            }
+            SlackInbound::SocketMode(_) => None,
+        };
+        slack_state = Some(SlackState { api, verifier });
     }
     let mut discord_state = None;
     if let Some(discord) = &parts.discord {
@@ -191,13 +215,22 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         (Some(token), Some(reload)) => Some(AdminState { token, reload: reload.clone() }),
         _ => None,
     };
-    let app = router(AppState {
+    let state = AppState {
         service: service.clone(),
         slack: slack_state,
         admin,
         discord: discord_state,
         azure_monitor,
-    });
+    };
+    let socket_mode = match (&parts.slack, &state.slack) {
+        (Some(SlackParts { inbound: SlackInbound::SocketMode(socket), api_url, .. }), Some(slack)) => Some(
+            crate::slack::socket::start(socket, api_url, state.clone(), slack.clone(), shutdown.clone())
+                .await
+                .context("starting Slack Socket Mode")?,
+        ),
+        _ => None,
+    };
+    let app = router(state);
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -212,5 +245,5 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     let scheduler =
         tokio::spawn(crate::scheduler::run(service.clone(), dispatcher.clone(), shutdown.clone()));
     tracing::info!(%addr, "pimbot is listening");
-    Ok(Running { addr, service, dispatcher, shutdown, reload, server, scheduler })
+    Ok(Running { addr, service, dispatcher, shutdown, reload, server, scheduler, socket_mode })
 }

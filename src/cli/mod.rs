@@ -198,7 +198,16 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
     let store = crate::storage::connect(database_url(&config)?).await?;
     let slack = match config.slack() {
         Some(s) => Some(app::SlackParts {
-            signing_secret: s.signing_secret.clone().context("[slack] signing_secret missing")?,
+            inbound: if s.socket_mode {
+                app::SlackInbound::SocketMode(app::SocketModeParts {
+                    app_token: s.app_token.clone().context("[slack] app_token missing")?,
+                    connections: app::SocketModeParts::DEFAULT_CONNECTIONS,
+                })
+            } else {
+                app::SlackInbound::Http {
+                    signing_secret: s.signing_secret.clone().context("[slack] signing_secret missing")?,
+                }
+            },
             bot_token: s.bot_token.clone().context("[slack] bot_token missing")?,
             api_url: s.api_url.clone(),
             channels: channels(

@@ -91,8 +91,17 @@ pub struct DatabaseConfig {
 #[serde(deny_unknown_fields)]
 pub struct SlackConfig {
     /// Signing secret used to verify Slack's requests; `PIMBOT_SLACK_SIGNING_SECRET` overrides it.
+    /// Not needed with `socket_mode = true`.
     #[serde(default)]
     pub signing_secret: Option<SecretString>,
+    /// Receive commands and clicks over Slack Socket Mode (an outbound WebSocket) instead of
+    /// `POST /slack/…`; needs `app_token`. The Slack HTTP routes are then not mounted.
+    #[serde(default)]
+    pub socket_mode: bool,
+    /// App-level token (`xapp-…`, scope `connections:write`) for Socket Mode;
+    /// `PIMBOT_SLACK_APP_TOKEN` overrides it.
+    #[serde(default)]
+    pub app_token: Option<SecretString>,
     /// Bot token (`xoxb-…`); `PIMBOT_SLACK_BOT_TOKEN` overrides it.
     #[serde(default)]
     pub bot_token: Option<SecretString>,

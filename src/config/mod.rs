@@ -38,6 +38,8 @@ pub use validate::{ConfigError, ConfigErrors};
 pub const ENV_SLACK_SIGNING_SECRET: &str = "PIMBOT_SLACK_SIGNING_SECRET";
 /// Overrides `[slack] bot_token`.
 pub const ENV_SLACK_BOT_TOKEN: &str = "PIMBOT_SLACK_BOT_TOKEN";
+/// Overrides `[slack] app_token` (Socket Mode).
+pub const ENV_SLACK_APP_TOKEN: &str = "PIMBOT_SLACK_APP_TOKEN";
 /// Overrides `[discord] public_key`.
 pub const ENV_DISCORD_PUBLIC_KEY: &str = "PIMBOT_DISCORD_PUBLIC_KEY";
 /// Overrides `[discord] bot_token`.
@@ -190,6 +192,7 @@ impl Config {
         if let Some(slack) = &mut self.slack {
             set(&mut slack.signing_secret, ENV_SLACK_SIGNING_SECRET);
             set(&mut slack.bot_token, ENV_SLACK_BOT_TOKEN);
+            set(&mut slack.app_token, ENV_SLACK_APP_TOKEN);
         }
         if let Some(discord) = &mut self.discord {
             set(&mut discord.public_key, ENV_DISCORD_PUBLIC_KEY);

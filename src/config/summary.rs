@@ -20,7 +20,8 @@ pub fn summary(config: &Config, policy: &Policy) -> String {
         Some(s) => line(
             &mut out,
             format!(
-                "slack: enabled, api {}; {}",
+                "slack: enabled ({}), api {}; {}",
+                if s.socket_mode { "Socket Mode" } else { "HTTP requests" },
                 s.api_url,
                 channels(&s.approver_channel, &s.feed_channel, &s.alert_channel)
             ),

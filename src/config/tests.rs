@@ -507,6 +507,23 @@ fn slack_needs_its_secrets_and_approver_channel() {
 }
 
 #[test]
+fn socket_mode_needs_an_app_token_instead_of_the_signing_secret() {
+    let socket = "[slack]\nsocket_mode = true\nbot_token = \"xoxb-1\"\napprover_channel = \"C1\"\n";
+    assert_problem(&format!("{BASE}{socket}"), "slack.app_token", "PIMBOT_SLACK_APP_TOKEN");
+    assert_problem(&format!("{BASE}{socket}app_token = \"xoxb-2\"\n"), "slack.app_token", "xapp-");
+    let config = parse(&format!("{BASE}{socket}app_token = \"xapp-1-A1-2-abc\"\n"));
+    config.validate(now()).expect("no signing secret needed in Socket Mode");
+    assert!(config.slack().is_some_and(|s| s.socket_mode));
+    assert!(parse(&format!("{BASE}{SLACK_OK}")).slack().is_some_and(|s| !s.socket_mode), "off by default");
+
+    let env = |name: &str| (name == ENV_SLACK_APP_TOKEN).then(|| "xapp-1-from-env".to_owned());
+    let config = from_toml_str_with_env(&format!("{BASE}{socket}"), &env).expect("parses");
+    config.validate(now()).expect("the environment supplies the app token");
+    let token = config.slack().and_then(|s| s.app_token.as_ref()).map(|t| t.expose_secret().to_owned());
+    assert_eq!(token.as_deref(), Some("xapp-1-from-env"));
+}
+
+#[test]
 fn discord_needs_application_id_hex_public_key_and_token() {
     let ok = format!(
         "[discord]\napplication_id = \"42\"\npublic_key = \"{}\"\nbot_token = \"t\"\napprover_channel = \"9\"\n",

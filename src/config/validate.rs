@@ -115,12 +115,23 @@ impl Config {
 
     fn check_slack(&self, p: &mut Problems) {
         let Some(slack) = &self.slack else { return };
-        require_secret(
-            p,
-            "slack.signing_secret",
-            slack.signing_secret.as_ref(),
-            super::ENV_SLACK_SIGNING_SECRET,
-        );
+        if slack.socket_mode {
+            if require_secret(p, "slack.app_token", slack.app_token.as_ref(), super::ENV_SLACK_APP_TOKEN)
+                && !slack.app_token.as_ref().is_some_and(|t| t.expose_secret().trim().starts_with("xapp-"))
+            {
+                p.push(
+                    "slack.app_token",
+                    "must be an app-level token starting with `xapp-` (Basic Information → App-Level Tokens, scope connections:write)".to_owned(),
+                );
+            }
+        } else {
+            require_secret(
+                p,
+                "slack.signing_secret",
+                slack.signing_secret.as_ref(),
+                super::ENV_SLACK_SIGNING_SECRET,
+            );
+        }
         require_secret(p, "slack.bot_token", slack.bot_token.as_ref(), super::ENV_SLACK_BOT_TOKEN);
         require_text(
             p,

@@ -38,7 +38,7 @@ pub async fn run() -> anyhow::Result<()> {
         clock: clock.clone(),
         policy,
         slack: Some(SlackParts {
-            signing_secret: SECRET.to_owned().into(),
+            inbound: crate::app::SlackInbound::Http { signing_secret: SECRET.to_owned().into() },
             bot_token: fake.token().into(),
             api_url: fake.api_url(),
             channels: crate::cli::channels(

@@ -25,13 +25,14 @@ use crate::slack::verify::{MAX_BODY_BYTES, SlackVerifier, require_signature};
 /// Requests taking longer than this are answered 503 (Slack gives up after 3 s anyway).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the Slack routes need.
+/// What Slack's inbound side needs, over HTTP or Socket Mode.
 #[derive(Clone)]
 pub struct SlackState {
     /// Web API client (for `views.open`).
     pub api: Arc<SlackApi>,
-    /// Signature checking.
-    pub verifier: SlackVerifier,
+    /// Signature checking of `POST /slack/…`; `None` in Socket Mode, where those routes are
+    /// not mounted (requests arrive over the socket, unsigned).
+    pub verifier: Option<SlackVerifier>,
 }
 
 /// Shared state of every handler.
@@ -57,11 +58,11 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .route("/admin/reload", post(admin::reload));
-    if let Some(slack) = &state.slack {
+    if let Some(verifier) = state.slack.as_ref().and_then(|s| s.verifier.clone()) {
         let slack_routes = Router::new()
             .route("/slack/commands", post(crate::slack::inbound::handle_command))
             .route("/slack/interactions", post(crate::slack::inbound::handle_interaction))
-            .route_layer(from_fn_with_state(slack.verifier.clone(), require_signature));
+            .route_layer(from_fn_with_state(verifier, require_signature));
         app = app.merge(slack_routes);
     }
     if let Some(discord) = &state.discord {

@@ -92,6 +92,26 @@ pub struct Posted {
     pub ts: String,
 }
 
+/// The connector every Slack client of pimbot uses: rustls with Mozilla roots, plain `http://`
+/// allowed for local fakes, calls going to `api_url` (`https://slack.com/api/`). Fails on a URL
+/// that is not http(s).
+pub fn connector(api_url: &str) -> anyhow::Result<SlackClientHyperHttpsConnector> {
+    let base = api_url.trim().trim_end_matches('/');
+    if !(base.starts_with("https://") || base.starts_with("http://")) {
+        anyhow::bail!("Slack api_url must start with https:// or http://, got {api_url:?}");
+    }
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(Duration::from_secs(5)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Ok(SlackClientHyperConnector::with_connector(https).with_slack_api_url(base))
+}
+
 /// The Slack Web API as pimbot uses it: post, update, ephemeral, open a modal.
 pub struct SlackApi {
     client: SlackClient<SlackClientHyperHttpsConnector>,
@@ -109,22 +129,8 @@ impl SlackApi {
     /// A client for the Web API at `api_url` (`https://slack.com/api/`; tests pass
     /// `http://127.0.0.1:PORT/api/`) with the bot token. Fails on a URL that is not http(s).
     pub fn new(api_url: &str, bot_token: &str) -> anyhow::Result<Self> {
-        let base = api_url.trim().trim_end_matches('/');
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            anyhow::bail!("Slack api_url must start with https:// or http://, got {api_url:?}");
-        }
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(base);
         Ok(Self {
-            client: SlackClient::new(connector),
+            client: SlackClient::new(connector(api_url)?),
             token: SlackApiToken::new(bot_token.to_owned().into()),
             timeout: CALL_TIMEOUT,
         })

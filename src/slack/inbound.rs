@@ -1,8 +1,10 @@
-//! Slack's inbound side: `POST /slack/commands` and `POST /slack/interactions` (approve/deny
-//! clicks, the break-glass `ack` click, and the deny, acknowledge and activate modals), behind
-//! the signature middleware. Payloads are parsed into slack-morphism's models, translated into core
-//! commands, and answered within Slack's 3 s: decisions are short database transactions, and
-//! everything slow (cards, notices) leaves through the outbox afterwards.
+//! Slack's inbound side: slash commands and interactions (approve/deny clicks, the break-glass
+//! `ack` click, and the deny, acknowledge and activate modals). The rules live in
+//! [`command_reply`] and [`interaction_reply`], which take slack-morphism's models; two transports
+//! feed them: `POST /slack/commands` and `POST /slack/interactions` behind the signature
+//! middleware (this module), and Socket Mode envelopes ([`super::socket`]). Replies come within
+//! Slack's 3 s: decisions are short database transactions, and everything slow (cards, notices)
+//! leaves through the outbox afterwards.
 
 use std::collections::HashMap;
 
@@ -21,11 +23,16 @@ use crate::core::ids::{AlarmId, ChatUser, Platform, RequestId};
 use crate::core::service::{Decision, Submitted, render_roles, render_status};
 use crate::http::{AppState, SlackState, incident};
 
-fn ephemeral(text: impl Into<String>) -> Response {
+fn ephemeral(text: impl Into<String>) -> SlackCommandEventResponse {
     let content = SlackMessageContent::new().with_text(text.into());
-    Json(SlackCommandEventResponse::new(content).with_response_type(SlackMessageResponseType::Ephemeral))
-        .into_response()
+    SlackCommandEventResponse::new(content).with_response_type(SlackMessageResponseType::Ephemeral)
 }
+
+/// Why an interaction was refused as malformed (HTTP answers 400 with this text; Socket Mode
+/// acknowledges it anyway, since a redelivery would not parse better).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Malformed(pub &'static str);
 
 fn bad_request(text: &str) -> Response {
     (StatusCode::BAD_REQUEST, text.to_owned()).into_response()
@@ -59,11 +66,24 @@ pub async fn handle_command(State(app): State<AppState>, body: Bytes) -> Respons
             return bad_request("malformed slash command payload");
         }
     };
+    match command_reply(&app, &slack, event).await {
+        Some(reply) => Json(reply).into_response(),
+        None => StatusCode::OK.into_response(),
+    }
+}
+
+/// What `/pim …` answers: the ephemeral reply, or `None` when the answer is a modal opened
+/// separately (an empty HTTP 200, or a Socket Mode ack without payload).
+pub async fn command_reply(
+    app: &AppState,
+    slack: &SlackState,
+    event: SlackCommandEvent,
+) -> Option<SlackCommandEventResponse> {
     let user = ChatUser::slack(event.user_id.0.clone());
     let text = event.text.clone().unwrap_or_default();
     let command = match command::parse(&text) {
         Ok(c) => c,
-        Err(e) => return ephemeral(format!("{}\n\n{HELP}", user_message(&e))),
+        Err(e) => return Some(ephemeral(format!("{}\n\n{HELP}", user_message(&e)))),
     };
     let service = &app.service;
     let reply = match command {
@@ -82,26 +102,27 @@ pub async fn handle_command(State(app): State<AppState>, body: Bytes) -> Respons
             Ok(roles) => {
                 let roles: Vec<(String, String)> = roles.into_iter().map(|r| (r.key, r.name)).collect();
                 let trigger = event.trigger_id.0.clone();
+                let api = slack.api.clone();
                 // views.open must happen within the trigger's 3 s; it is a UI reply, not a
                 // chat message, so it does not go through the outbox.
                 // Spawned work stays in the request's span, so its logs carry the request id.
                 tokio::spawn(
                     async move {
-                        if let Err(e) = slack.api.views_open(&trigger, render::activate_modal(&roles)).await {
+                        if let Err(e) = api.views_open(&trigger, render::activate_modal(&roles)).await {
                             tracing::error!(error = %format!("{e:#}"), "views.open for the activate form failed");
                         }
                     }
                     .in_current_span(),
                 );
-                return StatusCode::OK.into_response();
+                return None;
             }
             Err(e) => Err(e),
         },
     };
-    match reply {
+    Some(match reply {
         Ok(text) => ephemeral(text),
         Err(e) => ephemeral(user_message(&e)),
-    }
+    })
 }
 
 fn submitted_text(s: &Submitted) -> String {
@@ -135,10 +156,24 @@ pub async fn handle_interaction(State(app): State<AppState>, body: Bytes) -> Res
             return bad_request("payload is not a valid Slack interaction");
         }
     };
+    match interaction_reply(&app, &slack, event).await {
+        Ok(Some(response)) => Json(response).into_response(),
+        Ok(None) => StatusCode::OK.into_response(),
+        Err(Malformed(why)) => bad_request(why),
+    }
+}
+
+/// What a click or a modal submission answers: `Some(response_action)` for a modal whose
+/// fields need fixing, `None` for a plain acknowledgement.
+pub async fn interaction_reply(
+    app: &AppState,
+    slack: &SlackState,
+    event: SlackInteractionEvent,
+) -> Result<Option<SlackViewSubmissionResponse>, Malformed> {
     match event {
-        SlackInteractionEvent::BlockActions(ev) => block_actions(&app, &slack, ev).await,
-        SlackInteractionEvent::ViewSubmission(ev) => view_submission(&app, ev).await,
-        _ => StatusCode::OK.into_response(),
+        SlackInteractionEvent::BlockActions(ev) => block_actions(app, slack, ev).await.map(|()| None),
+        SlackInteractionEvent::ViewSubmission(ev) => view_submission(app, ev).await,
+        _ => Ok(None),
     }
 }
 
@@ -146,9 +181,9 @@ async fn block_actions(
     app: &AppState,
     slack: &SlackState,
     ev: SlackInteractionBlockActionsEvent,
-) -> Response {
+) -> Result<(), Malformed> {
     let Some(user_id) = ev.user.as_ref().map(|u| u.id.0.clone()) else {
-        return bad_request("interaction without a user");
+        return Err(Malformed("interaction without a user"));
     };
     let channel = ev.channel.as_ref().map(|c| c.id.0.clone()).or_else(|| match &ev.container {
         SlackInteractionActionContainer::Message(m) => m.channel_id.as_ref().map(|c| c.0.clone()),
@@ -205,11 +240,11 @@ async fn block_actions(
             }
             other => {
                 tracing::warn!(action = other, "unknown Slack action id");
-                return bad_request("unknown action");
+                return Err(Malformed("unknown action"));
             }
         }
     }
-    StatusCode::OK.into_response()
+    Ok(())
 }
 
 fn input(view: &SlackStatefulView, block: &str) -> Option<String> {
@@ -221,20 +256,22 @@ fn input(view: &SlackStatefulView, block: &str) -> Option<String> {
         .filter(|s| !s.trim().is_empty())
 }
 
-fn form_errors(errors: &[(&str, String)]) -> Response {
+type Submission = Result<Option<SlackViewSubmissionResponse>, Malformed>;
+
+fn form_errors(errors: &[(&str, String)]) -> Submission {
     let errors = errors.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-    Json(SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors))).into_response()
+    Ok(Some(SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors))))
 }
 
-async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent) -> Response {
+async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent) -> Submission {
     let user = ChatUser::slack(ev.user.id.0.clone());
-    let SlackView::Modal(modal) = &ev.view.view else { return StatusCode::OK.into_response() };
+    let SlackView::Modal(modal) = &ev.view.view else { return Ok(None) };
     match modal.callback_id.as_ref().map(|c| c.0.as_str()) {
         Some(render::CALLBACK_DENY_REASON) => {
             let id = RequestId(modal.private_metadata.clone().unwrap_or_default());
             let reason = input(&ev.view, render::FIELD_REASON);
             match app.service.decide(&user, &id, Decision::Deny(reason)).await {
-                Ok(_) => StatusCode::OK.into_response(),
+                Ok(_) => Ok(None),
                 Err(e) => form_errors(&[(render::FIELD_REASON, user_message(&e))]),
             }
         }
@@ -248,7 +285,7 @@ async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent
                 )]);
             }
             match app.service.acknowledge(&user, &id, reason.as_deref()).await {
-                Ok(_) => StatusCode::OK.into_response(),
+                Ok(_) => Ok(None),
                 Err(e) => form_errors(&[(render::FIELD_REASON, user_message(&e))]),
             }
         }
@@ -271,7 +308,7 @@ async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent
                     {
                         tracing::error!(error = %format!("{e:#}"), "queueing the submit confirmation failed");
                     }
-                    StatusCode::OK.into_response()
+                    Ok(None)
                 }
                 Err(e) => {
                     let msg = user_message(&e);
@@ -288,6 +325,6 @@ async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent
                 }
             }
         }
-        _ => bad_request("unknown form"),
+        _ => Err(Malformed("unknown form")),
     }
 }

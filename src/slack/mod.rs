@@ -1,5 +1,6 @@
 //! The Slack adapter. Inbound: the signature middleware ([`verify`]) and the handlers for
-//! slash commands, clicks and modal submissions ([`inbound`]). Outbound: Block Kit rendering of
+//! slash commands, clicks and modal submissions ([`inbound`]), reached over HTTP or over
+//! Socket Mode ([`socket`]). Outbound: Block Kit rendering of
 //! the core's views ([`render`]), a thin Web API client with timeouts and classified errors
 //! ([`client`]), and the outbox [`crate::core::ports::ChatSender`] for Slack ([`sender`]).
 
@@ -7,6 +8,7 @@ pub mod client;
 pub mod inbound;
 pub mod render;
 pub mod sender;
+pub mod socket;
 pub mod verify;
 
 pub use client::{Posted, SlackApi, SlackApiError};

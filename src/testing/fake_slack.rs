@@ -1,5 +1,6 @@
 //! A fake Slack Web API on `127.0.0.1:0` for tests and `pimbot demo`: `chat.postMessage`,
-//! `chat.update`, `chat.postEphemeral`, `views.open` and `response_url` hooks, answered with
+//! `chat.update`, `chat.postEphemeral`, `views.open`, `apps.connections.open` (Socket Mode, with
+//! the app-level token) and `response_url` hooks, answered with
 //! the documented response shapes, every call recorded in order, failures injectable, and the
 //! channels' current content kept so a transcript can be printed.
 
@@ -16,10 +17,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use super::fake_slack_state::{FakeMessage, Messages, validate_message, validate_view};
+use super::fake_slack_state::{
+    FakeMessage, Messages, field, parse_body, resolve_channel, truthy, validate_message, validate_view,
+};
 
 /// The bot token [`FakeSlack::start`] expects in `Authorization: Bearer …`.
 pub const FAKE_BOT_TOKEN: &str = "xoxb-fake-pimbot-token";
+
+/// The app-level token the fake's `apps.connections.open` expects by default.
+pub const FAKE_APP_TOKEN: &str = "xapp-1-A0FAKEAPP-1-fake";
 
 /// One request the fake received.
 #[derive(Debug, Clone)]
@@ -56,6 +62,8 @@ struct Inner {
     faults: VecDeque<Fault>,
     messages: Messages,
     views_opened: u64,
+    /// `(app token, WebSocket URL)` once Socket Mode is enabled.
+    socket: Option<(String, String)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -128,6 +136,12 @@ impl FakeSlack {
     /// `replace_original` update that message, others show up as ephemeral replies.
     pub fn response_url(&self, channel: &str, ts: &str) -> String {
         format!("{}/hooks/msg/{channel}/{ts}", self.base_url())
+    }
+
+    /// Makes `apps.connections.open` with `Bearer {app_token}` answer `{"ok":true,"url":url}`
+    /// (a [`super::FakeSlackSocket::url`]).
+    pub fn enable_socket_mode(&self, app_token: &str, url: &str) {
+        lock(&self.inner).socket = Some((app_token.to_owned(), url.to_owned()));
     }
 
     /// Accepted calls, in order.
@@ -243,19 +257,6 @@ fn slack_error(code: &str) -> Response {
     (StatusCode::OK, axum::Json(json!({"ok": false, "error": code}))).into_response()
 }
 
-fn parse_body(headers: &HeaderMap, body: &Bytes) -> Value {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if is_form {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
-        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-    } else {
-        serde_json::from_slice(body).unwrap_or(Value::Null)
-    }
-}
-
 /// Applies an injected fault, if one is queued.
 fn take_fault(inner: &mut Inner) -> Option<(Response, String)> {
     let fault = inner.faults.front_mut()?;
@@ -298,7 +299,10 @@ async fn api(
         return resp;
     }
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let expected = format!("Bearer {}", inner.token);
+    let expected = match (&inner.socket, method.as_str()) {
+        (Some((app_token, _)), "apps.connections.open") => format!("Bearer {app_token}"),
+        _ => format!("Bearer {}", inner.token),
+    };
     let result = match auth {
         None => Err("not_authed".to_owned()),
         Some(a) if a != expected => Err("invalid_auth".to_owned()),
@@ -313,18 +317,6 @@ async fn api(
             record(&mut inner, &method, path, body, Some(code.clone()));
             slack_error(&code)
         }
-    }
-}
-
-fn field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
-    body.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
-/// A user id as a channel opens the bot's DM with that user, which has its own `D…` id.
-fn resolve_channel(channel: &str) -> String {
-    match channel.strip_prefix('U').or_else(|| channel.strip_prefix('W')) {
-        Some(rest) => format!("D{rest}"),
-        None => channel.to_owned(),
     }
 }
 
@@ -363,12 +355,13 @@ fn handle(inner: &mut Inner, method: &str, body: &Value) -> Result<Value, String
             view["state"] = json!({"values": {}});
             Ok(json!({"view": view}))
         }
+        "apps.connections.open" => match &inner.socket {
+            Some((_, url)) => Ok(json!({"url": url})),
+            // A bot token cannot open a socket: Slack's answer for the wrong token type.
+            None => Err("not_allowed_token_type".into()),
+        },
         _ => Err("unknown_method".into()),
     }
-}
-
-fn truthy(v: Option<&Value>) -> bool {
-    matches!(v, Some(Value::Bool(true))) || matches!(v, Some(Value::String(s)) if s == "true")
 }
 
 async fn hook(

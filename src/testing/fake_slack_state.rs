@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use axum::body::Bytes;
+use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
 /// One message as the fake Slack holds it now.
@@ -258,4 +260,36 @@ pub(crate) fn validate_view(view: &Value) -> Result<(), String> {
     }
     let inputs_ok = blocks.iter().filter(|b| b["type"] == "input").all(|b| b["label"]["text"].is_string());
     if inputs_ok { Ok(()) } else { Err("invalid_arguments".into()) }
+}
+
+/// The request body as JSON (form bodies become an object of strings).
+pub(super) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Value {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    } else {
+        serde_json::from_slice(body).unwrap_or(Value::Null)
+    }
+}
+
+/// A non-empty string field of a JSON body.
+pub(super) fn field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
+    body.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// A user id as a channel opens the bot's DM with that user, which has its own `D…` id.
+pub(super) fn resolve_channel(channel: &str) -> String {
+    match channel.strip_prefix('U').or_else(|| channel.strip_prefix('W')) {
+        Some(rest) => format!("D{rest}"),
+        None => channel.to_owned(),
+    }
+}
+
+/// `true` or `"true"`.
+pub(super) fn truthy(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Bool(true))) || matches!(v, Some(Value::String(s)) if s == "true")
 }

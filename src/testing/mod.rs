@@ -1,5 +1,5 @@
 //! Test doubles shipped in the library, because `pimbot demo` runs them too: a fake Slack Web
-//! API ([`FakeSlack`]) and builders for the signed requests Slack sends the bot ([`signing`]);
+//! API ([`FakeSlack`]) with its Socket Mode endpoint ([`FakeSlackSocket`]) and builders for the signed requests Slack sends the bot ([`signing`]);
 //! a fake Discord REST API ([`FakeDiscord`]) and signed Discord interactions
 //! ([`discord_signing`]); a fake identity platform + Graph + ARM ([`FakeGraph`]).
 //!
@@ -13,11 +13,13 @@ pub mod fake_graph;
 mod fake_graph_http;
 mod fake_graph_state;
 pub mod fake_slack;
+pub mod fake_slack_socket;
 mod fake_slack_state;
 pub mod signing;
 
 pub use fake_discord::{DiscordCall, FAKE_DISCORD_TOKEN, FakeDiscord};
 pub use fake_discord_state::{DiscordMessage, FAKE_BOT_USER_ID};
 pub use fake_graph::{FakeAssignment, FakeGraph, FakeKind, FakeUser, GraphCall, GraphFault};
-pub use fake_slack::{FAKE_BOT_TOKEN, FakeSlack, SlackCall};
+pub use fake_slack::{FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, SlackCall};
+pub use fake_slack_socket::FakeSlackSocket;
 pub use fake_slack_state::FakeMessage;

@@ -1,5 +1,6 @@
 //! What Slack sends the bot, built the way Slack builds it: v0 request signatures and the
-//! form bodies of slash commands, button clicks and modal submissions (documented shapes).
+//! form bodies of slash commands, button clicks and modal submissions (documented shapes), and
+//! the same payloads as JSON for Socket Mode envelopes.
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
@@ -33,10 +34,14 @@ fn form(pairs: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
-/// A `/pim` slash-command body, field for field like Slack's documented example.
-pub fn slash_command_form(user_id: &str, text: &str, response_url: &str, trigger_id: &str) -> String {
+fn slash_command_fields(
+    user_id: &str,
+    text: &str,
+    response_url: &str,
+    trigger_id: &str,
+) -> Vec<(String, String)> {
     let user_name = user_id.to_lowercase();
-    form(&[
+    [
         ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
         ("team_id", TEAM_ID),
         ("team_domain", "example"),
@@ -50,7 +55,22 @@ pub fn slash_command_form(user_id: &str, text: &str, response_url: &str, trigger
         ("trigger_id", trigger_id),
         ("api_app_id", "A123456"),
         ("is_enterprise_install", "false"),
-    ])
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+/// A `/pim` slash-command body, field for field like Slack's documented example.
+pub fn slash_command_form(user_id: &str, text: &str, response_url: &str, trigger_id: &str) -> String {
+    serde_urlencoded::to_string(slash_command_fields(user_id, text, response_url, trigger_id))
+        .unwrap_or_default()
+}
+
+/// The same slash command as the JSON `payload` of a Socket Mode `slash_commands` envelope.
+pub fn slash_command_payload(user_id: &str, text: &str, response_url: &str, trigger_id: &str) -> Value {
+    let fields = slash_command_fields(user_id, text, response_url, trigger_id);
+    Value::Object(fields.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
 }
 
 fn payload_form(payload: &Value) -> String {
@@ -70,7 +90,19 @@ pub fn block_action_form(
     message_ts: &str,
     response_url: &str,
 ) -> String {
-    payload_form(&json!({
+    payload_form(&block_action_payload(user_id, action_id, value, channel_id, message_ts, response_url))
+}
+
+/// The JSON of a button click: the `payload` form field, or a Socket Mode `interactive` payload.
+pub fn block_action_payload(
+    user_id: &str,
+    action_id: &str,
+    value: &str,
+    channel_id: &str,
+    message_ts: &str,
+    response_url: &str,
+) -> Value {
+    json!({
         "type": "block_actions",
         "team": {"id": TEAM_ID, "domain": "example"},
         "user": user(user_id),
@@ -94,7 +126,7 @@ pub fn block_action_form(
             "type": "button",
             "action_ts": "1700000001.000001"
         }]
-    }))
+    })
 }
 
 /// A modal submission (`view_submission`) as a form body; `values` is the
@@ -105,7 +137,17 @@ pub fn view_submission_form(
     private_metadata: &str,
     values: Value,
 ) -> String {
-    payload_form(&json!({
+    payload_form(&view_submission_payload(user_id, callback_id, private_metadata, values))
+}
+
+/// The JSON of a modal submission (see [`view_submission_form`]).
+pub fn view_submission_payload(
+    user_id: &str,
+    callback_id: &str,
+    private_metadata: &str,
+    values: Value,
+) -> Value {
+    json!({
         "type": "view_submission",
         "team": {"id": TEAM_ID, "domain": "example"},
         "user": user(user_id),
@@ -124,7 +166,7 @@ pub fn view_submission_form(
             "state": {"values": values},
             "hash": "156663117.cd33ad1f"
         }
-    }))
+    })
 }
 
 /// `state.values` for plain text inputs whose block id equals their action id.

@@ -14,4 +14,5 @@ mod ops;
 mod process;
 mod slack_flow;
 mod slack_refusals;
+mod socket_mode;
 mod store;

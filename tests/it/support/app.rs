@@ -12,7 +12,7 @@ use pimbot::core::ports::{Clock, Directory, ManualClock, Store};
 use pimbot::core::request::AccessRequest;
 use pimbot::demo::driver::{Reply, SlackDriver};
 use pimbot::directory::StaticDirectory;
-use pimbot::testing::{FakeMessage, FakeSlack};
+use pimbot::testing::{FAKE_APP_TOKEN, FakeMessage, FakeSlack, FakeSlackSocket};
 
 use super::db::TestDb;
 use super::discord::{self as dc, DiscordDriver};
@@ -126,6 +126,8 @@ pub struct TestApp {
     pub policy_text: Arc<std::sync::Mutex<String>>,
     /// The fake Discord and the interaction driver, when started with Discord.
     pub discord: Option<(FakeDiscord, DiscordDriver)>,
+    /// The fake Socket Mode endpoint, when started with Socket Mode.
+    pub socket: Option<FakeSlackSocket>,
 }
 
 /// Bearer token of the test app's `POST /admin/reload`.
@@ -152,7 +154,7 @@ impl TestApp {
                 &Some(dc::ALERTS.into()),
             ),
         };
-        let mut app = Self::spawn_inner(db, &dc::policy(), Some(parts), None).await;
+        let mut app = Self::spawn_inner(db, &dc::policy(), Some(parts), None, false).await;
         let driver = DiscordDriver::new(&format!("http://{}", app.running.addr), app.clock.clone());
         app.discord = Some((fake, driver));
         app
@@ -170,13 +172,24 @@ impl TestApp {
 
     /// Starts pimbot on `db` with the given policy TOML.
     pub async fn spawn_with(db: TestDb, policy_toml: &str) -> Self {
-        Self::spawn_inner(db, policy_toml, None, None).await
+        Self::spawn_inner(db, policy_toml, None, None, false).await
+    }
+
+    /// Starts pimbot on `db` with [`POLICY`], Slack over Socket Mode (one connection) against
+    /// a fake endpoint, and no Slack HTTP routes.
+    pub async fn spawn_socket_mode(db: TestDb) -> Self {
+        Self::spawn_inner(db, POLICY, None, None, true).await
+    }
+
+    /// The fake Socket Mode endpoint (panics unless started with [`TestApp::spawn_socket_mode`]).
+    pub fn socket(&self) -> &FakeSlackSocket {
+        self.socket.as_ref().expect("started with Socket Mode")
     }
 
     /// Starts pimbot on `db` with the given policy TOML and, when given, a custom directory in
     /// place of the recording static one (`directory` then stays unused).
     pub async fn spawn_with_directory(db: TestDb, policy_toml: &str, make: Option<MakeDirectory>) -> Self {
-        Self::spawn_inner(db, policy_toml, None, make).await
+        Self::spawn_inner(db, policy_toml, None, make, false).await
     }
 
     async fn spawn_inner(
@@ -184,8 +197,23 @@ impl TestApp {
         policy_toml: &str,
         discord: Option<DiscordParts>,
         make: Option<MakeDirectory>,
+        socket_mode: bool,
     ) -> Self {
         let fake = FakeSlack::start().await;
+        let socket = if socket_mode {
+            let socket = FakeSlackSocket::start().await;
+            fake.enable_socket_mode(FAKE_APP_TOKEN, &socket.url());
+            Some(socket)
+        } else {
+            None
+        };
+        let inbound = match socket {
+            Some(_) => app::SlackInbound::SocketMode(app::SocketModeParts {
+                app_token: FAKE_APP_TOKEN.to_owned().into(),
+                connections: 1,
+            }),
+            None => app::SlackInbound::Http { signing_secret: SECRET.to_owned().into() },
+        };
         let clock = Arc::new(ManualClock::new(pimbot::core::audit::truncate_micros(Utc::now())));
         let config = pimbot::config::from_toml_str(policy_toml).expect("test policy parses");
         let policy = config.validate(clock.now()).expect("test policy is valid");
@@ -208,7 +236,7 @@ impl TestApp {
             clock: clock.clone(),
             policy,
             slack: Some(SlackParts {
-                signing_secret: SECRET.to_owned().into(),
+                inbound,
                 bot_token: fake.token().into(),
                 api_url: fake.api_url(),
                 channels: pimbot::cli::channels(
@@ -231,7 +259,7 @@ impl TestApp {
             clock.clone(),
             fake.response_url("C0CMD", "1"),
         );
-        Self { running, fake, clock, slack, directory, db, policy_text, discord: None }
+        Self { running, fake, clock, slack, directory, db, policy_text, discord: None, socket }
     }
 
     /// Replaces the policy text and asks the server to reload it over HTTP; returns the status.
