@@ -189,7 +189,8 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         parts.clock.clone(),
         parts.policy,
         channels,
-    );
+    )
+    .with_observer(Arc::new(crate::metrics::PrometheusObserver));
     if let Some(bg) = &parts.break_glass {
         service = service.with_repage_every(bg.repage_every);
     }

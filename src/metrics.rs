@@ -178,8 +178,18 @@ pub fn http_request(route: &str, status: u16, seconds: f64) {
         .record(seconds);
 }
 
-/// What a commit's audit events mean for the counters, taken before the commit is handed to
-/// the store and recorded only once it succeeded (a lost race counts nothing).
+/// Records the request, decision and alarm metrics of every commit the service makes; the
+/// service calls it only once a commit succeeded (a lost race counts nothing).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PrometheusObserver;
+
+impl crate::core::ports::CommitObserver for PrometheusObserver {
+    fn committed(&self, audit: &[AuditEvent]) {
+        CommitMetrics::of(audit).record();
+    }
+}
+
+/// What a commit's audit events mean for the counters.
 #[derive(Debug, Default)]
 pub struct CommitMetrics {
     counted: Vec<(&'static str, String, Option<f64>)>,

@@ -1,7 +1,7 @@
 //! The domain core: vocabulary, the request state machine, policy and separation-of-duties
 //! rules, the command grammar, platform-neutral views and the use cases that tie them together.
 //!
-//! No Slack, Discord, Graph, sqlx, axum or HTTP types here: adapters translate at the boundary,
+//! No chat-platform, Graph, database-driver or web-framework types here: adapters translate at the boundary,
 //! and side effects go through the ports in [`ports`]. `now` is always a parameter or read from
 //! the [`ports::Clock`] port.
 

@@ -247,3 +247,10 @@ pub trait ChatSender: Send + Sync {
         now: DateTime<Utc>,
     ) -> super::outbox::DeliveryOutcome;
 }
+
+/// Told about every committed change, after it is durable (metrics and the like). It must be
+/// cheap and must not fail: the change is already made.
+pub trait CommitObserver: Send + Sync {
+    /// The audit events of one successful commit.
+    fn committed(&self, audit: &[AuditEvent]);
+}

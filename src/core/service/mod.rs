@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use super::error::{Error, Result};
 use super::ids::{ChatUser, Platform, RequestId};
 use super::policy::{Person, Policy, Role};
-use super::ports::{Clock, Commit, Directory, Store, Write};
+use super::ports::{Clock, Commit, CommitObserver, Directory, Store, Write};
 use super::request::AccessRequest;
 
 pub use alarm::DEFAULT_REPAGE_EVERY;
@@ -61,6 +61,7 @@ pub struct AccessService {
     end_failures: end_alert::EndFailures,
     drift_reported: reconcile::Reported,
     repage_every: chrono::Duration,
+    observer: Option<Arc<dyn CommitObserver>>,
 }
 
 impl AccessService {
@@ -83,7 +84,14 @@ impl AccessService {
             end_failures: Default::default(),
             drift_reported: Default::default(),
             repage_every: DEFAULT_REPAGE_EVERY,
+            observer: None,
         }
+    }
+
+    /// Tells `observer` about every successful commit (metrics).
+    pub fn with_observer(mut self, observer: Arc<dyn CommitObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The current policy snapshot.
@@ -140,12 +148,16 @@ impl AccessService {
         // Only an approval needs the sweeper at once (to make the grant); everything else it
         // finds on its next tick, so ordinary traffic does not keep it spinning.
         let approved = commit.requests.iter().any(|w| match w {
-            Write::Insert(r) | Write::Update { row: r, .. } => r.state == crate::core::state::RequestState::Approved,
+            Write::Insert(r) | Write::Update { row: r, .. } => {
+                r.state == crate::core::state::RequestState::Approved
+            }
         });
         let messages = !commit.outbox.is_empty();
-        let counted = crate::metrics::CommitMetrics::of(&commit.audit);
+        let audit = self.observer.as_ref().map(|_| commit.audit.clone());
         self.store.commit(commit).await?;
-        counted.record();
+        if let (Some(observer), Some(audit)) = (&self.observer, audit) {
+            observer.committed(&audit);
+        }
         if messages {
             self.outbox_kick.notify_one();
         }
