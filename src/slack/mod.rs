@@ -1,13 +1,15 @@
 //! The Slack adapter. Inbound: the signature middleware ([`verify`]) and the handlers for
 //! slash commands, clicks and modal submissions ([`inbound`]). Outbound: Block Kit rendering of
 //! the core's views ([`render`]), a thin Web API client with timeouts and classified errors
-//! ([`client`]), and the outbox [`crate::core::ports::ChatSender`] for Slack ([`sender`]).
+//! ([`client`]), the profile-email lookup ([`identity`]), and the outbox [`crate::core::ports::ChatSender`] for Slack ([`sender`]).
 
 pub mod client;
+pub mod identity;
 pub mod inbound;
 pub mod render;
 pub mod sender;
 pub mod verify;
 
 pub use client::{Posted, SlackApi, SlackApiError};
+pub use identity::SlackIdentity;
 pub use sender::SlackSender;

@@ -259,3 +259,25 @@ pub(crate) fn validate_view(view: &Value) -> Result<(), String> {
     let inputs_ok = blocks.iter().filter(|b| b["type"] == "input").all(|b| b["label"]["text"].is_string());
     if inputs_ok { Ok(()) } else { Err("invalid_arguments".into()) }
 }
+
+/// A `users.info` answer: a full member with the seeded profile email (none when not seeded).
+/// Ids that do not look like Slack user ids are `user_not_found`.
+pub(crate) fn user_info(user: &str, email: Option<&str>) -> Result<Value, String> {
+    if !(user.starts_with('U') || user.starts_with('W')) {
+        return Err("user_not_found".into());
+    }
+    let mut profile = serde_json::json!({"real_name": user, "display_name": user});
+    if let Some(email) = email {
+        profile["email"] = Value::String(email.to_owned());
+    }
+    Ok(serde_json::json!({"user": {
+        "id": user,
+        "team_id": "T0FAKE",
+        "name": user.to_lowercase(),
+        "deleted": false,
+        "is_bot": false,
+        "is_restricted": false,
+        "is_ultra_restricted": false,
+        "profile": profile,
+    }}))
+}
