@@ -195,13 +195,9 @@ eligible = ["alice"]
         let found = wrapped.lookup_user("dave@contoso.com").await.ok().flatten();
         assert_eq!(found.map(|u| u.upn), Some("dave@contoso.com".to_owned()));
         let calls = probe.calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        assert_eq!(calls, [
-                "eligible_roles",
-                "active_assignments",
-                "remove_assignment",
-                "grant",
-                "revoke",
-                "lookup_user"
-            ]);
+        assert_eq!(
+            calls,
+            ["eligible_roles", "active_assignments", "remove_assignment", "grant", "revoke", "lookup_user"]
+        );
     }
 }

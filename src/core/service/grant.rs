@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::messages::{alert, direct, feed};
 use super::AccessService;
+use super::messages::{alert, direct, feed};
 use crate::core::audit::{Actor, AuditEvent};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};

@@ -148,7 +148,11 @@ impl AccessService {
 
     /// A requester by id with whether their account is enabled: the policy's person (always
     /// enabled here), else with lookup on the directory account of that user principal name.
-    pub(super) async fn person_by_id(&self, policy: &Policy, id: &PersonId) -> Result<Option<(Person, bool)>> {
+    pub(super) async fn person_by_id(
+        &self,
+        policy: &Policy,
+        id: &PersonId,
+    ) -> Result<Option<(Person, bool)>> {
         if let Some(person) = policy.person(id) {
             return Ok(Some((person.clone(), true)));
         }

@@ -69,7 +69,8 @@ fn disabled_break_glass_and_listed_accounts_are_refused() {
     assert!(disabled.to_string().contains("disabled"), "{disabled}");
     let glass = check_found(&policy, &user("BG1@contoso.onmicrosoft.com", "x", true)).expect_err("bg");
     assert!(glass.to_string().contains("break-glass"), "{glass}");
-    let by_oid = check_found(&policy, &user("other@contoso.com", "BB000000-0000-0000-0000-0000000000BB", true));
+    let by_oid =
+        check_found(&policy, &user("other@contoso.com", "BB000000-0000-0000-0000-0000000000BB", true));
     assert!(by_oid.is_err());
     let listed = check_found(&policy, &user("alice@contoso.com", "x", true)).expect_err("listed");
     assert!(listed.to_string().contains("`alice`"), "{listed}");

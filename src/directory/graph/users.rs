@@ -79,9 +79,13 @@ mod tests {
 
     #[test]
     fn a_user_answer_is_read_and_missing_enabled_means_disabled() {
-        let u = parse_user(&json!({"id": "o1", "userPrincipalName": "dave@contoso.com", "accountEnabled": true}))
-            .expect("user");
-        assert_eq!(u, DirectoryUser { object_id: "o1".into(), upn: "dave@contoso.com".into(), account_enabled: true });
+        let u =
+            parse_user(&json!({"id": "o1", "userPrincipalName": "dave@contoso.com", "accountEnabled": true}))
+                .expect("user");
+        assert_eq!(
+            u,
+            DirectoryUser { object_id: "o1".into(), upn: "dave@contoso.com".into(), account_enabled: true }
+        );
         let d = parse_user(&json!({"id": "o1", "userPrincipalName": "dave@contoso.com"})).expect("user");
         assert!(!d.account_enabled);
         assert!(parse_user(&json!({"userPrincipalName": "dave@contoso.com"})).is_none());
