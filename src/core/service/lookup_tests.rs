@@ -24,8 +24,7 @@ name = "Global Administrator"
 kind = "entra-role"
 directory_id = "62e90394-69f5-4237-9190-012177145e10"
 tier = "critical"
-approvers = ["alice"]
-disjoint_approvers = false
+approvals_required = 0
 eligible = ["alice"]
 [[role]]
 key = "reader"
