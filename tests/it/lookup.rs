@@ -200,3 +200,34 @@ async fn a_stranger_cannot_approve() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_graph_directory_looks_users_up_by_upn() {
+    let fake = FakeGraph::start().await;
+    fake.add_user(FakeUser {
+        id: DAVE.into(),
+        upn: "dave@contoso.com".into(),
+        mail: "d@x".into(),
+        enabled: true,
+    });
+    let config = pimbot::config::from_toml_str(&policy(&fake, true)).expect("policy parses");
+    let settings = GraphSettings::from_config(&config.directory).expect("graph settings");
+    let clock = Arc::new(pimbot::core::ports::SystemClock);
+    let directory = GraphDirectory::new(settings, clock).expect("graph directory");
+    let found = directory.lookup_user("Dave@Contoso.com").await.expect("lookup").expect("found");
+    assert_eq!(
+        (found.object_id.as_str(), found.upn.as_str(), found.account_enabled),
+        (DAVE, "dave@contoso.com", true)
+    );
+    assert_eq!(directory.lookup_user("nobody@contoso.com").await.expect("lookup"), None);
+    assert_eq!(directory.lookup_user("not-an-email").await.expect("lookup"), None);
+    let calls: Vec<_> = fake.calls().into_iter().filter(|c| c.path.contains("/users/")).collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0].method, "GET");
+    assert!(calls[0].path.ends_with("/users/Dave@Contoso.com"), "{}", calls[0].path);
+    assert_eq!(
+        calls[0].query,
+        vec![("$select".to_owned(), "id,userPrincipalName,accountEnabled".to_owned())]
+    );
+    assert_eq!(calls[1].status, 404);
+}
