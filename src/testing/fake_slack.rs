@@ -17,7 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use super::fake_slack_state::{FakeMessage, Messages, validate_message, validate_view};
+use super::fake_slack_state::{
+    FakeMessage, Messages, parse_body, query_body, resolve_channel, truthy, validate_message, validate_view,
+};
 
 /// The bot token [`FakeSlack::start`] expects in `Authorization: Bearer …`.
 pub const FAKE_BOT_TOKEN: &str = "xoxb-fake-pimbot-token";
@@ -250,19 +252,6 @@ fn slack_error(code: &str) -> Response {
     (StatusCode::OK, axum::Json(json!({"ok": false, "error": code}))).into_response()
 }
 
-fn parse_body(headers: &HeaderMap, body: &Bytes) -> Value {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if is_form {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
-        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-    } else {
-        serde_json::from_slice(body).unwrap_or(Value::Null)
-    }
-}
-
 /// Applies an injected fault, if one is queued.
 fn take_fault(inner: &mut Inner) -> Option<(Response, String)> {
     let fault = inner.faults.front_mut()?;
@@ -298,9 +287,7 @@ async fn api_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
-    let body = Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect());
+    let body = query_body(query.as_deref().unwrap_or_default());
     answer(shared, method, headers, body)
 }
 
@@ -344,14 +331,6 @@ fn field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
     body.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-/// A user id as a channel opens the bot's DM with that user, which has its own `D…` id.
-fn resolve_channel(channel: &str) -> String {
-    match channel.strip_prefix('U').or_else(|| channel.strip_prefix('W')) {
-        Some(rest) => format!("D{rest}"),
-        None => channel.to_owned(),
-    }
-}
-
 fn handle(inner: &mut Inner, method: &str, body: &Value) -> Result<Value, String> {
     match method {
         "chat.postMessage" => {
@@ -393,10 +372,6 @@ fn handle(inner: &mut Inner, method: &str, body: &Value) -> Result<Value, String
         }
         _ => Err("unknown_method".into()),
     }
-}
-
-fn truthy(v: Option<&Value>) -> bool {
-    matches!(v, Some(Value::Bool(true))) || matches!(v, Some(Value::String(s)) if s == "true")
 }
 
 async fn hook(

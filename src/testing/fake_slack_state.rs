@@ -1,8 +1,11 @@
 //! The fake Slack's channel state: messages as they stand after updates, the checks Slack makes
-//! on a message or view before accepting it, and the human-readable transcript.
+//! on a message or view before accepting it, the human-readable transcript, and request
+//! parsing helpers.
 
 use std::fmt::Write as _;
 
+use axum::body::Bytes;
+use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
 /// One message as the fake Slack holds it now.
@@ -280,4 +283,35 @@ pub(crate) fn user_info(user: &str, email: Option<&str>) -> Result<Value, String
         "is_ultra_restricted": false,
         "profile": profile,
     }}))
+}
+
+pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Value {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    } else {
+        serde_json::from_slice(body).unwrap_or(Value::Null)
+    }
+}
+
+/// A user id as a channel opens the bot's DM with that user, which has its own `D…` id.
+pub(crate) fn resolve_channel(channel: &str) -> String {
+    match channel.strip_prefix('U').or_else(|| channel.strip_prefix('W')) {
+        Some(rest) => format!("D{rest}"),
+        None => channel.to_owned(),
+    }
+}
+
+pub(crate) fn truthy(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Bool(true))) || matches!(v, Some(Value::String(s)) if s == "true")
+}
+
+/// A query string as a JSON object of strings (reads are GETs).
+pub(crate) fn query_body(query: &str) -> Value {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
 }
