@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
                 &Some("C0FEED".into()),
                 &Some(ALERTS.into()),
             ),
+            lookup_by_email: false,
         }),
         break_glass: Some(BreakGlassParts {
             webhook_token: TOKEN.to_owned().into(),

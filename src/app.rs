@@ -44,6 +44,9 @@ pub struct SlackParts {
     pub api_url: String,
     /// Channels.
     pub channels: Channels,
+    /// Match users not in the policy by their Slack profile email (`[directory]
+    /// lookup_by_email` with `kind = "graph"`).
+    pub lookup_by_email: bool,
 }
 
 /// Discord settings the running app needs.
@@ -154,12 +157,16 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     let mut channels = Vec::new();
     let mut senders: Vec<Arc<dyn ChatSender>> = Vec::new();
     let mut slack_state = None;
+    let mut identity: Option<Arc<dyn crate::core::ports::ChatIdentity>> = None;
     if let Some(slack) = &parts.slack {
         let api = Arc::new(
             SlackApi::new(&slack.api_url, slack.bot_token.expose_secret())
                 .context("building the Slack client")?,
         );
         senders.push(Arc::new(crate::slack::sender::SlackSender::new(api.clone())));
+        if slack.lookup_by_email {
+            identity = Some(Arc::new(crate::slack::SlackIdentity::new(api.clone())));
+        }
         channels.push(Channels { platform: Platform::Slack, ..slack.channels.clone() });
         let verifier = match &slack.inbound {
             SlackInbound::Http { signing_secret } => {
@@ -193,6 +200,10 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     .with_observer(Arc::new(crate::metrics::PrometheusObserver));
     if let Some(bg) = &parts.break_glass {
         service = service.with_repage_every(bg.repage_every);
+    }
+    if let Some(identity) = identity {
+        tracing::info!("lookup by Slack profile email is on");
+        service = service.with_identity(identity);
     }
     let service = Arc::new(service);
     let azure_monitor = parts

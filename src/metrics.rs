@@ -15,7 +15,7 @@
 //! | `pimbot_outbox_depth` | gauge | — | Chat messages not yet delivered (database-wide). |
 //! | `pimbot_outbox_oldest_age_seconds` | gauge | — | Age of the oldest undelivered chat message; 0 when the outbox is empty. |
 //! | `pimbot_chat_api_calls_total` | counter | `platform`, `method`, `status` | Chat API calls; `method` is the Slack method (`chat.postMessage`) or the Discord route template. `status` is `ok`, `429`, `5xx`, another HTTP status, `timeout`, `error` (transport), or the platform's error code (`channel_not_found`, …). |
-//! | `pimbot_directory_calls_total` | counter | `directory`, `op`, `outcome` | Directory calls (`op`: `grant`, `revoke`, `eligibility`, `list_assignments`, `remove_assignment`; `outcome`: `ok`, `error`). |
+//! | `pimbot_directory_calls_total` | counter | `directory`, `op`, `outcome` | Directory calls (`op`: `grant`, `revoke`, `eligibility`, `list_assignments`, `remove_assignment`, `lookup_user`; `outcome`: `ok`, `error`). |
 //! | `pimbot_break_glass_alarms_total` | counter | `event` | Break-glass alarms `raised` and `acknowledged` (counted from the `breakglass.signin` and `breakglass.acknowledged` audit events of committed changes). |
 //! | `pimbot_http_request_duration_seconds` | histogram | `route`, `status` | HTTP requests by matched route template (`unmatched` for 404s) and status code. |
 //!

@@ -216,6 +216,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
                 &s.feed_channel,
                 &s.alert_channel,
             ),
+            lookup_by_email: config.lookup_by_email(),
         }),
         None => None,
     };

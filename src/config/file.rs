@@ -201,6 +201,13 @@ pub struct DirectoryConfig {
     /// through pimbot (standing access). Default false: they are only reported.
     #[serde(default)]
     pub remove_unmanaged: bool,
+    /// Opt-in: a Slack user not listed in the policy may be matched by their Slack profile
+    /// email to the Graph user with that user principal name (needs `kind = "graph"`, a
+    /// `[slack]` section, Graph `User.Read.All` and Slack `users:read.email`). Such a person
+    /// is eligible only where eligibility comes from Graph, never for `critical` roles, never
+    /// an approver; disabled accounts are refused. Default false.
+    #[serde(default)]
+    pub lookup_by_email: bool,
 }
 
 impl Default for DirectoryConfig {
@@ -215,6 +222,7 @@ impl Default for DirectoryConfig {
             graph_url: default_graph_url(),
             arm_url: default_arm_url(),
             remove_unmanaged: false,
+            lookup_by_email: false,
         }
     }
 }

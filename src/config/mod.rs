@@ -150,6 +150,11 @@ fn redact_url(url: &str) -> String {
 }
 
 impl Config {
+    /// Whether lookup by email is on: `[directory] lookup_by_email = true` with `kind = "graph"`.
+    pub fn lookup_by_email(&self) -> bool {
+        self.directory.lookup_by_email && self.directory.kind == DirectoryKind::Graph
+    }
+
     /// `[slack]`, when Slack is enabled.
     pub fn slack(&self) -> Option<&SlackConfig> {
         self.slack.as_ref()

@@ -614,3 +614,6 @@ fn monitor_listen_and_database_are_checked() {
     assert!(errs.mentions("unsupported scheme `mysql`"), "{errs}");
     assert!(!errs.to_string().contains("t0psecret"));
 }
+
+#[path = "tests_lookup.rs"]
+mod lookup;

@@ -192,6 +192,18 @@ impl Config {
                 "\"graph\" needs kind = \"graph\" (eligibility schedules are read from Graph); set kind = \"graph\" or eligibility = \"policy\"",
             );
         }
+        if dir.lookup_by_email && dir.kind != DirectoryKind::Graph {
+            p.push(
+                "directory.lookup_by_email",
+                "needs kind = \"graph\" (people are looked up in Microsoft Graph); set kind = \"graph\" or remove lookup_by_email",
+            );
+        }
+        if dir.lookup_by_email && self.slack.is_none() {
+            p.push(
+                "directory.lookup_by_email",
+                "needs a [slack] section (people are matched by their Slack profile email)",
+            );
+        }
         check_url(p, "directory.login_url", &dir.login_url);
         check_url(p, "directory.graph_url", &dir.graph_url);
         check_url(p, "directory.arm_url", &dir.arm_url);

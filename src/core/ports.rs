@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::alarm::Alarm;
 use super::audit::{AuditEvent, AuditRecord};
 use super::error::Result;
-use super::ids::{AlarmId, GrantId, PersonId, Platform, RequestId, RoleKey};
+use super::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
 use super::outbox::{OutboxItem, OutgoingMessage, PostedRef};
 use super::policy::{Person, Role};
 use super::request::{AccessRequest, Approval, Grant};
@@ -170,6 +170,31 @@ pub trait Directory: Send + Sync {
     async fn remove_assignment(&self, _role: &Role, _assignment: &DirectoryAssignment) -> Result<()> {
         Ok(())
     }
+    /// The directory account whose user principal name is `upn` (lookup by email), or `None`
+    /// when there is none or the directory cannot look people up (the default).
+    async fn lookup_user(&self, _upn: &str) -> Result<Option<DirectoryUser>> {
+        Ok(None)
+    }
+}
+
+/// A directory account found by [`Directory::lookup_user`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryUser {
+    /// Directory object id.
+    pub object_id: String,
+    /// User principal name, as the directory spells it.
+    pub upn: String,
+    /// Whether the account may sign in; pimbot refuses to act for disabled accounts.
+    pub account_enabled: bool,
+}
+
+/// Who a chat user is outside the policy file, as the chat platform knows them. Used only for
+/// the opt-in lookup by email (`[directory] lookup_by_email`).
+#[async_trait]
+pub trait ChatIdentity: Send + Sync {
+    /// The profile email of `user`, or `None` when the platform has none to offer (unknown
+    /// user, bot, deleted account, guest or external user).
+    async fn email(&self, user: &ChatUser) -> Result<Option<String>>;
 }
 
 /// An active assignment of a managed role as the directory reports it (reconciliation).

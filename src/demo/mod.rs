@@ -47,6 +47,7 @@ pub async fn run() -> anyhow::Result<()> {
                 &Some("C0FEED".into()),
                 &Some("C0ALERTS".into()),
             ),
+            lookup_by_email: false,
         }),
         policy_source: None,
         admin_token: None,

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::core::Result;
 use crate::core::ids::RoleKey;
 use crate::core::policy::{Person, Role};
-use crate::core::ports::{Directory, DirectoryAssignment, GrantSpec};
+use crate::core::ports::{Directory, DirectoryAssignment, DirectoryUser, GrantSpec};
 
 /// Wraps a directory and counts its calls by operation and outcome.
 pub struct InstrumentedDirectory {
@@ -69,6 +69,10 @@ impl Directory for InstrumentedDirectory {
     async fn remove_assignment(&self, role: &Role, assignment: &DirectoryAssignment) -> Result<()> {
         self.count("remove_assignment", self.inner.remove_assignment(role, assignment).await)
     }
+
+    async fn lookup_user(&self, upn: &str) -> Result<Option<DirectoryUser>> {
+        self.count("lookup_user", self.inner.lookup_user(upn).await)
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +125,10 @@ mod tests {
         async fn remove_assignment(&self, _: &Role, _: &DirectoryAssignment) -> Result<()> {
             self.hit("remove_assignment");
             Err(crate::core::Error::Internal(anyhow::anyhow!("refused")))
+        }
+        async fn lookup_user(&self, upn: &str) -> Result<Option<DirectoryUser>> {
+            self.hit("lookup_user");
+            Ok(Some(DirectoryUser { object_id: "o".into(), upn: upn.into(), account_enabled: true }))
         }
     }
 
@@ -184,7 +192,12 @@ eligible = ["alice"]
         };
         wrapped.grant(&spec).await.ok();
         wrapped.revoke(&spec).await.ok();
+        let found = wrapped.lookup_user("dave@contoso.com").await.ok().flatten();
+        assert_eq!(found.map(|u| u.upn), Some("dave@contoso.com".to_owned()));
         let calls = probe.calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        assert_eq!(calls, ["eligible_roles", "active_assignments", "remove_assignment", "grant", "revoke"]);
+        assert_eq!(
+            calls,
+            ["eligible_roles", "active_assignments", "remove_assignment", "grant", "revoke", "lookup_user"]
+        );
     }
 }

@@ -212,6 +212,16 @@ impl SlackApi {
         self.run(session.views_open(&req), "views.open").await.map(drop)
     }
 
+    /// `users.info` (a GET): the profile email of `user`, or `None` when the profile has none
+    /// or the user is deleted, a bot, a guest, invited or from another organisation (Slack
+    /// Connect). Needs the `users:read.email` scope.
+    pub async fn users_info(&self, user: &str) -> Result<Option<String>, SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiUsersInfoRequest::new(user.into());
+        let res = self.run(session.users_info(&req), "users.info").await?;
+        Ok(profile_email(&res.user))
+    }
+
     /// Posts to an interaction's `response_url` (absolute; no token). `replace_original` updates
     /// the message the click came from.
     pub async fn respond(
@@ -227,4 +237,18 @@ impl SlackApi {
         let req = SlackApiPostWebhookMessageRequest::new(content).with_replace_original(replace_original);
         self.run(self.client.respond_to_event(&url, &req), "response_url").await.map(drop)
     }
+}
+
+/// The email of a full member's profile; `None` for anyone pimbot must not match by email.
+pub fn profile_email(user: &SlackUser) -> Option<String> {
+    let f = &user.flags;
+    let excluded = [user.deleted, f.is_bot, f.is_app_user, f.is_restricted, f.is_ultra_restricted]
+        .into_iter()
+        .chain([f.is_stranger, f.is_invited_user])
+        .any(|flag| flag == Some(true));
+    if excluded {
+        return None;
+    }
+    let email = user.profile.as_ref()?.email.as_ref()?.0.trim();
+    (!email.is_empty()).then(|| email.to_owned())
 }

@@ -2,9 +2,10 @@
 //! slash commands, clicks and modal submissions ([`inbound`]), reached over HTTP or over
 //! Socket Mode ([`socket`]). Outbound: Block Kit rendering of
 //! the core's views ([`render`]), a thin Web API client with timeouts and classified errors
-//! ([`client`]), and the outbox [`crate::core::ports::ChatSender`] for Slack ([`sender`]).
+//! ([`client`]), the profile-email lookup ([`identity`]), and the outbox [`crate::core::ports::ChatSender`] for Slack ([`sender`]).
 
 pub mod client;
+pub mod identity;
 pub mod inbound;
 pub mod render;
 pub mod sender;
@@ -12,4 +13,5 @@ pub mod socket;
 pub mod verify;
 
 pub use client::{Posted, SlackApi, SlackApiError};
+pub use identity::SlackIdentity;
 pub use sender::SlackSender;

@@ -1,6 +1,7 @@
 //! A fake Slack Web API on `127.0.0.1:0` for tests and `pimbot demo`: `chat.postMessage`,
 //! `chat.update`, `chat.postEphemeral`, `views.open`, `apps.connections.open` (Socket Mode, with
-//! the app-level token) and `response_url` hooks, answered with
+//! the app-level token), `users.info` (a GET, with profile emails seeded by
+//! [`FakeSlack::set_email`]) and `response_url` hooks, answered with
 //! the documented response shapes, every call recorded in order, failures injectable, and the
 //! channels' current content kept so a transcript can be printed.
 
@@ -11,14 +12,15 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
 use super::fake_slack_state::{
-    FakeMessage, Messages, field, parse_body, resolve_channel, truthy, validate_message, validate_view,
+    FakeMessage, Messages, field, parse_body, query_body, resolve_channel, truthy, validate_message,
+    validate_view,
 };
 
 /// The bot token [`FakeSlack::start`] expects in `Authorization: Bearer …`.
@@ -64,6 +66,8 @@ struct Inner {
     views_opened: u64,
     /// `(app token, WebSocket URL)` once Socket Mode is enabled.
     socket: Option<(String, String)>,
+    /// Seeded profile emails by user id (`users.info`).
+    emails: std::collections::HashMap<String, String>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -106,7 +110,7 @@ impl FakeSlack {
         let addr = listener.local_addr()?;
         let inner: Shared = Arc::new(Mutex::new(Inner { token: token.to_owned(), ..Inner::default() }));
         let app = Router::new()
-            .route("/api/{method}", post(api))
+            .route("/api/{method}", post(api).get(api_get))
             .route("/hooks/{*rest}", post(hook))
             .with_state(inner.clone());
         let server = tokio::spawn(async move {
@@ -115,6 +119,11 @@ impl FakeSlack {
             }
         });
         Ok(Self { addr, inner, server })
+    }
+
+    /// Seeds the profile email `users.info` answers for `user`.
+    pub fn set_email(&self, user: &str, email: &str) {
+        lock(&self.inner).emails.insert(user.to_owned(), email.to_owned());
     }
 
     /// The token the fake expects.
@@ -285,6 +294,17 @@ fn record(inner: &mut Inner, method: &str, path: String, body: Value, failure: O
     inner.calls.push(SlackCall { method: method.to_owned(), path, body, at: Instant::now(), failure });
 }
 
+/// Reads (`users.info`) are GETs with a query string; the query is handled like a body.
+async fn api_get(
+    State(shared): State<Shared>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let body = query_body(query.as_deref().unwrap_or_default());
+    answer(shared, method, headers, body)
+}
+
 async fn api(
     State(shared): State<Shared>,
     Path(method): Path<String>,
@@ -292,6 +312,10 @@ async fn api(
     body: Bytes,
 ) -> Response {
     let body = parse_body(&headers, &body);
+    answer(shared, method, headers, body)
+}
+
+fn answer(shared: Shared, method: String, headers: HeaderMap, body: Value) -> Response {
     let path = format!("/api/{method}");
     let mut inner = lock(&shared);
     if let Some((resp, why)) = take_fault(&mut inner) {
@@ -360,6 +384,10 @@ fn handle(inner: &mut Inner, method: &str, body: &Value) -> Result<Value, String
             // A bot token cannot open a socket: Slack's answer for the wrong token type.
             None => Err("not_allowed_token_type".into()),
         },
+        "users.info" => {
+            let user = field(body, "user").ok_or("user_not_found")?;
+            super::fake_slack_state::user_info(user, inner.emails.get(user).map(String::as_str))
+        }
         _ => Err("unknown_method".into()),
     }
 }

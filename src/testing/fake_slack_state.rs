@@ -1,5 +1,6 @@
 //! The fake Slack's channel state: messages as they stand after updates, the checks Slack makes
-//! on a message or view before accepting it, and the human-readable transcript.
+//! on a message or view before accepting it, the human-readable transcript, and request
+//! parsing helpers.
 
 use std::fmt::Write as _;
 
@@ -262,8 +263,30 @@ pub(crate) fn validate_view(view: &Value) -> Result<(), String> {
     if inputs_ok { Ok(()) } else { Err("invalid_arguments".into()) }
 }
 
+/// A `users.info` answer: a full member with the seeded profile email (none when not seeded).
+/// Ids that do not look like Slack user ids are `user_not_found`.
+pub(crate) fn user_info(user: &str, email: Option<&str>) -> Result<Value, String> {
+    if !(user.starts_with('U') || user.starts_with('W')) {
+        return Err("user_not_found".into());
+    }
+    let mut profile = serde_json::json!({"real_name": user, "display_name": user});
+    if let Some(email) = email {
+        profile["email"] = Value::String(email.to_owned());
+    }
+    Ok(serde_json::json!({"user": {
+        "id": user,
+        "team_id": "T0FAKE",
+        "name": user.to_lowercase(),
+        "deleted": false,
+        "is_bot": false,
+        "is_restricted": false,
+        "is_ultra_restricted": false,
+        "profile": profile,
+    }}))
+}
+
 /// The request body as JSON (form bodies become an object of strings).
-pub(super) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Value {
+pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Value {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -277,12 +300,12 @@ pub(super) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Value {
 }
 
 /// A non-empty string field of a JSON body.
-pub(super) fn field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
     body.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// A user id as a channel opens the bot's DM with that user, which has its own `D…` id.
-pub(super) fn resolve_channel(channel: &str) -> String {
+pub(crate) fn resolve_channel(channel: &str) -> String {
     match channel.strip_prefix('U').or_else(|| channel.strip_prefix('W')) {
         Some(rest) => format!("D{rest}"),
         None => channel.to_owned(),
@@ -290,6 +313,12 @@ pub(super) fn resolve_channel(channel: &str) -> String {
 }
 
 /// `true` or `"true"`.
-pub(super) fn truthy(v: Option<&Value>) -> bool {
+pub(crate) fn truthy(v: Option<&Value>) -> bool {
     matches!(v, Some(Value::Bool(true))) || matches!(v, Some(Value::String(s)) if s == "true")
+}
+
+/// A query string as a JSON object of strings (reads are GETs).
+pub(crate) fn query_body(query: &str) -> Value {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
 }

@@ -8,6 +8,7 @@ mod discord_flow;
 mod durability;
 mod graph;
 mod graph_drift;
+mod lookup;
 mod manifests;
 mod metrics;
 mod ops;

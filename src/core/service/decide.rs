@@ -73,7 +73,8 @@ impl AccessService {
         let mut approvals = Vec::new();
         let mut audit = Vec::new();
         let mut outbox = Vec::new();
-        let requester = policy.person(&request.requester).cloned();
+        let requester =
+            self.person_by_id(&policy, &request.requester).await?.filter(|(_, on)| *on).map(|(p, _)| p);
         match decision {
             Decision::Approve => {
                 let still_eligible = match &requester {

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::AccessService;
 use super::messages::{alert, direct, feed};
-use super::{AccessService, whois};
 use crate::core::audit::{Actor, AuditEvent};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
@@ -47,10 +47,14 @@ impl AccessService {
         request.version = claimed + 1;
         request.next_nudge_at = None;
         let expected_version = request.version;
-        let person = match policy.person(&request.requester) {
-            Some(p) => p.clone(),
-            None => {
+        let person = match self.person_by_id(&policy, &request.requester).await {
+            Ok(Some((p, true))) => p,
+            Ok(_) => {
                 return self.fail(request, &policy, &role, "the requester is no longer eligible", now).await;
+            }
+            Err(e) => {
+                tracing::error!(request = %id, error = %format!("{e:#}"), "looking up the requester failed");
+                return self.fail(request, &policy, &role, "eligibility could not be checked", now).await;
             }
         };
         match self.eligible(&role, &person, now).await {
@@ -171,7 +175,7 @@ impl AccessService {
     pub async fn deactivate(&self, user: &ChatUser, role: &RoleKey) -> Result<Grant> {
         let policy = self.policy();
         let now = self.now();
-        let person = whois(&policy, user)?;
+        let person = self.requester(&policy, user).await?;
         let role = policy.role(role)?.clone();
         let grant = self
             .store
@@ -193,7 +197,8 @@ impl AccessService {
                 tracing::error!(grant = %grant.id, role = %grant.role, "due grant of a role no longer in the policy");
                 continue;
             };
-            let person = policy.person(&grant.person).cloned().unwrap_or_else(|| Person {
+            let found = self.person_by_id(&policy, &grant.person).await.ok().flatten();
+            let person = found.map(|(p, _)| p).unwrap_or_else(|| Person {
                 id: grant.person.clone(),
                 upn: grant.person.to_string(),
                 object_id: None,

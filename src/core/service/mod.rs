@@ -8,6 +8,7 @@ mod decide;
 mod end_alert;
 mod grant;
 mod ladder;
+mod lookup;
 mod messages;
 mod queries;
 mod reconcile;
@@ -25,6 +26,7 @@ use super::ports::{Clock, Commit, CommitObserver, Directory, Store, Write};
 use super::request::AccessRequest;
 
 pub use alarm::DEFAULT_REPAGE_EVERY;
+pub use lookup::LOOKUP_TTL;
 pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
 pub use reconcile::{Drift, DriftKind, ReconcileReport};
@@ -62,6 +64,7 @@ pub struct AccessService {
     drift_reported: reconcile::Reported,
     repage_every: chrono::Duration,
     observer: Option<Arc<dyn CommitObserver>>,
+    lookup: Option<lookup::Lookup>,
 }
 
 impl AccessService {
@@ -85,6 +88,7 @@ impl AccessService {
             drift_reported: Default::default(),
             repage_every: DEFAULT_REPAGE_EVERY,
             observer: None,
+            lookup: None,
         }
     }
 
@@ -176,8 +180,12 @@ impl AccessService {
 
     /// Whether `person` may request `role` at `now`: PIM eligibility when the directory reads
     /// it (`eligibility = "graph"`), else the policy's `eligible` lists. Approver pools and
-    /// `disjoint_approvers` always use the policy lists.
+    /// `disjoint_approvers` always use the policy lists. A person found by email is never
+    /// eligible for a critical role.
     async fn eligible(&self, role: &Role, person: &Person, now: DateTime<Utc>) -> Result<bool> {
+        if lookup::check_transient_role(&self.policy(), role, person).is_err() {
+            return Ok(false);
+        }
         match self.directory.eligible_roles(person, std::slice::from_ref(role), now).await? {
             Some(keys) => Ok(keys.contains(&role.key)),
             None => Ok(role.is_eligible(&person.id, now)),
@@ -189,7 +197,8 @@ impl AccessService {
     }
 }
 
-/// The person behind a chat user, and the policy snapshot used for the whole use case.
+/// The person behind a chat user, from the policy only (approvers, alarm acknowledgers); a
+/// requester goes through [`AccessService::requester`], which may also look them up by email.
 fn whois(policy: &Policy, user: &ChatUser) -> Result<Person> {
     policy.identify(user).cloned()
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AccessService, whois};
+use super::AccessService;
 use crate::core::duration::format_duration;
 use crate::core::error::Result;
 use crate::core::ids::ChatUser;
@@ -57,7 +57,7 @@ impl AccessService {
     pub async fn roles(&self, user: &ChatUser) -> Result<Vec<RoleSummary>> {
         let policy = self.policy();
         let now = self.now();
-        let person = whois(&policy, user)?;
+        let person = self.requester(&policy, user).await?;
         let mut eligible = Vec::new();
         for role in &policy.roles {
             if self.eligible(role, &person, now).await? {
@@ -84,7 +84,7 @@ impl AccessService {
     pub async fn status(&self, user: &ChatUser) -> Result<Vec<StatusLine>> {
         let policy = self.policy();
         let now = self.now();
-        let person = whois(&policy, user)?;
+        let person = self.requester(&policy, user).await?;
         let mut lines = Vec::new();
         for g in self.store.open_grants_for(&person.id).await? {
             lines.push(StatusLine {

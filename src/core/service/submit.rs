@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::messages::{feed, post_card, update_card};
-use super::{AccessService, Submitted, whois};
+use super::{AccessService, Submitted};
 use crate::core::audit::{Actor, AuditEvent};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
@@ -18,8 +18,9 @@ impl AccessService {
     pub async fn submit(&self, user: &ChatUser, draft: Draft) -> Result<Submitted> {
         let policy = self.policy();
         let now = self.now();
-        let person = whois(&policy, user)?;
+        let person = self.requester(&policy, user).await?;
         let role = policy.role(&draft.role)?;
+        super::lookup::check_transient_role(&policy, role, &person)?;
         if policy.break_glass.iter().any(|b| b.upn.eq_ignore_ascii_case(&person.upn)) {
             return Err(Error::NotAuthorized("break-glass accounts cannot request roles".into()));
         }
@@ -128,7 +129,7 @@ impl AccessService {
     /// rules like any activation and never runs past `max_duration` from its approval.
     pub async fn extend(&self, user: &ChatUser, draft: Draft) -> Result<Submitted> {
         let policy = self.policy();
-        let person = whois(&policy, user)?;
+        let person = self.requester(&policy, user).await?;
         if self.store.open_grant(&person.id, &draft.role).await?.is_none() {
             return Err(Error::NotFound(format!(
                 "you have no active `{}` to extend; `/pim activate {} …` requests it",
@@ -142,7 +143,7 @@ impl AccessService {
     pub async fn cancel(&self, user: &ChatUser, id: &RequestId) -> Result<AccessRequest> {
         let policy = self.policy();
         let now = self.now();
-        let person = whois(&policy, user)?;
+        let person = self.requester(&policy, user).await?;
         let mut request = self.load(id).await?;
         if request.requester != person.id {
             return Err(Error::NotAuthorized(format!("request `{id}` is not yours to cancel")));

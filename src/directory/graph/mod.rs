@@ -12,12 +12,13 @@
 //! assignment does not exist counts as success, so revoking is safe to repeat.
 //!
 //! Eligibility (`[directory] eligibility = "graph"`) and the active-assignment listing used by
-//! reconciliation live in [`listing`].
+//! reconciliation live in [`listing`]; the lookup by email (`GET users/{upn}`) in [`users`].
 
 mod body;
 mod client;
 mod listing;
 mod token;
+mod users;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,12 +33,13 @@ use serde_json::Value;
 pub use body::{PimAction, Schedule, iso_duration, request_guid};
 pub use client::{ApiError, GraphClient, RetryPolicy};
 pub use token::{Audience, TokenProvider};
+pub use users::{USER_SELECT, parse_user, user_url};
 
 use crate::config::{DirectoryConfig, EligibilitySource};
 use crate::core::error::{Error, Result};
 use crate::core::ids::RoleKey;
 use crate::core::policy::{Person, Role, RoleKind};
-use crate::core::ports::{Clock, Directory, DirectoryAssignment, GrantSpec};
+use crate::core::ports::{Clock, Directory, DirectoryAssignment, DirectoryUser, GrantSpec};
 
 /// ARM API version of the PIM endpoints.
 pub const ARM_API_VERSION: &str = "2020-10-01";
@@ -280,6 +282,10 @@ impl Directory for GraphDirectory {
 
     fn remove_unmanaged(&self) -> bool {
         self.remove_unmanaged
+    }
+
+    async fn lookup_user(&self, upn: &str) -> Result<Option<DirectoryUser>> {
+        users::lookup(&self.client, upn).await
     }
 
     async fn remove_assignment(&self, role: &Role, assignment: &DirectoryAssignment) -> Result<()> {

@@ -245,6 +245,7 @@ impl TestApp {
                     &Some(FEED.into()),
                     &Some(ALERTS.into()),
                 ),
+                lookup_by_email: config.lookup_by_email(),
             }),
             policy_source: Some(source),
             admin_token: Some(ADMIN_TOKEN.to_owned().into()),
