@@ -22,25 +22,33 @@ pub enum DirectoryCall {
     Revoke(GrantSpec),
 }
 
-/// Grants are recorded by pimbot only; every call succeeds and is remembered.
+/// Grants are recorded by pimbot only; every call succeeds. A recording directory (tests, the
+/// demo) also remembers each call; the production one remembers nothing, so it cannot grow.
 #[derive(Debug, Default)]
 pub struct StaticDirectory {
-    calls: Mutex<Vec<DirectoryCall>>,
+    calls: Option<Mutex<Vec<DirectoryCall>>>,
 }
 
 impl StaticDirectory {
-    /// An empty directory.
+    /// The production directory: nothing is kept in memory.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The calls so far, oldest first.
-    pub fn calls(&self) -> Vec<DirectoryCall> {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// A directory that remembers every call (for tests and the demo).
+    pub fn recording() -> Self {
+        Self { calls: Some(Mutex::new(Vec::new())) }
     }
 
-    fn record(&self, call: DirectoryCall) {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
+    /// The calls so far, oldest first (always empty unless built with [`Self::recording`]).
+    pub fn calls(&self) -> Vec<DirectoryCall> {
+        self.calls.as_ref().map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).clone()).unwrap_or_default()
+    }
+
+    fn record(&self, call: impl FnOnce() -> DirectoryCall) {
+        if let Some(calls) = &self.calls {
+            calls.lock().unwrap_or_else(|e| e.into_inner()).push(call());
+        }
     }
 }
 
@@ -52,13 +60,13 @@ impl Directory for StaticDirectory {
 
     async fn grant(&self, spec: &GrantSpec) -> Result<()> {
         tracing::info!(grant = %spec.grant_id, person = %spec.person.id, role = %spec.role.key, ends_at = %spec.ends_at, "static grant recorded");
-        self.record(DirectoryCall::Grant(spec.clone()));
+        self.record(|| DirectoryCall::Grant(spec.clone()));
         Ok(())
     }
 
     async fn revoke(&self, spec: &GrantSpec) -> Result<()> {
         tracing::info!(grant = %spec.grant_id, person = %spec.person.id, role = %spec.role.key, "static grant ended");
-        self.record(DirectoryCall::Revoke(spec.clone()));
+        self.record(|| DirectoryCall::Revoke(spec.clone()));
         Ok(())
     }
 }

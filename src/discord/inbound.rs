@@ -25,7 +25,7 @@ use super::render::{
 use super::render_alarm;
 use crate::core::command::{self, Command};
 use crate::core::ids::{AlarmId, ChatUser, RequestId, RoleKey};
-use crate::core::service::{Decision, Submitted, render_roles, render_status};
+use crate::core::service::{Decision, Reply};
 use crate::http::AppState;
 use crate::slack::inbound::user_message;
 
@@ -117,44 +117,18 @@ pub fn parse_command(cmd: &CommandInteraction) -> crate::core::Result<Command> {
     }
 }
 
-/// The reply to a successful activate or extend.
-pub fn submitted_text(s: &Submitted) -> String {
-    let r = &s.request;
-    let what = if s.extends { "Extension" } else { "Request" };
-    if s.needs_approval {
-        format!(
-            "📝 {what} `{}` for `{}` ({}) is waiting for approval. `/pim status` shows progress; `/pim cancel` with `{}` withdraws it.",
-            r.id,
-            r.role,
-            crate::core::duration::format_duration(r.duration),
-            r.id
-        )
-    } else {
-        format!("⚡ {what} `{}` for `{}` needs no approval; activating now.", r.id, r.role)
-    }
-}
-
 async fn slash_command(app: &AppState, cmd: &CommandInteraction) -> Response {
     let user = ChatUser::discord(cmd.user.id.to_string());
     let command = match parse_command(cmd) {
         Ok(c) => c,
         Err(e) => return ephemeral(format!("{}\n\n{HELP}", user_message(&e))),
     };
-    let service = &app.service;
-    let reply = match command {
-        Command::Help | Command::ActivateForm => Ok(HELP.to_owned()),
-        Command::Activate(draft) => service.submit(&user, draft).await.map(|s| submitted_text(&s)),
-        Command::Extend(draft) => service.extend(&user, draft).await.map(|s| submitted_text(&s)),
-        Command::Roles => service.roles(&user).await.map(|r| render_roles(&r)),
-        Command::Status => service.status(&user).await.map(|s| render_status(&s)),
-        Command::Deactivate(role) => {
-            service.deactivate(&user, &role).await.map(|g| format!("🔒 Your `{}` is deactivated.", g.role))
-        }
-        Command::Cancel(id) => {
-            service.cancel(&user, &id).await.map(|r| format!("↩️ Request `{}` is cancelled.", r.id))
-        }
-    };
-    ephemeral(reply.unwrap_or_else(|e| user_message(&e)))
+    match app.service.run_command(&user, command).await {
+        Ok(Reply::Text(text)) => ephemeral(text),
+        // Discord's `activate` options are required, so there is no form to open.
+        Ok(Reply::ActivateForm(_)) => ephemeral(HELP),
+        Err(e) => ephemeral(user_message(&e)),
+    }
 }
 
 async fn autocomplete(app: &AppState, cmd: &CommandInteraction) -> Response {

@@ -18,9 +18,9 @@ use tracing::Instrument;
 
 use super::render;
 use crate::core::Error;
-use crate::core::command::{self, Command, HELP};
+use crate::core::command::{self, HELP};
 use crate::core::ids::{AlarmId, ChatUser, Platform, RequestId};
-use crate::core::service::{Decision, Submitted, render_roles, render_status};
+use crate::core::service::{Decision, Reply, submitted_text};
 use crate::http::{AppState, SlackState, incident};
 
 fn ephemeral(text: impl Into<String>) -> SlackCommandEventResponse {
@@ -85,59 +85,25 @@ pub async fn command_reply(
         Ok(c) => c,
         Err(e) => return Some(ephemeral(format!("{}\n\n{HELP}", user_message(&e)))),
     };
-    let service = &app.service;
-    let reply = match command {
-        Command::Help => Ok(HELP.to_owned()),
-        Command::Activate(draft) => service.submit(&user, draft).await.map(|s| submitted_text(&s)),
-        Command::Extend(draft) => service.extend(&user, draft).await.map(|s| submitted_text(&s)),
-        Command::Roles => service.roles(&user).await.map(|r| render_roles(&r)),
-        Command::Status => service.status(&user).await.map(|s| render_status(&s)),
-        Command::Deactivate(role) => {
-            service.deactivate(&user, &role).await.map(|g| format!("🔒 Your `{}` is deactivated.", g.role))
-        }
-        Command::Cancel(id) => {
-            service.cancel(&user, &id).await.map(|r| format!("↩️ Request `{}` is cancelled.", r.id))
-        }
-        Command::ActivateForm => match service.roles(&user).await {
-            Ok(roles) => {
-                let roles: Vec<(String, String)> = roles.into_iter().map(|r| (r.key, r.name)).collect();
-                let trigger = event.trigger_id.0.clone();
-                let api = slack.api.clone();
-                // views.open must happen within the trigger's 3 s; it is a UI reply, not a
-                // chat message, so it does not go through the outbox.
-                // Spawned work stays in the request's span, so its logs carry the request id.
-                tokio::spawn(
-                    async move {
-                        if let Err(e) = api.views_open(&trigger, render::activate_modal(&roles)).await {
-                            tracing::error!(error = %format!("{e:#}"), "views.open for the activate form failed");
-                        }
+    match app.service.run_command(&user, command).await {
+        Ok(Reply::Text(text)) => Some(ephemeral(text)),
+        Ok(Reply::ActivateForm(roles)) => {
+            let trigger = event.trigger_id.0.clone();
+            let api = slack.api.clone();
+            // views.open must happen within the trigger's 3 s; it is a UI reply, not a chat
+            // message, so it does not go through the outbox. Spawned work stays in the
+            // request's span, so its logs carry the request id.
+            tokio::spawn(
+                async move {
+                    if let Err(e) = api.views_open(&trigger, render::activate_modal(&roles)).await {
+                        tracing::error!(error = %format!("{e:#}"), "views.open for the activate form failed");
                     }
-                    .in_current_span(),
-                );
-                return None;
-            }
-            Err(e) => Err(e),
-        },
-    };
-    Some(match reply {
-        Ok(text) => ephemeral(text),
-        Err(e) => ephemeral(user_message(&e)),
-    })
-}
-
-fn submitted_text(s: &Submitted) -> String {
-    let r = &s.request;
-    let what = if s.extends { "Extension" } else { "Request" };
-    if s.needs_approval {
-        format!(
-            "📝 {what} `{}` for `{}` ({}) is waiting for approval. `/pim status` shows progress; `/pim cancel {}` withdraws it.",
-            r.id,
-            r.role,
-            crate::core::duration::format_duration(r.duration),
-            r.id
-        )
-    } else {
-        format!("⚡ {what} `{}` for `{}` needs no approval; activating now.", r.id, r.role)
+                }
+                .in_current_span(),
+            );
+            None
+        }
+        Err(e) => Some(ephemeral(user_message(&e))),
     }
 }
 

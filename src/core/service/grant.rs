@@ -16,6 +16,9 @@ use crate::core::ports::{Commit, GrantSpec, Write};
 use crate::core::request::{AccessRequest, EndReason, Grant};
 use crate::core::state::{Action, RequestState, transition};
 
+/// Grants ended at the same time by one sweep.
+pub const EXPIRY_CONCURRENCY: usize = 16;
+
 /// How long one worker holds an approved request while it makes the grant.
 pub const ACTIVATION_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
@@ -189,35 +192,51 @@ impl AccessService {
 
     /// Ends every grant whose time is up, at most `limit` per call; returns how many ended.
     pub async fn expire_due(&self, limit: i64) -> Result<usize> {
+        use futures_util::StreamExt;
         let policy = self.policy();
         let now = self.now();
-        let mut ended = 0;
-        for grant in self.store.due_grants(now, limit).await? {
-            let Ok(role) = policy.role(&grant.role).cloned() else {
-                tracing::error!(grant = %grant.id, role = %grant.role, "due grant of a role no longer in the policy");
-                continue;
-            };
-            let found = self.person_by_id(&policy, &grant.person).await.ok().flatten();
-            let person = found.map(|(p, _)| p).unwrap_or_else(|| Person {
-                id: grant.person.clone(),
-                upn: grant.person.to_string(),
-                object_id: None,
-                slack: None,
-                discord: None,
-            });
-            match self.end(&role, &person, grant.clone(), EndReason::Expired, Actor::System, now).await {
-                Ok(_) => {
-                    ended += 1;
-                    self.end_succeeded(&grant.id);
+        let ended = std::sync::atomic::AtomicUsize::new(0);
+        let due = self.store.due_grants(now, limit).await?;
+        // Several at once: a real directory answers in tens of milliseconds, and one grant
+        // ending must not wait for the previous one's round trip.
+        futures_util::stream::iter(due)
+            .for_each_concurrent(EXPIRY_CONCURRENCY, |grant| {
+                let (policy, ended) = (&policy, &ended);
+                async move {
+                    if self.expire_one(policy, grant, now).await {
+                        ended.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
-                Err(Error::Conflict(_)) => {} // another replica or a deactivation ended it first
-                Err(e) => {
-                    tracing::error!(grant = %grant.id, error = %format!("{e:#}"), "expiring a grant failed; will retry");
-                    self.end_failed(&grant, &e, now).await;
-                }
+            })
+            .await;
+        Ok(ended.into_inner())
+    }
+
+    async fn expire_one(&self, policy: &Policy, grant: Grant, now: DateTime<Utc>) -> bool {
+        let Ok(role) = policy.role(&grant.role).cloned() else {
+            tracing::error!(grant = %grant.id, role = %grant.role, "due grant of a role no longer in the policy");
+            return false;
+        };
+        let found = self.person_by_id(policy, &grant.person).await.ok().flatten();
+        let person = found.map(|(p, _)| p).unwrap_or_else(|| Person {
+            id: grant.person.clone(),
+            upn: grant.person.to_string(),
+            object_id: None,
+            slack: None,
+            discord: None,
+        });
+        match self.end(&role, &person, grant.clone(), EndReason::Expired, Actor::System, now).await {
+            Ok(_) => {
+                self.end_succeeded(&grant.id);
+                true
+            }
+            Err(Error::Conflict(_)) => false, // another replica or a deactivation ended it first
+            Err(e) => {
+                tracing::error!(grant = %grant.id, error = %format!("{e:#}"), "expiring a grant failed; will retry");
+                self.end_failed(&grant, &e, now).await;
+                false
             }
         }
-        Ok(ended)
     }
 
     async fn end(

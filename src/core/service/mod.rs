@@ -12,6 +12,7 @@ mod lookup;
 mod messages;
 mod queries;
 mod reconcile;
+mod replies;
 mod submit;
 
 use std::sync::{Arc, RwLock};
@@ -30,6 +31,7 @@ pub use lookup::LOOKUP_TTL;
 pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
 pub use reconcile::{Drift, DriftKind, ReconcileReport};
+pub use replies::{Reply, submitted_text};
 
 /// What a submit produced, for the immediate reply.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -217,7 +217,7 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(pimbot::core::audit::truncate_micros(Utc::now())));
         let config = pimbot::config::from_toml_str(policy_toml).expect("test policy parses");
         let policy = config.validate(clock.now()).expect("test policy is valid");
-        let directory = Arc::new(StaticDirectory::new());
+        let directory = Arc::new(StaticDirectory::recording());
         let policy_text = Arc::new(std::sync::Mutex::new(policy_toml.to_owned()));
         let source_text = policy_text.clone();
         let source_clock = clock.clone();
