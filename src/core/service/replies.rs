@@ -1,0 +1,58 @@
+//! Runs a parsed `/pim` command and words the answer, once for every platform: adapters only
+//! parse their payload into a [`Command`] and deliver the [`Reply`] their way.
+
+use super::queries::{render_roles, render_status};
+use super::{AccessService, Submitted};
+use crate::core::command::{Command, HELP};
+use crate::core::duration::format_duration;
+use crate::core::error::Result;
+use crate::core::ids::ChatUser;
+
+/// What a command answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// A private text reply.
+    Text(String),
+    /// Open the activate form listing these `(key, name)` roles (platforms without forms
+    /// answer with the help text instead).
+    ActivateForm(Vec<(String, String)>),
+}
+
+impl AccessService {
+    /// Runs `command` for `user`.
+    pub async fn run_command(&self, user: &ChatUser, command: Command) -> Result<Reply> {
+        let text = match command {
+            Command::Help => HELP.to_owned(),
+            Command::ActivateForm => {
+                let roles = self.roles(user).await?;
+                return Ok(Reply::ActivateForm(roles.into_iter().map(|r| (r.key, r.name)).collect()));
+            }
+            Command::Activate(draft) => submitted_text(&self.submit(user, draft).await?),
+            Command::Extend(draft) => submitted_text(&self.extend(user, draft).await?),
+            Command::Roles => render_roles(&self.roles(user).await?),
+            Command::Status => render_status(&self.status(user).await?),
+            Command::Deactivate(role) => {
+                format!("🔒 Your `{}` is deactivated.", self.deactivate(user, &role).await?.role)
+            }
+            Command::Cancel(id) => format!("↩️ Request `{}` is cancelled.", self.cancel(user, &id).await?.id),
+        };
+        Ok(Reply::Text(text))
+    }
+}
+
+/// The reply to a successful activate or extend.
+pub fn submitted_text(s: &Submitted) -> String {
+    let r = &s.request;
+    let what = if s.extends { "Extension" } else { "Request" };
+    if s.needs_approval {
+        format!(
+            "📝 {what} `{}` for `{}` ({}) is waiting for approval. `/pim status` shows progress; `/pim cancel {}` withdraws it.",
+            r.id,
+            r.role,
+            format_duration(r.duration),
+            r.id
+        )
+    } else {
+        format!("⚡ {what} `{}` for `{}` needs no approval; activating now.", r.id, r.role)
+    }
+}
