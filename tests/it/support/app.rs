@@ -141,6 +141,12 @@ impl TestApp {
 
     /// Starts pimbot on `db` with both Slack and Discord enabled (everyone has both ids).
     pub async fn spawn_with_discord(db: TestDb) -> Self {
+        Self::spawn_with_discord_policy(db, &dc::policy()).await
+    }
+
+    /// [`TestApp::spawn_with_discord`] with a policy of the caller's (built on
+    /// `support::discord::policy()`).
+    pub async fn spawn_with_discord_policy(db: TestDb, policy: &str) -> Self {
         let fake = FakeDiscord::start().await;
         let parts = DiscordParts {
             application_id: pimbot::testing::discord_signing::APPLICATION_ID.into(),
@@ -154,7 +160,7 @@ impl TestApp {
                 &Some(dc::ALERTS.into()),
             ),
         };
-        let mut app = Self::spawn_inner(db, &dc::policy(), Some(parts), None, false).await;
+        let mut app = Self::spawn_inner(db, policy, Some(parts), None, false).await;
         let driver = DiscordDriver::new(&format!("http://{}", app.running.addr), app.clock.clone());
         app.discord = Some((fake, driver));
         app
