@@ -9,24 +9,21 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serenity::interactions_endpoint::Verifier;
 
 use crate::core::ports::Clock;
+use crate::http::signed::{StampError, check_timestamp, header, verified};
 
 /// Header carrying the hex Ed25519 signature.
 pub const SIGNATURE_HEADER: &str = "x-signature-ed25519";
 /// Header carrying the Unix timestamp the signature covers.
 pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
-/// Requests whose timestamp is further than this from now are refused (replay protection).
-pub const MAX_SKEW_SECS: i64 = 300;
-/// Largest body the Discord route reads.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub use crate::http::signed::{MAX_BODY_BYTES, MAX_SKEW_SECS};
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,14 +59,19 @@ pub fn verify(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<(), VerifyError> {
-    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let timestamp = header(TIMESTAMP_HEADER).ok_or(VerifyError::Missing)?;
-    let signature = header(SIGNATURE_HEADER).ok_or(VerifyError::Missing)?;
-    let ts: i64 = timestamp.trim().parse().map_err(|_| VerifyError::Missing)?;
-    if (now.timestamp() - ts).abs() > MAX_SKEW_SECS {
-        return Err(VerifyError::Stale);
-    }
+    let timestamp = header(headers, TIMESTAMP_HEADER).ok_or(VerifyError::Missing)?;
+    let signature = header(headers, SIGNATURE_HEADER).ok_or(VerifyError::Missing)?;
+    check_timestamp(timestamp, now).map_err(VerifyError::from)?;
     verifier.verify(signature, timestamp, body).map_err(|()| VerifyError::BadSignature)
+}
+
+impl From<StampError> for VerifyError {
+    fn from(e: StampError) -> Self {
+        match e {
+            StampError::Unreadable => VerifyError::Missing,
+            StampError::Stale => VerifyError::Stale,
+        }
+    }
 }
 
 /// What the middleware needs.
@@ -84,15 +86,8 @@ pub struct DiscordVerifier {
 /// Middleware: reads the (size-limited) body, verifies it, and passes the request on with the
 /// same bytes. Refusals are 401 (413 for an oversized body) and reach no handler.
 pub async fn require_signature(State(v): State<DiscordVerifier>, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
-    };
-    if let Err(e) = verify(&v.verifier, &parts.headers, &bytes, v.clock.now()) {
-        tracing::warn!(reason = %e, "refused unsigned Discord request");
-        return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();
-    }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    let now = v.clock.now();
+    verified(request, next, "Discord", |headers, body| verify(&v.verifier, headers, body, now)).await
 }
 
 #[cfg(test)]

@@ -7,25 +7,22 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use hmac::{KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::core::ports::Clock;
+use crate::http::signed::{StampError, check_timestamp, header, verified};
 
 /// Header carrying `v0=<hex>`.
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 /// Header carrying the Unix timestamp the signature covers.
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
-/// Requests older or newer than this are refused (replay protection).
-pub const MAX_SKEW_SECS: i64 = 300;
-/// Largest body the Slack routes read (Slack's own payloads are far smaller).
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub use crate::http::signed::{MAX_BODY_BYTES, MAX_SKEW_SECS};
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,13 +40,9 @@ pub enum VerifyError {
 
 /// Checks one request's signature at `now`.
 pub fn verify(secret: &str, headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> Result<(), VerifyError> {
-    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let ts_text = header(TIMESTAMP_HEADER).ok_or(VerifyError::Missing)?;
-    let signature = header(SIGNATURE_HEADER).ok_or(VerifyError::Missing)?;
-    let ts: i64 = ts_text.trim().parse().map_err(|_| VerifyError::Missing)?;
-    if (now.timestamp() - ts).abs() > MAX_SKEW_SECS {
-        return Err(VerifyError::Stale);
-    }
+    let ts_text = header(headers, TIMESTAMP_HEADER).ok_or(VerifyError::Missing)?;
+    let signature = header(headers, SIGNATURE_HEADER).ok_or(VerifyError::Missing)?;
+    check_timestamp(ts_text, now).map_err(VerifyError::from)?;
     let given =
         signature.strip_prefix("v0=").and_then(|h| hex::decode(h).ok()).ok_or(VerifyError::BadSignature)?;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
@@ -59,6 +52,15 @@ pub fn verify(secret: &str, headers: &HeaderMap, body: &[u8], now: DateTime<Utc>
     mac.update(b":");
     mac.update(body);
     mac.verify_slice(&given).map_err(|_| VerifyError::BadSignature)
+}
+
+impl From<StampError> for VerifyError {
+    fn from(e: StampError) -> Self {
+        match e {
+            StampError::Unreadable => VerifyError::Missing,
+            StampError::Stale => VerifyError::Stale,
+        }
+    }
 }
 
 /// What the middleware needs.
@@ -73,15 +75,9 @@ pub struct SlackVerifier {
 /// Middleware: reads the (size-limited) body, verifies it, and passes the request on with the
 /// same bytes. Refusals are 401 (413 for an oversized body) and reach no handler.
 pub async fn require_signature(State(v): State<SlackVerifier>, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
-    };
-    if let Err(e) = verify(v.secret.expose_secret(), &parts.headers, &bytes, v.clock.now()) {
-        tracing::warn!(reason = %e, path = %parts.uri.path(), "refused unsigned Slack request");
-        return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();
-    }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    let now = v.clock.now();
+    verified(request, next, "Slack", |headers, body| verify(v.secret.expose_secret(), headers, body, now))
+        .await
 }
 
 #[cfg(test)]
