@@ -140,6 +140,24 @@ impl Running {
         }
     }
 
+    /// Runs sweeps and outbox delivery until nothing is left to do, at most `within`: every
+    /// commit made so far has then reached the chat platforms, and every approval its grant.
+    /// The background loops keep running; this only drives them to a quiet state now (the
+    /// demo and the tests use it with a manual clock).
+    pub async fn settle(&self, within: std::time::Duration) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + within;
+        let store = self.service.store();
+        while std::time::Instant::now() < deadline {
+            crate::scheduler::sweep_once(&self.service).await;
+            self.dispatcher.deliver_due().await?;
+            if store.approved_requests(1).await?.is_empty() && store.outbox_depth().await? == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        anyhow::bail!("pimbot did not finish its work within {within:?}")
+    }
+
     /// Waits until the server ends (after `shutdown` is cancelled).
     pub async fn wait(self) {
         let _ = self.server.await;

@@ -178,21 +178,10 @@ fn say_line(who: &str, what: &str) {
 }
 
 /// Runs sweeps and delivery until `count` more calls to `method` arrived (or nothing is left).
-/// Runs sweeps and delivery until nothing is left to do: every commit made so far (the HTTP
-/// answer came after it) has then reached the fake workspace, and every approval its grant.
+/// Waits until every commit so far reached the fake workspace (generous: on a loaded machine a
+/// pass can take a while; the demo waits, it never guesses).
 async fn settle(running: &Running) -> anyhow::Result<()> {
-    // Generous: on a loaded machine a pass can take a while; the demo waits, it never guesses.
-    let deadline = std::time::Instant::now() + StdDuration::from_secs(30);
-    while std::time::Instant::now() < deadline {
-        crate::scheduler::sweep_once(&running.service).await;
-        running.dispatcher.deliver_due().await?;
-        let store = running.service.store();
-        if store.approved_requests(1).await?.is_empty() && store.outbox_depth().await? == 0 {
-            return Ok(());
-        }
-        tokio::time::sleep(StdDuration::from_millis(20)).await;
-    }
-    anyhow::bail!("pimbot did not finish its work within 30 s")
+    running.settle(StdDuration::from_secs(30)).await
 }
 
 /// The request id an approval card's Approve button carries.

@@ -294,17 +294,7 @@ impl TestApp {
 
     /// Runs sweeps and delivery until the outbox is empty and nothing moves.
     pub async fn settle(&self) {
-        let deadline = std::time::Instant::now() + StdDuration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            pimbot::scheduler::sweep_once(&self.running.service).await;
-            self.running.dispatcher.deliver_due().await.expect("delivery pass");
-            let idle = self.store().approved_requests(1).await.expect("approved").is_empty();
-            if idle && self.store().outbox_depth().await.expect("depth") == 0 {
-                return;
-            }
-            tokio::time::sleep(StdDuration::from_millis(20)).await;
-        }
-        panic!("outbox never drained");
+        self.running.settle(StdDuration::from_secs(30)).await.expect("outbox drained and approvals granted");
     }
 
     /// `/pim activate …` by `user`; returns the reply and the id of the new request.
