@@ -129,14 +129,14 @@ async fn ack(args: &[String], db: &str, dir: &std::path::Path) {
         tasks.spawn(async move {
             let user = format!("U{:07}", (i as usize) % PEOPLE);
             let t0 = Instant::now();
-            let reply = match i % 4 {
-                0 => driver.command(&user, "activate ops 1h bench approval").await,
+            let (kind, reply) = match i % 4 {
+                0 => (0, driver.command(&user, "activate ops 1h bench approval").await),
                 1 => match pending.lock().await.pop() {
-                    Some(id) => driver.click("U0APPROVER", "approve", &id, "C0APPROVERS", "1.0").await,
-                    None => driver.command(&user, "status").await,
+                    Some(id) => (1, driver.click("U0APPROVER", "approve", &id, "C0APPROVERS", "1.0").await),
+                    None => (2, driver.command(&user, "status").await),
                 },
-                2 => driver.command(&user, "status").await,
-                _ => driver.command(&user, "activate reader 1h bench").await,
+                2 => (2, driver.command(&user, "status").await),
+                _ => (3, driver.command(&user, "activate reader 1h bench").await),
             };
             let ms = t0.elapsed().as_secs_f64() * 1000.0;
             let ok = reply.as_ref().is_ok_and(|r| r.status == 200 && !r.body.contains("went wrong"));
@@ -146,13 +146,15 @@ async fn ack(args: &[String], db: &str, dir: &std::path::Path) {
             {
                 pending.lock().await.push(id.to_owned());
             }
-            (ms, ok)
+            (kind, ms, ok)
         });
     }
     let mut lat = Vec::new();
+    let mut by_kind: [Vec<f64>; 4] = Default::default();
     let mut errors = 0;
-    while let Some(Ok((ms, ok))) = tasks.join_next().await {
+    while let Some(Ok((kind, ms, ok))) = tasks.join_next().await {
         lat.push(ms);
+        by_kind[kind].push(ms);
         errors += usize::from(!ok);
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -167,6 +169,17 @@ async fn ack(args: &[String], db: &str, dir: &std::path::Path) {
         lat.last().copied().unwrap_or(f64::NAN),
         server.peak_rss_kib()
     );
+    let names = ["activate (approval)", "approve click", "status", "activate (no approval)"];
+    for (name, mut l) in names.iter().zip(by_kind) {
+        l.sort_by(f64::total_cmp);
+        println!(
+            "  {name:<22} n={:<6} p50={:.2}ms p99={:.2}ms max={:.2}ms",
+            l.len(),
+            pct(&l, 50.0),
+            pct(&l, 99.0),
+            l.last().copied().unwrap_or(f64::NAN)
+        );
+    }
 }
 
 async fn expiry(args: &[String], db: &str, dir: &std::path::Path) {

@@ -91,3 +91,14 @@ pub enum DeliveryOutcome {
     /// The platform refused it for good (bad channel, missing scope); give up and log loudly.
     Rejected(String),
 }
+
+/// How one claimed row ends its attempt, as recorded in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    /// Delivered (remembering the posted message if given).
+    Sent(Option<PostedRef>),
+    /// Put back for another attempt at this moment, with the reason.
+    Retry(DateTime<Utc>, String),
+    /// Given up for good, with the reason.
+    Rejected(String),
+}

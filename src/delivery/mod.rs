@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::core::Result;
 use crate::core::ids::Platform;
-use crate::core::outbox::{DeliveryOutcome, OutboxItem, Target};
+use crate::core::outbox::{DeliveryOutcome, Finished, OutboxItem, Target};
 use crate::core::ports::{ChatSender, Clock, Store};
 
 /// How long a claimed row is reserved for one dispatcher before another may take it.
@@ -50,33 +50,43 @@ impl Dispatcher {
             }
             handled += items.len();
             // Rows in one claim never share an order key, so they may go out concurrently.
-            let mut set = tokio::task::JoinSet::new();
+            // Outcomes are recorded as they arrive, in batches: whatever finished while the
+            // previous batch was being written goes in the next transaction.
+            let (done, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
             for item in items {
-                let store = self.store.clone();
+                let (store, done) = (self.store.clone(), done.clone());
                 let sender = self.senders.get(&item.message.platform).cloned();
-                set.spawn(async move { deliver_one(store, sender, item, now).await });
+                tokio::spawn(async move {
+                    let id = item.id;
+                    let finished = match deliver_one(&store, sender, item, now).await {
+                        Ok(finished) => finished,
+                        // The row keeps its lease and is tried again when the lease ends.
+                        Err(e) => {
+                            return tracing::error!(outbox = id, error = %format!("{e:#}"), "preparing a delivery failed");
+                        }
+                    };
+                    let _ = done.send((id, finished));
+                });
             }
-            while let Some(joined) = set.join_next().await {
-                match joined {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %format!("{e:#}"), "recording a delivery outcome failed")
-                    }
-                    Err(e) => tracing::error!(error = %e, "delivery task panicked"),
-                }
+            drop(done);
+            let mut batch = Vec::new();
+            while outcomes.recv_many(&mut batch, CLAIM_BATCH as usize).await > 0 {
+                self.store.finish_outbox(&batch).await?;
+                batch.clear();
             }
         }
     }
 }
 
+/// Delivers one row and says how its attempt ended (nothing is recorded here).
 async fn deliver_one(
-    store: Arc<dyn Store>,
+    store: &Arc<dyn Store>,
     sender: Option<Arc<dyn ChatSender>>,
     item: OutboxItem,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<Finished> {
     let Some(sender) = sender else {
-        return store.reject_outbox(item.id, "platform not enabled").await;
+        return Ok(Finished::Rejected("platform not enabled".into()));
     };
     let existing = match &item.message.target {
         Target::Replace { ref_key } | Target::Thread { parent: ref_key, .. } => {
@@ -89,20 +99,20 @@ async fn deliver_one(
         && item.attempts >= MAX_ORPHAN_ATTEMPTS
     {
         tracing::error!(outbox = item.id, "giving up an update of a message that was never posted");
-        return store.reject_outbox(item.id, "the message to update was never posted").await;
+        return Ok(Finished::Rejected("the message to update was never posted".into()));
     }
-    match sender.deliver(&item.message, existing.as_ref(), now).await {
-        DeliveryOutcome::Sent(posted) => store.complete_outbox(item.id, posted).await,
+    Ok(match sender.deliver(&item.message, existing.as_ref(), now).await {
+        DeliveryOutcome::Sent(posted) => Finished::Sent(posted),
         DeliveryOutcome::RetryAt(at, why) => {
             let due = at.max(now + backoff(item.attempts));
             tracing::warn!(outbox = item.id, attempts = item.attempts + 1, retry_at = %due, reason = %why, "chat delivery postponed");
-            store.retry_outbox(item.id, due, &why).await
+            Finished::Retry(due, why)
         }
         DeliveryOutcome::Rejected(why) => {
             tracing::error!(outbox = item.id, platform = %item.message.platform, reason = %why, "chat platform rejected a message for good");
-            store.reject_outbox(item.id, &why).await
+            Finished::Rejected(why)
         }
-    }
+    })
 }
 
 /// The wait before attempt `attempts + 1`: exponential from 1 s with jitter, capped.

@@ -110,7 +110,7 @@ impl SqlStore {
 
     /// Moves one account's cursor forward.
     pub(super) async fn store_signin_cursor(&self, account: &str, at: DateTime<Utc>) -> Result<()> {
-        on_db!(self, pool => {
+        on_db!(write self, pool => {
             sqlx::query(q::UPSERT_SIGNIN_CURSOR).bind(account).bind(micros(at)).execute(pool).await.map(drop)
         })
         .map_err(db("moving a sign-in cursor"))

@@ -9,6 +9,8 @@
 
 mod alarms;
 pub mod audit_export;
+mod commit;
+mod outbox;
 mod postgres;
 mod queries;
 mod rows;
@@ -18,7 +20,7 @@ mod store_impl;
 use std::sync::Arc;
 
 use anyhow::Context;
-use sqlx::{Database, PgPool, SqlitePool, Transaction};
+use sqlx::{Database, PgPool, Transaction};
 
 use crate::core::ports::Store;
 
@@ -31,16 +33,30 @@ pub struct SqlStore {
 /// The pool of the backend in use; every query method matches on it once.
 #[derive(Debug, Clone)]
 enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(sqlite::Pools),
     Postgres(PgPool),
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool. The body is written once and compiled
-/// per backend, so shared SQL needs no generic trait bounds.
+/// per backend, so shared SQL needs no generic trait bounds. `on_db!(write self, …)` binds the
+/// pool that writes: on SQLite that is the one writer connection, so writers queue in the pool
+/// (first come, first served) instead of polling SQLite's lock with growing sleeps.
 macro_rules! on_db {
     ($self:expr, $pool:ident => $body:expr) => {
         match &$self.db {
-            $crate::storage::Db::Sqlite($pool) => $body,
+            $crate::storage::Db::Sqlite(pools) => {
+                let $pool = &pools.read;
+                $body
+            }
+            $crate::storage::Db::Postgres($pool) => $body,
+        }
+    };
+    (write $self:expr, $pool:ident => $body:expr) => {
+        match &$self.db {
+            $crate::storage::Db::Sqlite(pools) => {
+                let $pool = &pools.write;
+                $body
+            }
             $crate::storage::Db::Postgres($pool) => $body,
         }
     };
@@ -86,7 +102,13 @@ impl SqlStore {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
-        on_db!(self, pool => pool.close().await)
+        match &self.db {
+            Db::Sqlite(pools) => {
+                pools.read.close().await;
+                pools.write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

@@ -203,7 +203,9 @@ impl AccessService {
             .for_each_concurrent(EXPIRY_CONCURRENCY, |grant| {
                 let (policy, ended) = (&policy, &ended);
                 async move {
-                    if self.expire_one(policy, grant, now).await {
+                    // The moment this grant is ended, not when the sweep began: that is what
+                    // the audit trail records as its end (and its lateness).
+                    if self.expire_one(policy, grant, self.now()).await {
                         ended.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 }

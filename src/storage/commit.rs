@@ -1,0 +1,188 @@
+//! The one writer of requests, approvals, grants, alarms and audit records: a [`Commit`] applied
+//! in one write transaction, compare-and-set on every update, outbox rows queued alongside, and
+//! audit events chained behind the head row, which is locked last so it is held briefly.
+
+use anyhow::Context;
+use chrono::Utc;
+
+use super::queries as q;
+use super::rows::{HeadRow, actor_columns};
+use super::store_impl::{db, micros, unique_is_conflict};
+use super::{Dialect, SqlStore, on_db};
+use crate::core::audit::AuditRecord;
+use crate::core::error::{Error, Result};
+use crate::core::ids::{GrantId, PersonId, RequestId, RoleKey};
+use crate::core::ports::{Commit, Write};
+
+/// Binds a request's columns in `queries::request_columns` order, with `$version` as `$8`.
+macro_rules! bind_request {
+    ($query:expr, $r:expr, $version:expr) => {
+        $query
+            .bind($r.id.as_str())
+            .bind($r.requester.as_str())
+            .bind($r.role.as_str())
+            .bind($r.duration.num_seconds())
+            .bind($r.justification.as_str())
+            .bind($r.ticket.as_deref())
+            .bind($r.state.as_str())
+            .bind($version)
+            .bind($r.origin.as_str())
+            .bind(micros($r.created_at))
+            .bind($r.decided_at.map(micros))
+            .bind($r.decided_by.as_ref().map(PersonId::as_str))
+            .bind($r.reason.as_deref())
+            .bind($r.nudge_stage.as_str())
+            .bind($r.next_nudge_at.map(micros))
+            .bind($r.grant_id.as_ref().map(GrantId::as_str))
+    };
+}
+
+/// Binds a grant's columns in `queries::grant_columns` order, with `$version` as `$9`.
+macro_rules! bind_grant {
+    ($query:expr, $g:expr, $version:expr) => {
+        $query
+            .bind($g.id.as_str())
+            .bind($g.request_id.as_str())
+            .bind($g.person.as_str())
+            .bind($g.role.as_str())
+            .bind(micros($g.starts_at))
+            .bind(micros($g.ends_at))
+            .bind($g.ended_at.map(micros))
+            .bind($g.end_reason.map(|r| r.as_str()))
+            .bind($version)
+    };
+}
+
+impl SqlStore {
+    /// Applies a commit in one write transaction (see `Store::commit`).
+    pub(super) async fn apply(&self, commit: Commit) -> Result<()> {
+        let at = micros(commit.at.unwrap_or_else(Utc::now));
+        let outbox = commit
+            .outbox
+            .iter()
+            .map(|m| Ok((m.platform.as_str(), m.order_key.as_str(), serde_json::to_string(m)?)))
+            .collect::<serde_json::Result<Vec<_>>>()
+            .context("serializing an outbox message")?;
+        let details = commit
+            .audit
+            .iter()
+            .map(|e| serde_json::to_string(&e.detail))
+            .collect::<serde_json::Result<Vec<_>>>()
+            .context("serializing an audit detail")?;
+        on_db!(write self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db("starting a write transaction"))?;
+            for write in &commit.requests {
+                match write {
+                    Write::Insert(r) => {
+                        bind_request!(sqlx::query(q::INSERT_REQUEST), r, r.version)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(unique_is_conflict("inserting a request", || {
+                                format!("request {} already exists", r.id)
+                            }))?;
+                    }
+                    Write::Update { row, expected_version } => {
+                        let applied: Option<i64> =
+                            bind_request!(sqlx::query_scalar(q::UPDATE_REQUEST), row, *expected_version)
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(db("updating a request"))?;
+                        if applied.is_none() {
+                            return Err(Error::Conflict(format!(
+                                "request {} was already changed by someone else",
+                                row.id
+                            )));
+                        }
+                    }
+                }
+            }
+            for (request, approval) in &commit.approvals {
+                sqlx::query(q::INSERT_APPROVAL)
+                    .bind(request.as_str())
+                    .bind(approval.approver.as_str())
+                    .bind(micros(approval.at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique_is_conflict("inserting an approval", || {
+                        format!("{} already approved request {request}", approval.approver)
+                    }))?;
+            }
+            for write in &commit.grants {
+                match write {
+                    Write::Insert(g) => {
+                        bind_grant!(sqlx::query(q::INSERT_GRANT), g, g.version)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(unique_is_conflict("inserting a grant", || {
+                                format!("{} already holds an open grant of {}", g.person, g.role)
+                            }))?;
+                    }
+                    Write::Update { row, expected_version } => {
+                        let applied: Option<i64> =
+                            bind_grant!(sqlx::query_scalar(q::UPDATE_GRANT), row, *expected_version)
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(unique_is_conflict("updating a grant", || {
+                                    format!("{} already holds an open grant of {}", row.person, row.role)
+                                }))?;
+                        if applied.is_none() {
+                            return Err(Error::Conflict(format!(
+                                "grant {} was already changed by someone else",
+                                row.id
+                            )));
+                        }
+                    }
+                }
+            }
+            super::alarms::write_alarms!(tx, &commit.alarms);
+            for (platform, order_key, message) in &outbox {
+                sqlx::query(q::INSERT_OUTBOX)
+                    .bind(*platform)
+                    .bind(*order_key)
+                    .bind(message.as_str())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("queueing an outbox message"))?;
+            }
+            if !commit.audit.is_empty() {
+                // The head lock serializes appends, so sequence numbers never collide. It is
+                // taken last, so it is held only for the appends and the commit itself.
+                let head: HeadRow = sqlx::query_as(pool.lock_audit_head_sql())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db("locking the audit head"))?;
+                let (mut seq, mut prev) = (head.last_seq, head.last_hash);
+                for (event, detail) in commit.audit.iter().zip(&details) {
+                    seq += 1;
+                    let mut event = event.clone();
+                    event.at = micros(event.at);
+                    let record = AuditRecord::chain(seq, event, &prev);
+                    let (actor_kind, actor) = actor_columns(&record.event.actor);
+                    sqlx::query(q::INSERT_AUDIT)
+                        .bind(record.seq)
+                        .bind(record.event.at)
+                        .bind(actor_kind)
+                        .bind(actor)
+                        .bind(record.event.kind.as_str())
+                        .bind(record.event.request_id.as_ref().map(RequestId::as_str))
+                        .bind(record.event.role.as_ref().map(RoleKey::as_str))
+                        .bind(detail.as_str())
+                        .bind(record.prev_hash.as_str())
+                        .bind(record.hash.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("appending an audit record"))?;
+                    prev = record.hash;
+                }
+                sqlx::query(q::UPDATE_AUDIT_HEAD)
+                    .bind(seq)
+                    .bind(prev.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("moving the audit head"))?;
+            }
+            tx.commit().await.map_err(db("committing"))
+        })
+    }
+}
