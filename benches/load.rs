@@ -4,7 +4,7 @@
 //! - `cargo bench --bench load -- ack [--rate 200] [--secs 60] [--db URL]`: fires signed slash
 //!   commands and button clicks at a fixed rate and reports ack latency p50/p99/max,
 //!   throughput and errors.
-//! - `cargo bench --bench load -- expiry [--grants 100000] [--spread-secs 600] [--db URL]`:
+//! - `cargo bench --bench load -- expiry [--grants 100000] [--spread-secs 600] [--lead-secs 90] [--db URL]`:
 //!   stores active grants whose ends are spread over the window, starts the server, and reports
 //!   how late each end was (from the audit trail) and the server's peak RSS.
 //!
@@ -186,7 +186,10 @@ async fn expiry(args: &[String], db: &str, dir: &std::path::Path) {
     let grants: usize = arg(args, "--grants").and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let spread: i64 = arg(args, "--spread-secs").and_then(|v| v.parse().ok()).unwrap_or(600);
     let store = pimbot::storage::connect(db).await.expect("store");
-    let lead = chrono::Duration::seconds(30); // time to seed and start before the first end
+    // Time to seed and start the server before the first end (PostgreSQL seeds 100,000 grants
+    // in about 40 s here); a grant that fell due before the server ran cannot end on time.
+    let lead_secs: i64 = arg(args, "--lead-secs").and_then(|v| v.parse().ok()).unwrap_or(90);
+    let lead = chrono::Duration::seconds(lead_secs);
     let t0 = Utc::now() + lead;
     let seeding = Instant::now();
     for chunk in (0..grants).collect::<Vec<_>>().chunks(1000) {
@@ -251,6 +254,9 @@ async fn expiry(args: &[String], db: &str, dir: &std::path::Path) {
     let fake = FakeSlack::start().await;
     let port = free_port();
     let server = Server::start(&policy(db, port, &fake.api_url()), dir, port).await;
+    if Utc::now() > t0 {
+        println!("warning: the first grants fell due before the server was ready; raise --lead-secs");
+    }
     let deadline =
         Instant::now() + Duration::from_secs((spread + 120) as u64) + lead.to_std().unwrap_or_default();
     let mut peak = 0;

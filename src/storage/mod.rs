@@ -69,8 +69,17 @@ pub(crate) trait Dialect {
     type Db: Database;
     /// Statement that reads and locks the audit head for the rest of the transaction.
     fn lock_audit_head_sql(&self) -> &'static str;
+    /// Statement that appends one audit record and moves the head to it, where the dialect
+    /// has one (see `queries::APPEND_AUDIT_MOVING_HEAD`).
+    fn append_audit_moving_head_sql(&self) -> Option<&'static str> {
+        None
+    }
     /// Statement that claims due outbox rows (see `queries::CLAIM_OUTBOX_*`).
     fn claim_outbox_sql(&self) -> &'static str;
+    /// Statements run in the claim's transaction just before it.
+    fn claim_outbox_settings(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Starts a transaction that will write.
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Self::Db>>;
 }

@@ -21,6 +21,9 @@ impl SqlStore {
         let until = now + lease;
         let mut rows: Vec<OutboxRow> = on_db!(write self, pool => {
             let mut tx = pool.begin_write().await.map_err(db("starting a claim"))?;
+            for setting in pool.claim_outbox_settings() {
+                sqlx::query(*setting).execute(&mut *tx).await.map_err(db("preparing a claim"))?;
+            }
             let rows = sqlx::query_as(pool.claim_outbox_sql())
                 .bind(now)
                 .bind(until)

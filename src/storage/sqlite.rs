@@ -29,6 +29,8 @@ const READERS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a caller waits for its turn on a connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the WAL is copied back into the database, off the writer's path.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// The connections of one SQLite database: many readers, one writer.
 #[derive(Debug, Clone)]
@@ -47,7 +49,10 @@ pub(super) async fn open(url: &str) -> anyhow::Result<Pools> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(BUSY_TIMEOUT)
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // No checkpoint inside a commit: the writer would stall everyone queued behind it while
+        // it copies the WAL into the database. `checkpoints` does it beside the writer instead.
+        .pragma("wal_autocheckpoint", "0");
     let pool = |size: u32| SqlitePoolOptions::new().max_connections(size).acquire_timeout(ACQUIRE_TIMEOUT);
     let write = pool(1)
         .connect_with(options.clone())
@@ -58,12 +63,34 @@ pub(super) async fn open(url: &str) -> anyhow::Result<Pools> {
     let read = if options.get_filename().as_os_str().is_empty() || url.contains(":memory:") {
         write.clone()
     } else {
-        pool(READERS)
+        let read = pool(READERS)
             .connect_with(options)
             .await
-            .with_context(|| format!("opening the SQLite database {url:?} for reading"))?
+            .with_context(|| format!("opening the SQLite database {url:?} for reading"))?;
+        tokio::spawn(checkpoints(read.clone()));
+        read
     };
     Ok(Pools { read, write })
+}
+
+/// Copies the WAL back into the database every [`CHECKPOINT_EVERY`] until the pool closes.
+/// `PASSIVE` never waits for the writer or readers, so it never delays a request; the writer
+/// starts the WAL over once a checkpoint has caught up with it.
+async fn checkpoints(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "checkpointing the SQLite WAL failed; will retry");
+        }
+    }
 }
 
 impl Dialect for SqlitePool {

@@ -29,10 +29,12 @@ pub struct FakeMessage {
     pub deleted: bool,
 }
 
-/// All messages, in posting order.
+/// All messages, in posting order, with an index by `ts` (unique here, as on Slack) so updates
+/// stay cheap when a load test has posted tens of thousands.
 #[derive(Debug, Default)]
 pub(crate) struct Messages {
     list: Vec<FakeMessage>,
+    by_ts: std::collections::HashMap<String, usize>,
     seq: u64,
 }
 
@@ -51,6 +53,7 @@ impl Messages {
         body: &Value,
     ) -> String {
         let ts = self.next_ts();
+        self.by_ts.insert(ts.clone(), self.list.len());
         self.list.push(FakeMessage {
             channel: channel.to_owned(),
             ts: ts.clone(),
@@ -66,10 +69,7 @@ impl Messages {
 
     /// Applies `chat.update` semantics: fields left out keep their old value.
     pub(crate) fn update(&mut self, channel: &str, ts: &str, body: &Value) -> Option<&FakeMessage> {
-        let msg = self
-            .list
-            .iter_mut()
-            .find(|m| m.channel == channel && m.ts == ts && m.ephemeral_for.is_none() && !m.deleted)?;
+        let msg = self.at_mut(channel, ts).filter(|m| m.ephemeral_for.is_none() && !m.deleted)?;
         if let Some(text) = body.get("text").and_then(Value::as_str) {
             msg.text = text.to_owned();
         }
@@ -82,14 +82,20 @@ impl Messages {
 
     /// Marks a message deleted.
     pub(crate) fn delete(&mut self, channel: &str, ts: &str) {
-        if let Some(m) = self.list.iter_mut().find(|m| m.channel == channel && m.ts == ts) {
+        if let Some(m) = self.at_mut(channel, ts) {
             m.deleted = true;
         }
     }
 
+    fn at_mut(&mut self, channel: &str, ts: &str) -> Option<&mut FakeMessage> {
+        let i = *self.by_ts.get(ts)?;
+        self.list.get_mut(i).filter(|m| m.channel == channel)
+    }
+
     /// A message by channel and `ts`.
     pub(crate) fn find(&self, channel: &str, ts: &str) -> Option<&FakeMessage> {
-        self.list.iter().find(|m| m.channel == channel && m.ts == ts)
+        let i = *self.by_ts.get(ts)?;
+        self.list.get(i).filter(|m| m.channel == channel)
     }
 
     /// Every message in posting order.

@@ -1,13 +1,12 @@
 //! The `Store` conformance suite, run on every backend `support::db::backends` yields.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use pimbot::core::Error;
 use pimbot::core::audit::{Actor, AuditEvent, AuditRecord, truncate_micros};
 use pimbot::core::ids::{GrantId, Platform, RequestId};
-use pimbot::core::outbox::{OutgoingMessage, PostedRef, Target};
+use pimbot::core::outbox::{OutgoingMessage, Target};
 use pimbot::core::ports::{Commit, Store, Write};
 use pimbot::core::request::{AccessRequest, Approval, EndReason, Grant, NudgeStage};
 use pimbot::core::state::RequestState;
@@ -17,7 +16,7 @@ use pimbot::storage::audit_export::{ExportFormat, export, verify};
 use crate::support::db::{TestDb, backends};
 
 /// A fixed instant with sub-microsecond digits, so truncation is exercised.
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).single().expect("valid") + Duration::nanoseconds(123_456_789)
 }
 
@@ -68,7 +67,7 @@ fn event(n: i64) -> AuditEvent {
     )
 }
 
-fn message(platform: Platform, order_key: &str, text: &str) -> OutgoingMessage {
+pub(crate) fn message(platform: Platform, order_key: &str, text: &str) -> OutgoingMessage {
     OutgoingMessage {
         platform,
         target: Target::Channel { channel: "C1".into() },
@@ -78,7 +77,7 @@ fn message(platform: Platform, order_key: &str, text: &str) -> OutgoingMessage {
     }
 }
 
-fn text_of(m: &OutgoingMessage) -> &str {
+pub(crate) fn text_of(m: &OutgoingMessage) -> &str {
     match &m.body {
         MessageBody::Notice(n) => &n.text,
         MessageBody::Card(_) => "card",
@@ -345,106 +344,6 @@ async fn sweeps_select_what_is_due() {
     }
 }
 
-async fn queue(store: &dyn Store, at: DateTime<Utc>, messages: Vec<OutgoingMessage>) {
-    store.commit(Commit { at: Some(at), outbox: messages, ..Commit::default() }).await.expect("queue");
-}
-
-#[tokio::test]
-async fn outbox_claims_in_order_per_key_with_leases() {
-    for db in backends().await {
-        let s = db.store.as_ref();
-        let now = t0();
-        let lease = Duration::seconds(30);
-        queue(
-            s,
-            now,
-            vec![
-                message(Platform::Slack, "r-1", "a"),
-                message(Platform::Slack, "r-2", "b"),
-                message(Platform::Slack, "r-1", "c"),
-                message(Platform::Discord, "r-1", "d"),
-            ],
-        )
-        .await;
-        queue(s, now + Duration::minutes(5), vec![message(Platform::Slack, "r-3", "future")]).await;
-        assert_eq!(s.outbox_depth().await.expect("depth"), 5);
-
-        let first = s.claim_outbox(now, lease, 10).await.expect("claim");
-        let texts: Vec<_> = first.iter().map(|i| text_of(&i.message)).collect();
-        assert_eq!(texts, ["a", "b", "d"], "{}: c waits for a; future is not due", db.name);
-        assert!(first.windows(2).all(|w| w[0].id < w[1].id));
-        assert!(s.claim_outbox(now, lease, 10).await.expect("claim").is_empty(), "leased rows stay claimed");
-
-        let posted = PostedRef {
-            platform: Platform::Slack,
-            ref_key: "card:r-1".into(),
-            channel: "C1".into(),
-            message_id: "1700000000.000100".into(),
-        };
-        s.complete_outbox(first[0].id, Some(posted.clone())).await.expect("complete a");
-        assert_eq!(s.posted_ref(Platform::Slack, "card:r-1").await.expect("ref"), Some(posted.clone()));
-        assert_eq!(s.posted_ref(Platform::Discord, "card:r-1").await.expect("ref"), None);
-        let moved = PostedRef { message_id: "1700000000.000200".into(), ..posted };
-        s.complete_outbox(first[2].id, Some(moved.clone())).await.expect("complete d");
-        assert_eq!(s.posted_ref(Platform::Slack, "card:r-1").await.expect("ref"), Some(moved), "upserted");
-
-        let second = s.claim_outbox(now + Duration::seconds(1), lease, 10).await.expect("claim");
-        assert_eq!(second.iter().map(|i| text_of(&i.message)).collect::<Vec<_>>(), ["c"], "{}", db.name);
-
-        // b's lease runs out: it is handed out again.
-        let after_lease = now + lease + Duration::seconds(2);
-        let third = s.claim_outbox(after_lease, lease, 10).await.expect("claim");
-        assert_eq!(third.iter().map(|i| text_of(&i.message)).collect::<Vec<_>>(), ["b", "c"], "{}", db.name);
-
-        let b = third[0].id;
-        s.retry_outbox(b, after_lease + Duration::minutes(1), "rate limited").await.expect("retry");
-        let c = third[1].id;
-        s.reject_outbox(c, "channel_not_found").await.expect("reject");
-        assert_eq!(s.outbox_depth().await.expect("depth"), 2, "b and future remain");
-        assert!(s.claim_outbox(after_lease, lease, 10).await.expect("claim").is_empty());
-        let retried = s.claim_outbox(now + Duration::minutes(10), lease, 10).await.expect("claim");
-        assert_eq!(
-            retried.iter().map(|i| (text_of(&i.message), i.attempts)).collect::<Vec<_>>(),
-            [("b", 1), ("future", 0)]
-        );
-        assert_eq!(retried[0].message, message(Platform::Slack, "r-2", "b"), "message round-trips");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_claimers_never_share_a_row() {
-    for db in backends().await {
-        let messages =
-            (0..60).map(|i| message(Platform::Slack, &format!("k-{i}"), &format!("m-{i}"))).collect();
-        queue(db.store.as_ref(), t0(), messages).await;
-        let tasks: Vec<_> = (0..4)
-            .map(|_| {
-                let store = db.store.clone();
-                tokio::spawn(async move {
-                    let mut mine = Vec::new();
-                    loop {
-                        let batch = store.claim_outbox(t0(), Duration::minutes(5), 7).await.expect("claim");
-                        if batch.is_empty() {
-                            return mine;
-                        }
-                        mine.extend(batch.into_iter().map(|i| i.id));
-                    }
-                })
-            })
-            .collect();
-        let mut seen = HashSet::new();
-        let mut total = 0;
-        for task in tasks {
-            for id in task.await.expect("task") {
-                total += 1;
-                assert!(seen.insert(id), "{}: row {id} claimed twice", db.name);
-            }
-        }
-        assert_eq!(total, 60, "{}", db.name);
-    }
-}
-
-/// A store with a chain of `n` records written by `n` commits.
 async fn chained(n: i64) -> Vec<TestDb> {
     let dbs = backends().await;
     for db in &dbs {

@@ -16,9 +16,6 @@ use crate::core::ports::{Commit, GrantSpec, Write};
 use crate::core::request::{AccessRequest, EndReason, Grant};
 use crate::core::state::{Action, RequestState, transition};
 
-/// Grants ended at the same time by one sweep.
-pub const EXPIRY_CONCURRENCY: usize = 16;
-
 /// How long one worker holds an approved request while it makes the grant.
 pub const ACTIVATION_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
@@ -190,71 +187,37 @@ impl AccessService {
         self.end(&role, &person, grant, EndReason::Deactivated, Actor::Person(person.id.clone()), now).await
     }
 
-    /// Ends every grant whose time is up, at most `limit` per call; returns how many ended.
-    pub async fn expire_due(&self, limit: i64) -> Result<usize> {
-        use futures_util::StreamExt;
-        let policy = self.policy();
-        let now = self.now();
-        let ended = std::sync::atomic::AtomicUsize::new(0);
-        let due = self.store.due_grants(now, limit).await?;
-        // Several at once: a real directory answers in tens of milliseconds, and one grant
-        // ending must not wait for the previous one's round trip.
-        futures_util::stream::iter(due)
-            .for_each_concurrent(EXPIRY_CONCURRENCY, |grant| {
-                let (policy, ended) = (&policy, &ended);
-                async move {
-                    // The moment this grant is ended, not when the sweep began: that is what
-                    // the audit trail records as its end (and its lateness).
-                    if self.expire_one(policy, grant, self.now()).await {
-                        ended.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-            })
-            .await;
-        Ok(ended.into_inner())
-    }
-
-    async fn expire_one(&self, policy: &Policy, grant: Grant, now: DateTime<Utc>) -> bool {
-        let Ok(role) = policy.role(&grant.role).cloned() else {
-            tracing::error!(grant = %grant.id, role = %grant.role, "due grant of a role no longer in the policy");
-            return false;
-        };
-        let found = self.person_by_id(policy, &grant.person).await.ok().flatten();
-        let person = found.map(|(p, _)| p).unwrap_or_else(|| Person {
-            id: grant.person.clone(),
-            upn: grant.person.to_string(),
-            object_id: None,
-            slack: None,
-            discord: None,
-        });
-        match self.end(&role, &person, grant.clone(), EndReason::Expired, Actor::System, now).await {
-            Ok(_) => {
-                self.end_succeeded(&grant.id);
-                true
-            }
-            Err(Error::Conflict(_)) => false, // another replica or a deactivation ended it first
-            Err(e) => {
-                tracing::error!(grant = %grant.id, error = %format!("{e:#}"), "expiring a grant failed; will retry");
-                self.end_failed(&grant, &e, now).await;
-                false
-            }
-        }
-    }
-
     async fn end(
+        &self,
+        role: &Role,
+        person: &Person,
+        grant: Grant,
+        reason: EndReason,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Grant> {
+        let (grant, commit) = self.prepare_end(role, person, grant, reason, actor, Some(now)).await?;
+        self.commit(commit).await?;
+        Ok(grant)
+    }
+
+    /// Ends the assignment in the directory and returns the ended grant with the commit that
+    /// records it (not yet written). The end is dated `now`, or when the directory answered.
+    pub(super) async fn prepare_end(
         &self,
         role: &Role,
         person: &Person,
         mut grant: Grant,
         reason: EndReason,
         actor: Actor,
-        now: DateTime<Utc>,
-    ) -> Result<Grant> {
+        now: Option<DateTime<Utc>>,
+    ) -> Result<(Grant, Commit)> {
         let requests = self.store.active_requests_of_grant(&grant.id).await?;
         let primary = requests.first().cloned();
         if let Some(req) = &primary {
             self.directory.revoke(&spec(person, role, req, &grant)).await?;
         }
+        let now = now.unwrap_or_else(|| self.now());
         let expected_version = grant.version;
         grant.ended_at = Some(now);
         grant.end_reason = Some(reason);
@@ -288,16 +251,15 @@ impl AccessService {
         outbox.extend(direct(&self.channels, person, &order_key, &format!("🔒 Your *{}* {verb}.", role.key)));
         let request_id = primary.as_ref().map(|r| r.id.clone()).unwrap_or_else(|| grant.request_id.clone());
         let detail = json!({"grant_id": grant.id, "held_secs": (now - grant.starts_at).num_seconds(), "late_ms": late});
-        self.commit(Commit {
+        let commit = Commit {
             at: Some(now),
             requests: writes,
             grants: vec![Write::Update { row: grant.clone(), expected_version }],
             audit: vec![AuditEvent::about(now, actor, kind, &request_id, &role.key, detail)],
             outbox,
             ..Commit::default()
-        })
-        .await?;
-        Ok(grant)
+        };
+        Ok((grant, commit))
     }
 
     /// Activates approved requests still waiting for their grant (after a crash, or a race).

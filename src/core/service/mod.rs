@@ -6,6 +6,7 @@
 mod alarm;
 mod decide;
 mod end_alert;
+mod expire;
 mod grant;
 mod ladder;
 mod lookup;
