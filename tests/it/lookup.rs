@@ -231,3 +231,20 @@ async fn the_graph_directory_looks_users_up_by_upn() {
     );
     assert_eq!(calls[1].status, 404);
 }
+
+#[tokio::test]
+async fn a_stranger_is_told_when_their_request_times_out() {
+    on_every_backend(true, |app: TestApp, fake: FakeGraph| async move {
+        let (_, id) = app.activate("U0DAVE", "reader 30m checking the audit logs").await;
+        app.settle().await;
+        // Nobody decides: past the longest request lifetime the request times out.
+        app.advance(chrono::Duration::hours(25));
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::TimedOut);
+        let dms = app.dms("U0DAVE");
+        assert!(dms.iter().any(|m| m.text.contains("timed out")), "dave is told: {dms:?}");
+        app.stop().await;
+        drop(fake);
+    })
+    .await;
+}

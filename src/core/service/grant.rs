@@ -145,10 +145,10 @@ impl AccessService {
             format!("🚨 Grant FAILED for request {} ({} → *{}*): {why}", id, request.requester, role.key);
         let mut outbox = alert(&self.channels, id.as_str(), &text);
         outbox.extend(feed(&self.channels, id.as_str(), &text));
-        if let Some(p) = policy.person(&request.requester) {
+        if let Some(p) = self.requester_to_tell(policy, &request.requester) {
             outbox.extend(direct(
                 &self.channels,
-                p,
+                &p,
                 id.as_str(),
                 &format!("🚨 Your request {id} for *{}* could not be granted: {why}", role.key),
             ));

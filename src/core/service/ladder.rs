@@ -54,10 +54,10 @@ impl AccessService {
                     request.requester, role.key
                 ),
             ));
-            if let Some(p) = policy.person(&request.requester) {
+            if let Some(p) = self.requester_to_tell(&policy, &request.requester) {
                 out.extend(direct(
                     &self.channels,
-                    p,
+                    &p,
                     id.as_str(),
                     &format!("⌛ Your request {id} for *{}* timed out without a decision.", role.key),
                 ));

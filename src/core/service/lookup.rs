@@ -146,6 +146,23 @@ impl AccessService {
         Ok(person)
     }
 
+    /// Whom to tell about their own request: the policy's person, or a person found by email
+    /// whose chat ids are still remembered. No directory call: telling someone their grant
+    /// failed or their request timed out must not depend on the directory answering.
+    pub(super) fn requester_to_tell(&self, policy: &Policy, id: &PersonId) -> Option<Person> {
+        if let Some(person) = policy.person(id) {
+            return Some(person.clone());
+        }
+        let (slack, discord) = self.lookup.as_ref()?.chat_ids(id);
+        (slack.is_some() || discord.is_some()).then(|| Person {
+            id: id.clone(),
+            upn: id.to_string(),
+            object_id: None,
+            slack,
+            discord,
+        })
+    }
+
     /// A requester by id with whether their account is enabled: the policy's person (always
     /// enabled here), else with lookup on the directory account of that user principal name.
     pub(super) async fn person_by_id(
