@@ -99,6 +99,9 @@ pub trait Store: Send + Sync {
     async fn posted_ref(&self, platform: Platform, ref_key: &str) -> Result<Option<PostedRef>>;
     /// Undelivered outbox rows.
     async fn outbox_depth(&self) -> Result<i64>;
+    /// Deletes delivered and rejected outbox rows created before `before` (the audit trail, not
+    /// the outbox, is the record of what happened); returns how many went. Pending rows stay.
+    async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64>;
     /// When the oldest undelivered outbox row was created; `None` when the outbox is empty.
     async fn outbox_oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
         Err(super::error::Error::Internal(anyhow::anyhow!("outbox_oldest_pending is not supported")))

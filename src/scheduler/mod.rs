@@ -1,7 +1,9 @@
 //! Background work: one supervised loop that activates approved requests, ends due grants,
 //! runs the SLA ladder and re-pages unacknowledged break-glass alarms, and one that delivers
-//! the outbox. Both tick on an interval and are also woken as soon as new work is committed. Schedules live in the database, so a restart picks up
-//! everything overdue on the first tick.
+//! the outbox. Both tick on an interval and are also woken as soon as new work is committed.
+//! Schedules live in the database, so a restart picks up everything overdue on the first tick.
+//! Two slow loops reconcile the directory (every 10 minutes) and prune finished outbox rows
+//! older than [`OUTBOX_RETENTION`] (hourly).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,10 @@ pub const OUTBOX_EVERY: Duration = Duration::from_millis(500);
 /// How often the directory is reconciled with pimbot's grants (directories that can list
 /// assignments only; the first pass runs one period after start).
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(600);
+/// How often finished outbox rows are pruned (the first pass runs one period after start).
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How long delivered and rejected outbox rows are kept (for operators looking into a delivery).
+pub const OUTBOX_RETENTION: chrono::Duration = chrono::Duration::days(30);
 /// Rows each sweep handles per tick.
 pub const SWEEP_BATCH: i64 = 500;
 
@@ -34,22 +40,41 @@ pub async fn run(service: Arc<AccessService>, dispatcher: Arc<Dispatcher>, shutd
         let shutdown = shutdown.clone();
         move || reconcile_loop(service.clone(), shutdown.clone())
     });
+    let prune = supervise("prune", shutdown.clone(), {
+        let service = service.clone();
+        let shutdown = shutdown.clone();
+        move || prune_loop(service.clone(), shutdown.clone())
+    });
     let outbox = supervise("outbox", shutdown.clone(), move || {
         outbox_loop(service.clone(), dispatcher.clone(), shutdown.clone())
     });
-    tokio::join!(sweeps, reconcile, outbox);
+    tokio::join!(sweeps, reconcile, prune, outbox);
 }
 
-async fn reconcile_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + RECONCILE_EVERY, RECONCILE_EVERY);
+/// Runs `pass` every `period`, the first time one period after start, until `shutdown` or until
+/// `pass` answers false (nothing left to do for good).
+async fn every<F, Fut>(period: Duration, shutdown: CancellationToken, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
+        if !pass().await {
+            return;
+        }
+    }
+}
+
+async fn reconcile_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
+    every(RECONCILE_EVERY, shutdown, || async {
         match service.reconcile(false).await {
-            Ok(None) => return, // the directory cannot list assignments: nothing to reconcile
+            Ok(None) => return false, // the directory cannot list assignments: nothing to reconcile
             Ok(Some(report)) => tracing::info!(
                 checked = report.checked,
                 drift = report.drift.len(),
@@ -59,7 +84,24 @@ async fn reconcile_loop(service: Arc<AccessService>, shutdown: CancellationToken
                 tracing::error!(error = %format!("{e:#}"), "reconciliation failed; will retry next period")
             }
         }
-    }
+        true
+    })
+    .await
+}
+
+async fn prune_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
+    every(PRUNE_EVERY, shutdown, || async {
+        let before = service.clock().now() - OUTBOX_RETENTION;
+        match service.store().prune_outbox(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned finished outbox rows"),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "pruning the outbox failed; will retry next period")
+            }
+        }
+        true
+    })
+    .await
 }
 
 async fn supervise<F, Fut>(name: &'static str, shutdown: CancellationToken, make: F)

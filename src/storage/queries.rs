@@ -161,6 +161,8 @@ pub const RETRY_OUTBOX: &str = "UPDATE outbox SET due_at = $2, attempts = attemp
 /// Gives up on a row (`$1` id, `$2` error).
 pub const REJECT_OUTBOX: &str = "UPDATE outbox SET state = 'rejected', attempts = attempts + 1, \
      last_error = $2, claimed_until = NULL WHERE id = $1 AND state = 'pending'";
+/// Deletes finished rows created before `$1`.
+pub const PRUNE_OUTBOX: &str = "DELETE FROM outbox WHERE state <> 'pending' AND created_at < $1";
 /// Undelivered rows.
 pub const OUTBOX_DEPTH: &str = "SELECT COUNT(*) FROM outbox WHERE state = 'pending'";
 /// Creation time of the oldest undelivered outbox row (NULL when none).

@@ -157,6 +157,13 @@ impl Store for SqlStore {
         Ok(row.map(PostedRef::try_from).transpose()?)
     }
 
+    async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64> {
+        on_db!(write self, pool => {
+            sqlx::query(q::PRUNE_OUTBOX).bind(micros(before)).execute(pool).await.map(|r| r.rows_affected())
+        })
+        .map_err(db("pruning the outbox"))
+    }
+
     async fn outbox_depth(&self) -> Result<i64> {
         on_db!(self, pool => sqlx::query_scalar(q::OUTBOX_DEPTH).fetch_one(pool).await)
             .map_err(db("counting outbox rows"))

@@ -181,3 +181,36 @@ async fn a_batch_of_outcomes_is_written_together_and_never_undoes_a_delivery() {
         );
     }
 }
+
+#[tokio::test]
+async fn pruning_removes_only_finished_rows_older_than_the_cut() {
+    for db in backends().await {
+        let s = db.store.as_ref();
+        let now = t0();
+        let keys = ["old-done", "old-rejected", "old-pending", "new-done"];
+        queue(s, now, keys[..3].iter().map(|k| message(Platform::Slack, k, k)).collect()).await;
+        queue(s, now + Duration::days(40), vec![message(Platform::Slack, keys[3], keys[3])]).await;
+        let old = s.claim_outbox(now, Duration::seconds(30), 10).await.expect("claim");
+        s.finish_outbox(&[
+            (old[0].id, Finished::Sent(None)),
+            (old[1].id, Finished::Rejected("channel_not_found".into())),
+        ])
+        .await
+        .expect("finish");
+        let new = s.claim_outbox(now + Duration::days(40), Duration::seconds(30), 10).await.expect("claim");
+        let new_done = new.iter().find(|i| text_of(&i.message) == "new-done").expect("claimed").id;
+        s.finish_outbox(&[(new_done, Finished::Sent(None))]).await.expect("finish");
+
+        let pruned = s.prune_outbox(now + Duration::days(10)).await.expect("prune");
+        assert_eq!(pruned, 2, "{}: the old delivered and rejected rows go", db.name);
+        assert_eq!(s.prune_outbox(now + Duration::days(10)).await.expect("again"), 0, "{}", db.name);
+        assert_eq!(s.outbox_depth().await.expect("depth"), 1, "{}: the old pending row stays", db.name);
+        let still = s.claim_outbox(now + Duration::days(41), Duration::seconds(30), 10).await.expect("claim");
+        assert_eq!(
+            still.iter().map(|i| text_of(&i.message)).collect::<Vec<_>>(),
+            ["old-pending"],
+            "{}",
+            db.name
+        );
+    }
+}
