@@ -81,7 +81,8 @@ pub struct PostedRef {
     pub message_id: String,
 }
 
-/// What happened to one delivery attempt, decided by the delivering adapter.
+/// What happened to one delivery attempt: decided by the delivering adapter, then recorded in
+/// the outbox by the dispatcher (which may put a retry off further, for backoff).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
     /// Delivered; remember this message if it was asked for.
@@ -89,16 +90,5 @@ pub enum DeliveryOutcome {
     /// Try again no earlier than this moment (rate limit or transient failure).
     RetryAt(DateTime<Utc>, String),
     /// The platform refused it for good (bad channel, missing scope); give up and log loudly.
-    Rejected(String),
-}
-
-/// How one claimed row ends its attempt, as recorded in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finished {
-    /// Delivered (remembering the posted message if given).
-    Sent(Option<PostedRef>),
-    /// Put back for another attempt at this moment, with the reason.
-    Retry(DateTime<Utc>, String),
-    /// Given up for good, with the reason.
     Rejected(String),
 }

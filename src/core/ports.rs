@@ -10,7 +10,7 @@ use super::alarm::Alarm;
 use super::audit::{AuditEvent, AuditRecord};
 use super::error::Result;
 use super::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
-use super::outbox::{Finished, OutboxItem, OutgoingMessage, PostedRef};
+use super::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
 use super::policy::{Person, Role};
 use super::request::{AccessRequest, Approval, Grant};
 
@@ -79,22 +79,11 @@ pub trait Store: Send + Sync {
     /// Claims due outbox rows for `lease`: rows are handed to one claimer at a time, in id
     /// order, and never a row while an earlier row with the same order key is undelivered.
     async fn claim_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>>;
-    /// Records how attempts on claimed rows ended, all in one transaction (the dispatcher
+    /// Records how attempts on claimed rows ended, all in one transaction: delivered (with the
+    /// posted message to remember), put back until the given time, or given up. The dispatcher
     /// batches the outcomes of one round, so a busy outbox costs one write per batch, not one
-    /// per message).
-    async fn finish_outbox(&self, finished: &[(i64, Finished)]) -> Result<()>;
-    /// Marks a row delivered, remembering the posted message if given.
-    async fn complete_outbox(&self, id: i64, posted: Option<PostedRef>) -> Result<()> {
-        self.finish_outbox(&[(id, Finished::Sent(posted))]).await
-    }
-    /// Puts a row back for another attempt at `due_at`.
-    async fn retry_outbox(&self, id: i64, due_at: DateTime<Utc>, error: &str) -> Result<()> {
-        self.finish_outbox(&[(id, Finished::Retry(due_at, error.to_owned()))]).await
-    }
-    /// Gives up on a row (the platform refused it for good).
-    async fn reject_outbox(&self, id: i64, error: &str) -> Result<()> {
-        self.finish_outbox(&[(id, Finished::Rejected(error.to_owned()))]).await
-    }
+    /// per message. A row no longer pending is left as it is.
+    async fn finish_outbox(&self, finished: &[(i64, DeliveryOutcome)]) -> Result<()>;
     /// A remembered message.
     async fn posted_ref(&self, platform: Platform, ref_key: &str) -> Result<Option<PostedRef>>;
     /// Undelivered outbox rows.

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::core::Result;
 use crate::core::ids::Platform;
-use crate::core::outbox::{DeliveryOutcome, Finished, OutboxItem, Target};
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, Target};
 use crate::core::ports::{ChatSender, Clock, Store};
 
 /// How long a claimed row is reserved for one dispatcher before another may take it.
@@ -84,9 +84,9 @@ async fn deliver_one(
     sender: Option<Arc<dyn ChatSender>>,
     item: OutboxItem,
     now: DateTime<Utc>,
-) -> Result<Finished> {
+) -> Result<DeliveryOutcome> {
     let Some(sender) = sender else {
-        return Ok(Finished::Rejected("platform not enabled".into()));
+        return Ok(DeliveryOutcome::Rejected("platform not enabled".into()));
     };
     let existing = match &item.message.target {
         Target::Replace { ref_key } | Target::Thread { parent: ref_key, .. } => {
@@ -99,18 +99,18 @@ async fn deliver_one(
         && item.attempts >= MAX_ORPHAN_ATTEMPTS
     {
         tracing::error!(outbox = item.id, "giving up an update of a message that was never posted");
-        return Ok(Finished::Rejected("the message to update was never posted".into()));
+        return Ok(DeliveryOutcome::Rejected("the message to update was never posted".into()));
     }
     Ok(match sender.deliver(&item.message, existing.as_ref(), now).await {
-        DeliveryOutcome::Sent(posted) => Finished::Sent(posted),
+        sent @ DeliveryOutcome::Sent(_) => sent,
         DeliveryOutcome::RetryAt(at, why) => {
             let due = at.max(now + backoff(item.attempts));
             tracing::warn!(outbox = item.id, attempts = item.attempts + 1, retry_at = %due, reason = %why, "chat delivery postponed");
-            Finished::Retry(due, why)
+            DeliveryOutcome::RetryAt(due, why)
         }
         DeliveryOutcome::Rejected(why) => {
             tracing::error!(outbox = item.id, platform = %item.message.platform, reason = %why, "chat platform rejected a message for good");
-            Finished::Rejected(why)
+            DeliveryOutcome::Rejected(why)
         }
     })
 }

@@ -8,7 +8,7 @@ use super::rows::OutboxRow;
 use super::store_impl::{db, micros};
 use super::{Dialect, SqlStore, on_db};
 use crate::core::error::Result;
-use crate::core::outbox::{Finished, OutboxItem};
+use crate::core::outbox::{DeliveryOutcome, OutboxItem};
 
 impl SqlStore {
     /// Claims due rows for `lease` (see `Store::claim_outbox`).
@@ -40,7 +40,7 @@ impl SqlStore {
     }
 
     /// Records how attempts ended, in one transaction (see `Store::finish_outbox`).
-    pub(super) async fn finish(&self, finished: &[(i64, Finished)]) -> Result<()> {
+    pub(super) async fn finish(&self, finished: &[(i64, DeliveryOutcome)]) -> Result<()> {
         if finished.is_empty() {
             return Ok(());
         }
@@ -49,7 +49,7 @@ impl SqlStore {
             let mut tx = pool.begin_write().await.map_err(db("starting an outbox update"))?;
             for (id, outcome) in finished {
                 match outcome {
-                    Finished::Sent(posted) => {
+                    DeliveryOutcome::Sent(posted) => {
                         sqlx::query(q::COMPLETE_OUTBOX)
                             .bind(id)
                             .bind(delivered_at)
@@ -67,7 +67,7 @@ impl SqlStore {
                                 .map_err(db("remembering a posted message"))?;
                         }
                     }
-                    Finished::Retry(due_at, error) => {
+                    DeliveryOutcome::RetryAt(due_at, error) => {
                         sqlx::query(q::RETRY_OUTBOX)
                             .bind(id)
                             .bind(micros(*due_at))
@@ -76,7 +76,7 @@ impl SqlStore {
                             .await
                             .map_err(db("rescheduling an outbox row"))?;
                     }
-                    Finished::Rejected(error) => {
+                    DeliveryOutcome::Rejected(error) => {
                         sqlx::query(q::REJECT_OUTBOX)
                             .bind(id)
                             .bind(error.as_str())

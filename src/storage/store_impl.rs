@@ -12,7 +12,7 @@ use crate::core::alarm::Alarm;
 use crate::core::audit::{AuditRecord, truncate_micros};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{AlarmId, GrantId, PersonId, Platform, RequestId, RoleKey};
-use crate::core::outbox::{Finished, OutboxItem, PostedRef};
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, PostedRef};
 use crate::core::ports::{Commit, Store};
 use crate::core::request::{AccessRequest, Grant};
 
@@ -145,7 +145,7 @@ impl Store for SqlStore {
         self.claim(now, lease, limit).await
     }
 
-    async fn finish_outbox(&self, finished: &[(i64, Finished)]) -> Result<()> {
+    async fn finish_outbox(&self, finished: &[(i64, DeliveryOutcome)]) -> Result<()> {
         self.finish(finished).await
     }
 

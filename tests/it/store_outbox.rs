@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use pimbot::core::ids::Platform;
-use pimbot::core::outbox::{Finished, OutgoingMessage, PostedRef};
+use pimbot::core::outbox::{DeliveryOutcome, OutgoingMessage, PostedRef};
 use pimbot::core::ports::{Commit, Store};
 
 use crate::store::{message, t0, text_of};
@@ -47,11 +47,15 @@ async fn outbox_claims_in_order_per_key_with_leases() {
             channel: "C1".into(),
             message_id: "1700000000.000100".into(),
         };
-        s.complete_outbox(first[0].id, Some(posted.clone())).await.expect("complete a");
+        s.finish_outbox(&[(first[0].id, DeliveryOutcome::Sent(Some(posted.clone())))])
+            .await
+            .expect("complete a");
         assert_eq!(s.posted_ref(Platform::Slack, "card:r-1").await.expect("ref"), Some(posted.clone()));
         assert_eq!(s.posted_ref(Platform::Discord, "card:r-1").await.expect("ref"), None);
         let moved = PostedRef { message_id: "1700000000.000200".into(), ..posted };
-        s.complete_outbox(first[2].id, Some(moved.clone())).await.expect("complete d");
+        s.finish_outbox(&[(first[2].id, DeliveryOutcome::Sent(Some(moved.clone())))])
+            .await
+            .expect("complete d");
         assert_eq!(s.posted_ref(Platform::Slack, "card:r-1").await.expect("ref"), Some(moved), "upserted");
 
         let second = s.claim_outbox(now + Duration::seconds(1), lease, 10).await.expect("claim");
@@ -63,9 +67,14 @@ async fn outbox_claims_in_order_per_key_with_leases() {
         assert_eq!(third.iter().map(|i| text_of(&i.message)).collect::<Vec<_>>(), ["b", "c"], "{}", db.name);
 
         let b = third[0].id;
-        s.retry_outbox(b, after_lease + Duration::minutes(1), "rate limited").await.expect("retry");
+        s.finish_outbox(&[(
+            b,
+            DeliveryOutcome::RetryAt(after_lease + Duration::minutes(1), "rate limited".into()),
+        )])
+        .await
+        .expect("retry");
         let c = third[1].id;
-        s.reject_outbox(c, "channel_not_found").await.expect("reject");
+        s.finish_outbox(&[(c, DeliveryOutcome::Rejected("channel_not_found".into()))]).await.expect("reject");
         assert_eq!(s.outbox_depth().await.expect("depth"), 2, "b and future remain");
         assert!(s.claim_outbox(after_lease, lease, 10).await.expect("claim").is_empty());
         let retried = s.claim_outbox(now + Duration::minutes(10), lease, 10).await.expect("claim");
@@ -142,9 +151,9 @@ async fn a_batch_of_outcomes_is_written_together_and_never_undoes_a_delivery() {
         };
         let retry_at = now + Duration::minutes(2);
         s.finish_outbox(&[
-            (claimed[0].id, Finished::Sent(Some(posted.clone()))),
-            (claimed[1].id, Finished::Retry(retry_at, "ratelimited".into())),
-            (claimed[2].id, Finished::Rejected("channel_not_found".into())),
+            (claimed[0].id, DeliveryOutcome::Sent(Some(posted.clone()))),
+            (claimed[1].id, DeliveryOutcome::RetryAt(retry_at, "ratelimited".into())),
+            (claimed[2].id, DeliveryOutcome::Rejected("channel_not_found".into())),
         ])
         .await
         .expect("finish");
@@ -162,7 +171,9 @@ async fn a_batch_of_outcomes_is_written_together_and_never_undoes_a_delivery() {
         );
 
         // A late outcome of an attempt whose lease ran out must not bring a delivered row back.
-        s.finish_outbox(&[(claimed[0].id, Finished::Retry(now, "late".into()))]).await.expect("late");
+        s.finish_outbox(&[(claimed[0].id, DeliveryOutcome::RetryAt(now, "late".into()))])
+            .await
+            .expect("late");
         s.finish_outbox(&[]).await.expect("an empty batch is nothing to do");
         let next = s.claim_outbox(now + Duration::seconds(1), lease, 10).await.expect("claim");
         assert_eq!(
@@ -171,7 +182,7 @@ async fn a_batch_of_outcomes_is_written_together_and_never_undoes_a_delivery() {
             "{}",
             db.name
         );
-        s.finish_outbox(&[(next[0].id, Finished::Sent(None))]).await.expect("finish the next");
+        s.finish_outbox(&[(next[0].id, DeliveryOutcome::Sent(None))]).await.expect("finish the next");
         let later = s.claim_outbox(retry_at, lease, 10).await.expect("claim");
         assert_eq!(
             later.iter().map(|i| (text_of(&i.message), i.attempts)).collect::<Vec<_>>(),
@@ -192,14 +203,14 @@ async fn pruning_removes_only_finished_rows_older_than_the_cut() {
         queue(s, now + Duration::days(40), vec![message(Platform::Slack, keys[3], keys[3])]).await;
         let old = s.claim_outbox(now, Duration::seconds(30), 10).await.expect("claim");
         s.finish_outbox(&[
-            (old[0].id, Finished::Sent(None)),
-            (old[1].id, Finished::Rejected("channel_not_found".into())),
+            (old[0].id, DeliveryOutcome::Sent(None)),
+            (old[1].id, DeliveryOutcome::Rejected("channel_not_found".into())),
         ])
         .await
         .expect("finish");
         let new = s.claim_outbox(now + Duration::days(40), Duration::seconds(30), 10).await.expect("claim");
         let new_done = new.iter().find(|i| text_of(&i.message) == "new-done").expect("claimed").id;
-        s.finish_outbox(&[(new_done, Finished::Sent(None))]).await.expect("finish");
+        s.finish_outbox(&[(new_done, DeliveryOutcome::Sent(None))]).await.expect("finish");
 
         let pruned = s.prune_outbox(now + Duration::days(10)).await.expect("prune");
         assert_eq!(pruned, 2, "{}: the old delivered and rejected rows go", db.name);
