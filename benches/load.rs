@@ -17,12 +17,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use pimbot::core::audit::{Actor, AuditEvent};
-use pimbot::core::ids::{GrantId, Platform, RequestId};
-use pimbot::core::ports::{Commit, Store, SystemClock, Write};
-use pimbot::core::request::{AccessRequest, Grant, NudgeStage};
-use pimbot::core::state::RequestState;
+use pimbot::core::ids::RequestId;
+use pimbot::core::ports::{Commit, Store, SystemClock};
 use pimbot::demo::driver::SlackDriver;
 use pimbot::testing::FakeSlack;
+use pimbot::testing::seed::push_active_grant;
 
 const PEOPLE: usize = 1000;
 const SECRET: &str = "bench-signing-secret";
@@ -198,43 +197,11 @@ async fn expiry(args: &[String], db: &str, dir: &std::path::Path) {
             let ends = pimbot::core::audit::truncate_micros(
                 t0 + chrono::Duration::milliseconds(spread * 1000 * i as i64 / grants as i64),
             );
-            let id = RequestId(format!("r-b{i:08}"));
             // One person per grant: at most one open grant per person and role is the rule, and
             // people outside the policy are ended like anyone else.
-            let person = format!("bench-{i}");
             let role = if (i / PEOPLE).is_multiple_of(2) { "reader" } else { "ops" };
-            let grant_id = GrantId(format!("g-b{i:08}"));
             let started = pimbot::core::audit::truncate_micros(Utc::now());
-            commit.requests.push(Write::Insert(AccessRequest {
-                id: id.clone(),
-                requester: person.clone().into(),
-                role: role.into(),
-                duration: ends - started,
-                justification: "bench".into(),
-                ticket: None,
-                state: RequestState::Active,
-                version: 1,
-                origin: Platform::Slack,
-                created_at: started,
-                decided_at: Some(started),
-                decided_by: None,
-                reason: None,
-                approvals: vec![],
-                nudge_stage: NudgeStage::None,
-                next_nudge_at: None,
-                grant_id: Some(grant_id.clone()),
-            }));
-            commit.grants.push(Write::Insert(Grant {
-                id: grant_id,
-                request_id: id.clone(),
-                person: person.into(),
-                role: role.into(),
-                starts_at: started,
-                ends_at: ends,
-                ended_at: None,
-                end_reason: None,
-                version: 1,
-            }));
+            push_active_grant(&mut commit, &format!("b{i:08}"), &format!("bench-{i}"), role, started, ends);
         }
         commit.audit.push(AuditEvent::about(
             Utc::now(),

@@ -1,7 +1,8 @@
 //! Test doubles shipped in the library, because `pimbot demo` runs them too: a fake Slack Web
 //! API ([`FakeSlack`]) with its Socket Mode endpoint ([`FakeSlackSocket`]) and builders for the signed requests Slack sends the bot ([`signing`]);
 //! a fake Discord REST API ([`FakeDiscord`]) and signed Discord interactions
-//! ([`discord_signing`]); a fake identity platform + Graph + ARM ([`FakeGraph`]).
+//! ([`discord_signing`]); a fake identity platform + Graph + ARM ([`FakeGraph`]); rows for
+//! seeding a store directly ([`seed`]).
 //!
 //! Nothing here is used by `pimbot serve`.
 
@@ -15,6 +16,7 @@ mod fake_graph_state;
 pub mod fake_slack;
 pub mod fake_slack_socket;
 mod fake_slack_state;
+pub mod seed;
 pub mod signing;
 
 pub use fake_discord::{DiscordCall, FAKE_DISCORD_TOKEN, FakeDiscord};

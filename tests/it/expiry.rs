@@ -8,11 +8,12 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use pimbot::core::audit::{Actor, AuditEvent, truncate_micros};
 use pimbot::core::ids::{GrantId, Platform, RequestId};
-use pimbot::core::ports::{Clock, Commit, ManualClock, Store, Write};
-use pimbot::core::request::{AccessRequest, EndReason, Grant, NudgeStage};
+use pimbot::core::ports::{Clock, Commit, ManualClock, Store};
+use pimbot::core::request::EndReason;
 use pimbot::core::service::AccessService;
 use pimbot::core::state::RequestState;
 use pimbot::directory::StaticDirectory;
+use pimbot::testing::seed::push_active_grant;
 
 use crate::support::app::{APPROVERS, FEED, POLICY};
 use crate::support::db::backends;
@@ -24,38 +25,15 @@ const DUE: usize = 150;
 async fn seed(store: &dyn Store, n: usize, now: chrono::DateTime<Utc>) {
     let mut commit = Commit { at: Some(now), ..Commit::default() };
     for i in 0..n {
-        let started = now - Duration::hours(1);
-        let (id, grant_id) = (RequestId(format!("r-e{i:04}")), GrantId(format!("g-e{i:04}")));
-        commit.requests.push(Write::Insert(AccessRequest {
-            id: id.clone(),
-            requester: format!("leaver-{i}").into(),
-            role: "reader".into(),
-            duration: Duration::minutes(30),
-            justification: "seeded".into(),
-            ticket: None,
-            state: RequestState::Active,
-            version: 1,
-            origin: Platform::Slack,
-            created_at: started,
-            decided_at: Some(started),
-            decided_by: None,
-            reason: None,
-            approvals: vec![],
-            nudge_stage: NudgeStage::None,
-            next_nudge_at: None,
-            grant_id: Some(grant_id.clone()),
-        }));
-        commit.grants.push(Write::Insert(Grant {
-            id: grant_id,
-            request_id: id,
-            person: format!("leaver-{i}").into(),
-            role: "reader".into(),
-            starts_at: started,
-            ends_at: now - Duration::seconds(1 + i as i64),
-            ended_at: None,
-            end_reason: None,
-            version: 1,
-        }));
+        let ends = now - Duration::seconds(1 + i as i64);
+        push_active_grant(
+            &mut commit,
+            &format!("e{i:04}"),
+            &format!("leaver-{i}"),
+            "reader",
+            now - Duration::hours(1),
+            ends,
+        );
     }
     commit.audit.push(AuditEvent::about(
         now,
