@@ -41,7 +41,7 @@ pub async fn run(store: &dyn Store, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             }
             Err(e) => {
                 eprintln!("audit trail BROKEN: {e:#}");
-                Ok(ExitCode::from(3))
+                Ok(super::exit::code(super::exit::CHECK_FAILED))
             }
         },
         AuditCmd::Export { format, since } => {

@@ -3,6 +3,7 @@
 
 mod audit;
 mod discord;
+pub mod exit;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -173,7 +174,7 @@ fn check(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
         }
         Err(errors) => {
             eprintln!("{} has problems:\n{errors}", arg.config.display());
-            Ok(ExitCode::from(2))
+            Ok(exit::code(exit::INVALID_CONFIG))
         }
     }
 }
@@ -297,7 +298,7 @@ async fn reconcile(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     if !report.drift.is_empty() {
         println!("alerts queued for the alert channel; a running `pimbot serve` delivers them");
     }
-    Ok(if report.drift.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+    Ok(if report.drift.is_empty() { ExitCode::SUCCESS } else { exit::code(exit::DRIFT) })
 }
 
 /// Channels of one platform; a missing feed or alert channel falls back to the approver channel.

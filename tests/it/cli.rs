@@ -50,7 +50,7 @@ fn check_accepts_the_example_and_names_the_key_of_every_problem() {
         .replace("max_duration = \"2h\"", "max_duration = \"1m\"");
     let bad = write(&dir, "b.toml", &bad);
     let (code, _, err) = pimbot(&["check", "--config", &bad]);
-    assert_eq!(code, 2, "{err}");
+    assert_eq!(code, 3, "an invalid policy exits 3: {err}");
     assert!(err.contains("zed") && err.contains("min_duration"), "every problem is listed: {err}");
 
     let (code, _, err) = pimbot(&["check", "--config", "/nonexistent/pimbot.toml"]);
@@ -102,7 +102,7 @@ async fn audit_verify_export_and_report_work_on_the_real_database() {
 
         app.db.exec("UPDATE audit_events SET detail = '{}' WHERE seq = 2").await;
         let (code, _, err) = pimbot(&with_json_logs(&["audit", "--config", &config, "verify"]));
-        assert_eq!(code, 3, "an edited row is detected: {err}");
+        assert_eq!(code, 4, "an edited row is detected (a failed check exits 4): {err}");
         assert!(err.contains("2"), "{err}");
         app.stop().await;
     });
