@@ -60,12 +60,25 @@ pub struct OutgoingMessage {
 /// An outbox row claimed for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxItem {
-    /// Row id (delivery order).
+    /// Row id (delivery order). Senders hand it to the platform as an idempotency key (Discord
+    /// `nonce`, Slack message metadata), so a repeated attempt can find its first post.
     pub id: i64,
     /// The message.
     pub message: OutgoingMessage,
     /// Failed attempts so far.
     pub attempts: i32,
+    /// When the row was queued (a lookup for an earlier post starts there).
+    pub created_at: DateTime<Utc>,
+    /// An earlier attempt may have reached the platform without its outcome being recorded (a
+    /// claim that lapsed after a crash, a timeout): look for that post before posting again.
+    pub in_doubt: bool,
+}
+
+impl OutboxItem {
+    /// A row attempted for the first time (tests and tools that deliver without a store).
+    pub fn fresh(id: i64, message: OutgoingMessage, created_at: DateTime<Utc>) -> Self {
+        Self { id, message, attempts: 0, created_at, in_doubt: false }
+    }
 }
 
 /// A message the platform accepted, remembered for updates and threads.
@@ -87,8 +100,27 @@ pub struct PostedRef {
 pub enum DeliveryOutcome {
     /// Delivered; remember this message if it was asked for.
     Sent(Option<PostedRef>),
-    /// Try again no earlier than this moment (rate limit or transient failure).
+    /// Try again no earlier than this moment (rate limit or transient failure); the platform
+    /// certainly did not take the message.
     RetryAt(DateTime<Utc>, String),
+    /// Try again no earlier than this moment, but the platform may have taken the message (a
+    /// timeout, a dropped connection, an unreadable answer): the row is then in doubt.
+    Unconfirmed(DateTime<Utc>, String),
     /// The platform refused it for good (bad channel, missing scope); give up and log loudly.
+    /// The text is the refusal's short reason code (`channel_not_found`, `unknown_channel`,
+    /// `http_403`), which also labels `pimbot_chat_rejected_total`.
     Rejected(String),
+}
+
+/// A message the platform refused for good, as `pimbot outbox status` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedMessage {
+    /// Outbox row id.
+    pub id: i64,
+    /// The message that did not arrive.
+    pub message: OutgoingMessage,
+    /// The refusal's reason code.
+    pub reason: String,
+    /// When it was refused.
+    pub at: DateTime<Utc>,
 }

@@ -79,6 +79,22 @@ pub trait Store: Send + Sync {
     /// Claims due outbox rows for `lease`: rows are handed to one claimer at a time, in id
     /// order, and never a row while an earlier row with the same order key is undelivered.
     async fn claim_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>>;
+    /// Claims like [`Store::claim_outbox`], on behalf of `dispatcher`, which keeps its claims
+    /// alive with [`Store::dispatcher_heartbeat`]. A row claimed by another dispatcher whose
+    /// last heartbeat is older than `alive_since` (the process died) is taken over at once,
+    /// without waiting for its lease; like a row whose lease ran out, it comes back in doubt.
+    async fn claim_outbox_for(
+        &self,
+        dispatcher: &str,
+        alive_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>>;
+    /// Records that `dispatcher` is alive at `at`.
+    async fn dispatcher_heartbeat(&self, dispatcher: &str, at: DateTime<Utc>) -> Result<()>;
+    /// Forgets `dispatcher` (it stopped cleanly): its remaining claims are free at once.
+    async fn retire_dispatcher(&self, dispatcher: &str) -> Result<()>;
     /// Records how attempts on claimed rows ended, all in one transaction: delivered (with the
     /// posted message to remember), put back until the given time, or given up. The dispatcher
     /// batches the outcomes of one round, so a busy outbox costs one write per batch, not one
@@ -94,6 +110,15 @@ pub trait Store: Send + Sync {
     /// When the oldest undelivered outbox row was created; `None` when the outbox is empty.
     async fn outbox_oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
         Err(super::error::Error::Internal(anyhow::anyhow!("outbox_oldest_pending is not supported")))
+    }
+    /// Messages the platforms refused for good at or after `since`, newest first, at most
+    /// `limit` (what `pimbot outbox status` names).
+    async fn recent_rejections(
+        &self,
+        _since: DateTime<Utc>,
+        _limit: i64,
+    ) -> Result<Vec<super::outbox::RejectedMessage>> {
+        Err(super::error::Error::Internal(anyhow::anyhow!("recent_rejections is not supported")))
     }
     /// Grants in force (not yet ended).
     async fn open_grant_count(&self) -> Result<i64> {
@@ -265,11 +290,13 @@ impl Clock for ManualClock {
 pub trait ChatSender: Send + Sync {
     /// The platform this sender delivers to.
     fn platform(&self) -> Platform;
-    /// Delivers one message. `existing` is the remembered message a `Replace` or `Thread`
-    /// target refers to (the dispatcher looks it up; `None` means it was never posted).
+    /// Delivers one claimed row. `existing` is the remembered message a `Replace` or `Thread`
+    /// target refers to (the dispatcher looks it up; `None` means it was never posted). A
+    /// row `in_doubt` may already have been posted by an earlier attempt: the sender must
+    /// find and adopt that post rather than post a second time.
     async fn deliver(
         &self,
-        message: &super::outbox::OutgoingMessage,
+        item: &OutboxItem,
         existing: Option<&PostedRef>,
         now: DateTime<Utc>,
     ) -> super::outbox::DeliveryOutcome;

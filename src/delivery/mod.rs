@@ -1,10 +1,23 @@
 //! The outbox dispatcher: claims due rows, hands each to its platform's [`ChatSender`], and
 //! records the outcome. Retries are scheduled in the database (exponential backoff with jitter,
 //! never sooner than a `Retry-After`), so a crash or a chat outage delays messages but never
-//! loses or duplicates them. Rows with the same order key go out one at a time, in order.
+//! loses them. Rows with the same order key go out one at a time, in order.
+//!
+//! Crashes: every dispatcher has an id and writes a heartbeat every [`HEARTBEAT_EVERY`]; a row
+//! claimed by a dispatcher silent for [`DISPATCHER_TIMEOUT`] (its process died) is taken over
+//! at once instead of waiting for its lease, so a message claimed by a killed process goes out
+//! within seconds of any survivor or restart. A clean stop retires the id, freeing its claims.
+//!
+//! Duplicates: a process killed after the platform took a message but before its outcome was
+//! recorded leaves the row claimed. The claim that takes it over marks it in doubt, and the
+//! sender finds the earlier post instead of posting again (Discord: the row id as `nonce` with
+//! `enforce_nonce`; Slack: the row id in message metadata, looked up in the channel's history).
+//! An attempt never outlives its lease ([`DELIVERY_BUDGET`]), so a live dispatcher's row is
+//! never taken over mid-delivery.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{DateTime, Duration, Utc};
@@ -14,8 +27,17 @@ use crate::core::ids::Platform;
 use crate::core::outbox::{DeliveryOutcome, OutboxItem, Target};
 use crate::core::ports::{ChatSender, Clock, Store};
 
-/// How long a claimed row is reserved for one dispatcher before another may take it.
+/// How long a claimed row is reserved for one dispatcher before another may take it, even while
+/// that dispatcher's heartbeat goes on (a dead dispatcher's rows are taken over sooner).
 pub const CLAIM_LEASE: Duration = Duration::seconds(60);
+/// The longest one delivery attempt may take (lookups and post together); it ends well inside
+/// the lease, so nobody else claims a row while its attempt is still running. An attempt cut
+/// off here may have reached the platform, so the row is put back in doubt.
+pub const DELIVERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(45);
+/// How often a dispatcher records that it is alive.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// A dispatcher whose last heartbeat is this old is dead: its claims are taken over.
+pub const DISPATCHER_TIMEOUT: Duration = Duration::seconds(10);
 /// Rows claimed per round.
 pub const CLAIM_BATCH: i64 = 64;
 /// An update or thread reply whose original message still is not posted after this many
@@ -29,22 +51,48 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     senders: HashMap<Platform, Arc<dyn ChatSender>>,
+    id: String,
+    registered: AtomicBool,
 }
 
 impl Dispatcher {
-    /// A dispatcher with one sender per enabled platform.
+    /// A dispatcher with one sender per enabled platform and a fresh random id.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, senders: Vec<Arc<dyn ChatSender>>) -> Self {
         let senders = senders.into_iter().map(|s| (s.platform(), s)).collect();
-        Self { store, clock, senders }
+        let id = format!("d-{:032x}", rand::random::<u128>());
+        Self { store, clock, senders, id, registered: AtomicBool::new(false) }
+    }
+
+    /// This dispatcher's id (the `claimed_by` of its rows).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Records that this dispatcher is alive; the scheduler calls it every [`HEARTBEAT_EVERY`].
+    pub async fn heartbeat(&self) -> Result<()> {
+        self.store.dispatcher_heartbeat(&self.id, self.clock.now()).await?;
+        self.registered.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Forgets this dispatcher after a clean stop: rows it still holds are free at once.
+    pub async fn retire(&self) -> Result<()> {
+        self.store.retire_dispatcher(&self.id).await
     }
 
     /// Delivers everything due now, round after round until a round claims nothing; returns
     /// how many rows were handled (delivered, rescheduled or rejected).
     pub async fn deliver_due(&self) -> Result<usize> {
+        // A claim before the first heartbeat would look like a dead dispatcher's to others.
+        if !self.registered.load(Ordering::Relaxed) {
+            self.heartbeat().await?;
+        }
         let mut handled = 0;
         loop {
             let now = self.clock.now();
-            let items = self.store.claim_outbox(now, CLAIM_LEASE, CLAIM_BATCH).await?;
+            let alive_since = now - DISPATCHER_TIMEOUT;
+            let items =
+                self.store.claim_outbox_for(&self.id, alive_since, now, CLAIM_LEASE, CLAIM_BATCH).await?;
             if items.is_empty() {
                 return Ok(handled);
             }
@@ -101,12 +149,21 @@ async fn deliver_one(
         tracing::error!(outbox = item.id, "giving up an update of a message that was never posted");
         return Ok(DeliveryOutcome::Rejected("the message to update was never posted".into()));
     }
-    Ok(match sender.deliver(&item.message, existing.as_ref(), now).await {
+    let attempt = tokio::time::timeout(DELIVERY_BUDGET, sender.deliver(&item, existing.as_ref(), now)).await;
+    let outcome = attempt.unwrap_or_else(|_| {
+        DeliveryOutcome::Unconfirmed(now, format!("delivery took longer than {DELIVERY_BUDGET:?}"))
+    });
+    Ok(match outcome {
         sent @ DeliveryOutcome::Sent(_) => sent,
         DeliveryOutcome::RetryAt(at, why) => {
             let due = at.max(now + backoff(item.attempts));
             tracing::warn!(outbox = item.id, attempts = item.attempts + 1, retry_at = %due, reason = %why, "chat delivery postponed");
             DeliveryOutcome::RetryAt(due, why)
+        }
+        DeliveryOutcome::Unconfirmed(at, why) => {
+            let due = at.max(now + backoff(item.attempts));
+            tracing::warn!(outbox = item.id, attempts = item.attempts + 1, retry_at = %due, reason = %why, "chat delivery unconfirmed; the retry looks for the first post before posting");
+            DeliveryOutcome::Unconfirmed(due, why)
         }
         DeliveryOutcome::Rejected(why) => {
             tracing::error!(outbox = item.id, platform = %item.message.platform, reason = %why, "chat platform rejected a message for good");
@@ -130,6 +187,17 @@ pub fn backoff(attempts: i32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attempt_ends_inside_its_lease_and_a_dead_dispatcher_is_noticed_quickly() {
+        let lease = CLAIM_LEASE.to_std().expect("positive");
+        assert!(DELIVERY_BUDGET < lease);
+        // A slow post (one call timeout) plus a lookup fit in an attempt.
+        assert!(DELIVERY_BUDGET >= 3 * crate::slack::client::CALL_TIMEOUT);
+        let timeout = DISPATCHER_TIMEOUT.to_std().expect("positive");
+        assert!(timeout >= 4 * HEARTBEAT_EVERY, "a missed beat or two is not death");
+        assert!(timeout <= std::time::Duration::from_secs(10));
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

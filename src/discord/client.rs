@@ -94,7 +94,9 @@ fn route_label(path: &str) -> &'static str {
     }
 }
 
-/// Classifies an unsuccessful status with its `Retry-After` header and body.
+/// Classifies an unsuccessful status with its `Retry-After` header and body. A refusal is
+/// named by Discord's message in snake case (`unknown_channel`, `missing_access`), or by its
+/// status (`http_403`) when the body has none.
 pub fn classify(status: StatusCode, retry_header: Option<&str>, body: &str) -> DiscordApiError {
     let detail = || format!("HTTP {} {}", status.as_u16(), body.chars().take(300).collect::<String>());
     if status == StatusCode::TOO_MANY_REQUESTS {
@@ -102,7 +104,30 @@ pub fn classify(status: StatusCode, retry_header: Option<&str>, body: &str) -> D
     } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
         DiscordApiError::Transient(detail())
     } else {
-        DiscordApiError::Rejected(detail())
+        tracing::warn!(status = status.as_u16(), body = %body.chars().take(300).collect::<String>(), "Discord refused a call");
+        DiscordApiError::Rejected(refusal_reason(status, body))
+    }
+}
+
+/// The short reason of a refusal: Discord's `message` in snake case, else `http_<status>`.
+fn refusal_reason(status: StatusCode, body: &str) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_default();
+    let mut reason = String::new();
+    for c in message.chars().take_while(|c| *c != ':') {
+        if c.is_ascii_alphanumeric() {
+            reason.push(c.to_ascii_lowercase());
+        } else if !reason.is_empty() && !reason.ends_with('_') {
+            reason.push('_');
+        }
+    }
+    let reason = reason.trim_end_matches('_');
+    if reason.is_empty() || reason.chars().all(|c| c.is_ascii_digit() || c == '_') {
+        format!("http_{}", status.as_u16())
+    } else {
+        reason.chars().take(48).collect()
     }
 }
 
@@ -227,7 +252,15 @@ mod tests {
             DiscordApiError::RateLimited { retry_after: None }
         );
         assert!(matches!(classify(StatusCode::BAD_GATEWAY, None, ""), DiscordApiError::Transient(_)));
-        assert!(matches!(classify(StatusCode::NOT_FOUND, None, "{}"), DiscordApiError::Rejected(_)));
+        assert_eq!(
+            classify(StatusCode::NOT_FOUND, None, r#"{"message": "Unknown Channel", "code": 10003}"#),
+            DiscordApiError::Rejected("unknown_channel".into())
+        );
+        assert_eq!(
+            classify(StatusCode::UNAUTHORIZED, None, r#"{"message": "401: Unauthorized", "code": 0}"#),
+            DiscordApiError::Rejected("http_401".into())
+        );
+        assert_eq!(classify(StatusCode::NOT_FOUND, None, "{}"), DiscordApiError::Rejected("http_404".into()));
         assert!(matches!(classify(StatusCode::FORBIDDEN, None, "{}"), DiscordApiError::Rejected(_)));
     }
 

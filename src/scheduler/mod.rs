@@ -1,6 +1,6 @@
 //! Background work: one supervised loop that activates approved requests, ends due grants,
-//! runs the SLA ladder and re-pages unacknowledged break-glass alarms, and one that delivers
-//! the outbox. Both tick on an interval and are also woken as soon as new work is committed.
+//! runs the SLA ladder and re-pages unacknowledged break-glass alarms, one that delivers the
+//! outbox, and the outbox dispatcher's heartbeat. Both tick on an interval and are also woken as soon as new work is committed.
 //! Schedules live in the database, so a restart picks up everything overdue on the first tick.
 //! Two slow loops reconcile the directory (every 10 minutes) and prune finished outbox rows
 //! older than [`OUTBOX_RETENTION`] (hourly).
@@ -45,10 +45,35 @@ pub async fn run(service: Arc<AccessService>, dispatcher: Arc<Dispatcher>, shutd
         let shutdown = shutdown.clone();
         move || prune_loop(service.clone(), shutdown.clone())
     });
-    let outbox = supervise("outbox", shutdown.clone(), move || {
-        outbox_loop(service.clone(), dispatcher.clone(), shutdown.clone())
+    let heartbeat = supervise("heartbeat", shutdown.clone(), {
+        let dispatcher = dispatcher.clone();
+        let shutdown = shutdown.clone();
+        move || heartbeat_loop(dispatcher.clone(), shutdown.clone())
     });
-    tokio::join!(sweeps, reconcile, prune, outbox);
+    let outbox = supervise("outbox", shutdown.clone(), {
+        let dispatcher = dispatcher.clone();
+        move || outbox_loop(service.clone(), dispatcher.clone(), shutdown.clone())
+    });
+    tokio::join!(sweeps, reconcile, prune, heartbeat, outbox);
+    // Every delivery round has finished: rows this dispatcher still holds are free at once.
+    if let Err(e) = dispatcher.retire().await {
+        tracing::warn!(error = %format!("{e:#}"), "could not retire the outbox dispatcher; its claims free up after its heartbeat times out");
+    }
+}
+
+/// Keeps the dispatcher's claims alive, independent of how long a delivery round takes.
+async fn heartbeat_loop(dispatcher: Arc<Dispatcher>, shutdown: CancellationToken) {
+    let mut tick = interval(crate::delivery::HEARTBEAT_EVERY);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = dispatcher.heartbeat().await {
+            tracing::warn!(error = %format!("{e:#}"), "outbox heartbeat failed; will retry");
+        }
+    }
 }
 
 /// Runs `pass` every `period`, the first time one period after start, until `shutdown` or until

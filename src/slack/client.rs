@@ -114,8 +114,8 @@ pub fn connector(api_url: &str) -> anyhow::Result<SlackClientHyperHttpsConnector
 
 /// The Slack Web API as pimbot uses it: post, update, ephemeral, open a modal.
 pub struct SlackApi {
-    client: SlackClient<SlackClientHyperHttpsConnector>,
-    token: SlackApiToken,
+    pub(super) client: SlackClient<SlackClientHyperHttpsConnector>,
+    pub(super) token: SlackApiToken,
     timeout: Duration,
 }
 
@@ -142,7 +142,7 @@ impl SlackApi {
         self
     }
 
-    async fn run<T>(
+    pub(super) async fn run<T>(
         &self,
         call: impl std::future::Future<Output = ClientResult<T>>,
         what: &str,

@@ -1,6 +1,9 @@
 //! The outbox's Slack delivery: renders a message, sends it to the right Web API method for its
 //! [`Target`], and classifies the result as sent, retry-later or rejected for good.
 //!
+//! Every post carries metadata naming its outbox row, and a row in doubt (an earlier attempt
+//! may have landed) is looked for before it is posted again ([`super::lookup`]).
+//!
 //! Stateless on purpose: transient failures come back as a short fixed delay
 //! ([`TRANSIENT_RETRY`]); the dispatcher owns attempt counting and any backoff on top.
 
@@ -9,10 +12,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::client::{SlackApi, SlackApiError};
+use super::client::{Posted, SlackApi, SlackApiError};
 use super::render;
 use crate::core::ids::Platform;
-use crate::core::outbox::{DeliveryOutcome, OutgoingMessage, PostedRef, Target};
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, PostedRef, Target};
 use crate::core::ports::ChatSender;
 
 /// Wait after a transient failure (5xx, timeout, connection error).
@@ -60,19 +63,53 @@ pub fn outcome_of_error(err: SlackApiError, now: DateTime<Utc>) -> DeliveryOutco
 }
 
 impl SlackSender {
+    /// Posts the row's message with metadata naming the row. A row in doubt is first looked
+    /// for (see [`super::lookup`]): found, it is adopted as if just posted.
     async fn post(
         &self,
-        message: &OutgoingMessage,
+        item: &OutboxItem,
         channel: &str,
         thread_ts: Option<&str>,
     ) -> Result<Option<PostedRef>, SlackApiError> {
-        let posted = self.api.post_message(channel, render::message(&message.body), thread_ts).await?;
+        let message = &item.message;
+        let earlier = if item.in_doubt { self.find_earlier(item, channel, thread_ts).await? } else { None };
+        let posted = match earlier {
+            Some(posted) => posted,
+            None => {
+                let content = render::message(&message.body)
+                    .with_metadata(super::lookup::outbox_metadata(item.id, item.created_at));
+                self.api.post_message(channel, content, thread_ts).await?
+            }
+        };
         Ok(message.remember_as.as_ref().map(|key| PostedRef {
             platform: Platform::Slack,
             ref_key: key.clone(),
             channel: posted.channel,
             message_id: posted.ts,
         }))
+    }
+
+    /// The earlier post of a row in doubt. When Slack refuses the lookup itself (a missing
+    /// history scope, an archived channel), the row is posted again: a possible duplicate
+    /// is better than a message that never arrives.
+    async fn find_earlier(
+        &self,
+        item: &OutboxItem,
+        channel: &str,
+        thread_ts: Option<&str>,
+    ) -> Result<Option<Posted>, SlackApiError> {
+        match self.api.find_posted(channel, thread_ts, item.id, item.created_at).await {
+            Ok(Some(posted)) => {
+                tracing::info!(outbox = item.id, ts = %posted.ts, "found the earlier post of a message in doubt; not posting again");
+                Ok(Some(posted))
+            }
+            Ok(None) => Ok(None),
+            Err(SlackApiError::Rejected(code)) => {
+                tracing::warn!(outbox = item.id, %code, "cannot look for an earlier post (check the history scopes); posting again");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -84,18 +121,21 @@ impl ChatSender for SlackSender {
 
     async fn deliver(
         &self,
-        message: &OutgoingMessage,
+        item: &OutboxItem,
         existing: Option<&PostedRef>,
         now: DateTime<Utc>,
     ) -> DeliveryOutcome {
+        let message = &item.message;
+        let posts =
+            matches!(message.target, Target::Channel { .. } | Target::User { .. } | Target::Thread { .. });
         let result = match &message.target {
-            Target::Channel { channel } => self.post(message, channel, None).await,
+            Target::Channel { channel } => self.post(item, channel, None).await,
             // Posting to a user id opens (or reuses) the bot's DM with them.
-            Target::User { user } => self.post(message, user, None).await,
+            Target::User { user } => self.post(item, user, None).await,
             Target::Thread { channel, .. } => match existing {
-                Some(parent) => self.post(message, &parent.channel, Some(&parent.message_id)).await,
+                Some(parent) => self.post(item, &parent.channel, Some(&parent.message_id)).await,
                 // The parent never made it: say it in the channel rather than lose it.
-                None => self.post(message, channel, None).await,
+                None => self.post(item, channel, None).await,
             },
             Target::Replace { ref_key } => match existing {
                 Some(posted) => {
@@ -118,8 +158,13 @@ impl ChatSender for SlackSender {
         match result {
             Ok(posted) => DeliveryOutcome::Sent(posted),
             Err(e) => {
-                tracing::warn!(target_kind = ?message.target, error = %e, "Slack delivery failed");
-                outcome_of_error(e, now)
+                tracing::warn!(outbox = item.id, target_kind = ?message.target, error = %e, "Slack delivery failed");
+                // A post cut off by a timeout, a dropped connection or a 5xx may have landed.
+                let maybe_taken = posts && matches!(e, SlackApiError::Transient(_));
+                match outcome_of_error(e, now) {
+                    DeliveryOutcome::RetryAt(at, why) if maybe_taken => DeliveryOutcome::Unconfirmed(at, why),
+                    other => other,
+                }
             }
         }
     }

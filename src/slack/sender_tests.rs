@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 
 use super::*;
+use crate::core::outbox::OutgoingMessage;
 use crate::core::view::{CardStatus, CardView, MessageBody, Notice, PersonRef};
 use crate::testing::{FAKE_BOT_TOKEN, FakeSlack};
 
@@ -36,14 +37,23 @@ fn card(status: CardStatus) -> MessageBody {
     }))
 }
 
-fn msg(target: Target, body: MessageBody, remember_as: Option<&str>) -> OutgoingMessage {
-    OutgoingMessage {
+/// A claimed outbox row (a fresh id each time) carrying the message.
+fn msg(target: Target, body: MessageBody, remember_as: Option<&str>) -> OutboxItem {
+    static NEXT_ID: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+    let message = OutgoingMessage {
         platform: Platform::Slack,
         target,
         body,
         order_key: "r-1".into(),
         remember_as: remember_as.map(str::to_owned),
-    }
+    };
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    OutboxItem::fresh(id, message, crate::core::audit::truncate_micros(Utc::now()))
+}
+
+/// The same row again, as claimed after an attempt whose outcome was never recorded.
+fn in_doubt(item: &OutboxItem) -> OutboxItem {
+    OutboxItem { in_doubt: true, attempts: 1, ..item.clone() }
 }
 
 fn channel(c: &str) -> Target {
@@ -150,7 +160,11 @@ async fn failures_are_classified() {
     fake.rate_limit_next(1, 7);
     assert!(matches!(sender.deliver(&m, None, now()).await, DeliveryOutcome::RetryAt(t, _) if t == at(7)));
     fake.fail_next(1, 500);
-    assert!(matches!(sender.deliver(&m, None, now()).await, DeliveryOutcome::RetryAt(t, _) if t == at(2)));
+    let outcome = sender.deliver(&m, None, now()).await;
+    assert!(
+        matches!(outcome, DeliveryOutcome::Unconfirmed(t, _) if t == at(2)),
+        "a 500 may have posted: {outcome:?}"
+    );
     fake.fail_with_error_next(1, "ratelimited");
     assert!(matches!(sender.deliver(&m, None, now()).await, DeliveryOutcome::RetryAt(t, _) if t == at(30)));
     fake.fail_with_error_next(1, "channel_not_found");
@@ -228,4 +242,72 @@ async fn replacing_a_card_with_a_notice_clears_its_buttons() {
     assert_eq!(fake.calls_to("chat.update")[0].body["blocks"], serde_json::json!([]));
     let shown = fake.message(&posted.channel, &posted.message_id).expect("kept");
     assert_eq!((shown.text.as_str(), shown.blocks.clone()), ("withdrawn", serde_json::json!([])));
+}
+
+#[tokio::test]
+async fn every_post_names_its_outbox_row_in_metadata() {
+    let fake = FakeSlack::start().await;
+    let m = msg(channel("C0FEED"), note("x"), None);
+    assert_eq!(sender_for(&fake).deliver(&m, None, now()).await, DeliveryOutcome::Sent(None));
+    let metadata = &fake.calls_to("chat.postMessage")[0].body["metadata"];
+    assert_eq!(metadata["event_type"], "pimbot_outbox");
+    assert_eq!(metadata["event_payload"]["outbox_id"], m.id.to_string());
+}
+
+#[tokio::test]
+async fn a_row_in_doubt_adopts_its_earlier_post_instead_of_posting_again() {
+    let fake = FakeSlack::start().await;
+    let sender = sender_for(&fake);
+    // The first attempt posted, but its outcome was never recorded (the process died).
+    let card = msg(channel("C0APPROVERS"), card(CardStatus::Open), Some("card:r-1"));
+    let DeliveryOutcome::Sent(Some(first)) = sender.deliver(&card, None, now()).await else {
+        panic!("posted")
+    };
+    // Other traffic in the channel meanwhile, some of it with other apps' metadata.
+    for i in 0..5 {
+        sender.deliver(&msg(channel("C0APPROVERS"), note(&format!("other {i}")), None), None, now()).await;
+    }
+    let again = sender.deliver(&in_doubt(&card), None, now()).await;
+    assert_eq!(again, DeliveryOutcome::Sent(Some(first.clone())), "the earlier post is adopted");
+    assert_eq!(fake.calls_to("chat.postMessage").len(), 6, "no second card");
+    let lookup = &fake.calls_to("conversations.history")[0];
+    assert_eq!(lookup.body["include_all_metadata"], "true");
+    assert_eq!(lookup.body["channel"], "C0APPROVERS");
+
+    // A thread reply in doubt is looked for in the thread; a DM in the DM channel.
+    let reply =
+        msg(Target::Thread { channel: "C0APPROVERS".into(), parent: "card:r-1".into() }, note("r"), None);
+    assert_eq!(sender.deliver(&reply, Some(&first), now()).await, DeliveryOutcome::Sent(None));
+    assert_eq!(sender.deliver(&in_doubt(&reply), Some(&first), now()).await, DeliveryOutcome::Sent(None));
+    assert_eq!(fake.calls_to("conversations.replies").len(), 1);
+    let dm = msg(Target::User { user: "U0ALICE".into() }, note("approved"), Some("dm:r-1"));
+    let DeliveryOutcome::Sent(Some(dm_first)) = sender.deliver(&dm, None, now()).await else { panic!("dm") };
+    assert_eq!(sender.deliver(&in_doubt(&dm), None, now()).await, DeliveryOutcome::Sent(Some(dm_first)));
+    assert_eq!(fake.calls_to("conversations.open").len(), 1);
+    assert_eq!(fake.calls_to("chat.postMessage").len(), 8, "every message exactly once");
+}
+
+#[tokio::test]
+async fn a_row_in_doubt_that_never_landed_is_posted_once() {
+    let fake = FakeSlack::start().await;
+    let sender = sender_for(&fake);
+    let m = in_doubt(&msg(channel("C0FEED"), note("x"), None));
+    assert_eq!(sender.deliver(&m, None, now()).await, DeliveryOutcome::Sent(None));
+    assert_eq!(fake.calls_to("conversations.history").len(), 1);
+    assert_eq!(fake.calls_to("chat.postMessage").len(), 1);
+
+    // Without the history scope the lookup is refused: post anyway, never drop the message.
+    fake.fail_with_error_next(1, "missing_scope");
+    let m = in_doubt(&msg(channel("C0FEED"), note("y"), None));
+    assert_eq!(sender.deliver(&m, None, now()).await, DeliveryOutcome::Sent(None));
+    assert_eq!(fake.calls_to("chat.postMessage").len(), 2);
+
+    // A lookup that fails for now keeps the row in doubt for the next try; nothing is posted.
+    fake.fail_next(1, 503);
+    let m = in_doubt(&msg(channel("C0FEED"), note("z"), None));
+    assert!(matches!(
+        sender.deliver(&m, None, now()).await,
+        DeliveryOutcome::RetryAt(..) | DeliveryOutcome::Unconfirmed(..)
+    ));
+    assert_eq!(fake.calls_to("chat.postMessage").len(), 2);
 }

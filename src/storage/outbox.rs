@@ -4,16 +4,20 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::queries as q;
-use super::rows::OutboxRow;
+use super::rows::{OutboxRow, RejectedRow};
 use super::store_impl::{db, micros};
 use super::{Dialect, SqlStore, on_db};
 use crate::core::error::Result;
-use crate::core::outbox::{DeliveryOutcome, OutboxItem};
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, RejectedMessage};
 
 impl SqlStore {
-    /// Claims due rows for `lease` (see `Store::claim_outbox`).
+    /// Claims due rows for `lease` (see `Store::claim_outbox` and `Store::claim_outbox_for`):
+    /// `by` is the claiming dispatcher (`None`: anonymous, lease only) and `alive_since` the
+    /// oldest heartbeat of a dispatcher still considered alive.
     pub(super) async fn claim(
         &self,
+        by: Option<&str>,
+        alive_since: DateTime<Utc>,
         now: DateTime<Utc>,
         lease: Duration,
         limit: i64,
@@ -28,6 +32,8 @@ impl SqlStore {
                 .bind(now)
                 .bind(until)
                 .bind(limit)
+                .bind(by)
+                .bind(alive_since)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db("claiming outbox rows"))?;
@@ -76,10 +82,20 @@ impl SqlStore {
                             .await
                             .map_err(db("rescheduling an outbox row"))?;
                     }
+                    DeliveryOutcome::Unconfirmed(due_at, error) => {
+                        sqlx::query(q::RETRY_OUTBOX_IN_DOUBT)
+                            .bind(id)
+                            .bind(micros(*due_at))
+                            .bind(error.as_str())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db("rescheduling an outbox row in doubt"))?;
+                    }
                     DeliveryOutcome::Rejected(error) => {
                         sqlx::query(q::REJECT_OUTBOX)
                             .bind(id)
                             .bind(error.as_str())
+                            .bind(delivered_at)
                             .execute(&mut *tx)
                             .await
                             .map_err(db("rejecting an outbox row"))?;
@@ -88,5 +104,49 @@ impl SqlStore {
             }
             tx.commit().await.map_err(db("committing an outbox update"))
         })
+    }
+
+    /// Records dispatcher `id`'s heartbeat at `at`, and forgets dispatchers silent for a day.
+    pub(super) async fn heartbeat(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        on_db!(write self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db("starting a heartbeat"))?;
+            sqlx::query(q::DISPATCHER_HEARTBEAT)
+                .bind(id)
+                .bind(micros(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("recording a dispatcher heartbeat"))?;
+            sqlx::query(q::PRUNE_DISPATCHERS)
+                .bind(micros(at - Duration::days(1)))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("forgetting silent dispatchers"))?;
+            tx.commit().await.map_err(db("committing a heartbeat"))
+        })
+    }
+
+    /// Forgets dispatcher `id` (it stopped cleanly).
+    pub(super) async fn retire(&self, id: &str) -> Result<()> {
+        on_db!(write self, pool => {
+            sqlx::query(q::RETIRE_DISPATCHER)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(drop)
+                .map_err(db("retiring a dispatcher"))
+        })
+    }
+
+    /// Rows refused since `since` (see `Store::recent_rejections`).
+    pub(super) async fn rejections(&self, since: DateTime<Utc>, limit: i64) -> Result<Vec<RejectedMessage>> {
+        let rows: Vec<RejectedRow> = on_db!(self, pool => {
+            sqlx::query_as(q::RECENT_REJECTIONS)
+                .bind(micros(since))
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(db("reading refused outbox rows"))?
+        });
+        Ok(rows.into_iter().map(RejectedMessage::try_from).collect::<anyhow::Result<_>>()?)
     }
 }

@@ -29,18 +29,25 @@ macro_rules! open_states {
 }
 
 /// Claims due outbox rows: pending, due, not leased, and first undelivered of their platform and
-/// order key. `$1` now, `$2` lease end, `$3` limit. The suffix locks the chosen rows on PostgreSQL.
+/// order key. `$1` now, `$2` lease end, `$3` limit, `$4` the claiming dispatcher (NULL for an
+/// anonymous claimer), `$5` the oldest heartbeat of a live dispatcher. A row leased by another
+/// dispatcher whose heartbeat stopped is taken over before its lease ends. The suffix locks the
+/// chosen rows on PostgreSQL. A row still carrying an earlier lease was claimed by a dispatcher
+/// that never recorded an outcome (it died mid-delivery): it becomes in doubt (SET sees the old
+/// `claimed_until`).
 macro_rules! claim_outbox {
     ($lock:literal) => {
         concat!(
-            "UPDATE outbox SET claimed_until = $2 WHERE id IN (",
+            "UPDATE outbox SET in_doubt = (in_doubt OR claimed_until IS NOT NULL), claimed_until = $2, ",
+            "claimed_by = $4 WHERE id IN (",
             "SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.due_at <= $1 ",
-            "AND (o.claimed_until IS NULL OR o.claimed_until < $1) ",
+            "AND (o.claimed_until IS NULL OR o.claimed_until < $1 OR (o.claimed_by <> $4 AND NOT EXISTS ",
+            "(SELECT 1 FROM dispatchers d WHERE d.id = o.claimed_by AND d.seen_at >= $5))) ",
             "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.state = 'pending' ",
             "AND e.platform = o.platform AND e.order_key = o.order_key AND e.id < o.id) ",
             "ORDER BY o.id LIMIT $3",
             $lock,
-            ") RETURNING id, platform, message, attempts"
+            ") RETURNING id, platform, message, attempts, created_at, in_doubt"
         )
     };
 }
@@ -158,9 +165,15 @@ pub const COMPLETE_OUTBOX: &str = "UPDATE outbox SET state = 'done', delivered_a
 /// Puts a row back (`$1` id, `$2` due at, `$3` error).
 pub const RETRY_OUTBOX: &str = "UPDATE outbox SET due_at = $2, attempts = attempts + 1, last_error = $3, \
      claimed_until = NULL WHERE id = $1 AND state = 'pending'";
-/// Gives up on a row (`$1` id, `$2` error).
+/// Puts a row back in doubt: the platform may have taken it (`$1` id, `$2` due at, `$3` error).
+pub const RETRY_OUTBOX_IN_DOUBT: &str = "UPDATE outbox SET due_at = $2, attempts = attempts + 1, \
+     last_error = $3, claimed_until = NULL, in_doubt = TRUE WHERE id = $1 AND state = 'pending'";
+/// Gives up on a row (`$1` id, `$2` reason, `$3` refused at).
 pub const REJECT_OUTBOX: &str = "UPDATE outbox SET state = 'rejected', attempts = attempts + 1, \
-     last_error = $2, claimed_until = NULL WHERE id = $1 AND state = 'pending'";
+     last_error = $2, rejected_at = $3, claimed_until = NULL WHERE id = $1 AND state = 'pending'";
+/// Rows refused at or after `$1`, newest first, at most `$2`.
+pub const RECENT_REJECTIONS: &str = "SELECT id, platform, message, last_error, rejected_at FROM outbox \
+     WHERE state = 'rejected' AND rejected_at >= $1 ORDER BY rejected_at DESC, id DESC LIMIT $2";
 /// Deletes finished rows created before `$1`.
 pub const PRUNE_OUTBOX: &str = "DELETE FROM outbox WHERE state <> 'pending' AND created_at < $1";
 /// Undelivered rows.
@@ -169,6 +182,14 @@ pub const OUTBOX_DEPTH: &str = "SELECT COUNT(*) FROM outbox WHERE state = 'pendi
 pub const OUTBOX_OLDEST_PENDING: &str = "SELECT MIN(created_at) FROM outbox WHERE state = 'pending'";
 /// Grants not yet ended.
 pub const OPEN_GRANT_COUNT: &str = "SELECT COUNT(*) FROM grants WHERE ended_at IS NULL";
+
+/// Records a dispatcher's heartbeat (`$1` id, `$2` now).
+pub const DISPATCHER_HEARTBEAT: &str = "INSERT INTO dispatchers (id, seen_at) VALUES ($1, $2) \
+     ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at";
+/// Forgets a dispatcher that stopped (`$1` id); its claims can be taken over at once.
+pub const RETIRE_DISPATCHER: &str = "DELETE FROM dispatchers WHERE id = $1";
+/// Forgets dispatchers silent since `$1` (crashed processes leave their row behind).
+pub const PRUNE_DISPATCHERS: &str = "DELETE FROM dispatchers WHERE seen_at < $1";
 
 /// Remembers (or re-points) a posted message.
 pub const UPSERT_POSTED_REF: &str = "INSERT INTO posted_refs (platform, ref_key, channel, message_id) \

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::core::alarm::{Alarm, Severity};
 use crate::core::audit::{Actor, AuditEvent, AuditRecord};
 use crate::core::ids::Platform;
-use crate::core::outbox::{OutboxItem, OutgoingMessage, PostedRef};
+use crate::core::outbox::{OutboxItem, OutgoingMessage, PostedRef, RejectedMessage};
 use crate::core::request::{AccessRequest, Approval, EndReason, Grant, NudgeStage};
 use crate::core::state::RequestState;
 
@@ -245,6 +245,10 @@ pub struct OutboxRow {
     pub message: String,
     /// Failed attempts.
     pub attempts: i32,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// Whether an earlier attempt may have reached the platform.
+    pub in_doubt: bool,
 }
 
 impl TryFrom<OutboxRow> for OutboxItem {
@@ -256,7 +260,39 @@ impl TryFrom<OutboxRow> for OutboxItem {
         if message.platform.as_str() != row.platform {
             bail!("{}: platform column {:?} but message for {}", ctx(), row.platform, message.platform);
         }
-        Ok(OutboxItem { id: row.id, message, attempts: row.attempts })
+        Ok(OutboxItem {
+            id: row.id,
+            message,
+            attempts: row.attempts,
+            created_at: row.created_at,
+            in_doubt: row.in_doubt,
+        })
+    }
+}
+
+/// A refused `outbox` row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct RejectedRow {
+    /// Row id.
+    pub id: i64,
+    /// Platform name.
+    pub platform: String,
+    /// JSON of the message.
+    pub message: String,
+    /// The refusal's reason.
+    pub last_error: Option<String>,
+    /// When it was refused.
+    pub rejected_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<RejectedRow> for RejectedMessage {
+    type Error = anyhow::Error;
+
+    fn try_from(row: RejectedRow) -> anyhow::Result<Self> {
+        let message: OutgoingMessage = serde_json::from_str(&row.message)
+            .with_context(|| format!("outbox row {} in the database is inconsistent", row.id))?;
+        let at = row.rejected_at.ok_or_else(|| anyhow!("refused outbox row {} has no time", row.id))?;
+        Ok(RejectedMessage { id: row.id, message, reason: row.last_error.unwrap_or_default(), at })
     }
 }
 

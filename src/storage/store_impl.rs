@@ -142,7 +142,26 @@ impl Store for SqlStore {
     }
 
     async fn claim_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>> {
-        self.claim(now, lease, limit).await
+        self.claim(None, now, now, lease, limit).await
+    }
+
+    async fn claim_outbox_for(
+        &self,
+        dispatcher: &str,
+        alive_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>> {
+        self.claim(Some(dispatcher), alive_since, now, lease, limit).await
+    }
+
+    async fn dispatcher_heartbeat(&self, dispatcher: &str, at: DateTime<Utc>) -> Result<()> {
+        self.heartbeat(dispatcher, at).await
+    }
+
+    async fn retire_dispatcher(&self, dispatcher: &str) -> Result<()> {
+        self.retire(dispatcher).await
     }
 
     async fn finish_outbox(&self, finished: &[(i64, DeliveryOutcome)]) -> Result<()> {
@@ -167,6 +186,14 @@ impl Store for SqlStore {
     async fn outbox_depth(&self) -> Result<i64> {
         on_db!(self, pool => sqlx::query_scalar(q::OUTBOX_DEPTH).fetch_one(pool).await)
             .map_err(db("counting outbox rows"))
+    }
+
+    async fn recent_rejections(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<crate::core::outbox::RejectedMessage>> {
+        self.rejections(since, limit).await
     }
 
     async fn outbox_oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {

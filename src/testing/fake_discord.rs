@@ -15,8 +15,10 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post, put};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 use super::fake_discord_state::{DiscordMessage, State as Messages, validate};
+use super::fake_slack_faults::Hold;
 
 /// The bot token [`FakeDiscord::start`] expects (`Authorization: Bot …`).
 pub const FAKE_DISCORD_TOKEN: &str = "fake-discord-bot-token";
@@ -42,13 +44,32 @@ enum Fault {
     RateLimit(u64),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
     token: String,
     calls: Vec<DiscordCall>,
     faults: VecDeque<(usize, Fault)>,
     state: Messages,
     commands: Vec<Value>,
+    /// Holds for the next message creates, and how many were held so far.
+    holds: VecDeque<Hold>,
+    held: usize,
+    release: watch::Sender<bool>,
+}
+
+impl Inner {
+    fn new(token: &str) -> Self {
+        Self {
+            token: token.to_owned(),
+            calls: Vec::new(),
+            faults: VecDeque::new(),
+            state: Messages::default(),
+            commands: Vec::new(),
+            holds: VecDeque::new(),
+            held: 0,
+            release: watch::channel(false).0,
+        }
+    }
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -84,7 +105,7 @@ impl FakeDiscord {
     pub async fn try_start(token: &str) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let inner: Shared = Arc::new(Mutex::new(Inner { token: token.to_owned(), ..Inner::default() }));
+        let inner: Shared = Arc::new(Mutex::new(Inner::new(token)));
         let app = Router::new()
             .route("/api/v10/channels/{channel}/messages", post(create_message))
             .route("/api/v10/channels/{channel}/messages/{id}", patch(edit_message))
@@ -154,6 +175,29 @@ impl FakeDiscord {
         if n > 0 {
             lock(&self.inner).faults.push_back((n, Fault::RateLimit(secs)));
         }
+    }
+
+    /// The next `n` message creates are held (see [`Hold`]): they hang unprocessed until
+    /// [`FakeDiscord::release_held`], or are processed at once and answered late.
+    pub fn hold_next_creates(&self, n: usize, hold: Hold) {
+        let mut inner = lock(&self.inner);
+        let _ = inner.release.send(false);
+        inner.holds.extend(std::iter::repeat_n(hold, n));
+    }
+
+    /// Lets hung creates answer (503, nothing created).
+    pub fn release_held(&self) {
+        let _ = lock(&self.inner).release.send(true);
+    }
+
+    /// Makes `channel` unknown: creates in it are answered 404 `Unknown Channel` (10003).
+    pub fn remove_channel(&self, channel: &str) {
+        lock(&self.inner).state.removed.push(channel.to_owned());
+    }
+
+    /// How many creates were held so far.
+    pub fn held_calls(&self) -> usize {
+        lock(&self.inner).held
     }
 
     /// Waits until `pred` holds for the messages, or fails after `timeout` with what is there.
@@ -257,10 +301,48 @@ async fn create_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = json_body(&body);
-    let mut inner = lock(&shared);
+    let held = {
+        let mut inner = lock(&shared);
+        inner.holds.pop_front().map(|hold| {
+            inner.held += 1;
+            (hold, inner.release.subscribe())
+        })
+    };
+    match held {
+        None => create_now(&shared, &channel, &method, &headers, &body),
+        Some((Hold::Hang, mut released)) => {
+            let path = format!("/api/v10/channels/{channel}/messages");
+            lock(&shared).calls.push(DiscordCall {
+                method: method.to_string(),
+                path,
+                body: json_body(&body),
+                at: Instant::now(),
+                failure: Some("hung".into()),
+            });
+            let _ = released.wait_for(|r| *r).await;
+            error(StatusCode::SERVICE_UNAVAILABLE, "fake: held call released", 0)
+        }
+        Some((Hold::AnswerLate(delay), _)) => {
+            let response = create_now(&shared, &channel, &method, &headers, &body);
+            tokio::time::sleep(delay).await;
+            response
+        }
+    }
+}
+
+/// Creates a message, or answers with the message a repeated `nonce` already created when
+/// `enforce_nonce` is set (Discord's deduplication).
+fn create_now(
+    shared: &Shared,
+    channel: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let body = json_body(body);
+    let mut inner = lock(shared);
     if let Some(resp) =
-        admit(&mut inner, &method, format!("/api/v10/channels/{channel}/messages"), &headers, &body, true)
+        admit(&mut inner, method, format!("/api/v10/channels/{channel}/messages"), headers, &body, true)
     {
         return resp;
     }
@@ -268,7 +350,11 @@ async fn create_message(
         mark_failed(&mut inner, &e);
         return error(StatusCode::BAD_REQUEST, &format!("Invalid Form Body: {e}"), 50035);
     }
-    axum::Json(inner.state.create(&channel, &body).to_wire()).into_response()
+    if !inner.state.channel_exists(channel) {
+        mark_failed(&mut inner, "Unknown Channel");
+        return error(StatusCode::NOT_FOUND, "Unknown Channel", 10003);
+    }
+    axum::Json(inner.state.create(channel, &body).to_wire()).into_response()
 }
 
 async fn edit_message(

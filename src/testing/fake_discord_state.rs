@@ -29,6 +29,8 @@ pub struct DiscordMessage {
     pub reply_to: Option<String>,
     /// How many times it was edited.
     pub edits: u32,
+    /// The `nonce` it was created with, if any.
+    pub nonce: Option<String>,
 }
 
 impl DiscordMessage {
@@ -61,15 +63,23 @@ impl DiscordMessage {
             "type": kind,
             "flags": 0,
             "message_reference": reference,
+            "nonce": self.nonce,
         })
     }
 }
+
+/// How long Discord remembers a `nonce` for `enforce_nonce` ("the past few minutes").
+pub const NONCE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// All messages and DM channels, in creation order.
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub(crate) messages: Vec<DiscordMessage>,
     pub(crate) dm_channels: Vec<(String, String)>,
+    /// Channels that no longer exist (answered `Unknown Channel`).
+    pub(crate) removed: Vec<String>,
+    /// `nonce` → (message index, when created), for `enforce_nonce`.
+    nonces: std::collections::HashMap<String, (usize, std::time::Instant)>,
     seq: u64,
 }
 
@@ -89,8 +99,29 @@ impl State {
         id
     }
 
-    /// Stores a new message from a create body.
+    /// Whether `channel` exists (every channel does unless removed).
+    pub(crate) fn channel_exists(&self, channel: &str) -> bool {
+        !self.removed.iter().any(|c| c == channel)
+    }
+
+    /// Stores a new message from a create body; with `enforce_nonce` and a `nonce` this bot
+    /// used within [`NONCE_WINDOW`], answers with that message instead (nothing new is made).
     pub(crate) fn create(&mut self, channel: &str, body: &Value) -> DiscordMessage {
+        let nonce = match &body["nonce"] {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        if let Some(nonce) = nonce.as_ref().filter(|_| body["enforce_nonce"] == true)
+            && let Some((i, at)) = self.nonces.get(nonce)
+            && at.elapsed() < NONCE_WINDOW
+            && let Some(existing) = self.messages.get(*i)
+        {
+            return existing.clone();
+        }
+        if let Some(nonce) = &nonce {
+            self.nonces.insert(nonce.clone(), (self.messages.len(), std::time::Instant::now()));
+        }
         let id = self.next_id();
         let dm_user = self.dm_channels.iter().find(|(_, c)| c == channel).map(|(u, _)| u.clone());
         let msg = DiscordMessage {
@@ -103,6 +134,7 @@ impl State {
             allowed_mentions: body.get("allowed_mentions").cloned().unwrap_or(Value::Null),
             reply_to: body["message_reference"]["message_id"].as_str().map(str::to_owned),
             edits: 0,
+            nonce,
         };
         self.messages.push(msg.clone());
         msg

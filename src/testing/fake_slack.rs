@@ -1,11 +1,12 @@
 //! A fake Slack Web API on `127.0.0.1:0` for tests and `pimbot demo`: `chat.postMessage`,
 //! `chat.update`, `chat.postEphemeral`, `views.open`, `apps.connections.open` (Socket Mode, with
 //! the app-level token), `users.info` (a GET, with profile emails seeded by
-//! [`FakeSlack::set_email`]) and `response_url` hooks, answered with
-//! the documented response shapes, every call recorded in order, failures injectable, and the
-//! channels' current content kept so a transcript can be printed.
+//! [`FakeSlack::set_email`]), `conversations.history`/`.replies`/`.open` (message metadata kept
+//! and returned with `include_all_metadata`) and `response_url` hooks, answered with
+//! the documented response shapes, every call recorded in order, failures injectable (and
+//! calls held: hung or answered late), and the channels' current content kept so a transcript
+//! can be printed.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -18,6 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
+pub use super::fake_slack_faults::Hold;
+use super::fake_slack_faults::{Faults, slack_error};
 use super::fake_slack_state::{
     FakeMessage, Messages, field, parse_body, query_body, resolve_channel, truthy, validate_message,
     validate_view,
@@ -44,30 +47,19 @@ pub struct SlackCall {
     pub failure: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-enum FaultKind {
-    Status(u16),
-    RateLimit(u64),
-    Error(String),
-}
-
-#[derive(Debug)]
-struct Fault {
-    remaining: usize,
-    kind: FaultKind,
-}
-
 #[derive(Debug, Default)]
 struct Inner {
     token: String,
     calls: Vec<SlackCall>,
-    faults: VecDeque<Fault>,
+    faults: Faults,
     messages: Messages,
     views_opened: u64,
     /// `(app token, WebSocket URL)` once Socket Mode is enabled.
     socket: Option<(String, String)>,
     /// Seeded profile emails by user id (`users.info`).
     emails: std::collections::HashMap<String, String>,
+    /// Channels that no longer exist (posts answered `channel_not_found`).
+    removed: Vec<String>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -119,6 +111,11 @@ impl FakeSlack {
             }
         });
         Ok(Self { addr, inner, server })
+    }
+
+    /// Makes `channel` unknown: posts to it are answered `channel_not_found`.
+    pub fn remove_channel(&self, channel: &str) {
+        lock(&self.inner).removed.push(channel.to_owned());
     }
 
     /// Seeds the profile email `users.info` answers for `user`.
@@ -208,12 +205,6 @@ impl FakeSlack {
         }
     }
 
-    fn push_fault(&self, n: usize, kind: FaultKind) {
-        if n > 0 {
-            lock(&self.inner).faults.push_back(Fault { remaining: n, kind });
-        }
-    }
-
     /// Drops every pending injected failure: the workspace is healthy again.
     pub fn clear_faults(&self) {
         lock(&self.inner).faults.clear();
@@ -221,17 +212,33 @@ impl FakeSlack {
 
     /// The next `n` calls get HTTP `status` (for example 500 or 503).
     pub fn fail_next(&self, n: usize, status: u16) {
-        self.push_fault(n, FaultKind::Status(status));
+        lock(&self.inner).faults.status(n, status);
     }
 
     /// The next `n` calls get HTTP 429 with `Retry-After: retry_after_secs`.
     pub fn rate_limit_next(&self, n: usize, retry_after_secs: u64) {
-        self.push_fault(n, FaultKind::RateLimit(retry_after_secs));
+        lock(&self.inner).faults.rate_limit(n, retry_after_secs);
     }
 
     /// The next `n` calls get HTTP 200 `{"ok":false,"error":code}`.
     pub fn fail_with_error_next(&self, n: usize, code: &str) {
-        self.push_fault(n, FaultKind::Error(code.to_owned()));
+        lock(&self.inner).faults.error(n, code);
+    }
+
+    /// The next `n` calls to `method` are held (see [`Hold`]): they hang unprocessed until
+    /// [`FakeSlack::release_held`], or are processed at once and answered late.
+    pub fn hold_next(&self, method: &str, n: usize, hold: Hold) {
+        lock(&self.inner).faults.hold(method, n, hold);
+    }
+
+    /// Lets hung calls answer (503, nothing processed).
+    pub fn release_held(&self) {
+        lock(&self.inner).faults.release();
+    }
+
+    /// How many calls were held so far.
+    pub fn held_calls(&self) -> usize {
+        lock(&self.inner).faults.held
     }
 
     /// Every message and ephemeral posted so far, with its current content.
@@ -262,34 +269,6 @@ fn ok(body: Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-fn slack_error(code: &str) -> Response {
-    (StatusCode::OK, axum::Json(json!({"ok": false, "error": code}))).into_response()
-}
-
-/// Applies an injected fault, if one is queued.
-fn take_fault(inner: &mut Inner) -> Option<(Response, String)> {
-    let fault = inner.faults.front_mut()?;
-    fault.remaining -= 1;
-    let kind = fault.kind.clone();
-    if fault.remaining == 0 {
-        inner.faults.pop_front();
-    }
-    Some(match kind {
-        FaultKind::Status(code) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            ((status, "fake failure").into_response(), format!("HTTP {code}"))
-        }
-        FaultKind::RateLimit(secs) => {
-            let mut resp =
-                (StatusCode::TOO_MANY_REQUESTS, axum::Json(json!({"ok": false, "error": "ratelimited"})))
-                    .into_response();
-            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
-            (resp, "HTTP 429".into())
-        }
-        FaultKind::Error(code) => (slack_error(&code), code),
-    })
-}
-
 fn record(inner: &mut Inner, method: &str, path: String, body: Value, failure: Option<String>) {
     inner.calls.push(SlackCall { method: method.to_owned(), path, body, at: Instant::now(), failure });
 }
@@ -312,13 +291,26 @@ async fn api(
     body: Bytes,
 ) -> Response {
     let body = parse_body(&headers, &body);
-    answer(shared, method, headers, body)
+    let hold = lock(&shared).faults.take_hold(&method);
+    match hold {
+        None => answer(shared, method, headers, body),
+        Some((Hold::Hang, mut released)) => {
+            record(&mut lock(&shared), &method, format!("/api/{method}"), body, Some("hung".into()));
+            let _ = released.wait_for(|r| *r).await;
+            (StatusCode::SERVICE_UNAVAILABLE, "fake: held call released").into_response()
+        }
+        Some((Hold::AnswerLate(delay), _)) => {
+            let response = answer(shared, method, headers, body);
+            tokio::time::sleep(delay).await;
+            response
+        }
+    }
 }
 
 fn answer(shared: Shared, method: String, headers: HeaderMap, body: Value) -> Response {
     let path = format!("/api/{method}");
     let mut inner = lock(&shared);
-    if let Some((resp, why)) = take_fault(&mut inner) {
+    if let Some((resp, why)) = inner.faults.take() {
         record(&mut inner, &method, path, body, Some(why));
         return resp;
     }
@@ -348,6 +340,9 @@ fn handle(inner: &mut Inner, method: &str, body: &Value) -> Result<Value, String
     match method {
         "chat.postMessage" => {
             let channel = resolve_channel(field(body, "channel").ok_or("channel_not_found")?);
+            if inner.removed.contains(&channel) {
+                return Err("channel_not_found".into());
+            }
             validate_message(body)?;
             let ts = inner.messages.post(&channel, field(body, "thread_ts"), None, body);
             let text = body.get("text").cloned().unwrap_or(Value::Null);
@@ -384,6 +379,9 @@ fn handle(inner: &mut Inner, method: &str, body: &Value) -> Result<Value, String
             // A bot token cannot open a socket: Slack's answer for the wrong token type.
             None => Err("not_allowed_token_type".into()),
         },
+        "conversations.history" => super::fake_slack_history::history(&inner.messages, body),
+        "conversations.replies" => super::fake_slack_history::replies(&inner.messages, body),
+        "conversations.open" => super::fake_slack_history::open(body),
         "users.info" => {
             let user = field(body, "user").ok_or("user_not_found")?;
             super::fake_slack_state::user_info(user, inner.emails.get(user).map(String::as_str))
@@ -401,7 +399,7 @@ async fn hook(
     let body = parse_body(&headers, &body);
     let path = format!("/hooks/{rest}");
     let mut inner = lock(&shared);
-    if let Some((resp, why)) = take_fault(&mut inner) {
+    if let Some((resp, why)) = inner.faults.take() {
         record(&mut inner, "response_url", path, body, Some(why));
         return resp;
     }

@@ -27,10 +27,14 @@ pub struct FakeMessage {
     pub edits: u32,
     /// Deleted through a `response_url`.
     pub deleted: bool,
+    /// The `metadata` it was posted with (`null` when none); Slack returns it in history only
+    /// when asked with `include_all_metadata`.
+    pub metadata: Value,
 }
 
 /// All messages, in posting order, with an index by `ts` (unique here, as on Slack) so updates
-/// stay cheap when a load test has posted tens of thousands.
+/// stay cheap when a load test has posted tens of thousands. `seq` is the last `ts` handed
+/// out, in microseconds.
 #[derive(Debug, Default)]
 pub(crate) struct Messages {
     list: Vec<FakeMessage>,
@@ -39,9 +43,13 @@ pub(crate) struct Messages {
 }
 
 impl Messages {
+    /// A `ts` as Slack makes them: the posting time in microseconds, unique and increasing.
     fn next_ts(&mut self) -> String {
-        self.seq += 1;
-        format!("{}.{:06}", 1_700_000_000 + self.seq / 10_000, (self.seq % 10_000) * 100)
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        self.seq = now.max(self.seq + 1);
+        format!("{}.{:06}", self.seq / 1_000_000, self.seq % 1_000_000)
     }
 
     /// Stores a new message; returns its `ts`.
@@ -63,6 +71,7 @@ impl Messages {
             blocks: body.get("blocks").cloned().unwrap_or_else(|| Value::Array(vec![])),
             edits: 0,
             deleted: false,
+            metadata: body.get("metadata").cloned().unwrap_or(Value::Null),
         });
         ts
     }

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use pimbot::core::ids::{PersonId, Platform, RequestId};
-use pimbot::core::outbox::{DeliveryOutcome, OutgoingMessage, Target};
+use pimbot::core::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, Target};
 use pimbot::core::ports::ChatSender;
 use pimbot::core::state::RequestState;
 use pimbot::core::view::{MessageBody, Notice};
@@ -241,12 +241,16 @@ async fn a_paging_notice_allows_everyone_and_plain_notices_only_their_users() {
     let api = pimbot::discord::DiscordApi::new(&fake.api_url(), FAKE_DISCORD_TOKEN).expect("client");
     let sender = pimbot::discord::DiscordSender::new(std::sync::Arc::new(api));
     let now = chrono::Utc::now();
-    let send = |notice: Notice, target: Target| OutgoingMessage {
-        platform: Platform::Discord,
-        target,
-        body: MessageBody::Notice(notice),
-        order_key: "k".into(),
-        remember_as: None,
+    let next_id = std::sync::atomic::AtomicI64::new(1);
+    let send = |notice: Notice, target: Target| {
+        let message = OutgoingMessage {
+            platform: Platform::Discord,
+            target,
+            body: MessageBody::Notice(notice),
+            order_key: "k".into(),
+            remember_as: None,
+        };
+        OutboxItem::fresh(next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed), message, now)
     };
     let alarm = Notice { text: "🚨 break-glass sign-in".into(), mentions: vec![], page_channel: true };
     let outcome =
@@ -265,8 +269,8 @@ async fn a_paging_notice_allows_everyone_and_plain_notices_only_their_users() {
     let retry =
         sender.deliver(&send(Notice::text("x"), Target::Channel { channel: "1".into() }), None, now).await;
     assert!(
-        matches!(retry, DeliveryOutcome::RetryAt(at, _) if at == now + Duration::seconds(2)),
-        "{retry:?}"
+        matches!(retry, DeliveryOutcome::Unconfirmed(at, _) if at == now + Duration::seconds(2)),
+        "a 503 on a create may have created it: {retry:?}"
     );
     fake.fail_next(1, 403);
     let rejected =
@@ -291,4 +295,41 @@ async fn register_puts_the_command_tree_through_serenity() {
     assert_eq!(fake.registered_commands()[0]["name"], "pim");
     pimbot::discord::commands::register(&http, None).await.expect("global");
     assert_eq!(fake.calls()[1].path, "/api/v10/applications/290926444748734465/commands");
+}
+
+#[tokio::test]
+async fn a_repeated_create_with_the_same_nonce_returns_the_first_message() {
+    let fake = FakeDiscord::start().await;
+    let api = pimbot::discord::DiscordApi::new(&fake.api_url(), FAKE_DISCORD_TOKEN).expect("client");
+    let sender = pimbot::discord::DiscordSender::new(std::sync::Arc::new(api));
+    let now = chrono::Utc::now();
+    let message = OutgoingMessage {
+        platform: Platform::Discord,
+        target: Target::Channel { channel: dc::APPROVERS.into() },
+        body: MessageBody::Notice(Notice::text("card")),
+        order_key: "r-1".into(),
+        remember_as: Some("card:r-1".into()),
+    };
+    let item = OutboxItem::fresh(77, message, now);
+    let DeliveryOutcome::Sent(Some(first)) = sender.deliver(&item, None, now).await else { panic!("posted") };
+    let again = OutboxItem { in_doubt: true, attempts: 1, ..item.clone() };
+    assert_eq!(sender.deliver(&again, None, now).await, DeliveryOutcome::Sent(Some(first.clone())));
+    let creates: Vec<_> = fake.calls().into_iter().filter(|c| c.path.ends_with("/messages")).collect();
+    assert_eq!(creates.len(), 2, "both attempts reached Discord");
+    assert!(
+        creates.iter().all(|c| c.body["nonce"] == "77" && c.body["enforce_nonce"] == true),
+        "{creates:?}"
+    );
+    assert_eq!(fake.channel(dc::APPROVERS).len(), 1, "but one message exists");
+
+    // Another row's create is a new message; a removed channel is a refusal with its reason.
+    let other = OutboxItem::fresh(78, item.message.clone(), now);
+    assert!(
+        matches!(sender.deliver(&other, None, now).await, DeliveryOutcome::Sent(Some(p)) if p.message_id != first.message_id)
+    );
+    fake.remove_channel(dc::FEED);
+    let gone =
+        OutgoingMessage { target: Target::Channel { channel: dc::FEED.into() }, ..item.message.clone() };
+    let refused = sender.deliver(&OutboxItem::fresh(79, gone, now), None, now).await;
+    assert_eq!(refused, DeliveryOutcome::Rejected("unknown_channel".into()));
 }

@@ -124,8 +124,8 @@ async fn kill_9_loses_nothing_and_overdue_grants_end_right_after_restart() {
         let fake = FakeSlack::start().await;
         let server = Server::start(&db.url, &fake, POLICY).await;
         // Slack is down, so every message is still pending in the outbox when the process dies.
-        // (A message Slack accepted in the instant before a kill is sent again after the lease:
-        // at-least-once for the one in flight, exactly once for everything pending.)
+        // (A message Slack took in the instant before a kill is found again, not re-posted: see
+        // `crash_delivery`.)
         fake.fail_next(100_000, 503);
         let short = server.activate("U0BOB", "reader 2s crash drill").await;
         let pending = server.activate("U0ALICE", "global-admin 1h #INC-10 survives a crash").await;

@@ -225,3 +225,120 @@ async fn pruning_removes_only_finished_rows_older_than_the_cut() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_lapsed_claim_or_an_unconfirmed_attempt_leaves_the_row_in_doubt() {
+    for db in backends().await {
+        let s = db.store.as_ref();
+        let now = t0();
+        let lease = Duration::seconds(20);
+        queue(s, now, vec![message(Platform::Slack, "a", "a"), message(Platform::Slack, "b", "b")]).await;
+        queue(s, now, vec![message(Platform::Slack, "c", "c")]).await;
+        let first = s.claim_outbox(now, lease, 10).await.expect("claim");
+        let queued = pimbot::core::audit::truncate_micros(now);
+        assert!(
+            first.iter().all(|i| !i.in_doubt && i.created_at == queued),
+            "{}: fresh rows {first:?}",
+            db.name
+        );
+        let (a, b, c) = (first[0].id, first[1].id, first[2].id);
+        // a's dispatcher dies (no outcome); b may have landed; c certainly did not.
+        s.finish_outbox(&[
+            (b, DeliveryOutcome::Unconfirmed(now, "timed out".into())),
+            (c, DeliveryOutcome::RetryAt(now, "ratelimited".into())),
+        ])
+        .await
+        .expect("outcomes");
+        let again = s.claim_outbox(now + lease + Duration::seconds(1), lease, 10).await.expect("claim");
+        let doubt: Vec<_> = again.iter().map(|i| (i.id, i.in_doubt)).collect();
+        assert_eq!(doubt, [(a, true), (b, true), (c, false)], "{}", db.name);
+        // In doubt stays until the row is done, whatever the next attempts say.
+        s.finish_outbox(&[(a, DeliveryOutcome::RetryAt(now, "5xx".into()))]).await.expect("retry");
+        let third = s.claim_outbox(now + Duration::minutes(5), lease, 10).await.expect("claim");
+        assert!(third.iter().find(|i| i.id == a).is_some_and(|i| i.in_doubt), "{}", db.name);
+    }
+}
+
+#[tokio::test]
+async fn refused_rows_are_listed_newest_first_for_the_status_command() {
+    for db in backends().await {
+        let s = db.store.as_ref();
+        let now = Utc::now();
+        queue(s, now, vec![message(Platform::Slack, "a", "card"), message(Platform::Discord, "b", "feed")])
+            .await;
+        let claimed = s.claim_outbox(now, Duration::seconds(20), 10).await.expect("claim");
+        let before = Utc::now() - Duration::seconds(1);
+        s.finish_outbox(&[(claimed[0].id, DeliveryOutcome::Rejected("channel_not_found".into()))])
+            .await
+            .expect("reject");
+        s.finish_outbox(&[(claimed[1].id, DeliveryOutcome::Rejected("unknown_channel".into()))])
+            .await
+            .expect("reject");
+        let refused = s.recent_rejections(before, 10).await.expect("read");
+        let seen: Vec<_> =
+            refused.iter().map(|r| (r.message.platform, r.reason.as_str(), text_of(&r.message))).collect();
+        assert_eq!(
+            seen,
+            [(Platform::Discord, "unknown_channel", "feed"), (Platform::Slack, "channel_not_found", "card")],
+            "{}",
+            db.name
+        );
+        assert!(refused.iter().all(|r| r.at >= before));
+        assert!(s.recent_rejections(Utc::now() + Duration::minutes(1), 10).await.expect("read").is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_dead_dispatchers_claims_are_taken_over_before_their_lease_ends() {
+    for db in backends().await {
+        let s = db.store.as_ref();
+        let now = t0();
+        let (lease, timeout) = (Duration::seconds(60), Duration::seconds(10));
+        queue(s, now, vec![message(Platform::Slack, "a", "a"), message(Platform::Slack, "b", "b")]).await;
+        s.dispatcher_heartbeat("d-a", now).await.expect("beat");
+        s.dispatcher_heartbeat("d-b", now).await.expect("beat");
+        let taken = s.claim_outbox_for("d-a", now - timeout, now, lease, 1).await.expect("claim");
+        assert_eq!(taken.len(), 1);
+        // d-a keeps beating: d-b leaves its row alone and takes only the free one.
+        let later = now + Duration::seconds(8);
+        s.dispatcher_heartbeat("d-a", later).await.expect("beat");
+        let other = s.claim_outbox_for("d-b", later - timeout, later, lease, 10).await.expect("claim");
+        assert_eq!(other.iter().map(|i| i.id).collect::<Vec<_>>(), [taken[0].id + 1], "{}", db.name);
+        // d-a dies: 10 s after its last beat d-b takes its row over, well inside the lease.
+        let dead = later + Duration::seconds(11);
+        s.dispatcher_heartbeat("d-b", dead).await.expect("beat");
+        let over = s.claim_outbox_for("d-b", dead - timeout, dead, lease, 10).await.expect("claim");
+        assert_eq!(
+            over.iter().map(|i| (i.id, i.in_doubt)).collect::<Vec<_>>(),
+            [(taken[0].id, true)],
+            "{}",
+            db.name
+        );
+        // A dispatcher never takes over its own rows early, and a clean stop frees them at once.
+        assert!(s.claim_outbox_for("d-b", dead, dead, lease, 10).await.expect("claim").is_empty());
+        s.retire_dispatcher("d-b").await.expect("retire");
+        let freed = s.claim_outbox_for("d-c", dead - timeout, dead, lease, 10).await.expect("claim");
+        assert_eq!(freed.len(), 2, "{}: both of d-b's rows are free", db.name);
+    }
+}
+
+#[tokio::test]
+async fn rows_written_before_migration_0005_read_with_its_defaults() {
+    for db in backends().await {
+        // An outbox row as the code before 0005 wrote it: no claimer, no doubt, no refusal time,
+        // and a lease left behind by a process that died.
+        let message = serde_json::to_string(&message(Platform::Slack, "old", "queued before")).expect("json");
+        let at = if db.name == "postgres" { "'2026-11-21T12:00:00Z'" } else { "'2026-11-21T12:00:00+00:00'" };
+        db.exec(&format!(
+            "INSERT INTO outbox (platform, order_key, message, state, due_at, claimed_until, attempts, created_at) \
+             VALUES ('slack', 'old', '{message}', 'pending', {at}, {at}, 0, {at})"
+        ))
+        .await;
+        let now = t0();
+        let claimed =
+            db.store.claim_outbox_for("d-new", now, now, Duration::seconds(60), 10).await.expect("claim");
+        assert_eq!(claimed.len(), 1, "{}", db.name);
+        assert!(claimed[0].in_doubt, "{}: its old lease ran out without an outcome", db.name);
+        assert_eq!(text_of(&claimed[0].message), "queued before");
+    }
+}
