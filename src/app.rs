@@ -241,6 +241,11 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             Ok(summary)
         }) as Reloader
     });
+    if let Some(problem) =
+        parts.admin_token.as_ref().and_then(|t| crate::http::admin::weak_token(t.expose_secret()))
+    {
+        anyhow::bail!("[server] admin_token {problem}");
+    }
     let admin = match (parts.admin_token, &reload) {
         (Some(token), Some(reload)) => Some(AdminState { token, reload: reload.clone() }),
         _ => None,
@@ -261,17 +266,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         _ => None,
     };
     let app = router(state);
-    let server = tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "HTTP server stopped with an error");
-            }
-        }
-    });
+    let server = tokio::spawn(crate::http::serve::serve(listener, app, shutdown.clone()));
     let scheduler =
         tokio::spawn(crate::scheduler::run(service.clone(), dispatcher.clone(), shutdown.clone()));
     tracing::info!(%addr, "pimbot is listening");

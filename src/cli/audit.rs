@@ -45,13 +45,7 @@ pub async fn run(store: &dyn Store, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             }
         },
         AuditCmd::Export { format, since } => {
-            let since = match since {
-                Some(text) => Some(
-                    chrono::Utc::now()
-                        - crate::core::duration::parse_duration(&text).map_err(anyhow::Error::msg)?,
-                ),
-                None => None,
-            };
+            let since = since.as_deref().map(self::since).transpose()?;
             let records = store.audit_records(since).await?;
             let format = match format {
                 Format::Jsonl => crate::storage::audit_export::ExportFormat::Jsonl,
@@ -64,7 +58,11 @@ pub async fn run(store: &dyn Store, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `now - duration` for `--since 7d`.
+/// `now - duration` for `--since 7d`; a bad or absurd duration is a usage error, never a panic.
 pub fn since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-    Ok(chrono::Utc::now() - crate::core::duration::parse_duration(text).map_err(anyhow::Error::msg)?)
+    let usage = |why: String| super::exit::UsageError(format!("--since: {why}"));
+    let back = crate::core::duration::parse_duration(text).map_err(usage)?;
+    chrono::Utc::now()
+        .checked_sub_signed(back)
+        .ok_or_else(|| usage(format!("`{text}` reaches before the calendar")).into())
 }

@@ -16,6 +16,12 @@ pub const CHECK_FAILED: u8 = 4;
 /// Reconciliation found drift between the directory and pimbot's grants.
 pub const DRIFT: u8 = 5;
 
+/// A command line that parsed but cannot be acted on (a `--since` that is no duration, or
+/// reaches before the calendar): reported as it is, exit [`USAGE`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// `code` as a process exit code.
 pub fn code(code: u8) -> ExitCode {
     ExitCode::from(code)

@@ -96,6 +96,10 @@ pub enum Cmd {
 pub async fn run(cli: Cli) -> ExitCode {
     match dispatch(cli.command).await {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<exit::UsageError>().is_some() => {
+            eprintln!("error: {e:#}");
+            exit::code(exit::USAGE)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -242,8 +246,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         break_glass: app::BreakGlassParts::from_config(&config),
     };
     let addr = config.listen_addr()?;
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = crate::http::serve::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let running = app::start(parts, listener).await?;
     if crate::signins::spawn_from_config(&config, running.service.clone(), running.shutdown.clone())?
         .is_some()

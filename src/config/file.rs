@@ -71,7 +71,8 @@ pub struct ServerConfig {
     /// Socket address to bind, like `127.0.0.1:8080` or `0.0.0.0:8080`.
     pub listen: String,
     /// Bearer token for `POST /admin/reload` (used by `pimbot reload`); the route is off
-    /// without it. May come from `PIMBOT_ADMIN_TOKEN`.
+    /// without it. At least 32 characters; a blank or shorter one is refused. May come from
+    /// `PIMBOT_ADMIN_TOKEN`.
     #[serde(default)]
     pub admin_token: Option<SecretString>,
 }

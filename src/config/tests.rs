@@ -617,3 +617,6 @@ fn monitor_listen_and_database_are_checked() {
 
 #[path = "tests_lookup.rs"]
 mod lookup;
+
+#[path = "tests_limits.rs"]
+mod limits;

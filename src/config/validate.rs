@@ -78,6 +78,11 @@ impl Config {
                 format!("`{}` is not a socket address; write it like \"127.0.0.1:8080\"", self.server.listen),
             );
         }
+        if let Some(problem) =
+            self.server.admin_token.as_ref().and_then(|t| crate::http::admin::weak_token(t.expose_secret()))
+        {
+            p.push("server.admin_token", problem);
+        }
         self.check_database(p);
         self.check_slack(p);
         self.check_discord(p);

@@ -11,6 +11,26 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 
+/// The shortest admin token accepted: anything shorter could be guessed or is a placeholder.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// Why `token` cannot guard `/admin/reload`, if it cannot: blank, or shorter than
+/// [`MIN_TOKEN_CHARS`]. `pimbot check` and `pimbot serve` refuse such a config.
+pub fn weak_token(token: &str) -> Option<String> {
+    let chars = token.trim().chars().count();
+    if chars == 0 {
+        Some(format!(
+            "is blank, which would open /admin/reload to anyone; remove it to turn the route off, or set at least {MIN_TOKEN_CHARS} random characters (`openssl rand -hex 32`)"
+        ))
+    } else if chars < MIN_TOKEN_CHARS {
+        Some(format!(
+            "is {chars} characters; use at least {MIN_TOKEN_CHARS} random characters (`openssl rand -hex 32`)"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Re-reads and applies the policy; returns a one-line summary.
 pub type Reloader = Arc<dyn Fn() -> anyhow::Result<String> + Send + Sync>;
 
@@ -31,7 +51,9 @@ pub async fn reload(State(app): State<AppState>, headers: HeaderMap) -> (StatusC
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if !bool::from(given.as_bytes().ct_eq(admin.token.expose_secret().as_bytes())) {
+    let expected = admin.token.expose_secret();
+    // A weak token never gets this far (`app::start` refuses it); never match an empty one.
+    if expected.is_empty() || !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
         return (StatusCode::UNAUTHORIZED, "bad admin token".into());
     }
     match (admin.reload)() {

@@ -5,6 +5,7 @@
 pub mod admin;
 mod health;
 mod metrics;
+pub mod serve;
 pub mod signed;
 
 use std::sync::Arc;

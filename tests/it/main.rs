@@ -8,6 +8,7 @@ mod crash_delivery;
 mod discord_alarm;
 mod discord_flow;
 mod durability;
+mod edge;
 mod expiry;
 mod graph;
 mod graph_drift;

@@ -131,7 +131,7 @@ pub struct TestApp {
 }
 
 /// Bearer token of the test app's `POST /admin/reload`.
-pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
 impl TestApp {
     /// Starts pimbot on `db` with [`POLICY`].
@@ -258,7 +258,7 @@ impl TestApp {
             discord,
             break_glass: app::BreakGlassParts::from_config(&config),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = pimbot::http::serve::bind(([127, 0, 0, 1], 0).into()).expect("bind");
         let running = app::start(parts, listener).await.expect("app starts");
         let slack = SlackDriver::new(
             format!("http://{}", running.addr),
