@@ -28,6 +28,10 @@ pub const DEFAULT_ARM_URL: &str = "https://management.azure.com/";
 pub const DEFAULT_BREAK_GLASS_POLL_INTERVAL: Duration = Duration::seconds(60);
 /// Default cadence for repeating an unacknowledged break-glass alarm.
 pub const DEFAULT_BREAK_GLASS_REPAGE_EVERY: Duration = Duration::minutes(2);
+/// Default window within which sign-ins of one break-glass account join one alarm.
+pub const DEFAULT_BREAK_GLASS_COALESCE_WINDOW: Duration = Duration::minutes(10);
+/// Largest `[limits] max_justification` (a card's text block still fits on every platform).
+pub const MAX_MAX_JUSTIFICATION: usize = 2000;
 
 /// The whole config file: settings and policy.
 #[derive(Debug, Clone, Deserialize)]
@@ -50,6 +54,9 @@ pub struct Config {
     /// `[break_glass_monitor]`: present to accept and poll for break-glass sign-ins.
     #[serde(default)]
     pub break_glass_monitor: Option<BreakGlassMonitorConfig>,
+    /// `[limits]`: how much text people may type.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// `[[person]]`: the people pimbot knows.
     #[serde(default, rename = "person")]
     pub people: Vec<PersonConfig>,
@@ -242,6 +249,30 @@ pub struct BreakGlassMonitorConfig {
     /// How often an unacknowledged alarm pages again; default 2m.
     #[serde(default = "default_repage_every", deserialize_with = "human_duration")]
     pub repage_every: Duration,
+    /// Sign-ins of one account this close to the open alarm's latest join it (one page per
+    /// incident; the card counts them and shows the latest); default 10m.
+    #[serde(default = "default_coalesce_window", deserialize_with = "human_duration")]
+    pub coalesce_window: Duration,
+    /// Who may acknowledge an alarm: person ids or `@group`. Default: the approvers of the
+    /// most critical roles in the policy.
+    #[serde(default)]
+    pub acknowledgers: Option<Vec<String>>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Longest justification (and deny or acknowledgement reason) in characters, after it is
+    /// made one line; longer ones are refused with a clear reply. Default 500.
+    #[serde(default = "default_max_justification")]
+    pub max_justification: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { max_justification: default_max_justification() }
+    }
 }
 
 /// `[[person]]`.
@@ -379,6 +410,14 @@ fn default_poll_interval() -> Duration {
 
 fn default_repage_every() -> Duration {
     DEFAULT_BREAK_GLASS_REPAGE_EVERY
+}
+
+fn default_coalesce_window() -> Duration {
+    DEFAULT_BREAK_GLASS_COALESCE_WINDOW
+}
+
+fn default_max_justification() -> usize {
+    crate::core::text::DEFAULT_MAX_JUSTIFICATION
 }
 
 fn default_scope() -> String {

@@ -12,7 +12,7 @@ use super::tier;
 use super::validate::Problems;
 use crate::core::duration::format_duration;
 use crate::core::ids::PersonId;
-use crate::core::policy::{BreakGlass, Eligibility, MAX_REQUEST_TTL, Person, Policy, Role};
+use crate::core::policy::{BreakGlass, Eligibility, MAX_REQUEST_TTL, Person, Policy, Role, Tier};
 
 /// Resolves the whole policy, reporting every problem to `p`.
 pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> Policy {
@@ -23,7 +23,32 @@ pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> P
     let roles: Vec<Role> = config.roles.iter().map(|rc| role(config, rc, &refs, now, p)).collect();
     check_role_keys(config, p);
     let break_glass = break_glass(config, &roles, p);
-    Policy { people, roles, break_glass }
+    let acknowledgers = acknowledgers(config, &roles, &refs, p);
+    Policy { people, roles, break_glass, max_justification: config.limits.max_justification, acknowledgers }
+}
+
+/// `[break_glass_monitor] acknowledgers`, or by default the approvers of the roles of the most
+/// critical tier present. Nobody able to acknowledge is an error where alarms can be raised.
+fn acknowledgers(config: &Config, roles: &[Role], refs: &Refs<'_>, p: &mut Problems) -> Vec<PersonId> {
+    const KEY: &str = "break_glass_monitor.acknowledgers";
+    let configured = config.break_glass_monitor.as_ref().and_then(|m| m.acknowledgers.as_ref());
+    let mut out = match configured {
+        Some(list) => refs.expand_all(list, KEY, p),
+        None => {
+            let top = [Tier::Critical, Tier::High, Tier::Standard]
+                .into_iter()
+                .find(|t| roles.iter().any(|r| r.tier == *t && !r.approvers.is_empty()));
+            roles.iter().filter(|r| Some(r.tier) == top).flat_map(|r| r.approvers.clone()).collect()
+        }
+    };
+    dedupe(&mut out);
+    if out.is_empty() && config.break_glass_monitor.is_some() && !config.break_glass.is_empty() {
+        p.push(
+            KEY,
+            "nobody could acknowledge a break-glass alarm; list person ids or @groups (the default,              the approvers of the most critical roles, is empty)",
+        );
+    }
+    out
 }
 
 fn people(config: &Config, p: &mut Problems) -> Vec<Person> {

@@ -83,6 +83,13 @@ impl Config {
         {
             p.push("server.admin_token", problem);
         }
+        let max = self.limits.max_justification;
+        if !(1..=super::file::MAX_MAX_JUSTIFICATION).contains(&max) {
+            p.push(
+                "limits.max_justification",
+                format!("{max} is out of range; use 1 to {} characters", super::file::MAX_MAX_JUSTIFICATION),
+            );
+        }
         self.check_database(p);
         self.check_slack(p);
         self.check_discord(p);

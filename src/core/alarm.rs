@@ -206,9 +206,9 @@ pub fn page_key(id: &AlarmId, page: i32) -> String {
     format!("alarm:{id}:page:{page}")
 }
 
-/// The feed line announcing an alarm.
+/// The feed line announcing an alarm (the IP is what the sign-in source reported: quoted).
 pub fn feed_line(alarm: &Alarm) -> String {
-    let ip = alarm.ip.as_deref().unwrap_or("unknown IP");
+    let ip = alarm.ip.as_deref().map(super::text::quote).unwrap_or_else(|| "unknown IP".into());
     format!("{} from {ip} (alarm {})", alarm.headline(), alarm.id)
 }
 
@@ -228,9 +228,8 @@ mod tests {
 
     fn policy() -> Policy {
         Policy {
-            people: vec![],
-            roles: vec![],
             break_glass: vec![BreakGlass { upn: "BG1@contoso.com".into(), object_id: Some("oid-1".into()) }],
+            ..Policy::default()
         }
     }
 

@@ -18,6 +18,7 @@ pub mod report;
 pub mod request;
 pub mod service;
 pub mod state;
+pub mod text;
 pub mod view;
 
 pub use error::{Error, Result};

@@ -254,7 +254,7 @@ pub struct BreakGlass {
 }
 
 /// The whole resolved policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Known people.
     pub people: Vec<Person>,
@@ -262,6 +262,24 @@ pub struct Policy {
     pub roles: Vec<Role>,
     /// Emergency accounts.
     pub break_glass: Vec<BreakGlass>,
+    /// Longest justification or reason a person may type, in characters
+    /// (`[limits] max_justification`); longer ones are refused when submitted.
+    pub max_justification: usize,
+    /// Who may acknowledge a break-glass alarm (`[break_glass_monitor] acknowledgers`; by
+    /// default the approvers of the most critical roles).
+    pub acknowledgers: Vec<PersonId>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            people: Vec::new(),
+            roles: Vec::new(),
+            break_glass: Vec::new(),
+            max_justification: super::text::DEFAULT_MAX_JUSTIFICATION,
+            acknowledgers: Vec::new(),
+        }
+    }
 }
 
 impl Policy {
@@ -401,7 +419,7 @@ mod tests {
 
     #[test]
     fn identify_and_role_lookups_refuse_strangers() {
-        let policy = Policy { people: vec![], roles: vec![role()], break_glass: vec![] };
+        let policy = Policy { roles: vec![role()], ..Policy::default() };
         assert!(policy.identify(&ChatUser::slack("U0NOBODY")).is_err());
         assert!(matches!(policy.role(&"nope".into()), Err(Error::NotFound(_))));
         assert!(policy.role(&"global-admin".into()).is_ok());

@@ -183,7 +183,7 @@ impl MessageBody {
     pub fn summary(&self) -> String {
         match self {
             MessageBody::Card(c) => c.summary(),
-            MessageBody::Notice(n) => n.text.clone(),
+            MessageBody::Notice(n) => super::text::plain(&n.text),
             MessageBody::Alarm(a) => a.summary(),
         }
     }
@@ -303,7 +303,7 @@ mod tests {
         let policy = Policy {
             people: vec![person("alice", "UA"), person("carol", "UC")],
             roles: vec![],
-            break_glass: vec![],
+            ..Policy::default()
         };
         let role = Role {
             key: "ga".into(),

@@ -4,8 +4,10 @@
 //!
 //! Pinging is controlled by `allowed_mentions`, never by what the text happens to contain: a
 //! card pings exactly its approvers, a notice exactly its mentioned users, and only a notice
-//! with `page_channel` may ping `@everyone`. Everything a user typed is cut to Discord's limits
-//! ([`MAX_CONTENT`], [`MAX_FIELD_VALUE`], [`MAX_TITLE`], [`MAX_EMBED_TOTAL`]).
+//! with `page_channel` may ping `@everyone`. Text a person or an outside system supplied goes
+//! through one function, [`user_text`]: made one line, markdown and mention syntax escaped,
+//! `@everyone` defused, and cut to Discord's limits ([`MAX_CONTENT`], [`MAX_FIELD_VALUE`],
+//! [`MAX_TITLE`], [`MAX_EMBED_TOTAL`]); notices render their quoted pieces the same way.
 
 use serenity::all::{
     ButtonStyle, Colour, CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateInputText,
@@ -54,6 +56,34 @@ pub fn cut(text: &str, max: usize) -> String {
         s.push('…');
         s
     }
+}
+
+/// Longest quoted piece of user text inside a notice.
+pub const MAX_QUOTE: usize = 1000;
+
+/// One character of user text as Discord markdown needs it: formatting, quote, heading, link
+/// and mention characters (`<@…>`, `<#…>`, `<t:…>`) backslash-escaped.
+fn escaped(c: char) -> String {
+    match c {
+        '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '>' | '#' | '[' | ']' => format!("\\{c}"),
+        c => c.to_string(),
+    }
+}
+
+/// The escaped characters of user text made one line and defused, cut to `max` (an escape is
+/// never split).
+fn user_units(text: &str, max: usize) -> Vec<String> {
+    let line = defuse(&crate::core::text::one_line(text));
+    let units: Vec<String> = line.chars().map(escaped).collect();
+    let total: usize = units.iter().map(|u| u.chars().count()).sum();
+    if total <= max { units } else { vec![crate::core::text::cut_units(units, max)] }
+}
+
+/// Text a person or an outside system supplied, as it may appear in a Discord message: one
+/// line, markdown and mention syntax escaped, `@everyone`/`@here` defused, at most `max`
+/// characters.
+pub fn user_text(text: &str, max: usize) -> String {
+    user_units(text, max).concat()
 }
 
 /// Defuses `@everyone` / `@here` typed by users (a zero-width space after the `@`), so text
@@ -178,7 +208,7 @@ pub fn decision_line(status: &CardStatus) -> Option<String> {
         CardStatus::Approved { by } if by.is_empty() => Some("✅ Approved (no approval required)".into()),
         CardStatus::Approved { by } => Some(format!("✅ Approved by {}", people(by))),
         CardStatus::Denied { by, reason: Some(reason) } if !reason.trim().is_empty() => {
-            Some(format!("❌ Denied by {}: {}", person(by), defuse(reason)))
+            Some(format!("❌ Denied by {}: {}", person(by), user_text(reason, MAX_QUOTE)))
         }
         CardStatus::Denied { by, .. } => Some(format!("❌ Denied by {}", person(by))),
         CardStatus::Cancelled => Some("↩️ Cancelled by the requester".into()),
@@ -198,11 +228,15 @@ pub fn card_embed(view: &CardView) -> EmbedText {
         ("Scope".to_owned(), format!("`{}`", defuse(&view.scope)), true),
         ("Tier".to_owned(), view.tier.clone(), true),
         ("Duration".to_owned(), view.duration.clone(), true),
-        ("Ticket".to_owned(), view.ticket.as_deref().map(defuse).unwrap_or_else(|| "—".into()), true),
+        (
+            "Ticket".to_owned(),
+            view.ticket.as_deref().map(|t| user_text(t, 200)).unwrap_or_else(|| "—".into()),
+            true,
+        ),
         ("Request".to_owned(), format!("`{}`", view.request_id), true),
         ("Approvals".to_owned(), approvals, true),
         ("SLA".to_owned(), view.sla.clone(), true),
-        ("Justification".to_owned(), defuse(&view.justification), false),
+        ("Justification".to_owned(), user_text(&view.justification, MAX_FIELD_VALUE), false),
     ];
     if let Some(line) = decision_line(&view.status) {
         fields.push(("Decision".to_owned(), line, false));
@@ -275,17 +309,22 @@ pub fn card(view: &CardView) -> Rendered {
     }
 }
 
-/// The content of a notice: `@everyone` when paging, then the mentions, then the text.
+/// The content of a notice: `@everyone` when paging, then the mentions, then the text with
+/// each quoted piece of user text through [`user_text`]; at most [`MAX_CONTENT`] long.
 pub fn notice_content(n: &Notice) -> String {
     let mut head: Vec<String> = Vec::new();
     if n.page_channel {
         head.push("@everyone".into());
     }
     head.extend(n.mentions.iter().map(|m| mention_id(m)));
-    let head = head.join(" ");
-    let room = MAX_CONTENT.saturating_sub(head.chars().count() + 1);
-    let text = cut(&defuse(&n.text), room);
-    if head.is_empty() { text } else { cut(&format!("{head} {text}"), MAX_CONTENT) }
+    let mut units: Vec<String> = head.into_iter().map(|h| format!("{h} ")).collect();
+    for piece in crate::core::text::pieces(&n.text) {
+        match piece {
+            crate::core::text::Piece::Own(own) => units.extend(defuse(own).chars().map(String::from)),
+            crate::core::text::Piece::User(quoted) => units.extend(user_units(quoted, MAX_QUOTE)),
+        }
+    }
+    crate::core::text::cut_units(units, MAX_CONTENT)
 }
 
 /// A notice: content only; pings exactly the mentioned users, and `@everyone` when paging.

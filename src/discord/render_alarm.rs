@@ -7,7 +7,9 @@ use serenity::all::{
     InputTextStyle,
 };
 
-use super::render::{ACK_PREFIX, EmbedText, FIELD_REASON, GREEN, RED, Rendered, defuse, person};
+use super::render::{
+    ACK_PREFIX, EmbedText, FIELD_REASON, GREEN, MAX_FIELD_VALUE, RED, Rendered, defuse, person, user_text,
+};
 use crate::core::view::{AlarmStatus, AlarmView};
 
 /// Custom id prefix of the acknowledge form (`ack_reason:<alarm-id>`).
@@ -15,9 +17,9 @@ pub const ACK_REASON_PREFIX: &str = "ack_reason";
 
 /// Renders one page of an alarm.
 pub fn alarm(view: &AlarmView) -> Rendered {
-    let opt = |v: &Option<String>| v.as_deref().map(defuse).unwrap_or_else(|| "—".into());
+    let opt = |v: &Option<String>| v.as_deref().map(|v| user_text(v, 300)).unwrap_or_else(|| "—".into());
     let mut fields = vec![
-        ("Account".to_owned(), defuse(&view.account), true),
+        ("Account".to_owned(), user_text(&view.account, 300), true),
         ("When".to_owned(), view.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(), true),
         ("IP".to_owned(), opt(&view.ip), true),
         ("Location".to_owned(), opt(&view.location), true),
@@ -35,7 +37,12 @@ pub fn alarm(view: &AlarmView) -> Rendered {
     let (open, colour) = match &view.status {
         AlarmStatus::Open => (true, RED),
         AlarmStatus::Acknowledged { by, at, reason } => {
-            let line = format!("by {} at {}: {}", person(by), at.format("%H:%M UTC"), defuse(reason));
+            let line = format!(
+                "by {} at {}: {}",
+                person(by),
+                at.format("%H:%M UTC"),
+                user_text(reason, MAX_FIELD_VALUE)
+            );
             fields.push(("Acknowledged".to_owned(), line, false));
             (false, GREEN)
         }

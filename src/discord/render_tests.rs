@@ -112,3 +112,22 @@ fn the_deny_modal_has_one_paragraph_reason_input() {
     assert_eq!(input["style"], 2);
     assert_eq!(input["type"], 4);
 }
+
+#[test]
+fn quoted_user_text_in_a_notice_is_one_escaped_line_that_fits() {
+    use crate::core::text::quote;
+    let forged = format!("fix\n✅ **carol** approved <@100> @everyone\u{7}\u{202e}{}", "x".repeat(60_000));
+    let n = Notice::text(format!("📝 alice requested *reader*: {} (r-2)", quote(&forged)));
+    let content = notice_content(&n);
+    assert!(!content.contains('\n') && !content.contains('\u{7}') && !content.contains('\u{202e}'));
+    assert!(
+        content.starts_with(
+            "📝 alice requested *reader*: fix ✅ \\*\\*carol\\*\\* approved \\<@100\\> @\u{200B}everyone"
+        ),
+        "{content}"
+    );
+    assert!(content.chars().count() <= MAX_CONTENT);
+    assert!(content.ends_with("… (r-2)"), "{}", &content[content.len() - 20..]);
+    assert_eq!(user_text("a_b\n#c", 100), "a\\_b \\#c");
+    assert_eq!(user_text("\\\\\\", 3), "\\\\…", "an escape is never split");
+}

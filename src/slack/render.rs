@@ -2,10 +2,13 @@
 //! the break-glass alarm and the modals. Pure functions, no I/O.
 //!
 //! Everything a user or the policy file typed is escaped (`&`, `<`, `>`) before it lands in
-//! mrkdwn, so nobody can smuggle a `<!channel>` or a fake mention into a card.
+//! mrkdwn, so nobody can smuggle a `<!channel>` or a fake mention into a card. Text a person or
+//! an outside system supplied goes through one function, [`user_text`]: made one line, escaped,
+//! and cut to fit; notices render their quoted pieces (`core::text::quote`) the same way.
 
 use slack_morphism::prelude::*;
 
+use crate::core::text;
 use crate::core::view::{CardStatus, CardView, MessageBody, Notice, PersonRef};
 
 /// `action_id` of the approve button (value: request id).
@@ -37,31 +40,40 @@ pub const FIELD_REASON: &str = "reason";
 
 /// Slack refuses section text over 3000 characters; user text is cut well below that.
 const MAX_USER_TEXT: usize = 2000;
+/// Longest quoted piece of user text inside a notice.
+pub const MAX_QUOTE: usize = 1000;
+/// Longest notice text. Slack refuses `text` over 40,000 characters (`msg_too_long`) and
+/// truncates long ones; a feed line stays well inside.
+pub const MAX_NOTICE: usize = 3900;
 /// Slack allows at most 100 options in a static select.
 const MAX_SELECT_OPTIONS: usize = 100;
 
-/// Escapes the three characters Slack mrkdwn treats as control characters.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
+/// One character as Slack mrkdwn needs it: `&`, `<` and `>` as entities.
+fn escaped(c: char) -> String {
+    match c {
+        '&' => "&amp;".into(),
+        '<' => "&lt;".into(),
+        '>' => "&gt;".into(),
+        c => c.to_string(),
     }
-    out
 }
 
-/// Cuts `text` to `max` characters (adding `…`), then escapes it.
-fn escape_cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        escape(text)
-    } else {
-        let cut: String = text.chars().take(max).collect();
-        format!("{}…", escape(&cut))
-    }
+/// Escapes the three characters Slack mrkdwn treats as control characters.
+pub fn escape(text: &str) -> String {
+    text.chars().map(escaped).collect()
+}
+
+/// The escaped characters of user text made one line, cut to `max` (an entity is never split).
+fn user_units(text: &str, max: usize) -> Vec<String> {
+    let units: Vec<String> = text::one_line(text).chars().map(escaped).collect();
+    let total: usize = units.iter().map(|u| u.chars().count()).sum();
+    if total <= max { units } else { vec![text::cut_units(units, max)] }
+}
+
+/// Text a person or an outside system supplied, as it may appear in a Slack message: one line
+/// (no forged lines, no control or bidi characters), `&<>` escaped, at most `max` characters.
+pub fn user_text(text: &str, max: usize) -> String {
+    user_units(text, max).concat()
 }
 
 /// Plain text cut to `max` characters (for headers, labels, option texts).
@@ -109,7 +121,7 @@ pub fn decision_line(status: &CardStatus) -> Option<String> {
         CardStatus::Approved { by } if by.is_empty() => Some("✅ Approved (no approval required)".into()),
         CardStatus::Approved { by } => Some(format!("✅ Approved by {}", people(by))),
         CardStatus::Denied { by, reason: Some(reason) } if !reason.trim().is_empty() => {
-            Some(format!("❌ Denied by {}: {}", person(by), escape_cut(reason, MAX_USER_TEXT)))
+            Some(format!("❌ Denied by {}: {}", person(by), user_text(reason, MAX_USER_TEXT)))
         }
         CardStatus::Denied { by, .. } => Some(format!("❌ Denied by {}", person(by))),
         CardStatus::Cancelled => Some("↩️ Cancelled by the requester".into()),
@@ -137,9 +149,9 @@ pub fn card(view: &CardView) -> SlackMessageContent {
     if !view.approvals.is_empty() {
         approvals.push_str(&format!(" by {}", people(&view.approvals)));
     }
-    let ticket = view.ticket.as_deref().map(|t| escape_cut(t, 200)).unwrap_or_else(|| "—".into());
+    let ticket = view.ticket.as_deref().map(|t| user_text(t, 200)).unwrap_or_else(|| "—".into());
     let fields: Vec<SlackBlockText> = vec![
-        md!("*Scope*\n`{}`", escape_cut(&view.scope, 500)),
+        md!("*Scope*\n`{}`", user_text(&view.scope, 500)),
         md!("*Tier*\n{}", escape(&view.tier)),
         md!("*Duration*\n{}", escape(&view.duration)),
         md!("*Ticket*\n{}", ticket),
@@ -150,15 +162,15 @@ pub fn card(view: &CardView) -> SlackMessageContent {
     let justification = if view.justification.trim().is_empty() {
         "_none given_".to_owned()
     } else {
-        quote(&escape_cut(&view.justification, MAX_USER_TEXT))
+        quote(&user_text(&view.justification, MAX_USER_TEXT))
     };
     let mut blocks: Vec<SlackBlock> = slack_blocks![
         some_into(SlackHeaderBlock::new(pt!(plain_cut(&format!("Access request: {}", view.role_name), 150)))),
         some_into(SlackSectionBlock::new().with_text(md!(
             "{} requests *{}* (`{}`) for *{}*",
             person(&view.requester),
-            escape_cut(&view.role_name, 200),
-            escape_cut(&view.role_key, 100),
+            user_text(&view.role_name, 200),
+            user_text(&view.role_key, 100),
             escape(&view.duration)
         ))),
         some_into(SlackSectionBlock::new().with_fields(fields)),
@@ -198,15 +210,22 @@ pub fn card(view: &CardView) -> SlackMessageContent {
     SlackMessageContent::new().with_text(text).with_blocks(blocks)
 }
 
-/// The text of a notice: `<!channel>` when paging, then the mentions, then the escaped text.
+/// The text of a notice: `<!channel>` when paging, then the mentions, then the escaped text
+/// with each quoted piece of user text through [`user_text`]; at most [`MAX_NOTICE`] long.
 pub fn notice_text(n: &Notice) -> String {
-    let mut parts: Vec<String> = Vec::with_capacity(n.mentions.len() + 2);
+    let mut head: Vec<String> = Vec::with_capacity(n.mentions.len() + 1);
     if n.page_channel {
-        parts.push("<!channel>".into());
+        head.push("<!channel>".into());
     }
-    parts.extend(n.mentions.iter().map(|m| mention_id(m)));
-    parts.push(escape(&n.text));
-    parts.join(" ")
+    head.extend(n.mentions.iter().map(|m| mention_id(m)));
+    let mut units: Vec<String> = head.into_iter().map(|h| format!("{h} ")).collect();
+    for piece in text::pieces(&n.text) {
+        match piece {
+            text::Piece::Own(own) => units.extend(own.chars().map(escaped)),
+            text::Piece::User(quoted) => units.extend(user_units(quoted, MAX_QUOTE)),
+        }
+    }
+    text::cut_units(units, MAX_NOTICE)
 }
 
 /// A plain notice (feed line, reminder, refusal): text only, mentions first.
@@ -225,7 +244,7 @@ pub fn message(body: &MessageBody) -> SlackMessageContent {
 
 /// A break-glass alarm: pages the channel and carries an acknowledge button (value: alarm id).
 pub fn alarm(text: &str, alarm_id: &str) -> SlackMessageContent {
-    let line = format!("<!channel> 🚨 {}", escape_cut(text, MAX_USER_TEXT));
+    let line = format!("<!channel> 🚨 {}", user_text(text, MAX_USER_TEXT));
     let blocks = slack_blocks![
         some_into(SlackSectionBlock::new().with_text(md!(line.clone()))),
         some_into(

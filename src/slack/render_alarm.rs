@@ -4,7 +4,7 @@
 
 use slack_morphism::prelude::*;
 
-use super::{ACTION_ACK, BLOCK_ALARM_ACTIONS, MAX_USER_TEXT, button, escape, escape_cut, person};
+use super::{ACTION_ACK, BLOCK_ALARM_ACTIONS, MAX_USER_TEXT, button, escape, person, user_text};
 use crate::core::view::{AlarmStatus, AlarmView};
 
 /// How times are shown on an alarm (always UTC: responders may sit in any time zone).
@@ -12,7 +12,7 @@ const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S UTC";
 
 fn field(label: &str, value: Option<&str>) -> SlackBlockText {
     let value =
-        value.filter(|v| !v.trim().is_empty()).map(|v| escape_cut(v, 300)).unwrap_or_else(|| "—".into());
+        value.filter(|v| !v.trim().is_empty()).map(|v| user_text(v, 300)).unwrap_or_else(|| "—".into());
     md!("*{}*\n{}", label, value)
 }
 
@@ -38,7 +38,7 @@ pub fn alarm_status_line(view: &AlarmView) -> String {
             "✅ Acknowledged by {} at {}: {}",
             person(by),
             at.format(TIME_FORMAT),
-            escape_cut(reason, MAX_USER_TEXT)
+            user_text(reason, MAX_USER_TEXT)
         ),
     }
 }

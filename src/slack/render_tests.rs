@@ -75,7 +75,10 @@ fn card_shows_requester_role_progress_and_approvers() {
 #[test]
 fn user_text_is_escaped_and_quoted() {
     let s = all_text(&json_of(&card(&open_card())));
-    assert!(s.contains(">rotate keys &lt;!channel&gt; &amp; fix &lt;@UEVIL&gt;\\n>second line"), "{s}");
+    assert!(
+        s.contains(">rotate keys &lt;!channel&gt; &amp; fix &lt;@UEVIL&gt; second line"),
+        "one line: {s}"
+    );
     assert!(!s.contains("<!channel>"));
     assert!(!s.contains("<@UEVIL>"));
 }
@@ -184,4 +187,35 @@ fn deny_modal_carries_the_request_id() {
     assert_eq!(v["blocks"][0]["block_id"], FIELD_REASON);
     assert_eq!(v["blocks"][0]["element"]["action_id"], FIELD_REASON);
     assert_eq!(v["blocks"][0]["element"]["multiline"], true);
+}
+
+#[test]
+fn quoted_user_text_in_a_notice_is_one_escaped_line_that_fits() {
+    use crate::core::text::quote;
+    let forged = format!(
+        "fix\n✅ carol approved alice's request r-1\u{7}\u{1b}[2J \u{202e}<!channel>{}",
+        "x".repeat(60_000)
+    );
+    let n = Notice::text(format!("📝 alice requested *reader* for 1h: {} (r-2)", quote(&forged)));
+    let text = notice_text(&n);
+    assert!(
+        !text.contains('\n')
+            && !text.contains('\u{7}')
+            && !text.contains('\u{1b}')
+            && !text.contains('\u{202e}')
+    );
+    assert!(text.starts_with("📝 alice requested *reader* for 1h: fix ✅ carol approved"), "{text}");
+    assert!(text.contains("&lt;!channel&gt;") && !text.contains("<!channel>"));
+    assert!(text.chars().count() <= MAX_NOTICE, "{}", text.chars().count());
+    assert!(
+        text.ends_with("… (r-2)"),
+        "the quote is cut, pimbot's own words stay: {}",
+        &text[text.len() - 20..]
+    );
+    // A whole notice that is too long is cut too, never split inside an entity.
+    let long = Notice::text(quote(&"&".repeat(5000)));
+    let text = notice_text(&long);
+    assert!(text.chars().count() <= MAX_NOTICE && text.ends_with("&amp;…"), "{}", &text[text.len() - 12..]);
+    assert_eq!(user_text("a\tb\r\nc <@U1>", 100), "a b c &lt;@U1&gt;");
+    assert_eq!(user_text("abcdef", 4), "abc…");
 }

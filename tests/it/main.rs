@@ -22,3 +22,4 @@ mod slack_refusals;
 mod socket_mode;
 mod store;
 mod store_outbox;
+mod user_text;

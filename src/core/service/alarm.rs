@@ -178,7 +178,9 @@ impl AccessService {
         let policy = self.policy();
         let now = self.now();
         let person = whois(&policy, user)?;
-        let reason = ack_reason(reason).ok_or_else(|| {
+        let reason =
+            crate::core::text::field("reason", reason.unwrap_or_default(), policy.max_justification)?;
+        let reason = ack_reason(Some(&reason)).ok_or_else(|| {
             Error::BadInput("a reason is required to acknowledge a break-glass alarm".into())
         })?;
         let mut alarm = self.load_alarm(id).await?;
@@ -195,8 +197,11 @@ impl AccessService {
             &self.channels,
             &alarm_key(&alarm.id),
             &format!(
-                "✅ {} acknowledged break-glass alarm {} ({}): {reason}",
-                person.id, alarm.id, alarm.account_upn
+                "✅ {} acknowledged break-glass alarm {} ({}): {}",
+                person.id,
+                alarm.id,
+                alarm.account_upn,
+                crate::core::text::quote(&reason)
             ),
         ));
         let secs = (now - alarm.raised_at).num_seconds();

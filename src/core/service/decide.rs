@@ -12,6 +12,7 @@ use crate::core::ids::{ChatUser, RequestId};
 use crate::core::ports::{Commit, Write};
 use crate::core::request::{AccessRequest, Approval};
 use crate::core::state::{Action, RequestState, transition};
+use crate::core::text::quote;
 
 /// How often a decision is re-applied after losing a race to a background step.
 const DECIDE_ATTEMPTS: u32 = 5;
@@ -32,6 +33,13 @@ impl AccessService {
     /// Records one approver's decision. Refusals (requester, non-approver, already decided)
     /// return a user-facing error and change nothing.
     pub async fn decide(&self, user: &ChatUser, id: &RequestId, decision: Decision) -> Result<AccessRequest> {
+        let decision = match decision {
+            Decision::Deny(Some(reason)) => {
+                let max = self.policy().max_justification;
+                Decision::Deny(Some(crate::core::text::field("reason", &reason, max)?))
+            }
+            other => other,
+        };
         // A lost compare-and-set against a background step (a reminder bumping the version)
         // must not eat the click: while the request is still pending, decide again.
         let mut attempt = 0;
@@ -162,7 +170,7 @@ impl AccessService {
                     &role.key,
                     json!({"reason": request.reason, "time_to_decision_secs": ttd}),
                 ));
-                let why = request.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+                let why = request.reason.as_deref().map(|r| format!(": {}", quote(r))).unwrap_or_default();
                 outbox.extend(feed(
                     &self.channels,
                     id.as_str(),

@@ -67,13 +67,14 @@ impl AccessService {
         let cause: String = format!("{error:#}").chars().take(300).collect();
         let text = format!(
             "🚨 Could not END {}'s *{}* (grant {}, due {}): {} failed attempts since {}. The assignment \
-             may still be active in the directory; pimbot keeps retrying. Last error: {cause}",
+             may still be active in the directory; pimbot keeps retrying. Last error: {}",
             grant.person,
             grant.role,
             grant.id,
             grant.ends_at.format("%Y-%m-%d %H:%M UTC"),
             failure.attempts,
             failure.first.format("%H:%M UTC"),
+            crate::core::text::quote(&cause),
         );
         let detail = json!({"grant_id": grant.id, "attempts": failure.attempts, "since": failure.first, "error": cause});
         let commit = Commit {

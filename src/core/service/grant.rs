@@ -141,8 +141,10 @@ impl AccessService {
         request.state = transition(request.state, Action::Fail, now)?;
         request.reason = Some(why.to_owned());
         let id = request.id.clone();
+        // The directory's error text is outside input: quoted, so it is escaped and cut.
+        let shown = crate::core::text::quote(why);
         let text =
-            format!("🚨 Grant FAILED for request {} ({} → *{}*): {why}", id, request.requester, role.key);
+            format!("🚨 Grant FAILED for request {} ({} → *{}*): {shown}", id, request.requester, role.key);
         let mut outbox = alert(&self.channels, id.as_str(), &text);
         outbox.extend(feed(&self.channels, id.as_str(), &text));
         if let Some(p) = self.requester_to_tell(policy, &request.requester) {
@@ -150,7 +152,7 @@ impl AccessService {
                 &self.channels,
                 &p,
                 id.as_str(),
-                &format!("🚨 Your request {id} for *{}* could not be granted: {why}", role.key),
+                &format!("🚨 Your request {id} for *{}* could not be granted: {shown}", role.key),
             ));
         }
         self.commit(Commit {

@@ -139,8 +139,10 @@ impl AccessService {
         let marker = RequestId(format!("reconcile-{}", now.format("%Y%m%dT%H%M%S")));
         for d in &fresh {
             let a = &d.assignment;
-            let who =
-                d.person.as_ref().map_or_else(|| format!("principal {}", a.principal_id), |p| p.to_string());
+            let who = d.person.as_ref().map_or_else(
+                || format!("principal {}", crate::core::text::quote(&a.principal_id)),
+                |p| p.to_string(),
+            );
             let until = a.ends_at.map_or_else(
                 || "permanent".to_owned(),
                 |e| format!("until {}", e.format("%Y-%m-%d %H:%M UTC")),

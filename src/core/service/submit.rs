@@ -12,12 +12,19 @@ use crate::core::policy::{Draft, MAX_REQUEST_TTL};
 use crate::core::ports::{Commit, Write};
 use crate::core::request::{AccessRequest, NudgeStage};
 use crate::core::state::{Action, RequestState, transition};
+use crate::core::text;
 
 impl AccessService {
     /// Files an activation request (or an extension of an active grant) after checking policy.
     pub async fn submit(&self, user: &ChatUser, draft: Draft) -> Result<Submitted> {
         let policy = self.policy();
         let now = self.now();
+        // Text is data: one line, no control or bidi characters, and not too long.
+        let draft = Draft {
+            justification: text::field("justification", &draft.justification, policy.max_justification)?,
+            ticket: draft.ticket.map(|t| text::field("ticket", &t, text::MAX_TICKET)).transpose()?,
+            ..draft
+        };
         let person = self.requester(&policy, user).await?;
         let role = policy.role(&draft.role)?;
         super::lookup::check_transient_role(&policy, role, &person)?;
@@ -57,12 +64,12 @@ impl AccessService {
             next_nudge_at: Some((now + role.sla).min(deadline)),
             grant_id: None,
         };
-        let ticket = request.ticket.as_deref().map(|t| format!(" #{t}")).unwrap_or_default();
+        let ticket = request.ticket.as_deref().map(|t| format!(" #{}", text::quote(t))).unwrap_or_default();
         let asked = format!(
             "*{}* for {}{ticket}: {} ({})",
             role.key,
             format_duration(request.duration),
-            request.justification,
+            text::quote(&request.justification),
             request.id
         );
         let detail = json!({
