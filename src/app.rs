@@ -213,7 +213,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         Arc::new(crate::directory::InstrumentedDirectory::new(parts.directory)),
         parts.clock.clone(),
         parts.policy,
-        channels,
+        channels.clone(),
     )
     .with_observer(Arc::new(crate::metrics::PrometheusObserver));
     if let Some(bg) = &parts.break_glass {
@@ -228,7 +228,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         .break_glass
         .as_ref()
         .map(|bg| crate::webhooks::AzureMonitorState { token: bg.webhook_token.clone() });
-    let dispatcher = Arc::new(Dispatcher::new(parts.store, parts.clock, senders));
+    let dispatcher = Arc::new(Dispatcher::new(parts.store, parts.clock, senders).with_channels(channels));
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr().context("reading the bound address")?;
     let reload: Option<Reloader> = parts.policy_source.map(|source| {

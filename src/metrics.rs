@@ -18,6 +18,8 @@
 //! | `pimbot_directory_calls_total` | counter | `directory`, `op`, `outcome` | Directory calls (`op`: `grant`, `revoke`, `eligibility`, `list_assignments`, `remove_assignment`, `lookup_user`; `outcome`: `ok`, `error`). |
 //! | `pimbot_break_glass_alarms_total` | counter | `event` | Break-glass alarms `raised` and `acknowledged` (counted from the `breakglass.signin` and `breakglass.acknowledged` audit events of committed changes). |
 //! | `pimbot_http_request_duration_seconds` | histogram | `route`, `status` | HTTP requests by matched route template (`unmatched` for 404s) and status code. |
+//! | `pimbot_chat_rejected_total` | counter | `platform`, `reason` | Chat messages a platform refused for good (`reason`: Slack's error code such as `channel_not_found`, Discord's message in snake case such as `unknown_channel`, `original_missing`, `platform_disabled`); common reasons start at zero. |
+//! | `pimbot_chat_rejected_last_hour` | gauge | — | Messages refused for good in the last hour (database-wide). |
 //!
 //! The gauges read the database; they are refreshed on every scrape ([`refresh_gauges`]), so every
 //! replica reports the same database-wide value: aggregate them with `max`, not `sum`.
@@ -55,6 +57,33 @@ pub const DIRECTORY_CALLS_TOTAL: &str = "pimbot_directory_calls_total";
 pub const BREAK_GLASS_ALARMS_TOTAL: &str = "pimbot_break_glass_alarms_total";
 /// HTTP request latency.
 pub const HTTP_REQUEST_DURATION: &str = "pimbot_http_request_duration_seconds";
+/// Chat messages a platform refused for good.
+pub const CHAT_REJECTED_TOTAL: &str = "pimbot_chat_rejected_total";
+/// Chat messages refused in the last hour (database-wide).
+pub const CHAT_REJECTED_LAST_HOUR: &str = "pimbot_chat_rejected_last_hour";
+/// Refusal reasons every platform's `pimbot_chat_rejected_total` starts at zero with, so an
+/// alert's `increase()` sees the first refusal; other reasons appear when they happen.
+const KNOWN_REFUSALS: &[(&str, &[&str])] = &[
+    (
+        "slack",
+        &[
+            "channel_not_found",
+            "not_in_channel",
+            "is_archived",
+            "invalid_auth",
+            "account_inactive",
+            "token_revoked",
+            "missing_scope",
+            "msg_too_long",
+            "invalid_blocks",
+            "original_missing",
+        ],
+    ),
+    (
+        "discord",
+        &["unknown_channel", "missing_access", "missing_permissions", "http_401", "original_missing"],
+    ),
+];
 
 /// How late a grant's end may be before it counts as overdue.
 pub const OVERDUE_AFTER: chrono::Duration = chrono::Duration::seconds(60);
@@ -123,6 +152,25 @@ fn describe() {
     }
     counter!(REMINDERS_TOTAL).absolute(0);
     counter!(ESCALATIONS_TOTAL).absolute(0);
+    describe_counter!(
+        CHAT_REJECTED_TOTAL,
+        "Chat messages a platform refused for good, by platform and reason."
+    );
+    describe_gauge!(
+        CHAT_REJECTED_LAST_HOUR,
+        "Chat messages refused for good in the last hour (database-wide)."
+    );
+    for (platform, reasons) in KNOWN_REFUSALS {
+        for reason in *reasons {
+            counter!(CHAT_REJECTED_TOTAL, "platform" => *platform, "reason" => *reason).absolute(0);
+        }
+    }
+}
+
+/// Counts one message `platform` refused for good; `reason` is a short label (see
+/// `delivery::refusal::reason_label`).
+pub fn chat_rejected(platform: &'static str, reason: &str) {
+    counter!(CHAT_REJECTED_TOTAL, "platform" => platform, "reason" => reason.to_owned()).increment(1);
 }
 
 /// A break-glass alarm event.
@@ -255,6 +303,12 @@ pub async fn refresh_gauges(store: &dyn Store, now: DateTime<Utc>) {
     match store.open_grant_count().await {
         Ok(n) => gauge!(ACTIVE_GRANTS).set(n as f64),
         Err(e) => tracing::warn!(error = %format!("{e:#}"), "counting active grants for metrics failed"),
+    }
+    match store.recent_rejections(now - chrono::Duration::hours(1), 10_000).await {
+        Ok(refused) => gauge!(CHAT_REJECTED_LAST_HOUR).set(refused.len() as f64),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "counting refused chat messages for metrics failed")
+        }
     }
     match store.due_grants(now - OVERDUE_AFTER, 10_000).await {
         Ok(due) => gauge!(GRANTS_OVERDUE).set(due.len() as f64),

@@ -1,9 +1,11 @@
-//! The command line: `serve`, `check`, `migrate`, `reconcile`, `demo`, `audit verify|export`. Each command
+//! The command line: `serve`, `check`, `migrate`, `reconcile`, `demo`, `audit verify|export`,
+//! `outbox status`. Each command
 //! loads what it needs and hands over to the library; none holds domain logic.
 
 mod audit;
 mod discord;
 pub mod exit;
+mod outbox;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,6 +83,15 @@ pub enum Cmd {
         #[command(subcommand)]
         action: audit::AuditCmd,
     },
+    /// The outbox: messages waiting, and messages the chat platforms refused for good.
+    Outbox {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// What to do.
+        #[command(subcommand)]
+        action: outbox::OutboxCmd,
+    },
     /// Discord chores (command registration).
     Discord {
         /// Config file.
@@ -132,6 +143,11 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
             let (config, _) = load_valid(&config)?;
             let store = crate::storage::connect(database_url(&config)?).await?;
             audit::run(store.as_ref(), action).await
+        }
+        Cmd::Outbox { config, action } => {
+            let (config, _) = load_valid(&config)?;
+            let store = crate::storage::connect(database_url(&config)?).await?;
+            outbox::run(store.as_ref(), action).await
         }
         Cmd::Discord { config, action } => {
             let (config, _) = load_valid(&config)?;

@@ -25,7 +25,12 @@ use chrono::{DateTime, Duration, Utc};
 use crate::core::Result;
 use crate::core::ids::Platform;
 use crate::core::outbox::{DeliveryOutcome, OutboxItem, Target};
-use crate::core::ports::{ChatSender, Clock, Store};
+use crate::core::ports::{ChatSender, Clock, Commit, Store};
+use crate::core::service::Channels;
+
+pub mod refusal;
+pub mod status;
+use refusal::Refusals;
 
 /// How long a claimed row is reserved for one dispatcher before another may take it, even while
 /// that dispatcher's heartbeat goes on (a dead dispatcher's rows are taken over sooner).
@@ -53,6 +58,7 @@ pub struct Dispatcher {
     senders: HashMap<Platform, Arc<dyn ChatSender>>,
     id: String,
     registered: AtomicBool,
+    refusals: Refusals,
 }
 
 impl Dispatcher {
@@ -60,7 +66,14 @@ impl Dispatcher {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, senders: Vec<Arc<dyn ChatSender>>) -> Self {
         let senders = senders.into_iter().map(|s| (s.platform(), s)).collect();
         let id = format!("d-{:032x}", rand::random::<u128>());
-        Self { store, clock, senders, id, registered: AtomicBool::new(false) }
+        Self { store, clock, senders, id, registered: AtomicBool::new(false), refusals: Refusals::default() }
+    }
+
+    /// Announces refusals on these platforms' channels and reroutes refused alarms (see
+    /// [`refusal`]); without it refusals are only counted, logged and audited.
+    pub fn with_channels(mut self, channels: Vec<Channels>) -> Self {
+        self.refusals = Refusals::new(channels);
+        self
     }
 
     /// This dispatcher's id (the `claimed_by` of its rows).
@@ -105,24 +118,49 @@ impl Dispatcher {
                 let (store, done) = (self.store.clone(), done.clone());
                 let sender = self.senders.get(&item.message.platform).cloned();
                 tokio::spawn(async move {
-                    let id = item.id;
-                    let finished = match deliver_one(&store, sender, item, now).await {
+                    let finished = match deliver_one(&store, sender, &item, now).await {
                         Ok(finished) => finished,
                         // The row keeps its lease and is tried again when the lease ends.
                         Err(e) => {
-                            return tracing::error!(outbox = id, error = %format!("{e:#}"), "preparing a delivery failed");
+                            return tracing::error!(outbox = item.id, error = %format!("{e:#}"), "preparing a delivery failed");
                         }
                     };
-                    let _ = done.send((id, finished));
+                    let _ = done.send((item, finished));
                 });
             }
             drop(done);
             let mut batch = Vec::new();
             while outcomes.recv_many(&mut batch, CLAIM_BATCH as usize).await > 0 {
-                self.store.finish_outbox(&batch).await?;
-                batch.clear();
+                self.follow_refusals(&batch, now).await?;
+                let finished: Vec<_> = batch.drain(..).map(|(item, outcome)| (item.id, outcome)).collect();
+                self.store.finish_outbox(&finished).await?;
             }
         }
+    }
+}
+
+impl Dispatcher {
+    /// Counts, audits and follows up the refusals among `finished` (see [`refusal`]), before
+    /// their outcomes are recorded: if this fails, the rows stay claimed and are tried again,
+    /// so a refusal is never recorded without its announcement.
+    async fn follow_refusals(
+        &self,
+        finished: &[(OutboxItem, DeliveryOutcome)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut commit = Commit { at: Some(now), ..Commit::default() };
+        for (item, outcome) in finished {
+            let DeliveryOutcome::Rejected(reason) = outcome else { continue };
+            let platform = item.message.platform;
+            crate::metrics::chat_rejected(platform.as_str(), &refusal::reason_label(reason));
+            let follow = self.refusals.follow_up(item, reason, now);
+            commit.outbox.extend(follow.outbox);
+            commit.audit.push(follow.audit);
+        }
+        if commit.audit.is_empty() {
+            return Ok(());
+        }
+        self.store.commit(commit).await
     }
 }
 
@@ -130,11 +168,11 @@ impl Dispatcher {
 async fn deliver_one(
     store: &Arc<dyn Store>,
     sender: Option<Arc<dyn ChatSender>>,
-    item: OutboxItem,
+    item: &OutboxItem,
     now: DateTime<Utc>,
 ) -> Result<DeliveryOutcome> {
     let Some(sender) = sender else {
-        return Ok(DeliveryOutcome::Rejected("platform not enabled".into()));
+        return Ok(DeliveryOutcome::Rejected("platform_disabled".into()));
     };
     let existing = match &item.message.target {
         Target::Replace { ref_key } | Target::Thread { parent: ref_key, .. } => {
@@ -147,9 +185,9 @@ async fn deliver_one(
         && item.attempts >= MAX_ORPHAN_ATTEMPTS
     {
         tracing::error!(outbox = item.id, "giving up an update of a message that was never posted");
-        return Ok(DeliveryOutcome::Rejected("the message to update was never posted".into()));
+        return Ok(DeliveryOutcome::Rejected("original_missing".into()));
     }
-    let attempt = tokio::time::timeout(DELIVERY_BUDGET, sender.deliver(&item, existing.as_ref(), now)).await;
+    let attempt = tokio::time::timeout(DELIVERY_BUDGET, sender.deliver(item, existing.as_ref(), now)).await;
     let outcome = attempt.unwrap_or_else(|_| {
         DeliveryOutcome::Unconfirmed(now, format!("delivery took longer than {DELIVERY_BUDGET:?}"))
     });

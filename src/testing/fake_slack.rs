@@ -123,6 +123,11 @@ impl FakeSlack {
         lock(&self.inner).emails.insert(user.to_owned(), email.to_owned());
     }
 
+    /// Revokes the bot token: every later call with it is answered `invalid_auth`.
+    pub fn revoke_token(&self) {
+        lock(&self.inner).token = "xoxb-revoked-and-replaced".into();
+    }
+
     /// The token the fake expects.
     pub fn token(&self) -> String {
         lock(&self.inner).token.clone()

@@ -17,6 +17,7 @@ mod manifests;
 mod metrics;
 mod ops;
 mod process;
+mod refusals;
 mod slack_flow;
 mod slack_refusals;
 mod socket_mode;

@@ -142,3 +142,14 @@ fn dockerfile_builds_locked_and_runs_as_non_root() {
     let ignore = read(".dockerignore");
     assert!(ignore.lines().any(|l| l.trim() == "target/"), "target/ stays out of the context");
 }
+
+#[test]
+fn the_shipped_alert_rules_cover_refused_chat_messages() {
+    let ops = read("docs/OPERATIONS.md");
+    let rules = ops.split("```yaml").nth(1).and_then(|r| r.split("```").next()).expect("alert rules");
+    assert!(
+        rules.contains("alert: PimbotChatRejected") && rules.contains("pimbot_chat_rejected_total"),
+        "{rules}"
+    );
+    assert!(ops.contains("pimbot outbox status"));
+}
