@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use pimbot::app::{self, BreakGlassParts, Parts, SlackParts};
-use pimbot::core::ids::Platform;
+use pimbot::core::ids::{ChatUser, Platform};
 use pimbot::core::ports::SystemClock;
 use pimbot::testing::FakeSlack;
-use pimbot::testing::azure_monitor::log_alert_v2;
+use pimbot::testing::azure_monitor::{log_alert_v2, with_dimension};
 
 const TOKEN: &str = "bench-token";
 const ALERTS: &str = "C0ALERTS";
@@ -78,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
             webhook_token: TOKEN.to_owned().into(),
             repage_every: chrono::Duration::hours(1),
             poll_interval: chrono::Duration::seconds(60),
+            coalesce_window: chrono::Duration::minutes(10),
         }),
         policy_source: None,
         admin_token: None,
@@ -100,11 +101,20 @@ async fn main() -> anyhow::Result<()> {
     );
     let (mut answered, mut posted) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for i in 0..n {
-        let body = log_alert_v2("Fired", "bg1@contoso.onmicrosoft.com", "203.0.113.7", &format!("bench-{i}"));
+        // Each round is its own incident: a distinct sign-in, and the previous alarm was
+        // acknowledged (sign-ins of an account with an open alarm join it instead of paging).
+        let at = (chrono::Utc::now() + chrono::Duration::milliseconds(i as i64)).to_rfc3339();
+        let body = with_dimension(
+            log_alert_v2("Fired", "bg1@contoso.onmicrosoft.com", "203.0.113.7", &format!("bench-{i}")),
+            "TimeGenerated",
+            &at,
+        );
         let sent = Instant::now();
         let resp = http.post(&endpoint).json(&body).send().await.context("webhook call")?;
         anyhow::ensure!(resp.status().is_success(), "webhook answered {}", resp.status());
         answered.push(sent.elapsed());
+        let answer: serde_json::Value = resp.json().await.context("webhook answer")?;
+        let alarm = answer["raised"][0].as_str().context("a new alarm")?.to_owned();
         let deadline = sent + Duration::from_secs(10);
         let call = loop {
             if let Some(call) = alarms_posted().into_iter().nth(i) {
@@ -114,6 +124,8 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_micros(200)).await;
         };
         posted.push(call.at.saturating_duration_since(sent));
+        let carol = ChatUser { platform: Platform::Slack, id: "U0CAROL".into() };
+        running.service.acknowledge(&carol, &alarm.as_str().into(), Some("benchmark round")).await?;
     }
     report("webhook answered (2xx)", answered);
     report("alarm posted to Slack (postMessage)", posted);

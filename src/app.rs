@@ -73,6 +73,8 @@ pub struct BreakGlassParts {
     pub repage_every: chrono::Duration,
     /// Cadence of the Graph sign-in poller (directory kind `graph`).
     pub poll_interval: chrono::Duration,
+    /// Sign-ins of one account this close to its open alarm's latest join it.
+    pub coalesce_window: chrono::Duration,
 }
 
 impl BreakGlassParts {
@@ -83,6 +85,7 @@ impl BreakGlassParts {
             webhook_token: monitor.webhook_token.clone()?,
             repage_every: monitor.repage_every,
             poll_interval: monitor.poll_interval,
+            coalesce_window: monitor.coalesce_window,
         })
     }
 }
@@ -217,7 +220,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     )
     .with_observer(Arc::new(crate::metrics::PrometheusObserver));
     if let Some(bg) = &parts.break_glass {
-        service = service.with_repage_every(bg.repage_every);
+        service = service.with_repage_every(bg.repage_every).with_coalesce_window(bg.coalesce_window);
     }
     if let Some(identity) = identity {
         tracing::info!("lookup by Slack profile email is on");

@@ -24,3 +24,45 @@ fn durations_too_long_to_add_to_a_date_are_refused_with_their_key() {
     let err = parse_error(&text);
     assert!(err.contains("repage_every") && err.contains("too long"), "{err}");
 }
+
+/// A monitor, a break-glass account and two roles of different tiers, with `extra` in the
+/// monitor section.
+fn with_monitor(extra: &str) -> String {
+    let role = |lines: &str| format!("\n[[role]]\nkind = \"entra-role\"\neligible = [\"alice\"]\n{lines}\n");
+    format!(
+        "{BASE}[break_glass_monitor]\nwebhook_token = \"w\"\n{extra}\n\
+         [[break_glass]]\nupn = \"bg1@contoso.com\"\n{}{}",
+        role("key = \"ga\"\ntier = \"critical\"\napprovers = [\"@approvers\"]"),
+        role("key = \"reader\"\ntier = \"standard\"\napprovers = [\"bob\"]\napprovals_required = 1"),
+    )
+}
+
+#[test]
+fn acknowledgers_default_to_the_approvers_of_the_most_critical_roles() {
+    let policy = valid(&with_monitor(""));
+    assert_eq!(policy.acknowledgers, vec![PersonId::from("carol"), PersonId::from("dave")]);
+    let policy = valid(&with_monitor("acknowledgers = [\"bob\", \"@approvers\", \"bob\"]"));
+    assert_eq!(policy.acknowledgers, ["bob", "carol", "dave"].map(PersonId::from));
+    assert_problem(&with_monitor("acknowledgers = [\"zed\"]"), "break_glass_monitor.acknowledgers", "zed");
+    assert_problem(&with_monitor("acknowledgers = []"), "break_glass_monitor.acknowledgers", "nobody");
+    let monitor = parse(&with_monitor("coalesce_window = \"30m\""));
+    assert_eq!(monitor.break_glass_monitor().map(|m| m.coalesce_window), Some(Duration::minutes(30)));
+    let default = parse(&with_monitor(""));
+    assert_eq!(default.break_glass_monitor().map(|m| m.coalesce_window), Some(Duration::minutes(10)));
+}
+
+#[test]
+fn max_justification_has_a_default_and_a_range() {
+    assert_eq!(valid(BASE).max_justification, 500);
+    assert_eq!(valid(&format!("{BASE}[limits]\nmax_justification = 80\n")).max_justification, 80);
+    assert_problem(
+        &format!("{BASE}[limits]\nmax_justification = 0\n"),
+        "limits.max_justification",
+        "out of range",
+    );
+    assert_problem(
+        &format!("{BASE}[limits]\nmax_justification = 5000\n"),
+        "limits.max_justification",
+        "out of range",
+    );
+}

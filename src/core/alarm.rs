@@ -44,11 +44,17 @@ pub fn signin_key(id: &str) -> String {
 }
 
 /// The dedupe key of a sign-in reported without an id: a hash of the account (case-folded),
-/// the time text, the IP and the source's own alert id, so an Azure Monitor retry of the same
-/// alert maps to the same key.
-pub fn derived_signin_id(upn: &str, at: &str, ip: &str, alert: &str) -> String {
+/// the sign-in time (read as a timestamp when it is one, so `…49.1Z` and `…49.100Z` match), the
+/// IP and the application. An Azure Monitor retry, or the same sign-in reported by two alert
+/// rules, maps to the same key.
+pub fn derived_signin_id(upn: &str, at: &str, ip: &str, app: &str) -> String {
+    let at = DateTime::parse_from_rfc3339(at.trim())
+        .map(|t| t.with_timezone(&Utc).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+        .unwrap_or_else(|_| at.trim().to_owned());
     let mut h = Sha256::new();
-    for part in [upn.trim().to_lowercase().as_str(), at.trim(), ip.trim(), alert.trim()] {
+    for part in
+        [upn.trim().to_lowercase().as_str(), at.as_str(), ip.trim(), app.trim().to_lowercase().as_str()]
+    {
         h.update(part.as_bytes());
         h.update([0x1f]);
     }
@@ -128,6 +134,43 @@ pub struct Alarm {
     pub pages: i32,
     /// Compare-and-set version.
     pub version: i64,
+    /// How many sign-ins this alarm stands for (sign-ins of its account join it while it is
+    /// open); `at`, `ip`, `app` and the like describe the latest.
+    pub signins: i32,
+    /// When the first of them happened.
+    pub first_at: DateTime<Utc>,
+}
+
+/// One sign-in an alarm stands for, recorded under its dedupe key (a retried webhook, or the
+/// same sign-in reported twice, counts once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmSignIn {
+    /// Dedupe key of the sign-in.
+    pub signin_id: String,
+    /// The alarm it belongs to.
+    pub alarm_id: AlarmId,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Application.
+    pub app: Option<String>,
+    /// Whether it succeeded.
+    pub succeeded: bool,
+}
+
+impl AlarmSignIn {
+    /// `signin` as one of `alarm`'s.
+    pub fn of(alarm: &AlarmId, signin: &SignIn) -> Self {
+        Self {
+            signin_id: signin.signin_id.clone(),
+            alarm_id: alarm.clone(),
+            at: signin.at,
+            ip: signin.ip.clone(),
+            app: signin.app.clone(),
+            succeeded: signin.succeeded,
+        }
+    }
 }
 
 impl Alarm {
@@ -158,7 +201,36 @@ impl Alarm {
             next_page_at: Some(next_page_at(now, every)),
             pages: 1,
             version: 1,
+            signins: 1,
+            first_at: signin.at,
         }
+    }
+
+    /// Adds further sign-ins of the same account (one incident): the count grows, the details
+    /// become the latest sign-in's, and one success makes it a successful sign-in (high). Returns
+    /// whether they came after a quiet spell longer than `window` since the latest one known:
+    /// a new wave, which pages again at once instead of waiting for the next repeat.
+    pub fn join(&mut self, signins: &[SignIn], window: Duration, now: DateTime<Utc>) -> bool {
+        let Some(latest) = signins.iter().max_by_key(|s| s.at) else { return false };
+        let new_wave = latest.at - self.at > window;
+        self.signins = self.signins.saturating_add(i32::try_from(signins.len()).unwrap_or(i32::MAX));
+        if let Some(first) = signins.iter().map(|s| s.at).min() {
+            self.first_at = self.first_at.min(first);
+        }
+        if latest.at >= self.at {
+            self.at = latest.at;
+            self.ip = latest.ip.clone();
+            self.location = latest.location.clone();
+            self.app = latest.app.clone();
+            self.client = latest.client.clone();
+            self.ca_status = latest.ca_status.clone();
+        }
+        self.succeeded = self.succeeded || signins.iter().any(|s| s.succeeded);
+        self.severity = Severity::of(self.succeeded);
+        if new_wave && !self.is_acknowledged() {
+            self.next_page_at = Some(now);
+        }
+        new_wave
     }
 
     /// Whether someone acknowledged it.
@@ -168,10 +240,11 @@ impl Alarm {
 
     /// The one-line headline, without any mention (adapters add `<!channel>` / `@everyone`).
     pub fn headline(&self) -> String {
+        let count = if self.signins > 1 { format!(" ({} sign-ins)", self.signins) } else { String::new() };
         if self.succeeded {
-            format!("🚨 Break-glass sign-in: {} signed in", self.account_upn)
+            format!("🚨 Break-glass sign-in: {} signed in{count}", self.account_upn)
         } else {
-            format!("⚠️ Failed break-glass sign-in attempt on {}", self.account_upn)
+            format!("⚠️ Failed break-glass sign-in attempt on {}{count}", self.account_upn)
         }
     }
 }
@@ -273,11 +346,43 @@ mod tests {
     }
 
     #[test]
-    fn derived_keys_ignore_upn_case_and_differ_by_alert() {
-        let a = derived_signin_id("BG1@contoso.com", "t", "1.2.3.4", "alert-1");
-        assert_eq!(a, derived_signin_id("bg1@contoso.com", "t", "1.2.3.4", "alert-1"));
-        assert_ne!(a, derived_signin_id("bg1@contoso.com", "t", "1.2.3.4", "alert-2"));
+    fn derived_keys_are_account_time_ip_and_app() {
+        let t = "2020-07-09T14:04:49.1Z";
+        let a = derived_signin_id("BG1@contoso.com", t, "1.2.3.4", "Azure Portal");
+        assert_eq!(
+            a,
+            derived_signin_id("bg1@contoso.com", "2020-07-09T14:04:49.1000000Z", "1.2.3.4", "azure portal")
+        );
+        assert_ne!(a, derived_signin_id("bg1@contoso.com", t, "1.2.3.4", "Graph Explorer"));
+        assert_ne!(a, derived_signin_id("bg1@contoso.com", t, "1.2.3.5", "Azure Portal"));
+        assert_ne!(
+            a,
+            derived_signin_id("bg1@contoso.com", "2020-07-09T14:04:50Z", "1.2.3.4", "Azure Portal")
+        );
         assert_eq!(signin_key(" x "), "signin:x");
+    }
+
+    #[test]
+    fn sign_ins_join_an_alarm_and_a_quiet_spell_pages_again() {
+        let p = policy();
+        let window = Duration::minutes(10);
+        let mut alarm =
+            Alarm::raise("a-1".into(), &p.break_glass[0], &signin(false), t0(), Duration::minutes(2));
+        let later = |mins: i64, ok: bool| SignIn {
+            at: t0() + Duration::minutes(mins),
+            ip: Some(format!("198.51.100.{mins}")),
+            ..signin(ok)
+        };
+        assert!(!alarm.join(&[later(3, false), later(5, true)], window, t0()));
+        assert_eq!((alarm.signins, alarm.first_at, alarm.at), (3, t0(), t0() + Duration::minutes(5)));
+        assert_eq!(alarm.ip.as_deref(), Some("198.51.100.5"), "the latest sign-in is shown");
+        assert_eq!(alarm.severity, Severity::High, "one success makes it a sign-in");
+        assert!(alarm.headline().contains("(3 sign-ins)"), "{}", alarm.headline());
+        let paging = alarm.next_page_at;
+        let now = t0() + Duration::minutes(30);
+        assert!(alarm.join(&[later(30, false)], window, now), "a new wave after 25 quiet minutes");
+        assert_eq!(alarm.next_page_at, Some(now), "it pages at once");
+        assert_ne!(paging, alarm.next_page_at);
     }
 
     #[test]

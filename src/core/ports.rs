@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
-use super::alarm::Alarm;
+use super::alarm::{Alarm, AlarmSignIn};
 use super::audit::{AuditEvent, AuditRecord};
 use super::error::Result;
 use super::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
@@ -44,6 +44,9 @@ pub struct Commit {
     /// Break-glass alarm rows. Inserting a second alarm for the same sign-in (same
     /// `signin_id`) is a conflict: the caller treats it as "already raised".
     pub alarms: Vec<Write<Alarm>>,
+    /// Sign-ins recorded for alarms (written after the alarms). One already recorded is a
+    /// conflict: the caller reads again and counts only new ones.
+    pub signins: Vec<AlarmSignIn>,
     /// Audit events, chained in order.
     pub audit: Vec<AuditEvent>,
     /// Messages to deliver.
@@ -130,6 +133,10 @@ pub trait Store: Send + Sync {
     async fn ping(&self) -> Result<()>;
     /// A break-glass alarm by id.
     async fn alarm(&self, id: &AlarmId) -> Result<Option<Alarm>>;
+    /// The open (unacknowledged) alarm of break-glass account `account`, as configured.
+    async fn open_alarm_for(&self, account: &str) -> Result<Option<Alarm>>;
+    /// Which of the sign-in dedupe keys `keys` are already recorded for an alarm.
+    async fn known_signins(&self, keys: &[String]) -> Result<Vec<String>>;
     /// Unacknowledged alarms whose next page is at or before `now`, soonest first, at most `limit`.
     async fn due_alarm_pages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Alarm>>;
     /// The sign-in poller's cursor for a break-glass account: the newest sign-in time seen.

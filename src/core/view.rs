@@ -235,6 +235,16 @@ pub struct AlarmView {
     pub page: i32,
     /// Open or acknowledged.
     pub status: AlarmStatus,
+    /// How many sign-ins the alarm stands for (`at`, `ip`… are the latest's).
+    #[serde(default = "one")]
+    pub signins: i32,
+    /// When the first of them happened (absent in messages queued before coalescing).
+    #[serde(default)]
+    pub first_at: Option<DateTime<Utc>>,
+}
+
+fn one() -> i32 {
+    1
 }
 
 impl AlarmView {
@@ -262,7 +272,17 @@ impl AlarmView {
             severity: alarm.severity.as_str().into(),
             page,
             status,
+            signins: alarm.signins,
+            first_at: Some(alarm.first_at),
         }
+    }
+
+    /// "1500 sign-ins since 14:04:49 UTC" when it stands for more than one, else `None`.
+    pub fn count_line(&self) -> Option<String> {
+        (self.signins > 1).then(|| {
+            let since = self.first_at.map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M:%S UTC")));
+            format!("{} sign-ins{}; the latest is shown", self.signins, since.unwrap_or_default())
+        })
     }
 
     /// Whether it still pages (and shows the acknowledge button).

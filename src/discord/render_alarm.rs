@@ -34,6 +34,9 @@ pub fn alarm(view: &AlarmView) -> Rendered {
         ("Severity".to_owned(), view.severity.clone(), true),
         ("Page".to_owned(), view.page.to_string(), true),
     ];
+    if let Some(count) = view.count_line() {
+        fields.push(("Sign-ins".to_owned(), count, false));
+    }
     let (open, colour) = match &view.status {
         AlarmStatus::Open => (true, RED),
         AlarmStatus::Acknowledged { by, at, reason } => {
@@ -103,6 +106,8 @@ mod tests {
             severity: "high".into(),
             page: 1,
             status,
+            signins: 1,
+            first_at: None,
         }
     }
 

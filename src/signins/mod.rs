@@ -39,8 +39,9 @@ pub fn cursor_key(account: &BreakGlass) -> String {
     }
 }
 
-/// Polls every break-glass account once; returns how many alarms were raised. One account's
-/// failure is logged and does not stop the others; its cursor stays where it was.
+/// Polls every break-glass account once; returns how many new sign-ins were recorded (each
+/// raising an alarm or joining its account's open one). One account's failure is logged and
+/// does not stop the others; its cursor stays where it was.
 pub async fn poll_once(service: &AccessService, source: &dyn SignInSource) -> usize {
     let mut raised = 0;
     for account in service.policy().break_glass.clone() {
@@ -68,18 +69,12 @@ async fn poll_account(
     };
     let mut signins = source.sign_ins(account, since).await?;
     signins.sort_by_key(|s| s.at);
-    let mut raised = 0;
-    let mut newest = None;
-    for signin in &signins {
-        if service.raise(signin).await?.is_some() {
-            raised += 1;
-        }
-        newest = Some(signin.at);
-    }
-    if let Some(at) = newest {
+    // All at once: the sign-ins of one poll are one incident, not one alarm each.
+    let recorded = service.raise_all(&signins).await?.iter().map(|r| r.added).sum();
+    if let Some(at) = signins.last().map(|s| s.at) {
         store.set_signin_cursor(&key, at).await?;
     }
-    Ok(raised)
+    Ok(recorded)
 }
 
 /// Starts the Graph sign-in poller when the directory is `graph` and break-glass monitoring is

@@ -48,9 +48,10 @@ pub fn alarm_view(view: &AlarmView) -> SlackMessageContent {
     let line = alarm_line(view);
     let result = if view.succeeded { "Succeeded" } else { "Failed attempt" };
     let when = view.at.format(TIME_FORMAT).to_string();
-    let fields = vec![
+    let count = view.count_line();
+    let mut fields = vec![
         field("Account", Some(&view.account)),
-        field("Sign-in time", Some(&when)),
+        field(if view.signins > 1 { "Latest sign-in" } else { "Sign-in time" }, Some(&when)),
         field("IP address", view.ip.as_deref()),
         field("Location", view.location.as_deref()),
         field("Application", view.app.as_deref()),
@@ -59,6 +60,9 @@ pub fn alarm_view(view: &AlarmView) -> SlackMessageContent {
         field("Result", Some(result)),
         field("Severity", Some(&view.severity)),
     ];
+    if let Some(count) = count.as_deref() {
+        fields.push(field("Sign-ins", Some(count)));
+    }
     let mut blocks: Vec<SlackBlock> = slack_blocks![
         some_into(SlackSectionBlock::new().with_text(md!(line.clone()))),
         some_into(SlackSectionBlock::new().with_fields(fields)),
@@ -106,6 +110,8 @@ mod tests {
             severity: "high".into(),
             page: 2,
             status,
+            signins: 1,
+            first_at: None,
         }
     }
 

@@ -35,6 +35,8 @@ macro_rules! bind_alarm {
             .bind($a.next_page_at.map($crate::core::audit::truncate_micros))
             .bind($a.pages)
             .bind($version)
+            .bind($a.signins)
+            .bind($crate::core::audit::truncate_micros($a.first_at))
     };
 }
 pub(super) use bind_alarm;
@@ -54,9 +56,15 @@ macro_rules! write_alarms {
                     )
                     .execute(&mut *$tx)
                     .await
-                    .map_err($crate::storage::store_impl::unique_is_conflict("inserting an alarm", || {
-                        format!("an alarm for sign-in {} was already raised", a.signin_id)
-                    }))?;
+                    .map_err($crate::storage::store_impl::unique_is_conflict(
+                        "inserting an alarm",
+                        || {
+                            format!(
+                                "an alarm for sign-in {} or account {} was already raised",
+                                a.signin_id, a.account_upn
+                            )
+                        },
+                    ))?;
                 }
                 $crate::core::ports::Write::Update { row, expected_version } => {
                     let applied: Option<i64> = $crate::storage::alarms::bind_alarm!(
@@ -80,6 +88,28 @@ macro_rules! write_alarms {
 }
 pub(super) use write_alarms;
 
+/// Records a commit's alarm sign-ins on the open transaction `$tx`; a sign-in already recorded
+/// is `Error::Conflict` (the caller reads again and counts only new ones).
+macro_rules! write_alarm_signins {
+    ($tx:ident, $signins:expr) => {
+        for s in $signins {
+            sqlx::query($crate::storage::queries::INSERT_ALARM_SIGNIN)
+                .bind(s.signin_id.as_str())
+                .bind(s.alarm_id.as_str())
+                .bind($crate::core::audit::truncate_micros(s.at))
+                .bind(s.ip.as_deref())
+                .bind(s.app.as_deref())
+                .bind(s.succeeded)
+                .execute(&mut *$tx)
+                .await
+                .map_err($crate::storage::store_impl::unique_is_conflict("recording a sign-in", || {
+                    format!("sign-in {} is already recorded", s.signin_id)
+                }))?;
+        }
+    };
+}
+pub(super) use write_alarm_signins;
+
 impl SqlStore {
     /// One alarm by id.
     pub(super) async fn load_alarm(&self, id: &AlarmId) -> Result<Option<Alarm>> {
@@ -88,6 +118,30 @@ impl SqlStore {
         })
         .map_err(db("loading an alarm"))?;
         Ok(row.map(Alarm::try_from).transpose()?)
+    }
+
+    /// The open alarm of a break-glass account.
+    pub(super) async fn load_open_alarm(&self, account: &str) -> Result<Option<Alarm>> {
+        let row: Option<AlarmRow> = on_db!(self, pool => {
+            sqlx::query_as(q::OPEN_ALARM_OF).bind(account).fetch_optional(pool).await
+        })
+        .map_err(db("loading an account's open alarm"))?;
+        Ok(row.map(Alarm::try_from).transpose()?)
+    }
+
+    /// Which of `keys` are known sign-ins.
+    pub(super) async fn load_known_signins(&self, keys: &[String]) -> Result<Vec<String>> {
+        let mut known = Vec::new();
+        for key in keys {
+            let hit: i32 = on_db!(self, pool => {
+                sqlx::query_scalar(q::SIGNIN_KNOWN).bind(key.as_str()).fetch_one(pool).await
+            })
+            .map_err(db("looking up a sign-in"))?;
+            if hit == 1 {
+                known.push(key.clone());
+            }
+        }
+        Ok(known)
     }
 
     /// Unacknowledged alarms due to page again.

@@ -202,23 +202,38 @@ pub const POSTED_REF: &str =
 macro_rules! alarm_columns {
     () => {
         "id, signin_id, account_upn, signed_in_at, raised_at, ip, location, app, client, ca_status, \
-         succeeded, severity, acknowledged_by, acknowledged_at, reason, next_page_at, pages, version"
+         succeeded, severity, acknowledged_by, acknowledged_at, reason, next_page_at, pages, version, \
+         signins, first_signed_in_at"
     };
 }
 
-/// Inserts an alarm; `$1..$18` in [`alarm_columns`] order. A second alarm for the same sign-in
-/// violates the unique `signin_id`.
+/// Inserts an alarm; `$1..$20` in [`alarm_columns`] order. A second alarm for the same sign-in
+/// violates the unique `signin_id`; a second open alarm for the same account violates the
+/// unique `open_account`.
 pub const INSERT_ALARM: &str = concat!(
     "INSERT INTO alarms (",
     alarm_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ", open_account) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, ",
+    "$18, $19, $20, CASE WHEN $14 IS NULL THEN $3 ELSE NULL END)"
 );
 /// Compare-and-set update of an alarm; same binds as [`INSERT_ALARM`] with `$18` the expected
-/// version. The sign-in it belongs to never changes. Returns the new version when it applied.
+/// version. The sign-in it was raised for never changes; once acknowledged it is no longer its
+/// account's open alarm. Returns the new version when it applied.
 pub const UPDATE_ALARM: &str = "UPDATE alarms SET account_upn = $3, signed_in_at = $4, raised_at = $5, \
      ip = $6, location = $7, app = $8, client = $9, ca_status = $10, succeeded = $11, severity = $12, \
      acknowledged_by = $13, acknowledged_at = $14, reason = $15, next_page_at = $16, pages = $17, \
+     signins = $19, first_signed_in_at = $20, \
+     open_account = CASE WHEN $14 IS NULL THEN open_account ELSE NULL END, \
      version = version + 1 WHERE id = $1 AND signin_id = $2 AND version = $18 RETURNING version";
+/// The open alarm of account `$1` (raised since migration 0005).
+pub const OPEN_ALARM_OF: &str = concat!("SELECT ", alarm_columns!(), " FROM alarms WHERE open_account = $1");
+/// Records a sign-in an alarm stands for (`$1` key, `$2` alarm, `$3` at, `$4` ip, `$5` app,
+/// `$6` succeeded); the key is unique.
+pub const INSERT_ALARM_SIGNIN: &str = "INSERT INTO alarm_signins (signin_id, alarm_id, signed_in_at, ip, app, \
+     succeeded) VALUES ($1, $2, $3, $4, $5, $6)";
+/// Whether sign-in `$1` is already known (recorded for an alarm, or an alarm's first).
+pub const SIGNIN_KNOWN: &str = "SELECT CASE WHEN EXISTS (SELECT 1 FROM alarm_signins WHERE signin_id = $1) \
+     OR EXISTS (SELECT 1 FROM alarms WHERE signin_id = $1) THEN 1 ELSE 0 END";
 /// One alarm by id.
 pub const ALARM_BY_ID: &str = concat!("SELECT ", alarm_columns!(), " FROM alarms WHERE id = $1");
 /// Unacknowledged alarms whose next page is due at `$1`, soonest first, at most `$2`.

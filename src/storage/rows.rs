@@ -358,6 +358,10 @@ pub struct AlarmRow {
     pub pages: i32,
     /// Compare-and-set version.
     pub version: i64,
+    /// Sign-ins it stands for.
+    pub signins: i32,
+    /// The first sign-in (NULL before migration 0005: `signed_in_at`).
+    pub first_signed_in_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<AlarmRow> for Alarm {
@@ -403,6 +407,8 @@ impl TryFrom<AlarmRow> for Alarm {
             next_page_at: row.next_page_at,
             pages: row.pages,
             version: row.version,
+            signins: row.signins.max(1),
+            first_at: row.first_signed_in_at.unwrap_or(row.signed_in_at),
         })
     }
 }

@@ -81,6 +81,8 @@ fn alarm_row() -> AlarmRow {
         next_page_at: Some(t),
         pages: 1,
         version: 1,
+        signins: 1,
+        first_signed_in_at: None,
     }
 }
 

@@ -224,6 +224,14 @@ impl Store for SqlStore {
         self.load_alarm(id).await
     }
 
+    async fn open_alarm_for(&self, account: &str) -> Result<Option<crate::core::alarm::Alarm>> {
+        self.load_open_alarm(account).await
+    }
+
+    async fn known_signins(&self, keys: &[String]) -> Result<Vec<String>> {
+        self.load_known_signins(keys).await
+    }
+
     async fn due_alarm_pages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Alarm>> {
         self.load_due_alarm_pages(now, limit).await
     }

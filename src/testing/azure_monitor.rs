@@ -74,3 +74,24 @@ pub fn with_dimension(mut body: Value, name: &str, value: &str) -> Value {
     }
     body
 }
+
+/// A fired notification whose `alertContext.SearchResults` table lists one sign-in per row
+/// (`UserPrincipalName`, `TimeGenerated`, `IPAddress`, `AppDisplayName`, `ResultType`; no `Id`
+/// column, as a query that does not project it), and whose condition names no account: the
+/// shape a rule sends when one evaluation window caught many sign-ins.
+pub fn search_results(alert_id: &str, rows: &[(String, String, String, String)]) -> Value {
+    let mut body = log_alert_v2("Fired", "", "", alert_id);
+    if let Some(all) = body.pointer_mut("/data/alertContext/condition/allOf").and_then(Value::as_array_mut) {
+        for condition in all {
+            condition["dimensions"] = json!([]);
+        }
+    }
+    let columns = ["TimeGenerated", "UserPrincipalName", "IPAddress", "AppDisplayName", "ResultType"];
+    let table = json!({
+        "name": "PrimaryResult",
+        "columns": columns.iter().map(|c| json!({"name": c, "type": "string"})).collect::<Vec<_>>(),
+        "rows": rows.iter().map(|(upn, at, ip, app)| json!([at, upn, ip, app, "0"])).collect::<Vec<_>>(),
+    });
+    body["data"]["alertContext"]["SearchResults"] = json!({"tables": [table]});
+    body
+}

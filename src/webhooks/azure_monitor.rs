@@ -83,11 +83,10 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<Notification, ParseError
     if out.condition != MonitorCondition::Fired {
         return Ok(out);
     }
-    let alert_id = essentials.get("alertId").and_then(text).unwrap_or_default();
     let fired = essentials.get("firedDateTime").and_then(text);
     let context = v.pointer("/data/alertContext").cloned().unwrap_or(Value::Null);
     for fields in candidates(&context) {
-        match signin(&fields, &alert_id, fired.as_deref(), now) {
+        match signin(&fields, fired.as_deref(), now) {
             Some(s) => out.signins.push(s),
             None => out.unidentified += 1,
         }
@@ -138,12 +137,7 @@ fn has_account(fields: &HashMap<String, String>) -> bool {
     fields.contains_key("userprincipalname") || fields.contains_key("userid")
 }
 
-fn signin(
-    f: &HashMap<String, String>,
-    alert_id: &str,
-    fired: Option<&str>,
-    now: DateTime<Utc>,
-) -> Option<SignIn> {
+fn signin(f: &HashMap<String, String>, fired: Option<&str>, now: DateTime<Utc>) -> Option<SignIn> {
     let get = |names: &[&str]| names.iter().find_map(|n| f.get(*n).cloned());
     let upn = get(&["userprincipalname"]).unwrap_or_default();
     let object_id = get(&["userid"]);
@@ -162,7 +156,7 @@ fn signin(
             object_id.as_deref().unwrap_or(&upn),
             time_text.as_deref().unwrap_or_default(),
             ip.as_deref().unwrap_or_default(),
-            alert_id,
+            get(&["appdisplayname"]).as_deref().unwrap_or_default(),
         ),
     };
     // SigninLogs.ResultType is "0" on success; without it, assume the louder case.

@@ -83,22 +83,23 @@ pub async fn handle_azure_monitor(
             "Azure Monitor alert names no account: split the rule on the UserPrincipalName dimension"
         );
     }
-    let mut raised = Vec::new();
-    let mut ignored = 0;
-    for signin in &notification.signins {
-        match app.service.raise(signin).await {
-            Ok(Some(alarm)) => raised.push(alarm.id.to_string()),
-            Ok(None) => ignored += 1,
-            Err(e) => {
-                let incident = crate::http::incident(&e);
-                // 503 is one of the statuses Azure's action group retries.
-                return (StatusCode::SERVICE_UNAVAILABLE, format!("could not record the alarm ({incident})"))
-                    .into_response();
-            }
+    // All sign-ins at once: those of one account become one alarm (or join its open one).
+    let outcome = match app.service.raise_all(&notification.signins).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let incident = crate::http::incident(&e);
+            // 503 is one of the statuses Azure's action group retries.
+            return (StatusCode::SERVICE_UNAVAILABLE, format!("could not record the alarm ({incident})"))
+                .into_response();
         }
-    }
-    Json(json!({"condition": "Fired", "raised": raised, "ignored": ignored, "unidentified": notification.unidentified}))
-        .into_response()
+    };
+    let raised: Vec<String> = outcome.iter().filter(|r| r.new).map(|r| r.alarm.id.to_string()).collect();
+    let joined: Vec<String> = outcome.iter().filter(|r| !r.new).map(|r| r.alarm.id.to_string()).collect();
+    let recorded: usize = outcome.iter().map(|r| r.added).sum();
+    let ignored = notification.signins.len().saturating_sub(recorded);
+    Json(json!({"condition": "Fired", "raised": raised, "joined": joined, "signins": recorded,
+        "ignored": ignored, "unidentified": notification.unidentified}))
+    .into_response()
 }
 
 #[cfg(test)]

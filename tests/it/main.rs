@@ -2,6 +2,7 @@
 
 mod support;
 
+mod alarm_storm;
 mod breakglass;
 mod cli;
 mod crash_delivery;

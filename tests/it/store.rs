@@ -116,6 +116,7 @@ async fn requests_approvals_and_grants_round_trip() {
             approvals: vec![("r-1".into(), late.clone()), ("r-1".into(), early.clone())],
             grants: vec![Write::Insert(g.clone())],
             alarms: vec![],
+            signins: vec![],
             audit: vec![event(1)],
             outbox: vec![message(Platform::Slack, "r-1", "hello")],
         })

@@ -3,18 +3,16 @@
 //! in the audit trail. Every change is one [`Commit`]; re-pages are compare-and-set updates, so
 //! two replicas sweeping at once never page twice.
 //!
-//! Any person known to the policy may acknowledge an alarm: in an emergency the first
-//! responder who sees it should be able to stop the paging, and the mandatory reason plus the
-//! audit event and the feed line make that choice visible and reviewable.
+//! Only `[break_glass_monitor] acknowledgers` (by default the approvers of the most critical
+//! roles) may acknowledge an alarm: stopping the paging is a decision about an emergency
+//! account. The mandatory reason, the audit event and the feed line keep it reviewable.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::messages::{Channels, feed};
 use super::{AccessService, whois};
-use crate::core::alarm::{
-    Alarm, SignIn, ack_reason, alarm_key, break_glass_account, feed_line, next_page_at, page_key,
-};
+use crate::core::alarm::{Alarm, SignIn, ack_reason, alarm_key, next_page_at, page_key};
 use crate::core::audit::{Actor, AuditEvent, truncate_micros};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{AlarmId, ChatUser};
@@ -27,7 +25,13 @@ use crate::core::view::{AlarmView, MessageBody};
 pub const DEFAULT_REPAGE_EVERY: Duration = Duration::minutes(2);
 
 /// An audit event about an alarm (alarms belong to no request or role).
-fn audit(at: DateTime<Utc>, actor: Actor, kind: &str, alarm: &Alarm, extra: serde_json::Value) -> AuditEvent {
+pub(super) fn audit(
+    at: DateTime<Utc>,
+    actor: Actor,
+    kind: &str,
+    alarm: &Alarm,
+    extra: serde_json::Value,
+) -> AuditEvent {
     let mut detail = json!({
         "alarm_id": alarm.id,
         "account": alarm.account_upn,
@@ -37,6 +41,7 @@ fn audit(at: DateTime<Utc>, actor: Actor, kind: &str, alarm: &Alarm, extra: serd
         "succeeded": alarm.succeeded,
         "severity": alarm.severity.as_str(),
         "pages": alarm.pages,
+        "signins": alarm.signins,
     });
     if let (Some(map), serde_json::Value::Object(more)) = (detail.as_object_mut(), extra) {
         map.extend(more);
@@ -45,7 +50,12 @@ fn audit(at: DateTime<Utc>, actor: Actor, kind: &str, alarm: &Alarm, extra: serd
 }
 
 /// Page `page` of `alarm` on every platform, as a new message in the alert channel.
-fn post_page(channels: &[Channels], policy: &Policy, alarm: &Alarm, page: i32) -> Vec<OutgoingMessage> {
+pub(super) fn post_page(
+    channels: &[Channels],
+    policy: &Policy,
+    alarm: &Alarm,
+    page: i32,
+) -> Vec<OutgoingMessage> {
     let remember = if page <= 1 { alarm_key(&alarm.id) } else { page_key(&alarm.id, page) };
     channels
         .iter()
@@ -60,7 +70,7 @@ fn post_page(channels: &[Channels], policy: &Policy, alarm: &Alarm, page: i32) -
 }
 
 /// Every page of `alarm` updated in place on every platform (buttons gone once acknowledged).
-fn update_pages(channels: &[Channels], policy: &Policy, alarm: &Alarm) -> Vec<OutgoingMessage> {
+pub(super) fn update_pages(channels: &[Channels], policy: &Policy, alarm: &Alarm) -> Vec<OutgoingMessage> {
     let mut out = Vec::new();
     for page in 1..=alarm.pages.max(1) {
         let ref_key = if page == 1 { alarm_key(&alarm.id) } else { page_key(&alarm.id, page) };
@@ -87,46 +97,13 @@ impl AccessService {
         self.repage_every
     }
 
-    /// Raises an alarm for `signin` if it is by a configured break-glass account and was not
-    /// raised before. Returns `None` for other accounts and for a sign-in already raised (an
-    /// Azure Monitor retry, or the same sign-in seen by the webhook and the poller).
+    /// Raises an alarm for `signin` (see [`Self::raise_all`]). Returns the alarm when a new
+    /// one was raised; `None` for other accounts, for a sign-in already known (an Azure Monitor
+    /// retry, or the same sign-in seen by the webhook and the poller) and for one that joined
+    /// the account's open alarm.
     pub async fn raise(&self, signin: &SignIn) -> Result<Option<Alarm>> {
-        let policy = self.policy();
-        let Some(account) = break_glass_account(&policy, &signin.upn, signin.object_id.as_deref()) else {
-            tracing::info!(upn = %signin.upn, "sign-in by an account that is not a break-glass account; ignored");
-            return Ok(None);
-        };
-        let now = self.now();
-        let alarm = Alarm::raise(AlarmId::generate(), account, signin, now, self.repage_every);
-        let mut outbox = post_page(&self.channels, &policy, &alarm, 1);
-        outbox.extend(feed(&self.channels, &alarm_key(&alarm.id), &feed_line(&alarm)));
-        let event = audit(
-            now,
-            Actor::System,
-            "breakglass.signin",
-            &alarm,
-            json!({"location": alarm.location, "app": alarm.app, "client": alarm.client, "ca_status": alarm.ca_status}),
-        );
-        let committed = self
-            .commit(Commit {
-                at: Some(now),
-                alarms: vec![Write::Insert(alarm.clone())],
-                audit: vec![event],
-                outbox,
-                ..Commit::default()
-            })
-            .await;
-        match committed {
-            Ok(()) => {
-                tracing::warn!(alarm = %alarm.id, account = %alarm.account_upn, "break-glass sign-in: alarm raised");
-                Ok(Some(alarm))
-            }
-            Err(Error::Conflict(_)) => {
-                tracing::info!(signin = %signin.signin_id, "break-glass sign-in already raised; not paging twice");
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
+        let raised = self.raise_all(std::slice::from_ref(signin)).await?;
+        Ok(raised.into_iter().find(|r| r.new).map(|r| r.alarm))
     }
 
     /// Pages every due, unacknowledged alarm again (at most `limit`); returns how many paged.
@@ -164,7 +141,8 @@ impl AccessService {
     /// Whether `user` may acknowledge alarm `id` now (checked before the reason form opens; the
     /// same checks run again in [`Self::acknowledge`]).
     pub async fn precheck_ack(&self, user: &ChatUser, id: &AlarmId) -> Result<Alarm> {
-        whois(&self.policy(), user)?;
+        let policy = self.policy();
+        may_acknowledge(&policy, &whois(&policy, user)?)?;
         let alarm = self.load_alarm(id).await?;
         if alarm.is_acknowledged() {
             return Err(Error::Conflict(already_acknowledged(&alarm)));
@@ -178,6 +156,7 @@ impl AccessService {
         let policy = self.policy();
         let now = self.now();
         let person = whois(&policy, user)?;
+        may_acknowledge(&policy, &person)?;
         let reason =
             crate::core::text::field("reason", reason.unwrap_or_default(), policy.max_justification)?;
         let reason = ack_reason(Some(&reason)).ok_or_else(|| {
@@ -239,6 +218,20 @@ impl AccessService {
     async fn load_alarm(&self, id: &AlarmId) -> Result<Alarm> {
         self.store.alarm(id).await?.ok_or_else(|| Error::NotFound(format!("there is no alarm `{id}`")))
     }
+}
+
+/// Whether `person` may acknowledge alarms: one of `policy.acknowledgers` (by default the
+/// approvers of the most critical roles). An empty list (no monitor configured) leaves it to
+/// anyone known to the policy.
+fn may_acknowledge(policy: &Policy, person: &crate::core::policy::Person) -> Result<()> {
+    if policy.acknowledgers.is_empty() || policy.acknowledgers.contains(&person.id) {
+        return Ok(());
+    }
+    Err(Error::NotAuthorized(
+        "only the people listed in [break_glass_monitor] acknowledgers may acknowledge a break-glass \
+         alarm; it keeps paging until one of them does"
+            .into(),
+    ))
 }
 
 /// "Already acknowledged" wording.

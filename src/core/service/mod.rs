@@ -12,6 +12,7 @@ mod ladder;
 mod lookup;
 mod messages;
 mod queries;
+mod raise;
 mod reconcile;
 mod replies;
 mod submit;
@@ -31,6 +32,7 @@ pub use alarm::DEFAULT_REPAGE_EVERY;
 pub use lookup::LOOKUP_TTL;
 pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
+pub use raise::{DEFAULT_COALESCE_WINDOW, Raised};
 pub use reconcile::{Drift, DriftKind, ReconcileReport};
 pub use replies::{Reply, submitted_text};
 
@@ -66,6 +68,7 @@ pub struct AccessService {
     end_failures: end_alert::EndFailures,
     drift_reported: reconcile::Reported,
     repage_every: chrono::Duration,
+    coalesce_window: chrono::Duration,
     observer: Option<Arc<dyn CommitObserver>>,
     lookup: Option<lookup::Lookup>,
 }
@@ -90,6 +93,7 @@ impl AccessService {
             end_failures: Default::default(),
             drift_reported: Default::default(),
             repage_every: DEFAULT_REPAGE_EVERY,
+            coalesce_window: raise::DEFAULT_COALESCE_WINDOW,
             observer: None,
             lookup: None,
         }
