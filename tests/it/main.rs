@@ -19,4 +19,5 @@ mod slack_flow;
 mod slack_refusals;
 mod socket_mode;
 mod store;
+mod store_invariants;
 mod store_outbox;

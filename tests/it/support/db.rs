@@ -37,6 +37,11 @@ impl TestDb {
         }
     }
 
+    /// A PostgreSQL test database made outside [`postgres`] (dropped with the returned value).
+    pub fn adopt_postgres(url: String, store: Arc<dyn Store>) -> Self {
+        Self { name: "postgres", url, store, _dir: None }
+    }
+
     /// Opens the same database again through `pimbot::storage::connect` (migrations run again).
     pub async fn reconnect(&self) -> Arc<dyn Store> {
         pimbot::storage::connect(&self.url).await.expect("reconnect")
