@@ -158,7 +158,7 @@ impl Running {
                 .await?
                 .iter()
                 .any(|r| r.next_nudge_at.is_none_or(|at| at <= now));
-            if !due && store.outbox_depth().await? == 0 {
+            if !due && self.service.activations_in_flight() == 0 && store.outbox_depth().await? == 0 {
                 return Ok(());
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -259,7 +259,9 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     match service.backfill_targets(&service.policy()).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(grants = n, "recorded directory targets of open grants"),
-        Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not record directory targets; will retry on reload"),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "could not record directory targets; will retry on reload")
+        }
     }
     let reload: Option<Reloader> = parts.policy_source.map(|source| {
         let service = service.clone();

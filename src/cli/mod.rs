@@ -291,7 +291,12 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
 pub(crate) fn all_channels(config: &Config) -> Vec<Channels> {
     let mut out = Vec::new();
     if let Some(s) = config.slack() {
-        out.push(channels(crate::core::ids::Platform::Slack, &s.approver_channel, &s.feed_channel, &s.alert_channel));
+        out.push(channels(
+            crate::core::ids::Platform::Slack,
+            &s.approver_channel,
+            &s.feed_channel,
+            &s.alert_channel,
+        ));
     }
     if let Some(d) = config.discord() {
         out.push(channels(

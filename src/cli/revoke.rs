@@ -16,12 +16,19 @@ use crate::core::service::{AccessService, Orphan, Revoker, revoked_text};
 
 /// Ends `person`'s grant of `role` now, through the configured directory; the messages it
 /// causes are queued for a running `pimbot serve` to deliver.
-pub async fn run(config: &Config, policy: Policy, person: &str, role: &str, reason: &str) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    config: &Config,
+    policy: Policy,
+    person: &str,
+    role: &str,
+    reason: &str,
+) -> anyhow::Result<ExitCode> {
     let store = crate::storage::connect(super::database_url(config)?).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let directory = crate::directory::from_config(&config.directory, clock.clone())?;
     let service = AccessService::new(store, directory, clock, policy, super::all_channels(config));
-    let os_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let os_user =
+        std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
     let role = RoleKey(role.trim().to_ascii_lowercase());
     match service.revoke(&Revoker::Operator { os_user }, person, &role, reason).await {
         Ok(done) => {

@@ -62,10 +62,7 @@ pub fn summary(config: &Config, policy: &Policy) -> String {
             format_duration(dir.grant_retry_for)
         ),
     );
-    line(
-        &mut out,
-        format!("revokers (may /pim revoke anyone's grant): {}", names(&policy.revokers)),
-    );
+    line(&mut out, format!("revokers (may /pim revoke anyone's grant): {}", names(&policy.revokers)));
     match config.break_glass_monitor() {
         Some(m) => line(
             &mut out,

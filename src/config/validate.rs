@@ -204,7 +204,8 @@ impl Config {
                 "needs a [slack] section (people are matched by their Slack profile email)",
             );
         }
-        if dir.grant_retry_for < chrono::Duration::zero() || dir.grant_retry_for > chrono::Duration::hours(24) {
+        if dir.grant_retry_for < chrono::Duration::zero() || dir.grant_retry_for > chrono::Duration::hours(24)
+        {
             p.push(
                 "directory.grant_retry_for",
                 "must be between 0s and 24h (how long an approved grant is retried while the directory is unavailable)",

@@ -327,7 +327,8 @@ mod tests {
             slack: Some(slack.into()),
             discord: None,
         };
-        let policy = Policy { people: vec![person("alice", "UA"), person("carol", "UC")], ..Policy::default() };
+        let policy =
+            Policy { people: vec![person("alice", "UA"), person("carol", "UC")], ..Policy::default() };
         let role = Role {
             key: "ga".into(),
             name: "Global Administrator".into(),

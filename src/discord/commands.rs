@@ -131,7 +131,10 @@ mod tests {
         let built = serde_json::to_value(pim_command()).expect("serializes");
         let subs = built["options"].as_array().expect("subcommands");
         let names: Vec<&str> = subs.iter().filter_map(|s| s["name"].as_str()).collect();
-        assert_eq!(names, ["activate", "extend", "roles", "status", "deactivate", "cancel", "revoke", "help"]);
+        assert_eq!(
+            names,
+            ["activate", "extend", "roles", "status", "deactivate", "cancel", "revoke", "help"]
+        );
         for s in subs {
             let opts = s["options"].as_array().cloned().unwrap_or_default();
             let required: Vec<bool> = opts.iter().map(|o| o["required"] == true).collect();

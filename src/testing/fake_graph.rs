@@ -202,6 +202,11 @@ impl FakeGraph {
         lock(&self.inner).users.push(user);
     }
 
+    /// Removes the user with `upn` (`/users/{upn}` answers 404 from now on).
+    pub fn remove_user(&self, upn: &str) {
+        lock(&self.inner).users.retain(|u| !u.upn.eq_ignore_ascii_case(upn));
+    }
+
     /// The next `times` Graph/ARM calls fail with `fault`.
     pub fn fail_next(&self, times: usize, fault: GraphFault) {
         lock(&self.inner).faults.push_back((times, fault));

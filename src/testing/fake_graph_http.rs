@@ -175,7 +175,9 @@ fn route(
             }
             list(state, FakeKind::Group, rest.ends_with("eligibilityScheduleInstances"), filter, "")
         }
-        ("GET", member_of) if member_of.starts_with("users/") && member_of.ends_with("/transitiveMemberOf") => {
+        ("GET", member_of)
+            if member_of.starts_with("users/") && member_of.ends_with("/transitiveMemberOf") =>
+        {
             let id = &member_of["users/".len()..member_of.len() - "/transitiveMemberOf".len()];
             let value: Vec<Value> = state
                 .members

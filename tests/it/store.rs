@@ -321,7 +321,10 @@ async fn sweeps_select_what_is_due() {
                 end_reason: Some(EndReason::Revoked),
                 ..grant("g-ended", "r-active", "d", t0())
             },
-            Grant { granting: true, ..grant("g-granting", "r-approved-old", "e", now - Duration::minutes(1)) },
+            Grant {
+                granting: true,
+                ..grant("g-granting", "r-approved-old", "e", now - Duration::minutes(1))
+            },
         ];
         s.commit(Commit {
             requests: rows,

@@ -69,10 +69,15 @@ async fn one_open_request_per_person_and_role_is_the_databases_rule() {
     for db in backends().await {
         let s = db.store.as_ref();
         insert(s, request("r-1", "alice", RequestState::Pending)).await.expect("first");
-        for (id, state) in [("r-2", RequestState::Pending), ("r-3", RequestState::Approved), ("r-4", RequestState::Active)]
+        for (id, state) in
+            [("r-2", RequestState::Pending), ("r-3", RequestState::Approved), ("r-4", RequestState::Active)]
         {
             let second = insert(s, request(id, "alice", state)).await;
-            assert!(matches!(second, Err(Error::Conflict(_))), "{}: {state:?} beside a pending: {second:?}", db.name);
+            assert!(
+                matches!(second, Err(Error::Conflict(_))),
+                "{}: {state:?} beside a pending: {second:?}",
+                db.name
+            );
         }
         insert(s, request("r-5", "bob", RequestState::Pending)).await.expect("another person");
         insert(s, AccessRequest { role: "reader".into(), ..request("r-6", "alice", RequestState::Pending) })
@@ -82,7 +87,8 @@ async fn one_open_request_per_person_and_role_is_the_databases_rule() {
 
         // An extension supersedes the active request in the same commit: update first, then
         // insert, so the index never sees two open rows.
-        let active = AccessRequest { state: RequestState::Active, ..request("r-8", "carol", RequestState::Active) };
+        let active =
+            AccessRequest { state: RequestState::Active, ..request("r-8", "carol", RequestState::Active) };
         insert(s, active.clone()).await.expect("active");
         let superseded = AccessRequest { state: RequestState::Superseded, ..active };
         s.commit(Commit {
@@ -105,7 +111,9 @@ async fn fifty_racing_inserts_leave_one_open_request() {
         let tasks: Vec<_> = (0..50)
             .map(|i| {
                 let store: Arc<dyn Store> = db.store.clone();
-                tokio::spawn(async move { insert(store.as_ref(), request(&format!("r-{i}"), "alice", RequestState::Pending)).await })
+                tokio::spawn(async move {
+                    insert(store.as_ref(), request(&format!("r-{i}"), "alice", RequestState::Pending)).await
+                })
             })
             .collect();
         let mut wins = 0;
@@ -144,9 +152,23 @@ async fn a_request_key_is_accepted_once_until_it_expires() {
         assert!(!other.remember_request("slack:sig:1:v0=ab", now, until).await.expect("remember"));
         assert!(other.remember_request("slack:sig:2:v0=ab", now, until).await.expect("another key"));
         let later = until + Duration::seconds(1);
-        assert!(other.remember_request("slack:sig:1:v0=ab", later, later + Duration::minutes(10)).await.expect("expired key"));
-        assert_eq!(other.prune_seen_requests(later).await.expect("prune"), 1, "{}: the other key expired", db.name);
-        assert!(!other.remember_request("slack:sig:1:v0=ab", later, later).await.expect("kept"), "{}", db.name);
+        assert!(
+            other
+                .remember_request("slack:sig:1:v0=ab", later, later + Duration::minutes(10))
+                .await
+                .expect("expired key")
+        );
+        assert_eq!(
+            other.prune_seen_requests(later).await.expect("prune"),
+            1,
+            "{}: the other key expired",
+            db.name
+        );
+        assert!(
+            !other.remember_request("slack:sig:1:v0=ab", later, later).await.expect("kept"),
+            "{}",
+            db.name
+        );
     }
 }
 
@@ -157,8 +179,14 @@ async fn targets_round_trip_and_withdrawn_grants_are_found() {
         let now = t0() + Duration::minutes(2);
         let lease = |at: DateTime<Utc>| Some(at);
         let rows = [
-            AccessRequest { next_nudge_at: lease(now + Duration::minutes(1)), ..request("r-busy", "a", RequestState::Cancelled) },
-            AccessRequest { next_nudge_at: lease(now - Duration::seconds(1)), ..request("r-done", "b", RequestState::Cancelled) },
+            AccessRequest {
+                next_nudge_at: lease(now + Duration::minutes(1)),
+                ..request("r-busy", "a", RequestState::Cancelled)
+            },
+            AccessRequest {
+                next_nudge_at: lease(now - Duration::seconds(1)),
+                ..request("r-done", "b", RequestState::Cancelled)
+            },
             request("r-failed", "c", RequestState::Failed),
             request("r-approved", "d", RequestState::Approved),
             request("r-made", "e", RequestState::Active),
@@ -177,17 +205,25 @@ async fn targets_round_trip_and_withdrawn_grants_are_found() {
         })
         .await
         .expect("seed");
-        let found: Vec<String> =
-            s.withdrawn_grants(now, 10).await.expect("withdrawn").into_iter().map(|g| g.id.to_string()).collect();
+        let found: Vec<String> = s
+            .withdrawn_grants(now, 10)
+            .await
+            .expect("withdrawn")
+            .into_iter()
+            .map(|g| g.id.to_string())
+            .collect();
         assert_eq!(found, ["g-done", "g-failed"], "{}: a live lease is waited for", db.name);
 
         let made = s.grant(&"g-made".into()).await.expect("read").expect("present");
         let want = grant("g-made", "r-made", "e");
         assert_eq!((&made.target, made.granting), (&want.target, false), "{}", db.name);
         let ended = Grant { ended_at: Some(now), end_reason: Some(EndReason::Withdrawn), ..made.clone() };
-        s.commit(Commit { grants: vec![Write::Update { row: ended, expected_version: 1 }], ..Commit::default() })
-            .await
-            .expect("withdrawn");
+        s.commit(Commit {
+            grants: vec![Write::Update { row: ended, expected_version: 1 }],
+            ..Commit::default()
+        })
+        .await
+        .expect("withdrawn");
         let read = s.grant(&"g-made".into()).await.expect("read").expect("present");
         assert_eq!((read.end_reason, read.target), (Some(EndReason::Withdrawn), made.target), "{}", db.name);
     }
@@ -197,8 +233,9 @@ async fn targets_round_trip_and_withdrawn_grants_are_found() {
 /// two active requests, a racing duplicate, an old open grant), then opens the store, which
 /// runs 0004.
 async fn legacy(db_url: &str, dialect: &str) {
-    let migrator =
-        sqlx::migrate::Migrator::new(std::path::Path::new(&format!("./migrations/{dialect}"))).await.expect("migrations");
+    let migrator = sqlx::migrate::Migrator::new(std::path::Path::new(&format!("./migrations/{dialect}")))
+        .await
+        .expect("migrations");
     let seed = [
         "INSERT INTO requests (id, requester, role, duration_secs, justification, state, origin, created_at, grant_id) \
          VALUES ('r-old', 'alice', 'ga', 3600, 'j', 'active', 'slack', '2026-01-01T10:00:00Z', 'g-old')",
@@ -251,11 +288,16 @@ async fn migration_0004_supersedes_duplicates_and_keeps_old_grants_readable() {
         assert_eq!(state("r-dup2").await, RequestState::Pending, "{dialect}");
         let old = store.grant(&"g-old".into()).await.expect("read").expect("present");
         assert_eq!((old.target, old.granting), (None, false), "{dialect}: no target recorded yet, and made");
-        let dup = store.commit(Commit {
-            requests: vec![Write::Insert(AccessRequest { requester: "bob".into(), role: "ga".into(), ..request("r-new", "bob", RequestState::Pending) })],
-            ..Commit::default()
-        })
-        .await;
+        let dup = store
+            .commit(Commit {
+                requests: vec![Write::Insert(AccessRequest {
+                    requester: "bob".into(),
+                    role: "ga".into(),
+                    ..request("r-new", "bob", RequestState::Pending)
+                })],
+                ..Commit::default()
+            })
+            .await;
         assert!(matches!(dup, Err(Error::Conflict(_))), "{dialect}: the index holds after the migration");
         if dialect == "postgres" {
             drop(TestDb::adopt_postgres(url, store));

@@ -39,6 +39,22 @@ pub const GRANT_RETRY_MAX: Duration = Duration::seconds(60);
 /// The reason an approved request carries while its grant is retried (shown on the card).
 pub const RETRYING: &str = "the directory is unavailable; retrying";
 
+/// Counts an activation in flight for as long as it lives.
+struct InFlight(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    fn enter(counter: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// What an activation does in the directory.
 enum Plan {
     /// A new assignment; its row is written ahead (or was, by an earlier try of this request).
@@ -62,11 +78,15 @@ impl AccessService {
             return Ok(request); // another worker is making this grant, or a retry is not due
         }
         let Ok(role) = policy.role(&request.role).cloned() else {
-            return self.cancel_for_policy(request, &policy, "its role was removed from the policy", now).await;
+            return self
+                .cancel_for_policy(request, &policy, "its role was removed from the policy", now)
+                .await;
         };
         let person = match self.person_by_id(&policy, &request.requester).await {
             Ok(Some((p, true))) => p,
-            Ok(_) => return self.fail(request, &policy, &role, "the requester is no longer eligible", now).await,
+            Ok(_) => {
+                return self.fail(request, &policy, &role, "the requester is no longer eligible", now).await;
+            }
             Err(e) if e.is_transient() => return self.retry_later(request, &policy, &role, &e, now).await,
             Err(e) => {
                 tracing::error!(request = %id, error = %format!("{e:#}"), "looking up the requester failed");
@@ -84,6 +104,7 @@ impl AccessService {
                 return self.fail(request, &policy, &role, "eligibility could not be checked", now).await;
             }
         }
+        let _busy = InFlight::enter(&self.activating);
         let plan = match self.store.open_grant(&person.id, &role.key).await? {
             Some(open) if !open.granting => Plan::Extend(open),
             Some(ours) if ours.request_id == request.id => Plan::Fresh(Some(ours)),

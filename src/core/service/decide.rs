@@ -33,7 +33,11 @@ impl AccessService {
 
     /// With `disjoint_approvers`, an approver eligible for the role in PIM may not decide it
     /// either, whatever the eligibility source (the policy lists were checked already).
-    async fn check_disjoint(&self, role: &crate::core::policy::Role, approver: &crate::core::policy::Person) -> Result<()> {
+    async fn check_disjoint(
+        &self,
+        role: &crate::core::policy::Role,
+        approver: &crate::core::policy::Person,
+    ) -> Result<()> {
         if role.disjoint_approvers && self.eligible_anywhere(role, approver, self.now()).await? {
             return Err(Error::NotAuthorized(format!(
                 "you are eligible for `{}` yourself, and this role requires approvers who are not",

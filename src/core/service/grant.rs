@@ -161,7 +161,12 @@ impl AccessService {
 
 /// What the directory needs to make or end `grant`. The justification and ticket come from the
 /// request when there is one (a revocation needs neither).
-pub(super) fn spec(person: &Person, role: &Role, request: Option<&AccessRequest>, grant: &Grant) -> GrantSpec {
+pub(super) fn spec(
+    person: &Person,
+    role: &Role,
+    request: Option<&AccessRequest>,
+    grant: &Grant,
+) -> GrantSpec {
     GrantSpec {
         grant_id: grant.id.clone(),
         person: person.clone(),

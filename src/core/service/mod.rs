@@ -36,9 +36,9 @@ pub use activate::{ACTIVATION_LEASE, GRANT_RETRY_MAX, GRANT_RETRY_MIN, RETRYING}
 pub use alarm::DEFAULT_REPAGE_EVERY;
 pub use lookup::LOOKUP_TTL;
 pub use messages::Channels;
+pub use policy_edit::{Orphan, PolicyImpact, orphans};
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
 pub use reconcile::{Drift, DriftKind, ReconcileReport};
-pub use policy_edit::{Orphan, PolicyImpact, orphans};
 pub use replies::{Reply, revoked_text, submitted_text};
 pub use revoke::{ELIGIBILITY_SWEEP_EVERY, NO_LONGER_ELIGIBLE, Revoked, Revoker, resolve_person};
 pub use target::{detached_role, target_of};
@@ -82,6 +82,7 @@ pub struct AccessService {
     observer: Option<Arc<dyn CommitObserver>>,
     lookup: Option<lookup::Lookup>,
     eligibility_checked: revoke::EligibilityClock,
+    activating: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl AccessService {
@@ -107,7 +108,14 @@ impl AccessService {
             observer: None,
             lookup: None,
             eligibility_checked: Default::default(),
+            activating: Default::default(),
         }
+    }
+
+    /// Activations of this process currently between their claim and their record (talking to
+    /// the directory); `Running::settle` waits for them.
+    pub fn activations_in_flight(&self) -> usize {
+        self.activating.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Tells `observer` about every successful commit (metrics).

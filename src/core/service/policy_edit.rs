@@ -105,7 +105,9 @@ pub fn orphans(
             Ok(_) => {}
         }
     }
-    for request in requests.iter().filter(|r| matches!(r.state, RequestState::Pending | RequestState::Approved)) {
+    for request in
+        requests.iter().filter(|r| matches!(r.state, RequestState::Pending | RequestState::Approved))
+    {
         if policy.role(&request.role).is_err() {
             out.push(Orphan::RequestOfRemovedRole { request: request.clone() });
         }
@@ -174,7 +176,8 @@ impl AccessService {
                 continue;
             }
             let now = self.now();
-            match self.cancel_for_policy(request, &policy, "its role was removed from the policy", now).await {
+            match self.cancel_for_policy(request, &policy, "its role was removed from the policy", now).await
+            {
                 Ok(_) => cancelled += 1,
                 Err(Error::Conflict(_)) => {}
                 Err(e) => return Err(e),

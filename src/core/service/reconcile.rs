@@ -93,8 +93,11 @@ impl AccessService {
             .collect();
         let (glass, unresolved) = self.break_glass_ids(&policy).await;
         let may_remove = self.directory.remove_unmanaged() && unresolved.is_empty();
-        let mut report =
-            ReconcileReport { checked: assignments.len(), drift: Vec::new(), unresolved_break_glass: unresolved };
+        let mut report = ReconcileReport {
+            checked: assignments.len(),
+            drift: Vec::new(),
+            unresolved_break_glass: unresolved,
+        };
         for a in assignments {
             let principal = oid(&a.principal_id);
             if glass.contains(&principal) {
@@ -103,7 +106,10 @@ impl AccessService {
             let person = people.get(&principal).cloned().or_else(|| {
                 grants
                     .iter()
-                    .find(|g| g.target.as_ref().and_then(|t| t.principal_id.as_deref()).map(oid).as_ref() == Some(&principal))
+                    .find(|g| {
+                        g.target.as_ref().and_then(|t| t.principal_id.as_deref()).map(oid).as_ref()
+                            == Some(&principal)
+                    })
                     .map(|g| g.person.clone())
             });
             let grant = grants.iter().find(|g| {
@@ -195,7 +201,9 @@ impl AccessService {
                 (DriftKind::Unmanaged, true) => "not granted through pimbot: REMOVED",
                 (DriftKind::Unmanaged, false) => "not granted through pimbot (standing access)",
                 (DriftKind::OutlivesGrant, _) => "outlives its pimbot grant",
-                (DriftKind::ActivatedOutside, _) => "activated outside pimbot (a PIM activation; PIM ends it)",
+                (DriftKind::ActivatedOutside, _) => {
+                    "activated outside pimbot (a PIM activation; PIM ends it)"
+                }
             };
             lines.push(format!("• {who} holds *{}* ({until}, {}): {what}", a.role, a.assignment_type));
             let detail = json!({"drift": format!("{:?}", d.kind), "principal_id": a.principal_id, "person": d.person,

@@ -124,7 +124,14 @@ impl AccessService {
         self.commit(Commit {
             at: Some(now),
             requests: vec![Write::Update { row: request, expected_version }],
-            audit: vec![AuditEvent::about(now, actor, "grant.revoked", &grant.request_id, &grant.role, detail)],
+            audit: vec![AuditEvent::about(
+                now,
+                actor,
+                "grant.revoked",
+                &grant.request_id,
+                &grant.role,
+                detail,
+            )],
             outbox: super::messages::feed(&self.channels, grant.request_id.as_str(), &text),
             ..Commit::default()
         })

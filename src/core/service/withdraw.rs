@@ -34,7 +34,9 @@ impl AccessService {
             match self.withdraw(&policy, grant, &why, loud).await {
                 Ok(()) => done += 1,
                 Err(Error::Conflict(_)) => {}
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "withdrawing a grant failed; will retry"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "withdrawing a grant failed; will retry")
+                }
             }
         }
         Ok(done)

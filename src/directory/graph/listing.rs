@@ -81,7 +81,13 @@ fn internal(what: &str, e: super::ApiError) -> Error {
 fn urlencoding(segment: &str) -> String {
     segment
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
