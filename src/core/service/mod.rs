@@ -9,6 +9,7 @@ mod decide;
 mod end_alert;
 mod expire;
 mod grant;
+mod grant_retry;
 mod ladder;
 mod lookup;
 mod messages;

@@ -34,7 +34,13 @@ impl AccessService {
             Command::Deactivate(role) => {
                 format!("🔒 Your `{}` is deactivated.", self.deactivate(user, &role).await?.role)
             }
-            Command::Cancel(id) => format!("↩️ Request `{}` is cancelled.", self.cancel(user, &id).await?.id),
+            Command::Cancel(id) => {
+                let cancelled = self.cancel(user, &id).await?;
+                match cancelled.reason {
+                    Some(note) => format!("↩️ Request `{}` is {note}.", cancelled.id),
+                    None => format!("↩️ Request `{}` is cancelled.", cancelled.id),
+                }
+            }
             Command::Revoke { person, role, reason } => {
                 let by = super::Revoker::Chat(user.clone());
                 revoked_text(&self.revoke(&by, &person, &role, &reason).await?)

@@ -181,16 +181,23 @@ impl AccessService {
         request.state = transition(request.state, Action::Cancel, now)?;
         request.decided_at = Some(now);
         request.decided_by = Some(person.id.clone());
-        if was != RequestState::Approved {
+        if was == RequestState::Approved {
             // An approved request keeps its activation lease: the withdrawn-grant sweep waits
             // for a worker still talking to the directory before it removes the assignment.
+            request.reason = Some(CANCELLED_WHILE_GRANTING.to_owned());
+        } else {
             request.next_nudge_at = None;
         }
         let mut outbox = update_card(&self.channels, &policy, role, &request, now);
+        let note = if was == RequestState::Approved {
+            format!(" ({CANCELLED_WHILE_GRANTING})")
+        } else {
+            String::new()
+        };
         outbox.extend(feed(
             &self.channels,
             id.as_str(),
-            &format!("↩️ {} cancelled request {} for *{}*", person.id, id, role.key),
+            &format!("↩️ {} cancelled request {} for *{}*{note}", person.id, id, role.key),
         ));
         let audit = vec![AuditEvent::about(
             now,
@@ -215,6 +222,10 @@ impl AccessService {
         Ok(request)
     }
 }
+
+/// The reason a request cancelled after its approval carries: its grant may have been made.
+pub const CANCELLED_WHILE_GRANTING: &str =
+    "cancelled after approval; if its grant was already made, pimbot removes it at once";
 
 /// The refusal of a second open request for the same person and role.
 fn duplicate(dup: &AccessRequest) -> Error {
