@@ -109,6 +109,16 @@ async fn eligibility_rows_about_someone_else_never_count() {
         let (_, bobs) = app.activate("U0BOB", "reader 30m through my group").await;
         app.settle().await;
         assert_eq!(app.request(&bobs).await.state, RequestState::Active);
+
+        // So does a group carol may activate through PIM for Groups.
+        let pim_group = "9b000000-0000-0000-0000-0000000000bb";
+        fake.add_eligibility(FakeAssignment::standing(FakeKind::Group, CAROL, pim_group, ""));
+        fake.add_eligibility(FakeAssignment::standing(FakeKind::Entra, pim_group, READER, "/"));
+        app.advance(Duration::seconds(61));
+        let (_, carols) = app.activate("U0CAROL", "reader 30m through PIM for Groups").await;
+        app.settle().await;
+        assert_eq!(app.request(&carols).await.state, RequestState::Active);
+        assert_eq!(fake_assignments(&fake).len(), 3, "alice, bob and carol");
         app.stop().await;
     })
     .await;

@@ -187,3 +187,103 @@ async fn kill_9_mid_grant_then_cancel_removes_the_assignment() {
         restarted.terminate();
     }
 }
+
+/// A small policy for the real binary: alice may ask for global-admin (approved by carol),
+/// bob for reader (no approval, seconds long).
+const RELOAD_CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+[database]
+url = "{db}"
+[slack]
+signing_secret = "test-signing-secret"
+bot_token = "xoxb-fake-pimbot-token"
+api_url = "{api_url}"
+approver_channel = "C0APPROVERS"
+feed_channel = "C0FEED"
+alert_channel = "C0ALERTS"
+[[person]]
+id = "alice"
+upn = "alice@contoso.com"
+slack = "U0ALICE"
+[[person]]
+id = "bob"
+upn = "bob@contoso.com"
+slack = "U0BOB"
+[[person]]
+id = "carol"
+upn = "carol@contoso.com"
+slack = "U0CAROL"
+[[role]]
+key = "ops"
+kind = "entra-role"
+tier = "standard"
+eligible = ["alice", "bob"]
+[[role]]
+key = "global-admin"
+kind = "entra-role"
+tier = "critical"
+require_ticket = false
+approvers = ["carol"]
+sla = "1s"
+eligible = ["alice"]
+[[role]]
+key = "reader"
+kind = "entra-role"
+tier = "standard"
+min_duration = "1s"
+eligible = ["bob"]
+"#;
+
+#[tokio::test]
+async fn a_role_removed_by_sighup_strands_nothing_and_logs_no_error_loop() {
+    use crate::support::binary::Binary;
+    for db in db::backends().await {
+        let slack = FakeSlack::start().await;
+        let url = if db.name == "postgres" { db.url.clone() } else { "sqlite://{dir}/pimbot.db".to_owned() };
+        let config = RELOAD_CONFIG.replace("{api_url}", &slack.api_url()).replace("{db}", &url);
+        let mut bin = Binary::serve(&config, &[]);
+        let driver =
+            SlackDriver::new(bin.url(), SECRET, Arc::new(SystemClock), slack.response_url("C0CMD", "1"));
+        let id_of =
+            |text: String| text.split('`').find(|w| w.starts_with("r-")).map(RequestId::from).expect("id");
+        let held = id_of(driver.command("U0BOB", "activate reader 4s short look").await.expect("cmd").text());
+        let waiting =
+            id_of(driver.command("U0ALICE", "activate global-admin 1h bridge").await.expect("cmd").text());
+        let store = pimbot::storage::connect(&if db.name == "postgres" {
+            db.url.clone()
+        } else {
+            format!("sqlite://{}", bin.config_path().with_file_name("pimbot.db").display())
+        })
+        .await
+        .expect("store");
+        wait_until("granted", Duration::from_secs(10), async || {
+            state(&store, &held).await == RequestState::Active
+        })
+        .await;
+
+        let start = config.find("[[role]]\nkey = \"global-admin\"").expect("role");
+        let dir = bin.config_path().parent().map(|d| d.display().to_string()).unwrap_or_default();
+        std::fs::write(bin.config_path(), config[..start].replace("{dir}", &dir)).expect("rewrite");
+        bin.signal("HUP");
+        wait_until("cancelled", Duration::from_secs(10), async || {
+            state(&store, &waiting).await == RequestState::Cancelled
+        })
+        .await;
+        wait_until("ended on time", Duration::from_secs(15), async || {
+            state(&store, &held).await == RequestState::Expired
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await; // a few more sweeps
+        let log = bin.log();
+        let errors: Vec<&String> = log.iter().filter(|l| l.contains("\"level\":\"ERROR\"")).collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", db.name);
+        assert!(
+            log.iter().any(|l| l.contains("SIGHUP") && l.contains(&format!("request {waiting}"))),
+            "{}: the reload says what it orphaned",
+            db.name
+        );
+        bin.signal("TERM");
+        let _ = tokio::task::spawn_blocking(move || bin.wait(Duration::from_secs(15))).await;
+    }
+}
