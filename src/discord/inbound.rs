@@ -71,8 +71,8 @@ pub async fn handle_interaction(State(app): State<AppState>, body: Bytes) -> Res
         }
     };
     // A replayed interaction (same id) is answered without acting again, on any replica.
-    // PING changes nothing and is answered as always.
-    if !matches!(interaction, Interaction::Ping(_)) {
+    // PING and autocomplete change nothing and are answered as always.
+    if !matches!(interaction, Interaction::Ping(_) | Interaction::Autocomplete(_)) {
         match app.service.first_time(&format!("discord:interaction:{}", interaction.id())).await {
             Ok(true) => {}
             Ok(false) => {

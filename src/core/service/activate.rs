@@ -87,7 +87,7 @@ impl AccessService {
             Ok(_) => {
                 return self.fail(request, &policy, &role, "the requester is no longer eligible", now).await;
             }
-            Err(e) if e.is_transient() => return self.retry_later(request, &policy, &role, &e, now).await,
+            Err(e) if e.is_transient() => return self.not_now(request, &policy, &role, &e, now).await,
             Err(e) => {
                 tracing::error!(request = %id, error = %format!("{e:#}"), "looking up the requester failed");
                 return self.fail(request, &policy, &role, "eligibility could not be checked", now).await;
@@ -98,7 +98,7 @@ impl AccessService {
             Ok(false) => {
                 return self.fail(request, &policy, &role, "the requester is no longer eligible", now).await;
             }
-            Err(e) if e.is_transient() => return self.retry_later(request, &policy, &role, &e, now).await,
+            Err(e) if e.is_transient() => return self.not_now(request, &policy, &role, &e, now).await,
             Err(e) => {
                 tracing::error!(request = %id, error = %format!("{e:#}"), "eligibility check failed");
                 return self.fail(request, &policy, &role, "eligibility could not be checked", now).await;
@@ -161,18 +161,11 @@ impl AccessService {
         .await?;
         request.version = claimed + 1;
         if let Err(e) = self.directory.grant(&spec(&person, &role, Some(&request), &grant)).await {
-            let window = request.decided_at.unwrap_or(request.created_at) + self.directory.grant_retry_for();
-            if e.is_transient() && now < window {
-                tracing::warn!(request = %id, error = %format!("{e:#}"), "directory grant failed for now; will retry");
-                return self.retry_later(request, &policy, &role, &e, now).await;
+            if e.is_transient() {
+                return self.not_now(request, &policy, &role, &e, now).await;
             }
             tracing::error!(request = %id, error = %format!("{e:#}"), "directory grant failed");
-            let why = if e.is_transient() {
-                "the directory stayed unavailable; the grant was not made"
-            } else {
-                "the directory refused the grant"
-            };
-            return self.fail(request, &policy, &role, why, now).await;
+            return self.fail(request, &policy, &role, "the directory refused the grant", now).await;
         }
         self.record_activation(request, &policy, &role, &person, grant, plan, now).await
     }

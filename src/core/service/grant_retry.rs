@@ -17,9 +17,29 @@ use crate::core::request::AccessRequest;
 use crate::core::state::{Action, transition};
 
 impl AccessService {
+    /// The directory is unavailable for now: try again later while `grant_retry_for` since the
+    /// approval lasts, fail the request after that.
+    pub(super) async fn not_now(
+        &self,
+        request: AccessRequest,
+        policy: &Policy,
+        role: &Role,
+        error: &Error,
+        now: DateTime<Utc>,
+    ) -> Result<AccessRequest> {
+        let window = request.decided_at.unwrap_or(request.created_at) + self.directory.grant_retry_for();
+        if now < window {
+            tracing::warn!(request = %request.id, error = %format!("{error:#}"), "the directory is unavailable for now; will retry");
+            return self.retry_later(request, policy, role, error, now).await;
+        }
+        tracing::error!(request = %request.id, error = %format!("{error:#}"), "the directory stayed unavailable");
+        let why = "the directory stayed unavailable; the grant was not made";
+        self.fail(request, policy, role, why, now).await
+    }
+
     /// Keeps the request approved and schedules the next try with backoff; the first time,
     /// the card says "granting… (retrying)" and the feed hears why it waits.
-    pub(super) async fn retry_later(
+    async fn retry_later(
         &self,
         mut request: AccessRequest,
         policy: &Policy,
