@@ -55,8 +55,9 @@ pub fn user_message(err: &Error) -> String {
 pub const REPLAYED: &str = "↩️ This request was already received; nothing was done again.";
 
 /// Whether a Slack request identified by `key` arrives for the first time; `Err` carries the
-/// text to answer a replay (or a failure to tell) with.
-async fn first_time(app: &AppState, key: String) -> Result<(), String> {
+/// text to answer a replay (or a failure to tell) with. Signed HTTP requests are keyed by their
+/// signature and timestamp; Socket Mode envelopes (unsigned) by the payload's trigger id.
+pub async fn first_time(app: &AppState, key: String) -> Result<(), String> {
     match app.service.first_time(&key).await {
         Ok(true) => Ok(()),
         Ok(false) => {
@@ -65,6 +66,22 @@ async fn first_time(app: &AppState, key: String) -> Result<(), String> {
         }
         Err(e) => Err(user_message(&e)),
     }
+}
+
+/// The replay key of an interaction delivered over Socket Mode: its trigger id (every click
+/// and form submission gets its own).
+pub fn trigger_key(event: &SlackInteractionEvent) -> Option<String> {
+    let trigger = match event {
+        SlackInteractionEvent::BlockActions(ev) => Some(ev.trigger_id.0.clone()),
+        SlackInteractionEvent::ViewSubmission(ev) => ev.trigger_id.as_ref().map(|t| t.0.clone()),
+        _ => None,
+    };
+    trigger.map(|t| format!("slack:trigger:{t}"))
+}
+
+/// The ephemeral answer to a replayed command.
+pub fn replayed(text: String) -> SlackCommandEventResponse {
+    ephemeral(text)
 }
 
 /// The replay key of a signed HTTP request: its signature and timestamp (the signature
@@ -106,9 +123,6 @@ pub async fn command_reply(
     event: SlackCommandEvent,
 ) -> Option<SlackCommandEventResponse> {
     let user = ChatUser::slack(event.user_id.0.clone());
-    if let Err(text) = first_time(app, format!("slack:trigger:{}", event.trigger_id.0)).await {
-        return Some(ephemeral(text));
-    }
     let text = event.text.clone().unwrap_or_default();
     let command = match command::parse(&text) {
         Ok(c) => c,
@@ -168,16 +182,6 @@ pub async fn interaction_reply(
     slack: &SlackState,
     event: SlackInteractionEvent,
 ) -> Result<Option<SlackViewSubmissionResponse>, Malformed> {
-    let trigger = match &event {
-        SlackInteractionEvent::BlockActions(ev) => Some(ev.trigger_id.0.clone()),
-        SlackInteractionEvent::ViewSubmission(ev) => ev.trigger_id.as_ref().map(|t| t.0.clone()),
-        _ => None,
-    };
-    if let Some(trigger) = trigger
-        && first_time(app, format!("slack:trigger:{trigger}")).await.is_err()
-    {
-        return Ok(None); // a replay: acknowledged, not acted on
-    }
     match event {
         SlackInteractionEvent::BlockActions(ev) => block_actions(app, slack, ev).await.map(|()| None),
         SlackInteractionEvent::ViewSubmission(ev) => view_submission(app, ev).await,

@@ -164,3 +164,26 @@ async fn a_replayed_discord_interaction_is_answered_without_acting() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_redelivered_socket_mode_envelope_is_acted_on_once() {
+    for db in backends().await {
+        let name = db.name;
+        let app = TestApp::spawn_socket_mode(db).await;
+        let socket = app.socket();
+        socket.wait_connections(1, std::time::Duration::from_secs(15)).await.expect("pimbot connects");
+        let payload = pimbot::testing::signing::slash_command_payload(
+            "U0ALICE",
+            "activate reader 30m over the socket",
+            &app.fake.response_url("C0CMD", "1"),
+            &trigger_id(),
+        );
+        let text = |ack: &serde_json::Value| ack["payload"]["text"].as_str().unwrap_or_default().to_owned();
+        let first = socket.slash_command(payload.clone()).await.expect("acked");
+        assert!(text(&first).contains("needs no approval"), "{name}: {first}");
+        let again = socket.slash_command(payload).await.expect("acked");
+        assert!(text(&again).contains("already received"), "{name}: {again}");
+        assert_eq!(app.store().open_requests_for(&"alice".into()).await.expect("open").len(), 1, "{name}");
+        app.stop().await;
+    }
+}
