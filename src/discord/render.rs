@@ -183,12 +183,12 @@ pub fn decision_line(status: &CardStatus) -> Option<String> {
         CardStatus::Denied { by, .. } => Some(format!("❌ Denied by {}", person(by))),
         CardStatus::Cancelled => Some("↩️ Cancelled by the requester".into()),
         CardStatus::TimedOut => Some("⌛ Timed out: nobody decided in time".into()),
-        CardStatus::Withdrawn { reason } => Some(format!("↩️ Cancelled: {reason}")),
+        CardStatus::Withdrawn { reason } => Some(format!("↩️ Cancelled: {}", defuse(reason))),
         CardStatus::Retrying { by } => Some(format!("✅ Approved by {}: granting… (retrying)", people(by))),
         CardStatus::GrantFailed { by, reason } => Some(format!(
             "❌ Approved by {}, but the grant failed{}",
             people(by),
-            reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+            reason.as_deref().map(|r| format!(": {}", defuse(r))).unwrap_or_default()
         )),
     }
 }
