@@ -107,7 +107,7 @@ pub trait Store: Send + Sync {
     async fn outbox_oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
         Err(super::error::Error::Internal(anyhow::anyhow!("outbox_oldest_pending is not supported")))
     }
-    /// Grants in force (not yet ended).
+    /// Grants in force: not yet ended, and confirmed by the directory.
     async fn open_grant_count(&self) -> Result<i64> {
         Err(super::error::Error::Internal(anyhow::anyhow!("open_grant_count is not supported")))
     }

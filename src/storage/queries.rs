@@ -193,8 +193,9 @@ pub const PRUNE_OUTBOX: &str = "DELETE FROM outbox WHERE state <> 'pending' AND 
 pub const OUTBOX_DEPTH: &str = "SELECT COUNT(*) FROM outbox WHERE state = 'pending'";
 /// Creation time of the oldest undelivered outbox row (NULL when none).
 pub const OUTBOX_OLDEST_PENDING: &str = "SELECT MIN(created_at) FROM outbox WHERE state = 'pending'";
-/// Grants not yet ended.
-pub const OPEN_GRANT_COUNT: &str = "SELECT COUNT(*) FROM grants WHERE ended_at IS NULL";
+/// Grants in force: not ended, and confirmed by the directory (rows written ahead of their
+/// directory call are not counted yet).
+pub const OPEN_GRANT_COUNT: &str = "SELECT COUNT(*) FROM grants WHERE ended_at IS NULL AND NOT granting";
 
 /// Remembers (or re-points) a posted message.
 pub const UPSERT_POSTED_REF: &str = "INSERT INTO posted_refs (platform, ref_key, channel, message_id) \
