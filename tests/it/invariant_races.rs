@@ -29,11 +29,18 @@ async fn approve_slowly(app: &TestApp, fake: &FakeGraph) -> RequestId {
     fake.set_delay(SLOW);
     let reply = app.click("U0CAROL", "approve", &id).await;
     assert_eq!(reply.status, 200);
-    // The approval wakes the activation at once; give it time to claim and call.
-    tokio::time::sleep(StdDuration::from_millis(800)).await;
+    // The approval wakes the activation at once: wait until it claimed the request and wrote
+    // the grant row, then until Graph has the call (its answer takes 2 s more).
+    let started = std::time::Instant::now();
+    loop {
+        let grant = app.store().open_grant(&"alice".into(), &"global-admin".into()).await.expect("read");
+        if grant.is_some_and(|g| g.granting) && !fake.assignments().is_empty() {
+            break;
+        }
+        assert!(started.elapsed() < StdDuration::from_secs(10), "the grant row is written before the call");
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
     assert_eq!(app.request(&id).await.state, RequestState::Approved, "still being made");
-    let grant = app.store().open_grant(&"alice".into(), &"global-admin".into()).await.expect("read");
-    assert!(grant.is_some_and(|g| g.granting), "the grant row is written before the directory call");
     id
 }
 
