@@ -25,6 +25,10 @@ pub enum Command {
     Deactivate(RoleKey),
     /// Withdraw a pending request.
     Cancel(RequestId),
+    /// Link the chat account to a directory account by signing in.
+    Link,
+    /// Who pimbot takes the caller to be.
+    Whoami,
     /// Show usage.
     Help,
 }
@@ -39,6 +43,8 @@ pub const HELP: &str = "\
 • `/pim status`: your pending requests and active roles
 • `/pim deactivate <role>`: end an active role early
 • `/pim cancel <request-id>`: withdraw a pending request
+• `/pim link`: link your chat account to your Microsoft account (a one-time sign-in link)
+• `/pim whoami`: who pimbot takes you to be, and your link
 • `/pim help`: this text";
 
 /// Parses the text after `/pim`.
@@ -55,6 +61,8 @@ pub fn parse(text: &str) -> Result<Command> {
         "extend" => parse_draft(rest, "extend").map(Command::Extend),
         "roles" => Ok(Command::Roles),
         "status" => Ok(Command::Status),
+        "link" => Ok(Command::Link),
+        "whoami" => Ok(Command::Whoami),
         "deactivate" => one_word(rest, "deactivate <role>").map(|r| Command::Deactivate(RoleKey(r))),
         "cancel" => one_word(rest, "cancel <request-id>").map(|r| Command::Cancel(RequestId(r))),
         other => Err(Error::BadInput(format!("unknown command `{}`. Try `/pim help`.", truncate(other)))),
@@ -146,6 +154,8 @@ mod tests {
             ),
             ("roles", Command::Roles),
             ("status", Command::Status),
+            ("link", Command::Link),
+            ("whoami", Command::Whoami),
             ("", Command::Help),
             ("help", Command::Help),
             ("deactivate global-admin", Command::Deactivate("global-admin".into())),

@@ -13,6 +13,8 @@ use super::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
+    /// Waiting for the requester's fresh MFA (roles with `require_mfa`); no card yet.
+    AwaitingMfa,
     /// Waiting for approvals.
     Pending,
     /// Approved; the grant is being made.
@@ -37,7 +39,8 @@ pub enum RequestState {
 
 impl RequestState {
     /// Every state, for tables and tests.
-    pub const ALL: [RequestState; 10] = [
+    pub const ALL: [RequestState; 11] = [
+        RequestState::AwaitingMfa,
         RequestState::Pending,
         RequestState::Approved,
         RequestState::Active,
@@ -53,6 +56,7 @@ impl RequestState {
     /// snake_case name as stored.
     pub fn as_str(self) -> &'static str {
         match self {
+            RequestState::AwaitingMfa => "awaiting_mfa",
             RequestState::Pending => "pending",
             RequestState::Approved => "approved",
             RequestState::Active => "active",
@@ -73,7 +77,10 @@ impl RequestState {
 
     /// Whether the request can still change.
     pub fn is_open(self) -> bool {
-        matches!(self, RequestState::Pending | RequestState::Approved | RequestState::Active)
+        matches!(
+            self,
+            RequestState::AwaitingMfa | RequestState::Pending | RequestState::Approved | RequestState::Active
+        )
     }
 }
 
@@ -81,6 +88,7 @@ impl fmt::Display for RequestState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             RequestState::TimedOut => "timed out",
+            RequestState::AwaitingMfa => "awaiting MFA",
             other => other.as_str(),
         })
     }
@@ -122,6 +130,9 @@ pub enum Action {
     },
     /// An administrator or a policy change ended it.
     Revoke,
+    /// The requester's fresh MFA arrived (step-up at activation); the request goes to the
+    /// approvers.
+    StepUp,
 }
 
 impl Action {
@@ -137,6 +148,7 @@ impl Action {
             Action::Expire { .. } => "expired",
             Action::Deactivate { .. } => "deactivated",
             Action::Revoke => "revoked",
+            Action::StepUp => "stepped up",
         }
     }
 }
@@ -153,6 +165,26 @@ pub fn transition(state: RequestState, action: Action, now: DateTime<Utc>) -> Re
     use RequestState as S;
     let refuse = || Err(Error::InvalidTransition { from: state, action });
     match (state, action) {
+        (S::AwaitingMfa, A::StepUp) => Ok(S::Pending),
+        (S::AwaitingMfa, A::Cancel) => Ok(S::Cancelled),
+        // An unfinished step-up expires like an undecided request.
+        (S::AwaitingMfa, A::TimeOut { deadline }) => {
+            if now >= deadline {
+                Ok(S::TimedOut)
+            } else {
+                refuse()
+            }
+        }
+        (
+            S::AwaitingMfa,
+            A::Approve { .. }
+            | A::Deny
+            | A::Activate
+            | A::Fail
+            | A::Expire { .. }
+            | A::Deactivate { .. }
+            | A::Revoke,
+        ) => refuse(),
         (S::Pending, A::Approve { approvals, required }) => {
             Ok(if approvals >= required { S::Approved } else { S::Pending })
         }
@@ -186,12 +218,20 @@ pub fn transition(state: RequestState, action: Action, now: DateTime<Utc>) -> Re
             }
         }
         (S::Active, A::Revoke) | (S::Approved, A::Revoke) => Ok(S::Revoked),
-        (S::Pending, A::Activate | A::Fail | A::Expire { .. } | A::Deactivate { .. } | A::Revoke)
+        (S::Pending, A::Activate | A::Fail | A::Expire { .. } | A::Deactivate { .. } | A::Revoke | A::StepUp)
         | (
             S::Approved,
-            A::Approve { .. } | A::Deny | A::TimeOut { .. } | A::Expire { .. } | A::Deactivate { .. },
+            A::Approve { .. }
+            | A::Deny
+            | A::TimeOut { .. }
+            | A::Expire { .. }
+            | A::Deactivate { .. }
+            | A::StepUp,
         )
-        | (S::Active, A::Approve { .. } | A::Deny | A::Cancel | A::TimeOut { .. } | A::Activate | A::Fail)
+        | (
+            S::Active,
+            A::Approve { .. } | A::Deny | A::Cancel | A::TimeOut { .. } | A::Activate | A::Fail | A::StepUp,
+        )
         | (
             S::Expired | S::Deactivated | S::Revoked | S::Denied | S::Cancelled | S::TimedOut | S::Failed,
             A::Approve { .. }
@@ -202,7 +242,8 @@ pub fn transition(state: RequestState, action: Action, now: DateTime<Utc>) -> Re
             | A::Fail
             | A::Expire { .. }
             | A::Deactivate { .. }
-            | A::Revoke,
+            | A::Revoke
+            | A::StepUp,
         ) => refuse(),
     }
 }
@@ -228,6 +269,7 @@ mod tests {
             Action::Expire { ends_at: now },
             Action::Deactivate { hold_until: now },
             Action::Revoke,
+            Action::StepUp,
         ]
     }
 
@@ -247,6 +289,9 @@ mod tests {
             (S::Active, 6, S::Expired),
             (S::Active, 7, S::Deactivated),
             (S::Active, 8, S::Revoked),
+            (S::AwaitingMfa, 2, S::Cancelled),
+            (S::AwaitingMfa, 3, S::TimedOut),
+            (S::AwaitingMfa, 9, S::Pending),
         ];
         for from in S::ALL {
             for (i, action) in actions(now).into_iter().enumerate() {
@@ -282,6 +327,19 @@ mod tests {
             other => panic!("expected a policy refusal, got {other:?}"),
         }
         assert_eq!(transition(S::Active, Action::Expire { ends_at: later }, later).ok(), Some(S::Expired));
+    }
+
+    #[test]
+    fn an_unfinished_step_up_expires_only_at_its_deadline() {
+        let now = t0();
+        let later = now + Duration::minutes(10);
+        assert!(transition(S::AwaitingMfa, Action::TimeOut { deadline: later }, now).is_err());
+        assert_eq!(transition(S::AwaitingMfa, Action::TimeOut { deadline: later }, later).ok(), Some(S::TimedOut));
+        // Nobody approves a request before its requester's MFA, and only once.
+        assert!(transition(S::AwaitingMfa, Action::Approve { approvals: 1, required: 1 }, now).is_err());
+        assert!(transition(S::Pending, Action::StepUp, now).is_err());
+        assert!(S::AwaitingMfa.is_open());
+        assert_eq!(S::AwaitingMfa.as_str(), "awaiting_mfa");
     }
 
     #[test]

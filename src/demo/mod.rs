@@ -53,6 +53,7 @@ pub async fn run() -> anyhow::Result<()> {
         admin_token: None,
         discord: None,
         break_glass: app::BreakGlassParts::from_config(&config),
+        oidc: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(parts, listener).await?;

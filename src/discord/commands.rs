@@ -54,6 +54,8 @@ pub fn pim_command() -> CreateCommand {
             sub("cancel", "Withdraw a pending request")
                 .add_sub_option(string(OPT_REQUEST, "Request id, e.g. r-1a2b3c4d", true).max_length(40)),
         )
+        .add_option(sub("link", "Link your Discord account to your Microsoft account"))
+        .add_option(sub("whoami", "Who pimbot takes you to be, and your link"))
         .add_option(sub("help", "How to use pimbot"))
 }
 
@@ -121,7 +123,10 @@ mod tests {
         let built = serde_json::to_value(pim_command()).expect("serializes");
         let subs = built["options"].as_array().expect("subcommands");
         let names: Vec<&str> = subs.iter().filter_map(|s| s["name"].as_str()).collect();
-        assert_eq!(names, ["activate", "extend", "roles", "status", "deactivate", "cancel", "help"]);
+        assert_eq!(
+            names,
+            ["activate", "extend", "roles", "status", "deactivate", "cancel", "link", "whoami", "help"]
+        );
         for s in subs {
             let opts = s["options"].as_array().cloned().unwrap_or_default();
             let required: Vec<bool> = opts.iter().map(|o| o["required"] == true).collect();

@@ -25,7 +25,7 @@ use super::render::{
 use super::render_alarm;
 use crate::core::command::{self, Command};
 use crate::core::ids::{AlarmId, ChatUser, RequestId, RoleKey};
-use crate::core::service::{Decision, Reply};
+use crate::core::service::{Approved, Decision, Reply};
 use crate::http::AppState;
 use crate::slack::inbound::user_message;
 
@@ -38,6 +38,8 @@ pub const HELP: &str = "\
 • `/pim status`: your pending requests and active roles
 • `/pim deactivate role`: end an active role early
 • `/pim cancel request`: withdraw a pending request
+• `/pim link`: link your Discord account to your Microsoft account (a one-time sign-in link)
+• `/pim whoami`: who pimbot takes you to be, and your link
 • `/pim help`: this text";
 
 /// Autocomplete answers at most this many choices (Discord's limit).
@@ -112,6 +114,8 @@ pub fn parse_command(cmd: &CommandInteraction) -> crate::core::Result<Command> {
         "status" => Ok(Command::Status),
         "deactivate" => Ok(Command::Deactivate(RoleKey(arg(OPT_ROLE).trim().to_owned()))),
         "cancel" => Ok(Command::Cancel(RequestId(arg(OPT_REQUEST).trim().to_owned()))),
+        "link" => Ok(Command::Link),
+        "whoami" => Ok(Command::Whoami),
         "help" => Ok(Command::Help),
         _ => Err(unknown()),
     }
@@ -158,8 +162,9 @@ async fn component(app: &AppState, click: &ComponentInteraction) -> Response {
     };
     let id = RequestId(id.to_owned());
     match action {
-        APPROVE_PREFIX => match app.service.decide(&user, &id, Decision::Approve).await {
-            Ok(_) => ephemeral(format!("✅ You approved `{id}`.")),
+        APPROVE_PREFIX => match app.service.approve(&user, &id).await {
+            Ok(Approved::Recorded(_)) => ephemeral(format!("✅ You approved `{id}`.")),
+            Ok(Approved::StepUp(text)) => ephemeral(text),
             Err(e) => ephemeral(user_message(&e)),
         },
         DENY_PREFIX => match app.service.precheck_decision(&user, &id).await {

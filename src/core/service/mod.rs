@@ -8,12 +8,14 @@ mod decide;
 mod end_alert;
 mod expire;
 mod grant;
+mod identity;
 mod ladder;
 mod lookup;
 mod messages;
 mod queries;
 mod reconcile;
 mod replies;
+mod step_up;
 mod submit;
 
 use std::sync::{Arc, RwLock};
@@ -28,6 +30,8 @@ use super::ports::{Clock, Commit, CommitObserver, Directory, Store, Write};
 use super::request::AccessRequest;
 
 pub use alarm::DEFAULT_REPAGE_EVERY;
+pub use identity::{SignInAsk, SignInSettings};
+pub use step_up::Approved;
 pub use lookup::LOOKUP_TTL;
 pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
@@ -43,6 +47,9 @@ pub struct Submitted {
     pub needs_approval: bool,
     /// Whether it extends an active grant.
     pub extends: bool,
+    /// The one-time step-up link the requester must open first (roles with `require_mfa`);
+    /// the request waits in `awaiting_mfa` until then.
+    pub step_up: Option<String>,
 }
 
 /// An approver's choice.
@@ -68,6 +75,7 @@ pub struct AccessService {
     repage_every: chrono::Duration,
     observer: Option<Arc<dyn CommitObserver>>,
     lookup: Option<lookup::Lookup>,
+    sign_in: Option<identity::SignInSettings>,
 }
 
 impl AccessService {
@@ -92,6 +100,7 @@ impl AccessService {
             repage_every: DEFAULT_REPAGE_EVERY,
             observer: None,
             lookup: None,
+            sign_in: None,
         }
     }
 

@@ -35,6 +35,8 @@ impl AccessService {
                 format!("🔒 Your `{}` is deactivated.", self.deactivate(user, &role).await?.role)
             }
             Command::Cancel(id) => format!("↩️ Request `{}` is cancelled.", self.cancel(user, &id).await?.id),
+            Command::Link => self.link(user).await?,
+            Command::Whoami => self.whoami(user).await?,
         };
         Ok(Reply::Text(text))
     }
@@ -44,6 +46,17 @@ impl AccessService {
 pub fn submitted_text(s: &Submitted) -> String {
     let r = &s.request;
     let what = if s.extends { "Extension" } else { "Request" };
+    if let Some(link) = &s.step_up {
+        return format!(
+            "🔐 {what} `{}` for `{}` ({}) needs a fresh MFA sign-in before {}. Open this link and sign in; it \
+             works once, for {}, and only for you:\n<{link}>",
+            r.id,
+            r.role,
+            format_duration(r.duration),
+            if s.needs_approval { "approvers see it" } else { "it is activated" },
+            format_duration(crate::core::identity::STEP_UP_TTL)
+        );
+    }
     if s.needs_approval {
         format!(
             "📝 {what} `{}` for `{}` ({}) is waiting for approval. `/pim status` shows progress; `/pim cancel {}` withdraws it.",

@@ -1,5 +1,6 @@
 //! Submitting and withdrawing requests.
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::messages::{feed, post_card, update_card};
@@ -8,7 +9,9 @@ use crate::core::audit::{Actor, AuditEvent};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
 use crate::core::ids::{ChatUser, RequestId};
-use crate::core::policy::{Draft, MAX_REQUEST_TTL};
+use crate::core::identity::STEP_UP_TTL;
+use crate::core::outbox::OutgoingMessage;
+use crate::core::policy::{Draft, Person, Policy, Role};
 use crate::core::ports::{Commit, Write};
 use crate::core::request::{AccessRequest, NudgeStage};
 use crate::core::state::{Action, RequestState, transition};
@@ -37,7 +40,6 @@ impl AccessService {
         }
         let extends = self.store.open_grant(&person.id, &role.key).await?.is_some();
         let needs_approval = role.needs_approval();
-        let deadline = now + role.request_ttl.min(MAX_REQUEST_TTL);
         let mut request = AccessRequest {
             id: RequestId::generate(),
             requester: person.id.clone(),
@@ -54,23 +56,16 @@ impl AccessService {
             reason: None,
             approvals: Vec::new(),
             nudge_stage: NudgeStage::None,
-            next_nudge_at: Some((now + role.sla).min(deadline)),
+            next_nudge_at: None,
             grant_id: None,
         };
-        let ticket = request.ticket.as_deref().map(|t| format!(" #{t}")).unwrap_or_default();
-        let asked = format!(
-            "*{}* for {}{ticket}: {} ({})",
-            role.key,
-            format_duration(request.duration),
-            request.justification,
-            request.id
-        );
         let detail = json!({
             "duration_secs": draft.duration.num_seconds(),
             "justification": draft.justification,
             "ticket": draft.ticket,
             "extends": extends,
             "platform": user.platform,
+            "require_mfa": role.require_mfa,
         });
         let mut audit = vec![AuditEvent::about(
             now,
@@ -81,8 +76,57 @@ impl AccessService {
             detail,
         )];
         let mut outbox = Vec::new();
-        if needs_approval {
-            outbox.extend(post_card(&self.channels, &policy, role, &request, now));
+        let mut new_auth_states = Vec::new();
+        let mut step_up = None;
+        if role.require_mfa {
+            // Nobody sees the request until its requester proves a fresh MFA: no card, no
+            // feed line, no grant. The link is bound to this request and this person.
+            let issued = self.issue_activation_step_up(user, &person, &request, now).await?;
+            request.state = RequestState::AwaitingMfa;
+            request.next_nudge_at = Some(now + STEP_UP_TTL);
+            step_up = Some(self.sign_in_url(&issued.value)?);
+            new_auth_states.push(issued.state);
+        } else {
+            self.release(&mut request, &policy, role, &person, extends, now, &mut audit, &mut outbox)?;
+        }
+        self.commit(Commit {
+            at: Some(now),
+            requests: vec![Write::Insert(request.clone())],
+            audit,
+            outbox,
+            new_auth_states,
+            ..Commit::default()
+        })
+        .await?;
+        Ok(Submitted { request, needs_approval, extends, step_up })
+    }
+
+    /// Sends a request whose requester is who they claim to be on its way: the card to the
+    /// approvers, or straight to `approved` when the role needs no approval. Used at submit,
+    /// and after the requester's step-up for roles with `require_mfa`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn release(
+        &self,
+        request: &mut AccessRequest,
+        policy: &Policy,
+        role: &Role,
+        person: &Person,
+        extends: bool,
+        now: DateTime<Utc>,
+        audit: &mut Vec<AuditEvent>,
+        outbox: &mut Vec<OutgoingMessage>,
+    ) -> Result<()> {
+        let ticket = request.ticket.as_deref().map(|t| format!(" #{t}")).unwrap_or_default();
+        let asked = format!(
+            "*{}* for {}{ticket}: {} ({})",
+            role.key,
+            format_duration(request.duration),
+            request.justification,
+            request.id
+        );
+        if role.needs_approval() {
+            request.next_nudge_at = Some((now + role.sla).min(super::ladder::deadline(role, request)));
+            outbox.extend(post_card(&self.channels, policy, role, request, now));
             outbox.extend(feed(
                 &self.channels,
                 request.id.as_str(),
@@ -102,7 +146,7 @@ impl AccessService {
                 "request.approved",
                 &request.id,
                 &role.key,
-                json!({"auto": true, "time_to_decision_secs": 0}),
+                json!({"auto": true, "time_to_decision_secs": (now - request.created_at).num_seconds()}),
             ));
             outbox.extend(feed(
                 &self.channels,
@@ -114,15 +158,7 @@ impl AccessService {
                 ),
             ));
         }
-        self.commit(Commit {
-            at: Some(now),
-            requests: vec![Write::Insert(request.clone())],
-            audit,
-            outbox,
-            ..Commit::default()
-        })
-        .await?;
-        Ok(Submitted { request, needs_approval, extends })
+        Ok(())
     }
 
     /// Extends the caller's active grant of a role; the extension follows the role's approval

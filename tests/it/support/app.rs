@@ -73,6 +73,9 @@ name = "Global Administrator"
 kind = "entra-role"
 directory_id = "62e90394-69f5-4237-9190-012177145e10"
 tier = "critical"
+# Chat-only identity: these tests are not about MFA (tests/it/identity*.rs are).
+require_mfa = false
+approver_mfa = false
 min_duration = "5m"
 max_duration = "2h"
 require_ticket = true
@@ -91,6 +94,7 @@ name = "User Administrator"
 kind = "entra-role"
 directory_id = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 tier = "high"
+require_mfa = false
 approvals_required = 2
 approvers = ["carol", "dave", "erin"]
 eligible = ["alice"]
@@ -257,6 +261,7 @@ impl TestApp {
             admin_token: Some(ADMIN_TOKEN.to_owned().into()),
             discord,
             break_glass: app::BreakGlassParts::from_config(&config),
+            oidc: app::OidcParts::from_config(&config).expect("oidc settings"),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = app::start(parts, listener).await.expect("app starts");
