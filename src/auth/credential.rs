@@ -172,13 +172,17 @@ mod tests {
 
     #[test]
     fn a_certificate_signs_assertions_with_its_thumbprint() {
-        let cert = ClientCertificate::from_pem(crate::testing::keys::CLIENT_CERTIFICATE_PEM).expect("test pem");
+        let cert =
+            ClientCertificate::from_pem(crate::testing::keys::CLIENT_CERTIFICATE_PEM).expect("test pem");
         let now = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
         let jwt = cert.assertion("app", "https://login.example/t/oauth2/v2.0/token", now).expect("signs");
         let header = jsonwebtoken::decode_header(&jwt).expect("header");
         assert_eq!(header.alg, Algorithm::RS256);
         assert_eq!(header.x5t.as_deref(), Some(cert.thumbprint_sha1.as_str()));
         assert_eq!(cert.thumbprint_sha1, crate::testing::keys::client_certificate_x5t());
-        assert!(ClientCertificate::from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+        assert!(
+            ClientCertificate::from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+                .is_err()
+        );
     }
 }

@@ -43,7 +43,10 @@ pub async fn verify<T: DeserializeOwned>(
     if !ACCEPTED.contains(&header.alg) {
         return Err(AuthError::InvalidToken(format!("algorithm {:?} is not accepted", header.alg)));
     }
-    let kid = header.kid.as_deref().ok_or_else(|| AuthError::InvalidToken("the token names no key (kid)".into()))?;
+    let kid = header
+        .kid
+        .as_deref()
+        .ok_or_else(|| AuthError::InvalidToken("the token names no key (kid)".into()))?;
     let jwk = keys.key(kid).await?;
     let key = DecodingKey::from_jwk(&jwk)
         .map_err(|e| AuthError::InvalidToken(format!("the provider's key {kid} is unusable: {e}")))?;
@@ -64,7 +67,8 @@ pub async fn verify<T: DeserializeOwned>(
         })
     })?;
     check_times(&data.claims, expect.require_iat, now)?;
-    serde_json::from_value(data.claims).map_err(|e| AuthError::InvalidToken(format!("unexpected claims: {e}")))
+    serde_json::from_value(data.claims)
+        .map_err(|e| AuthError::InvalidToken(format!("unexpected claims: {e}")))
 }
 
 fn check_times(claims: &Value, require_iat: bool, now: DateTime<Utc>) -> Result<(), AuthError> {

@@ -110,7 +110,14 @@ impl KeyCache {
             .unwrap_or_else(|| Quota::per_hour(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::MIN);
         let refetches = RateLimiter::direct_with_clock(quota, PortClock(clock.clone()));
-        Self { http, metadata_url: metadata_url.to_owned(), clock, policy, cached: Mutex::new(None), refetches }
+        Self {
+            http,
+            metadata_url: metadata_url.to_owned(),
+            clock,
+            policy,
+            cached: Mutex::new(None),
+            refetches,
+        }
     }
 
     /// The metadata document, from the cache or fetched.

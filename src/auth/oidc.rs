@@ -138,7 +138,8 @@ impl OidcClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("building the OpenID HTTP client")?;
-        let metadata_url = format!("{}/.well-known/openid-configuration", settings.issuer.trim_end_matches('/'));
+        let metadata_url =
+            format!("{}/.well-known/openid-configuration", settings.issuer.trim_end_matches('/'));
         let keys = KeyCache::new(http.clone(), &metadata_url, clock.clone(), KeyPolicy::default());
         let tenant = entra_tenant(&settings.issuer);
         Ok(Self { settings, keys, http, clock, tenant })
@@ -162,9 +163,9 @@ impl OidcClient {
     /// Where to send the browser.
     pub async fn authorize_url(&self, req: &AuthorizeRequest<'_>) -> Result<String, AuthError> {
         let metadata = self.keys.metadata().await?;
-        let endpoint = metadata
-            .authorization_endpoint
-            .ok_or_else(|| AuthError::Provider("the provider's metadata has no authorization_endpoint".into()))?;
+        let endpoint = metadata.authorization_endpoint.ok_or_else(|| {
+            AuthError::Provider("the provider's metadata has no authorization_endpoint".into())
+        })?;
         let challenge = pkce::challenge(req.pkce_verifier);
         let redirect = self.redirect_uri();
         let mut query: Vec<(&str, String)> = vec![
@@ -226,14 +227,15 @@ impl OidcClient {
         let status = response.status();
         let text = response.text().await.map_err(|e| AuthError::Provider(format!("token response: {e}")))?;
         if !status.is_success() {
-            let detail: TokenError =
-                serde_json::from_str(&text).unwrap_or(TokenError { error: String::new(), error_description: text });
+            let detail: TokenError = serde_json::from_str(&text)
+                .unwrap_or(TokenError { error: String::new(), error_description: text });
             let first = detail.error_description.lines().next().unwrap_or_default().to_owned();
             return Err(AuthError::Exchange(format!("{} {first}", detail.error).trim().to_owned()));
         }
         let body: TokenResponse =
             serde_json::from_str(&text).map_err(|e| AuthError::Provider(format!("token response: {e}")))?;
-        let raw = body.id_token.ok_or_else(|| AuthError::InvalidToken("the provider sent no ID token".into()))?;
+        let raw =
+            body.id_token.ok_or_else(|| AuthError::InvalidToken("the provider sent no ID token".into()))?;
         self.verify_id_token(&raw, nonce).await
     }
 

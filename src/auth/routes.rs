@@ -82,7 +82,10 @@ pub async fn handle_link(State(app): State<AppState>, Query(query): Query<LinkQu
         state: &value,
         nonce: &ask.state.nonce,
         pkce_verifier: &ask.state.pkce_verifier,
-        step_up: ask.mfa.as_ref().map(|m| StepUp { max_age: m.max_age, auth_context: m.auth_context.as_deref() }),
+        step_up: ask
+            .mfa
+            .as_ref()
+            .map(|m| StepUp { max_age: m.max_age, auth_context: m.auth_context.as_deref() }),
         login_hint: ask.login_hint.as_deref(),
     };
     match oidc.authorize_url(&request).await {
@@ -91,8 +94,12 @@ pub async fn handle_link(State(app): State<AppState>, Query(query): Query<LinkQu
             match HeaderValue::from_str(&url) {
                 Ok(location) => {
                     response.headers_mut().insert(header::LOCATION, location);
-                    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+                    response
+                        .headers_mut()
+                        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    response
+                        .headers_mut()
+                        .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
                     response
                 }
                 Err(_) => page(StatusCode::BAD_GATEWAY, "The identity provider's address is unusable."),
@@ -109,7 +116,10 @@ pub async fn handle_link(State(app): State<AppState>, Query(query): Query<LinkQu
 pub async fn handle_callback(State(app): State<AppState>, Query(query): Query<CallbackQuery>) -> Response {
     let Some(oidc) = app.oidc.clone() else { return StatusCode::NOT_FOUND.into_response() };
     let Some(value) = query.state.filter(|s| !s.is_empty()) else {
-        return page(StatusCode::BAD_REQUEST, "The sign-in came back without its state; start again from chat.");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "The sign-in came back without its state; start again from chat.",
+        );
     };
     let state = match app.service.sign_in_state(&value).await {
         Ok(s) => s,
@@ -118,7 +128,10 @@ pub async fn handle_callback(State(app): State<AppState>, Query(query): Query<Ca
     if let Some(error) = query.error {
         let why = format!(
             "the identity provider refused: {error}{}",
-            query.error_description.map(|d| format!(" ({})", d.lines().next().unwrap_or_default())).unwrap_or_default()
+            query
+                .error_description
+                .map(|d| format!(" ({})", d.lines().next().unwrap_or_default()))
+                .unwrap_or_default()
         );
         return failed(&app, &value, &why).await;
     }
@@ -144,5 +157,10 @@ async fn failed(app: &AppState, value: &str, why: &str) -> Response {
     {
         return refusal(&e);
     }
-    page(StatusCode::FORBIDDEN, &format!("Not done: {why}. Nothing was changed; pimbot sends you a new link where one is still useful."))
+    page(
+        StatusCode::FORBIDDEN,
+        &format!(
+            "Not done: {why}. Nothing was changed; pimbot sends you a new link where one is still useful."
+        ),
+    )
 }

@@ -190,7 +190,10 @@ impl Config {
         if !secure_or_local(&o.public_url) {
             p.push(
                 "oidc.public_url",
-                format!("`{}` must be an https URL where browsers reach pimbot (http only to this machine)", o.public_url),
+                format!(
+                    "`{}` must be an https URL where browsers reach pimbot (http only to this machine)",
+                    o.public_url
+                ),
             );
         }
         if o.client_id.trim().is_empty() {

@@ -634,7 +634,9 @@ const ENTRA: &str = "https://login.microsoftonline.com/00000000-0000-0000-0000-0
 #[test]
 fn mfa_defaults_follow_the_tier_and_need_oidc() {
     let text = |tier: &str, section: &str| {
-        format!("{BASE}{section}\n[[role]]\nkey = \"ops\"\nkind = \"entra-role\"\ntier = \"{tier}\"\napprovers = [\"carol\"]\neligible = [\"alice\"]\n")
+        format!(
+            "{BASE}{section}\n[[role]]\nkey = \"ops\"\nkind = \"entra-role\"\ntier = \"{tier}\"\napprovers = [\"carol\"]\neligible = [\"alice\"]\n"
+        )
     };
     // Secure default: a critical or high role without [oidc] is refused, saying how to fix it.
     for tier in ["critical", "high"] {
@@ -656,23 +658,41 @@ fn mfa_defaults_follow_the_tier_and_need_oidc() {
 #[test]
 fn entra_needs_an_authentication_context_for_mfa_roles() {
     let role = |lines: &str, section: &str| {
-        format!("{BASE}{section}\n[[role]]\nkey = \"ops\"\nkind = \"entra-role\"\ntier = \"critical\"\napprovers = [\"carol\"]\neligible = [\"alice\"]\n{lines}\n")
+        format!(
+            "{BASE}{section}\n[[role]]\nkey = \"ops\"\nkind = \"entra-role\"\ntier = \"critical\"\napprovers = [\"carol\"]\neligible = [\"alice\"]\n{lines}\n"
+        )
     };
     assert_problem(&role("", &oidc(ENTRA, "")), "role \"ops\": auth_context", "carry no amr");
     let with_default = valid(&role("", &oidc(ENTRA, "default_auth_context = \"C2\"")));
     assert_eq!(with_default.roles[0].auth_context.as_deref(), Some("c2"));
-    let own = valid(&role("auth_context = \"c7\"\nmfa_max_age = \"2m\"", &oidc(ENTRA, "default_auth_context = \"c2\"")));
-    assert_eq!((own.roles[0].auth_context.as_deref(), own.roles[0].mfa_max_age), (Some("c7"), Duration::minutes(2)));
+    let own = valid(&role(
+        "auth_context = \"c7\"\nmfa_max_age = \"2m\"",
+        &oidc(ENTRA, "default_auth_context = \"c2\""),
+    ));
+    assert_eq!(
+        (own.roles[0].auth_context.as_deref(), own.roles[0].mfa_max_age),
+        (Some("c7"), Duration::minutes(2))
+    );
     // Explicit opt-out: chat-only identity is accepted, and needs no context.
     valid(&role("require_mfa = false\napprover_mfa = false", &oidc(ENTRA, "")));
-    assert_problem(&role("auth_context = \"c26\"", &oidc(ENTRA, "")), "role \"ops\": auth_context", "c1 to c25");
-    assert_problem(&role("mfa_max_age = \"2h\"", &oidc(ENTRA, "default_auth_context = \"c1\"")), "role \"ops\": mfa_max_age", "out of range");
+    assert_problem(
+        &role("auth_context = \"c26\"", &oidc(ENTRA, "")),
+        "role \"ops\": auth_context",
+        "c1 to c25",
+    );
+    assert_problem(
+        &role("mfa_max_age = \"2h\"", &oidc(ENTRA, "default_auth_context = \"c1\"")),
+        "role \"ops\": mfa_max_age",
+        "out of range",
+    );
 }
 
 #[test]
 fn oidc_settings_are_checked_and_secrets_come_from_the_environment() {
     assert_problem(&format!("{BASE}{}", oidc("http://idp.example.com", "")), "oidc.issuer", "https");
-    let no_secret = format!("{BASE}[oidc]\nissuer = \"{ENTRA}\"\nclient_id = \"app\"\npublic_url = \"https://p.example\"\n");
+    let no_secret = format!(
+        "{BASE}[oidc]\nissuer = \"{ENTRA}\"\nclient_id = \"app\"\npublic_url = \"https://p.example\"\n"
+    );
     assert_problem(&no_secret, "oidc.credential", "PIMBOT_OIDC_CLIENT_SECRET");
     let env = |name: &str| (name == "PIMBOT_OIDC_CLIENT_SECRET").then(|| "from-env".to_owned());
     let config = from_toml_str_with_env(&no_secret, &env).expect("parses");

@@ -218,7 +218,10 @@ pub fn transition(state: RequestState, action: Action, now: DateTime<Utc>) -> Re
             }
         }
         (S::Active, A::Revoke) | (S::Approved, A::Revoke) => Ok(S::Revoked),
-        (S::Pending, A::Activate | A::Fail | A::Expire { .. } | A::Deactivate { .. } | A::Revoke | A::StepUp)
+        (
+            S::Pending,
+            A::Activate | A::Fail | A::Expire { .. } | A::Deactivate { .. } | A::Revoke | A::StepUp,
+        )
         | (
             S::Approved,
             A::Approve { .. }
@@ -334,7 +337,10 @@ mod tests {
         let now = t0();
         let later = now + Duration::minutes(10);
         assert!(transition(S::AwaitingMfa, Action::TimeOut { deadline: later }, now).is_err());
-        assert_eq!(transition(S::AwaitingMfa, Action::TimeOut { deadline: later }, later).ok(), Some(S::TimedOut));
+        assert_eq!(
+            transition(S::AwaitingMfa, Action::TimeOut { deadline: later }, later).ok(),
+            Some(S::TimedOut)
+        );
         // Nobody approves a request before its requester's MFA, and only once.
         assert!(transition(S::AwaitingMfa, Action::Approve { approvals: 1, required: 1 }, now).is_err());
         assert!(transition(S::Pending, Action::StepUp, now).is_err());

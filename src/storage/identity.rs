@@ -151,9 +151,10 @@ macro_rules! write_identity {
                 .bind(state.used_at.map($crate::storage::store_impl::micros))
                 .execute(&mut *$tx)
                 .await
-                .map_err($crate::storage::store_impl::unique_is_conflict("storing a sign-in state", || {
-                    "that sign-in link already exists".to_owned()
-                }))?;
+                .map_err($crate::storage::store_impl::unique_is_conflict(
+                    "storing a sign-in state",
+                    || "that sign-in link already exists".to_owned(),
+                ))?;
         }
         for id in &$commit.use_auth_states {
             let used: Option<String> = sqlx::query_scalar($crate::storage::identity::USE_STATE)

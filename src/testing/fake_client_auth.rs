@@ -60,8 +60,11 @@ struct AssertionClaims {
 }
 
 fn refuse(code: &str, description: &str) -> (u16, Value) {
-    (401, json!({"error": code, "error_description": description, "error_codes": [7000215],
-        "timestamp": "2026-01-01 00:00:00Z", "trace_id": "fake", "correlation_id": "fake"}))
+    (
+        401,
+        json!({"error": code, "error_description": description, "error_codes": [7000215],
+        "timestamp": "2026-01-01 00:00:00Z", "trace_id": "fake", "correlation_id": "fake"}),
+    )
 }
 
 /// Checks the client authentication in `form`, posted to `token_url` at `now`.
@@ -105,7 +108,12 @@ fn certificate(
     now: DateTime<Utc>,
     seen_jtis: &mut HashSet<String>,
 ) -> Result<ClientAuth, (u16, Value)> {
-    let bad = |why: &str| refuse("invalid_client", &format!("AADSTS700027: Client assertion failed signature validation. {why}"));
+    let bad = |why: &str| {
+        refuse(
+            "invalid_client",
+            &format!("AADSTS700027: Client assertion failed signature validation. {why}"),
+        )
+    };
     if !reg.certificate || header.x5t.as_deref() != Some(keys::client_certificate_x5t().as_str()) {
         return Err(bad("The thumbprint names no registered certificate."));
     }
@@ -132,7 +140,9 @@ fn certificate(
 }
 
 fn federated(assertion: &str, reg: &Registration, now: DateTime<Utc>) -> Result<ClientAuth, (u16, Value)> {
-    let bad = |why: &str| refuse("invalid_client", &format!("AADSTS700213: No matching federated identity record found. {why}"));
+    let bad = |why: &str| {
+        refuse("invalid_client", &format!("AADSTS700213: No matching federated identity record found. {why}"))
+    };
     if !reg.federated {
         return Err(bad("No federated credential is registered."));
     }

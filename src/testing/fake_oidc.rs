@@ -56,6 +56,9 @@ pub struct Scenario {
     pub amr: Option<Vec<String>>,
     /// How long ago the person last authenticated; `prompt=login` resets it to now.
     pub last_auth_ago: Duration,
+    /// Whether the provider honours `prompt=login` and `max_age` (a misbehaving or
+    /// misconfigured one hands out the old session).
+    pub fresh_sign_in: bool,
     /// Whether `auth_time` is in the token (an optional claim the app must configure).
     pub emit_auth_time: bool,
     /// Redirect back with `error=access_denied` instead of a code.
@@ -84,6 +87,7 @@ impl Scenario {
             acrs: None,
             amr: None,
             last_auth_ago: Duration::hours(2),
+            fresh_sign_in: true,
             emit_auth_time: true,
             deny: false,
             nonce: None,
@@ -195,7 +199,8 @@ impl FakeOidc {
             authorize_queries: Vec::new(),
             tokens_issued: 0,
         }));
-        let state = super::fake_oidc_http::HttpState { inner: inner.clone(), clock, base: format!("http://{addr}") };
+        let state =
+            super::fake_oidc_http::HttpState { inner: inner.clone(), clock, base: format!("http://{addr}") };
         let app = Router::new().fallback(super::fake_oidc_http::handle).with_state(state);
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -210,11 +215,12 @@ impl FakeOidc {
         format!("http://{}/{FAKE_OIDC_TENANT}/v2.0", self.addr)
     }
 
-    /// An `[oidc]` table pointing at this fake, with the client secret.
-    pub fn oidc_toml(&self, public_url: &str, require_link: bool) -> String {
+    /// An `[oidc]` table pointing at this fake, with the client secret (more keys, such as
+    /// `require_link`, may follow it).
+    pub fn oidc_toml(&self, public_url: &str) -> String {
         format!(
             "[oidc]\nissuer = \"{}\"\nclient_id = \"{FAKE_OIDC_CLIENT_ID}\"\nclient_secret = \"{FAKE_OIDC_CLIENT_SECRET}\"\n\
-             public_url = \"{public_url}\"\nrequire_link = {require_link}\n",
+             public_url = \"{public_url}\"\n",
             self.issuer()
         )
     }
@@ -263,7 +269,8 @@ impl FakeOidc {
         for _ in 0..4 {
             let response = http.get(&url).send().await?;
             let status = response.status().as_u16();
-            let location = response.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+            let location =
+                response.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
             match location {
                 Some(next) if (300..400).contains(&status) => {
                     if next.contains("/auth/callback") {
@@ -275,6 +282,19 @@ impl FakeOidc {
             }
         }
         anyhow::bail!("too many redirects from {link}")
+    }
+
+    /// Plays the browser up to the provider's redirect back to pimbot, and returns that
+    /// callback URL without opening it.
+    pub async fn callback_for(link: &str) -> anyhow::Result<String> {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+        let to_provider = http.get(link).send().await?;
+        let authorize =
+            to_provider.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+        let authorize = authorize.ok_or_else(|| anyhow::anyhow!("{link} did not redirect"))?;
+        let back = http.get(&authorize).send().await?;
+        let callback = back.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+        callback.ok_or_else(|| anyhow::anyhow!("the provider did not redirect back"))
     }
 
     /// Replays a callback URL (a second use of a `state` and code).

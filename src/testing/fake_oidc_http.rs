@@ -28,8 +28,11 @@ pub(super) struct HttpState {
 }
 
 fn error(status: StatusCode, code: &str, description: &str) -> Response {
-    (status, axum::Json(json!({"error": code, "error_description": description, "error_codes": [50000],
-        "timestamp": "2026-01-01 00:00:00Z", "trace_id": "fake", "correlation_id": "fake"})))
+    (
+        status,
+        axum::Json(json!({"error": code, "error_description": description, "error_codes": [50000],
+        "timestamp": "2026-01-01 00:00:00Z", "trace_id": "fake", "correlation_id": "fake"})),
+    )
         .into_response()
 }
 
@@ -46,7 +49,8 @@ pub(super) async fn handle(State(s): State<HttpState>, method: Method, uri: Uri,
     let Some(rest) = uri.path().strip_prefix(&prefix) else {
         return error(StatusCode::BAD_REQUEST, "invalid_tenant", "AADSTS90002: Tenant not found.");
     };
-    let query: HashMap<String, String> = serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
     match (method, rest) {
         (Method::GET, "/v2.0/.well-known/openid-configuration") => metadata(&s),
         (Method::GET, "/discovery/v2.0/keys") => keys(&s),
@@ -103,7 +107,10 @@ fn keys(s: &HttpState) -> Response {
         .map(|(_, _, jwk)| {
             let mut v = serde_json::to_value(jwk).unwrap_or(Value::Null);
             if let Some(o) = v.as_object_mut() {
-                o.insert("issuer".into(), json!(format!("https://login.microsoftonline.com/{FAKE_OIDC_TENANT}/v2.0")));
+                o.insert(
+                    "issuer".into(),
+                    json!(format!("https://login.microsoftonline.com/{FAKE_OIDC_TENANT}/v2.0")),
+                );
             }
             v
         })
@@ -123,7 +130,11 @@ fn authorize(s: &HttpState, q: HashMap<String, String>) -> Response {
     }
     let redirect_uri = get("redirect_uri");
     if !(redirect_uri.starts_with("http://127.0.0.1:") && redirect_uri.ends_with("/auth/callback")) {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", "AADSTS50011: The redirect URI does not match.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "AADSTS50011: The redirect URI does not match.",
+        );
     }
     let state = get("state");
     let back = |params: &[(&str, &str)]| {
@@ -138,23 +149,36 @@ fn authorize(s: &HttpState, q: HashMap<String, String>) -> Response {
         || get("nonce").is_empty()
         || state.is_empty()
     {
-        return back(&[("error", "invalid_request"), ("error_description", "AADSTS900144: missing parameter")]);
+        return back(&[
+            ("error", "invalid_request"),
+            ("error_description", "AADSTS900144: missing parameter"),
+        ]);
     }
     if get("prompt") == "none" {
-        return back(&[("error", "interaction_required"), ("error_description", "AADSTS50076: interaction required")]);
+        return back(&[
+            ("error", "interaction_required"),
+            ("error_description", "AADSTS50076: interaction required"),
+        ]);
     }
     let Some(scenario) = inner.scenarios.pop_front() else {
-        return back(&[("error", "access_denied"), ("error_description", "AADSTS50105: nobody signs in (no scenario queued)")]);
+        return back(&[
+            ("error", "access_denied"),
+            ("error_description", "AADSTS50105: nobody signs in (no scenario queued)"),
+        ]);
     };
     if scenario.deny {
-        return back(&[("error", "access_denied"), ("error_description", "AADSTS53003: Access has been blocked by Conditional Access policies.")]);
+        return back(&[
+            ("error", "access_denied"),
+            ("error_description", "AADSTS53003: Access has been blocked by Conditional Access policies."),
+        ]);
     }
     let acrs_asked = serde_json::from_str::<Value>(get("claims"))
         .ok()
         .and_then(|c| c["id_token"]["acrs"]["value"].as_str().map(str::to_owned));
     let mut auth_time = now - scenario.last_auth_ago;
     let max_age = get("max_age").parse::<i64>().ok();
-    if get("prompt") == "login" || max_age.is_some_and(|m| (now - auth_time).num_seconds() > m) {
+    let asks_fresh = get("prompt") == "login" || max_age.is_some_and(|m| (now - auth_time).num_seconds() > m);
+    if asks_fresh && scenario.fresh_sign_in {
         auth_time = now;
     }
     let code = random_token(24);
@@ -179,12 +203,17 @@ fn token(s: &HttpState, token_url: &str, form: HashMap<String, String>) -> Respo
     let mut inner = lock(&s.inner);
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     if get("grant_type") != "authorization_code" {
-        return error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "AADSTS70003: unsupported grant type");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "AADSTS70003: unsupported grant type",
+        );
     }
     let registration = inner.registration.clone();
     let inner = &mut *inner;
     if let Err((status, body)) = authenticate(&form, token_url, &registration, now, &mut inner.seen_jtis) {
-        return (StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), axum::Json(body)).into_response();
+        return (StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), axum::Json(body))
+            .into_response();
     }
     let invalid_grant = |why: &str| error(StatusCode::BAD_REQUEST, "invalid_grant", why);
     let Some(issued) = inner.codes.remove(get("code")) else {
@@ -197,9 +226,12 @@ fn token(s: &HttpState, token_url: &str, form: HashMap<String, String>) -> Respo
         return invalid_grant("AADSTS50148: The code was issued to another client or redirect URI.");
     }
     let verifier = get("code_verifier");
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     if verifier.is_empty() || challenge != issued.challenge {
-        return invalid_grant("AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request.");
+        return invalid_grant(
+            "AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+        );
     }
     let sc = &issued.scenario;
     let iat = now.timestamp();

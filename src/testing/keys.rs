@@ -6,8 +6,11 @@ use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
 /// Signing keys of the fake OpenID provider, in rotation order.
-pub const IDP_KEYS: [&str; 3] =
-    [include_str!("keys/idp-1.key.pem"), include_str!("keys/idp-2.key.pem"), include_str!("keys/idp-3.key.pem")];
+pub const IDP_KEYS: [&str; 3] = [
+    include_str!("keys/idp-1.key.pem"),
+    include_str!("keys/idp-2.key.pem"),
+    include_str!("keys/idp-3.key.pem"),
+];
 /// The fake "Kubernetes" issuer's private key (signs projected service-account tokens).
 pub const KUBE_ISSUER_KEY: &str = include_str!("keys/kube-issuer.key.pem");
 /// The fake "Kubernetes" issuer's public key (the fake token endpoint trusts it).

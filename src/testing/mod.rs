@@ -19,16 +19,16 @@ mod fake_graph_state;
 pub mod fake_oidc;
 mod fake_oidc_http;
 pub mod fake_slack;
-pub mod keys;
 pub mod fake_slack_socket;
 mod fake_slack_state;
+pub mod keys;
 pub mod seed;
 pub mod signing;
 
 pub use fake_discord::{DiscordCall, FAKE_DISCORD_TOKEN, FakeDiscord};
 pub use fake_discord_state::{DiscordMessage, FAKE_BOT_USER_ID};
-pub use fake_oidc::{BrowserResult, FakeOidc, KeyChoice, Scenario};
 pub use fake_graph::{FakeAssignment, FakeGraph, FakeKind, FakeUser, GraphCall, GraphFault};
+pub use fake_oidc::{BrowserResult, FakeOidc, KeyChoice, Scenario};
 pub use fake_slack::{FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, SlackCall};
 pub use fake_slack_socket::FakeSlackSocket;
 pub use fake_slack_state::FakeMessage;

@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::messages::{direct, feed, update_card};
-use super::submit::already_changed;
 use super::step_up::StepUpProof;
+use super::submit::already_changed;
 use super::{AccessService, Decision, role_of};
 use crate::core::audit::{Actor, AuditEvent};
 use crate::core::error::{Error, Result};

@@ -63,7 +63,8 @@ impl AccessService {
         let now = self.now();
         let issued = AuthState::issue(AuthPurpose::Link, Some(user.clone()), None, None, now, LINK_TTL);
         let url = self.sign_in_url(&issued.value)?;
-        self.commit(Commit { at: Some(now), new_auth_states: vec![issued.state], ..Commit::default() }).await?;
+        self.commit(Commit { at: Some(now), new_auth_states: vec![issued.state], ..Commit::default() })
+            .await?;
         Ok(format!(
             "🔗 Open this link and sign in with your Microsoft account to link it to this {} account. \
              It works once, for {}, and only for you:\n<{url}>",
@@ -80,7 +81,9 @@ impl AccessService {
         let mut out = format!("*You are* {} user `{}`", user.platform, user.id);
         match &person {
             Some(p) => out.push_str(&format!("\n• pimbot person: `{}` ({})", p.id, p.upn)),
-            None => out.push_str("\n• pimbot person: none (not in the policy, and no link to a person in it)"),
+            None => {
+                out.push_str("\n• pimbot person: none (not in the policy, and no link to a person in it)")
+            }
         }
         match &link {
             Some(l) => out.push_str(&format!(
@@ -169,7 +172,11 @@ impl AccessService {
 
     /// The directory object id a sign-in by `person` must carry: the policy's, else the link
     /// of the chat account they act from.
-    pub(super) async fn object_id_of(&self, person: &Person, user: Option<&ChatUser>) -> Result<Option<String>> {
+    pub(super) async fn object_id_of(
+        &self,
+        person: &Person,
+        user: Option<&ChatUser>,
+    ) -> Result<Option<String>> {
         if let Some(oid) = person.object_id.as_deref().filter(|o| !o.trim().is_empty()) {
             return Ok(Some(oid.to_owned()));
         }
@@ -201,7 +208,13 @@ impl AccessService {
                 let request = self.load(id).await?;
                 let role = policy.role(&request.role)?;
                 let person = state.person.as_ref().and_then(|p| policy.person(p)).cloned();
-                (Some(MfaRequirement { auth_context: role.auth_context.clone(), max_age: role.mfa_max_age }), hint(&person))
+                (
+                    Some(MfaRequirement {
+                        auth_context: role.auth_context.clone(),
+                        max_age: role.mfa_max_age,
+                    }),
+                    hint(&person),
+                )
             }
             _ => {
                 let person = match &state.user {
@@ -234,7 +247,8 @@ impl AccessService {
     pub async fn fail_sign_in(&self, value: &str, why: &str) -> Result<()> {
         let state = self.sign_in_state(value).await?;
         let now = self.now();
-        let mut commit = Commit { at: Some(now), use_auth_states: vec![state.id.clone()], ..Commit::default() };
+        let mut commit =
+            Commit { at: Some(now), use_auth_states: vec![state.id.clone()], ..Commit::default() };
         let detail = json!({"purpose": state.purpose.as_str(), "why": why});
         commit.audit.push(self.sign_in_event(&state, "identity.sign_in_failed", detail, now));
         if state.purpose.is_step_up() {
@@ -274,14 +288,19 @@ impl AccessService {
     async fn complete_link(&self, state: AuthState, sign_in: SignIn) -> Result<String> {
         let now = self.now();
         let policy = self.policy();
-        let user = state.user.clone().ok_or_else(|| Error::Internal(anyhow::anyhow!("link state without a user")))?;
+        let user = state
+            .user
+            .clone()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("link state without a user")))?;
         let by_chat = policy.person_by_chat(&user);
         let by_oid = policy
             .people
             .iter()
             .find(|p| p.object_id.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(&sign_in.object_id)));
         let refusal = match (by_chat, by_oid) {
-            (Some(p), _) if p.object_id.as_deref().is_some_and(|o| !o.eq_ignore_ascii_case(&sign_in.object_id)) => {
+            (Some(p), _)
+                if p.object_id.as_deref().is_some_and(|o| !o.eq_ignore_ascii_case(&sign_in.object_id)) =>
+            {
                 Some(format!(
                     "this {} account belongs to `{}` in the policy, whose directory account is another one; \
                      sign in as {}",
@@ -294,7 +313,8 @@ impl AccessService {
             )),
             _ => None,
         };
-        let mut commit = Commit { at: Some(now), use_auth_states: vec![state.id.clone()], ..Commit::default() };
+        let mut commit =
+            Commit { at: Some(now), use_auth_states: vec![state.id.clone()], ..Commit::default() };
         let evidence = sign_in.evidence(None);
         if let Some(why) = refusal {
             let detail = json!({"purpose": "link", "why": why, "evidence": evidence});
@@ -334,7 +354,10 @@ impl AccessService {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<IssuedState> {
         if self.sign_in.is_none() {
-            return Err(Error::PolicyViolation(format!("`{}` requires MFA, but {NOT_CONFIGURED}", request.role)));
+            return Err(Error::PolicyViolation(format!(
+                "`{}` requires MFA, but {NOT_CONFIGURED}",
+                request.role
+            )));
         }
         if self.object_id_of(person, Some(user)).await?.is_none() {
             return Err(Error::NotAuthorized(format!(

@@ -118,7 +118,8 @@ impl AccessService {
         let policy = self.policy();
         let now = self.now();
         let expected_version = request.version;
-        let deadline = request.next_nudge_at.unwrap_or(request.created_at + crate::core::identity::STEP_UP_TTL);
+        let deadline =
+            request.next_nudge_at.unwrap_or(request.created_at + crate::core::identity::STEP_UP_TTL);
         request.state = transition(request.state, Action::TimeOut { deadline }, now)?;
         request.decided_at = Some(now);
         request.next_nudge_at = None;
@@ -127,7 +128,10 @@ impl AccessService {
         let mut outbox = feed(
             &self.channels,
             id.as_str(),
-            &format!("⌛ Request {id} by {} for *{}* expired: no MFA step-up", request.requester, request.role),
+            &format!(
+                "⌛ Request {id} by {} for *{}* expired: no MFA step-up",
+                request.requester, request.role
+            ),
         );
         if let Some(p) = self.requester_to_tell(&policy, &request.requester) {
             outbox.extend(direct(
@@ -143,7 +147,8 @@ impl AccessService {
             ));
         }
         let detail = json!({"waited_secs": (now - request.created_at).num_seconds(), "step_up": true});
-        let audit = vec![AuditEvent::about(now, Actor::System, "request.timed_out", &id, &request.role, detail)];
+        let audit =
+            vec![AuditEvent::about(now, Actor::System, "request.timed_out", &id, &request.role, detail)];
         self.commit(Commit {
             at: Some(now),
             requests: vec![Write::Update { row: request, expected_version }],

@@ -31,12 +31,12 @@ use super::request::AccessRequest;
 
 pub use alarm::DEFAULT_REPAGE_EVERY;
 pub use identity::{SignInAsk, SignInSettings};
-pub use step_up::Approved;
 pub use lookup::LOOKUP_TTL;
 pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
 pub use reconcile::{Drift, DriftKind, ReconcileReport};
 pub use replies::{Reply, submitted_text};
+pub use step_up::Approved;
 
 /// What a submit produced, for the immediate reply.
 #[derive(Debug, Clone, PartialEq, Eq)]

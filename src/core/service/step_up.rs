@@ -57,7 +57,10 @@ impl AccessService {
             return Err(Error::Conflict(format!("you already approved `{id}`; it needs another approver")));
         }
         if self.sign_in.is_none() {
-            return Err(Error::PolicyViolation(format!("approving `{}` requires MFA, but signing in is not configured", role.key)));
+            return Err(Error::PolicyViolation(format!(
+                "approving `{}` requires MFA, but signing in is not configured",
+                role.key
+            )));
         }
         if self.object_id_of(&approver, Some(user)).await?.is_none() {
             return Err(Error::NotAuthorized(
@@ -76,7 +79,8 @@ impl AccessService {
             STEP_UP_TTL,
         );
         let url = self.sign_in_url(&issued.value)?;
-        self.commit(Commit { at: Some(now), new_auth_states: vec![issued.state], ..Commit::default() }).await?;
+        self.commit(Commit { at: Some(now), new_auth_states: vec![issued.state], ..Commit::default() })
+            .await?;
         Ok(Approved::StepUp(format!(
             "🔐 Approving `{id}` (*{}*) needs a fresh MFA sign-in. Your approval counts once you finish it \
              (the link works once, for {}, and only for you):\n<{url}>",
@@ -87,19 +91,34 @@ impl AccessService {
 
     /// The requester's step-up arrived: check it, then send the request to the approvers (or
     /// straight on, for a role that needs no approval).
-    pub(super) async fn complete_activation_step_up(&self, state: AuthState, sign_in: SignIn) -> Result<String> {
+    pub(super) async fn complete_activation_step_up(
+        &self,
+        state: AuthState,
+        sign_in: SignIn,
+    ) -> Result<String> {
         let policy = self.policy();
         let now = self.now();
-        let id = state.request.clone().ok_or_else(|| Error::Internal(anyhow::anyhow!("step-up without a request")))?;
+        let id = state
+            .request
+            .clone()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("step-up without a request")))?;
         let mut request = self.load(&id).await?;
         if request.state != RequestState::AwaitingMfa {
             return self
-                .refuse_step_up(&state, &sign_in, &format!("request `{id}` is {}; it no longer waits for MFA", request.state), now, false)
+                .refuse_step_up(
+                    &state,
+                    &sign_in,
+                    &format!("request `{id}` is {}; it no longer waits for MFA", request.state),
+                    now,
+                    false,
+                )
                 .await;
         }
         let role = policy.role(&request.role)?.clone();
         let Some((person, _)) = self.person_by_id(&policy, &request.requester).await? else {
-            return self.refuse_step_up(&state, &sign_in, "the requester is no longer known to pimbot", now, false).await;
+            return self
+                .refuse_step_up(&state, &sign_in, "the requester is no longer known to pimbot", now, false)
+                .await;
         };
         let person = match &state.user {
             Some(u) => self.known_person(&policy, u).await?.filter(|p| p.id == person.id).unwrap_or(person),
@@ -126,8 +145,14 @@ impl AccessService {
         )];
         let mut outbox = Vec::new();
         self.release(&mut request, &policy, &role, &person, extends, now, &mut audit, &mut outbox)?;
-        let next = if role.needs_approval() { "it is now with the approvers" } else { "it is being activated now" };
-        outbox.extend(direct(&self.channels, &person, id.as_str(), &format!("🔐 MFA verified for request {id} (*{}*): {next}.", role.key)));
+        let next =
+            if role.needs_approval() { "it is now with the approvers" } else { "it is being activated now" };
+        outbox.extend(direct(
+            &self.channels,
+            &person,
+            id.as_str(),
+            &format!("🔐 MFA verified for request {id} (*{}*): {next}.", role.key),
+        ));
         self.commit(Commit {
             at: Some(now),
             requests: vec![Write::Update { row: request, expected_version }],
@@ -142,10 +167,17 @@ impl AccessService {
     }
 
     /// An approver's step-up arrived: check it, then record the approval with its evidence.
-    pub(super) async fn complete_approval_step_up(&self, state: AuthState, sign_in: SignIn) -> Result<String> {
+    pub(super) async fn complete_approval_step_up(
+        &self,
+        state: AuthState,
+        sign_in: SignIn,
+    ) -> Result<String> {
         let policy = self.policy();
         let now = self.now();
-        let id = state.request.clone().ok_or_else(|| Error::Internal(anyhow::anyhow!("step-up without a request")))?;
+        let id = state
+            .request
+            .clone()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("step-up without a request")))?;
         let (Some(user), Some(approver_id)) = (state.user.clone(), state.person.clone()) else {
             return Err(Error::Internal(anyhow::anyhow!("approval step-up without an approver")));
         };
@@ -153,7 +185,11 @@ impl AccessService {
         let role = policy.role(&request.role)?.clone();
         let approver = match self.approver(&policy, &user).await {
             Ok(p) if p.id == approver_id => p,
-            _ => return self.refuse_step_up(&state, &sign_in, "you are no longer an approver here", now, false).await,
+            _ => {
+                return self
+                    .refuse_step_up(&state, &sign_in, "you are no longer an approver here", now, false)
+                    .await;
+            }
         };
         // The requester can never complete an approval, whoever's link they hold.
         let requester_oid = match self.person_by_id(&policy, &request.requester).await? {
@@ -163,11 +199,19 @@ impl AccessService {
         let requester_links = self.store.identity_links_of(&sign_in.object_id).await?;
         let is_requester = approver_id == request.requester
             || requester_oid.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(&sign_in.object_id))
-            || requester_links.iter().any(|l| {
-                policy.person_by_chat(&l.user).is_some_and(|p| p.id == request.requester)
-            });
+            || requester_links
+                .iter()
+                .any(|l| policy.person_by_chat(&l.user).is_some_and(|p| p.id == request.requester));
         if is_requester {
-            return self.refuse_step_up(&state, &sign_in, "the requester cannot approve their own request", now, false).await;
+            return self
+                .refuse_step_up(
+                    &state,
+                    &sign_in,
+                    "the requester cannot approve their own request",
+                    now,
+                    false,
+                )
+                .await;
         }
         let expected = self.object_id_of(&approver, Some(&user)).await?;
         if let Some(why) = wrong_account(expected.as_deref(), &sign_in) {
@@ -202,8 +246,10 @@ impl AccessService {
         now: DateTime<Utc>,
         retry: bool,
     ) -> Result<String> {
-        let mut commit = Commit { at: Some(now), use_auth_states: vec![state.id.clone()], ..Commit::default() };
-        let detail = json!({"purpose": state.purpose.as_str(), "why": why, "evidence": sign_in.evidence(None)});
+        let mut commit =
+            Commit { at: Some(now), use_auth_states: vec![state.id.clone()], ..Commit::default() };
+        let detail =
+            json!({"purpose": state.purpose.as_str(), "why": why, "evidence": sign_in.evidence(None)});
         commit.audit.push(self.sign_in_event(state, "request.step_up_refused", detail, now));
         if retry {
             self.retry_step_up(state, why, now, &mut commit).await?;
@@ -233,14 +279,23 @@ impl AccessService {
         if !waiting || expires_at <= now {
             return Ok(());
         }
-        let mut issued = AuthState::issue(state.purpose, Some(user.clone()), state.person.clone(), Some(id.clone()), now, STEP_UP_TTL);
+        let mut issued = AuthState::issue(
+            state.purpose,
+            Some(user.clone()),
+            state.person.clone(),
+            Some(id.clone()),
+            now,
+            STEP_UP_TTL,
+        );
         issued.state.expires_at = expires_at;
         let url = self.sign_in_url(&issued.value)?;
         commit.new_auth_states.push(issued.state);
         commit.outbox.push(direct_to(
             user.platform,
             &user.id,
-            &format!("🔐 The step-up for request {id} was refused: {why}. Try again with this new link:\n<{url}>"),
+            &format!(
+                "🔐 The step-up for request {id} was refused: {why}. Try again with this new link:\n<{url}>"
+            ),
         ));
         Ok(())
     }

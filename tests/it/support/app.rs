@@ -16,7 +16,7 @@ use pimbot::testing::{FAKE_APP_TOKEN, FakeMessage, FakeSlack, FakeSlackSocket};
 
 use super::db::TestDb;
 use super::discord::{self as dc, DiscordDriver};
-use pimbot::testing::FakeDiscord;
+use pimbot::testing::{FakeDiscord, FakeOidc};
 
 /// Signing secret of the test workspace.
 pub const SECRET: &str = "test-signing-secret";
@@ -132,6 +132,8 @@ pub struct TestApp {
     pub discord: Option<(FakeDiscord, DiscordDriver)>,
     /// The fake Socket Mode endpoint, when started with Socket Mode.
     pub socket: Option<FakeSlackSocket>,
+    /// The fake OpenID provider, when the policy has an `{oidc}` placeholder.
+    pub oidc: Option<FakeOidc>,
 }
 
 /// Bearer token of the test app's `POST /admin/reload`.
@@ -225,6 +227,16 @@ impl TestApp {
             None => app::SlackInbound::Http { signing_secret: SECRET.to_owned().into() },
         };
         let clock = Arc::new(ManualClock::new(pimbot::core::audit::truncate_micros(Utc::now())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let public_url = format!("http://{}", listener.local_addr().expect("address"));
+        // `{oidc}` in the policy becomes an [oidc] section for a fake provider on this clock.
+        let (policy_toml, oidc) = if policy_toml.contains("{oidc}") {
+            let fake = FakeOidc::start(clock.clone()).await;
+            (policy_toml.replace("{oidc}", &fake.oidc_toml(&public_url)), Some(fake))
+        } else {
+            (policy_toml.to_owned(), None)
+        };
+        let policy_toml = policy_toml.as_str();
         let config = pimbot::config::from_toml_str(policy_toml).expect("test policy parses");
         let policy = config.validate(clock.now()).expect("test policy is valid");
         let directory = Arc::new(StaticDirectory::recording());
@@ -263,7 +275,6 @@ impl TestApp {
             break_glass: app::BreakGlassParts::from_config(&config),
             oidc: app::OidcParts::from_config(&config).expect("oidc settings"),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = app::start(parts, listener).await.expect("app starts");
         let slack = SlackDriver::new(
             format!("http://{}", running.addr),
@@ -271,7 +282,7 @@ impl TestApp {
             clock.clone(),
             fake.response_url("C0CMD", "1"),
         );
-        Self { running, fake, clock, slack, directory, db, policy_text, discord: None, socket }
+        Self { running, fake, clock, slack, directory, db, policy_text, discord: None, socket, oidc }
     }
 
     /// Replaces the policy text and asks the server to reload it over HTTP; returns the status.
