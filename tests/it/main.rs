@@ -4,6 +4,7 @@ mod support;
 
 mod breakglass;
 mod cli;
+mod credentials;
 mod discord_alarm;
 mod discord_flow;
 mod durability;

@@ -229,10 +229,15 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(pimbot::core::audit::truncate_micros(Utc::now())));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let public_url = format!("http://{}", listener.local_addr().expect("address"));
-        // `{oidc}` in the policy becomes an [oidc] section for a fake provider on this clock.
-        let (policy_toml, oidc) = if policy_toml.contains("{oidc}") {
+        // `{oidc}` in the policy becomes an [oidc] section for a fake provider on this clock;
+        // `{oidc_issuer}` and `{public_url}` let a test write its own section.
+        let (policy_toml, oidc) = if policy_toml.contains("{oidc") {
             let fake = FakeOidc::start(clock.clone()).await;
-            (policy_toml.replace("{oidc}", &fake.oidc_toml(&public_url)), Some(fake))
+            let text = policy_toml
+                .replace("{oidc}", &fake.oidc_toml(&public_url))
+                .replace("{oidc_issuer}", &fake.issuer())
+                .replace("{public_url}", &public_url);
+            (text, Some(fake))
         } else {
             (policy_toml.to_owned(), None)
         };
