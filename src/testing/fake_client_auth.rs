@@ -131,7 +131,7 @@ fn certificate(
     if claims.iss != reg.client_id || claims.sub != reg.client_id {
         return Err(bad("iss and sub must be the client id."));
     }
-    check_window(claims.exp, claims.nbf, now).map_err(|w| bad(w))?;
+    check_window(claims.exp, claims.nbf, now).map_err(&bad)?;
     let jti = claims.jti.ok_or_else(|| bad("No jti."))?;
     if !seen_jtis.insert(jti) {
         return Err(bad("The assertion was replayed (jti)."));
@@ -158,7 +158,7 @@ fn federated(assertion: &str, reg: &Registration, now: DateTime<Utc>) -> Result<
     if claims.sub != KUBE_SUBJECT {
         return Err(bad("Unexpected subject."));
     }
-    check_window(claims.exp, claims.nbf, now).map_err(|w| bad(w))?;
+    check_window(claims.exp, claims.nbf, now).map_err(&bad)?;
     Ok(ClientAuth::Federated)
 }
 

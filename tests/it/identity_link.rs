@@ -201,3 +201,23 @@ async fn with_require_link_unlinked_people_can_neither_request_nor_approve() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn discord_links_and_answers_whoami() {
+    use crate::support::discord::{self as dc, ephemeral_text};
+    use pimbot::testing::discord_signing as ds;
+    for db in backends().await {
+        let policy = dc::policy().replacen("[[person]]", "{oidc}\n[[person]]", 1);
+        let app = crate::support::app::TestApp::spawn_with_discord_policy(db, &policy).await;
+        let text = ephemeral_text(&app.interact(&ds::command(dc::DAVE, "link", &[])).await);
+        let link = crate::support::identity::link_in(&text);
+        let page = sign_in(&app, &link, Scenario::person(CAROL_OID, "dave@contoso.com")).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        let stored =
+            app.store().identity_link(&pimbot::core::ids::ChatUser::discord(dc::DAVE)).await.expect("read");
+        assert_eq!(stored.map(|l| l.object_id).as_deref(), Some(CAROL_OID));
+        let whoami = ephemeral_text(&app.interact(&ds::command(dc::DAVE, "whoami", &[])).await);
+        assert!(whoami.contains(CAROL_OID) && whoami.contains("`dave`"), "{whoami}");
+        app.stop().await;
+    }
+}

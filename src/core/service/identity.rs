@@ -67,7 +67,7 @@ impl AccessService {
             .await?;
         Ok(format!(
             "🔗 Open this link and sign in with your Microsoft account to link it to this {} account. \
-             It works once, for {}, and only for you:\n<{url}>",
+             It works once, for {}, and only for you:\n{url}",
             user.platform,
             crate::core::duration::format_duration(LINK_TTL)
         ))

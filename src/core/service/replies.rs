@@ -49,7 +49,7 @@ pub fn submitted_text(s: &Submitted) -> String {
     if let Some(link) = &s.step_up {
         return format!(
             "🔐 {what} `{}` for `{}` ({}) needs a fresh MFA sign-in before {}. Open this link and sign in; it \
-             works once, for {}, and only for you:\n<{link}>",
+             works once, for {}, and only for you:\n{link}",
             r.id,
             r.role,
             format_duration(r.duration),

@@ -26,7 +26,7 @@ use crate::core::state::{Action, RequestState, transition};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Approved {
     /// The approval was recorded (the request as it is now).
-    Recorded(AccessRequest),
+    Recorded(Box<AccessRequest>),
     /// The role needs the approver's fresh MFA first: this text (with the one-time link) is
     /// for the approver only.
     StepUp(String),
@@ -49,7 +49,7 @@ impl AccessService {
         let request = self.load(id).await?;
         let role = super::role_of(&policy, &request)?;
         if !role.approver_mfa {
-            return self.decide(user, id, Decision::Approve).await.map(Approved::Recorded);
+            return self.decide(user, id, Decision::Approve).await.map(|r| Approved::Recorded(Box::new(r)));
         }
         self.precheck_decision(user, id).await?;
         let approver = self.approver(&policy, user).await?;
@@ -83,7 +83,7 @@ impl AccessService {
             .await?;
         Ok(Approved::StepUp(format!(
             "🔐 Approving `{id}` (*{}*) needs a fresh MFA sign-in. Your approval counts once you finish it \
-             (the link works once, for {}, and only for you):\n<{url}>",
+             (the link works once, for {}, and only for you):\n{url}",
             role.key,
             crate::core::duration::format_duration(STEP_UP_TTL)
         )))
@@ -294,7 +294,7 @@ impl AccessService {
             user.platform,
             &user.id,
             &format!(
-                "🔐 The step-up for request {id} was refused: {why}. Try again with this new link:\n<{url}>"
+                "🔐 The step-up for request {id} was refused: {why}. Try again with this new link:\n{url}"
             ),
         ));
         Ok(())
