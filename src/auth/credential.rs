@@ -185,4 +185,22 @@ mod tests {
                 .is_err()
         );
     }
+
+    #[tokio::test]
+    async fn the_federated_token_file_is_read_for_every_request() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("token");
+        let credential = ClientCredential::Federated(path.clone());
+        let now = Utc::now();
+        assert!(credential.form_fields("app", "u", now).await.is_err(), "a missing file is an error");
+        std::fs::write(&path, "first-token\n").expect("write");
+        let fields = credential.form_fields("app", "u", now).await.expect("fields");
+        assert_eq!(fields[0], ("client_assertion_type", CLIENT_ASSERTION_TYPE.to_owned()));
+        assert_eq!(fields[1], ("client_assertion", "first-token".to_owned()));
+        // The kubelet rotates the file; the next request sends the new token.
+        std::fs::write(&path, "rotated-token").expect("write");
+        assert_eq!(credential.form_fields("app", "u", now).await.expect("fields")[1].1, "rotated-token");
+        std::fs::write(&path, "  \n").expect("write");
+        assert!(credential.form_fields("app", "u", now).await.is_err(), "an empty file is an error");
+    }
 }

@@ -228,3 +228,25 @@ async fn the_requester_never_completes_an_approval_step_up_and_deny_needs_none()
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_cancelled_request_cannot_be_stepped_up_and_status_shows_the_wait() {
+    each_backend(|app| async move {
+        let (reply, id) = app.activate("U0ALICE", "global-admin 1h rotate leaked secret").await;
+        let link = link_in(&reply.text());
+        let status = app.slack.command("U0ALICE", "status").await.expect("status").text();
+        assert!(status.contains("awaiting MFA"), "{status}");
+        // A second request for the same role is refused while this one waits.
+        let again = app.slack.command("U0ALICE", "activate global-admin 1h again").await.expect("cmd").text();
+        assert!(again.contains("already have request"), "{again}");
+        let cancelled = app.slack.command("U0ALICE", &format!("cancel {id}")).await.expect("cancel").text();
+        assert!(cancelled.contains("cancelled"), "{cancelled}");
+        let page = sign_in(&app, &link, Scenario::person(ALICE_OID, "alice")).await;
+        assert_eq!(page.status, 403, "{page:?}");
+        assert_eq!(app.request(&id).await.state.as_str(), "cancelled");
+        app.settle().await;
+        assert_eq!(cards(&app), 0);
+        app.stop().await;
+    })
+    .await;
+}

@@ -186,11 +186,14 @@ impl AccessService {
         }
         let role = policy.role(&request.role)?;
         let expected_version = request.version;
+        // A request still waiting for its step-up has no card to update.
+        let had_card = request.state != RequestState::AwaitingMfa;
         request.state = transition(request.state, Action::Cancel, now)?;
         request.decided_at = Some(now);
         request.decided_by = Some(person.id.clone());
         request.next_nudge_at = None;
-        let mut outbox = update_card(&self.channels, &policy, role, &request, now);
+        let mut outbox =
+            if had_card { update_card(&self.channels, &policy, role, &request, now) } else { Vec::new() };
         outbox.extend(feed(
             &self.channels,
             id.as_str(),
