@@ -250,3 +250,39 @@ async fn a_cancelled_request_cannot_be_stepped_up_and_status_shows_the_wait() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn on_discord_the_approve_click_answers_with_the_approvers_step_up_link() {
+    use crate::support::discord::{self as dc, card, ephemeral_text};
+    use pimbot::testing::discord_signing as ds;
+    for db in backends().await {
+        let mut policy = crate::support::identity::POLICY.to_owned();
+        for (slack, discord) in [("U0ALICE", dc::ALICE), ("U0CAROL", dc::CAROL)] {
+            policy = policy.replace(
+                &format!("slack = \"{slack}\"\n"),
+                &format!("slack = \"{slack}\"\ndiscord = \"{discord}\"\n"),
+            );
+        }
+        let policy = policy.replacen(
+            "{oidc}",
+            &format!(
+                "[discord]\napplication_id = \"290926444748734465\"\npublic_key = \"{}\"\nbot_token = \"t\"\napprover_channel = \"{}\"\n\n{{oidc}}",
+                ds::TEST_PUBLIC_KEY_HEX,
+                dc::APPROVERS
+            ),
+            1,
+        );
+        let app = TestApp::spawn_with_discord_policy(db, &policy).await;
+        let id = stepped_up_request(&app).await;
+        let message = card(app.fake_discord(), id.as_str());
+        let click = ds::click(dc::CAROL, &format!("approve:{id}"), dc::APPROVERS, &message.id);
+        let text = ephemeral_text(&app.interact(&click).await);
+        assert!(text.contains("needs a fresh MFA sign-in"), "{text}");
+        assert_eq!(app.request(&id).await.approvals.len(), 0);
+        let page = sign_in(&app, &link_in(&text), Scenario::person(CAROL_OID, "carol@contoso.com")).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state.as_str(), "active");
+        app.stop().await;
+    }
+}
