@@ -90,6 +90,37 @@ impl BreakGlassParts {
     }
 }
 
+/// Sign-in settings the running app needs (`[oidc]`).
+#[derive(Debug, Clone)]
+pub struct OidcParts {
+    /// The OpenID client's settings.
+    pub settings: crate::auth::oidc::OidcSettings,
+    /// `[oidc] require_link`.
+    pub require_link: bool,
+}
+
+impl OidcParts {
+    /// The settings of a validated config (the certificate, if any, is read now); `None` when
+    /// `[oidc]` is not configured.
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Option<Self>> {
+        let Some(oidc) = config.oidc() else { return Ok(None) };
+        let source = config
+            .oidc_credential()
+            .context("[oidc] is configured")?
+            .map_err(|e| anyhow::anyhow!("[oidc] credential: {e}"))?;
+        let credential = crate::auth::credential::ClientCredential::from_source(&source)?;
+        Ok(Some(Self {
+            settings: crate::auth::oidc::OidcSettings {
+                issuer: oidc.issuer.clone(),
+                client_id: oidc.client_id.clone(),
+                credential,
+                public_url: oidc.public_url.clone(),
+            },
+            require_link: oidc.require_link,
+        }))
+    }
+}
+
 /// Everything needed to run pimbot, already built.
 pub struct Parts {
     /// Durable state.
@@ -110,6 +141,8 @@ pub struct Parts {
     pub discord: Option<DiscordParts>,
     /// Break-glass monitoring, when configured.
     pub break_glass: Option<BreakGlassParts>,
+    /// Sign-ins with the OpenID provider, when configured.
+    pub oidc: Option<OidcParts>,
 }
 
 /// Re-reads and validates the policy.
@@ -153,7 +186,15 @@ impl Running {
         while std::time::Instant::now() < deadline {
             crate::scheduler::sweep_once(&self.service).await;
             self.dispatcher.deliver_due().await?;
-            if store.approved_requests(1).await?.is_empty() && store.outbox_depth().await? == 0 {
+            // An approved request waiting for its next try (the directory is unavailable) is
+            // quiet; one whose activation is due is not.
+            let now = self.service.clock().now();
+            let due = store
+                .approved_requests(100)
+                .await?
+                .iter()
+                .any(|r| r.next_nudge_at.is_none_or(|at| at <= now));
+            if !due && self.service.activations_in_flight() == 0 && store.outbox_depth().await? == 0 {
                 return Ok(());
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -170,6 +211,21 @@ impl Running {
             let _ = socket_mode.await;
         }
     }
+}
+
+/// What a reload answers: the summary, then what the new policy does to grants and requests
+/// in flight.
+fn reload_report(summary: String, impact: &crate::core::service::PolicyImpact) -> String {
+    let lines = impact.lines();
+    if lines.is_empty() {
+        return format!("{summary}; nothing in flight is affected");
+    }
+    let mut out = format!("{summary}; {} grant(s) or request(s) in flight are affected:", lines.len());
+    for line in lines {
+        out.push_str("\n  - ");
+        out.push_str(&line);
+    }
+    out
 }
 
 /// Starts the HTTP server on `listener`, the background loops and, when configured, the Slack
@@ -222,6 +278,17 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     if let Some(bg) = &parts.break_glass {
         service = service.with_repage_every(bg.repage_every).with_coalesce_window(bg.coalesce_window);
     }
+    let mut oidc = None;
+    if let Some(o) = &parts.oidc {
+        service = service.with_sign_in(crate::core::service::SignInSettings {
+            public_url: o.settings.public_url.clone(),
+            require_link: o.require_link,
+        });
+        oidc = Some(Arc::new(
+            crate::auth::oidc::OidcClient::new(o.settings.clone(), parts.clock.clone())
+                .context("building the OpenID client")?,
+        ));
+    }
     if let Some(identity) = identity {
         tracing::info!("lookup by Slack profile email is on");
         service = service.with_identity(identity);
@@ -234,14 +301,27 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
     let dispatcher = Arc::new(Dispatcher::new(parts.store, parts.clock, senders).with_channels(channels));
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr().context("reading the bound address")?;
+    // Grants recorded before pimbot kept directory targets get theirs from the policy now,
+    // while their roles are surely still in it.
+    match service.backfill_targets(&service.policy()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(grants = n, "recorded directory targets of open grants"),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "could not record directory targets; will retry on reload")
+        }
+    }
     let reload: Option<Reloader> = parts.policy_source.map(|source| {
         let service = service.clone();
         Arc::new(move || {
-            let policy = source()?;
-            let summary =
-                format!("policy reloaded: {} roles, {} people", policy.roles.len(), policy.people.len());
-            service.reload_policy(policy);
-            Ok(summary)
+            let source = source.clone();
+            let service = service.clone();
+            Box::pin(async move {
+                let policy = source()?;
+                let summary =
+                    format!("policy reloaded: {} roles, {} people", policy.roles.len(), policy.people.len());
+                let impact = service.apply_policy(policy).await?;
+                Ok(reload_report(summary, &impact))
+            }) as crate::http::admin::ReloadFuture
         }) as Reloader
     });
     if let Some(problem) =
@@ -259,6 +339,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         admin,
         discord: discord_state,
         azure_monitor,
+        oidc,
     };
     let socket_mode = match (&parts.slack, &state.slack) {
         (Some(SlackParts { inbound: SlackInbound::SocketMode(socket), api_url, .. }), Some(slack)) => Some(

@@ -24,7 +24,15 @@ pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> P
     check_role_keys(config, p);
     let break_glass = break_glass(config, &roles, p);
     let acknowledgers = acknowledgers(config, &roles, &refs, p);
-    Policy { people, roles, break_glass, max_justification: config.limits.max_justification, acknowledgers }
+    let revokers = refs.expand_all(&config.security.revokers, "security.revokers", p);
+    Policy {
+        people,
+        roles,
+        break_glass,
+        revokers,
+        max_justification: config.limits.max_justification,
+        acknowledgers,
+    }
 }
 
 /// `[break_glass_monitor] acknowledgers`, or by default the approvers of the roles of the most
@@ -45,7 +53,8 @@ fn acknowledgers(config: &Config, roles: &[Role], refs: &Refs<'_>, p: &mut Probl
     if out.is_empty() && config.break_glass_monitor.is_some() && !config.break_glass.is_empty() {
         p.push(
             KEY,
-            "nobody could acknowledge a break-glass alarm; list person ids or @groups (the default,              the approvers of the most critical roles, is empty)",
+            "nobody could acknowledge a break-glass alarm; list person ids or @groups (the default, \
+             the approvers of the most critical roles, is empty)",
         );
     }
     out
@@ -281,7 +290,13 @@ fn role(config: &Config, rc: &RoleConfig, refs: &Refs<'_>, now: DateTime<Utc>, p
         request_ttl,
         min_hold: rc.min_hold.unwrap_or(d.min_hold),
         eligible: eligibility(rc, refs, &format!("{at}: eligible"), p),
+        require_mfa: rc.require_mfa.unwrap_or(d.require_mfa),
+        approver_mfa: rc.approver_mfa.unwrap_or(d.approver_mfa),
+        mfa_max_age: rc.mfa_max_age.unwrap_or(d.mfa_max_age),
+        auth_context: None,
     };
+    let mut role = role;
+    role.auth_context = super::resolve_mfa::auth_context(config, rc, &role, &at, p);
     check_pool(&role, now, &format!("{at}: approvers"), p);
     role
 }

@@ -51,10 +51,10 @@ impl ConfigErrors {
 
 /// Collects problems while checking.
 #[derive(Debug, Default)]
-pub(super) struct Problems(Vec<ConfigError>);
+pub(crate) struct Problems(Vec<ConfigError>);
 
 impl Problems {
-    pub(super) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError { key: key.into(), message: message.into() });
     }
 }
@@ -94,6 +94,7 @@ impl Config {
         self.check_slack(p);
         self.check_discord(p);
         self.check_directory(p);
+        self.check_oidc(p);
         if let Some(monitor) = &self.break_glass_monitor {
             require_secret(
                 p,
@@ -191,12 +192,9 @@ impl Config {
             const WHY: &str = "required with kind = \"graph\"";
             require_text(p, "directory.tenant_id", dir.tenant_id.as_deref(), WHY);
             require_text(p, "directory.client_id", dir.client_id.as_deref(), WHY);
-            require_secret(
-                p,
-                "directory.client_secret",
-                dir.client_secret.as_ref(),
-                super::ENV_GRAPH_CLIENT_SECRET,
-            );
+            if let Err(e) = self.directory_credential() {
+                p.push("directory.credential", e);
+            }
         }
         if dir.eligibility == EligibilitySource::Graph && dir.kind != DirectoryKind::Graph {
             p.push(
@@ -214,6 +212,13 @@ impl Config {
             p.push(
                 "directory.lookup_by_email",
                 "needs a [slack] section (people are matched by their Slack profile email)",
+            );
+        }
+        if dir.grant_retry_for < chrono::Duration::zero() || dir.grant_retry_for > chrono::Duration::hours(24)
+        {
+            p.push(
+                "directory.grant_retry_for",
+                "must be between 0s and 24h (how long an approved grant is retried while the directory is unavailable)",
             );
         }
         check_url(p, "directory.login_url", &dir.login_url);

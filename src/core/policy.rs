@@ -53,10 +53,15 @@ impl RoleKind {
             RoleKind::Group => "group",
         }
     }
+
+    /// Parses the name written by [`RoleKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [RoleKind::EntraRole, RoleKind::AzureRole, RoleKind::Group].into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 /// A human known to pimbot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Person {
     /// Policy id (`alice`).
     pub id: PersonId,
@@ -135,6 +140,16 @@ pub struct Role {
     pub min_hold: Duration,
     /// Who may request it.
     pub eligible: Vec<Eligibility>,
+    /// Whether a new request waits (`awaiting_mfa`) for the requester's fresh MFA sign-in
+    /// before approvers see it or the grant is made.
+    pub require_mfa: bool,
+    /// Whether each approval counts only once the approver's fresh MFA arrives.
+    pub approver_mfa: bool,
+    /// How old the MFA behind a step-up may be (`now - auth_time`).
+    pub mfa_max_age: Duration,
+    /// The Conditional Access authentication context (`c1`) a step-up token must carry in
+    /// `acrs`; without one, `amr` must contain `mfa`.
+    pub auth_context: Option<String>,
 }
 
 /// Ceiling for `request_ttl`, whatever the policy says.
@@ -262,6 +277,8 @@ pub struct Policy {
     pub roles: Vec<Role>,
     /// Emergency accounts.
     pub break_glass: Vec<BreakGlass>,
+    /// Who may end anyone's grant (`[security] revokers`, groups expanded).
+    pub revokers: Vec<PersonId>,
     /// Longest justification or reason a person may type, in characters
     /// (`[limits] max_justification`); longer ones are refused when submitted.
     pub max_justification: usize,
@@ -276,6 +293,7 @@ impl Default for Policy {
             people: Vec::new(),
             roles: Vec::new(),
             break_glass: Vec::new(),
+            revokers: Vec::new(),
             max_justification: super::text::DEFAULT_MAX_JUSTIFICATION,
             acknowledgers: Vec::new(),
         }
@@ -350,6 +368,10 @@ mod tests {
                 Eligibility { person: "erin".into(), until: Some(now() + Duration::days(1)) },
                 Eligibility { person: "frank".into(), until: Some(now()) },
             ],
+            require_mfa: true,
+            approver_mfa: true,
+            mfa_max_age: Duration::minutes(5),
+            auth_context: Some("c1".into()),
         }
     }
 

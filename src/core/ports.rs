@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::alarm::{Alarm, AlarmSignIn};
 use super::audit::{AuditEvent, AuditRecord};
 use super::error::Result;
+use super::identity::{AuthState, IdentityLink};
 use super::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
 use super::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
 use super::policy::{Person, Role};
@@ -51,6 +52,14 @@ pub struct Commit {
     pub audit: Vec<AuditEvent>,
     /// Messages to deliver.
     pub outbox: Vec<OutgoingMessage>,
+    /// Identity links to create or replace (one per chat account; one chat account per
+    /// platform and directory account, a second is a conflict).
+    pub links: Vec<IdentityLink>,
+    /// One-time sign-in states to store.
+    pub new_auth_states: Vec<AuthState>,
+    /// Ids of sign-in states this commit uses up. Each must be unused and unexpired at `at`,
+    /// or the whole commit is a conflict: a state works once.
+    pub use_auth_states: Vec<String>,
 }
 
 /// Durable state. Every method is one short transaction; `commit` is the only writer of
@@ -75,10 +84,23 @@ pub trait Store: Send + Sync {
     async fn open_grants(&self, limit: i64) -> Result<Vec<Grant>>;
     /// Open grants whose end is at or before `now`, soonest first, at most `limit`.
     async fn due_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>>;
-    /// Pending requests whose next SLA step is due, at most `limit`.
+    /// Pending requests whose next SLA step is due, and requests whose step-up window
+    /// (`awaiting_mfa`) closed, at most `limit`.
     async fn due_nudges(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<AccessRequest>>;
     /// Approved requests still waiting for their grant, oldest first, at most `limit`.
     async fn approved_requests(&self, limit: i64) -> Result<Vec<AccessRequest>>;
+    /// Pending and approved requests (not yet active), oldest first, at most `limit`.
+    async fn requests_in_flight(&self, limit: i64) -> Result<Vec<AccessRequest>>;
+    /// Open grants still `granting` whose request is no longer approved (cancelled, revoked,
+    /// failed) and whose activation lease has run out at `now`: their assignment may exist and
+    /// must be removed. At most `limit`, oldest first.
+    async fn withdrawn_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>>;
+    /// Records that a signed request with `key` was handled, until `until`; answers false when
+    /// the key was already recorded and has not expired (a replay). Decided by the database's
+    /// unique key, so two replicas never both accept the same request.
+    async fn remember_request(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool>;
+    /// Forgets request keys that expired before `now`; returns how many went.
+    async fn prune_seen_requests(&self, now: DateTime<Utc>) -> Result<u64>;
     /// Claims due outbox rows for `lease`: rows are handed to one claimer at a time, in id
     /// order, and never a row while an earlier row with the same order key is undelivered.
     async fn claim_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>>;
@@ -123,7 +145,7 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<super::outbox::RejectedMessage>> {
         Err(super::error::Error::Internal(anyhow::anyhow!("recent_rejections is not supported")))
     }
-    /// Grants in force (not yet ended).
+    /// Grants in force: not yet ended, and confirmed by the directory.
     async fn open_grant_count(&self) -> Result<i64> {
         Err(super::error::Error::Internal(anyhow::anyhow!("open_grant_count is not supported")))
     }
@@ -148,6 +170,18 @@ pub trait Store: Send + Sync {
     /// `None` when the store keeps no separate head (tail deletion is then undetectable).
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         Ok(None)
+    }
+    /// A sign-in state by id (the hash of its value).
+    async fn auth_state(&self, _id: &str) -> Result<Option<AuthState>> {
+        Err(super::error::Error::Internal(anyhow::anyhow!("auth_state is not supported")))
+    }
+    /// The directory account a chat account is linked to.
+    async fn identity_link(&self, _user: &ChatUser) -> Result<Option<IdentityLink>> {
+        Ok(None)
+    }
+    /// Every chat account linked to a directory object id.
+    async fn identity_links_of(&self, _object_id: &str) -> Result<Vec<IdentityLink>> {
+        Ok(Vec::new())
     }
 }
 
@@ -209,7 +243,26 @@ pub trait Directory: Send + Sync {
     async fn lookup_user(&self, _upn: &str) -> Result<Option<DirectoryUser>> {
         Ok(None)
     }
+    /// The keys of those `roles` PIM says `person` is eligible for at `now`, whatever
+    /// `[directory] eligibility` is set to (separation of duties asks it), or `None` when the
+    /// directory keeps no eligibility (the default).
+    async fn pim_eligible_roles(
+        &self,
+        _person: &Person,
+        _roles: &[Role],
+        _now: DateTime<Utc>,
+    ) -> Result<Option<Vec<RoleKey>>> {
+        Ok(None)
+    }
+    /// How long an approved grant that fails for a transient reason ([`crate::core::Error::is_transient`])
+    /// is retried before the request fails (`[directory] grant_retry_for`).
+    fn grant_retry_for(&self) -> Duration {
+        DEFAULT_GRANT_RETRY_FOR
+    }
 }
+
+/// Default of `[directory] grant_retry_for`.
+pub const DEFAULT_GRANT_RETRY_FOR: Duration = Duration::minutes(15);
 
 /// A directory account found by [`Directory::lookup_user`].
 #[derive(Debug, Clone, PartialEq, Eq)]

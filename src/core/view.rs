@@ -49,8 +49,25 @@ pub enum CardStatus {
     },
     /// Withdrawn by the requester.
     Cancelled,
+    /// Cancelled by pimbot on the policy's behalf (its role was removed).
+    Withdrawn {
+        /// Why.
+        reason: String,
+    },
     /// Nobody decided in time.
     TimedOut,
+    /// Approved; the directory failed for now and the grant is being retried.
+    Retrying {
+        /// Approvers in order.
+        by: Vec<PersonRef>,
+    },
+    /// Approved, but the grant could not be made.
+    GrantFailed {
+        /// Approvers in order.
+        by: Vec<PersonRef>,
+        /// Why, in words.
+        reason: Option<String>,
+    },
 }
 
 /// The approval card posted to the approver channel.
@@ -98,7 +115,8 @@ impl CardView {
         let who = |id| PersonRef::of(policy, id, platform);
         let approvals: Vec<PersonRef> = request.approvals.iter().map(|a| who(&a.approver)).collect();
         let status = match request.state {
-            RequestState::Pending => CardStatus::Open,
+            // A card is never posted before the requester's step-up; the arm is for completeness.
+            RequestState::Pending | RequestState::AwaitingMfa => CardStatus::Open,
             RequestState::Denied => CardStatus::Denied {
                 by: request
                     .decided_by
@@ -107,14 +125,24 @@ impl CardView {
                     .unwrap_or(PersonRef { name: "system".into(), chat_id: None }),
                 reason: request.reason.clone(),
             },
+            RequestState::Cancelled if request.decided_by.is_none() => {
+                CardStatus::Withdrawn { reason: request.reason.clone().unwrap_or_default() }
+            }
             RequestState::Cancelled => CardStatus::Cancelled,
             RequestState::TimedOut => CardStatus::TimedOut,
+            // An approved request carries a reason only while its grant is being retried.
+            RequestState::Approved if request.reason.is_some() => {
+                CardStatus::Retrying { by: approvals.clone() }
+            }
+            RequestState::Failed => {
+                CardStatus::GrantFailed { by: approvals.clone(), reason: request.reason.clone() }
+            }
             RequestState::Approved
             | RequestState::Active
             | RequestState::Expired
             | RequestState::Deactivated
             | RequestState::Revoked
-            | RequestState::Failed => CardStatus::Approved { by: approvals.clone() },
+            | RequestState::Superseded => CardStatus::Approved { by: approvals.clone() },
         };
         Self {
             request_id: request.id.clone(),
@@ -320,11 +348,8 @@ mod tests {
             slack: Some(slack.into()),
             discord: None,
         };
-        let policy = Policy {
-            people: vec![person("alice", "UA"), person("carol", "UC")],
-            roles: vec![],
-            ..Policy::default()
-        };
+        let policy =
+            Policy { people: vec![person("alice", "UA"), person("carol", "UC")], ..Policy::default() };
         let role = Role {
             key: "ga".into(),
             name: "Global Administrator".into(),
@@ -343,6 +368,10 @@ mod tests {
             escalate_to: vec![],
             request_ttl: Duration::hours(1),
             min_hold: Duration::minutes(5),
+            require_mfa: false,
+            approver_mfa: false,
+            mfa_max_age: Duration::minutes(5),
+            auth_context: None,
             eligible: vec![Eligibility { person: "alice".into(), until: None }],
         };
         let request = AccessRequest {

@@ -33,12 +33,12 @@ pub(super) async fn handle(
     let query: Vec<(String, String)> =
         serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
     let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let response = {
+    let (response, delay) = {
         let mut state = lock(&inner);
         if path.starts_with("/login/") {
-            token(&mut state, &path, &body)
+            (token(&mut state, &path, &body), std::time::Duration::ZERO)
         } else {
-            route(&mut state, &method, &path, &query, &headers, &json_body)
+            (route(&mut state, &method, &path, &query, &headers, &json_body), state.delay)
         }
     };
     let call = GraphCall {
@@ -49,6 +49,9 @@ pub(super) async fn handle(
         status: response.status().as_u16(),
     };
     lock(&inner).calls.push(call);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     response
 }
 
@@ -63,9 +66,26 @@ fn token(state: &mut Inner, path: &str, body: &[u8]) -> Response {
         )
             .into_response();
     }
-    if field("client_id") != FAKE_CLIENT_ID || field("client_secret") != FAKE_CLIENT_SECRET {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}))).into_response();
-    }
+    let registration = super::fake_client_auth::Registration {
+        client_id: FAKE_CLIENT_ID.into(),
+        secret: Some(FAKE_CLIENT_SECRET.into()),
+        certificate: true,
+        federated: true,
+    };
+    let token_url = format!("{}{path}", state.base);
+    let auth = match super::fake_client_auth::authenticate(
+        &form,
+        &token_url,
+        &registration,
+        chrono::Utc::now(),
+        &mut state.seen_jtis,
+    ) {
+        Ok(auth) => auth,
+        Err((status, body)) => {
+            return (StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), axum::Json(body))
+                .into_response();
+        }
+    };
     let audience = match field("scope") {
         "https://graph.microsoft.com/.default" => "graph",
         "https://management.azure.com/.default" => "arm",
@@ -74,6 +94,7 @@ fn token(state: &mut Inner, path: &str, body: &[u8]) -> Response {
         }
     };
     state.issued += 1;
+    state.token_auths.push(auth);
     let access_token = format!("fake-{audience}-token-{}", state.issued);
     state.tokens.insert(access_token.clone(), audience);
     axum::Json(json!({"token_type": "Bearer", "expires_in": state.token_lifetime,
@@ -140,7 +161,8 @@ fn route(
             ),
         };
     }
-    let filter = query.iter().find(|(k, _)| k == "$filter").map(|(_, v)| v.as_str());
+    let given = query.iter().find(|(k, _)| k == "$filter").map(|(_, v)| v.as_str());
+    let filter = given.filter(|_| !state.ignore_filters);
     if audience == "arm" {
         return arm(state, method, rest, filter, body);
     }
@@ -162,7 +184,7 @@ fn route(
             "identityGovernance/privilegedAccess/group/assignmentScheduleInstances"
             | "identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
         ) => {
-            if filter.is_none() {
+            if given.is_none() {
                 return graph_error(
                     StatusCode::BAD_REQUEST,
                     "BadRequest",
@@ -170,6 +192,18 @@ fn route(
                 );
             }
             list(state, FakeKind::Group, rest.ends_with("eligibilityScheduleInstances"), filter, "")
+        }
+        ("GET", member_of)
+            if member_of.starts_with("users/") && member_of.ends_with("/transitiveMemberOf") =>
+        {
+            let id = &member_of["users/".len()..member_of.len() - "/transitiveMemberOf".len()];
+            let value: Vec<Value> = state
+                .members
+                .iter()
+                .filter(|(user, _)| user.eq_ignore_ascii_case(id))
+                .map(|(_, group)| json!({"@odata.type": "#microsoft.graph.group", "id": group}))
+                .collect();
+            axum::Json(json!({"value": value})).into_response()
         }
         ("GET", users) if users.starts_with("users/") => user(state, &users["users/".len()..]),
         _ => graph_error(StatusCode::NOT_FOUND, "NotFound", "no such endpoint"),

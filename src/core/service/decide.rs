@@ -4,8 +4,9 @@
 use serde_json::json;
 
 use super::messages::{direct, feed, update_card};
+use super::step_up::StepUpProof;
 use super::submit::already_changed;
-use super::{AccessService, Decision, role_of, whois};
+use super::{AccessService, Decision, role_of};
 use crate::core::audit::{Actor, AuditEvent};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{ChatUser, RequestId};
@@ -22,17 +23,47 @@ impl AccessService {
     /// a refused person never sees it). The same checks run again inside [`Self::decide`].
     pub async fn precheck_decision(&self, user: &ChatUser, id: &RequestId) -> Result<()> {
         let policy = self.policy();
-        let approver = whois(&policy, user)?;
+        let approver = self.approver(&policy, user).await?;
         let request = self.load(id).await?;
         if request.state != RequestState::Pending {
             return Err(Error::Conflict(already_decided(&request)));
         }
-        role_of(&policy, &request)?.check_approver(&approver.id, &request.requester, self.now())
+        let role = role_of(&policy, &request)?;
+        role.check_approver(&approver.id, &request.requester, self.now())?;
+        self.check_disjoint(role, &approver).await
+    }
+
+    /// With `disjoint_approvers`, an approver eligible for the role in PIM may not decide it
+    /// either, whatever the eligibility source (the policy lists were checked already).
+    async fn check_disjoint(
+        &self,
+        role: &crate::core::policy::Role,
+        approver: &crate::core::policy::Person,
+    ) -> Result<()> {
+        if role.disjoint_approvers && self.eligible_anywhere(role, approver, self.now()).await? {
+            return Err(Error::NotAuthorized(format!(
+                "you are eligible for `{}` yourself, and this role requires approvers who are not",
+                role.key
+            )));
+        }
+        Ok(())
     }
 
     /// Records one approver's decision. Refusals (requester, non-approver, already decided)
     /// return a user-facing error and change nothing.
     pub async fn decide(&self, user: &ChatUser, id: &RequestId, decision: Decision) -> Result<AccessRequest> {
+        self.decide_with(user, id, decision, None).await
+    }
+
+    /// [`Self::decide`], with the approver's verified step-up when the role needs one; the
+    /// step-up's state is used up in the same commit as the approval.
+    pub(super) async fn decide_with(
+        &self,
+        user: &ChatUser,
+        id: &RequestId,
+        decision: Decision,
+        proof: Option<&StepUpProof>,
+    ) -> Result<AccessRequest> {
         let decision = match decision {
             Decision::Deny(Some(reason)) => {
                 let max = self.policy().max_justification;
@@ -45,7 +76,7 @@ impl AccessService {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.decide_once(user, id, decision.clone()).await {
+            match self.decide_once(user, id, decision.clone(), proof).await {
                 Err(Error::Conflict(_)) if attempt < DECIDE_ATTEMPTS && self.still_pending(id).await => {
                     continue;
                 }
@@ -63,16 +94,18 @@ impl AccessService {
         user: &ChatUser,
         id: &RequestId,
         decision: Decision,
+        proof: Option<&StepUpProof>,
     ) -> Result<AccessRequest> {
         let policy = self.policy();
         let now = self.now();
-        let approver = whois(&policy, user)?;
+        let approver = self.approver(&policy, user).await?;
         let mut request = self.load(id).await?;
         if request.state != RequestState::Pending {
             return Err(Error::Conflict(already_decided(&request)));
         }
         let role = role_of(&policy, &request)?;
         role.check_approver(&approver.id, &request.requester, now)?;
+        self.check_disjoint(role, &approver).await?;
         if request.approved_by(&approver.id) {
             return Err(Error::Conflict(format!("you already approved `{id}`; it needs another approver")));
         }
@@ -83,8 +116,19 @@ impl AccessService {
         let mut outbox = Vec::new();
         let requester =
             self.person_by_id(&policy, &request.requester).await?.filter(|(_, on)| *on).map(|(p, _)| p);
+        let mut use_auth_states = Vec::new();
         match decision {
             Decision::Approve => {
+                if role.approver_mfa && proof.is_none() {
+                    return Err(Error::NotAuthorized(format!(
+                        "approving `{}` needs a fresh MFA sign-in; click Approve on the card to get your link",
+                        role.key
+                    )));
+                }
+                if let Some(p) = proof {
+                    use_auth_states.push(p.state_id.clone());
+                }
+                let evidence = proof.map_or_else(|| json!({"mode": "chat_session"}), |p| p.evidence.clone());
                 let still_eligible = match &requester {
                     Some(person) => self.eligible(role, person, now).await?,
                     None => false,
@@ -110,7 +154,7 @@ impl AccessService {
                     "approval.recorded",
                     id,
                     &role.key,
-                    json!({"approvals": count, "required": role.approvals_required}),
+                    json!({"approvals": count, "required": role.approvals_required, "evidence": evidence}),
                 ));
                 if request.state == RequestState::Approved {
                     request.decided_at = Some(now);
@@ -202,6 +246,7 @@ impl AccessService {
                 approvals,
                 audit,
                 outbox: messages,
+                use_auth_states,
                 ..Commit::default()
             })
             .await

@@ -34,9 +34,33 @@ impl AccessService {
             Command::Deactivate(role) => {
                 format!("🔒 Your `{}` is deactivated.", self.deactivate(user, &role).await?.role)
             }
-            Command::Cancel(id) => format!("↩️ Request `{}` is cancelled.", self.cancel(user, &id).await?.id),
+            Command::Cancel(id) => {
+                let cancelled = self.cancel(user, &id).await?;
+                match cancelled.reason {
+                    Some(note) => format!("↩️ Request `{}` is {note}.", cancelled.id),
+                    None => format!("↩️ Request `{}` is cancelled.", cancelled.id),
+                }
+            }
+            Command::Revoke { person, role, reason } => {
+                let by = super::Revoker::Chat(user.clone());
+                revoked_text(&self.revoke(&by, &person, &role, &reason).await?)
+            }
+            Command::Link => self.link(user).await?,
+            Command::Whoami => self.whoami(user).await?,
         };
         Ok(Reply::Text(text))
+    }
+}
+
+/// The reply to a successful revocation.
+pub fn revoked_text(r: &super::Revoked) -> String {
+    if r.while_granting {
+        format!(
+            "🔒 {}'s `{}` was still being granted: its request is revoked, and whatever the directory made is removed as soon as it answers.",
+            r.person, r.role
+        )
+    } else {
+        format!("🔒 {}'s `{}` is revoked and removed from the directory.", r.person, r.role)
     }
 }
 
@@ -44,6 +68,17 @@ impl AccessService {
 pub fn submitted_text(s: &Submitted) -> String {
     let r = &s.request;
     let what = if s.extends { "Extension" } else { "Request" };
+    if let Some(link) = &s.step_up {
+        return format!(
+            "🔐 {what} `{}` for `{}` ({}) needs a fresh MFA sign-in before {}. Open this link and sign in; it \
+             works once, for {}, and only for you:\n{link}",
+            r.id,
+            r.role,
+            format_duration(r.duration),
+            if s.needs_approval { "approvers see it" } else { "it is activated" },
+            format_duration(crate::core::identity::STEP_UP_TTL)
+        );
+    }
     if s.needs_approval {
         format!(
             "📝 {what} `{}` for `{}` ({}) is waiting for approval. `/pim status` shows progress; `/pim cancel {}` withdraws it.",

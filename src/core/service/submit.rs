@@ -1,5 +1,6 @@
 //! Submitting and withdrawing requests.
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::messages::{feed, post_card, update_card};
@@ -7,8 +8,10 @@ use super::{AccessService, Submitted};
 use crate::core::audit::{Actor, AuditEvent};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
+use crate::core::identity::STEP_UP_TTL;
 use crate::core::ids::{ChatUser, RequestId};
-use crate::core::policy::{Draft, MAX_REQUEST_TTL};
+use crate::core::outbox::OutgoingMessage;
+use crate::core::policy::{Draft, Person, Policy, Role};
 use crate::core::ports::{Commit, Write};
 use crate::core::request::{AccessRequest, NudgeStage};
 use crate::core::state::{Action, RequestState, transition};
@@ -37,14 +40,13 @@ impl AccessService {
         role.check_rules(&draft)?;
         let open = self.store.open_requests_for(&person.id).await?;
         if let Some(dup) = open.iter().find(|r| r.role == role.key && r.state != RequestState::Active) {
-            return Err(Error::PolicyViolation(format!(
-                "you already have request `{}` for `{}` ({}); `/pim cancel {}` withdraws it",
-                dup.id, role.key, dup.state, dup.id
-            )));
+            return Err(duplicate(dup));
         }
+        // An extension supersedes the request it extends: one open request per person and
+        // role (the database's unique index refuses a second), the grant carries on.
+        let extended = open.iter().find(|r| r.role == role.key && r.state == RequestState::Active).cloned();
         let extends = self.store.open_grant(&person.id, &role.key).await?.is_some();
         let needs_approval = role.needs_approval();
-        let deadline = now + role.request_ttl.min(MAX_REQUEST_TTL);
         let mut request = AccessRequest {
             id: RequestId::generate(),
             requester: person.id.clone(),
@@ -61,23 +63,16 @@ impl AccessService {
             reason: None,
             approvals: Vec::new(),
             nudge_stage: NudgeStage::None,
-            next_nudge_at: Some((now + role.sla).min(deadline)),
+            next_nudge_at: None,
             grant_id: None,
         };
-        let ticket = request.ticket.as_deref().map(|t| format!(" #{}", text::quote(t))).unwrap_or_default();
-        let asked = format!(
-            "*{}* for {}{ticket}: {} ({})",
-            role.key,
-            format_duration(request.duration),
-            text::quote(&request.justification),
-            request.id
-        );
         let detail = json!({
             "duration_secs": draft.duration.num_seconds(),
             "justification": draft.justification,
             "ticket": draft.ticket,
             "extends": extends,
             "platform": user.platform,
+            "require_mfa": role.require_mfa,
         });
         let mut audit = vec![AuditEvent::about(
             now,
@@ -88,8 +83,81 @@ impl AccessService {
             detail,
         )];
         let mut outbox = Vec::new();
-        if needs_approval {
-            outbox.extend(post_card(&self.channels, &policy, role, &request, now));
+        let mut new_auth_states = Vec::new();
+        let mut step_up = None;
+        if role.require_mfa {
+            // Nobody sees the request until its requester proves a fresh MFA: no card, no
+            // feed line, no grant. The link is bound to this request and this person.
+            let issued = self.issue_activation_step_up(user, &person, &request, now).await?;
+            request.state = RequestState::AwaitingMfa;
+            request.next_nudge_at = Some(now + STEP_UP_TTL);
+            step_up = Some(self.sign_in_url(&issued.value)?);
+            new_auth_states.push(issued.state);
+        } else {
+            self.release(&mut request, &policy, role, &person, extends, now, &mut audit, &mut outbox)?;
+        }
+        // The superseded request leaves the open states before the new one enters them.
+        let mut requests = Vec::new();
+        if let Some(mut old) = extended {
+            let expected_version = old.version;
+            old.state = transition(old.state, Action::Supersede, now)?;
+            old.reason = Some(format!("superseded by {}", request.id));
+            audit.push(AuditEvent::about(
+                now,
+                Actor::Person(person.id.clone()),
+                "request.superseded",
+                &old.id,
+                &role.key,
+                json!({"by": request.id}),
+            ));
+            requests.push(Write::Update { row: old, expected_version });
+        }
+        requests.push(Write::Insert(request.clone()));
+        let committed = self
+            .commit(Commit { at: Some(now), requests, audit, outbox, new_auth_states, ..Commit::default() })
+            .await;
+        if let Err(Error::Conflict(_)) = committed {
+            // A racing submission of the same person and role won: answer as if it came first.
+            let open = self.store.open_requests_for(&person.id).await?;
+            if let Some(dup) = open.iter().find(|r| r.role == role.key && r.state != RequestState::Active) {
+                return Err(duplicate(dup));
+            }
+            return Err(Error::Conflict(format!(
+                "your `{}` changed just now (it ended or was extended); look at `/pim status` and try again",
+                role.key
+            )));
+        }
+        committed?;
+        Ok(Submitted { request, needs_approval, extends, step_up })
+    }
+
+    /// Sends a request whose requester is who they claim to be on its way: the card to the
+    /// approvers, or straight to `approved` when the role needs no approval. Used at submit,
+    /// and after the requester's step-up for roles with `require_mfa`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn release(
+        &self,
+        request: &mut AccessRequest,
+        policy: &Policy,
+        role: &Role,
+        person: &Person,
+        extends: bool,
+        now: DateTime<Utc>,
+        audit: &mut Vec<AuditEvent>,
+        outbox: &mut Vec<OutgoingMessage>,
+    ) -> Result<()> {
+        // User text is quoted: each platform escapes it and cuts it to fit.
+        let ticket = request.ticket.as_deref().map(|t| format!(" #{}", text::quote(t))).unwrap_or_default();
+        let asked = format!(
+            "*{}* for {}{ticket}: {} ({})",
+            role.key,
+            format_duration(request.duration),
+            text::quote(&request.justification),
+            request.id
+        );
+        if role.needs_approval() {
+            request.next_nudge_at = Some((now + role.sla).min(super::ladder::deadline(role, request)));
+            outbox.extend(post_card(&self.channels, policy, role, request, now));
             outbox.extend(feed(
                 &self.channels,
                 request.id.as_str(),
@@ -109,7 +177,7 @@ impl AccessService {
                 "request.approved",
                 &request.id,
                 &role.key,
-                json!({"auto": true, "time_to_decision_secs": 0}),
+                json!({"auto": true, "time_to_decision_secs": (now - request.created_at).num_seconds()}),
             ));
             outbox.extend(feed(
                 &self.channels,
@@ -121,15 +189,7 @@ impl AccessService {
                 ),
             ));
         }
-        self.commit(Commit {
-            at: Some(now),
-            requests: vec![Write::Insert(request.clone())],
-            audit,
-            outbox,
-            ..Commit::default()
-        })
-        .await?;
-        Ok(Submitted { request, needs_approval, extends })
+        Ok(())
     }
 
     /// Extends the caller's active grant of a role; the extension follows the role's approval
@@ -155,17 +215,36 @@ impl AccessService {
         if request.requester != person.id {
             return Err(Error::NotAuthorized(format!("request `{id}` is not yours to cancel")));
         }
-        let role = policy.role(&request.role)?;
+        let role = match policy.role(&request.role) {
+            Ok(r) => r.clone(),
+            Err(_) => super::target::detached_role(&request.role, None),
+        };
+        let role = &role;
         let expected_version = request.version;
+        let was = request.state;
+        // A request still waiting for its step-up has no card to update.
+        let had_card = was != RequestState::AwaitingMfa;
         request.state = transition(request.state, Action::Cancel, now)?;
         request.decided_at = Some(now);
         request.decided_by = Some(person.id.clone());
-        request.next_nudge_at = None;
-        let mut outbox = update_card(&self.channels, &policy, role, &request, now);
+        if was == RequestState::Approved {
+            // An approved request keeps its activation lease: the withdrawn-grant sweep waits
+            // for a worker still talking to the directory before it removes the assignment.
+            request.reason = Some(CANCELLED_WHILE_GRANTING.to_owned());
+        } else {
+            request.next_nudge_at = None;
+        }
+        let mut outbox =
+            if had_card { update_card(&self.channels, &policy, role, &request, now) } else { Vec::new() };
+        let note = if was == RequestState::Approved {
+            format!(" ({CANCELLED_WHILE_GRANTING})")
+        } else {
+            String::new()
+        };
         outbox.extend(feed(
             &self.channels,
             id.as_str(),
-            &format!("↩️ {} cancelled request {} for *{}*", person.id, id, role.key),
+            &format!("↩️ {} cancelled request {} for *{}*{note}", person.id, id, role.key),
         ));
         let audit = vec![AuditEvent::about(
             now,
@@ -173,7 +252,7 @@ impl AccessService {
             "request.cancelled",
             id,
             &role.key,
-            json!({}),
+            json!({"was": was.as_str()}),
         )];
         self.commit(Commit {
             at: Some(now),
@@ -184,8 +263,23 @@ impl AccessService {
         })
         .await
         .map_err(|e| already_changed(e, id))?;
+        if was == RequestState::Approved {
+            self.work_kick.notify_one(); // a grant row written ahead may need withdrawing
+        }
         Ok(request)
     }
+}
+
+/// The reason a request cancelled after its approval carries: its grant may have been made.
+pub const CANCELLED_WHILE_GRANTING: &str =
+    "cancelled after approval; if its grant was already made, pimbot removes it at once";
+
+/// The refusal of a second open request for the same person and role.
+fn duplicate(dup: &AccessRequest) -> Error {
+    Error::PolicyViolation(format!(
+        "you already have request `{}` for `{}` ({}); `/pim cancel {}` withdraws it",
+        dup.id, dup.role, dup.state, dup.id
+    ))
 }
 
 /// Turns a lost compare-and-set into a message the user can act on.

@@ -27,7 +27,6 @@ use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Method;
-use secrecy::SecretString;
 use serde_json::Value;
 
 pub use body::{PimAction, Schedule, iso_duration, request_guid};
@@ -57,8 +56,8 @@ pub struct GraphSettings {
     pub tenant_id: String,
     /// App registration client id.
     pub client_id: String,
-    /// App registration client secret.
-    pub client_secret: SecretString,
+    /// How the app proves itself (secret, certificate or federated token).
+    pub credential: crate::auth::credential::ClientCredential,
     /// Identity platform base URL (ends in `/`).
     pub login_url: String,
     /// Graph base URL (ends in `/`).
@@ -69,22 +68,35 @@ pub struct GraphSettings {
     pub eligibility_from_graph: bool,
     /// Whether reconciliation removes unmanaged assignments.
     pub remove_unmanaged: bool,
+    /// How long an approved grant failing transiently is retried (`[directory] grant_retry_for`).
+    pub grant_retry_for: chrono::Duration,
     /// Timeouts and retries.
     pub retry: RetryPolicy,
 }
 
 impl GraphSettings {
-    /// From `[directory]` (validated: `kind = "graph"` has tenant, client id and secret).
+    /// From `[directory]` (validated: `kind = "graph"` has tenant, client id and a credential;
+    /// a certificate is read now).
     pub fn from_config(config: &DirectoryConfig) -> anyhow::Result<Self> {
+        let source = crate::config::identity::credential_source(
+            "directory",
+            crate::config::ENV_GRAPH_CLIENT_SECRET,
+            config.credential,
+            config.client_secret.as_ref(),
+            config.certificate_path.as_ref(),
+            config.federated_token_file.as_ref(),
+        )
+        .map_err(|e| anyhow!("[directory] {e}"))?;
         Ok(Self {
             tenant_id: config.tenant_id.clone().context("[directory] tenant_id missing")?,
             client_id: config.client_id.clone().context("[directory] client_id missing")?,
-            client_secret: config.client_secret.clone().context("[directory] client_secret missing")?,
+            credential: crate::auth::credential::ClientCredential::from_source(&source)?,
             login_url: config.login_url.clone(),
             graph_url: config.graph_url.clone(),
             arm_url: config.arm_url.clone(),
             eligibility_from_graph: config.eligibility == EligibilitySource::Graph,
             remove_unmanaged: config.remove_unmanaged,
+            grant_retry_for: config.grant_retry_for,
             retry: RetryPolicy::default(),
         })
     }
@@ -112,6 +124,7 @@ pub struct GraphDirectory {
     clock: Arc<dyn Clock>,
     eligibility_from_graph: bool,
     remove_unmanaged: bool,
+    grant_retry_for: chrono::Duration,
     cache: ListCache,
 }
 
@@ -124,7 +137,7 @@ impl GraphDirectory {
             &settings.login_url,
             &settings.tenant_id,
             &settings.client_id,
-            settings.client_secret,
+            settings.credential,
         );
         let client = GraphClient::new(http, tokens, &settings.graph_url, &settings.arm_url, settings.retry);
         Ok(Self {
@@ -132,6 +145,7 @@ impl GraphDirectory {
             clock,
             eligibility_from_graph: settings.eligibility_from_graph,
             remove_unmanaged: settings.remove_unmanaged,
+            grant_retry_for: settings.grant_retry_for,
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -190,9 +204,18 @@ fn principal(person: &Person) -> Result<&str> {
 }
 
 fn failed(what: &str, spec: &GrantSpec, e: ApiError) -> Error {
-    Error::Internal(
-        anyhow!(e).context(format!("{what} `{}` for {} ({})", spec.role.key, spec.person.id, spec.grant_id)),
-    )
+    let what = format!("{what} `{}` for {} ({})", spec.role.key, spec.person.id, spec.grant_id);
+    classified(e, what)
+}
+
+/// A Graph failure as a core error: throttling, 5xx and network failures are
+/// [`Error::Unavailable`] (the caller may try again later), everything else internal.
+pub(crate) fn classified(e: ApiError, what: String) -> Error {
+    if e.is_retryable() {
+        Error::Unavailable(anyhow!(e).context(what))
+    } else {
+        Error::Internal(anyhow!(e).context(what))
+    }
 }
 
 /// Whether PIM says the assignment is already there.
@@ -269,11 +292,24 @@ impl Directory for GraphDirectory {
         if !self.eligibility_from_graph {
             return Ok(None);
         }
+        self.pim_eligible_roles(person, roles, now).await
+    }
+
+    async fn pim_eligible_roles(
+        &self,
+        person: &Person,
+        roles: &[Role],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<RoleKey>>> {
         let Some(principal) = person.object_id.as_deref().filter(|s| !s.trim().is_empty()) else {
-            tracing::warn!(person = %person.id, "no object_id: not eligible for anything from Graph");
+            tracing::warn!(person = %person.id, "no object_id: not eligible for anything in PIM");
             return Ok(Some(Vec::new()));
         };
         self.eligible_keys(principal, roles, now).await.map(Some)
+    }
+
+    fn grant_retry_for(&self) -> chrono::Duration {
+        self.grant_retry_for
     }
 
     async fn active_assignments(&self, roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
