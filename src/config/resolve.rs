@@ -8,11 +8,13 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 
 use super::file::{Config, DirectoryKind, GroupConfig, RoleConfig};
-use super::tier;
 use super::validate::Problems;
+use super::{governance, tier};
 use crate::core::duration::format_duration;
 use crate::core::ids::PersonId;
-use crate::core::policy::{BreakGlass, Eligibility, MAX_REQUEST_TTL, Person, Policy, Role};
+use crate::core::policy::{
+    BreakGlass, DEFAULT_WARN_BEFORE, Eligibility, MAX_REQUEST_TTL, Person, Policy, Role, Tier,
+};
 
 /// Resolves the whole policy, reporting every problem to `p`.
 pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> Policy {
@@ -23,7 +25,12 @@ pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> P
     let roles: Vec<Role> = config.roles.iter().map(|rc| role(config, rc, &refs, now, p)).collect();
     check_role_keys(config, p);
     let break_glass = break_glass(config, &roles, p);
-    Policy { people, roles, break_glass }
+    governance::check_tiers(&config.tier, p);
+    let expand =
+        |reference: &str, key: &str, p: &mut Problems| refs.expand_all(&[reference.to_owned()], key, p);
+    let reviews = governance::reviews(&config.reviews, &roles, &expand, p);
+    let alert_settings = governance::alert_settings(&config.alerts);
+    Policy { people, roles, break_glass, reviews, alert_settings }
 }
 
 fn people(config: &Config, p: &mut Problems) -> Vec<Person> {
@@ -256,6 +263,10 @@ fn role(config: &Config, rc: &RoleConfig, refs: &Refs<'_>, now: DateTime<Utc>, p
         request_ttl,
         min_hold: rc.min_hold.unwrap_or(d.min_hold),
         eligible: eligibility(rc, refs, &format!("{at}: eligible"), p),
+        require_mfa: rc.require_mfa.unwrap_or(matches!(rc.tier, Tier::Critical | Tier::High)),
+        owners: refs.expand_all(&rc.owners, &format!("{at}: owners"), p),
+        alerts: governance::role_alerts(rc, &config.tier, &at, p),
+        warn_before: rc.warn_before.unwrap_or(DEFAULT_WARN_BEFORE),
     };
     check_pool(&role, now, &format!("{at}: approvers"), p);
     role

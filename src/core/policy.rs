@@ -135,7 +135,18 @@ pub struct Role {
     pub min_hold: Duration,
     /// Who may request it.
     pub eligible: Vec<Eligibility>,
+    /// Whether activation requires a fresh MFA (default for `critical` and `high`).
+    pub require_mfa: bool,
+    /// The role's owners (`reviewer = "owner"` in access reviews).
+    pub owners: Vec<PersonId>,
+    /// Alert thresholds (the role's keys over its tier's defaults).
+    pub alerts: super::alerts::RoleAlerts,
+    /// How long before a time-bound eligibility ends the person and the approvers are warned.
+    pub warn_before: Duration,
 }
+
+/// Default `warn_before`: time-bound eligibility is announced a week before it ends.
+pub const DEFAULT_WARN_BEFORE: Duration = Duration::days(7);
 
 /// Ceiling for `request_ttl`, whatever the policy says.
 pub const MAX_REQUEST_TTL: Duration = Duration::hours(24);
@@ -262,6 +273,10 @@ pub struct Policy {
     pub roles: Vec<Role>,
     /// Emergency accounts.
     pub break_glass: Vec<BreakGlass>,
+    /// Access reviews (`[[review]]`).
+    pub reviews: Vec<super::reviews::Review>,
+    /// Policy-wide alert settings (`[alerts]`).
+    pub alert_settings: super::alerts::AlertSettings,
 }
 
 impl Policy {
@@ -332,6 +347,10 @@ mod tests {
                 Eligibility { person: "erin".into(), until: Some(now() + Duration::days(1)) },
                 Eligibility { person: "frank".into(), until: Some(now()) },
             ],
+            require_mfa: true,
+            owners: vec![],
+            alerts: crate::core::alerts::RoleAlerts::tier_default(Tier::Critical),
+            warn_before: DEFAULT_WARN_BEFORE,
         }
     }
 
@@ -401,7 +420,7 @@ mod tests {
 
     #[test]
     fn identify_and_role_lookups_refuse_strangers() {
-        let policy = Policy { people: vec![], roles: vec![role()], break_glass: vec![] };
+        let policy = Policy { roles: vec![role()], ..Policy::default() };
         assert!(policy.identify(&ChatUser::slack("U0NOBODY")).is_err());
         assert!(matches!(policy.role(&"nope".into()), Err(Error::NotFound(_))));
         assert!(policy.role(&"global-admin".into()).is_ok());

@@ -12,7 +12,9 @@ use super::error::Result;
 use super::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
 use super::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
 use super::policy::{Person, Role};
+use super::renewal::EligibilityExtension;
 use super::request::{AccessRequest, Approval, Grant};
+use super::reviews::{Campaign, ReviewItem};
 
 /// An insert, or a compare-and-set update that only applies if the stored version matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,53 @@ pub struct Commit {
     pub audit: Vec<AuditEvent>,
     /// Messages to deliver.
     pub outbox: Vec<OutgoingMessage>,
+    /// Alerts, review campaigns, eligibility removals and extensions.
+    pub governance: GovernanceWrites,
+}
+
+/// An alert raised, by its dedupe key (kind, subject and period).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertLogEntry {
+    /// Dedupe key; a second insert of the same key is a conflict ("already raised").
+    pub key: String,
+    /// Alert kind.
+    pub kind: String,
+    /// Role concerned.
+    pub role: Option<RoleKey>,
+    /// Person concerned.
+    pub person: Option<PersonId>,
+}
+
+/// A policy-held eligibility a review removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EligibilityRemoval {
+    /// Whose.
+    pub person: PersonId,
+    /// Which role.
+    pub role: RoleKey,
+    /// When.
+    pub removed_at: DateTime<Utc>,
+    /// The review item that removed it.
+    pub item_id: Option<String>,
+}
+
+/// The governance rows of a commit (see `core::alerts`, `core::reviews`, `core::renewal`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GovernanceWrites {
+    /// Alerts raised (insert; a duplicate key is a conflict).
+    pub alerts: Vec<AlertLogEntry>,
+    /// New campaigns (a second for the same review and period is a conflict).
+    pub campaigns: Vec<Campaign>,
+    /// Campaigns completed at the given time (only if not completed yet).
+    pub completed: Vec<(String, DateTime<Utc>)>,
+    /// Review items (inserts, or compare-and-set updates).
+    pub items: Vec<Write<ReviewItem>>,
+    /// Eligibility removals (idempotent).
+    pub removals: Vec<EligibilityRemoval>,
+    /// Removals to forget (the policy file no longer lists them).
+    pub forget_removals: Vec<(PersonId, RoleKey)>,
+    /// Eligibility extensions (inserts, or compare-and-set updates).
+    pub extensions: Vec<Write<EligibilityExtension>>,
 }
 
 /// Durable state. Every method is one short transaction; `commit` is the only writer of
@@ -117,6 +166,51 @@ pub trait Store: Send + Sync {
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         Ok(None)
     }
+    /// Whether any campaign of `review` exists for the period starting at `period_start`.
+    async fn campaign_exists(&self, _review: &str, _period_start: DateTime<Utc>) -> Result<bool> {
+        Err(unsupported("campaign_exists"))
+    }
+    /// Every campaign with its undecided and unapplied item counts, oldest first.
+    async fn campaign_statuses(&self) -> Result<Vec<(Campaign, usize, usize)>> {
+        Err(unsupported("campaign_statuses"))
+    }
+    /// One review item.
+    async fn review_item(&self, _id: &str) -> Result<Option<ReviewItem>> {
+        Err(unsupported("review_item"))
+    }
+    /// Items not yet applied that need the sweep at `now`: decided, past the deadline or due a
+    /// nudge; at most `limit`, soonest deadline first.
+    async fn due_review_items(&self, _now: DateTime<Utc>, _limit: i64) -> Result<Vec<ReviewItem>> {
+        Err(unsupported("due_review_items"))
+    }
+    /// Undecided items, soonest deadline first, at most `limit` (`/pim reviews` filters them).
+    async fn open_review_items(&self, _limit: i64) -> Result<Vec<ReviewItem>> {
+        Err(unsupported("open_review_items"))
+    }
+    /// Every recorded eligibility removal.
+    async fn eligibility_removals(&self) -> Result<Vec<EligibilityRemoval>> {
+        Err(unsupported("eligibility_removals"))
+    }
+    /// Whether a review removed `person`'s policy eligibility for `role`.
+    async fn eligibility_removed(&self, _person: &PersonId, _role: &RoleKey) -> Result<bool> {
+        Ok(false)
+    }
+    /// Outbox messages the platforms refused since `since`, with the refusal.
+    async fn rejected_messages(&self, _since: DateTime<Utc>) -> Result<Vec<(OutgoingMessage, String)>> {
+        Err(unsupported("rejected_messages"))
+    }
+    /// One eligibility extension.
+    async fn extension(&self, _id: &str) -> Result<Option<EligibilityExtension>> {
+        Err(unsupported("extension"))
+    }
+    /// The latest approved extension end of `person` for `role`.
+    async fn extended_until(&self, _person: &PersonId, _role: &RoleKey) -> Result<Option<DateTime<Utc>>> {
+        Ok(None)
+    }
+}
+
+fn unsupported(what: &str) -> super::error::Error {
+    super::error::Error::Internal(anyhow::anyhow!("{what} is not supported by this store"))
 }
 
 /// What the directory needs to make or end an assignment.
@@ -171,6 +265,20 @@ pub trait Directory: Send + Sync {
     /// already gone.
     async fn remove_assignment(&self, _role: &Role, _assignment: &DirectoryAssignment) -> Result<()> {
         Ok(())
+    }
+    /// Removes `person`'s PIM eligibility schedule for `role` (`adminRemove`; an access review's
+    /// "remove"). `Ok(false)` when eligibility is not held in the directory (the default):
+    /// the caller then records the removal itself. Succeeds if it is already gone.
+    async fn remove_eligibility(&self, _person: &Person, _role: &Role) -> Result<bool> {
+        Ok(false)
+    }
+    /// Permanent active assignments of the managed `roles` (posture question 1), or `None`
+    /// when the directory cannot list them. By default, the listed assignments without an end.
+    async fn standing_assignments(&self, roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
+        Ok(self
+            .active_assignments(roles)
+            .await?
+            .map(|all| all.into_iter().filter(|a| a.ends_at.is_none()).collect()))
     }
     /// The directory account whose user principal name is `upn` (lookup by email), or `None`
     /// when there is none or the directory cannot look people up (the default).

@@ -73,6 +73,16 @@ impl Directory for InstrumentedDirectory {
     async fn lookup_user(&self, upn: &str) -> Result<Option<DirectoryUser>> {
         self.count("lookup_user", self.inner.lookup_user(upn).await)
     }
+
+    async fn remove_eligibility(&self, person: &Person, role: &Role) -> Result<bool> {
+        let result = self.inner.remove_eligibility(person, role).await;
+        if matches!(result, Ok(false)) { result } else { self.count("remove_eligibility", result) }
+    }
+
+    async fn standing_assignments(&self, roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
+        let result = self.inner.standing_assignments(roles).await;
+        if matches!(result, Ok(None)) { result } else { self.count("list_assignments", result) }
+    }
 }
 
 #[cfg(test)]

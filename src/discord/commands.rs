@@ -55,6 +55,14 @@ pub fn pim_command() -> CreateCommand {
                 .add_sub_option(string(OPT_REQUEST, "Request id, e.g. r-1a2b3c4d", true).max_length(40)),
         )
         .add_option(sub("help", "How to use pimbot"))
+        .add_option(
+            sub("renew", "Ask to extend your time-bound eligibility")
+                .add_sub_option(role_option())
+                .add_sub_option(string(OPT_DURATION, "How much longer, e.g. 30d", true).max_length(20))
+                .add_sub_option(string(OPT_JUSTIFICATION, "Why you still need it", true).max_length(1000)),
+        )
+        .add_option(sub("reviews", "Access reviews waiting for your answer"))
+        .add_option(sub("posture", "The PIM posture check (approvers)"))
 }
 
 /// Every command pimbot registers.
@@ -121,7 +129,21 @@ mod tests {
         let built = serde_json::to_value(pim_command()).expect("serializes");
         let subs = built["options"].as_array().expect("subcommands");
         let names: Vec<&str> = subs.iter().filter_map(|s| s["name"].as_str()).collect();
-        assert_eq!(names, ["activate", "extend", "roles", "status", "deactivate", "cancel", "help"]);
+        assert_eq!(
+            names,
+            [
+                "activate",
+                "extend",
+                "roles",
+                "status",
+                "deactivate",
+                "cancel",
+                "help",
+                "renew",
+                "reviews",
+                "posture"
+            ]
+        );
         for s in subs {
             let opts = s["options"].as_array().cloned().unwrap_or_default();
             let required: Vec<bool> = opts.iter().map(|o| o["required"] == true).collect();

@@ -23,8 +23,12 @@ use super::render::{
     self, ACK_PREFIX, APPROVE_PREFIX, DENY_PREFIX, DENY_REASON_PREFIX, FIELD_REASON, MAX_CONTENT,
 };
 use super::render_alarm;
+use super::render_review::{
+    RENEW_APPROVE_PREFIX, RENEW_DENY_PREFIX, REVIEW_KEEP_PREFIX, REVIEW_REMOVE_PREFIX,
+};
 use crate::core::command::{self, Command};
 use crate::core::ids::{AlarmId, ChatUser, RequestId, RoleKey};
+use crate::core::reviews::ReviewDecision;
 use crate::core::service::{Decision, Reply};
 use crate::http::AppState;
 use crate::slack::inbound::user_message;
@@ -38,6 +42,9 @@ pub const HELP: &str = "\
 • `/pim status`: your pending requests and active roles
 • `/pim deactivate role`: end an active role early
 • `/pim cancel request`: withdraw a pending request
+• `/pim renew role duration justification`: ask to extend your time-bound eligibility
+• `/pim reviews`: access reviews waiting for your answer
+• `/pim posture`: the PIM posture check (approvers)
 • `/pim help`: this text";
 
 /// Autocomplete answers at most this many choices (Discord's limit).
@@ -113,6 +120,9 @@ pub fn parse_command(cmd: &CommandInteraction) -> crate::core::Result<Command> {
         "deactivate" => Ok(Command::Deactivate(RoleKey(arg(OPT_ROLE).trim().to_owned()))),
         "cancel" => Ok(Command::Cancel(RequestId(arg(OPT_REQUEST).trim().to_owned()))),
         "help" => Ok(Command::Help),
+        "reviews" => Ok(Command::Reviews),
+        "posture" => Ok(Command::Posture),
+        "renew" => draft().map(Command::Renew),
         _ => Err(unknown()),
     }
 }
@@ -172,6 +182,20 @@ async fn component(app: &AppState, click: &ComponentInteraction) -> Response {
             }
             Err(e) => ephemeral(user_message(&e)),
         },
+        REVIEW_KEEP_PREFIX | REVIEW_REMOVE_PREFIX => {
+            let decision =
+                if action == REVIEW_KEEP_PREFIX { ReviewDecision::Keep } else { ReviewDecision::Remove };
+            match app.service.decide_review(&user, id.as_str(), decision).await {
+                Ok(_) => ephemeral(format!("📋 Recorded: {} (`{id}`).", decision.as_str())),
+                Err(e) => ephemeral(user_message(&e)),
+            }
+        }
+        RENEW_APPROVE_PREFIX | RENEW_DENY_PREFIX => {
+            match app.service.decide_renewal(&user, id.as_str(), action == RENEW_APPROVE_PREFIX).await {
+                Ok(e) => ephemeral(format!("🔁 Renewal `{}` is {}.", e.id, e.state.as_str())),
+                Err(e) => ephemeral(user_message(&e)),
+            }
+        }
         other => {
             tracing::warn!(action = other, "unknown Discord custom_id");
             ephemeral("⚠️ Unknown action.")

@@ -135,6 +135,7 @@ impl SqlStore {
                 }
             }
             super::alarms::write_alarms!(tx, &commit.alarms);
+            super::governance::write_governance!(tx, &commit.governance, at);
             for (platform, order_key, message) in &outbox {
                 sqlx::query(q::INSERT_OUTBOX)
                     .bind(*platform)

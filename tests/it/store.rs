@@ -82,6 +82,8 @@ pub(crate) fn text_of(m: &OutgoingMessage) -> &str {
         MessageBody::Notice(n) => &n.text,
         MessageBody::Card(_) => "card",
         MessageBody::Alarm(_) => "alarm",
+        MessageBody::Review(_) => "review",
+        MessageBody::Renewal(_) => "renewal",
     }
 }
 
@@ -118,6 +120,7 @@ async fn requests_approvals_and_grants_round_trip() {
             alarms: vec![],
             audit: vec![event(1)],
             outbox: vec![message(Platform::Slack, "r-1", "hello")],
+            governance: Default::default(),
         })
         .await
         .expect("commit");

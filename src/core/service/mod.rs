@@ -4,6 +4,7 @@
 //! compare-and-set: the loser gets `Error::Conflict` and changes nothing.
 
 mod alarm;
+mod alerts;
 mod decide;
 mod end_alert;
 mod expire;
@@ -11,9 +12,12 @@ mod grant;
 mod ladder;
 mod lookup;
 mod messages;
+mod posture;
 mod queries;
 mod reconcile;
+mod renew;
 mod replies;
+mod reviews;
 mod submit;
 
 use std::sync::{Arc, RwLock};
@@ -33,6 +37,7 @@ pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
 pub use reconcile::{Drift, DriftKind, ReconcileReport};
 pub use replies::{Reply, submitted_text};
+pub use reviews::render_reviews;
 
 /// What a submit produced, for the immediate reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +196,14 @@ impl AccessService {
         }
         match self.directory.eligible_roles(person, std::slice::from_ref(role), now).await? {
             Some(keys) => Ok(keys.contains(&role.key)),
-            None => Ok(role.is_eligible(&person.id, now)),
+            None => {
+                // A review's removal is honoured at once; an approved renewal moves `until`.
+                if self.removed_by_review(&person.id, &role.key).await? {
+                    return Ok(false);
+                }
+                let extended = self.store.extended_until(&person.id, &role.key).await?;
+                Ok(super::renewal::eligibility_end(role, &person.id, extended, now).is_some())
+            }
         }
     }
 

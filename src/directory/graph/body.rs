@@ -238,6 +238,10 @@ mod tests {
             request_ttl: Duration::hours(1),
             min_hold: Duration::minutes(5),
             eligible: vec![],
+            require_mfa: true,
+            owners: vec![],
+            alerts: crate::core::alerts::RoleAlerts::tier_default(Tier::High),
+            warn_before: crate::core::policy::DEFAULT_WARN_BEFORE,
         }
     }
 

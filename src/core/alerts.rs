@@ -1,0 +1,518 @@
+//! PIM alerts: the patterns that signal misuse or a policy drifting back to standing access,
+//! found by pure functions over the policy and the recorded history, with `now` a parameter.
+//!
+//! Every [`Alert`] carries a dedupe `key` that names the alert and its period (the ISO week for
+//! policy findings, the day for active counts, a 30-day bucket for activation counts and stale
+//! eligibility, the request for an off-hours activation, the burst window for refusals). The
+//! service stores the key in the same commit as the message (unique in the database), so an
+//! alert fires once per period however many replicas sweep. This module decides nothing about
+//! delivery.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use serde::Serialize;
+
+use super::audit::{Actor, AuditRecord};
+use super::duration::format_duration;
+use super::hours::WorkingHours;
+use super::ids::{PersonId, RequestId, RoleKey};
+use super::policy::{Policy, Role, Tier};
+
+/// Default `stale_after`: eligibility unused this long is reported (PIM's own default).
+pub const DEFAULT_STALE_AFTER: Duration = Duration::days(90);
+/// The window `max_activations` counts in.
+pub const ACTIVATION_WINDOW: Duration = Duration::days(30);
+/// Default number of refused or failed activations that make a burst.
+pub const DEFAULT_BURST_COUNT: u32 = 5;
+/// Default window a burst is counted in.
+pub const DEFAULT_BURST_WINDOW: Duration = Duration::hours(1);
+/// Off-hours activations older than this are not reported (a first sweep after deployment does
+/// not dig up last month).
+pub const OFF_HOURS_LOOKBACK: Duration = Duration::days(1);
+
+/// Alert thresholds of one role, resolved from the role's keys and its tier's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAlerts {
+    /// More people eligible than this is an alert.
+    pub max_eligible: Option<u32>,
+    /// More grants active at once than this is an alert.
+    pub max_active: Option<u32>,
+    /// More activations by one person within [`ACTIVATION_WINDOW`] than this is an alert.
+    pub max_activations: Option<u32>,
+    /// Activations outside these hours are an alert.
+    pub working_hours: Option<WorkingHours>,
+    /// Eligibility unused this long is an alert.
+    pub stale_after: Duration,
+}
+
+impl RoleAlerts {
+    /// The built-in defaults of a tier (`critical`: at most 5 eligible, as PIM's own alert).
+    pub fn tier_default(tier: Tier) -> Self {
+        let (eligible, active, activations) = match tier {
+            Tier::Critical => (Some(5), Some(2), Some(10)),
+            Tier::High => (Some(10), Some(5), Some(20)),
+            Tier::Standard => (None, None, None),
+        };
+        Self {
+            max_eligible: eligible,
+            max_active: active,
+            max_activations: activations,
+            working_hours: None,
+            stale_after: DEFAULT_STALE_AFTER,
+        }
+    }
+}
+
+/// Policy-wide alert settings (`[alerts]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSettings {
+    /// Refused or failed activations within `burst_window` that make a burst.
+    pub burst_count: u32,
+    /// The window of a burst.
+    pub burst_window: Duration,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self { burst_count: DEFAULT_BURST_COUNT, burst_window: DEFAULT_BURST_WINDOW }
+    }
+}
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// More people eligible than `max_eligible`.
+    TooManyEligible,
+    /// More grants active than `max_active`.
+    TooManyActive,
+    /// One person activated more than `max_activations` times in 30 days.
+    FrequentActivation,
+    /// An activation outside `working_hours`.
+    OutsideWorkingHours,
+    /// Eligibility unused for `stale_after`.
+    StaleEligibility,
+    /// A burst of refused or failed activations.
+    RefusalBurst,
+    /// The role's rules are weaker than the PIM model asks (no justification, no MFA, no
+    /// approval on a critical role).
+    WeakRole,
+    /// Fewer than two people can approve.
+    SmallApproverPool,
+    /// Approvers who are also eligible, without `disjoint_approvers`.
+    OverlappingApprovers,
+    /// An assignment made outside pimbot (from reconciliation).
+    OutsidePimbot,
+}
+
+impl AlertKind {
+    /// Stable snake-case name (metrics label, audit detail).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::TooManyEligible => "too_many_eligible",
+            AlertKind::TooManyActive => "too_many_active",
+            AlertKind::FrequentActivation => "frequent_activation",
+            AlertKind::OutsideWorkingHours => "outside_working_hours",
+            AlertKind::StaleEligibility => "stale_eligibility",
+            AlertKind::RefusalBurst => "refusal_burst",
+            AlertKind::WeakRole => "weak_role",
+            AlertKind::SmallApproverPool => "small_approver_pool",
+            AlertKind::OverlappingApprovers => "overlapping_approvers",
+            AlertKind::OutsidePimbot => "outside_pimbot",
+        }
+    }
+}
+
+/// One alert to raise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// What kind.
+    pub kind: AlertKind,
+    /// Dedupe key: kind, subject and period.
+    pub key: String,
+    /// The role concerned.
+    pub role: Option<RoleKey>,
+    /// The person concerned.
+    pub person: Option<PersonId>,
+    /// What was found.
+    pub text: String,
+    /// What to do about it, in one line.
+    pub todo: String,
+}
+
+impl Alert {
+    /// The message posted to the alert channel.
+    pub fn message(&self) -> String {
+        format!("🚨 *PIM alert*: {}\n*What to do:* {}", self.text, self.todo)
+    }
+}
+
+/// One recorded activation or refusal, read from the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// Who.
+    pub person: PersonId,
+    /// Which role.
+    pub role: RoleKey,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The request, when there is one.
+    pub request: Option<RequestId>,
+    /// The request's justification, when known.
+    pub justification: Option<String>,
+}
+
+/// The history the alerts (and review cards) need, read from audit records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// Grants made or extended.
+    pub activations: Vec<Activity>,
+    /// Activations refused (by policy or an approver), timed out or failed.
+    pub refusals: Vec<Activity>,
+    /// Directory assignments reconciliation found outside pimbot: (role, principal, person, at).
+    pub outside: Vec<(RoleKey, String, Option<PersonId>, DateTime<Utc>)>,
+    /// From when the records are complete (the first record of the trail, or the start of the
+    /// window read): nothing before it is known.
+    pub known_since: Option<DateTime<Utc>>,
+}
+
+impl History {
+    /// Reads `records` (chain order). `window_start` is where the read began (`None`: the whole
+    /// trail); a trail that starts later is known from its first record on.
+    pub fn from_audit(records: &[AuditRecord], window_start: Option<DateTime<Utc>>) -> Self {
+        let mut by_request: HashMap<&str, (&PersonId, Option<&str>)> = HashMap::new();
+        let known_since = match records.first() {
+            Some(first) if first.seq == 1 => Some(first.event.at),
+            Some(first) => Some(window_start.map_or(first.event.at, |w| w.max(first.event.at))),
+            None => window_start,
+        };
+        let mut out = History { known_since, ..History::default() };
+        for record in records {
+            let e = &record.event;
+            let request = e.request_id.as_ref();
+            let Some(role) = e.role.clone() else { continue };
+            let person = |by: &HashMap<&str, (&PersonId, Option<&str>)>| {
+                request.and_then(|r| by.get(r.as_str())).map(|(p, j)| ((*p).clone(), j.map(str::to_owned)))
+            };
+            match (e.kind.as_str(), &e.actor) {
+                ("request.submitted", Actor::Person(p)) => {
+                    if let Some(r) = request {
+                        let why = e.detail.get("justification").and_then(|j| j.as_str());
+                        by_request.insert(r.as_str(), (p, why));
+                    }
+                }
+                ("grant.activated" | "grant.extended", _) => {
+                    if let Some((person, justification)) = person(&by_request) {
+                        out.activations.push(Activity {
+                            person,
+                            role,
+                            at: e.at,
+                            request: request.cloned(),
+                            justification,
+                        });
+                    }
+                }
+                ("request.denied" | "request.timed_out" | "grant.failed", _) => {
+                    if let Some((person, justification)) = person(&by_request) {
+                        out.refusals.push(Activity {
+                            person,
+                            role,
+                            at: e.at,
+                            request: request.cloned(),
+                            justification,
+                        });
+                    }
+                }
+                ("request.refused", Actor::Person(p)) => out.refusals.push(Activity {
+                    person: p.clone(),
+                    role,
+                    at: e.at,
+                    request: None,
+                    justification: None,
+                }),
+                ("directory.drift", _) => {
+                    let unmanaged = e.detail.get("drift").and_then(|d| d.as_str()) == Some("Unmanaged");
+                    let principal = e.detail.get("principal_id").and_then(|p| p.as_str()).unwrap_or_default();
+                    let person = e.detail.get("person").and_then(|p| p.as_str()).map(PersonId::from);
+                    if unmanaged {
+                        out.outside.push((role, principal.to_owned(), person, e.at));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The last activation of `role` by `person`.
+    pub fn last_use(&self, person: &PersonId, role: &RoleKey) -> Option<&Activity> {
+        self.activations.iter().rev().find(|a| &a.person == person && &a.role == role)
+    }
+}
+
+fn week(now: DateTime<Utc>) -> String {
+    let w = now.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+fn bucket(now: DateTime<Utc>, len: Duration) -> i64 {
+    now.timestamp().div_euclid(len.num_seconds().max(1))
+}
+
+fn alert(
+    kind: AlertKind,
+    key: String,
+    role: &Role,
+    person: Option<&PersonId>,
+    text: String,
+    todo: &str,
+) -> Alert {
+    Alert { kind, key, role: Some(role.key.clone()), person: person.cloned(), text, todo: todo.to_owned() }
+}
+
+/// Alerts the policy alone shows: weak rules, small or overlapping approver pools, too many
+/// eligible people. Each repeats once per ISO week while it holds.
+pub fn policy_alerts(policy: &Policy, now: DateTime<Utc>) -> Vec<Alert> {
+    let period = week(now);
+    let mut out = Vec::new();
+    for role in &policy.roles {
+        let r = &role.key;
+        let eligible: Vec<&PersonId> =
+            role.eligible.iter().filter(|e| e.holds_at(now)).map(|e| &e.person).collect();
+        if let Some(max) = role.alerts.max_eligible
+            && eligible.len() > max as usize
+        {
+            out.push(alert(
+                AlertKind::TooManyEligible,
+                format!("too_many_eligible|{r}|{period}"),
+                role,
+                None,
+                format!("{} people are eligible for `{r}` ({}); the limit is {max}", eligible.len(), role.name),
+                "remove eligibility people no longer need (a [[review]] with default = \"remove\" prunes it on a schedule), or raise max_eligible if the number is deliberate",
+            ));
+        }
+        let mut weak = Vec::new();
+        if !role.require_justification {
+            weak.push("no justification");
+        }
+        if role.tier != Tier::Standard && !role.require_mfa {
+            weak.push("no MFA");
+        }
+        if role.tier == Tier::Critical && !role.needs_approval() {
+            weak.push("no approval on a critical role");
+        }
+        if !weak.is_empty() {
+            out.push(alert(
+                AlertKind::WeakRole,
+                format!("weak_role|{r}|{period}"),
+                role,
+                None,
+                format!("`{r}` ({}, {}) is activated with {}", role.name, role.tier.as_str(), weak.join(", ")),
+                "set require_justification = true, require_mfa = true and, for critical roles, approvals_required >= 1 in the role's policy",
+            ));
+        }
+        if role.needs_approval() {
+            let pool: Vec<&PersonId> = role
+                .approvers
+                .iter()
+                .filter(|a| !(role.disjoint_approvers && role.is_eligible(a, now)))
+                .collect();
+            if pool.len() < 2 {
+                out.push(alert(
+                    AlertKind::SmallApproverPool,
+                    format!("small_approver_pool|{r}|{period}"),
+                    role,
+                    None,
+                    format!("`{r}` can be approved by {} person(s) only", pool.len()),
+                    "add a second approver (or an @group) to the role so one absence or one collusion cannot decide it",
+                ));
+            }
+            let both: Vec<String> =
+                role.approvers.iter().filter(|a| eligible.contains(a)).map(|a| a.to_string()).collect();
+            if !role.disjoint_approvers && !both.is_empty() {
+                out.push(alert(
+                    AlertKind::OverlappingApprovers,
+                    format!("overlapping_approvers|{r}|{period}"),
+                    role,
+                    None,
+                    format!("{} may both request and approve `{r}` (disjoint_approvers is off)", both.join(", ")),
+                    "set disjoint_approvers = true, or take these people out of either the approvers or the eligible list",
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Alerts from what happened: active counts, activation frequency, off-hours activations,
+/// stale eligibility, refusal bursts and assignments made outside pimbot.
+pub fn activity_alerts(
+    policy: &Policy,
+    settings: &AlertSettings,
+    history: &History,
+    active: &BTreeMap<RoleKey, usize>,
+    now: DateTime<Utc>,
+) -> Vec<Alert> {
+    let mut out = Vec::new();
+    let day = now.format("%Y-%m-%d").to_string();
+    let month = bucket(now, ACTIVATION_WINDOW);
+    for role in &policy.roles {
+        let r = &role.key;
+        let a = &role.alerts;
+        let count = active.get(r).copied().unwrap_or(0);
+        if let Some(max) = a.max_active
+            && count > max as usize
+        {
+            out.push(alert(
+                AlertKind::TooManyActive,
+                format!("too_many_active|{r}|{day}"),
+                role,
+                None,
+                format!("{count} grants of `{r}` are active at once; the limit is {max}"),
+                "check the active grants in the feed and ask holders who are done to `/pim deactivate`; revoke any you cannot explain",
+            ));
+        }
+        if let Some(max) = a.max_activations {
+            let mut per: BTreeMap<&PersonId, usize> = BTreeMap::new();
+            for act in history.activations.iter().filter(|x| &x.role == r && now - x.at < ACTIVATION_WINDOW) {
+                *per.entry(&act.person).or_default() += 1;
+            }
+            for (person, n) in per.into_iter().filter(|(_, n)| *n > max as usize) {
+                out.push(alert(
+                    AlertKind::FrequentActivation,
+                    format!("frequent_activation|{r}|{person}|{month}"),
+                    role,
+                    Some(person),
+                    format!("{person} activated `{r}` {n} times in 30 days; the limit is {max}"),
+                    "ask whether the work needs a narrower role or a change in process; frequent activation of a privileged role is how standing access creeps back",
+                ));
+            }
+        }
+        if let Some(hours) = &a.working_hours {
+            for act in history.activations.iter().filter(|x| &x.role == r && now - x.at <= OFF_HOURS_LOOKBACK)
+            {
+                if hours.contains(act.at) {
+                    continue;
+                }
+                let id =
+                    act.request.as_ref().map_or_else(|| act.at.timestamp().to_string(), |q| q.to_string());
+                out.push(alert(
+                    AlertKind::OutsideWorkingHours,
+                    format!("outside_working_hours|{r}|{}|{id}", act.person),
+                    role,
+                    Some(&act.person),
+                    format!(
+                        "{} activated `{r}` at {}, outside working hours ({hours}) — request {id}",
+                        act.person,
+                        hours.local(act.at)
+                    ),
+                    "confirm with the person (or the incident channel) that this was expected; if not, revoke the grant and treat the account as compromised",
+                ));
+            }
+        }
+        let horizon = now - a.stale_after;
+        let known_long_enough = history.known_since.is_some_and(|since| since <= horizon);
+        for e in role.eligible.iter().filter(|e| e.holds_at(now)) {
+            let last = history.last_use(&e.person, r);
+            let stale = match last {
+                Some(act) => act.at < horizon,
+                None => known_long_enough,
+            };
+            if !stale {
+                continue;
+            }
+            let used = last.map_or_else(
+                || {
+                    format!(
+                        "never in the records since {}",
+                        history.known_since.map_or("?".into(), |s| s.format("%Y-%m-%d").to_string())
+                    )
+                },
+                |act| act.at.format("%Y-%m-%d").to_string(),
+            );
+            out.push(alert(
+                AlertKind::StaleEligibility,
+                format!("stale_eligibility|{r}|{}|{month}", e.person),
+                role,
+                Some(&e.person),
+                format!(
+                    "{} has not used `{r}` for over {} (last use: {used})",
+                    e.person,
+                    format_duration(a.stale_after)
+                ),
+                "remove the eligibility if it is no longer needed (or let an access review decide)",
+            ));
+        }
+    }
+    out.extend(bursts(settings, history, now));
+    out.extend(outside(policy, history, now));
+    out
+}
+
+fn bursts(settings: &AlertSettings, history: &History, now: DateTime<Utc>) -> Vec<Alert> {
+    let recent: Vec<&Activity> =
+        history.refusals.iter().filter(|x| now - x.at < settings.burst_window).collect();
+    let slot = bucket(now, settings.burst_window);
+    let need = settings.burst_count.max(1) as usize;
+    let todo = "look at the refusals in the feed and the audit trail: a burst is someone probing for access, a stolen chat account, or a broken integration";
+    let mut out = Vec::new();
+    let mut per_person: BTreeMap<&PersonId, usize> = BTreeMap::new();
+    let mut per_role: BTreeMap<&RoleKey, usize> = BTreeMap::new();
+    for x in &recent {
+        *per_person.entry(&x.person).or_default() += 1;
+        *per_role.entry(&x.role).or_default() += 1;
+    }
+    let window = format_duration(settings.burst_window);
+    for (person, n) in per_person.into_iter().filter(|(_, n)| *n >= need) {
+        out.push(Alert {
+            kind: AlertKind::RefusalBurst,
+            key: format!("refusal_burst|person|{person}|{slot}"),
+            role: None,
+            person: Some(person.clone()),
+            text: format!("{n} refused or failed activations by {person} within {window}"),
+            todo: todo.into(),
+        });
+    }
+    for (role, n) in per_role.into_iter().filter(|(_, n)| *n >= need) {
+        let people: HashSet<&PersonId> =
+            recent.iter().filter(|x| &x.role == role).map(|x| &x.person).collect();
+        out.push(Alert {
+            kind: AlertKind::RefusalBurst,
+            key: format!("refusal_burst|role|{role}|{slot}"),
+            role: Some(role.clone()),
+            person: None,
+            text: format!(
+                "{n} refused or failed activations of `{role}` within {window} ({} people)",
+                people.len()
+            ),
+            todo: todo.into(),
+        });
+    }
+    out
+}
+
+fn outside(policy: &Policy, history: &History, now: DateTime<Utc>) -> Vec<Alert> {
+    let day = now.format("%Y-%m-%d").to_string();
+    history
+        .outside
+        .iter()
+        .filter(|(_, _, _, at)| now - *at < Duration::days(1))
+        .filter(|(role, ..)| policy.roles.iter().any(|r| &r.key == role))
+        .map(|(role, principal, person, _)| {
+            let who = person.as_ref().map_or_else(|| format!("principal {principal}"), |p| p.to_string());
+            Alert {
+                kind: AlertKind::OutsidePimbot,
+                key: format!("outside_pimbot|{role}|{principal}|{day}"),
+                role: Some(role.clone()),
+                person: person.clone(),
+                text: format!("{who} holds `{role}` through an assignment made outside pimbot"),
+                todo: "remove the assignment in the directory (or set [directory] remove_unmanaged = true) and find out who made it; standing access is what PIM removes".into(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "alerts_tests.rs"]
+mod tests;
