@@ -374,14 +374,18 @@ pub fn activity_alerts(
             ));
         }
         if let Some(max) = a.max_activations {
-            let mut per: BTreeMap<&PersonId, usize> = BTreeMap::new();
+            // Keyed by the first activation counted: the same excess in a sliding window is one
+            // alert, and a new one needs the window to have moved past it.
+            let mut per: BTreeMap<&PersonId, (usize, DateTime<Utc>)> = BTreeMap::new();
             for act in history.activations.iter().filter(|x| &x.role == r && now - x.at < ACTIVATION_WINDOW) {
-                *per.entry(&act.person).or_default() += 1;
+                let entry = per.entry(&act.person).or_insert((0, act.at));
+                entry.0 += 1;
+                entry.1 = entry.1.min(act.at);
             }
-            for (person, n) in per.into_iter().filter(|(_, n)| *n > max as usize) {
+            for (person, (n, first)) in per.into_iter().filter(|(_, (n, _))| *n > max as usize) {
                 out.push(alert(
                     AlertKind::FrequentActivation,
-                    format!("frequent_activation|{r}|{person}|{month}"),
+                    format!("frequent_activation|{r}|{person}|{}", first.timestamp()),
                     role,
                     Some(person),
                     format!("{person} activated `{r}` {n} times in 30 days; the limit is {max}"),

@@ -8,6 +8,7 @@ mod discord_alarm;
 mod discord_flow;
 mod durability;
 mod expiry;
+mod governance;
 mod graph;
 mod graph_drift;
 mod lookup;

@@ -1,0 +1,268 @@
+//! PIM governance end to end on SQLite and PostgreSQL with the manual clock: alerts from crafted
+//! history fire once per period; review campaigns run from start to deadline with keep, remove
+//! and no answer (default applied) on policy and Graph eligibility; `/pim renew` round-trips;
+//! `pimbot posture` fails a one-approver critical role and passes the shipped example.
+
+use chrono::{Duration, Utc};
+use pimbot::core::ids::{ChatUser, PersonId, RoleKey};
+use pimbot::core::reviews::ReviewDecision;
+use pimbot::testing::{FakeAssignment, FakeGraph, FakeKind};
+
+use crate::graph::{ALICE, GA, on_every_backend_graph};
+use crate::support::app::{ALERTS, APPROVERS, FEED, POLICY, TestApp};
+use crate::support::db::backends;
+
+async fn each_backend<F, Fut>(policy: &str, body: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for db in backends().await {
+        let name = db.name;
+        let app = TestApp::spawn_with(db, policy).await;
+        tokio::time::timeout(std::time::Duration::from_secs(90), body(app))
+            .await
+            .unwrap_or_else(|_| panic!("timed out on {name}"));
+    }
+}
+
+fn alert_lines(app: &TestApp, fragment: &str) -> usize {
+    app.channel(ALERTS).iter().filter(|m| m.text.contains(fragment)).count()
+}
+
+#[tokio::test]
+async fn alerts_fire_from_history_once_per_period() {
+    // reader: at most one activation per 30 days, and working hours that exclude now.
+    let policy = POLICY.replace(
+        "tier = \"standard\"\nmin_duration = \"1s\"",
+        "tier = \"standard\"\nmin_duration = \"1s\"\nmax_activations = 1\nworking_hours = \"Mon-Sun 00:00-00:01 UTC\"",
+    );
+    each_backend(&policy, |app: TestApp| async move {
+        let service = app.running.service.clone();
+        for _ in 0..2 {
+            app.activate("U0ALICE", "reader 5m check the logs").await;
+            app.settle().await;
+        }
+        let raised = service.raise_alerts().await.expect("alerts");
+        app.settle().await;
+        assert!(raised >= 3, "{raised}: {:?}", app.channel(ALERTS));
+        assert_eq!(
+            alert_lines(&app, "activated `reader` 2 times in 30 days"),
+            1,
+            "{:?}",
+            app.channel(ALERTS)
+        );
+        assert!(alert_lines(&app, "outside working hours") >= 1);
+        // global-admin: alice may approve and is eligible, without disjoint_approvers.
+        assert_eq!(alert_lines(&app, "may both request and approve `global-admin`"), 1);
+        assert!(app.channel(ALERTS).iter().all(|m| m.text.contains("What to do")));
+        let before = app.channel(ALERTS).len();
+
+        // Same period: nothing again, however often it is evaluated.
+        assert_eq!(service.raise_alerts().await.expect("alerts"), 0);
+        app.settle().await;
+        assert_eq!(app.channel(ALERTS).len(), before);
+
+        // Refused activations make a burst.
+        for _ in 0..5 {
+            let reply =
+                app.slack.command("U0ERIN", "activate global-admin 1h #T-1 let me in").await.expect("cmd");
+            assert!(reply.text().contains("not eligible"), "{}", reply.text());
+        }
+        service.raise_alerts().await.expect("alerts");
+        app.settle().await;
+        assert_eq!(alert_lines(&app, "refused or failed activations by erin"), 1);
+
+        // A week later the policy findings repeat (a new period); activity ones do not.
+        app.advance(Duration::days(8));
+        service.raise_alerts().await.expect("alerts");
+        app.settle().await;
+        assert_eq!(alert_lines(&app, "may both request and approve `global-admin`"), 2);
+        assert_eq!(alert_lines(&app, "activated `reader` 2 times in 30 days"), 1);
+        app.stop().await;
+    })
+    .await;
+}
+
+fn with_review(policy: &str, roles: &str, reviewer: &str) -> String {
+    format!(
+        "{policy}\n[[review]]\nname = \"ga\"\nroles = [{roles}]\nreviewer = \"{reviewer}\"\ncadence = \"30d\"\nduration = \"2d\"\ndefault = \"remove\"\n"
+    )
+}
+
+#[tokio::test]
+async fn a_review_campaign_keeps_removes_and_defaults_on_policy_eligibility() {
+    let policy = with_review(
+        &POLICY.replace(
+            "eligible = [\"alice\", \"bob\"]\n\n[[role]]\nkey = \"user-admin\"",
+            "eligible = [\"alice\", \"bob\", \"dave\"]\n\n[[role]]\nkey = \"user-admin\"",
+        ),
+        "\"global-admin\"",
+        "carol",
+    );
+    each_backend(&policy, |app: TestApp| async move {
+        let service = app.running.service.clone();
+        assert!(service.review_sweep().await.expect("sweep") >= 1, "campaign started");
+        assert_eq!(service.review_sweep().await.expect("sweep"), 0, "one campaign per period");
+        app.settle().await;
+        let items = app.store().open_review_items(10).await.expect("items");
+        assert_eq!(items.len(), 3);
+        let item = |who: &str| items.iter().find(|i| i.person.as_str() == who).expect("item").id.clone();
+        // Carol's cards arrive as DMs with Keep / Remove and the person's history.
+        let card = |id: &str| {
+            app.fake.messages().into_iter().find(|m| m.blocks.to_string().contains(id)).expect("card sent")
+        };
+        let alice_card = card(&item("alice"));
+        assert!(alice_card.blocks.to_string().contains("review_keep"), "{}", alice_card.blocks);
+        assert!(alice_card.blocks.to_string().contains("activation(s) since"));
+        let listed = app.slack.command("U0CAROL", "reviews").await.expect("reviews");
+        assert!(listed.text().contains(&item("bob")), "{}", listed.text());
+
+        // Keep (a click), remove (a click); bob gets no answer.
+        let reply =
+            app.slack.click("U0CAROL", "review_keep", &item("alice"), &alice_card.channel, &alice_card.ts).await.expect("click");
+        assert_eq!(reply.status, 200);
+        let dave_card = card(&item("dave"));
+        app.slack.click("U0CAROL", "review_remove", &item("dave"), &dave_card.channel, &dave_card.ts).await.expect("click");
+        // Not a reviewer: refused, nothing changes.
+        let refused = service.decide_review(&ChatUser::slack("U0ALICE"), &item("bob"), ReviewDecision::Keep).await;
+        assert!(refused.is_err());
+        app.settle().await;
+        let removed = |who: &str| {
+            let store = app.store().clone();
+            let who = PersonId::from(who);
+            async move { store.eligibility_removed(&who, &RoleKey::from("global-admin")).await.expect("read") }
+        };
+        assert!(!removed("alice").await);
+        assert!(removed("dave").await, "a remove is honoured at once");
+        let reply = app.slack.command("U0DAVE", "activate global-admin 1h #T-1 fix").await.expect("cmd");
+        assert!(reply.text().contains("not eligible"), "{}", reply.text());
+
+        // A nudge before the deadline, then the default at it.
+        let bob = app.store().review_item(&item("bob")).await.expect("read").expect("item");
+        app.clock.set(bob.nudge_at.expect("nudge due"));
+        service.review_sweep().await.expect("sweep");
+        app.settle().await;
+        let reminded = app.fake.messages().into_iter().filter(|m| m.text.contains("Reminder") && m.text.contains("bob")).count();
+        assert_eq!(reminded, 1);
+        app.clock.set(bob.deadline);
+        service.review_sweep().await.expect("sweep");
+        app.settle().await;
+        assert!(removed("bob").await, "no answer: the default (remove) applied");
+        let statuses = app.store().campaign_statuses().await.expect("campaigns");
+        assert!(statuses[0].0.completed_at.is_some(), "{statuses:?}");
+        assert!(app.channel(FEED).iter().any(|m| m.text.contains("is complete")));
+        let audit = app.store().audit_records(None).await.expect("audit");
+        let decided = audit.iter().filter(|r| r.event.kind == "review.decided").count();
+        assert_eq!(decided, 3);
+        let report = service.posture().await.expect("posture");
+        assert!(report.questions[2].findings.iter().any(|f| f.ok && f.detail.contains("completed")), "{report:?}");
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_graph_eligibility_review_removes_the_schedule_with_admin_remove() {
+    on_every_backend_graph("graph", |app: TestApp, fake: FakeGraph| async move {
+        fake.add_eligibility(FakeAssignment::standing(FakeKind::Entra, ALICE, GA, "/"));
+        let text = app.policy_text.lock().expect("lock").clone();
+        assert_eq!(app.set_policy(&with_review(&text, "\"global-admin\"", "carol")).await, 200);
+        let service = app.running.service.clone();
+        service.review_sweep().await.expect("sweep");
+        let items = app.store().open_review_items(10).await.expect("items");
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert_eq!(items[0].origin.as_str(), "directory");
+        service
+            .decide_review(&ChatUser::slack("U0CAROL"), &items[0].id, ReviewDecision::Remove)
+            .await
+            .expect("decide");
+        let removal = fake
+            .calls()
+            .into_iter()
+            .find(|c| c.path.ends_with("roleEligibilityScheduleRequests"))
+            .expect("adminRemove of the eligibility schedule");
+        assert_eq!(removal.body["action"], "adminRemove");
+        assert_eq!(removal.body["principalId"], ALICE);
+        assert_eq!(removal.body["roleDefinitionId"], GA);
+        assert!(fake.calls().iter().all(|c| c.status < 400 || !c.path.ends_with("ScheduleRequests")));
+        let reply = app.slack.command("U0ALICE", "activate global-admin 1h fix").await.expect("cmd");
+        assert!(reply.text().contains("not eligible"), "{}", reply.text());
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn renew_round_trips_through_the_approvers() {
+    let until = (Utc::now() + Duration::days(3)).format("%Y-%m-%d").to_string();
+    let policy = POLICY.replace(
+        "approvers = [\"carol\", \"dave\", \"erin\"]\neligible = [\"alice\"]",
+        &format!("approvers = [\"carol\", \"dave\", \"erin\"]\neligible = [{{ who = \"alice\", until = \"{until}\" }}]"),
+    );
+    each_backend(&policy, |app: TestApp| async move {
+        let service = app.running.service.clone();
+        // Within warn_before (7d): alice and the approvers are told, once.
+        assert_eq!(service.warn_expiring().await.expect("warn"), 1);
+        assert_eq!(service.warn_expiring().await.expect("warn"), 0);
+        app.settle().await;
+        assert!(app.dms("U0ALICE").iter().any(|m| m.text.contains("/pim renew user-admin")));
+        let reply =
+            app.slack.command("U0ALICE", "renew user-admin 30d still on the migration").await.expect("cmd");
+        assert!(reply.text().contains("Renewal `e-"), "{}", reply.text());
+        app.settle().await;
+        let card = app
+            .channel(APPROVERS)
+            .into_iter()
+            .find(|m| m.blocks.to_string().contains("renew_approve"))
+            .expect("renewal card");
+        let id = card.text.split_whitespace().nth(1).expect("id").trim_end_matches(':').to_owned();
+        // The requester cannot approve it; carol can.
+        assert!(service.decide_renewal(&ChatUser::slack("U0ALICE"), &id, true).await.is_err());
+        app.slack.click("U0CAROL", "renew_approve", &id, APPROVERS, &card.ts).await.expect("click");
+        app.settle().await;
+        assert!(app.dms("U0ALICE").iter().any(|m| m.text.contains("renewed alice's eligibility")));
+        // After the policy's end, the approved extension keeps alice eligible.
+        app.advance(Duration::days(5));
+        let (reply, _) = app.activate("U0ALICE", "user-admin 1h rotate keys").await;
+        assert!(reply.text().contains("waiting for approval"), "{}", reply.text());
+        app.stop().await;
+    })
+    .await;
+}
+
+fn posture(config: &str, extra: &[&str], db: &str) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pimbot"))
+        .args(["posture", "--config", config])
+        .args(extra)
+        .env_remove("PIMBOT_CONFIG")
+        .env("PIMBOT_DATABASE_URL", db)
+        .output()
+        .expect("run pimbot");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn posture_fails_a_one_approver_critical_role_and_passes_the_shipped_example() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("posture.db").display());
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/pimbot.toml");
+    let (code, text) = posture(example, &[], &db);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("all four questions hold"), "{text}");
+    let (code, json) = posture(example, &["--json", "--offline"], &db);
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(report["ok"], true);
+
+    let text = std::fs::read_to_string(example).expect("example");
+    let one = text.replace("approvers = [\"@ga-approvers\"]", "approvers = [\"carol\"]");
+    assert_ne!(one, text, "the example's critical role names its approvers");
+    let path = dir.path().join("one-approver.toml");
+    std::fs::write(&path, one).expect("write");
+    let (code, out) = posture(&path.display().to_string(), &[], &db);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("FAIL 2.") && out.contains("1 person(s) can approve"), "{out}");
+    let (code, _) = posture(&path.display().to_string(), &["--offline"], &db);
+    assert_eq!(code, 4);
+}
