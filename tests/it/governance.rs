@@ -266,3 +266,26 @@ fn posture_fails_a_one_approver_critical_role_and_passes_the_shipped_example() {
     let (code, _) = posture(&path.display().to_string(), &["--offline"], &db);
     assert_eq!(code, 4);
 }
+
+#[tokio::test]
+async fn an_activation_never_runs_past_the_eligibility_end() {
+    let end = pimbot::core::audit::truncate_micros(Utc::now() + Duration::minutes(30));
+    let end = chrono::DateTime::from_timestamp(end.timestamp(), 0).expect("valid");
+    let policy = POLICY.replace(
+        "tier = \"standard\"\nmin_duration = \"1s\"\neligible = [\"alice\", \"bob\"]",
+        &format!(
+            "tier = \"standard\"\nmin_duration = \"1s\"\neligible = [{{ who = \"alice\", until = \"{}\" }}]",
+            end.to_rfc3339()
+        ),
+    );
+    assert_ne!(policy, POLICY);
+    each_backend(&policy, |app: TestApp| async move {
+        let (_, id) = app.activate("U0ALICE", "reader 2h read the logs").await;
+        app.settle().await;
+        let grant =
+            app.store().open_grant(&"alice".into(), &"reader".into()).await.expect("read").expect("active");
+        assert_eq!(grant.ends_at, end, "capped at the eligibility's end ({id})");
+        app.stop().await;
+    })
+    .await;
+}

@@ -68,7 +68,12 @@ impl AccessService {
             }
         }
         let existing = self.store.open_grant(&person.id, &role.key).await?;
-        let ends_at = now + request.duration;
+        // An activation never runs past the eligibility's end (policy `until`, moved by an
+        // approved renewal); the directory enforces its own schedules.
+        let mut ends_at = now + request.duration;
+        if let Some(end) = self.eligibility_cap(&role, &person.id, now).await? {
+            ends_at = ends_at.min(end);
+        }
         let (grant, write, kind) = match existing {
             Some(open) => {
                 let expected_version = open.version;

@@ -61,6 +61,18 @@ fn cards(
 }
 
 impl AccessService {
+    /// The end of `person`'s policy-held eligibility for `role`, renewals included; `None` when
+    /// permanent or not held in the policy.
+    pub(super) async fn eligibility_cap(
+        &self,
+        role: &crate::core::policy::Role,
+        person: &crate::core::ids::PersonId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let extended = self.store.extended_until(person, &role.key).await?;
+        Ok(eligibility_end(role, person, extended, now).flatten())
+    }
+
     /// Asks the approvers to extend the caller's eligibility for `draft.role` by `draft.duration`
     /// past its current end.
     pub async fn renew(&self, user: &ChatUser, draft: Draft) -> Result<String> {
