@@ -17,6 +17,7 @@ use crate::core::ids::Platform;
 use crate::core::policy::Policy;
 use crate::core::ports::{EligibilityRemoval, SystemClock};
 use crate::core::posture::{AlertRoute, Evidence, PostureInput, assess, render_text};
+use crate::core::renewal::{EligibilityExtension, ExtensionState};
 use crate::core::service::{AccessService, Channels};
 
 /// `pimbot review …`.
@@ -79,14 +80,15 @@ pub async fn changes(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     let (config, policy) = load_valid(arg)?;
     let store = crate::storage::connect(database_url(&config)?).await?;
     let removals = store.eligibility_removals().await?;
+    let extensions = store.approved_extensions().await?;
     let text =
         std::fs::read_to_string(&arg.config).with_context(|| format!("reading {}", arg.config.display()))?;
-    let (edited, notes) = remove_eligibility(&text, &policy, &removals)?;
+    let (edited, notes) = policy_edits(&text, &policy, &removals, &extensions)?;
     for note in &notes {
         eprintln!("note: {note}");
     }
     if edited == text {
-        println!("# the policy file already reflects every review removal");
+        println!("# the policy file already reflects every review removal and renewal");
         return Ok(ExitCode::SUCCESS);
     }
     print!("{}", unified_diff(&arg.config, &text, &edited));
@@ -103,12 +105,14 @@ pub fn unified_diff(path: &Path, before: &str, after: &str) -> String {
         .to_string()
 }
 
-/// The policy file without the removed eligibilities (comments and layout kept, through
-/// `toml_edit`), and notes for removals it cannot make (a person eligible through a group).
-pub fn remove_eligibility(
+/// The policy file caught up with pimbot's records (comments and layout kept, through
+/// `toml_edit`): removed eligibilities taken out, approved renewals written as `until`; and
+/// notes for edits it cannot make (a person eligible through a group).
+pub fn policy_edits(
     text: &str,
     policy: &Policy,
     removals: &[EligibilityRemoval],
+    extensions: &[EligibilityExtension],
 ) -> anyhow::Result<(String, Vec<String>)> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("parsing the policy file")?;
     let mut notes = Vec::new();
@@ -136,6 +140,35 @@ pub fn remove_eligibility(
                 "{} is eligible for `{}` through a group; remove them from that group (or give the role its own list)",
                 removal.person, removal.role
             ));
+        }
+    }
+    for e in extensions {
+        let Some(table) =
+            roles.iter_mut().find(|t| t.get("key").and_then(|k| k.as_str()) == Some(e.role.as_str()))
+        else {
+            continue;
+        };
+        let Some(list) = table.get_mut("eligible").and_then(|l| l.as_array_mut()) else { continue };
+        let entry = list.iter_mut().find_map(|v| {
+            v.as_inline_table_mut()
+                .filter(|t| t.get("who").and_then(|w| w.as_str()) == Some(e.person.as_str()))
+        });
+        let until = e.requested_until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match entry {
+            Some(t) => {
+                let later = t
+                    .get("until")
+                    .and_then(|u| u.as_str())
+                    .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok())
+                    .is_some_and(|u| u.with_timezone(&Utc) >= e.requested_until);
+                if !later {
+                    t.insert("until", until.as_str().into());
+                }
+            }
+            None => notes.push(format!(
+                "{}'s renewal of `{}` until {until}: no `{{ who = \"{}\", until = … }}` entry to update; edit it by hand",
+                e.person, e.role, e.person
+            )),
         }
     }
     Ok((doc.to_string(), notes))
@@ -180,7 +213,7 @@ eligible = [
             item_id: None,
         };
         let (edited, notes) =
-            remove_eligibility(text, &policy, &[removal("bob"), removal("erin")]).expect("edits");
+            policy_edits(text, &policy, &[removal("bob"), removal("erin")], &[]).expect("edits");
         assert!(edited.contains("# who may read"));
         assert!(!edited.contains("who = \"bob\""), "{edited}");
         assert!(edited.contains("\"alice\""));
@@ -191,5 +224,30 @@ eligible = [
         let again = crate::config::from_toml_str_with_env(&edited, &|_| None).expect("parses");
         let policy = again.validate(Utc::now()).expect("valid");
         assert!(!policy.roles[0].eligible.iter().any(|e| e.person.as_str() == "bob"));
+    }
+
+    #[test]
+    fn approved_renewals_become_the_entry_until() {
+        let text = "[[role]]\nkey = \"reader\"\neligible = [\"alice\", { who = \"erin\", until = \"2027-01-31\" }]\n";
+        let end =
+            chrono::DateTime::parse_from_rfc3339("2027-03-02T00:00:00Z").expect("valid").with_timezone(&Utc);
+        let extension = EligibilityExtension {
+            id: "e-1".into(),
+            person: "erin".into(),
+            role: "reader".into(),
+            current_until: None,
+            requested_until: end,
+            justification: "project".into(),
+            state: ExtensionState::Approved,
+            decided_by: Some("carol".into()),
+            decided_at: None,
+            created_at: end,
+            version: 2,
+        };
+        let stranger = EligibilityExtension { person: "alice".into(), ..extension.clone() };
+        let (edited, notes) =
+            policy_edits(text, &Policy::default(), &[], &[extension, stranger]).expect("edits");
+        assert!(edited.contains("{ who = \"erin\", until = \"2027-03-02T00:00:00Z\" }"), "{edited}");
+        assert_eq!(notes.len(), 1, "alice's entry is permanent text: {notes:?}");
     }
 }

@@ -179,13 +179,15 @@ pub struct History {
 
 impl History {
     /// Reads `records` (chain order). `window_start` is where the read began (`None`: the whole
-    /// trail); a trail that starts later is known from its first record on.
+    /// trail); a trail that starts later is known from its first record on, and an empty one
+    /// not at all.
     pub fn from_audit(records: &[AuditRecord], window_start: Option<DateTime<Utc>>) -> Self {
         let mut by_request: HashMap<&str, (&PersonId, Option<&str>)> = HashMap::new();
         let known_since = match records.first() {
             Some(first) if first.seq == 1 => Some(first.event.at),
             Some(first) => Some(window_start.map_or(first.event.at, |w| w.max(first.event.at))),
-            None => window_start,
+            // An empty trail knows nothing: nobody can be called stale from it.
+            None => None,
         };
         let mut out = History { known_since, ..History::default() };
         for record in records {

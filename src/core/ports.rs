@@ -203,6 +203,10 @@ pub trait Store: Send + Sync {
     async fn extension(&self, _id: &str) -> Result<Option<EligibilityExtension>> {
         Err(unsupported("extension"))
     }
+    /// Every approved extension, oldest first (`pimbot review changes`).
+    async fn approved_extensions(&self) -> Result<Vec<EligibilityExtension>> {
+        Err(unsupported("approved_extensions"))
+    }
     /// The latest approved extension end of `person` for `role`.
     async fn extended_until(&self, _person: &PersonId, _role: &RoleKey) -> Result<Option<DateTime<Utc>>> {
         Ok(None)

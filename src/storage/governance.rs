@@ -415,6 +415,17 @@ impl SqlStore {
         Ok(row.map(EligibilityExtension::try_from).transpose()?)
     }
 
+    pub(super) async fn gv_approved_extensions(&self) -> Result<Vec<EligibilityExtension>> {
+        let sql = format!(
+            "SELECT {EXTENSION_COLUMNS} FROM eligibility_extensions WHERE state = 'approved' ORDER BY decided_at, id"
+        );
+        let rows: Vec<ExtensionRow> = on_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await
+        })
+        .map_err(db("loading approved extensions"))?;
+        Ok(rows.into_iter().map(EligibilityExtension::try_from).collect::<anyhow::Result<_>>()?)
+    }
+
     pub(super) async fn gv_extended_until(
         &self,
         person: &PersonId,

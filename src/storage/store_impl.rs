@@ -254,6 +254,10 @@ impl Store for SqlStore {
         self.gv_extension(id).await
     }
 
+    async fn approved_extensions(&self) -> Result<Vec<EligibilityExtension>> {
+        self.gv_approved_extensions().await
+    }
+
     async fn extended_until(&self, person: &PersonId, role: &RoleKey) -> Result<Option<DateTime<Utc>>> {
         self.gv_extended_until(person, role).await
     }
