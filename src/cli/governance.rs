@@ -17,7 +17,7 @@ use crate::core::ids::Platform;
 use crate::core::policy::Policy;
 use crate::core::ports::{EligibilityRemoval, SystemClock};
 use crate::core::posture::{AlertRoute, Evidence, PostureInput, assess, render_text};
-use crate::core::renewal::{EligibilityExtension, ExtensionState};
+use crate::core::renewal::EligibilityExtension;
 use crate::core::service::{AccessService, Channels};
 
 /// `pimbot review …`.
@@ -177,6 +177,7 @@ pub fn policy_edits(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::renewal::ExtensionState;
 
     #[test]
     fn the_edit_removes_direct_entries_keeps_comments_and_notes_groups() {
