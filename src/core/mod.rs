@@ -11,6 +11,7 @@ pub mod audit;
 pub mod command;
 pub mod duration;
 pub mod error;
+pub mod history;
 pub mod hours;
 pub mod ids;
 pub mod outbox;

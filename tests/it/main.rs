@@ -9,6 +9,7 @@ mod discord_flow;
 mod durability;
 mod expiry;
 mod governance;
+mod governance_discord;
 mod governance_races;
 mod graph;
 mod graph_drift;

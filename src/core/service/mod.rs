@@ -17,6 +17,7 @@ mod queries;
 mod reconcile;
 mod renew;
 mod replies;
+mod review_cards;
 mod reviews;
 mod submit;
 
@@ -37,7 +38,7 @@ pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
 pub use reconcile::{Drift, DriftKind, ReconcileReport};
 pub use replies::{Reply, submitted_text};
-pub use reviews::render_reviews;
+pub use review_cards::render_reviews;
 
 /// What a submit produced, for the immediate reply.
 #[derive(Debug, Clone, PartialEq, Eq)]

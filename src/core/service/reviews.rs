@@ -10,15 +10,14 @@ use serde_json::json;
 
 use super::AccessService;
 use super::alerts::event;
-use super::messages::{Channels, feed};
+use super::messages::feed;
+use super::review_cards::{cards, dm_reviewers};
 use crate::core::audit::Actor;
 use crate::core::error::{Error, Result};
 use crate::core::ids::{ChatUser, PersonId, RoleKey};
-use crate::core::outbox::{OutgoingMessage, Target};
 use crate::core::policy::{Person, Policy, Role};
 use crate::core::ports::{Commit, EligibilityRemoval, GovernanceWrites, Write};
 use crate::core::reviews::{Campaign, EligibilityOrigin, Review, ReviewDecision, ReviewItem, nudge_before};
-use crate::core::view::{MessageBody, Notice, PersonRef, ReviewCardView, ReviewStatus};
 
 /// Review items one sweep handles at most.
 const ITEM_BATCH: i64 = 200;
@@ -26,82 +25,6 @@ const ITEM_BATCH: i64 = 200;
 fn random_id(prefix: &str) -> String {
     let id = crate::core::ids::RequestId::generate();
     format!("{prefix}-{}", id.as_str().trim_start_matches("r-"))
-}
-
-fn card_key(item: &ReviewItem, reviewer: &PersonId) -> String {
-    format!("review:{}:{reviewer}", item.id)
-}
-
-/// The card of `item` for `platform`.
-fn card(policy: &Policy, item: &ReviewItem, platform: crate::core::ids::Platform) -> ReviewCardView {
-    let role = policy.role(&item.role).ok();
-    let status = match item.decision {
-        None => ReviewStatus::Open,
-        Some(decision) => ReviewStatus::Decided {
-            decision,
-            by: item.decided_by.as_ref().map(|p| PersonRef::of(policy, p, platform)),
-        },
-    };
-    ReviewCardView {
-        item_id: item.id.clone(),
-        person: PersonRef::of(policy, &item.person, platform),
-        role_key: item.role.to_string(),
-        role_name: role.map_or_else(|| item.role.to_string(), |r| r.name.clone()),
-        tier: role.map_or("?", |r| r.tier.as_str()).to_owned(),
-        history: item.history.clone(),
-        deadline: item.deadline,
-        default: item.default,
-        status,
-    }
-}
-
-/// Cards to every reviewer (a direct message on each platform they have an account on);
-/// `replace` updates the cards already sent instead.
-fn cards(channels: &[Channels], policy: &Policy, item: &ReviewItem, replace: bool) -> Vec<OutgoingMessage> {
-    let mut out = Vec::new();
-    for reviewer in &item.reviewers {
-        let Some(person) = policy.person(reviewer) else { continue };
-        for c in channels {
-            let Some(user) = person.chat_id(c.platform) else { continue };
-            let key = card_key(item, reviewer);
-            out.push(OutgoingMessage {
-                platform: c.platform,
-                target: if replace {
-                    Target::Replace { ref_key: key.clone() }
-                } else {
-                    Target::User { user: user.to_owned() }
-                },
-                body: MessageBody::Review(Box::new(card(policy, item, c.platform))),
-                order_key: key.clone(),
-                remember_as: (!replace).then_some(key),
-            });
-        }
-    }
-    out
-}
-
-fn dm_reviewers(
-    channels: &[Channels],
-    policy: &Policy,
-    item: &ReviewItem,
-    text: &str,
-) -> Vec<OutgoingMessage> {
-    let mut out = Vec::new();
-    for reviewer in &item.reviewers {
-        let Some(person) = policy.person(reviewer) else { continue };
-        for c in channels {
-            if let Some(user) = person.chat_id(c.platform) {
-                out.push(OutgoingMessage {
-                    platform: c.platform,
-                    target: Target::User { user: user.to_owned() },
-                    body: MessageBody::Notice(Notice::text(text)),
-                    order_key: card_key(item, reviewer),
-                    remember_as: None,
-                });
-            }
-        }
-    }
-    out
 }
 
 impl AccessService {
@@ -433,23 +356,4 @@ impl AccessService {
     pub(super) async fn removed_by_review(&self, person: &PersonId, role: &RoleKey) -> Result<bool> {
         self.store.eligibility_removed(person, role).await
     }
-}
-
-/// `/pim reviews` as text.
-pub fn render_reviews(items: &[ReviewItem]) -> String {
-    if items.is_empty() {
-        return "You have no access reviews to answer.".into();
-    }
-    let mut out = String::from("*Access reviews waiting for you* (answer on each card)\n");
-    for i in items {
-        out.push_str(&format!(
-            "• {}'s `{}` (item `{}`): by {}, unanswered: {}\n",
-            i.person,
-            i.role,
-            i.id,
-            i.deadline.format("%Y-%m-%d %H:%M UTC"),
-            i.default.as_str()
-        ));
-    }
-    out
 }

@@ -1,0 +1,115 @@
+//! The activity history the alerts and review cards need, read from the audit trail: who
+//! activated which role when (with the request's justification), which activations were
+//! refused or failed, and which assignments reconciliation found outside pimbot. Pure.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::audit::{Actor, AuditRecord};
+use super::ids::{PersonId, RequestId, RoleKey};
+
+/// One recorded activation or refusal, read from the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// Who.
+    pub person: PersonId,
+    /// Which role.
+    pub role: RoleKey,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The request, when there is one.
+    pub request: Option<RequestId>,
+    /// The request's justification, when known.
+    pub justification: Option<String>,
+}
+
+/// The history the alerts (and review cards) need, read from audit records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// Grants made or extended.
+    pub activations: Vec<Activity>,
+    /// Activations refused (by policy or an approver), timed out or failed.
+    pub refusals: Vec<Activity>,
+    /// Directory assignments reconciliation found outside pimbot: (role, principal, person, at).
+    pub outside: Vec<(RoleKey, String, Option<PersonId>, DateTime<Utc>)>,
+    /// From when the records are complete (the first record of the trail, or the start of the
+    /// window read): nothing before it is known.
+    pub known_since: Option<DateTime<Utc>>,
+}
+
+impl History {
+    /// Reads `records` (chain order). `window_start` is where the read began (`None`: the whole
+    /// trail); a trail that starts later is known from its first record on, and an empty one
+    /// not at all.
+    pub fn from_audit(records: &[AuditRecord], window_start: Option<DateTime<Utc>>) -> Self {
+        let mut by_request: HashMap<&str, (&PersonId, Option<&str>)> = HashMap::new();
+        let known_since = match records.first() {
+            Some(first) if first.seq == 1 => Some(first.event.at),
+            Some(first) => Some(window_start.map_or(first.event.at, |w| w.max(first.event.at))),
+            // An empty trail knows nothing: nobody can be called stale from it.
+            None => None,
+        };
+        let mut out = History { known_since, ..History::default() };
+        for record in records {
+            let e = &record.event;
+            let request = e.request_id.as_ref();
+            let Some(role) = e.role.clone() else { continue };
+            let person = |by: &HashMap<&str, (&PersonId, Option<&str>)>| {
+                request.and_then(|r| by.get(r.as_str())).map(|(p, j)| ((*p).clone(), j.map(str::to_owned)))
+            };
+            match (e.kind.as_str(), &e.actor) {
+                ("request.submitted", Actor::Person(p)) => {
+                    if let Some(r) = request {
+                        let why = e.detail.get("justification").and_then(|j| j.as_str());
+                        by_request.insert(r.as_str(), (p, why));
+                    }
+                }
+                ("grant.activated" | "grant.extended", _) => {
+                    if let Some((person, justification)) = person(&by_request) {
+                        out.activations.push(Activity {
+                            person,
+                            role,
+                            at: e.at,
+                            request: request.cloned(),
+                            justification,
+                        });
+                    }
+                }
+                ("request.denied" | "request.timed_out" | "grant.failed", _) => {
+                    if let Some((person, justification)) = person(&by_request) {
+                        out.refusals.push(Activity {
+                            person,
+                            role,
+                            at: e.at,
+                            request: request.cloned(),
+                            justification,
+                        });
+                    }
+                }
+                ("request.refused", Actor::Person(p)) => out.refusals.push(Activity {
+                    person: p.clone(),
+                    role,
+                    at: e.at,
+                    request: None,
+                    justification: None,
+                }),
+                ("directory.drift", _) => {
+                    let unmanaged = e.detail.get("drift").and_then(|d| d.as_str()) == Some("Unmanaged");
+                    let principal = e.detail.get("principal_id").and_then(|p| p.as_str()).unwrap_or_default();
+                    let person = e.detail.get("person").and_then(|p| p.as_str()).map(PersonId::from);
+                    if unmanaged {
+                        out.outside.push((role, principal.to_owned(), person, e.at));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The last activation of `role` by `person`.
+    pub fn last_use(&self, person: &PersonId, role: &RoleKey) -> Option<&Activity> {
+        self.activations.iter().rev().find(|a| &a.person == person && &a.role == role)
+    }
+}
