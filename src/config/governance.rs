@@ -228,3 +228,101 @@ pub(super) fn reviews(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    const BASE: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+[database]
+url = "sqlite://unused.db"
+[[person]]
+id = "alice"
+[[person]]
+id = "carol"
+[[person]]
+id = "dave"
+[[group]]
+name = "auditors"
+members = ["dave"]
+[[role]]
+key = "global-admin"
+kind = "entra-role"
+tier = "critical"
+approvers = ["carol", "dave"]
+eligible = ["alice"]
+"#;
+
+    fn check(extra: &str) -> Result<crate::core::policy::Policy, crate::config::ConfigErrors> {
+        let config =
+            crate::config::from_toml_str_with_env(&format!("{BASE}{extra}"), &|_| None).expect("parses");
+        config.validate(Utc::now())
+    }
+
+    #[test]
+    fn tier_defaults_role_keys_and_tier_tables_resolve_in_that_order() {
+        let policy = check("").expect("valid");
+        let a = &policy.roles[0].alerts;
+        assert_eq!((a.max_eligible, a.max_active, a.max_activations), (Some(5), Some(2), Some(10)));
+        assert!(policy.roles[0].require_mfa, "critical requires MFA by default");
+        let policy = check(
+            "\n[tier.critical]\nmax_eligible = 3\nworking_hours = \"Mon-Fri 08:00-19:00 Europe/Berlin\"\n",
+        )
+        .expect("valid");
+        assert_eq!(policy.roles[0].alerts.max_eligible, Some(3));
+        assert!(policy.roles[0].alerts.working_hours.is_some());
+        let text = format!("{BASE}max_eligible = 7\n[tier.critical]\nmax_eligible = 3\n");
+        let config = crate::config::from_toml_str_with_env(&text, &|_| None).expect("parses");
+        assert_eq!(config.validate(Utc::now()).expect("valid").roles[0].alerts.max_eligible, Some(7));
+    }
+
+    #[test]
+    fn reviews_resolve_roles_tiers_and_reviewers() {
+        let policy = check(
+            "\n[[review]]\ntiers = [\"critical\"]\nreviewer = \"@auditors\"\ncadence = \"monthly\"\nduration = \"5d\"\ndefault = \"keep\"\n",
+        )
+        .expect("valid");
+        let review = &policy.reviews[0];
+        assert_eq!(review.key, "tier:critical");
+        assert_eq!(review.roles, vec![crate::core::ids::RoleKey::from("global-admin")]);
+        assert_eq!(review.reviewer, crate::core::reviews::Reviewer::People(vec!["dave".into()]));
+        assert_eq!(review.default, crate::core::reviews::ReviewDecision::Keep);
+    }
+
+    #[test]
+    fn bad_governance_keys_are_refused_with_the_key() {
+        for (extra, key) in [
+            ("\n[tier.critical]\nworking_hours = \"weekdays\"\n", "tier.critical.working_hours"),
+            (
+                "\n[[review]]\nroles = [\"nope\"]\nreviewer = \"approvers\"\ncadence = \"monthly\"\n",
+                "review #1: roles",
+            ),
+            (
+                "\n[[review]]\nroles = [\"global-admin\"]\nreviewer = \"owner\"\ncadence = \"monthly\"\n",
+                "review #1: reviewer",
+            ),
+            (
+                "\n[[review]]\nroles = [\"global-admin\"]\nreviewer = \"nobody\"\ncadence = \"monthly\"\n",
+                "review #1: reviewer",
+            ),
+            (
+                "\n[[review]]\nroles = [\"global-admin\"]\nreviewer = \"self\"\ncadence = \"often\"\n",
+                "review #1: cadence",
+            ),
+            (
+                "\n[[review]]\nroles = [\"global-admin\"]\nreviewer = \"self\"\ncadence = \"7d\"\nduration = \"7d\"\n",
+                "review #1: duration",
+            ),
+            ("\n[[review]]\nreviewer = \"self\"\ncadence = \"monthly\"\n", "review #1: roles"),
+        ] {
+            let errors = check(extra).expect_err(extra);
+            assert!(errors.0.iter().any(|e| e.key == key), "{extra}: {errors}");
+        }
+        let text = BASE
+            .replace("eligible = [\"alice\"]", "eligible = [\"alice\"]\nworking_hours = \"Mon-Fri 9-5 UTC\"");
+        let config = crate::config::from_toml_str_with_env(&text, &|_| None).expect("parses");
+        assert!(config.validate(Utc::now()).expect_err("bad hours").mentions("working_hours"));
+    }
+}

@@ -1,7 +1,8 @@
 //! Unit tests of the alert rules: each alert from crafted history, and its dedupe key per period.
 
 use super::*;
-use crate::core::audit::{AuditEvent, AuditRecord, GENESIS_HASH};
+use crate::core::audit::{Actor, AuditEvent, AuditRecord, GENESIS_HASH};
+use crate::core::ids::RequestId;
 use chrono::TimeZone;
 use serde_json::json;
 

@@ -57,6 +57,19 @@ async fn alerts_fire_from_history_once_per_period() {
         assert_eq!(alert_lines(&app, "may both request and approve `global-admin`"), 1);
         assert!(app.channel(ALERTS).iter().all(|m| m.text.contains("What to do")));
         let before = app.channel(ALERTS).len();
+        let metrics = reqwest::get(format!("http://{}/metrics", app.running.addr))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("body");
+        assert!(metrics.contains("pimbot_alerts_total{kind=\"frequent_activation\"}"), "{metrics}");
+        let audit = app.store().audit_records(None).await.expect("audit");
+        assert_eq!(
+            audit.iter().filter(|r| r.event.kind == "alert.raised").count(),
+            raised,
+            "each alert audited"
+        );
 
         // Same period: nothing again, however often it is evaluated.
         assert_eq!(service.raise_alerts().await.expect("alerts"), 0);
@@ -285,6 +298,24 @@ async fn an_activation_never_runs_past_the_eligibility_end() {
         let grant =
             app.store().open_grant(&"alice".into(), &"reader".into()).await.expect("read").expect("active");
         assert_eq!(grant.ends_at, end, "capped at the eligibility's end ({id})");
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn posture_reads_standing_assignments_from_graph() {
+    on_every_backend_graph("policy", |app: TestApp, fake: FakeGraph| async move {
+        let service = app.running.service.clone();
+        let first = service.posture().await.expect("posture");
+        assert!(first.questions[0].ok, "{first:?}");
+        fake.add_assignment(FakeAssignment::standing(FakeKind::Entra, ALICE, GA, "/"));
+        let report = service.posture().await.expect("posture");
+        assert!(!report.ok && !report.questions[0].ok);
+        let text = pimbot::core::posture::render_text(&report);
+        assert!(text.contains("permanent active assignment held by alice"), "{text}");
+        // The graph test policy has a one-approver critical role and no review: 2 and 3 fail too.
+        assert!(!report.questions[1].ok && !report.questions[2].ok, "{text}");
         app.stop().await;
     })
     .await;
