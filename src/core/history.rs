@@ -9,6 +9,18 @@ use chrono::{DateTime, Utc};
 use super::audit::{Actor, AuditRecord};
 use super::ids::{PersonId, RequestId, RoleKey};
 
+/// The audit event kinds the history reads; stores may return only these.
+pub const HISTORY_KINDS: &[&str] = &[
+    "request.submitted",
+    "grant.activated",
+    "grant.extended",
+    "request.denied",
+    "request.timed_out",
+    "grant.failed",
+    "request.refused",
+    "directory.drift",
+];
+
 /// One recorded activation or refusal, read from the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activity {
@@ -39,17 +51,11 @@ pub struct History {
 }
 
 impl History {
-    /// Reads `records` (chain order). `window_start` is where the read began (`None`: the whole
-    /// trail); a trail that starts later is known from its first record on, and an empty one
-    /// not at all.
-    pub fn from_audit(records: &[AuditRecord], window_start: Option<DateTime<Utc>>) -> Self {
+    /// Reads `records` (chain order; other kinds than [`HISTORY_KINDS`] are ignored).
+    /// `known_since` is from when the records are complete: the later of the trail's first
+    /// record and where the read began; `None` (an empty trail) knows nothing.
+    pub fn from_audit(records: &[AuditRecord], known_since: Option<DateTime<Utc>>) -> Self {
         let mut by_request: HashMap<&str, (&PersonId, Option<&str>)> = HashMap::new();
-        let known_since = match records.first() {
-            Some(first) if first.seq == 1 => Some(first.event.at),
-            Some(first) => Some(window_start.map_or(first.event.at, |w| w.max(first.event.at))),
-            // An empty trail knows nothing: nobody can be called stale from it.
-            None => None,
-        };
         let mut out = History { known_since, ..History::default() };
         for record in records {
             let e = &record.event;

@@ -166,6 +166,16 @@ pub trait Store: Send + Sync {
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         Ok(None)
     }
+    /// Audit records at or after `since` whose kind is one of `kinds`, in chain order (the
+    /// alert history; a store may filter in the database).
+    async fn audit_records_of(&self, since: DateTime<Utc>, kinds: &[&str]) -> Result<Vec<AuditRecord>> {
+        let all = self.audit_records(Some(since)).await?;
+        Ok(all.into_iter().filter(|r| kinds.contains(&r.event.kind.as_str())).collect())
+    }
+    /// When the first audit record of the trail was written; `None` when the trail is empty.
+    async fn audit_first_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.audit_records(None).await?.first().map(|r| r.event.at))
+    }
     /// Whether any campaign of `review` exists for the period starting at `period_start`.
     async fn campaign_exists(&self, _review: &str, _period_start: DateTime<Utc>) -> Result<bool> {
         Err(unsupported("campaign_exists"))

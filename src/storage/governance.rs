@@ -295,6 +295,33 @@ fn items(rows: Vec<ItemRow>) -> Result<Vec<ReviewItem>> {
 }
 
 impl SqlStore {
+    pub(super) async fn gv_audit_of(
+        &self,
+        since: DateTime<Utc>,
+        kinds: &[&str],
+    ) -> Result<Vec<crate::core::audit::AuditRecord>> {
+        // The kinds are the core's constants, never user text; quoted defensively all the same.
+        let list: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.replace('\'', "''"))).collect();
+        let sql = format!(
+            "SELECT seq, at, actor_kind, actor, kind, request_id, role, detail, prev_hash, hash FROM audit_events \
+             WHERE at >= $1 AND kind IN ({}) ORDER BY seq",
+            if list.is_empty() { "''".to_owned() } else { list.join(", ") }
+        );
+        let rows: Vec<super::rows::AuditRow> = on_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(micros(since)).fetch_all(pool).await
+        })
+        .map_err(db("loading the alert history"))?;
+        Ok(rows.into_iter().map(crate::core::audit::AuditRecord::try_from).collect::<anyhow::Result<_>>()?)
+    }
+
+    pub(super) async fn gv_audit_first_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let row: Option<(DateTime<Utc>,)> = on_db!(self, pool => {
+            sqlx::query_as("SELECT at FROM audit_events ORDER BY seq LIMIT 1").fetch_optional(pool).await
+        })
+        .map_err(db("reading the start of the audit trail"))?;
+        Ok(row.map(|(t,)| t))
+    }
+
     pub(super) async fn gv_campaign_exists(&self, review: &str, start: DateTime<Utc>) -> Result<bool> {
         let n: i64 = on_db!(self, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM review_campaigns WHERE review = $1 AND period_start = $2")

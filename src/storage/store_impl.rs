@@ -218,6 +218,14 @@ impl Store for SqlStore {
         Ok(Some((head.last_seq, head.last_hash)))
     }
 
+    async fn audit_records_of(&self, since: DateTime<Utc>, kinds: &[&str]) -> Result<Vec<AuditRecord>> {
+        self.gv_audit_of(since, kinds).await
+    }
+
+    async fn audit_first_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.gv_audit_first_at().await
+    }
+
     async fn campaign_exists(&self, review: &str, period_start: DateTime<Utc>) -> Result<bool> {
         self.gv_campaign_exists(review, period_start).await
     }

@@ -14,6 +14,7 @@ use super::messages::Channels;
 use crate::core::alerts::{ACTIVATION_WINDOW, Alert, History, activity_alerts, policy_alerts};
 use crate::core::audit::{Actor, AuditEvent};
 use crate::core::error::{Error, Result};
+use crate::core::history::HISTORY_KINDS;
 use crate::core::ids::{ChatUser, RoleKey};
 use crate::core::outbox::{OutgoingMessage, Target};
 use crate::core::ports::{AlertLogEntry, Commit, GovernanceWrites};
@@ -58,8 +59,9 @@ pub(super) fn event(
 impl AccessService {
     /// The history of the last `days` the alert rules and review cards need.
     pub(super) async fn history(&self, since: DateTime<Utc>) -> Result<History> {
-        let records = self.store.audit_records(Some(since)).await?;
-        Ok(History::from_audit(&records, Some(since)))
+        let records = self.store.audit_records_of(since, HISTORY_KINDS).await?;
+        let known_since = self.store.audit_first_at().await?.map(|first| first.max(since));
+        Ok(History::from_audit(&records, known_since))
     }
 
     /// Every alert the policy and the recorded history show now (raised or not).
