@@ -2,9 +2,9 @@
 //! found by pure functions over the policy and the recorded history, with `now` a parameter.
 //!
 //! Every [`Alert`] carries a dedupe `key` that names the alert and its period (the ISO week for
-//! policy findings, the day for active counts, a 30-day bucket for activation counts and stale
-//! eligibility, the request for an off-hours activation, the burst window for refusals). The
-//! service stores the key in the same commit as the message (unique in the database), so an
+//! policy findings, the day for active counts, the first activation counted for activation
+//! frequency, each `stale_after` since the audit trail began for stale eligibility, the request for an off-hours
+//! activation, the burst window for refusals). The service stores the key in the same commit as the message (unique in the database), so an
 //! alert fires once per period however many replicas sweep. This module decides nothing about
 //! delivery.
 
@@ -254,7 +254,6 @@ pub fn activity_alerts(
 ) -> Vec<Alert> {
     let mut out = Vec::new();
     let day = now.format("%Y-%m-%d").to_string();
-    let month = bucket(now, ACTIVATION_WINDOW);
     for role in &policy.roles {
         let r = &role.key;
         let a = &role.alerts;
@@ -326,16 +325,26 @@ pub fn activity_alerts(
             }
             let used = last.map_or_else(
                 || {
+                    let from = match (history.known_since, history.read_from) {
+                        (Some(k), Some(r)) => Some(k.max(r)),
+                        (k, r) => k.or(r),
+                    };
                     format!(
-                        "never in the records since {}",
-                        history.known_since.map_or("?".into(), |s| s.format("%Y-%m-%d").to_string())
+                        "none in the records since {}",
+                        from.map_or("?".into(), |s| s.format("%Y-%m-%d").to_string())
                     )
                 },
                 |act| act.at.format("%Y-%m-%d").to_string(),
             );
             out.push(alert(
                 AlertKind::StaleEligibility,
-                format!("stale_eligibility|{r}|{}|{month}", e.person),
+                // Once per `stale_after`, on a grid that starts with the audit trail: a reminder
+                // each period the eligibility stays unused, whatever the read window holds.
+                {
+                    let base = history.known_since.unwrap_or(now);
+                    let period = (now - base).num_seconds() / a.stale_after.num_seconds().max(1);
+                    format!("stale_eligibility|{r}|{}|{period}", e.person)
+                },
                 role,
                 Some(&e.person),
                 format!(

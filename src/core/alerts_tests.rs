@@ -227,7 +227,7 @@ fn history_is_read_from_the_audit_trail() {
             r
         })
         .collect();
-    let h = History::from_audit(&records, records.first().map(|r| r.event.at));
+    let h = History::from_audit(&records, records.first().map(|r| r.event.at), None);
     assert_eq!(h.known_since, Some(at(60)));
     assert_eq!(h.activations.len(), 1);
     assert_eq!(h.activations[0].justification.as_deref(), Some("INC-1 outage"));

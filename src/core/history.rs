@@ -45,18 +45,23 @@ pub struct History {
     pub refusals: Vec<Activity>,
     /// Directory assignments reconciliation found outside pimbot: (role, principal, person, at).
     pub outside: Vec<(RoleKey, String, Option<PersonId>, DateTime<Utc>)>,
-    /// From when the records are complete (the first record of the trail, or the start of the
-    /// window read): nothing before it is known.
+    /// When the audit trail begins (its first record): nothing before it is known.
     pub known_since: Option<DateTime<Utc>>,
+    /// Where the read began: uses before it are not in `activations`.
+    pub read_from: Option<DateTime<Utc>>,
 }
 
 impl History {
     /// Reads `records` (chain order; other kinds than [`HISTORY_KINDS`] are ignored).
-    /// `known_since` is from when the records are complete: the later of the trail's first
-    /// record and where the read began; `None` (an empty trail) knows nothing.
-    pub fn from_audit(records: &[AuditRecord], known_since: Option<DateTime<Utc>>) -> Self {
+    /// `known_since` is when the trail begins (`None`: an empty trail knows nothing);
+    /// `read_from` where this read began.
+    pub fn from_audit(
+        records: &[AuditRecord],
+        known_since: Option<DateTime<Utc>>,
+        read_from: Option<DateTime<Utc>>,
+    ) -> Self {
         let mut by_request: HashMap<&str, (&PersonId, Option<&str>)> = HashMap::new();
-        let mut out = History { known_since, ..History::default() };
+        let mut out = History { known_since, read_from, ..History::default() };
         for record in records {
             let e = &record.event;
             let request = e.request_id.as_ref();

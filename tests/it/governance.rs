@@ -320,3 +320,54 @@ async fn posture_reads_standing_assignments_from_graph() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn stale_eligibility_and_too_many_active_fire_once_per_period() {
+    // reader: at most one active grant; bob and alice eligible.
+    let policy = POLICY.replace(
+        "tier = \"standard\"\nmin_duration = \"1s\"",
+        "tier = \"standard\"\nmin_duration = \"1s\"\nmax_active = 1",
+    );
+    each_backend(&policy, |app: TestApp| async move {
+        let service = app.running.service.clone();
+        app.activate("U0ALICE", "reader 2h look").await;
+        app.activate("U0BOB", "reader 2h look").await;
+        app.settle().await;
+        service.raise_alerts().await.expect("alerts");
+        service.raise_alerts().await.expect("alerts");
+        app.settle().await;
+        assert_eq!(alert_lines(&app, "2 grants of `reader` are active at once"), 1);
+        assert_eq!(alert_lines(&app, "has not used"), 0, "the trail is too young to call anyone stale");
+
+        // 91 days on: alice and bob used reader 91 days ago, nobody ever used global-admin.
+        app.advance(Duration::days(91));
+        app.settle().await;
+        service.raise_alerts().await.expect("alerts");
+        service.raise_alerts().await.expect("alerts");
+        app.settle().await;
+        let stale: Vec<String> = app
+            .channel(ALERTS)
+            .into_iter()
+            .filter(|m| m.text.contains("has not used"))
+            .map(|m| m.text)
+            .collect();
+        assert!(
+            stale
+                .iter()
+                .any(|t| t.contains("bob has not used `global-admin`") && t.contains("last use: none")),
+            "{stale:?}"
+        );
+        assert!(
+            stale.iter().any(|t| t.contains("alice has not used `reader`") && !t.contains("none")),
+            "{stale:?}"
+        );
+        let n = stale.len();
+        app.advance(Duration::days(1));
+        service.raise_alerts().await.expect("alerts");
+        app.settle().await;
+        let again = app.channel(ALERTS).into_iter().filter(|m| m.text.contains("has not used")).count();
+        assert_eq!(again, n, "once per stale_after period");
+        app.stop().await;
+    })
+    .await;
+}

@@ -60,8 +60,8 @@ impl AccessService {
     /// The history of the last `days` the alert rules and review cards need.
     pub(super) async fn history(&self, since: DateTime<Utc>) -> Result<History> {
         let records = self.store.audit_records_of(since, HISTORY_KINDS).await?;
-        let known_since = self.store.audit_first_at().await?.map(|first| first.max(since));
-        Ok(History::from_audit(&records, known_since))
+        let known_since = self.store.audit_first_at().await?;
+        Ok(History::from_audit(&records, known_since, Some(since)))
     }
 
     /// Every alert the policy and the recorded history show now (raised or not).
