@@ -88,12 +88,29 @@ impl WorkingHours {
 
 impl fmt::Display for WorkingHours {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days: Vec<&str> =
-            DAY_NAMES.iter().zip(self.days).filter(|(_, on)| *on).map(|(d, _)| *d).collect();
+        // Runs of three days or more read as ranges (`Mon-Fri`).
+        let mut parts = Vec::new();
+        let mut i = 0;
+        while i < 7 {
+            if !self.days[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i + 1 < 7 && self.days[i + 1] {
+                i += 1;
+            }
+            match i - start {
+                0 => parts.push(DAY_NAMES[start].to_owned()),
+                1 => parts.extend([DAY_NAMES[start].to_owned(), DAY_NAMES[i].to_owned()]),
+                _ => parts.push(format!("{}-{}", DAY_NAMES[start], DAY_NAMES[i])),
+            }
+            i += 1;
+        }
         write!(
             f,
             "{} {}-{} {}",
-            days.join(","),
+            parts.join(","),
             self.start.format("%H:%M"),
             self.end.format("%H:%M"),
             self.tz
@@ -113,6 +130,7 @@ mod tests {
     #[test]
     fn berlin_hours_follow_daylight_saving_time() {
         let wh = WorkingHours::parse("Mon-Fri 08:00-19:00 Europe/Berlin").expect("parses");
+        assert_eq!(wh.to_string(), "Mon-Fri 08:00-19:00 Europe/Berlin");
         // Winter (CET, UTC+1): 07:30 UTC is 08:30 local, inside; 18:30 UTC is 19:30, outside.
         assert!(wh.contains(utc(2026, 12, 1, 7, 30)));
         assert!(!wh.contains(utc(2026, 12, 1, 18, 30)));
