@@ -24,8 +24,8 @@ use crate::core::service::{AccessService, Channels};
 #[derive(Debug, Subcommand)]
 pub enum ReviewCmd {
     /// Print the policy-file edit (a unified diff) that removes the eligibility reviews took
-    /// away; apply it and commit it to the policy repository.
-    Changes,
+    /// away and the renewals approvers granted; apply it and commit it to the policy repository.
+    Changes(ConfigArg),
 }
 
 fn config_channels(config: &Config) -> Vec<Channels> {

@@ -97,9 +97,6 @@ pub enum Cmd {
     },
     /// Access reviews.
     Review {
-        /// Config file.
-        #[command(flatten)]
-        config: ConfigArg,
         /// What to do.
         #[command(subcommand)]
         action: governance::ReviewCmd,
@@ -153,7 +150,7 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
             audit::run(store.as_ref(), action).await
         }
         Cmd::Posture { config, json, offline } => governance::posture(&config, json, offline).await,
-        Cmd::Review { config, action: governance::ReviewCmd::Changes } => governance::changes(&config).await,
+        Cmd::Review { action: governance::ReviewCmd::Changes(config) } => governance::changes(&config).await,
         Cmd::Discord { config, action } => {
             let (config, _) = load_valid(&config)?;
             discord::run(&config, action).await.map(|()| ExitCode::SUCCESS)

@@ -371,3 +371,32 @@ async fn stale_eligibility_and_too_many_active_fire_once_per_period() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn review_changes_prints_the_policy_diff_of_recorded_removals() {
+    let db = crate::support::db::sqlite().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("pimbot.toml");
+    std::fs::write(&path, POLICY).expect("write");
+    let removal = pimbot::core::ports::EligibilityRemoval {
+        person: "bob".into(),
+        role: "global-admin".into(),
+        removed_at: Utc::now(),
+        item_id: Some("ri-1".into()),
+    };
+    let governance = pimbot::core::ports::GovernanceWrites { removals: vec![removal], ..Default::default() };
+    db.store.commit(pimbot::core::ports::Commit { governance, ..Default::default() }).await.expect("record");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pimbot"))
+        .args(["review", "changes", "--config", &path.display().to_string()])
+        .env_remove("PIMBOT_CONFIG")
+        .env("PIMBOT_DATABASE_URL", &db.url)
+        .output()
+        .expect("run pimbot");
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{diff}");
+    assert!(
+        diff.contains("-eligible = [\"alice\", \"bob\"]") && diff.contains("+eligible = [\"alice\"]"),
+        "{diff}"
+    );
+    assert_eq!(diff.matches("\n-").count(), 1, "only global-admin's list changes: {diff}");
+}
