@@ -30,7 +30,8 @@ pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> P
         |reference: &str, key: &str, p: &mut Problems| refs.expand_all(&[reference.to_owned()], key, p);
     let reviews = governance::reviews(&config.reviews, &roles, &expand, p);
     let alert_settings = governance::alert_settings(&config.alerts);
-    Policy { people, roles, break_glass, reviews, alert_settings }
+    let revokers = refs.expand_all(&config.security.revokers, "security.revokers", p);
+    Policy { people, roles, break_glass, revokers, reviews, alert_settings }
 }
 
 fn people(config: &Config, p: &mut Problems) -> Vec<Person> {

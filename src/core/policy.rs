@@ -53,10 +53,15 @@ impl RoleKind {
             RoleKind::Group => "group",
         }
     }
+
+    /// Parses the name written by [`RoleKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [RoleKind::EntraRole, RoleKind::AzureRole, RoleKind::Group].into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 /// A human known to pimbot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Person {
     /// Policy id (`alice`).
     pub id: PersonId,
@@ -277,6 +282,8 @@ pub struct Policy {
     pub reviews: Vec<super::reviews::Review>,
     /// Policy-wide alert settings (`[alerts]`).
     pub alert_settings: super::alerts::AlertSettings,
+    /// Who may end anyone's grant (`[security] revokers`, groups expanded).
+    pub revokers: Vec<PersonId>,
 }
 
 impl Policy {
