@@ -87,7 +87,7 @@ pub struct GovernanceWrites {
     pub alerts: Vec<AlertLogEntry>,
     /// New campaigns (a second for the same review and period is a conflict).
     pub campaigns: Vec<Campaign>,
-    /// Campaigns completed at the given time (only if not completed yet).
+    /// Campaigns completed at the given time (a campaign already completed is a conflict).
     pub completed: Vec<(String, DateTime<Utc>)>,
     /// Review items (inserts, or compare-and-set updates).
     pub items: Vec<Write<ReviewItem>>,

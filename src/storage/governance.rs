@@ -20,9 +20,9 @@ pub(super) const INSERT_ALERT: &str =
     "INSERT INTO alert_log (key, kind, role, person, raised_at) VALUES ($1, $2, $3, $4, $5)";
 /// Inserts a campaign; `(review, period_start)` is unique.
 pub(super) const INSERT_CAMPAIGN: &str = "INSERT INTO review_campaigns (id, review, period_start, deadline, started_at) VALUES ($1, $2, $3, $4, $5)";
-/// Marks a campaign completed, once.
+/// Marks a campaign completed, once: no row back means another replica already did.
 pub(super) const COMPLETE_CAMPAIGN: &str =
-    "UPDATE review_campaigns SET completed_at = $2 WHERE id = $1 AND completed_at IS NULL";
+    "UPDATE review_campaigns SET completed_at = $2 WHERE id = $1 AND completed_at IS NULL RETURNING id";
 const ITEM_COLUMNS: &str = "id, campaign_id, person, role, reviewers, origin, default_decision, deadline, nudge_at, decision, decided_by, decided_at, applied_at, history, version";
 /// Inserts a review item; `$1..$15` in `ITEM_COLUMNS` order.
 pub(super) const INSERT_ITEM: &str = "INSERT INTO review_items (id, campaign_id, person, role, reviewers, origin, default_decision, deadline, nudge_at, decision, decided_by, decided_at, applied_at, history, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
@@ -73,12 +73,15 @@ macro_rules! write_governance {
                 }))?;
         }
         for (id, when) in &g.completed {
-            sqlx::query(gv::COMPLETE_CAMPAIGN)
+            let done: Option<String> = sqlx::query_scalar(gv::COMPLETE_CAMPAIGN)
                 .bind(id.as_str())
                 .bind(micros(*when))
-                .execute(&mut *$tx)
+                .fetch_optional(&mut *$tx)
                 .await
                 .map_err(db("completing a campaign"))?;
+            if done.is_none() {
+                return Err(Error::Conflict(format!("campaign {id} was already completed")));
+            }
         }
         for write in &g.items {
             let (i, sql, version) = match write {

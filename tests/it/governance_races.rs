@@ -130,6 +130,7 @@ async fn a_lost_compare_and_set_on_a_review_item_changes_nothing() {
         app.store().commit(raise()).await.expect("first");
         assert!(matches!(app.store().commit(raise()).await, Err(pimbot::core::Error::Conflict(_))));
         let campaign = app.store().campaign_statuses().await.expect("read").remove(0).0;
+        let campaign_id = campaign.id.clone();
         let again = Commit {
             governance: GovernanceWrites {
                 campaigns: vec![pimbot::core::reviews::Campaign { id: "rc-other".into(), ..campaign }],
@@ -138,6 +139,16 @@ async fn a_lost_compare_and_set_on_a_review_item_changes_nothing() {
             ..Commit::default()
         };
         assert!(matches!(app.store().commit(again).await, Err(pimbot::core::Error::Conflict(_))));
+        // A campaign completes once: the second replica's completion is a conflict.
+        let complete = || Commit {
+            governance: GovernanceWrites {
+                completed: vec![(campaign_id.clone(), app.clock.now())],
+                ..GovernanceWrites::default()
+            },
+            ..Commit::default()
+        };
+        app.store().commit(complete()).await.expect("first");
+        assert!(matches!(app.store().commit(complete()).await, Err(pimbot::core::Error::Conflict(_))));
         app.stop().await;
     }
 }

@@ -278,8 +278,12 @@ impl AccessService {
                 completed: vec![(campaign.id.clone(), now)],
                 ..GovernanceWrites::default()
             };
-            self.commit(Commit { at: Some(now), audit, outbox, governance, ..Commit::default() }).await?;
-            closed += 1;
+            match self.commit(Commit { at: Some(now), audit, outbox, governance, ..Commit::default() }).await
+            {
+                Ok(()) => closed += 1,
+                Err(Error::Conflict(_)) => {} // another replica closed it
+                Err(e) => return Err(e),
+            }
         }
         Ok(closed)
     }
