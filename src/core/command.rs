@@ -34,6 +34,10 @@ pub enum Command {
         /// Why (required).
         reason: String,
     },
+    /// Link the chat account to a directory account by signing in.
+    Link,
+    /// Who pimbot takes the caller to be.
+    Whoami,
     /// Show usage.
     Help,
     /// The access reviews waiting for the caller.
@@ -58,6 +62,8 @@ pub const HELP: &str = "\
 • `/pim reviews`: access reviews waiting for your answer
 • `/pim posture`: the PIM posture check (approvers)
 • `/pim revoke <person> <role> <reason>`: end someone's grant now (security revokers only)
+• `/pim link`: link your chat account to your Microsoft account (a one-time sign-in link)
+• `/pim whoami`: who pimbot takes you to be, and your link
 • `/pim help`: this text";
 
 /// Parses the text after `/pim`.
@@ -74,9 +80,14 @@ pub fn parse(text: &str) -> Result<Command> {
         "extend" => parse_draft(rest, "extend").map(Command::Extend),
         "roles" => Ok(Command::Roles),
         "status" => Ok(Command::Status),
+<<<<OURS
         "reviews" => Ok(Command::Reviews),
         "posture" => Ok(Command::Posture),
         "renew" => parse_draft(rest, "renew").map(Command::Renew),
+<<<<THEIRS
+        "link" => Ok(Command::Link),
+        "whoami" => Ok(Command::Whoami),
+<<<<END
         "deactivate" => one_word(rest, "deactivate <role>").map(|r| Command::Deactivate(RoleKey(r))),
         "cancel" => one_word(rest, "cancel <request-id>").map(|r| Command::Cancel(RequestId(r))),
         "revoke" => parse_revoke(rest),
@@ -181,6 +192,8 @@ mod tests {
             ),
             ("roles", Command::Roles),
             ("status", Command::Status),
+            ("link", Command::Link),
+            ("whoami", Command::Whoami),
             ("", Command::Help),
             ("help", Command::Help),
             ("deactivate global-admin", Command::Deactivate("global-admin".into())),

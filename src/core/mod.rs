@@ -11,8 +11,12 @@ pub mod audit;
 pub mod command;
 pub mod duration;
 pub mod error;
+<<<<OURS
 pub mod history;
 pub mod hours;
+<<<<THEIRS
+pub mod identity;
+<<<<END
 pub mod ids;
 pub mod outbox;
 pub mod policy;

@@ -140,6 +140,7 @@ pub struct Role {
     pub min_hold: Duration,
     /// Who may request it.
     pub eligible: Vec<Eligibility>,
+<<<<OURS
     /// Whether activation requires a fresh MFA (default for `critical` and `high`).
     pub require_mfa: bool,
     /// The role's owners (`reviewer = "owner"` in access reviews).
@@ -148,6 +149,18 @@ pub struct Role {
     pub alerts: super::alerts::RoleAlerts,
     /// How long before a time-bound eligibility ends the person and the approvers are warned.
     pub warn_before: Duration,
+<<<<THEIRS
+    /// Whether a new request waits (`awaiting_mfa`) for the requester's fresh MFA sign-in
+    /// before approvers see it or the grant is made.
+    pub require_mfa: bool,
+    /// Whether each approval counts only once the approver's fresh MFA arrives.
+    pub approver_mfa: bool,
+    /// How old the MFA behind a step-up may be (`now - auth_time`).
+    pub mfa_max_age: Duration,
+    /// The Conditional Access authentication context (`c1`) a step-up token must carry in
+    /// `acrs`; without one, `amr` must contain `mfa`.
+    pub auth_context: Option<String>,
+<<<<END
 }
 
 /// Default `warn_before`: time-bound eligibility is announced a week before it ends.
@@ -355,9 +368,15 @@ mod tests {
                 Eligibility { person: "frank".into(), until: Some(now()) },
             ],
             require_mfa: true,
+<<<<OURS
             owners: vec![],
             alerts: crate::core::alerts::RoleAlerts::tier_default(Tier::Critical),
             warn_before: DEFAULT_WARN_BEFORE,
+<<<<THEIRS
+            approver_mfa: true,
+            mfa_max_age: Duration::minutes(5),
+            auth_context: Some("c1".into()),
+<<<<END
         }
     }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::alarm::Alarm;
 use super::audit::{AuditEvent, AuditRecord};
 use super::error::Result;
+use super::identity::{AuthState, IdentityLink};
 use super::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
 use super::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
 use super::policy::{Person, Role};
@@ -50,6 +51,7 @@ pub struct Commit {
     pub audit: Vec<AuditEvent>,
     /// Messages to deliver.
     pub outbox: Vec<OutgoingMessage>,
+<<<<OURS
     /// Alerts, review campaigns, eligibility removals and extensions.
     pub governance: GovernanceWrites,
 }
@@ -97,6 +99,16 @@ pub struct GovernanceWrites {
     pub forget_removals: Vec<(PersonId, RoleKey)>,
     /// Eligibility extensions (inserts, or compare-and-set updates).
     pub extensions: Vec<Write<EligibilityExtension>>,
+<<<<THEIRS
+    /// Identity links to create or replace (one per chat account; one chat account per
+    /// platform and directory account, a second is a conflict).
+    pub links: Vec<IdentityLink>,
+    /// One-time sign-in states to store.
+    pub new_auth_states: Vec<AuthState>,
+    /// Ids of sign-in states this commit uses up. Each must be unused and unexpired at `at`,
+    /// or the whole commit is a conflict: a state works once.
+    pub use_auth_states: Vec<String>,
+<<<<END
 }
 
 /// Durable state. Every method is one short transaction; `commit` is the only writer of
@@ -121,7 +133,8 @@ pub trait Store: Send + Sync {
     async fn open_grants(&self, limit: i64) -> Result<Vec<Grant>>;
     /// Open grants whose end is at or before `now`, soonest first, at most `limit`.
     async fn due_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>>;
-    /// Pending requests whose next SLA step is due, at most `limit`.
+    /// Pending requests whose next SLA step is due, and requests whose step-up window
+    /// (`awaiting_mfa`) closed, at most `limit`.
     async fn due_nudges(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<AccessRequest>>;
     /// Approved requests still waiting for their grant, oldest first, at most `limit`.
     async fn approved_requests(&self, limit: i64) -> Result<Vec<AccessRequest>>;
@@ -178,6 +191,7 @@ pub trait Store: Send + Sync {
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         Ok(None)
     }
+<<<<OURS
     /// Audit records at or after `since` whose kind is one of `kinds`, in chain order (the
     /// alert history; a store may filter in the database).
     async fn audit_records_of(&self, since: DateTime<Utc>, kinds: &[&str]) -> Result<Vec<AuditRecord>> {
@@ -237,6 +251,20 @@ pub trait Store: Send + Sync {
 
 fn unsupported(what: &str) -> super::error::Error {
     super::error::Error::Internal(anyhow::anyhow!("{what} is not supported by this store"))
+<<<<THEIRS
+    /// A sign-in state by id (the hash of its value).
+    async fn auth_state(&self, _id: &str) -> Result<Option<AuthState>> {
+        Err(super::error::Error::Internal(anyhow::anyhow!("auth_state is not supported")))
+    }
+    /// The directory account a chat account is linked to.
+    async fn identity_link(&self, _user: &ChatUser) -> Result<Option<IdentityLink>> {
+        Ok(None)
+    }
+    /// Every chat account linked to a directory object id.
+    async fn identity_links_of(&self, _object_id: &str) -> Result<Vec<IdentityLink>> {
+        Ok(Vec::new())
+    }
+<<<<END
 }
 
 /// What the directory needs to make or end an assignment.

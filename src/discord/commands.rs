@@ -64,6 +64,8 @@ pub fn pim_command() -> CreateCommand {
                 .add_sub_option(string(OPT_ROLE, "Role key, e.g. global-admin", true).max_length(100))
                 .add_sub_option(string(OPT_REASON, "Why", true).max_length(1000)),
         )
+        .add_option(sub("link", "Link your Discord account to your Microsoft account"))
+        .add_option(sub("whoami", "Who pimbot takes you to be, and your link"))
         .add_option(sub("help", "How to use pimbot"))
         .add_option(
             sub("renew", "Ask to extend your time-bound eligibility")
@@ -149,10 +151,16 @@ mod tests {
                 "deactivate",
                 "cancel",
                 "revoke",
+<<<<OURS
                 "help",
                 "renew",
                 "reviews",
                 "posture"
+<<<<THEIRS
+                "link",
+                "whoami",
+                "help"
+<<<<END
             ]
         );
         for s in subs {

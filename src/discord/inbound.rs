@@ -30,8 +30,12 @@ use super::render_review::{
 };
 use crate::core::command::{self, Command};
 use crate::core::ids::{AlarmId, ChatUser, RequestId, RoleKey};
+<<<<OURS
 use crate::core::reviews::ReviewDecision;
 use crate::core::service::{Decision, Reply};
+<<<<THEIRS
+use crate::core::service::{Approved, Decision, Reply};
+<<<<END
 use crate::http::AppState;
 use crate::slack::inbound::user_message;
 
@@ -48,6 +52,8 @@ pub const HELP: &str = "\
 • `/pim reviews`: access reviews waiting for your answer
 • `/pim posture`: the PIM posture check (approvers)
 • `/pim revoke person role reason`: end someone's grant now (security revokers only)
+• `/pim link`: link your Discord account to your Microsoft account (a one-time sign-in link)
+• `/pim whoami`: who pimbot takes you to be, and your link
 • `/pim help`: this text";
 
 /// Autocomplete answers at most this many choices (Discord's limit).
@@ -139,6 +145,8 @@ pub fn parse_command(cmd: &CommandInteraction) -> crate::core::Result<Command> {
             role: RoleKey(arg(OPT_ROLE).trim().to_ascii_lowercase()),
             reason: arg(OPT_REASON).trim().to_owned(),
         }),
+        "link" => Ok(Command::Link),
+        "whoami" => Ok(Command::Whoami),
         "help" => Ok(Command::Help),
         "reviews" => Ok(Command::Reviews),
         "posture" => Ok(Command::Posture),
@@ -188,8 +196,9 @@ async fn component(app: &AppState, click: &ComponentInteraction) -> Response {
     };
     let id = RequestId(id.to_owned());
     match action {
-        APPROVE_PREFIX => match app.service.decide(&user, &id, Decision::Approve).await {
-            Ok(_) => ephemeral(format!("✅ You approved `{id}`.")),
+        APPROVE_PREFIX => match app.service.approve(&user, &id).await {
+            Ok(Approved::Recorded(_)) => ephemeral(format!("✅ You approved `{id}`.")),
+            Ok(Approved::StepUp(text)) => ephemeral(text),
             Err(e) => ephemeral(user_message(&e)),
         },
         DENY_PREFIX => match app.service.precheck_decision(&user, &id).await {

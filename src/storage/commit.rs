@@ -140,7 +140,11 @@ impl SqlStore {
                 }
             }
             super::alarms::write_alarms!(tx, &commit.alarms);
+<<<<OURS
             super::governance::write_governance!(tx, &commit.governance, at);
+<<<<THEIRS
+            super::identity::write_identity!(tx, commit, at);
+<<<<END
             for (platform, order_key, message) in &outbox {
                 sqlx::query(q::INSERT_OUTBOX)
                     .bind(*platform)

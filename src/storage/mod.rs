@@ -10,7 +10,11 @@
 mod alarms;
 pub mod audit_export;
 mod commit;
+<<<<OURS
 mod governance;
+<<<<THEIRS
+mod identity;
+<<<<END
 mod outbox;
 mod postgres;
 mod queries;

@@ -122,7 +122,11 @@ async fn requests_approvals_and_grants_round_trip() {
             alarms: vec![],
             audit: vec![event(1)],
             outbox: vec![message(Platform::Slack, "r-1", "hello")],
+<<<<OURS
             governance: Default::default(),
+<<<<THEIRS
+            ..Commit::default()
+<<<<END
         })
         .await
         .expect("commit");

@@ -47,10 +47,18 @@ pub fn detached_role(key: &RoleKey, target: Option<&GrantTarget>) -> Role {
         request_ttl: Duration::zero(),
         min_hold: Duration::zero(),
         eligible: Vec::new(),
+<<<<OURS
         require_mfa: false,
         owners: Vec::new(),
         alerts: crate::core::alerts::RoleAlerts::tier_default(Tier::Standard),
         warn_before: crate::core::policy::DEFAULT_WARN_BEFORE,
+<<<<THEIRS
+        // A detached role grants nothing new, so there is nothing to step up for.
+        require_mfa: false,
+        approver_mfa: false,
+        mfa_max_age: Duration::zero(),
+        auth_context: None,
+<<<<END
     }
 }
 
