@@ -17,6 +17,8 @@
 //! | `pimbot_chat_api_calls_total` | counter | `platform`, `method`, `status` | Chat API calls; `method` is the Slack method (`chat.postMessage`) or the Discord route template. `status` is `ok`, `429`, `5xx`, another HTTP status, `timeout`, `error` (transport), or the platform's error code (`channel_not_found`, …). |
 //! | `pimbot_directory_calls_total` | counter | `directory`, `op`, `outcome` | Directory calls (`op`: `grant`, `revoke`, `eligibility`, `list_assignments`, `remove_assignment`, `lookup_user`; `outcome`: `ok`, `error`). |
 //! | `pimbot_break_glass_alarms_total` | counter | `event` | Break-glass alarms `raised` and `acknowledged` (counted from the `breakglass.signin` and `breakglass.acknowledged` audit events of committed changes). |
+//! | `pimbot_alerts_total` | counter | `kind` | PIM alerts raised (`too_many_eligible`, `frequent_activation`, `outside_working_hours`, `stale_eligibility`, `refusal_burst`, `weak_role`, …), once per alert and period (counted from the `alert.raised` audit events). |
+//! | `pimbot_reviews_total` | counter | `decision`, `by` | Access-review items decided (`keep`/`remove`, `by` = `reviewer` or `default`). |
 //! | `pimbot_http_request_duration_seconds` | histogram | `route`, `status` | HTTP requests by matched route template (`unmatched` for 404s) and status code. |
 //! | `pimbot_chat_rejected_total` | counter | `platform`, `reason` | Chat messages a platform refused for good (`reason`: Slack's error code such as `channel_not_found`, Discord's message in snake case such as `unknown_channel`, `original_missing`, `platform_disabled`); common reasons start at zero. |
 //! | `pimbot_chat_rejected_last_hour` | gauge | — | Messages refused for good in the last hour (database-wide). |
@@ -55,6 +57,10 @@ pub const CHAT_API_CALLS_TOTAL: &str = "pimbot_chat_api_calls_total";
 pub const DIRECTORY_CALLS_TOTAL: &str = "pimbot_directory_calls_total";
 /// Break-glass alarm events.
 pub const BREAK_GLASS_ALARMS_TOTAL: &str = "pimbot_break_glass_alarms_total";
+/// PIM alerts raised.
+pub const ALERTS_TOTAL: &str = "pimbot_alerts_total";
+/// Access-review decisions.
+pub const REVIEWS_TOTAL: &str = "pimbot_reviews_total";
 /// HTTP request latency.
 pub const HTTP_REQUEST_DURATION: &str = "pimbot_http_request_duration_seconds";
 /// Chat messages a platform refused for good.
@@ -259,6 +265,21 @@ impl CommitMetrics {
                 "request.escalated" => "escalated",
                 "breakglass.signin" => "alarm_raised",
                 "breakglass.acknowledged" => "alarm_acknowledged",
+                "alert.raised" => {
+                    let kind = event.detail.get("alert").and_then(|v| v.as_str()).unwrap_or("unknown");
+                    counted.push(("alert", kind.to_owned(), None));
+                    continue;
+                }
+                "review.decided" => {
+                    let decision = event.detail.get("decision").and_then(|v| v.as_str()).unwrap_or("unknown");
+                    let by = if event.detail.get("default").and_then(|v| v.as_bool()) == Some(true) {
+                        "default"
+                    } else {
+                        "reviewer"
+                    };
+                    counted.push(("review", format!("{decision}|{by}"), None));
+                    continue;
+                }
                 _ => continue,
             };
             let role = event.role.as_ref().map(|r| r.as_str().to_owned()).unwrap_or_default();
@@ -277,6 +298,12 @@ impl CommitMetrics {
                 "escalated" => counter!(ESCALATIONS_TOTAL).increment(1),
                 "alarm_raised" => break_glass_alarm(BreakGlassEvent::Raised),
                 "alarm_acknowledged" => break_glass_alarm(BreakGlassEvent::Acknowledged),
+                "alert" => counter!(ALERTS_TOTAL, "kind" => role.clone()).increment(1),
+                "review" => {
+                    let (decision, by) = role.split_once('|').unwrap_or((role.as_str(), ""));
+                    counter!(REVIEWS_TOTAL, "decision" => decision.to_owned(), "by" => by.to_owned())
+                        .increment(1)
+                }
                 outcome => counter!(REQUESTS_TOTAL, "role" => role, "outcome" => outcome).increment(1),
             }
             if let Some(secs) = ttd {

@@ -5,6 +5,7 @@
 mod audit;
 mod discord;
 pub mod exit;
+mod governance;
 mod revoke;
 mod outbox;
 
@@ -109,6 +110,25 @@ pub enum Cmd {
         #[command(subcommand)]
         action: outbox::OutboxCmd,
     },
+    /// The PIM posture check: the four verification questions; exit 0 when all hold, 4 when
+    /// any fails (runs in CI on the policy repository with `--offline`).
+    Posture {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Judge the policy file alone: no database, no directory.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Access reviews.
+    Review {
+        /// What to do.
+        #[command(subcommand)]
+        action: governance::ReviewCmd,
+    },
     /// Discord chores (command registration).
     Discord {
         /// Config file.
@@ -170,6 +190,8 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
             let store = crate::storage::connect(database_url(&config)?).await?;
             outbox::run(store.as_ref(), action).await
         }
+        Cmd::Posture { config, json, offline } => governance::posture(&config, json, offline).await,
+        Cmd::Review { action: governance::ReviewCmd::Changes(config) } => governance::changes(&config).await,
         Cmd::Discord { config, action } => {
             let (config, _) = load_valid(&config)?;
             discord::run(&config, action).await.map(|()| ExitCode::SUCCESS)

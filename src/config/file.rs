@@ -76,6 +76,15 @@ pub struct Config {
     /// `[[break_glass]]`: emergency accounts, never requestable, every sign-in an alarm.
     #[serde(default, rename = "break_glass")]
     pub break_glass: Vec<BreakGlassConfig>,
+    /// `[tier.critical]`, `[tier.high]`, `[tier.standard]`: alert thresholds per tier.
+    #[serde(default)]
+    pub tier: super::governance::TiersConfig,
+    /// `[alerts]`: policy-wide alert settings.
+    #[serde(default)]
+    pub alerts: super::governance::AlertsConfig,
+    /// `[[review]]`: access reviews.
+    #[serde(default, rename = "review")]
+    pub reviews: Vec<super::governance::ReviewConfig>,
 }
 
 /// `[server]`.
@@ -476,6 +485,28 @@ pub struct RoleConfig {
     /// `[oidc] default_auth_context`.
     #[serde(default)]
     pub auth_context: Option<String>,
+    /// The role's owners (person ids or `@group`): reviewers with `reviewer = "owner"`.
+    #[serde(default)]
+    pub owners: Vec<String>,
+    /// Alert when more people than this are eligible (tier default: critical 5, high 10).
+    #[serde(default)]
+    pub max_eligible: Option<u32>,
+    /// Alert when more grants than this are active at once (tier default: critical 2, high 5).
+    #[serde(default)]
+    pub max_active: Option<u32>,
+    /// Alert when one person activates more often than this in 30 days (tier default:
+    /// critical 10, high 20).
+    #[serde(default)]
+    pub max_activations: Option<u32>,
+    /// Alert on activations outside these hours, like "Mon-Fri 08:00-19:00 Europe/Berlin".
+    #[serde(default)]
+    pub working_hours: Option<String>,
+    /// Alert when an eligibility is unused this long (default 90d).
+    #[serde(default, deserialize_with = "opt_human_duration")]
+    pub stale_after: Option<Duration>,
+    /// Warn this long before a time-bound eligibility ends (default 7d).
+    #[serde(default, deserialize_with = "opt_human_duration")]
+    pub warn_before: Option<Duration>,
 }
 
 /// `[[break_glass]]`.
@@ -494,7 +525,9 @@ fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration
     parse_duration(&text).map_err(de::Error::custom)
 }
 
-fn opt_human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+pub(super) fn opt_human_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
     human_duration(deserializer).map(Some)
 }
 

@@ -12,6 +12,7 @@
 
 mod eligible;
 pub mod file;
+pub mod governance;
 pub mod identity;
 mod resolve;
 mod resolve_mfa;

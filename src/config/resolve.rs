@@ -8,11 +8,13 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 
 use super::file::{Config, DirectoryKind, GroupConfig, RoleConfig};
-use super::tier;
 use super::validate::Problems;
+use super::{governance, tier};
 use crate::core::duration::format_duration;
 use crate::core::ids::PersonId;
-use crate::core::policy::{BreakGlass, Eligibility, MAX_REQUEST_TTL, Person, Policy, Role, Tier};
+use crate::core::policy::{
+    BreakGlass, DEFAULT_WARN_BEFORE, Eligibility, MAX_REQUEST_TTL, Person, Policy, Role, Tier,
+};
 
 /// Resolves the whole policy, reporting every problem to `p`.
 pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> Policy {
@@ -23,6 +25,11 @@ pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> P
     let roles: Vec<Role> = config.roles.iter().map(|rc| role(config, rc, &refs, now, p)).collect();
     check_role_keys(config, p);
     let break_glass = break_glass(config, &roles, p);
+    governance::check_tiers(&config.tier, p);
+    let expand =
+        |reference: &str, key: &str, p: &mut Problems| refs.expand_all(&[reference.to_owned()], key, p);
+    let reviews = governance::reviews(&config.reviews, &roles, &expand, p);
+    let alert_settings = governance::alert_settings(&config.alerts);
     let acknowledgers = acknowledgers(config, &roles, &refs, p);
     let revokers = refs.expand_all(&config.security.revokers, "security.revokers", p);
     Policy {
@@ -32,6 +39,8 @@ pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> P
         revokers,
         max_justification: config.limits.max_justification,
         acknowledgers,
+        reviews,
+        alert_settings,
     }
 }
 
@@ -294,6 +303,9 @@ fn role(config: &Config, rc: &RoleConfig, refs: &Refs<'_>, now: DateTime<Utc>, p
         approver_mfa: rc.approver_mfa.unwrap_or(d.approver_mfa),
         mfa_max_age: rc.mfa_max_age.unwrap_or(d.mfa_max_age),
         auth_context: None,
+        owners: refs.expand_all(&rc.owners, &format!("{at}: owners"), p),
+        alerts: governance::role_alerts(rc, &config.tier, &at, p),
+        warn_before: rc.warn_before.unwrap_or(DEFAULT_WARN_BEFORE),
     };
     let mut role = role;
     role.auth_context = super::resolve_mfa::auth_context(config, rc, &role, &at, p);

@@ -101,6 +101,7 @@ pub fn summary(config: &Config, policy: &Policy) -> String {
     }
 
     out.push('\n');
+    governance_summary(&mut out, policy);
     if policy.break_glass.is_empty() {
         line(&mut out, "break-glass accounts: none".into());
     } else {
@@ -113,6 +114,44 @@ pub fn summary(config: &Config, policy: &Policy) -> String {
         }
     }
     out
+}
+
+/// Alert thresholds and access reviews.
+fn governance_summary(out: &mut String, policy: &Policy) {
+    for role in &policy.roles {
+        let a = &role.alerts;
+        let limit = |v: Option<u32>| v.map_or("-".to_owned(), |n| n.to_string());
+        let hours = a.working_hours.map(|h| format!(", working hours {h}")).unwrap_or_default();
+        line(
+            out,
+            format!(
+                "alerts {}: max eligible {}, max active {}, max activations {} / 30d, stale after {}{hours}",
+                role.key,
+                limit(a.max_eligible),
+                limit(a.max_active),
+                limit(a.max_activations),
+                format_duration(a.stale_after)
+            ),
+        );
+    }
+    if policy.reviews.is_empty() {
+        line(out, "access reviews: none".into());
+    }
+    for r in &policy.reviews {
+        let roles: Vec<String> = r.roles.iter().map(|k| k.to_string()).collect();
+        line(
+            out,
+            format!(
+                "access review {}: {} ({}), {} to answer, unanswered: {}",
+                r.key,
+                roles.join(", "),
+                r.cadence.describe(),
+                format_duration(r.duration),
+                r.default.as_str()
+            ),
+        );
+    }
+    out.push('\n');
 }
 
 fn role_summary(out: &mut String, role: &Role) {

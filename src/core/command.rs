@@ -40,6 +40,12 @@ pub enum Command {
     Whoami,
     /// Show usage.
     Help,
+    /// The access reviews waiting for the caller.
+    Reviews,
+    /// The posture check (approvers).
+    Posture,
+    /// Ask the approvers to extend the caller's time-bound eligibility.
+    Renew(Draft),
 }
 
 /// Usage text shown by `/pim help` and after a malformed command.
@@ -52,6 +58,9 @@ pub const HELP: &str = "\
 • `/pim status`: your pending requests and active roles
 • `/pim deactivate <role>`: end an active role early
 • `/pim cancel <request-id>`: withdraw a pending request
+• `/pim renew <role> <duration> <justification>`: ask to extend your time-bound eligibility
+• `/pim reviews`: access reviews waiting for your answer
+• `/pim posture`: the PIM posture check (approvers)
 • `/pim revoke <person> <role> <reason>`: end someone's grant now (security revokers only)
 • `/pim link`: link your chat account to your Microsoft account (a one-time sign-in link)
 • `/pim whoami`: who pimbot takes you to be, and your link
@@ -71,6 +80,9 @@ pub fn parse(text: &str) -> Result<Command> {
         "extend" => parse_draft(rest, "extend").map(Command::Extend),
         "roles" => Ok(Command::Roles),
         "status" => Ok(Command::Status),
+        "reviews" => Ok(Command::Reviews),
+        "posture" => Ok(Command::Posture),
+        "renew" => parse_draft(rest, "renew").map(Command::Renew),
         "link" => Ok(Command::Link),
         "whoami" => Ok(Command::Whoami),
         "deactivate" => one_word(rest, "deactivate <role>").map(|r| Command::Deactivate(RoleKey(r))),
@@ -183,6 +195,12 @@ mod tests {
             ("help", Command::Help),
             ("deactivate global-admin", Command::Deactivate("global-admin".into())),
             ("cancel r-12345678", Command::Cancel("r-12345678".into())),
+            ("reviews", Command::Reviews),
+            ("posture", Command::Posture),
+            (
+                "renew global-admin 30d still on the project",
+                Command::Renew(draft("global-admin", 30 * 24 * 60, None, "still on the project")),
+            ),
             (
                 "revoke <@U0ALICE> Global-Admin left the company today",
                 Command::Revoke {

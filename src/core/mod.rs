@@ -6,17 +6,23 @@
 //! the [`ports::Clock`] port.
 
 pub mod alarm;
+pub mod alerts;
 pub mod audit;
 pub mod command;
 pub mod duration;
 pub mod error;
+pub mod history;
+pub mod hours;
 pub mod identity;
 pub mod ids;
 pub mod outbox;
 pub mod policy;
 pub mod ports;
+pub mod posture;
+pub mod renewal;
 pub mod report;
 pub mod request;
+pub mod reviews;
 pub mod service;
 pub mod state;
 pub mod text;

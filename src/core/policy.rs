@@ -140,6 +140,12 @@ pub struct Role {
     pub min_hold: Duration,
     /// Who may request it.
     pub eligible: Vec<Eligibility>,
+    /// The role's owners (`reviewer = "owner"` in access reviews).
+    pub owners: Vec<PersonId>,
+    /// Alert thresholds (the role's keys over its tier's defaults).
+    pub alerts: super::alerts::RoleAlerts,
+    /// How long before a time-bound eligibility ends the person and the approvers are warned.
+    pub warn_before: Duration,
     /// Whether a new request waits (`awaiting_mfa`) for the requester's fresh MFA sign-in
     /// before approvers see it or the grant is made.
     pub require_mfa: bool,
@@ -151,6 +157,9 @@ pub struct Role {
     /// `acrs`; without one, `amr` must contain `mfa`.
     pub auth_context: Option<String>,
 }
+
+/// Default `warn_before`: time-bound eligibility is announced a week before it ends.
+pub const DEFAULT_WARN_BEFORE: Duration = Duration::days(7);
 
 /// Ceiling for `request_ttl`, whatever the policy says.
 pub const MAX_REQUEST_TTL: Duration = Duration::hours(24);
@@ -277,6 +286,10 @@ pub struct Policy {
     pub roles: Vec<Role>,
     /// Emergency accounts.
     pub break_glass: Vec<BreakGlass>,
+    /// Access reviews (`[[review]]`).
+    pub reviews: Vec<super::reviews::Review>,
+    /// Policy-wide alert settings (`[alerts]`).
+    pub alert_settings: super::alerts::AlertSettings,
     /// Who may end anyone's grant (`[security] revokers`, groups expanded).
     pub revokers: Vec<PersonId>,
     /// Longest justification or reason a person may type, in characters
@@ -369,6 +382,9 @@ mod tests {
                 Eligibility { person: "frank".into(), until: Some(now()) },
             ],
             require_mfa: true,
+            owners: vec![],
+            alerts: crate::core::alerts::RoleAlerts::tier_default(Tier::Critical),
+            warn_before: DEFAULT_WARN_BEFORE,
             approver_mfa: true,
             mfa_max_age: Duration::minutes(5),
             auth_context: Some("c1".into()),

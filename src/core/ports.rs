@@ -13,7 +13,9 @@ use super::identity::{AuthState, IdentityLink};
 use super::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
 use super::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
 use super::policy::{Person, Role};
+use super::renewal::EligibilityExtension;
 use super::request::{AccessRequest, Approval, Grant};
+use super::reviews::{Campaign, ReviewItem};
 
 /// An insert, or a compare-and-set update that only applies if the stored version matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +62,53 @@ pub struct Commit {
     /// Ids of sign-in states this commit uses up. Each must be unused and unexpired at `at`,
     /// or the whole commit is a conflict: a state works once.
     pub use_auth_states: Vec<String>,
+    /// Alerts, review campaigns, eligibility removals and extensions.
+    pub governance: GovernanceWrites,
+}
+
+/// An alert raised, by its dedupe key (kind, subject and period).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertLogEntry {
+    /// Dedupe key; a second insert of the same key is a conflict ("already raised").
+    pub key: String,
+    /// Alert kind.
+    pub kind: String,
+    /// Role concerned.
+    pub role: Option<RoleKey>,
+    /// Person concerned.
+    pub person: Option<PersonId>,
+}
+
+/// A policy-held eligibility a review removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EligibilityRemoval {
+    /// Whose.
+    pub person: PersonId,
+    /// Which role.
+    pub role: RoleKey,
+    /// When.
+    pub removed_at: DateTime<Utc>,
+    /// The review item that removed it.
+    pub item_id: Option<String>,
+}
+
+/// The governance rows of a commit (see `core::alerts`, `core::reviews`, `core::renewal`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GovernanceWrites {
+    /// Alerts raised (insert; a duplicate key is a conflict).
+    pub alerts: Vec<AlertLogEntry>,
+    /// New campaigns (a second for the same review and period is a conflict).
+    pub campaigns: Vec<Campaign>,
+    /// Campaigns completed at the given time (a campaign already completed is a conflict).
+    pub completed: Vec<(String, DateTime<Utc>)>,
+    /// Review items (inserts, or compare-and-set updates).
+    pub items: Vec<Write<ReviewItem>>,
+    /// Eligibility removals (idempotent).
+    pub removals: Vec<EligibilityRemoval>,
+    /// Removals to forget (the policy file no longer lists them).
+    pub forget_removals: Vec<(PersonId, RoleKey)>,
+    /// Eligibility extensions (inserts, or compare-and-set updates).
+    pub extensions: Vec<Write<EligibilityExtension>>,
 }
 
 /// Durable state. Every method is one short transaction; `commit` is the only writer of
@@ -183,6 +232,65 @@ pub trait Store: Send + Sync {
     async fn identity_links_of(&self, _object_id: &str) -> Result<Vec<IdentityLink>> {
         Ok(Vec::new())
     }
+    /// Audit records at or after `since` whose kind is one of `kinds`, in chain order (the
+    /// alert history; a store may filter in the database).
+    async fn audit_records_of(&self, since: DateTime<Utc>, kinds: &[&str]) -> Result<Vec<AuditRecord>> {
+        let all = self.audit_records(Some(since)).await?;
+        Ok(all.into_iter().filter(|r| kinds.contains(&r.event.kind.as_str())).collect())
+    }
+    /// When the first audit record of the trail was written; `None` when the trail is empty.
+    async fn audit_first_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.audit_records(None).await?.first().map(|r| r.event.at))
+    }
+    /// Whether any campaign of `review` exists for the period starting at `period_start`.
+    async fn campaign_exists(&self, _review: &str, _period_start: DateTime<Utc>) -> Result<bool> {
+        Err(unsupported("campaign_exists"))
+    }
+    /// Every campaign with its undecided and unapplied item counts, oldest first.
+    async fn campaign_statuses(&self) -> Result<Vec<(Campaign, usize, usize)>> {
+        Err(unsupported("campaign_statuses"))
+    }
+    /// One review item.
+    async fn review_item(&self, _id: &str) -> Result<Option<ReviewItem>> {
+        Err(unsupported("review_item"))
+    }
+    /// Items not yet applied that need the sweep at `now`: decided, past the deadline or due a
+    /// nudge; at most `limit`, soonest deadline first.
+    async fn due_review_items(&self, _now: DateTime<Utc>, _limit: i64) -> Result<Vec<ReviewItem>> {
+        Err(unsupported("due_review_items"))
+    }
+    /// Undecided items, soonest deadline first, at most `limit` (`/pim reviews` filters them).
+    async fn open_review_items(&self, _limit: i64) -> Result<Vec<ReviewItem>> {
+        Err(unsupported("open_review_items"))
+    }
+    /// Every recorded eligibility removal.
+    async fn eligibility_removals(&self) -> Result<Vec<EligibilityRemoval>> {
+        Err(unsupported("eligibility_removals"))
+    }
+    /// Whether a review removed `person`'s policy eligibility for `role`.
+    async fn eligibility_removed(&self, _person: &PersonId, _role: &RoleKey) -> Result<bool> {
+        Ok(false)
+    }
+    /// Outbox messages the platforms refused since `since`, with the refusal.
+    async fn rejected_messages(&self, _since: DateTime<Utc>) -> Result<Vec<(OutgoingMessage, String)>> {
+        Err(unsupported("rejected_messages"))
+    }
+    /// One eligibility extension.
+    async fn extension(&self, _id: &str) -> Result<Option<EligibilityExtension>> {
+        Err(unsupported("extension"))
+    }
+    /// Every approved extension, oldest first (`pimbot review changes`).
+    async fn approved_extensions(&self) -> Result<Vec<EligibilityExtension>> {
+        Err(unsupported("approved_extensions"))
+    }
+    /// The latest approved extension end of `person` for `role`.
+    async fn extended_until(&self, _person: &PersonId, _role: &RoleKey) -> Result<Option<DateTime<Utc>>> {
+        Ok(None)
+    }
+}
+
+fn unsupported(what: &str) -> super::error::Error {
+    super::error::Error::Internal(anyhow::anyhow!("{what} is not supported by this store"))
 }
 
 /// What the directory needs to make or end an assignment.
@@ -237,6 +345,20 @@ pub trait Directory: Send + Sync {
     /// already gone.
     async fn remove_assignment(&self, _role: &Role, _assignment: &DirectoryAssignment) -> Result<()> {
         Ok(())
+    }
+    /// Removes `person`'s PIM eligibility schedule for `role` (`adminRemove`; an access review's
+    /// "remove"). `Ok(false)` when eligibility is not held in the directory (the default):
+    /// the caller then records the removal itself. Succeeds if it is already gone.
+    async fn remove_eligibility(&self, _person: &Person, _role: &Role) -> Result<bool> {
+        Ok(false)
+    }
+    /// Permanent active assignments of the managed `roles` (posture question 1), or `None`
+    /// when the directory cannot list them. By default, the listed assignments without an end.
+    async fn standing_assignments(&self, roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
+        Ok(self
+            .active_assignments(roles)
+            .await?
+            .map(|all| all.into_iter().filter(|a| a.ends_at.is_none()).collect()))
     }
     /// The directory account whose user principal name is `upn` (lookup by email), or `None`
     /// when there is none or the directory cannot look people up (the default).

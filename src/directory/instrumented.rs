@@ -74,6 +74,16 @@ impl Directory for InstrumentedDirectory {
         self.count("lookup_user", self.inner.lookup_user(upn).await)
     }
 
+    async fn remove_eligibility(&self, person: &Person, role: &Role) -> Result<bool> {
+        let result = self.inner.remove_eligibility(person, role).await;
+        if matches!(result, Ok(false)) { result } else { self.count("remove_eligibility", result) }
+    }
+
+    async fn standing_assignments(&self, roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
+        let result = self.inner.standing_assignments(roles).await;
+        if matches!(result, Ok(None)) { result } else { self.count("list_assignments", result) }
+    }
+
     async fn pim_eligible_roles(
         &self,
         person: &Person,

@@ -67,6 +67,14 @@ pub fn pim_command() -> CreateCommand {
         .add_option(sub("link", "Link your Discord account to your Microsoft account"))
         .add_option(sub("whoami", "Who pimbot takes you to be, and your link"))
         .add_option(sub("help", "How to use pimbot"))
+        .add_option(
+            sub("renew", "Ask to extend your time-bound eligibility")
+                .add_sub_option(role_option())
+                .add_sub_option(string(OPT_DURATION, "How much longer, e.g. 30d", true).max_length(20))
+                .add_sub_option(string(OPT_JUSTIFICATION, "Why you still need it", true).max_length(1000)),
+        )
+        .add_option(sub("reviews", "Access reviews waiting for your answer"))
+        .add_option(sub("posture", "The PIM posture check (approvers)"))
 }
 
 /// Every command pimbot registers.
@@ -143,9 +151,12 @@ mod tests {
                 "deactivate",
                 "cancel",
                 "revoke",
+                "help",
+                "renew",
+                "reviews",
+                "posture",
                 "link",
-                "whoami",
-                "help"
+                "whoami"
             ]
         );
         for s in subs {

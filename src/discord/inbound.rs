@@ -25,8 +25,12 @@ use super::render::{
     self, ACK_PREFIX, APPROVE_PREFIX, DENY_PREFIX, DENY_REASON_PREFIX, FIELD_REASON, MAX_CONTENT,
 };
 use super::render_alarm;
+use super::render_review::{
+    RENEW_APPROVE_PREFIX, RENEW_DENY_PREFIX, REVIEW_KEEP_PREFIX, REVIEW_REMOVE_PREFIX,
+};
 use crate::core::command::{self, Command};
 use crate::core::ids::{AlarmId, ChatUser, RequestId, RoleKey};
+use crate::core::reviews::ReviewDecision;
 use crate::core::service::{Approved, Decision, Reply};
 use crate::http::AppState;
 use crate::slack::inbound::user_message;
@@ -40,6 +44,9 @@ pub const HELP: &str = "\
 • `/pim status`: your pending requests and active roles
 • `/pim deactivate role`: end an active role early
 • `/pim cancel request`: withdraw a pending request
+• `/pim renew role duration justification`: ask to extend your time-bound eligibility
+• `/pim reviews`: access reviews waiting for your answer
+• `/pim posture`: the PIM posture check (approvers)
 • `/pim revoke person role reason`: end someone's grant now (security revokers only)
 • `/pim link`: link your Discord account to your Microsoft account (a one-time sign-in link)
 • `/pim whoami`: who pimbot takes you to be, and your link
@@ -137,6 +144,9 @@ pub fn parse_command(cmd: &CommandInteraction) -> crate::core::Result<Command> {
         "link" => Ok(Command::Link),
         "whoami" => Ok(Command::Whoami),
         "help" => Ok(Command::Help),
+        "reviews" => Ok(Command::Reviews),
+        "posture" => Ok(Command::Posture),
+        "renew" => draft().map(Command::Renew),
         _ => Err(unknown()),
     }
 }
@@ -197,6 +207,20 @@ async fn component(app: &AppState, click: &ComponentInteraction) -> Response {
             }
             Err(e) => ephemeral(user_message(&e)),
         },
+        REVIEW_KEEP_PREFIX | REVIEW_REMOVE_PREFIX => {
+            let decision =
+                if action == REVIEW_KEEP_PREFIX { ReviewDecision::Keep } else { ReviewDecision::Remove };
+            match app.service.decide_review(&user, id.as_str(), decision).await {
+                Ok(_) => ephemeral(format!("📋 Recorded: {} (`{id}`).", decision.as_str())),
+                Err(e) => ephemeral(user_message(&e)),
+            }
+        }
+        RENEW_APPROVE_PREFIX | RENEW_DENY_PREFIX => {
+            match app.service.decide_renewal(&user, id.as_str(), action == RENEW_APPROVE_PREFIX).await {
+                Ok(e) => ephemeral(format!("🔁 Renewal `{}` is {}.", e.id, e.state.as_str())),
+                Err(e) => ephemeral(user_message(&e)),
+            }
+        }
         other => {
             tracing::warn!(action = other, "unknown Discord custom_id");
             ephemeral("⚠️ Unknown action.")

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod inbound;
 pub mod render;
 pub mod render_alarm;
+pub mod render_review;
 pub mod sender;
 pub mod verify;
 

@@ -351,6 +351,8 @@ pub fn message(body: &MessageBody) -> Rendered {
         MessageBody::Card(view) => card(view),
         MessageBody::Notice(n) => notice(n),
         MessageBody::Alarm(a) => super::render_alarm::alarm(a),
+        MessageBody::Review(r) => super::render_review::review(r),
+        MessageBody::Renewal(r) => super::render_review::renewal(r),
     }
 }
 

@@ -27,6 +27,9 @@ pub const RECONCILE_EVERY: Duration = Duration::from_secs(600);
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How long delivered and rejected outbox rows are kept (for operators looking into a delivery).
 pub const OUTBOX_RETENTION: chrono::Duration = chrono::Duration::days(30);
+/// How often alerts are evaluated, review campaigns swept and ending eligibility announced
+/// (the first pass runs one period after start). Each step is deduplicated in the database.
+pub const GOVERNANCE_EVERY: Duration = Duration::from_secs(60);
 /// Rows each sweep handles per tick.
 pub const SWEEP_BATCH: i64 = 500;
 
@@ -47,6 +50,11 @@ pub async fn run(service: Arc<AccessService>, dispatcher: Arc<Dispatcher>, shutd
         let shutdown = shutdown.clone();
         move || prune_loop(service.clone(), shutdown.clone())
     });
+    let governance = supervise("governance", shutdown.clone(), {
+        let service = service.clone();
+        let shutdown = shutdown.clone();
+        move || governance_loop(service.clone(), shutdown.clone())
+    });
     let heartbeat = supervise("heartbeat", shutdown.clone(), {
         let dispatcher = dispatcher.clone();
         let shutdown = shutdown.clone();
@@ -56,7 +64,7 @@ pub async fn run(service: Arc<AccessService>, dispatcher: Arc<Dispatcher>, shutd
         let dispatcher = dispatcher.clone();
         move || outbox_loop(service.clone(), dispatcher.clone(), shutdown.clone())
     });
-    tokio::join!(sweeps, reconcile, prune, heartbeat, outbox);
+    tokio::join!(sweeps, reconcile, prune, governance, heartbeat, outbox);
     // Every delivery round has finished: rows this dispatcher still holds are free at once.
     if let Err(e) = dispatcher.retire().await {
         tracing::warn!(error = %format!("{e:#}"), "could not retire the outbox dispatcher; its claims free up after its heartbeat times out");
@@ -129,6 +137,28 @@ async fn prune_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
         if let Err(e) = service.store().prune_seen_requests(now).await {
             tracing::error!(error = %format!("{e:#}"), "pruning seen request keys failed; will retry next period");
         }
+        true
+    })
+    .await
+}
+
+/// One governance pass: alerts, review campaigns, ending eligibility; failures are logged and
+/// retried on the next pass.
+pub async fn governance_once(service: &AccessService) {
+    for (name, result) in [
+        ("alerts", service.raise_alerts().await),
+        ("reviews", service.review_sweep().await),
+        ("eligibility_ending", service.warn_expiring().await),
+    ] {
+        if let Err(e) = result {
+            tracing::error!(pass = name, error = %format!("{e:#}"), "governance pass failed; will retry next period");
+        }
+    }
+}
+
+async fn governance_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
+    every(GOVERNANCE_EVERY, shutdown, || async {
+        governance_once(&service).await;
         true
     })
     .await

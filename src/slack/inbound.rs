@@ -251,6 +251,22 @@ async fn block_actions(
                     Err(e) => refuse(user_message(&e)).await,
                 }
             }
+            render::ACTION_REVIEW_KEEP | render::ACTION_REVIEW_REMOVE => {
+                let decision = if action.action_id.0 == render::ACTION_REVIEW_KEEP {
+                    crate::core::reviews::ReviewDecision::Keep
+                } else {
+                    crate::core::reviews::ReviewDecision::Remove
+                };
+                if let Err(e) = app.service.decide_review(&user, id.as_str(), decision).await {
+                    refuse(user_message(&e)).await;
+                }
+            }
+            render::ACTION_RENEW_APPROVE | render::ACTION_RENEW_DENY => {
+                let approve = action.action_id.0 == render::ACTION_RENEW_APPROVE;
+                if let Err(e) = app.service.decide_renewal(&user, id.as_str(), approve).await {
+                    refuse(user_message(&e)).await;
+                }
+            }
             other => {
                 tracing::warn!(action = other, "unknown Slack action id");
                 return Err(Malformed("unknown action"));

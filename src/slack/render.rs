@@ -248,6 +248,8 @@ pub fn message(body: &MessageBody) -> SlackMessageContent {
         MessageBody::Card(view) => card(view),
         MessageBody::Notice(n) => notice(n),
         MessageBody::Alarm(view) => alarm_view(view),
+        MessageBody::Review(view) => review_card(view),
+        MessageBody::Renewal(view) => renewal_card(view),
     }
 }
 
@@ -353,7 +355,13 @@ pub fn ack_modal(alarm_id: &str) -> SlackView {
 
 #[path = "render_alarm.rs"]
 mod render_alarm;
+#[path = "render_review.rs"]
+mod render_review;
 pub use render_alarm::{alarm_line, alarm_view};
+pub use render_review::{
+    ACTION_RENEW_APPROVE, ACTION_RENEW_DENY, ACTION_REVIEW_KEEP, ACTION_REVIEW_REMOVE, renewal_card,
+    review_card,
+};
 
 #[cfg(test)]
 #[path = "render_tests.rs"]

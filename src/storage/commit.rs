@@ -141,6 +141,7 @@ impl SqlStore {
             }
             super::alarms::write_alarms!(tx, &commit.alarms);
             super::alarms::write_alarm_signins!(tx, &commit.signins);
+            super::governance::write_governance!(tx, &commit.governance, at);
             super::identity::write_identity!(tx, commit, at);
             for (platform, order_key, message) in &outbox {
                 sqlx::query(q::INSERT_OUTBOX)

@@ -10,6 +10,7 @@
 mod alarms;
 pub mod audit_export;
 mod commit;
+mod governance;
 mod identity;
 mod outbox;
 mod postgres;

@@ -12,9 +12,12 @@ use crate::core::alarm::Alarm;
 use crate::core::audit::{AuditRecord, truncate_micros};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{AlarmId, GrantId, PersonId, Platform, RequestId, RoleKey};
+use crate::core::outbox::OutgoingMessage;
 use crate::core::outbox::{DeliveryOutcome, OutboxItem, PostedRef};
-use crate::core::ports::{Commit, Store};
+use crate::core::ports::{Commit, EligibilityRemoval, Store};
+use crate::core::renewal::EligibilityExtension;
 use crate::core::request::{AccessRequest, Grant};
+use crate::core::reviews::{Campaign, ReviewItem};
 
 /// Wraps a database error as an internal error saying what was being done.
 pub(super) fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
@@ -300,5 +303,57 @@ impl Store for SqlStore {
         let head: HeadRow = on_db!(self, pool => sqlx::query_as(q::AUDIT_HEAD).fetch_one(pool).await)
             .map_err(db("loading the audit head"))?;
         Ok(Some((head.last_seq, head.last_hash)))
+    }
+
+    async fn audit_records_of(&self, since: DateTime<Utc>, kinds: &[&str]) -> Result<Vec<AuditRecord>> {
+        self.gv_audit_of(since, kinds).await
+    }
+
+    async fn audit_first_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.gv_audit_first_at().await
+    }
+
+    async fn campaign_exists(&self, review: &str, period_start: DateTime<Utc>) -> Result<bool> {
+        self.gv_campaign_exists(review, period_start).await
+    }
+
+    async fn campaign_statuses(&self) -> Result<Vec<(Campaign, usize, usize)>> {
+        self.gv_campaign_statuses().await
+    }
+
+    async fn review_item(&self, id: &str) -> Result<Option<ReviewItem>> {
+        self.gv_review_item(id).await
+    }
+
+    async fn due_review_items(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<ReviewItem>> {
+        self.gv_due_items(now, limit).await
+    }
+
+    async fn open_review_items(&self, limit: i64) -> Result<Vec<ReviewItem>> {
+        self.gv_open_items(limit).await
+    }
+
+    async fn eligibility_removals(&self) -> Result<Vec<EligibilityRemoval>> {
+        self.gv_removals().await
+    }
+
+    async fn eligibility_removed(&self, person: &PersonId, role: &RoleKey) -> Result<bool> {
+        self.gv_removed(person, role).await
+    }
+
+    async fn rejected_messages(&self, since: DateTime<Utc>) -> Result<Vec<(OutgoingMessage, String)>> {
+        self.gv_rejected(since).await
+    }
+
+    async fn extension(&self, id: &str) -> Result<Option<EligibilityExtension>> {
+        self.gv_extension(id).await
+    }
+
+    async fn approved_extensions(&self) -> Result<Vec<EligibilityExtension>> {
+        self.gv_approved_extensions().await
+    }
+
+    async fn extended_until(&self, person: &PersonId, role: &RoleKey) -> Result<Option<DateTime<Utc>>> {
+        self.gv_extended_until(person, role).await
     }
 }

@@ -168,10 +168,16 @@ fn route(
     }
     match (method.as_str(), rest) {
         ("POST", "roleManagement/directory/roleAssignmentScheduleRequests") => {
-            create(state, FakeKind::Entra, body, "")
+            create(state, FakeKind::Entra, body, "", false)
         }
         ("POST", "identityGovernance/privilegedAccess/group/assignmentScheduleRequests") => {
-            create(state, FakeKind::Group, body, "")
+            create(state, FakeKind::Group, body, "", false)
+        }
+        ("POST", "roleManagement/directory/roleEligibilityScheduleRequests") => {
+            create(state, FakeKind::Entra, body, "", true)
+        }
+        ("POST", "identityGovernance/privilegedAccess/group/eligibilityScheduleRequests") => {
+            create(state, FakeKind::Group, body, "", true)
         }
         ("GET", "roleManagement/directory/roleAssignmentScheduleInstances") => {
             list(state, FakeKind::Entra, false, filter, "")
@@ -220,12 +226,13 @@ fn take_fault(state: &mut Inner) -> Option<GraphFault> {
     Some(fault)
 }
 
-fn create(state: &mut Inner, kind: FakeKind, body: &Value, arm_scope: &str) -> Response {
+fn create(state: &mut Inner, kind: FakeKind, body: &Value, arm_scope: &str, eligibility: bool) -> Response {
     let ask = match read_ask(kind, body, arm_scope) {
         Ok(a) => a,
         Err((code, message)) => return graph_error(StatusCode::BAD_REQUEST, &code, &message),
     };
-    match apply(&mut state.assignments, &ask) {
+    let target = if eligibility { &mut state.eligibilities } else { &mut state.assignments };
+    match apply(target, &ask) {
         Ok(status) => {
             state.next_id += 1;
             let mut echo = body.clone();
@@ -259,11 +266,15 @@ fn arm(state: &mut Inner, method: &Method, rest: &str, filter: Option<&str>, bod
     let scope = format!("/{}", &rest[..at]);
     let tail = &lower[at + marker.len()..];
     match (method.as_str(), tail.split_once('/')) {
-        ("PUT", Some(("roleassignmentschedulerequests", name))) => {
+        (
+            "PUT",
+            Some((kind @ ("roleassignmentschedulerequests" | "roleeligibilityschedulerequests"), name)),
+        ) => {
             if let Some(previous) = state.arm_requests.get(name) {
                 return (StatusCode::CREATED, axum::Json(previous.clone())).into_response();
             }
-            let response = create(state, FakeKind::Arm, body, &scope);
+            let eligibility = kind == "roleeligibilityschedulerequests";
+            let response = create(state, FakeKind::Arm, body, &scope, eligibility);
             if response.status() == StatusCode::CREATED {
                 let stored = json!({"name": name, "properties": body.get("properties").or_else(|| body.get("Properties")).cloned().unwrap_or(Value::Null)});
                 state.arm_requests.insert(name.to_owned(), stored);

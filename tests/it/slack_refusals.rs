@@ -97,7 +97,13 @@ async fn malformed_payloads_and_unknown_things_get_clear_answers() {
             app.slack.click("U0CAROL", "approve", "r-00000000", "C0APPROVERS", "1.0").await.expect("click");
         assert_eq!(approve_missing.status, 200);
         app.settle().await;
-        assert!(app.store().audit_records(None).await.expect("audit").is_empty(), "refusals change nothing");
+        // Refusals change nothing; a policy refusal of an activation is only recorded
+        // (`request.refused`), for the refusal-burst alert.
+        let audit = app.store().audit_records(None).await.expect("audit");
+        assert!(
+            audit.iter().all(|r| r.event.kind == "request.refused"),
+            "refusals change nothing: {audit:?}"
+        );
         assert!(app.ephemerals("U0CAROL").iter().any(|m| m.text.contains("no request")));
 
         let help = app.slack.command("U0ALICE", "help").await.expect("help");

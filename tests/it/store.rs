@@ -84,6 +84,8 @@ pub(crate) fn text_of(m: &OutgoingMessage) -> &str {
         MessageBody::Notice(n) => &n.text,
         MessageBody::Card(_) => "card",
         MessageBody::Alarm(_) => "alarm",
+        MessageBody::Review(_) => "review",
+        MessageBody::Renewal(_) => "renewal",
     }
 }
 

@@ -119,7 +119,12 @@ impl AccessService {
         // the claim, before the call.
         let claimed = request.version;
         request.next_nudge_at = Some(now + ACTIVATION_LEASE);
-        let ends_at = now + request.duration;
+        // An activation never runs past the eligibility's end (policy `until`, moved by an
+        // approved renewal); the directory enforces its own schedules.
+        let mut ends_at = now + request.duration;
+        if let Some(end) = self.eligibility_cap(&role, &person.id, now).await? {
+            ends_at = ends_at.min(end);
+        }
         let (grant, ahead) = match &plan {
             Plan::Fresh(earlier) => {
                 let fresh = Grant {

@@ -5,6 +5,7 @@
 
 mod activate;
 mod alarm;
+mod alerts;
 mod decide;
 mod end_alert;
 mod expire;
@@ -15,10 +16,14 @@ mod ladder;
 mod lookup;
 mod messages;
 mod policy_edit;
+mod posture;
 mod queries;
 mod raise;
 mod reconcile;
+mod renew;
 mod replies;
+mod review_cards;
+mod reviews;
 mod revoke;
 mod step_up;
 mod submit;
@@ -46,6 +51,7 @@ pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
 pub use raise::{DEFAULT_COALESCE_WINDOW, Raised};
 pub use reconcile::{Drift, DriftKind, ReconcileReport};
 pub use replies::{Reply, revoked_text, submitted_text};
+pub use review_cards::render_reviews;
 pub use revoke::{ELIGIBILITY_SWEEP_EVERY, NO_LONGER_ELIGIBLE, Revoked, Revoker, resolve_person};
 pub use target::{detached_role, target_of};
 
@@ -236,7 +242,14 @@ impl AccessService {
         }
         match self.directory.eligible_roles(person, std::slice::from_ref(role), now).await? {
             Some(keys) => Ok(keys.contains(&role.key)),
-            None => Ok(role.is_eligible(&person.id, now)),
+            None => {
+                // A review's removal is honoured at once; an approved renewal moves `until`.
+                if self.removed_by_review(&person.id, &role.key).await? {
+                    return Ok(false);
+                }
+                let extended = self.store.extended_until(&person.id, &role.key).await?;
+                Ok(super::renewal::eligibility_end(role, &person.id, extended, now).is_some())
+            }
         }
     }
 

@@ -27,13 +27,22 @@ impl AccessService {
                 let roles = self.roles(user).await?;
                 return Ok(Reply::ActivateForm(roles.into_iter().map(|r| (r.key, r.name)).collect()));
             }
-            Command::Activate(draft) => submitted_text(&self.submit(user, draft).await?),
-            Command::Extend(draft) => submitted_text(&self.extend(user, draft).await?),
+            Command::Activate(draft) => {
+                let role = draft.role.clone();
+                submitted_text(&self.refusal_recorded(user, &role, self.submit(user, draft).await).await?)
+            }
+            Command::Extend(draft) => {
+                let role = draft.role.clone();
+                submitted_text(&self.refusal_recorded(user, &role, self.extend(user, draft).await).await?)
+            }
             Command::Roles => render_roles(&self.roles(user).await?),
             Command::Status => render_status(&self.status(user).await?),
             Command::Deactivate(role) => {
                 format!("🔒 Your `{}` is deactivated.", self.deactivate(user, &role).await?.role)
             }
+            Command::Reviews => super::render_reviews(&self.my_reviews(user).await?),
+            Command::Posture => crate::core::posture::render_text(&self.posture_for(user).await?),
+            Command::Renew(draft) => self.renew(user, draft).await?,
             Command::Cancel(id) => {
                 let cancelled = self.cancel(user, &id).await?;
                 match cancelled.reason {
@@ -49,6 +58,22 @@ impl AccessService {
             Command::Whoami => self.whoami(user).await?,
         };
         Ok(Reply::Text(text))
+    }
+
+    /// Passes `result` through, recording a policy refusal (not eligible, rules broken) for
+    /// the refusal-burst alert.
+    async fn refusal_recorded<T>(
+        &self,
+        user: &ChatUser,
+        role: &crate::core::ids::RoleKey,
+        result: Result<T>,
+    ) -> Result<T> {
+        if let Err(e @ (crate::core::Error::NotAuthorized(_) | crate::core::Error::PolicyViolation(_))) =
+            &result
+        {
+            self.record_refusal(user, role, e).await;
+        }
+        result
     }
 }
 

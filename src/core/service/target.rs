@@ -52,6 +52,9 @@ pub fn detached_role(key: &RoleKey, target: Option<&GrantTarget>) -> Role {
         approver_mfa: false,
         mfa_max_age: Duration::zero(),
         auth_context: None,
+        owners: Vec::new(),
+        alerts: crate::core::alerts::RoleAlerts::tier_default(Tier::Standard),
+        warn_before: crate::core::policy::DEFAULT_WARN_BEFORE,
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod body;
 mod client;
+mod eligibility;
 mod listing;
 mod token;
 mod users;
@@ -322,6 +323,22 @@ impl Directory for GraphDirectory {
 
     async fn lookup_user(&self, upn: &str) -> Result<Option<DirectoryUser>> {
         users::lookup(&self.client, upn).await
+    }
+
+    async fn remove_eligibility(&self, person: &Person, role: &Role) -> Result<bool> {
+        if !self.eligibility_from_graph {
+            return Ok(false);
+        }
+        let principal = principal(person)?;
+        let answer = eligibility::remove(&self.client, principal, role).await;
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        match answer {
+            Ok(()) => Ok(true),
+            Err(e) if already_gone(&e) => Ok(true),
+            Err(e) => Err(Error::Internal(
+                anyhow!(e).context(format!("removing {}'s eligibility for `{}`", person.id, role.key)),
+            )),
+        }
     }
 
     async fn remove_assignment(&self, role: &Role, assignment: &DirectoryAssignment) -> Result<()> {
