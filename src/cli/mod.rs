@@ -106,7 +106,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::Check(arg) => check(&arg),
-        Cmd::Serve(arg) => serve(&arg).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Serve(arg) => serve(&arg).await,
         Cmd::Migrate(arg) => {
             let (config, _) = load_valid(&arg)?;
             crate::storage::migrate(database_url(&config)?).await?;
@@ -126,8 +126,7 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Reload(arg) => reload_remote(&arg).await,
         Cmd::Audit { config, action } => {
             let (config, _) = load_valid(&config)?;
-            let store = crate::storage::connect(database_url(&config)?).await?;
-            audit::run(store.as_ref(), action).await
+            audit::run(&config, action).await
         }
         Cmd::Discord { config, action } => {
             let (config, _) = load_valid(&config)?;
@@ -194,9 +193,17 @@ fn database_url(config: &Config) -> anyhow::Result<&str> {
         .context("no database url: set [database] url or PIMBOT_DATABASE_URL")
 }
 
-async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
+async fn serve(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     let (config, policy) = load_valid(arg)?;
-    let store = crate::storage::connect(database_url(&config)?).await?;
+    if let Err(refusal) = config.audit.serve_allowed() {
+        eprintln!("error: refusing to start: {refusal}");
+        return Ok(exit::code(exit::INVALID_CONFIG));
+    }
+    let audit_keys = config.audit.keys().map_err(anyhow::Error::msg)?;
+    if config.audit.key.is_none() {
+        tracing::warn!("the audit chain is UNKEYED ([audit] unkeyed = true): it cannot stop an insider");
+    }
+    let store = crate::storage::connect_with(database_url(&config)?, audit_keys.linker.clone()).await?;
     let slack = match config.slack() {
         Some(s) => Some(app::SlackParts {
             inbound: if s.socket_mode {
@@ -260,7 +267,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         shutdown.cancel();
     });
     running.wait().await;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn reconcile(arg: &ConfigArg) -> anyhow::Result<ExitCode> {

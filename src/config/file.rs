@@ -50,6 +50,9 @@ pub struct Config {
     /// `[break_glass_monitor]`: present to accept and poll for break-glass sign-ins.
     #[serde(default)]
     pub break_glass_monitor: Option<BreakGlassMonitorConfig>,
+    /// `[audit]`: the chain's key (from the environment), checkpoints and sinks.
+    #[serde(default)]
+    pub audit: super::audit::AuditConfig,
     /// `[[person]]`: the people pimbot knows.
     #[serde(default, rename = "person")]
     pub people: Vec<PersonConfig>,
@@ -343,7 +346,7 @@ pub struct BreakGlassConfig {
     pub object_id: Option<String>,
 }
 
-fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+pub(super) fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
     parse_duration(&text).map_err(de::Error::custom)
 }
