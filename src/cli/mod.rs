@@ -252,6 +252,13 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let running = app::start(parts, listener).await?;
+    if running.service.start_audit_segment(audit_keys.linker.key_id()).await? {
+        tracing::info!(
+            key_id = audit_keys.linker.key_id(),
+            "audit chain: a new segment starts with this key"
+        );
+    }
+    crate::audit::spawn(&config.audit, &audit_keys, running.service.clone(), running.shutdown.clone())?;
     if crate::signins::spawn_from_config(&config, running.service.clone(), running.shutdown.clone())?
         .is_some()
     {

@@ -2,13 +2,14 @@
 //! API ([`FakeSlack`]) with its Socket Mode endpoint ([`FakeSlackSocket`]) and builders for the signed requests Slack sends the bot ([`signing`]);
 //! a fake Discord REST API ([`FakeDiscord`]) and signed Discord interactions
 //! ([`discord_signing`]); a fake identity platform + Graph + ARM ([`FakeGraph`]); rows for
-//! seeding a store directly ([`seed`]); the audit key of tests and the demo ([`audit`]).
+//! seeding a store directly ([`seed`]); a fake audit collector ([`fake_audit_webhook`]); the audit key of tests and the demo ([`audit`]).
 //!
 //! Nothing here is used by `pimbot serve`.
 
 pub mod audit;
 pub mod azure_monitor;
 pub mod discord_signing;
+pub mod fake_audit_webhook;
 pub mod fake_discord;
 mod fake_discord_state;
 pub mod fake_graph;

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod audit_trail;
 mod breakglass;
 mod cli;
 mod discord_alarm;

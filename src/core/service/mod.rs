@@ -4,6 +4,7 @@
 //! compare-and-set: the loser gets `Error::Conflict` and changes nothing.
 
 mod alarm;
+mod checkpoint;
 mod decide;
 mod end_alert;
 mod expire;
@@ -28,6 +29,7 @@ use super::ports::{Clock, Commit, CommitObserver, Directory, Store, Write};
 use super::request::AccessRequest;
 
 pub use alarm::DEFAULT_REPAGE_EVERY;
+pub use checkpoint::{CHECKPOINT_ORDER_KEY, CheckpointPolicy};
 pub use lookup::LOOKUP_TTL;
 pub use messages::Channels;
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
