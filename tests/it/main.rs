@@ -2,6 +2,7 @@
 
 mod support;
 
+mod audit_sinks;
 mod audit_trail;
 mod breakglass;
 mod cli;
