@@ -75,7 +75,7 @@ async fn a_webhook_that_fails_for_a_minute_receives_every_event_in_order_once_it
         assert!(!checkpoints.is_empty(), "checkpoints go to the sink too");
         let distinct: BTreeSet<_> = checkpoints.iter().collect();
         assert_eq!(distinct.len(), checkpoints.len(), "each checkpoint once");
-        assert!(fake.batches() >= (lines.len() + 3) / 4, "batches of at most 4 lines");
+        assert!(fake.batches() >= lines.len().div_ceil(4), "batches of at most 4 lines");
         app.stop().await;
     });
 }
