@@ -376,3 +376,39 @@ async fn checkpoints_follow_their_cadence_reach_the_feed_and_the_sinks_and_match
         app.stop().await;
     });
 }
+
+#[tokio::test]
+async fn decision_records_name_the_card_messages_on_every_platform() {
+    for db in crate::support::db::backends().await {
+        let app = TestApp::spawn_with_discord(db).await;
+        let (_, id) = app.activate("U0ALICE", "global-admin 1h #INC-1 evidence").await;
+        app.settle().await;
+        let discord_card = crate::support::discord::card(app.fake_discord(), id.as_str());
+        let click = pimbot::testing::discord_signing::click(
+            crate::support::discord::CAROL,
+            &format!("approve:{id}"),
+            crate::support::discord::APPROVERS,
+            &discord_card.id,
+        );
+        app.interact(&click).await;
+        app.settle().await;
+        let all = records(app.store().as_ref()).await;
+        for kind in ["approval.recorded", "request.approved"] {
+            let rec = all.iter().find(|r| r.event.kind == kind && r.event.request_id == Some(id.clone()));
+            let detail = &rec.unwrap_or_else(|| panic!("{kind} recorded")).event.detail;
+            assert_eq!(detail["decided_on"], "discord", "{detail}");
+            let messages = detail["messages"].as_array().expect("messages");
+            assert!(
+                messages.contains(&serde_json::json!({
+                    "platform": "slack", "channel": crate::support::app::APPROVERS, "message_id": app.card(&id).ts
+                })),
+                "{detail}"
+            );
+            assert!(
+                messages.iter().any(|m| m["platform"] == "discord" && m["message_id"] == discord_card.id.as_str()),
+                "{detail}"
+            );
+        }
+        app.stop().await;
+    }
+}
