@@ -20,7 +20,8 @@ const SEED_BATCH: usize = 1000;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let events: usize = std::env::var("PIMBOT_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let events: usize =
+        std::env::var("PIMBOT_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
     let url = std::env::var("PIMBOT_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
@@ -33,7 +34,11 @@ async fn main() -> anyhow::Result<()> {
                 let n = batch * SEED_BATCH + i;
                 AuditEvent::about(
                     at,
-                    if n % 3 == 0 { Actor::System } else { Actor::Person(format!("person-{}", n % 97).into()) },
+                    if n % 3 == 0 {
+                        Actor::System
+                    } else {
+                        Actor::Person(format!("person-{}", n % 97).into())
+                    },
                     "request.submitted",
                     &format!("r-{n:08x}").as_str().into(),
                     &"global-admin".into(),

@@ -1,7 +1,7 @@
 //! The `webhook` sink: each batch is one HTTPS POST of a JSON array of lines (events and
-//! checkpoints, each with its `seq`), the shape Microsoft Sentinel's Logs Ingestion API and
-//! most collectors take; an `Authorization` header comes from the environment when configured
-//! (`Splunk <token>` for a Splunk HEC raw endpoint, `Bearer <token>`). Any 2xx takes the batch;
+//! checkpoints, each with its `seq`), the body shape of Microsoft Sentinel's Logs Ingestion API
+//! and of most collectors; an `Authorization` header comes from the environment when
+//! configured (`Bearer <token>`, `Splunk <token>`). Any 2xx takes the batch;
 //! anything else, or no answer, fails it and the pump retries the same batch later (429 and
 //! 503 with their `Retry-After`). Audit lines are never dropped, so a 4xx is retried too, and
 //! logged loudly, until the collector or the config is fixed.

@@ -280,3 +280,99 @@ fn is_loopback(url: &reqwest::Url) -> bool {
     let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml: &str, env: &[(&str, &str)]) -> AuditConfig {
+        let mut config: AuditConfig = toml::from_str(toml).expect("parses");
+        config.apply_env(&|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()));
+        config
+    }
+
+    fn problems(config: &AuditConfig) -> Vec<String> {
+        let mut p = Problems::default();
+        config.check(&mut p);
+        p.into_messages()
+    }
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_follow_the_contract_and_keys_come_only_from_the_environment() {
+        let config = parse("", &[]);
+        assert_eq!((config.checkpoint_events, config.checkpoint_every), (1000, Duration::minutes(10)));
+        assert!(config.serve_allowed().is_err(), "no key and no opt-out");
+        assert!(parse("unkeyed = true", &[]).serve_allowed().is_ok());
+        assert!(toml::from_str::<AuditConfig>("key = \"in-the-file\"").is_err(), "never from the file");
+        let keyed = parse("", &[(ENV_AUDIT_KEY, KEY)]);
+        assert!(keyed.serve_allowed().is_ok());
+        let keys = keyed.keys().expect("keys");
+        assert!(matches!(keys.linker, Linker::Keyed(_)) && keys.signer.is_some());
+        assert!(!format!("{keyed:?}").contains(KEY), "Debug redacts the key");
+    }
+
+    #[test]
+    fn old_keys_and_the_signing_seed_are_read_and_checked() {
+        let old = "fedcba9876543210fedcba9876543210";
+        let config = parse("", &[(ENV_AUDIT_KEY, KEY), (ENV_AUDIT_KEYS_OLD, &format!("{old},\n{old}x"))]);
+        let keys = config.keys().expect("keys");
+        assert_eq!(keys.ring.ids().len(), 3);
+        assert_eq!(keys.trusted.len(), 3, "the signer and one derived key per old key");
+        let seeded = parse("", &[(ENV_AUDIT_KEY, KEY), (ENV_AUDIT_SIGNING_KEY, &"ab".repeat(32))]);
+        let expected = CheckpointSigner::from_hex_seed(&"ab".repeat(32)).expect("seed").public_key_hex();
+        assert_eq!(seeded.keys().expect("keys").signer.map(|s| s.public_key_hex()), Some(expected));
+        for (var, value, says) in [
+            (ENV_AUDIT_KEY, "short", "at least 32 bytes"),
+            (ENV_AUDIT_KEYS_OLD, "short", "key 1"),
+            (ENV_AUDIT_SIGNING_KEY, "abcd", "32 bytes"),
+        ] {
+            let mut env = vec![(ENV_AUDIT_KEY, KEY)];
+            env.retain(|(k, _)| *k != var);
+            env.push((var, value));
+            let err = parse("", &env).keys().expect_err("refused");
+            assert!(err.contains(var) && err.contains(says), "{err}");
+        }
+    }
+
+    #[test]
+    fn sink_settings_are_checked() {
+        let bad = parse(
+            r#"
+checkpoint_events = 0
+[[sink]]
+kind = "file"
+[[sink]]
+kind = "webhook"
+url = "http://collector.example.com/x"
+[[sink]]
+kind = "webhook"
+name = "b"
+[[sink]]
+kind = "stdout"
+path = "x"
+[[sink]]
+kind = "stdout"
+"#,
+            &[],
+        );
+        let found = problems(&bad).join("\n");
+        for expected in [
+            "checkpoint_events",
+            "needs `path`",
+            "must be https://",
+            "needs `url`",
+            "for file sinks only",
+            "share this name",
+        ] {
+            assert!(found.contains(expected), "{expected}: {found}");
+        }
+        let good = parse(
+            "[[sink]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9000/c\"\n[[sink]]\nkind = \"file\"\npath = \"a.jsonl\"\n",
+            &[],
+        );
+        assert!(problems(&good).is_empty(), "{:?}", problems(&good));
+        assert!(toml::from_str::<AuditConfig>("[[sink]]\nkind = \"syslog\"").is_err());
+    }
+}

@@ -54,6 +54,12 @@ impl ConfigErrors {
 pub(super) struct Problems(Vec<ConfigError>);
 
 impl Problems {
+    /// The problems found, as `key: message` lines (tests).
+    #[cfg(test)]
+    pub(super) fn into_messages(self) -> Vec<String> {
+        self.0.into_iter().map(|e| e.to_string()).collect()
+    }
+
     pub(super) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError { key: key.into(), message: message.into() });
     }

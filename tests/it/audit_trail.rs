@@ -405,7 +405,9 @@ async fn decision_records_name_the_card_messages_on_every_platform() {
                 "{detail}"
             );
             assert!(
-                messages.iter().any(|m| m["platform"] == "discord" && m["message_id"] == discord_card.id.as_str()),
+                messages
+                    .iter()
+                    .any(|m| m["platform"] == "discord" && m["message_id"] == discord_card.id.as_str()),
                 "{detail}"
             );
         }
