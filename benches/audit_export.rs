@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
                 let n = batch * SEED_BATCH + i;
                 AuditEvent::about(
                     at,
-                    if n % 3 == 0 {
+                    if n.is_multiple_of(3) {
                         Actor::System
                     } else {
                         Actor::Person(format!("person-{}", n % 97).into())

@@ -184,3 +184,14 @@ fn read_checkpoints(
 pub fn since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     Ok(chrono::Utc::now() - crate::core::duration::parse_duration(text).map_err(anyhow::Error::msg)?)
 }
+
+/// The store for a command that appends audit records (`reconcile`, `revoke`): linked with the
+/// configured key like `serve`'s, so a CLI commit never writes an unkeyed record into a keyed
+/// chain. Refused, like `serve`, without a key unless `[audit] unkeyed = true`.
+pub(crate) async fn keyed_store(
+    config: &Config,
+) -> anyhow::Result<std::sync::Arc<dyn crate::core::ports::Store>> {
+    config.audit.serve_allowed().map_err(anyhow::Error::msg)?;
+    let keys = config.audit.keys().map_err(anyhow::Error::msg)?;
+    crate::storage::connect_with(super::database_url(config)?, keys.linker).await
+}

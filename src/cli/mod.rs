@@ -1,9 +1,11 @@
-//! The command line: `serve`, `check`, `migrate`, `reconcile`, `demo`, `audit verify|export`. Each command
-//! loads what it needs and hands over to the library; none holds domain logic.
+//! The command line: `serve`, `check`, `migrate`, `reconcile`, `revoke`, `demo`, `audit
+//! verify|export`. Each command loads what it needs and hands over to the library; none holds
+//! domain logic.
 
 mod audit;
 mod discord;
 pub mod exit;
+mod revoke;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +74,22 @@ pub enum Cmd {
     },
     /// Ask the running server to re-read its policy file (needs `[server] admin_token`).
     Reload(ConfigArg),
+    /// End someone's grant now, in the directory and in pimbot (the kill switch). Recorded as
+    /// `grant.revoked` with the reason and the operating-system user who ran it.
+    Revoke {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Whose grant: a person id or UPN.
+        #[arg(long)]
+        person: String,
+        /// Which role (its key).
+        #[arg(long)]
+        role: String,
+        /// Why; recorded and told to the holder.
+        #[arg(long)]
+        reason: String,
+    },
     /// Inspect the audit trail.
     Audit {
         /// Config file.
@@ -105,7 +123,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        Cmd::Check(arg) => check(&arg),
+        Cmd::Check(arg) => check(&arg).await,
         Cmd::Serve(arg) => serve(&arg).await,
         Cmd::Migrate(arg) => {
             let (config, _) = load_valid(&arg)?;
@@ -124,6 +142,10 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Reload(arg) => reload_remote(&arg).await,
+        Cmd::Revoke { config, person, role, reason } => {
+            let (config, policy) = load_valid(&config)?;
+            revoke::run(&config, policy, &person, &role, &reason).await
+        }
         Cmd::Audit { config, action } => {
             let (config, _) = load_valid(&config)?;
             audit::run(&config, action).await
@@ -163,11 +185,12 @@ async fn reload_remote(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn check(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
+async fn check(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     let config = config::load(&arg.config)?;
     match config.validate(chrono::Utc::now()) {
         Ok(policy) => {
             println!("{}", config::summary(&config, &policy));
+            revoke::print_orphans(&config, &policy).await;
             println!("OK: {} is valid", arg.config.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -186,7 +209,8 @@ fn load_valid(arg: &ConfigArg) -> anyhow::Result<(Config, crate::core::policy::P
     Ok((config, policy))
 }
 
-fn database_url(config: &Config) -> anyhow::Result<&str> {
+/// The database url of a validated config.
+pub(crate) fn database_url(config: &Config) -> anyhow::Result<&str> {
     config
         .database_url()
         .map(|s| s.expose_secret())
@@ -277,9 +301,31 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Every enabled platform's channels (commands run outside `serve` queue messages for them).
+pub(crate) fn all_channels(config: &Config) -> Vec<Channels> {
+    let mut out = Vec::new();
+    if let Some(s) = config.slack() {
+        out.push(channels(
+            crate::core::ids::Platform::Slack,
+            &s.approver_channel,
+            &s.feed_channel,
+            &s.alert_channel,
+        ));
+    }
+    if let Some(d) = config.discord() {
+        out.push(channels(
+            crate::core::ids::Platform::Discord,
+            &d.approver_channel,
+            &d.feed_channel,
+            &d.alert_channel,
+        ));
+    }
+    out
+}
+
 async fn reconcile(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     let (config, policy) = load_valid(arg)?;
-    let store = crate::storage::connect(database_url(&config)?).await?;
+    let store = audit::keyed_store(&config).await?;
     let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
     let directory = crate::directory::from_config(&config.directory, clock.clone())?;
     let channels = config
@@ -339,7 +385,7 @@ async fn reload_on_hangup(reload: crate::http::admin::Reloader) {
             return;
         };
         while hup.recv().await.is_some() {
-            match reload() {
+            match reload().await {
                 Ok(summary) => tracing::info!(%summary, "SIGHUP"),
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "SIGHUP reload refused; the old policy stays")

@@ -53,6 +53,9 @@ pub struct Config {
     /// `[audit]`: the chain's key (from the environment), checkpoints and sinks.
     #[serde(default)]
     pub audit: super::audit::AuditConfig,
+    /// `[security]`: who may end other people's grants.
+    #[serde(default)]
+    pub security: SecurityConfig,
     /// `[[person]]`: the people pimbot knows.
     #[serde(default, rename = "person")]
     pub people: Vec<PersonConfig>,
@@ -211,6 +214,11 @@ pub struct DirectoryConfig {
     /// an approver; disabled accounts are refused. Default false.
     #[serde(default)]
     pub lookup_by_email: bool,
+    /// How long an approved grant the directory cannot make for now (throttled, 5xx,
+    /// unreachable) is retried, with backoff, before the request fails; approvals are kept
+    /// meanwhile and the card says "granting… (retrying)". Default 15m.
+    #[serde(default = "default_grant_retry_for", deserialize_with = "human_duration")]
+    pub grant_retry_for: Duration,
 }
 
 impl Default for DirectoryConfig {
@@ -226,8 +234,19 @@ impl Default for DirectoryConfig {
             arm_url: default_arm_url(),
             remove_unmanaged: false,
             lookup_by_email: false,
+            grant_retry_for: default_grant_retry_for(),
         }
     }
+}
+
+/// `[security]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Who may end anyone's grant with `/pim revoke`: person ids or `@group`. Empty (the
+    /// default): nobody in chat; `pimbot revoke` at the command line always works.
+    #[serde(default)]
+    pub revokers: Vec<String>,
 }
 
 /// `[break_glass_monitor]`.
@@ -373,6 +392,10 @@ fn default_graph_url() -> String {
 
 fn default_arm_url() -> String {
     DEFAULT_ARM_URL.to_owned()
+}
+
+fn default_grant_retry_for() -> Duration {
+    crate::core::ports::DEFAULT_GRANT_RETRY_FOR
 }
 
 fn default_poll_interval() -> Duration {
