@@ -271,6 +271,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
         admin_token: config.server.admin_token.clone(),
         discord: config.discord().map(discord::parts).transpose()?,
         break_glass: app::BreakGlassParts::from_config(&config),
+        oidc: app::OidcParts::from_config(&config)?,
     };
     let addr = config.listen_addr()?;
     let listener =

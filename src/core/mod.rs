@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod command;
 pub mod duration;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod outbox;
 pub mod policy;

@@ -10,6 +10,7 @@ use super::alarm::Alarm;
 use super::audit::{AuditEvent, AuditRecord};
 use super::checkpoint::Checkpoint;
 use super::error::Result;
+use super::identity::{AuthState, IdentityLink};
 use super::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
 use super::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
 use super::policy::{Person, Role};
@@ -49,6 +50,14 @@ pub struct Commit {
     pub audit: Vec<AuditEvent>,
     /// Messages to deliver.
     pub outbox: Vec<OutgoingMessage>,
+    /// Identity links to create or replace (one per chat account; one chat account per
+    /// platform and directory account, a second is a conflict).
+    pub links: Vec<IdentityLink>,
+    /// One-time sign-in states to store.
+    pub new_auth_states: Vec<AuthState>,
+    /// Ids of sign-in states this commit uses up. Each must be unused and unexpired at `at`,
+    /// or the whole commit is a conflict: a state works once.
+    pub use_auth_states: Vec<String>,
 }
 
 /// Durable state. Every method is one short transaction; `commit` is the only writer of
@@ -73,7 +82,8 @@ pub trait Store: Send + Sync {
     async fn open_grants(&self, limit: i64) -> Result<Vec<Grant>>;
     /// Open grants whose end is at or before `now`, soonest first, at most `limit`.
     async fn due_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>>;
-    /// Pending requests whose next SLA step is due, at most `limit`.
+    /// Pending requests whose next SLA step is due, and requests whose step-up window
+    /// (`awaiting_mfa`) closed, at most `limit`.
     async fn due_nudges(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<AccessRequest>>;
     /// Approved requests still waiting for their grant, oldest first, at most `limit`.
     async fn approved_requests(&self, limit: i64) -> Result<Vec<AccessRequest>>;
@@ -129,6 +139,18 @@ pub trait Store: Send + Sync {
     /// `None` when the store keeps no separate head (tail deletion is then undetectable).
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         Ok(None)
+    }
+    /// A sign-in state by id (the hash of its value).
+    async fn auth_state(&self, _id: &str) -> Result<Option<AuthState>> {
+        Err(super::error::Error::Internal(anyhow::anyhow!("auth_state is not supported")))
+    }
+    /// The directory account a chat account is linked to.
+    async fn identity_link(&self, _user: &ChatUser) -> Result<Option<IdentityLink>> {
+        Ok(None)
+    }
+    /// Every chat account linked to a directory object id.
+    async fn identity_links_of(&self, _object_id: &str) -> Result<Vec<IdentityLink>> {
+        Ok(Vec::new())
     }
     /// One page of audit records after `after_seq` (and at or after `since`), at most `limit`,
     /// in chain order: export, verification and the sinks read the trail this way, in

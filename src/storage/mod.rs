@@ -11,6 +11,7 @@ mod alarms;
 mod audit;
 pub mod audit_export;
 mod commit;
+mod identity;
 mod outbox;
 mod postgres;
 mod queries;

@@ -247,6 +247,21 @@ impl Store for SqlStore {
         self.store_signin_cursor(account, at).await
     }
 
+    async fn auth_state(&self, id: &str) -> Result<Option<crate::core::identity::AuthState>> {
+        self.load_auth_state(id).await
+    }
+
+    async fn identity_link(
+        &self,
+        user: &crate::core::ids::ChatUser,
+    ) -> Result<Option<crate::core::identity::IdentityLink>> {
+        self.load_link(user).await
+    }
+
+    async fn identity_links_of(&self, object_id: &str) -> Result<Vec<crate::core::identity::IdentityLink>> {
+        self.load_links_of(object_id).await
+    }
+
     async fn audit_page(
         &self,
         after_seq: i64,
