@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     let config = pimbot::config::from_toml_str(POLICY)?;
     let policy = config.validate(chrono::Utc::now()).map_err(|e| anyhow::anyhow!("bench policy: {e}"))?;
     let parts = Parts {
-        store: pimbot::storage::connect(&url).await?,
+        store: pimbot::storage::connect_with(&url, pimbot::testing::audit::test_linker()).await?,
         directory: Arc::new(pimbot::directory::StaticDirectory::new()),
         clock: Arc::new(SystemClock),
         policy,

@@ -61,6 +61,8 @@ impl Server {
             .args(["serve", "--config"])
             .arg(&path)
             .env("RUST_LOG", "warn")
+            // The keyed audit chain, as in production.
+            .env("PIMBOT_AUDIT_KEY", pimbot::testing::audit::TEST_AUDIT_KEY)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -184,7 +186,8 @@ async fn ack(args: &[String], db: &str, dir: &std::path::Path) {
 async fn expiry(args: &[String], db: &str, dir: &std::path::Path) {
     let grants: usize = arg(args, "--grants").and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let spread: i64 = arg(args, "--spread-secs").and_then(|v| v.parse().ok()).unwrap_or(600);
-    let store = pimbot::storage::connect(db).await.expect("store");
+    let store =
+        pimbot::storage::connect_with(db, pimbot::testing::audit::test_linker()).await.expect("store");
     // Time to seed and start the server before the first end (PostgreSQL seeds 100,000 grants
     // in about 40 s here); a grant that fell due before the server ran cannot end on time.
     let lead_secs: i64 = arg(args, "--lead-secs").and_then(|v| v.parse().ok()).unwrap_or(90);

@@ -14,6 +14,7 @@
 //!   `Directory` port; `delivery`: the outbox dispatcher; `scheduler`: sweeps.
 //! - `config`: the TOML file (settings and policy), secrets from `PIMBOT_…` variables, and the
 //!   startup checks that resolve it into a [`core::policy::Policy`].
+//! - `audit`: the trail leaving the database: signed checkpoints and the streaming sinks.
 //! - `metrics`: Prometheus counters, gauges and histograms behind `GET /metrics`.
 //! - `testing`: fakes of the chat platforms and signed-request builders, shared by the tests and
 //!   `pimbot demo`.
@@ -21,6 +22,7 @@
 //! See `docs/ARCHITECTURE.md` for the full picture.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -158,7 +158,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::Check(arg) => check(&arg).await,
-        Cmd::Serve(arg) => serve(&arg).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Serve(arg) => serve(&arg).await,
         Cmd::Migrate(arg) => {
             let (config, _) = load_valid(&arg)?;
             crate::storage::migrate(database_url(&config)?).await?;
@@ -182,8 +182,7 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
         }
         Cmd::Audit { config, action } => {
             let (config, _) = load_valid(&config)?;
-            let store = crate::storage::connect(database_url(&config)?).await?;
-            audit::run(store.as_ref(), action).await
+            audit::run(&config, action).await
         }
         Cmd::Outbox { config, action } => {
             let (config, _) = load_valid(&config)?;
@@ -259,9 +258,17 @@ pub(crate) fn database_url(config: &Config) -> anyhow::Result<&str> {
         .context("no database url: set [database] url or PIMBOT_DATABASE_URL")
 }
 
-async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
+async fn serve(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     let (config, policy) = load_valid(arg)?;
-    let store = crate::storage::connect(database_url(&config)?).await?;
+    if let Err(refusal) = config.audit.serve_allowed() {
+        eprintln!("error: refusing to start: {refusal}");
+        return Ok(exit::code(exit::INVALID_CONFIG));
+    }
+    let audit_keys = config.audit.keys().map_err(anyhow::Error::msg)?;
+    if config.audit.key.is_none() {
+        tracing::warn!("the audit chain is UNKEYED ([audit] unkeyed = true): it cannot stop an insider");
+    }
+    let store = crate::storage::connect_with(database_url(&config)?, audit_keys.linker.clone()).await?;
     let slack = match config.slack() {
         Some(s) => Some(app::SlackParts {
             inbound: if s.socket_mode {
@@ -310,6 +317,13 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
     let addr = config.listen_addr()?;
     let listener = crate::http::serve::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let running = app::start(parts, listener).await?;
+    if running.service.start_audit_segment(audit_keys.linker.key_id()).await? {
+        tracing::info!(
+            key_id = audit_keys.linker.key_id(),
+            "audit chain: a new segment starts with this key"
+        );
+    }
+    crate::audit::spawn(&config.audit, &audit_keys, running.service.clone(), running.shutdown.clone())?;
     if crate::signins::spawn_from_config(&config, running.service.clone(), running.shutdown.clone())?
         .is_some()
     {
@@ -325,7 +339,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         shutdown.cancel();
     });
     running.wait().await;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Every enabled platform's channels (commands run outside `serve` queue messages for them).
@@ -352,7 +366,7 @@ pub(crate) fn all_channels(config: &Config) -> Vec<Channels> {
 
 async fn reconcile(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     let (config, policy) = load_valid(arg)?;
-    let store = crate::storage::connect(database_url(&config)?).await?;
+    let store = audit::keyed_store(&config).await?;
     let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
     let directory = crate::directory::from_config(&config.directory, clock.clone())?;
     let channels = config

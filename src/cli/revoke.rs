@@ -23,7 +23,7 @@ pub async fn run(
     role: &str,
     reason: &str,
 ) -> anyhow::Result<ExitCode> {
-    let store = crate::storage::connect(super::database_url(config)?).await?;
+    let store = super::audit::keyed_store(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let directory = crate::directory::from_config(&config.directory, clock.clone())?;
     let service = AccessService::new(store, directory, clock, policy, super::all_channels(config));

@@ -54,6 +54,9 @@ pub struct Config {
     /// `[break_glass_monitor]`: present to accept and poll for break-glass sign-ins.
     #[serde(default)]
     pub break_glass_monitor: Option<BreakGlassMonitorConfig>,
+    /// `[audit]`: the chain's key (from the environment), checkpoints and sinks.
+    #[serde(default)]
+    pub audit: super::audit::AuditConfig,
     /// `[security]`: who may end other people's grants.
     #[serde(default)]
     pub security: SecurityConfig,
@@ -520,7 +523,7 @@ pub struct BreakGlassConfig {
     pub object_id: Option<String>,
 }
 
-fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+pub(super) fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
     parse_duration(&text).map_err(de::Error::custom)
 }

@@ -10,6 +10,7 @@
 //! This module reads files and the environment only through [`load`] and the injectable
 //! `env` lookups; it must not open connections or talk to any platform.
 
+pub mod audit;
 mod eligible;
 pub mod file;
 pub mod governance;
@@ -210,6 +211,7 @@ impl Config {
         if let Some(monitor) = &mut self.break_glass_monitor {
             set(&mut monitor.webhook_token, ENV_BREAK_GLASS_WEBHOOK_TOKEN);
         }
+        self.audit.apply_env(env);
         self.apply_workload_identity_env(env);
     }
 

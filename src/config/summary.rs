@@ -93,6 +93,7 @@ pub fn summary(config: &Config, policy: &Policy) -> String {
         ),
         None => line(&mut out, "break-glass monitor: disabled".into()),
     }
+    line(&mut out, audit_summary(&config.audit));
     line(&mut out, format!("people: {}, groups: {}", policy.people.len(), config.groups.len()));
 
     for role in &policy.roles {
@@ -264,4 +265,27 @@ fn channels(approver: &Option<String>, feed: &Option<String>, alert: &Option<Str
 fn line(out: &mut String, text: String) {
     out.push_str(&text);
     out.push('\n');
+}
+
+/// One line about the audit chain: keyed or not, checkpoints, sinks (never a secret).
+fn audit_summary(audit: &super::audit::AuditConfig) -> String {
+    let keyed = match (audit.keys(), audit.serve_allowed()) {
+        (Ok(keys), Ok(())) if audit.key.is_some() => {
+            format!("keyed (key id {}, {} key(s) accepted)", keys.linker.key_id(), keys.ring.ids().len())
+        }
+        (Ok(_), Ok(())) => "UNKEYED by choice ([audit] unkeyed = true)".to_owned(),
+        (_, Err(_)) => format!(
+            "NOT KEYED: serve will refuse to start (set {} or [audit] unkeyed = true)",
+            super::audit::ENV_AUDIT_KEY
+        ),
+        (Err(e), _) => e,
+    };
+    let sinks: Vec<String> =
+        audit.sinks.iter().map(|s| format!("{} ({})", s.name(), s.kind.as_str())).collect();
+    format!(
+        "audit: {keyed}; checkpoint every {} events or {}; sinks: {}",
+        audit.checkpoint_events,
+        format_duration(audit.checkpoint_every),
+        if sinks.is_empty() { "none".to_owned() } else { sinks.join(", ") }
+    )
 }

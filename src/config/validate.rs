@@ -54,6 +54,12 @@ impl ConfigErrors {
 pub(crate) struct Problems(Vec<ConfigError>);
 
 impl Problems {
+    /// The problems found, as `key: message` lines (tests).
+    #[cfg(test)]
+    pub(super) fn into_messages(self) -> Vec<String> {
+        self.0.into_iter().map(|e| e.to_string()).collect()
+    }
+
     pub(crate) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError { key: key.into(), message: message.into() });
     }
@@ -94,6 +100,7 @@ impl Config {
         self.check_slack(p);
         self.check_discord(p);
         self.check_directory(p);
+        self.audit.check(p);
         self.check_oidc(p);
         if let Some(monitor) = &self.break_glass_monitor {
             require_secret(

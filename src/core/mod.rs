@@ -8,6 +8,8 @@
 pub mod alarm;
 pub mod alerts;
 pub mod audit;
+pub mod audit_chain;
+pub mod checkpoint;
 pub mod command;
 pub mod duration;
 pub mod error;

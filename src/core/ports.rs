@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::alarm::{Alarm, AlarmSignIn};
 use super::audit::{AuditEvent, AuditRecord};
+use super::checkpoint::Checkpoint;
 use super::error::Result;
 use super::identity::{AuthState, IdentityLink};
 use super::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
@@ -232,6 +233,36 @@ pub trait Store: Send + Sync {
     async fn identity_links_of(&self, _object_id: &str) -> Result<Vec<IdentityLink>> {
         Ok(Vec::new())
     }
+    /// One page of audit records after `after_seq` (and at or after `since`), at most `limit`,
+    /// in chain order: export, verification and the sinks read the trail this way, in
+    /// constant memory.
+    async fn audit_page(
+        &self,
+        after_seq: i64,
+        since: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>>;
+    /// The checkpoint of the highest position signed so far.
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>>;
+    /// Records a signed checkpoint and queues `outbox` (the feed lines) in one transaction.
+    /// Answers false, writing nothing, when that position was already checkpointed (another
+    /// replica was first).
+    async fn record_checkpoint(&self, checkpoint: &Checkpoint, outbox: &[OutgoingMessage]) -> Result<bool>;
+    /// Checkpoints after position `after_seq` up to `up_to_seq`, in order, at most `limit`.
+    async fn checkpoints_between(
+        &self,
+        after_seq: i64,
+        up_to_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Checkpoint>>;
+    /// Leases the audit sink `name` until `now + lease` if it is due and nobody holds it,
+    /// creating its cursor (at the start of the trail) on first use; `None` otherwise.
+    async fn claim_sink(&self, name: &str, now: DateTime<Utc>, lease: Duration)
+    -> Result<Option<SinkCursor>>;
+    /// Moves the sink's cursor to what was delivered, clears its retry state and lease.
+    async fn advance_sink(&self, name: &str, event_seq: i64, checkpoint_seq: i64) -> Result<()>;
+    /// Puts the sink off until `due_at` after a failed delivery and releases the lease.
+    async fn postpone_sink(&self, name: &str, due_at: DateTime<Utc>, error: &str) -> Result<()>;
     /// Audit records at or after `since` whose kind is one of `kinds`, in chain order (the
     /// alert history; a store may filter in the database).
     async fn audit_records_of(&self, since: DateTime<Utc>, kinds: &[&str]) -> Result<Vec<AuditRecord>> {
@@ -291,6 +322,22 @@ pub trait Store: Send + Sync {
 
 fn unsupported(what: &str) -> super::error::Error {
     super::error::Error::Internal(anyhow::anyhow!("{what} is not supported by this store"))
+
+}
+
+/// Where an audit sink stands: what it has received, and its retry state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkCursor {
+    /// The sink's name (`[[audit.sink]] name`, or its kind).
+    pub name: String,
+    /// Last audit record delivered.
+    pub event_seq: i64,
+    /// Last checkpoint delivered.
+    pub checkpoint_seq: i64,
+    /// Failed attempts since the last delivery.
+    pub attempts: i32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
 }
 
 /// What the directory needs to make or end an assignment.

@@ -105,7 +105,7 @@ mod tests {
 
     fn rec(kind: &str, role: &str, detail: serde_json::Value) -> AuditRecord {
         let ev = AuditEvent::about(Utc::now(), Actor::System, kind, &"r-1".into(), &role.into(), detail);
-        AuditRecord::chain(1, ev, GENESIS_HASH)
+        crate::core::audit_chain::Linker::Unkeyed.chain(1, ev, GENESIS_HASH)
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub async fn run() -> anyhow::Result<()> {
     let config = crate::config::from_toml_str(&text)?;
     let policy = config.validate(clock.now()).map_err(|e| anyhow::anyhow!("demo policy: {e}"))?;
     let parts = Parts {
-        store: crate::storage::connect(&db).await?,
+        store: crate::storage::connect_with(&db, crate::testing::audit::test_linker()).await?,
         directory: Arc::new(crate::directory::StaticDirectory::new()),
         clock: clock.clone(),
         policy,

@@ -1,13 +1,24 @@
-//! `pimbot audit verify` and `pimbot audit export`: checking the hash chain and writing the
-//! trail out as JSON lines or CSV. Reads through the `Store` port only; never writes.
+//! `pimbot audit verify` and `pimbot audit export`: checking the keyed chain (against signed
+//! checkpoints when given) and writing the trail out as JSON lines or CSV. Both read the trail
+//! through `Store::audit_page`, one page at a time, so memory stays flat however long the
+//! trail is. Reads only; never writes.
 
 use std::io;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
+use tokio_util::sync::CancellationToken;
 
-use crate::core::audit::{AuditRecord, GENESIS_HASH, verify_chain};
+use crate::core::audit::AuditRecord;
+use crate::core::audit_chain::{ChainBreak, ChainVerifier, KeyRing};
+use crate::core::checkpoint::CheckpointTrail;
 use crate::core::ports::Store;
+
+/// Records read per page.
+pub const PAGE_SIZE: i64 = 1000;
+/// How often `export --follow` looks for new records once it has caught up.
+pub const FOLLOW_POLL: Duration = Duration::from_millis(500);
 
 /// Output format of `pimbot audit export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,48 +41,152 @@ impl std::str::FromStr for ExportFormat {
     }
 }
 
-/// Verifies the whole chain and that its end matches the recorded head, so deleting the newest
-/// records is caught too. Returns a one-line summary, or an error naming the broken record.
-pub async fn verify(store: &dyn Store) -> anyhow::Result<String> {
-    let records = store.audit_records(None).await.context("loading the audit trail")?;
-    let count = verify_chain(&records).map_err(|b| anyhow::anyhow!("audit chain broken: {b}"))?;
-    let (last_seq, last_hash) = records.last().map_or((0, GENESIS_HASH), |r| (r.seq, r.hash.as_str()));
-    match store.audit_head().await.context("loading the audit head")? {
-        Some((seq, _)) if seq > last_seq => bail!(
-            "audit chain broken: records {}..={seq} are missing at the end: the newest records were deleted",
-            last_seq + 1
-        ),
-        Some((seq, hash)) if seq != last_seq || hash != last_hash => {
-            bail!("audit chain broken: the recorded head (record {seq}) does not match record {last_seq}")
-        }
-        Some(_) => Ok(format!("audit chain OK: {count} records, head {last_seq} {}", short(last_hash))),
-        None => Ok(format!(
-            "audit chain OK: {count} records, head {last_seq} {} (no stored head: a deleted tail would go unnoticed)",
-            short(last_hash)
-        )),
+/// Why verification did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The chain is broken; the break names the first bad sequence number.
+    #[error("first bad record {seq}: {0}", seq = .0.seq())]
+    Broken(#[from] ChainBreak),
+    /// The trail could not be read.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<crate::core::Error> for VerifyError {
+    fn from(e: crate::core::Error) -> Self {
+        VerifyError::Failed(anyhow::Error::new(e))
     }
+}
+
+/// Verifies the whole chain page by page with `keys`, that its end matches the recorded head
+/// (a deleted tail without a moved head), and, with a `trail`, that it matches every signed
+/// checkpoint (rollback, truncation, rewriting). Returns a one-line summary.
+pub async fn verify(
+    store: &dyn Store,
+    keys: &KeyRing,
+    mut trail: Option<CheckpointTrail>,
+) -> Result<String, VerifyError> {
+    let mut verifier = ChainVerifier::new(keys);
+    let mut after = 0;
+    loop {
+        let page = store.audit_page(after, None, PAGE_SIZE).await.context("loading the audit trail")?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for record in &page {
+            verifier.push(record)?;
+            if let Some(trail) = trail.as_mut() {
+                trail.observe(record.seq, &record.hash)?;
+            }
+        }
+    }
+    let (last_seq, last_hash) = verifier.last();
+    if let Some(trail) = &trail {
+        trail.finish(last_seq)?;
+    }
+    let head = store.audit_head().await.context("loading the audit head")?;
+    match &head {
+        Some((seq, _)) if *seq > last_seq => {
+            return Err(ChainBreak::Truncated {
+                first_missing: last_seq + 1,
+                why: format!("the recorded head is record {seq}: the newest records were deleted"),
+            }
+            .into());
+        }
+        Some((seq, hash)) if *seq != last_seq || hash != last_hash => {
+            return Err(ChainBreak::BadLink { seq: last_seq + 1 }.into());
+        }
+        _ => {}
+    }
+    let mut summary =
+        format!("audit chain OK: {} records, head {last_seq} {}", verifier.checked(), short(last_hash));
+    match &trail {
+        Some(t) => summary.push_str(&format!(
+            "; {} checkpoint(s) match, the newest at record {}",
+            t.len(),
+            t.last_matched()
+        )),
+        None => summary.push_str("; no checkpoints given (truncation and rollback need --checkpoints)"),
+    }
+    let (legacy, unkeyed) = verifier.unprotected();
+    if legacy + unkeyed > 0 {
+        summary.push_str(&format!(
+            "; {legacy} record(s) predate the keyed chain and {unkeyed} were written unkeyed: those are \
+             protected against accidents, not against someone with database access"
+        ));
+    }
+    if head.is_none() {
+        summary.push_str(" (no stored head: a deleted tail would go unnoticed)");
+    }
+    Ok(summary)
 }
 
 fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
-/// CSV column names, in order.
-const CSV_HEADER: [&str; 9] =
-    ["seq", "at", "actor", "kind", "request_id", "role", "detail", "prev_hash", "hash"];
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    /// Records after this sequence number.
+    pub after_seq: i64,
+    /// Only records at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Output format.
+    pub format: ExportFormat,
+    /// Keep waiting for new records until cancelled (`--follow`).
+    pub follow: Option<CancellationToken>,
+}
 
-/// Writes `records` to `out` in `format`.
-pub fn export(records: &[AuditRecord], format: ExportFormat, out: &mut dyn io::Write) -> anyhow::Result<()> {
-    match format {
-        ExportFormat::Jsonl => {
-            for record in records {
-                serde_json::to_writer(&mut *out, record).context("writing a JSON line")?;
+/// Streams records to `out` page by page; returns how many were written.
+pub async fn export(
+    store: &dyn Store,
+    request: ExportRequest,
+    out: &mut dyn io::Write,
+) -> anyhow::Result<u64> {
+    let mut after = request.after_seq;
+    let mut written = 0;
+    if request.format == ExportFormat::Csv {
+        write_csv_row(out, CSV_HEADER.iter().map(|s| s.to_string()))?;
+    }
+    loop {
+        let page = store
+            .audit_page(after, request.since, PAGE_SIZE)
+            .await
+            .with_context(|| format!("loading audit records after {after}"))?;
+        if let Some(last) = page.last() {
+            after = last.seq;
+            write_records(&page, request.format, out)?;
+            written += page.len() as u64;
+            out.flush()?;
+            continue;
+        }
+        let Some(stop) = &request.follow else { break };
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(FOLLOW_POLL) => {}
+        }
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+/// CSV column names, in order.
+const CSV_HEADER: [&str; 10] =
+    ["seq", "at", "actor", "kind", "request_id", "role", "detail", "prev_hash", "hash", "key_id"];
+
+/// Writes `records` to `out` in `format` (without the CSV header).
+pub fn write_records(
+    records: &[AuditRecord],
+    format: ExportFormat,
+    out: &mut dyn io::Write,
+) -> anyhow::Result<()> {
+    for r in records {
+        match format {
+            ExportFormat::Jsonl => {
+                serde_json::to_writer(&mut *out, r).context("writing a JSON line")?;
                 out.write_all(b"\n")?;
             }
-        }
-        ExportFormat::Csv => {
-            write_csv_row(out, CSV_HEADER.iter().map(|s| s.to_string()))?;
-            for r in records {
+            ExportFormat::Csv => {
                 let e = &r.event;
                 write_csv_row(
                     out,
@@ -85,12 +200,12 @@ pub fn export(records: &[AuditRecord], format: ExportFormat, out: &mut dyn io::W
                         e.detail.to_string(),
                         r.prev_hash.clone(),
                         r.hash.clone(),
+                        r.key_id.clone(),
                     ],
                 )?;
             }
         }
     }
-    out.flush()?;
     Ok(())
 }
 

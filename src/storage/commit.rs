@@ -1,6 +1,7 @@
 //! The one writer of requests, approvals, grants, alarms and audit records: a [`Commit`] applied
 //! in one write transaction, compare-and-set on every update, outbox rows queued alongside, and
-//! audit events chained behind the head row, which is locked last so it is held briefly.
+//! audit events chained behind the head row, which is locked last so it is held briefly. Links
+//! are keyed HMACs (`core::audit_chain`), prepared before the transaction and finished under it.
 
 use anyhow::Context;
 use chrono::Utc;
@@ -9,7 +10,6 @@ use super::queries as q;
 use super::rows::{HeadRow, actor_columns};
 use super::store_impl::{db, micros, unique_is_conflict};
 use super::{Dialect, SqlStore, on_db};
-use crate::core::audit::AuditRecord;
 use crate::core::error::{Error, Result};
 use crate::core::ids::{GrantId, PersonId, RequestId, RoleKey};
 use crate::core::ports::{Commit, Write};
@@ -68,12 +68,17 @@ impl SqlStore {
             .map(|m| Ok((m.platform.as_str(), m.order_key.as_str(), serde_json::to_string(m)?)))
             .collect::<serde_json::Result<Vec<_>>>()
             .context("serializing an outbox message")?;
-        let details = commit
-            .audit
-            .iter()
-            .map(|e| serde_json::to_string(&e.detail))
-            .collect::<serde_json::Result<Vec<_>>>()
-            .context("serializing an audit detail")?;
+        // Everything about the events but their position is encoded and hashed now, before
+        // the transaction: under the head lock only the sequence number and the previous link
+        // are added.
+        let mut appends = Vec::with_capacity(commit.audit.len());
+        for event in &commit.audit {
+            let mut event = event.clone();
+            event.at = micros(event.at);
+            let detail = serde_json::to_string(&event.detail).context("serializing an audit detail")?;
+            let link = self.linker.prepare(&event);
+            appends.push((event, detail, link));
+        }
         on_db!(write self, pool => {
             let mut tx = pool.begin_write().await.map_err(db("starting a write transaction"))?;
             for write in &commit.requests {
@@ -153,7 +158,7 @@ impl SqlStore {
                     .await
                     .map_err(db("queueing an outbox message"))?;
             }
-            if !commit.audit.is_empty() {
+            if !appends.is_empty() {
                 // The head lock serializes appends, so sequence numbers never collide. It is
                 // taken last, so it is held only for the appends and the commit itself.
                 let head: HeadRow = sqlx::query_as(pool.lock_audit_head_sql())
@@ -161,14 +166,13 @@ impl SqlStore {
                     .await
                     .map_err(db("locking the audit head"))?;
                 let (mut seq, mut prev) = (head.last_seq, head.last_hash);
-                let last = commit.audit.len() - 1;
+                let last = appends.len() - 1;
                 let mut head_moved = false;
-                for (i, (event, detail)) in commit.audit.iter().zip(&details).enumerate() {
+                for (i, (event, detail, link)) in appends.into_iter().enumerate() {
                     seq += 1;
-                    let mut event = event.clone();
-                    event.at = micros(event.at);
-                    let record = AuditRecord::chain(seq, event, &prev);
-                    let (actor_kind, actor) = actor_columns(&record.event.actor);
+                    let key_id = link.key_id().to_owned();
+                    let hash = link.finish(seq, &prev);
+                    let (actor_kind, actor) = actor_columns(&event.actor);
                     // Where the dialect can, the last append moves the head in the same
                     // statement: one round trip less while the head is locked.
                     let sql = match (i == last, pool.append_audit_moving_head_sql()) {
@@ -179,20 +183,21 @@ impl SqlStore {
                         _ => q::INSERT_AUDIT,
                     };
                     sqlx::query(sql)
-                        .bind(record.seq)
-                        .bind(record.event.at)
+                        .bind(seq)
+                        .bind(event.at)
                         .bind(actor_kind)
                         .bind(actor)
-                        .bind(record.event.kind.as_str())
-                        .bind(record.event.request_id.as_ref().map(RequestId::as_str))
-                        .bind(record.event.role.as_ref().map(RoleKey::as_str))
+                        .bind(event.kind.as_str())
+                        .bind(event.request_id.as_ref().map(RequestId::as_str))
+                        .bind(event.role.as_ref().map(RoleKey::as_str))
                         .bind(detail.as_str())
-                        .bind(record.prev_hash.as_str())
-                        .bind(record.hash.as_str())
+                        .bind(prev.as_str())
+                        .bind(hash.as_str())
+                        .bind(key_id.as_str())
                         .execute(&mut *tx)
                         .await
                         .map_err(db("appending an audit record"))?;
-                    prev = record.hash;
+                    prev = hash;
                 }
                 if !head_moved {
                     sqlx::query(q::UPDATE_AUDIT_HEAD)

@@ -8,6 +8,7 @@
 //! decides state (that is `core::state`) and never talks to chat platforms.
 
 mod alarms;
+mod audit;
 pub mod audit_export;
 mod commit;
 mod governance;
@@ -24,12 +25,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use sqlx::{Database, PgPool, Transaction};
 
+use crate::core::audit_chain::Linker;
 use crate::core::ports::Store;
 
 /// A `Store` on one SQL database.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: Db,
+    /// How appended audit records are linked (keyed with `PIMBOT_AUDIT_KEY` in production).
+    linker: Linker,
 }
 
 /// The pool of the backend in use; every query method matches on it once.
@@ -93,7 +97,7 @@ pub fn is_postgres_url(url: &str) -> bool {
 
 impl SqlStore {
     /// Opens the database at `url` (`postgres://…`, `sqlite://path`, or a file path) and brings its
-    /// schema up to date.
+    /// schema up to date. Audit records it appends are unkeyed until [`SqlStore::with_linker`].
     pub async fn open(url: &str) -> anyhow::Result<Self> {
         Self::open_with(url, true).await
     }
@@ -110,7 +114,12 @@ impl SqlStore {
         } else {
             Db::Sqlite(sqlite::open(url, migrate).await?)
         };
-        Ok(Self { db })
+        Ok(Self { db, linker: Linker::Unkeyed })
+    }
+
+    /// The same store, linking the audit records it appends with `linker`.
+    pub fn with_linker(self, linker: Linker) -> Self {
+        Self { linker, ..self }
     }
 
     /// `"sqlite"` or `"postgres"`, for logs.
@@ -133,9 +142,15 @@ impl SqlStore {
     }
 }
 
-/// Opens the store at `url` (backend chosen by scheme) and runs pending migrations.
+/// Opens the store at `url` (backend chosen by scheme) and runs pending migrations. Audit records
+/// it appends are unkeyed: `serve` uses [`connect_with`].
 pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     Ok(Arc::new(SqlStore::open(url).await?))
+}
+
+/// [`connect`], linking appended audit records with `linker`.
+pub async fn connect_with(url: &str, linker: Linker) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqlStore::open(url).await?.with_linker(linker)))
 }
 
 /// Runs pending migrations on the database at `url` and closes it (`pimbot migrate`).

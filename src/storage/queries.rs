@@ -18,7 +18,7 @@ macro_rules! grant_columns {
 
 macro_rules! audit_columns {
     () => {
-        "seq, at, actor_kind, actor, kind, request_id, role, detail, prev_hash, hash"
+        "seq, at, actor_kind, actor, kind, request_id, role, detail, prev_hash, hash, key_id"
     };
 }
 
@@ -160,18 +160,18 @@ pub const AUDIT_HEAD: &str = "SELECT last_seq, last_hash FROM audit_head WHERE i
 pub const AUDIT_HEAD_FOR_UPDATE: &str = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE";
 /// Moves the head (`$1` seq, `$2` hash).
 pub const UPDATE_AUDIT_HEAD: &str = "UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1";
-/// Appends one chained record; `$1..$10` in [`audit_columns`] order.
+/// Appends one chained record; `$1..$11` in [`audit_columns`] order.
 pub const INSERT_AUDIT: &str = concat!(
     "INSERT INTO audit_events (",
     audit_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 );
 /// Appends one chained record (binds as [`INSERT_AUDIT`]) and moves the head to it, in one
 /// statement (PostgreSQL: SQLite has no data-modifying `WITH`).
 pub const APPEND_AUDIT_MOVING_HEAD: &str = concat!(
     "WITH appended AS (INSERT INTO audit_events (",
     audit_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) ",
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)) ",
     "UPDATE audit_head SET last_seq = $1, last_hash = $10 WHERE id = 1"
 );
 /// Every audit record in chain order.
@@ -179,6 +179,15 @@ pub const AUDIT_ALL: &str = concat!("SELECT ", audit_columns!(), " FROM audit_ev
 /// Audit records at or after `$1`, in chain order.
 pub const AUDIT_SINCE: &str =
     concat!("SELECT ", audit_columns!(), " FROM audit_events WHERE at >= $1 ORDER BY seq");
+/// One page of audit records after seq `$1`, at most `$2`, in chain order.
+pub const AUDIT_PAGE: &str =
+    concat!("SELECT ", audit_columns!(), " FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2");
+/// One page of audit records after seq `$1` and at or after `$3`, at most `$2`, in chain order.
+pub const AUDIT_PAGE_SINCE: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit_events WHERE seq > $1 AND at >= $3 ORDER BY seq LIMIT $2"
+);
 
 /// Queues a message (`$1` platform, `$2` order key, `$3` JSON, `$4` due and created time).
 pub const INSERT_OUTBOX: &str = "INSERT INTO outbox (platform, order_key, message, state, due_at, attempts, \
@@ -277,3 +286,26 @@ pub const SIGNIN_CURSOR: &str = "SELECT last_seen_at FROM signin_cursor WHERE ac
 pub const UPSERT_SIGNIN_CURSOR: &str = "INSERT INTO signin_cursor (account, last_seen_at) VALUES ($1, $2) \
      ON CONFLICT (account) DO UPDATE SET last_seen_at = excluded.last_seen_at \
      WHERE signin_cursor.last_seen_at < excluded.last_seen_at";
+
+/// The checkpoint of the highest position.
+pub const LATEST_CHECKPOINT: &str =
+    "SELECT seq, link, at, public_key, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1";
+/// Records a checkpoint (`$1` seq, `$2` link, `$3` at, `$4` public key, `$5` signature); a
+/// position already checkpointed is left alone.
+pub const INSERT_CHECKPOINT: &str = "INSERT INTO audit_checkpoints (seq, link, at, public_key, signature) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING";
+/// Checkpoints after `$1` up to `$2`, at most `$3`, in order.
+pub const CHECKPOINTS_BETWEEN: &str = "SELECT seq, link, at, public_key, signature FROM audit_checkpoints \
+     WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3";
+/// Creates a sink's cursor at the start of the trail (`$1` name) unless it exists.
+pub const ENSURE_SINK: &str = "INSERT INTO audit_sinks (name) VALUES ($1) ON CONFLICT (name) DO NOTHING";
+/// Leases sink `$1` until `$3` when it is due at `$2` and free; returns the cursor.
+pub const CLAIM_SINK: &str = "UPDATE audit_sinks SET leased_until = $3 WHERE name = $1 \
+     AND (due_at IS NULL OR due_at <= $2) AND (leased_until IS NULL OR leased_until < $2) \
+     RETURNING name, event_seq, checkpoint_seq, attempts, last_error";
+/// Moves sink `$1` to event `$2` and checkpoint `$3`, clearing retries and the lease.
+pub const ADVANCE_SINK: &str = "UPDATE audit_sinks SET event_seq = $2, checkpoint_seq = $3, due_at = NULL, \
+     attempts = 0, last_error = NULL, leased_until = NULL WHERE name = $1";
+/// Puts sink `$1` off until `$2` with error `$3`, releasing the lease.
+pub const POSTPONE_SINK: &str = "UPDATE audit_sinks SET due_at = $2, attempts = attempts + 1, \
+     last_error = $3, leased_until = NULL WHERE name = $1";

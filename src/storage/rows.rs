@@ -9,9 +9,11 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::core::alarm::{Alarm, Severity};
 use crate::core::audit::{Actor, AuditEvent, AuditRecord};
+use crate::core::checkpoint::Checkpoint;
 use crate::core::ids::Platform;
 use crate::core::outbox::{OutboxItem, OutgoingMessage, PostedRef, RejectedMessage};
 use crate::core::policy::RoleKind;
+use crate::core::ports::SinkCursor;
 use crate::core::request::{AccessRequest, Approval, EndReason, Grant, GrantTarget, NudgeStage};
 use crate::core::state::RequestState;
 
@@ -213,6 +215,8 @@ pub struct AuditRow {
     pub prev_hash: String,
     /// This record's hash.
     pub hash: String,
+    /// Id of the key that made the link (`''` for the first format).
+    pub key_id: String,
 }
 
 impl TryFrom<AuditRow> for AuditRecord {
@@ -238,6 +242,7 @@ impl TryFrom<AuditRow> for AuditRecord {
             },
             prev_hash: row.prev_hash,
             hash: row.hash,
+            key_id: row.key_id,
         })
     }
 }
@@ -257,6 +262,60 @@ pub struct HeadRow {
     pub last_seq: i64,
     /// Last appended hash (the genesis hash when empty).
     pub last_hash: String,
+}
+
+/// An `audit_checkpoints` row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CheckpointRow {
+    /// Position.
+    pub seq: i64,
+    /// Link at that position.
+    pub link: String,
+    /// When it was signed.
+    pub at: DateTime<Utc>,
+    /// Signer (hex).
+    pub public_key: String,
+    /// Signature (hex).
+    pub signature: String,
+}
+
+impl From<CheckpointRow> for Checkpoint {
+    fn from(row: CheckpointRow) -> Self {
+        Checkpoint {
+            seq: row.seq,
+            link: row.link,
+            at: row.at,
+            public_key: row.public_key,
+            signature: row.signature,
+        }
+    }
+}
+
+/// An `audit_sinks` row as claimed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SinkRow {
+    /// Sink name.
+    pub name: String,
+    /// Last record delivered.
+    pub event_seq: i64,
+    /// Last checkpoint delivered.
+    pub checkpoint_seq: i64,
+    /// Failed attempts since the last delivery.
+    pub attempts: i32,
+    /// Last failure.
+    pub last_error: Option<String>,
+}
+
+impl From<SinkRow> for SinkCursor {
+    fn from(row: SinkRow) -> Self {
+        SinkCursor {
+            name: row.name,
+            event_seq: row.event_seq,
+            checkpoint_seq: row.checkpoint_seq,
+            attempts: row.attempts,
+            last_error: row.last_error,
+        }
+    }
 }
 
 /// An `outbox` row as claimed.

@@ -69,6 +69,7 @@ fn audit_actor_columns_round_trip_and_reject_unknown_kinds() {
             detail: "{}".into(),
             prev_hash: String::new(),
             hash: String::new(),
+            key_id: String::new(),
         };
         assert_eq!(AuditRecord::try_from(row).expect("valid").event.actor, actor);
     }
@@ -83,6 +84,7 @@ fn audit_actor_columns_round_trip_and_reject_unknown_kinds() {
         detail: "{}".into(),
         prev_hash: String::new(),
         hash: String::new(),
+        key_id: String::new(),
     };
     assert!(AuditRecord::try_from(bad).is_err());
 }

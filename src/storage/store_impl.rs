@@ -10,11 +10,11 @@ use super::rows::{ApprovalRow, AuditRow, GrantRow, HeadRow, PostedRefRow, Reques
 use super::{SqlStore, on_db};
 use crate::core::alarm::Alarm;
 use crate::core::audit::{AuditRecord, truncate_micros};
+use crate::core::checkpoint::Checkpoint;
 use crate::core::error::{Error, Result};
 use crate::core::ids::{AlarmId, GrantId, PersonId, Platform, RequestId, RoleKey};
-use crate::core::outbox::OutgoingMessage;
-use crate::core::outbox::{DeliveryOutcome, OutboxItem, PostedRef};
-use crate::core::ports::{Commit, EligibilityRemoval, Store};
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
+use crate::core::ports::{Commit, EligibilityRemoval, SinkCursor, Store};
 use crate::core::renewal::EligibilityExtension;
 use crate::core::request::{AccessRequest, Grant};
 use crate::core::reviews::{Campaign, ReviewItem};
@@ -297,6 +297,49 @@ impl Store for SqlStore {
 
     async fn identity_links_of(&self, object_id: &str) -> Result<Vec<crate::core::identity::IdentityLink>> {
         self.load_links_of(object_id).await
+    }
+
+    async fn audit_page(
+        &self,
+        after_seq: i64,
+        since: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>> {
+        self.load_audit_page(after_seq, since, limit).await
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>> {
+        self.load_latest_checkpoint().await
+    }
+
+    async fn record_checkpoint(&self, checkpoint: &Checkpoint, outbox: &[OutgoingMessage]) -> Result<bool> {
+        self.insert_checkpoint(checkpoint, outbox).await
+    }
+
+    async fn checkpoints_between(
+        &self,
+        after_seq: i64,
+        up_to_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Checkpoint>> {
+        self.load_checkpoints_between(after_seq, up_to_seq, limit).await
+    }
+
+    async fn claim_sink(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<SinkCursor>> {
+        self.lease_sink(name, now, lease).await
+    }
+
+    async fn advance_sink(&self, name: &str, event_seq: i64, checkpoint_seq: i64) -> Result<()> {
+        self.move_sink(name, event_seq, checkpoint_seq).await
+    }
+
+    async fn postpone_sink(&self, name: &str, due_at: DateTime<Utc>, error: &str) -> Result<()> {
+        self.put_off_sink(name, due_at, error).await
     }
 
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {

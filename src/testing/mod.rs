@@ -4,12 +4,15 @@
 //! ([`discord_signing`]); a fake identity platform + Graph + ARM ([`FakeGraph`]); a fake Entra
 //! OpenID provider ([`FakeOidc`]) with the client authentication both fakes check
 //! ([`fake_client_auth`]) and the fixed test keys ([`keys`]); rows for seeding a store
-//! directly ([`seed`]).
+//! directly ([`seed`]); a fake audit collector ([`fake_audit_webhook`]); the audit key of tests
+//! and the demo ([`audit`]).
 //!
 //! Nothing here is used by `pimbot serve`.
 
+pub mod audit;
 pub mod azure_monitor;
 pub mod discord_signing;
+pub mod fake_audit_webhook;
 pub mod fake_client_auth;
 pub mod fake_discord;
 mod fake_discord_state;

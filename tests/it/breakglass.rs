@@ -179,7 +179,15 @@ async fn alarms_repage_until_acknowledged_with_a_reason() {
         app.advance(Duration::minutes(10));
         app.settle().await;
         assert_eq!(pages_of(&app).len(), 2, "no page after acknowledgement");
-        assert!(pimbot::storage::audit_export::verify(app.store().as_ref()).await.is_ok());
+        assert!(
+            pimbot::storage::audit_export::verify(
+                app.store().as_ref(),
+                &pimbot::testing::audit::test_ring(),
+                None
+            )
+            .await
+            .is_ok()
+        );
         app.stop().await;
     });
 }

@@ -12,6 +12,7 @@ fn pimbot(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pimbot"))
         .args(args)
         .env_remove("PIMBOT_CONFIG")
+        .env("PIMBOT_AUDIT_KEY", pimbot::testing::audit::TEST_AUDIT_KEY)
         .output()
         .expect("run pimbot");
     (

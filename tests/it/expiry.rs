@@ -79,7 +79,12 @@ async fn two_replicas_sweeping_the_same_due_grants_end_each_exactly_once() {
             "{}: one feed line each",
             db.name
         );
-        let verified = pimbot::storage::audit_export::verify(db.store.as_ref()).await;
+        let verified = pimbot::storage::audit_export::verify(
+            db.store.as_ref(),
+            &pimbot::testing::audit::test_ring(),
+            None,
+        )
+        .await;
         assert!(verified.is_ok(), "{}: the chain stays intact: {verified:?}", db.name);
 
         let g = db.store.grant(&GrantId("g-e0042".into())).await.expect("load").expect("exists");

@@ -32,6 +32,7 @@ fn pimbot(args: &[&str]) -> (i32, String, String) {
         .args(args)
         .env_remove("PIMBOT_CONFIG")
         .env("USER", "oncall-sre")
+        .env("PIMBOT_AUDIT_KEY", pimbot::testing::audit::TEST_AUDIT_KEY)
         .output()
         .expect("run pimbot");
     (
@@ -255,6 +256,13 @@ async fn revoke_on_discord_and_at_the_command_line() {
             (by_cli.event.detail["via"].as_str(), by_cli.event.detail["os_user"].as_str()),
             (Some("cli"), Some("oncall-sre"))
         );
+        let chain = pimbot::storage::audit_export::verify(
+            app.store().as_ref(),
+            &pimbot::testing::audit::test_ring(),
+            None,
+        )
+        .await;
+        assert!(chain.is_ok(), "{name}: the command line appends keyed records too: {chain:?}");
         let (code, _, err) = pimbot(&args);
         assert_eq!(code, 1, "{name}: nothing left to revoke is a failure: {err}");
         assert!(err.contains("holds no active"), "{err}");

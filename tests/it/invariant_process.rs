@@ -45,6 +45,7 @@ impl Server {
             .arg(&path)
             .env_remove("PIMBOT_CONFIG")
             .env("RUST_LOG", "warn")
+            .env("PIMBOT_AUDIT_KEY", pimbot::testing::audit::TEST_AUDIT_KEY)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -3,6 +3,8 @@
 mod support;
 
 mod alarm_storm;
+mod audit_sinks;
+mod audit_trail;
 mod breakglass;
 mod cli;
 mod crash_delivery;

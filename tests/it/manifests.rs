@@ -21,6 +21,7 @@ const SECRET_KEYS: &[&str] = &[
     "PIMBOT_SLACK_SIGNING_SECRET",
     "PIMBOT_SLACK_BOT_TOKEN",
     "PIMBOT_BREAK_GLASS_WEBHOOK_TOKEN",
+    "PIMBOT_AUDIT_KEY",
 ];
 
 #[test]
@@ -32,6 +33,7 @@ fn kubernetes_config_passes_pimbot_check_with_secrets_from_the_environment() {
         check.env(key, "placeholder-value");
     }
     check.env("PIMBOT_DATABASE_URL", "postgres://pimbot@db.internal/pimbot");
+    check.env("PIMBOT_AUDIT_KEY", "placeholder-audit-key-of-at-least-32-bytes");
     // What the AKS workload identity webhook injects into the pod.
     check.env("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/azure/tokens/azure-identity-token");
     check.env("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000000");

@@ -41,6 +41,7 @@ impl Server {
             .args(["serve", "--config"])
             .arg(&path)
             .env("RUST_LOG", "warn")
+            .env("PIMBOT_AUDIT_KEY", pimbot::testing::audit::TEST_AUDIT_KEY)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -184,7 +185,9 @@ async fn two_replicas_on_one_postgres_never_double_act() {
     assert_eq!(db.store.request(&pending).await.expect("read").expect("kept").state, RequestState::Pending);
     assert_no_duplicates(&fake);
     assert!(
-        pimbot::storage::audit_export::verify(db.store.as_ref()).await.is_ok(),
+        pimbot::storage::audit_export::verify(db.store.as_ref(), &pimbot::testing::audit::test_ring(), None)
+            .await
+            .is_ok(),
         "one unbroken audit chain"
     );
     a.kill_9();

@@ -73,7 +73,15 @@ async fn request_is_approved_granted_and_expires_on_time() {
         assert_eq!(app.request(&id).await.state, RequestState::Expired);
         assert!(matches!(app.directory.calls().last(), Some(DirectoryCall::Revoke(_))));
         assert!(app.channel(FEED).iter().any(|m| m.text.contains("expired")), "feed says it ended");
-        assert!(pimbot::storage::audit_export::verify(app.store().as_ref()).await.is_ok());
+        assert!(
+            pimbot::storage::audit_export::verify(
+                app.store().as_ref(),
+                &pimbot::testing::audit::test_ring(),
+                None
+            )
+            .await
+            .is_ok()
+        );
         app.stop().await;
     });
 }

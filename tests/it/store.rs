@@ -11,7 +11,20 @@ use pimbot::core::ports::{Commit, Store, Write};
 use pimbot::core::request::{AccessRequest, Approval, EndReason, Grant, NudgeStage};
 use pimbot::core::state::RequestState;
 use pimbot::core::view::{MessageBody, Notice};
-use pimbot::storage::audit_export::{ExportFormat, export, verify};
+use pimbot::storage::audit_export::{ExportFormat, ExportRequest, VerifyError};
+
+/// Verifies the chain with the test key, without checkpoints.
+async fn verify(store: &dyn Store) -> Result<String, VerifyError> {
+    pimbot::storage::audit_export::verify(store, &pimbot::testing::audit::test_ring(), None).await
+}
+
+/// The whole trail exported in `format`.
+async fn export(store: &dyn Store, format: ExportFormat) -> String {
+    let mut out = Vec::new();
+    let request = ExportRequest { after_seq: 0, since: None, format, follow: None };
+    pimbot::storage::audit_export::export(store, request, &mut out).await.expect("export");
+    String::from_utf8(out).expect("utf8")
+}
 
 use crate::support::db::{TestDb, backends};
 
@@ -413,25 +426,21 @@ async fn exports_have_the_expected_shape() {
     for db in chained(3).await {
         let records = db.store.audit_records(None).await.expect("records");
 
-        let mut jsonl = Vec::new();
-        export(&records, ExportFormat::Jsonl, &mut jsonl).expect("jsonl");
-        let text = String::from_utf8(jsonl).expect("utf8");
+        let text = export(db.store.as_ref(), ExportFormat::Jsonl).await;
         let parsed: Vec<AuditRecord> =
             text.lines().map(|l| serde_json::from_str(l).expect("one record per line")).collect();
         assert_eq!(parsed, records, "{}", db.name);
 
-        let mut csv = Vec::new();
-        export(&records, ExportFormat::Csv, &mut csv).expect("csv");
-        let text = String::from_utf8(csv).expect("utf8");
+        let text = export(db.store.as_ref(), ExportFormat::Csv).await;
         let lines: Vec<_> = text.split_terminator("\r\n").collect();
-        assert_eq!(lines[0], "seq,at,actor,kind,request_id,role,detail,prev_hash,hash");
+        assert_eq!(lines[0], "seq,at,actor,kind,request_id,role,detail,prev_hash,hash,key_id");
         assert_eq!(lines.len(), 4);
         assert!(
             lines[1]
                 .starts_with("1,2026-11-21T12:00:01.123456Z,alice,request.submitted,r-1,global-admin,\"{")
         );
         assert!(lines[1].contains(r#"""note"":""a, \""quoted\"" note"""#), "{}", lines[1]);
-        assert!(lines[1].ends_with(&records[0].hash));
+        assert!(lines[1].ends_with(&format!("{},{}", records[0].hash, records[0].key_id)));
     }
 }
 

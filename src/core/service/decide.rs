@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::messages::{direct, feed, update_card};
+use super::messages::{card_key, direct, feed, update_card};
 use super::step_up::StepUpProof;
 use super::submit::already_changed;
 use super::{AccessService, Decision, role_of};
@@ -236,6 +236,16 @@ impl AccessService {
                 }
             }
         }
+        // Evidence: the chat messages the decision was taken on, so an auditor can go from the
+        // audit line to the card (Slack `ts`, Discord message id, as the outbox recorded them
+        // when it posted the card), and the platform of the click.
+        let cards = self.card_messages(&request).await?;
+        for event in &mut audit {
+            if let Some(detail) = event.detail.as_object_mut() {
+                detail.insert("messages".into(), cards.clone());
+                detail.insert("decided_on".into(), json!(user.platform));
+            }
+        }
         // The card update goes first so the card never lags behind the feed.
         let mut messages = update_card(&self.channels, &policy, role, &request, now);
         messages.extend(outbox);
@@ -262,6 +272,23 @@ impl AccessService {
             },
             Err(other) => Err(other),
         }
+    }
+}
+
+impl AccessService {
+    /// The request's card as posted on each platform: `[{platform, channel, message_id}]`.
+    async fn card_messages(&self, request: &AccessRequest) -> Result<serde_json::Value> {
+        let mut cards = Vec::new();
+        for channels in &self.channels {
+            if let Some(posted) = self.store.posted_ref(channels.platform, &card_key(request)).await? {
+                cards.push(json!({
+                    "platform": posted.platform,
+                    "channel": posted.channel,
+                    "message_id": posted.message_id,
+                }));
+            }
+        }
+        Ok(serde_json::Value::Array(cards))
     }
 }
 

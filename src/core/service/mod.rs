@@ -6,6 +6,7 @@
 mod activate;
 mod alarm;
 mod alerts;
+mod checkpoint;
 mod decide;
 mod end_alert;
 mod expire;
@@ -43,6 +44,7 @@ use super::request::AccessRequest;
 
 pub use activate::{ACTIVATION_LEASE, GRANT_RETRY_MAX, GRANT_RETRY_MIN, RETRYING};
 pub use alarm::DEFAULT_REPAGE_EVERY;
+pub use checkpoint::{CHECKPOINT_ORDER_KEY, CheckpointPolicy};
 pub use identity::{SignInAsk, SignInSettings};
 pub use lookup::LOOKUP_TTL;
 pub use messages::Channels;

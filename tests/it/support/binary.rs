@@ -33,6 +33,7 @@ impl Binary {
             .arg(&path)
             .env_remove("PIMBOT_CONFIG")
             .env("RUST_LOG", "debug")
+            .env("PIMBOT_AUDIT_KEY", pimbot::testing::audit::TEST_AUDIT_KEY)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

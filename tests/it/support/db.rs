@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use pimbot::core::ports::Store;
 use pimbot::storage::SqlStore;
+use pimbot::testing::audit::test_linker;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 use tempfile::TempDir;
 
@@ -50,9 +51,10 @@ impl TestDb {
         Self { name: "postgres", url, store, _dir: None }
     }
 
-    /// Opens the same database again through `pimbot::storage::connect` (migrations run again).
+    /// Opens the same database again through `pimbot::storage::connect_with` with the test key
+    /// (migrations run again).
     pub async fn reconnect(&self) -> Arc<dyn Store> {
-        pimbot::storage::connect(&self.url).await.expect("reconnect")
+        pimbot::storage::connect_with(&self.url, test_linker()).await.expect("reconnect")
     }
 }
 
@@ -81,7 +83,7 @@ impl Drop for TestDb {
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("pimbot.db").display());
-    let store = pimbot::storage::connect(&url).await.expect("open sqlite store");
+    let store = pimbot::storage::connect_with(&url, test_linker()).await.expect("open sqlite store");
     TestDb { name: "sqlite", url, store, _dir: Some(dir) }
 }
 
@@ -121,7 +123,7 @@ fn with_database(url: &str, db: &str) -> String {
 /// A fresh PostgreSQL database and store, when a server is configured.
 pub async fn postgres() -> Option<TestDb> {
     let url = pg_url_for_new_db().await?;
-    let store = SqlStore::open(&url).await.expect("open postgres store");
+    let store = SqlStore::open(&url).await.expect("open postgres store").with_linker(test_linker());
     Some(TestDb { name: "postgres", url, store: Arc::new(store), _dir: None })
 }
 
