@@ -12,6 +12,7 @@
 
 mod eligible;
 pub mod file;
+pub mod formats;
 mod resolve;
 pub mod summary;
 pub mod tier;

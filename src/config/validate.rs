@@ -82,6 +82,7 @@ impl Config {
         self.check_slack(p);
         self.check_discord(p);
         self.check_directory(p);
+        self.check_formats(p);
         if let Some(monitor) = &self.break_glass_monitor {
             require_secret(
                 p,

@@ -15,6 +15,7 @@ mod postgres;
 mod queries;
 mod rows;
 mod sqlite;
+pub mod status;
 mod store_impl;
 
 use std::sync::Arc;

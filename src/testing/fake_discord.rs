@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::fake_discord_state::{DiscordMessage, State as Messages, validate};
 
 /// The bot token [`FakeDiscord::start`] expects (`Authorization: Bot …`).
-pub const FAKE_DISCORD_TOKEN: &str = "fake-discord-bot-token";
+pub const FAKE_DISCORD_TOKEN: &str = "ZmFrZS1kaXNjb3JkLWJvdA.fake.discord-bot-token";
 
 /// One request the fake received.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@ mod support;
 
 mod breakglass;
 mod cli;
+mod cli_ops;
 mod discord_alarm;
 mod discord_flow;
 mod durability;

@@ -28,8 +28,8 @@ fn kubernetes_config_passes_pimbot_check_with_secrets_from_the_environment() {
     let config = root().join("manifests/kubernetes/pimbot.toml");
     let mut check = Command::new(env!("CARGO_BIN_EXE_pimbot"));
     check.arg("check").arg("--config").arg(&config).env_remove("PIMBOT_CONFIG");
-    for key in SECRET_KEYS {
-        check.env(key, "placeholder-value");
+    for (key, value) in crate::cli::EXAMPLE_ENV {
+        check.env(key, value);
     }
     check.env("PIMBOT_DATABASE_URL", "postgres://pimbot@db.internal/pimbot");
     let out = check.output().expect("run pimbot check");
