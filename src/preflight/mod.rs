@@ -10,7 +10,9 @@
 //!
 //! Read-only: nothing is created, migrated, posted or granted. Every call has a short timeout.
 
+mod chat;
 mod database;
+mod graph;
 
 use std::time::Duration;
 
@@ -89,8 +91,15 @@ impl Report {
 
 /// Runs every online check the config calls for. Never fails as a whole: each problem is one
 /// failed [`Check`].
-pub async fn run(config: &Config, _policy: &Policy) -> Report {
+pub async fn run(config: &Config, policy: &Policy) -> Report {
     let mut report = Report::default();
     report.0.push(database::check(config).await);
+    if let Some(slack) = config.slack() {
+        report.0.extend(chat::slack(slack).await);
+    }
+    if let Some(discord) = config.discord() {
+        report.0.extend(chat::discord(discord).await);
+    }
+    report.0.extend(graph::check(config, policy).await);
     report
 }

@@ -78,6 +78,8 @@ pub(super) struct Inner {
     pub(super) token_lifetime: u64,
     pub(super) arm_requests: HashMap<String, Value>,
     pub(super) next_id: usize,
+    /// Path prefixes answered 403, as for a permission the app registration lacks.
+    pub(super) denied: Vec<String>,
 }
 
 pub(super) type Shared = Arc<Mutex<Inner>>;
@@ -143,6 +145,13 @@ impl FakeGraph {
             self.graph_url(),
             self.arm_url()
         )
+    }
+
+    /// Answers every Graph or ARM call whose path (after `/graph/v1.0/` or `/arm/`) starts
+    /// with `prefix` with 403, the way Graph (`Authorization_RequestDenied`) and ARM
+    /// (`AuthorizationFailed`) refuse a permission the app lacks.
+    pub fn deny(&self, prefix: &str) {
+        lock(&self.inner).denied.push(prefix.to_owned());
     }
 
     /// Every call so far, oldest first.

@@ -3,6 +3,7 @@
 mod support;
 
 mod breakglass;
+mod check_online;
 mod cli;
 mod cli_ops;
 mod discord_alarm;

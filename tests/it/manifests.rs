@@ -112,7 +112,10 @@ fn slack_manifests_use_least_privilege_scopes_and_pimbots_routes() {
             .lines()
             .map_while(|l| l.trim().strip_prefix("- "))
             .collect();
-        assert_eq!(scopes, ["commands", "chat:write", "chat:write.public", "im:write"]);
+        assert_eq!(
+            scopes,
+            ["commands", "chat:write", "chat:write.public", "im:write", "channels:read", "groups:read"]
+        );
         assert!(manifest.contains("is_enabled: true"), "interactivity on");
     }
     assert!(http.contains("url: https://pimbot.example.com/slack/commands"));
