@@ -208,8 +208,14 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             verifier: crate::discord::verify::DiscordVerifier { verifier, clock: parts.clock.clone() },
         });
     }
+    crate::metrics::install();
+    let platforms: Vec<&'static str> =
+        channels.iter().map(|c| if c.platform == Platform::Slack { "slack" } else { "discord" }).collect();
+    let directory_name = parts.directory.name();
+    crate::metrics::catalog::register(&parts.policy, directory_name, &platforms);
+    let store: Arc<dyn Store> = Arc::new(crate::storage::InstrumentedStore::new(parts.store));
     let mut service = AccessService::new(
-        parts.store.clone(),
+        store.clone(),
         Arc::new(crate::directory::InstrumentedDirectory::new(parts.directory)),
         parts.clock.clone(),
         parts.policy,
@@ -228,7 +234,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         .break_glass
         .as_ref()
         .map(|bg| crate::webhooks::AzureMonitorState { token: bg.webhook_token.clone() });
-    let dispatcher = Arc::new(Dispatcher::new(parts.store, parts.clock, senders));
+    let dispatcher = Arc::new(Dispatcher::new(store, parts.clock, senders));
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr().context("reading the bound address")?;
     let reload: Option<Reloader> = parts.policy_source.map(|source| {
@@ -237,6 +243,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             let policy = source()?;
             let summary =
                 format!("policy reloaded: {} roles, {} people", policy.roles.len(), policy.people.len());
+            crate::metrics::catalog::register(&policy, directory_name, &platforms);
             service.reload_policy(policy);
             Ok(summary)
         }) as Reloader

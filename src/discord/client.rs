@@ -148,7 +148,9 @@ impl DiscordApi {
         let request =
             self.http.request(method.clone(), &url).header(reqwest::header::AUTHORIZATION, &self.auth);
         let request = if method == reqwest::Method::GET { request } else { request.json(body) };
+        let started = std::time::Instant::now();
         let sent = request.timeout(self.timeout).send().await;
+        crate::metrics::chat_api_latency("discord", route, started.elapsed().as_secs_f64());
         let response = match sent {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {

@@ -18,7 +18,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// `GET /metrics`: refreshes the database-backed gauges, then renders every metric.
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let service = &app.service;
-    crate::metrics::refresh_gauges(service.store().as_ref(), service.clock().now()).await;
+    crate::metrics::refresh_gauges(service.store().as_ref(), &service.policy(), service.clock().now()).await;
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], crate::metrics::render())
 }
 

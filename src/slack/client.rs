@@ -147,7 +147,10 @@ impl SlackApi {
         call: impl std::future::Future<Output = ClientResult<T>>,
         what: &str,
     ) -> Result<T, SlackApiError> {
-        match tokio::time::timeout(self.timeout, call).await {
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(self.timeout, call).await;
+        crate::metrics::chat_api_latency("slack", what, started.elapsed().as_secs_f64());
+        match outcome {
             Ok(Ok(v)) => {
                 crate::metrics::chat_api_call("slack", what, "ok");
                 Ok(v)

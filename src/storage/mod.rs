@@ -10,6 +10,7 @@
 mod alarms;
 pub mod audit_export;
 mod commit;
+mod instrumented;
 mod outbox;
 mod postgres;
 mod queries;
@@ -22,6 +23,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sqlx::{Database, PgPool, Transaction};
+
+pub use instrumented::InstrumentedStore;
 
 use crate::core::ports::Store;
 

@@ -169,6 +169,15 @@ pub const OUTBOX_DEPTH: &str = "SELECT COUNT(*) FROM outbox WHERE state = 'pendi
 pub const OUTBOX_OLDEST_PENDING: &str = "SELECT MIN(created_at) FROM outbox WHERE state = 'pending'";
 /// Grants not yet ended.
 pub const OPEN_GRANT_COUNT: &str = "SELECT COUNT(*) FROM grants WHERE ended_at IS NULL";
+/// Pending requests by role (metrics).
+pub const PENDING_BY_ROLE: &str =
+    "SELECT role, COUNT(*) FROM requests WHERE state = 'pending' GROUP BY role ORDER BY role";
+/// Open grants by role (metrics).
+pub const OPEN_GRANTS_BY_ROLE: &str =
+    "SELECT role, COUNT(*) FROM grants WHERE ended_at IS NULL GROUP BY role ORDER BY role";
+/// Unacknowledged alarms by account and severity (metrics).
+pub const OPEN_ALARMS: &str = "SELECT account_upn, severity, COUNT(*) FROM alarms \
+     WHERE acknowledged_at IS NULL GROUP BY account_upn, severity ORDER BY account_upn, severity";
 
 /// Remembers (or re-points) a posted message.
 pub const UPSERT_POSTED_REF: &str = "INSERT INTO posted_refs (platform, ref_key, channel, message_id) \

@@ -129,8 +129,42 @@ fn slack_manifests_use_least_privilege_scopes_and_pimbots_routes() {
 fn dockerfile_builds_locked_and_runs_as_non_root() {
     let dockerfile = read("Dockerfile");
     assert!(dockerfile.contains("FROM rust:1.95-slim-bookworm AS build"));
-    assert!(dockerfile.contains("cargo build --release --locked"));
+    assert!(
+        dockerfile.contains("cargo build --release --locked --no-default-features"),
+        "no fakes in the image"
+    );
     assert!(dockerfile.contains("distroless/cc-debian12:nonroot") && dockerfile.contains("USER 65532"));
     let ignore = read(".dockerignore");
     assert!(ignore.lines().any(|l| l.trim() == "target/"), "target/ stays out of the context");
+}
+
+/// The shipped alert rules use only metrics pimbot exports, and every alert has a promtool
+/// test (`.ci/run` runs `promtool test rules`; this check needs no Prometheus).
+#[test]
+fn alert_rules_use_exported_metrics_and_every_alert_is_tested() {
+    let rules = read("manifests/prometheus/pimbot-rules.yaml");
+    let tests = read("manifests/prometheus/pimbot-rules-test.yaml");
+    let mut used = std::collections::BTreeSet::new();
+    for line in rules.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let mut rest = line;
+        while let Some(at) = rest.find("pimbot_") {
+            let name: String =
+                rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            rest = &rest[at + name.len()..];
+            used.insert(name);
+        }
+    }
+    assert!(used.len() >= 8, "the rules use pimbot's metrics: {used:?}");
+    for name in &used {
+        let base = ["_bucket", "_count", "_sum"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|b| b.ends_with("_seconds")))
+            .unwrap_or(name);
+        assert!(pimbot::metrics::ALL.contains(&base), "the rules use {name}, which pimbot does not export");
+    }
+    let alerts: Vec<&str> = rules.lines().filter_map(|l| l.trim().strip_prefix("- alert: ")).collect();
+    assert!(alerts.len() >= 8, "{alerts:?}");
+    for alert in alerts {
+        assert!(tests.contains(&format!("alertname: {alert}")), "{alert} has a promtool test");
+    }
 }
