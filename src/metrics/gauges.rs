@@ -19,8 +19,11 @@ use crate::core::ids::RoleKey;
 use crate::core::policy::Policy;
 use crate::core::ports::Store;
 
-/// Label sets set on an earlier scrape: `(metric, label pairs)`.
-static SEEN: Mutex<BTreeSet<(&'static str, Vec<(&'static str, String)>)>> = Mutex::new(BTreeSet::new());
+/// One gauge series: the metric and its label pairs.
+type Series = (&'static str, Vec<(&'static str, String)>);
+
+/// Series set on an earlier scrape.
+static SEEN: Mutex<BTreeSet<Series>> = Mutex::new(BTreeSet::new());
 
 /// Sets the database-backed gauges from the store. Errors are logged and leave the previous
 /// values in place (a scrape never fails because of them).
