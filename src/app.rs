@@ -16,7 +16,7 @@ use crate::core::ports::{ChatSender, Clock, Directory, Store};
 use crate::core::service::{AccessService, Channels};
 use crate::delivery::Dispatcher;
 use crate::http::admin::{AdminState, Reloader};
-use crate::http::{AppState, SlackState, router};
+use crate::http::{AppState, SlackState};
 use crate::slack::client::SlackApi;
 pub use crate::slack::socket::SocketModeParts;
 use crate::slack::verify::SlackVerifier;
@@ -116,6 +116,8 @@ pub type PolicySource = Arc<dyn Fn() -> anyhow::Result<Policy> + Send + Sync>;
 pub struct Running {
     /// The bound address.
     pub addr: SocketAddr,
+    /// The internal listener's address (`/metrics`, `/admin/reload`), when it has its own.
+    pub internal_addr: Option<SocketAddr>,
     /// The use cases (tests and the demo drive sweeps through it).
     pub service: Arc<AccessService>,
     /// The outbox dispatcher.
@@ -125,6 +127,7 @@ pub struct Running {
     /// Re-reads and applies the policy (what SIGHUP runs), when a source was given.
     pub reload: Option<Reloader>,
     server: JoinHandle<()>,
+    internal_server: Option<JoinHandle<()>>,
     scheduler: JoinHandle<()>,
     socket_mode: Option<JoinHandle<()>>,
 }
@@ -134,6 +137,9 @@ impl Running {
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.server.await;
+        if let Some(internal) = self.internal_server {
+            let _ = internal.await;
+        }
         let _ = self.scheduler.await;
         if let Some(socket_mode) = self.socket_mode {
             let _ = socket_mode.await;
@@ -162,6 +168,9 @@ impl Running {
     pub async fn wait(self) {
         let _ = self.server.await;
         self.shutdown.cancel();
+        if let Some(internal) = self.internal_server {
+            let _ = internal.await;
+        }
         let _ = self.scheduler.await;
         if let Some(socket_mode) = self.socket_mode {
             let _ = socket_mode.await;
@@ -172,6 +181,17 @@ impl Running {
 /// Starts the HTTP server on `listener`, the background loops and, when configured, the Slack
 /// Socket Mode listener.
 pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Running> {
+    start_with(parts, listener, None).await
+}
+
+/// [`start`], with `/metrics` and `/admin/reload` moved to their own `internal` listener when
+/// one is given (`[server] internal_listen`): `listener` then serves only the chat routes,
+/// webhooks and probes.
+pub async fn start_with(
+    parts: Parts,
+    listener: TcpListener,
+    internal: Option<TcpListener>,
+) -> anyhow::Result<Running> {
     let mut channels = Vec::new();
     let mut senders: Vec<Arc<dyn ChatSender>> = Vec::new();
     let mut slack_state = None;
@@ -267,20 +287,43 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         ),
         _ => None,
     };
-    let app = router(state);
-    let server = tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "HTTP server stopped with an error");
-            }
+    let (internal_addr, internal_server) = match internal {
+        Some(internal) => {
+            let internal_addr = internal.local_addr().context("reading the internal address")?;
+            let app = crate::http::router_for(state.clone(), crate::http::Surface::Internal);
+            (Some(internal_addr), Some(serve(internal, app, shutdown.clone())))
         }
-    });
+        None => (None, None),
+    };
+    let surface = if internal_addr.is_some() { crate::http::Surface::Public } else { crate::http::Surface::All };
+    let server = serve(listener, crate::http::router_for(state, surface), shutdown.clone());
     let scheduler =
         tokio::spawn(crate::scheduler::run(service.clone(), dispatcher.clone(), shutdown.clone()));
-    tracing::info!(%addr, "pimbot is listening");
-    Ok(Running { addr, service, dispatcher, shutdown, reload, server, scheduler, socket_mode })
+    match internal_addr {
+        Some(internal) => tracing::info!(%addr, %internal, "pimbot is listening"),
+        None => tracing::info!(%addr, "pimbot is listening"),
+    }
+    Ok(Running {
+        addr,
+        internal_addr,
+        service,
+        dispatcher,
+        shutdown,
+        reload,
+        server,
+        internal_server,
+        scheduler,
+        socket_mode,
+    })
+}
+
+/// Serves `app` on `listener` until `shutdown`, finishing in-flight requests.
+fn serve(listener: TcpListener, app: axum::Router, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let served =
+            axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "HTTP server stopped with an error");
+        }
+    })
 }

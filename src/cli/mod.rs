@@ -193,7 +193,8 @@ async fn reload_remote(globals: &Globals) -> anyhow::Result<ExitCode> {
         .admin_token
         .clone()
         .context("reload needs [server] admin_token (or PIMBOT_ADMIN_TOKEN)")?;
-    let mut addr = config.listen_addr()?;
+    // `/admin/reload` lives on the internal listener when there is one.
+    let mut addr = config.internal_listen_addr()?.map_or_else(|| config.listen_addr(), Ok)?;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
@@ -271,7 +272,13 @@ async fn serve(globals: &Globals) -> anyhow::Result<()> {
     let addr = config.listen_addr()?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    let running = app::start(parts, listener).await?;
+    let internal = match config.internal_listen_addr()? {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
+    let running = app::start_with(parts, listener, internal).await?;
     if crate::signins::spawn_from_config(&config, running.service.clone(), running.shutdown.clone())?
         .is_some()
     {

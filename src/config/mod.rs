@@ -183,6 +183,19 @@ impl Config {
         })
     }
 
+    /// The socket address of the internal listener (`[server] internal_listen`), if any.
+    pub fn internal_listen_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        self.server
+            .internal_listen
+            .as_deref()
+            .map(|a| {
+                a.trim().parse().with_context(|| {
+                    format!("server.internal_listen: `{a}` is not a socket address like 0.0.0.0:9090")
+                })
+            })
+            .transpose()
+    }
+
     /// Replaces secrets with the `PIMBOT_…` environment values that are set and non-empty.
     /// Only sections present in the file are touched: an environment variable alone does not
     /// enable Slack or Discord.

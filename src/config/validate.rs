@@ -78,6 +78,14 @@ impl Config {
                 format!("`{}` is not a socket address; write it like \"127.0.0.1:8080\"", self.server.listen),
             );
         }
+        if let Some(internal) = &self.server.internal_listen
+            && internal.trim().parse::<SocketAddr>().is_err()
+        {
+            p.push(
+                "server.internal_listen",
+                format!("`{internal}` is not a socket address; write it like \"0.0.0.0:9090\""),
+            );
+        }
         self.check_database(p);
         self.check_slack(p);
         self.check_discord(p);

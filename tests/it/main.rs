@@ -12,6 +12,7 @@ mod durability;
 mod expiry;
 mod graph;
 mod graph_drift;
+mod internal_port;
 mod lookup;
 mod manifests;
 mod metrics;
