@@ -295,7 +295,8 @@ pub async fn start_with(
         }
         None => (None, None),
     };
-    let surface = if internal_addr.is_some() { crate::http::Surface::Public } else { crate::http::Surface::All };
+    let surface =
+        if internal_addr.is_some() { crate::http::Surface::Public } else { crate::http::Surface::All };
     let server = serve(listener, crate::http::router_for(state, surface), shutdown.clone());
     let scheduler =
         tokio::spawn(crate::scheduler::run(service.clone(), dispatcher.clone(), shutdown.clone()));
@@ -320,8 +321,9 @@ pub async fn start_with(
 /// Serves `app` on `listener` until `shutdown`, finishing in-flight requests.
 fn serve(listener: TcpListener, app: axum::Router, shutdown: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let served =
-            axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "HTTP server stopped with an error");
         }

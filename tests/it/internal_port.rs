@@ -52,7 +52,10 @@ async fn metrics_and_admin_move_to_the_internal_port() {
     let reload = |base: String| {
         let http = http.clone();
         async move {
-            let res = http.post(format!("{base}/admin/reload")).bearer_auth("3f9c2a7d1e6b4c8a9d0e1f2a3b4c5d6e").send();
+            let res = http
+                .post(format!("{base}/admin/reload"))
+                .bearer_auth("3f9c2a7d1e6b4c8a9d0e1f2a3b4c5d6e")
+                .send();
             res.await.expect("POST").status().as_u16()
         }
     };

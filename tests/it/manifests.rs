@@ -190,7 +190,8 @@ fn compose_quickstart_config_passes_check_with_its_environment() {
         }
         cmd.env("PIMBOT_DATABASE_URL", database_url).envs(env.iter().copied());
         let out = cmd.output().expect("run pimbot check");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         (out.status.code(), text)
     };
     let (code, text) = check(&[
@@ -198,7 +199,7 @@ fn compose_quickstart_config_passes_check_with_its_environment() {
         ("PIMBOT_SLACK_APP_TOKEN", "xapp-1-A0123456789-1234567890123-0123456789abcdef"),
     ]);
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("socket mode") || text.contains("Socket Mode") || text.contains("is valid"), "{text}");
+    assert!(text.contains("is valid"), "{text}");
 
     let example: Vec<(String, String)> = read("examples/compose/.env.example")
         .lines()
@@ -209,7 +210,10 @@ fn compose_quickstart_config_passes_check_with_its_environment() {
     let env: Vec<(&str, &str)> = example.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (code, text) = check(&env);
     assert_eq!(code, Some(3), "{text}");
-    assert!(text.contains("slack.bot_token") && text.contains("slack.app_token") && text.contains("placeholder"), "{text}");
+    assert!(
+        text.contains("slack.bot_token") && text.contains("slack.app_token") && text.contains("placeholder"),
+        "{text}"
+    );
 }
 
 /// The `graph` overlay: real grants over AKS workload identity (no directory secret anywhere),
@@ -223,7 +227,10 @@ fn graph_overlay_uses_workload_identity_and_ports_are_split_by_audience() {
     let sa = read("manifests/overlays/graph/serviceaccount.yaml");
     assert!(sa.contains("azure.workload.identity/client-id:"), "{sa}");
     let patch = read("manifests/overlays/graph/workload-identity.yaml");
-    assert!(patch.contains("azure.workload.identity/use: \"true\"") && patch.contains("serviceAccountName: pimbot"));
+    assert!(
+        patch.contains("azure.workload.identity/use: \"true\"")
+            && patch.contains("serviceAccountName: pimbot")
+    );
     let config = read("manifests/overlays/graph/pimbot.toml");
     assert!(config.contains("kind = \"graph\"") && config.contains("credential = \"federated\""), "{config}");
     for secret_key in ["client_secret", "tenant_id =", "client_id ="] {
@@ -234,7 +241,9 @@ fn graph_overlay_uses_workload_identity_and_ports_are_split_by_audience() {
     let base = read("manifests/kubernetes/pimbot.toml");
     assert!(base.contains("internal_listen = \"0.0.0.0:9090\""), "metrics off the public port");
     let deployment = read("manifests/kubernetes/deployment.yaml");
-    assert!(deployment.contains("containerPort: 9090") && deployment.contains("prometheus.io/port: \"9090\""));
+    assert!(
+        deployment.contains("containerPort: 9090") && deployment.contains("prometheus.io/port: \"9090\"")
+    );
     // The migrate init container gets the database URL and nothing else secret.
     let init = deployment.split("containers:\n        - name: pimbot").next().unwrap_or_default();
     assert!(init.contains("key: PIMBOT_DATABASE_URL"));
@@ -245,7 +254,9 @@ fn graph_overlay_uses_workload_identity_and_ports_are_split_by_audience() {
     let ingress = netpol.split("egress:").next().unwrap_or_default();
     let rules: Vec<&str> = ingress.split("    - from:").skip(1).collect();
     assert_eq!(rules.len(), 2, "two ingress rules, each with a source: {ingress}");
-    assert!(rules[0].contains("kubernetes.io/metadata.name: ingress-nginx") && rules[0].contains("port: 8080"));
+    assert!(
+        rules[0].contains("kubernetes.io/metadata.name: ingress-nginx") && rules[0].contains("port: 8080")
+    );
     assert!(!rules[0].contains("9090"));
     assert!(rules[1].contains("kubernetes.io/metadata.name: monitoring") && rules[1].contains("port: 9090"));
     assert!(!rules[1].contains("8080"));
