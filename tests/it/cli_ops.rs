@@ -113,7 +113,11 @@ fn a_closed_pipe_ends_quietly_with_exit_code_zero() {
     let url = sqlite_url(&dir);
     let (code, _, err) = pimbot_with_env(&["migrate", "--database-url", &url], &[]);
     assert_eq!(code, 0, "{err}");
-    for args in [vec!["completions", "bash"], vec!["man"], vec!["audit", "export", "--database-url", &url]] {
+    for args in [
+        vec!["completions", "bash"],
+        vec!["man"],
+        vec!["audit", "export", "--format", "csv", "--database-url", &url],
+    ] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pimbot"))
             .args(&args)
             .stdout(Stdio::piped())
