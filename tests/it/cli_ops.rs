@@ -181,3 +181,34 @@ fn piped_logs_carry_no_colour_and_json_logs_are_flat() {
     }
     assert!(lines.iter().any(|v| v.get("summary").is_some()), "event fields sit at the top level: {json}");
 }
+
+#[tokio::test]
+async fn reconcile_exits_five_when_the_directory_drifted() {
+    use pimbot::testing::{FakeAssignment, FakeGraph, FakeKind};
+    const GA: &str = "62e90394-69f5-4237-9190-012177145e10";
+    let fake = FakeGraph::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{}\"\n{}\n[[person]]\nid = \"alice\"\nupn = \"alice@contoso.com\"\nobject_id = \"071cc716-8147-4397-a5ba-b2105951cc0b\"\n[[person]]\nid = \"carol\"\nupn = \"carol@contoso.com\"\n[[role]]\nkey = \"global-admin\"\nkind = \"entra-role\"\ndirectory_id = \"{GA}\"\ntier = \"critical\"\napprovers = [\"carol\"]\neligible = [\"alice\"]\n",
+        sqlite_url(&dir),
+        fake.directory_toml("policy"),
+    );
+    let config = write(&dir, "pimbot.toml", &text);
+    let run = |config: String| async move {
+        tokio::task::spawn_blocking(move || pimbot_with_env(&["reconcile", "--config", &config], &[]))
+            .await
+            .expect("join")
+    };
+    let (code, out, err) = run(config.clone()).await;
+    assert_eq!(code, 0, "no drift: {out}{err}");
+    // Standing access that pimbot never granted.
+    fake.add_assignment(FakeAssignment::standing(
+        FakeKind::Entra,
+        "071cc716-8147-4397-a5ba-b2105951cc0b",
+        GA,
+        "/",
+    ));
+    let (code, out, err) = run(config).await;
+    assert_eq!(code, 5, "drift exits 5: {out}{err}");
+    assert!(out.contains("1 do not match"), "{out}");
+}
