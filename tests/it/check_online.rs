@@ -231,3 +231,27 @@ async fn a_database_behind_this_binary_or_ahead_of_it_is_named() {
         );
     }
 }
+
+#[tokio::test]
+async fn socket_mode_checks_the_app_token() {
+    let f = healthy_fakes().await;
+    f.slack.enable_socket_mode(pimbot::testing::FAKE_APP_TOKEN, "ws://127.0.0.1:9/unused");
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = format!("sqlite://{}", dir.path().join("missing.db").display());
+    let socket = |token: &str| {
+        config(&db, &f.slack, &f.discord, &f.graph).replace(
+            "signing_secret = \"8f742231b10e8888abcd99yyyzzz85a5\"",
+            &format!("socket_mode = true\napp_token = \"{token}\""),
+        )
+    };
+    let (_, out, _) = check_online(socket(pimbot::testing::FAKE_APP_TOKEN), &f.slack.token()).await;
+    assert!(line(&out, "slack app token").starts_with("ok "), "{out}");
+    let (code, out, _) = check_online(socket("xapp-1-A0OTHER-1-revoked"), &f.slack.token()).await;
+    assert_eq!(code, 4);
+    let l = line(&out, "slack app token");
+    assert!(
+        l.starts_with("FAIL ") && l.contains("Slack refused apps.connections.open (invalid_auth)"),
+        "{l}"
+    );
+    assert!(l.contains("connections:write") && l.contains("PIMBOT_SLACK_APP_TOKEN"), "{l}");
+}
