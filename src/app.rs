@@ -156,7 +156,15 @@ impl Running {
         while std::time::Instant::now() < deadline {
             crate::scheduler::sweep_once(&self.service).await;
             self.dispatcher.deliver_due().await?;
-            if store.approved_requests(1).await?.is_empty() && store.outbox_depth().await? == 0 {
+            // An approved request waiting for its next try (the directory is unavailable) is
+            // quiet; one whose activation is due is not.
+            let now = self.service.clock().now();
+            let due = store
+                .approved_requests(100)
+                .await?
+                .iter()
+                .any(|r| r.next_nudge_at.is_none_or(|at| at <= now));
+            if !due && self.service.activations_in_flight() == 0 && store.outbox_depth().await? == 0 {
                 return Ok(());
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -176,6 +184,21 @@ impl Running {
             let _ = socket_mode.await;
         }
     }
+}
+
+/// What a reload answers: the summary, then what the new policy does to grants and requests
+/// in flight.
+fn reload_report(summary: String, impact: &crate::core::service::PolicyImpact) -> String {
+    let lines = impact.lines();
+    if lines.is_empty() {
+        return format!("{summary}; nothing in flight is affected");
+    }
+    let mut out = format!("{summary}; {} grant(s) or request(s) in flight are affected:", lines.len());
+    for line in lines {
+        out.push_str("\n  - ");
+        out.push_str(&line);
+    }
+    out
 }
 
 /// Starts the HTTP server on `listener`, the background loops and, when configured, the Slack
@@ -257,15 +280,29 @@ pub async fn start_with(
     let dispatcher = Arc::new(Dispatcher::new(store, parts.clock, senders));
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr().context("reading the bound address")?;
+    // Grants recorded before pimbot kept directory targets get theirs from the policy now,
+    // while their roles are surely still in it.
+    match service.backfill_targets(&service.policy()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(grants = n, "recorded directory targets of open grants"),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "could not record directory targets; will retry on reload")
+        }
+    }
     let reload: Option<Reloader> = parts.policy_source.map(|source| {
         let service = service.clone();
         Arc::new(move || {
-            let policy = source()?;
-            let summary =
-                format!("policy reloaded: {} roles, {} people", policy.roles.len(), policy.people.len());
-            crate::metrics::catalog::register(&policy, directory_name, &platforms);
-            service.reload_policy(policy);
-            Ok(summary)
+            let source = source.clone();
+            let service = service.clone();
+            let platforms = platforms.clone();
+            Box::pin(async move {
+                let policy = source()?;
+                let summary =
+                    format!("policy reloaded: {} roles, {} people", policy.roles.len(), policy.people.len());
+                crate::metrics::catalog::register(&policy, directory_name, &platforms);
+                let impact = service.apply_policy(policy).await?;
+                Ok(reload_report(summary, &impact))
+            }) as crate::http::admin::ReloadFuture
         }) as Reloader
     });
     let admin = match (parts.admin_token, &reload) {

@@ -31,6 +31,7 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<ExitCode
         }
     };
     say(config::summary(&config, &policy))?;
+    super::revoke::print_orphans(&config, &policy).await;
     say(format_args!("OK: {path} is valid"))?;
     if !args.online {
         return Ok(ExitCode::SUCCESS);

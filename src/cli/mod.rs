@@ -1,13 +1,15 @@
-//! The command line: `serve`, `check [--online]`, `migrate`, `reconcile`, `demo`, `report`,
-//! `reload`, `audit verify|export`, `discord register`, `completions`, `man`. Each command loads
-//! what it needs and hands over to the library; none holds domain logic. `--config` and
-//! `--database-url` are global (accepted after any subcommand); exit codes are in [`exit`].
+//! The command line: `serve`, `check [--online]`, `migrate`, `reconcile`, `revoke`, `demo`,
+//! `report`, `reload`, `audit verify|export`, `discord register`, `completions`, `man`. Each
+//! command loads what it needs and hands over to the library; none holds domain logic.
+//! `--config` and `--database-url` are global (accepted after any subcommand); exit codes are
+//! in [`exit`].
 
 mod audit;
 mod check;
 mod discord;
 pub mod exit;
 mod globals;
+mod revoke;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -91,6 +93,19 @@ pub enum Cmd {
     },
     /// Ask the running server to re-read its policy file (needs `[server] admin_token`).
     Reload,
+    /// End someone's grant now, in the directory and in pimbot (the kill switch). Recorded as
+    /// `grant.revoked` with the reason and the operating-system user who ran it.
+    Revoke {
+        /// Whose grant: a person id or UPN.
+        #[arg(long)]
+        person: String,
+        /// Which role (its key).
+        #[arg(long)]
+        role: String,
+        /// Why; recorded and told to the holder.
+        #[arg(long)]
+        reason: String,
+    },
     /// Inspect the audit trail (needs only the database URL).
     Audit {
         /// What to do with it.
@@ -150,6 +165,10 @@ async fn dispatch(globals: &Globals, cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Reload => reload_remote(globals).await,
+        Cmd::Revoke { person, role, reason } => {
+            let (config, policy) = globals.load_valid()?;
+            revoke::run(&config, policy, &person, &role, &reason).await
+        }
         Cmd::Audit { action } => {
             let store = crate::storage::connect(&globals.database_url()?).await?;
             audit::run(store.as_ref(), action).await
@@ -215,7 +234,8 @@ async fn reload_remote(globals: &Globals) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn database_url(config: &Config) -> anyhow::Result<&str> {
+/// The database url of a validated config.
+pub(crate) fn database_url(config: &Config) -> anyhow::Result<&str> {
     config
         .database_url()
         .map(|s| s.expose_secret())
@@ -297,6 +317,28 @@ async fn serve(globals: &Globals) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every enabled platform's channels (commands run outside `serve` queue messages for them).
+pub(crate) fn all_channels(config: &Config) -> Vec<Channels> {
+    let mut out = Vec::new();
+    if let Some(s) = config.slack() {
+        out.push(channels(
+            crate::core::ids::Platform::Slack,
+            &s.approver_channel,
+            &s.feed_channel,
+            &s.alert_channel,
+        ));
+    }
+    if let Some(d) = config.discord() {
+        out.push(channels(
+            crate::core::ids::Platform::Discord,
+            &d.approver_channel,
+            &d.feed_channel,
+            &d.alert_channel,
+        ));
+    }
+    out
+}
+
 async fn reconcile(globals: &Globals) -> anyhow::Result<ExitCode> {
     let (config, policy) = globals.load_valid()?;
     let store = crate::storage::connect(database_url(&config)?).await?;
@@ -359,7 +401,7 @@ async fn reload_on_hangup(reload: crate::http::admin::Reloader) {
             return;
         };
         while hup.recv().await.is_some() {
-            match reload() {
+            match reload().await {
                 Ok(summary) => tracing::info!(%summary, "SIGHUP"),
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "SIGHUP reload refused; the old policy stays")

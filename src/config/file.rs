@@ -50,6 +50,9 @@ pub struct Config {
     /// `[break_glass_monitor]`: present to accept and poll for break-glass sign-ins.
     #[serde(default)]
     pub break_glass_monitor: Option<BreakGlassMonitorConfig>,
+    /// `[security]`: who may end other people's grants.
+    #[serde(default)]
+    pub security: SecurityConfig,
     /// `[[person]]`: the people pimbot knows.
     #[serde(default, rename = "person")]
     pub people: Vec<PersonConfig>,
@@ -213,6 +216,11 @@ pub struct DirectoryConfig {
     /// an approver; disabled accounts are refused. Default false.
     #[serde(default)]
     pub lookup_by_email: bool,
+    /// How long an approved grant the directory cannot make for now (throttled, 5xx,
+    /// unreachable) is retried, with backoff, before the request fails; approvals are kept
+    /// meanwhile and the card says "granting… (retrying)". Default 15m.
+    #[serde(default = "default_grant_retry_for", deserialize_with = "human_duration")]
+    pub grant_retry_for: Duration,
 }
 
 impl Default for DirectoryConfig {
@@ -228,8 +236,19 @@ impl Default for DirectoryConfig {
             arm_url: default_arm_url(),
             remove_unmanaged: false,
             lookup_by_email: false,
+            grant_retry_for: default_grant_retry_for(),
         }
     }
+}
+
+/// `[security]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Who may end anyone's grant with `/pim revoke`: person ids or `@group`. Empty (the
+    /// default): nobody in chat; `pimbot revoke` at the command line always works.
+    #[serde(default)]
+    pub revokers: Vec<String>,
 }
 
 /// `[break_glass_monitor]`.
@@ -375,6 +394,10 @@ fn default_graph_url() -> String {
 
 fn default_arm_url() -> String {
     DEFAULT_ARM_URL.to_owned()
+}
+
+fn default_grant_retry_for() -> Duration {
+    crate::core::ports::DEFAULT_GRANT_RETRY_FOR
 }
 
 fn default_poll_interval() -> Duration {

@@ -29,8 +29,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use file::{
     BreakGlassConfig, BreakGlassMonitorConfig, Config, DatabaseConfig, DirectoryConfig, DirectoryKind,
-    DiscordConfig, EligibilitySource, EligibleEntry, GroupConfig, PersonConfig, RoleConfig, ServerConfig,
-    SlackConfig, Until,
+    DiscordConfig, EligibilitySource, EligibleEntry, GroupConfig, PersonConfig, RoleConfig, SecurityConfig,
+    ServerConfig, SlackConfig, Until,
 };
 pub use summary::summary;
 pub use validate::{ConfigError, ConfigErrors};

@@ -23,7 +23,8 @@ pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> P
     let roles: Vec<Role> = config.roles.iter().map(|rc| role(config, rc, &refs, now, p)).collect();
     check_role_keys(config, p);
     let break_glass = break_glass(config, &roles, p);
-    Policy { people, roles, break_glass }
+    let revokers = refs.expand_all(&config.security.revokers, "security.revokers", p);
+    Policy { people, roles, break_glass, revokers }
 }
 
 fn people(config: &Config, p: &mut Problems) -> Vec<Person> {

@@ -58,6 +58,14 @@ pub fn summary(config: &Config, policy: &Policy) -> String {
         EligibilitySource::Graph => "Graph PIM eligibility schedules",
     };
     line(&mut out, format!("directory: {kind}; eligibility from {eligibility}"));
+    line(
+        &mut out,
+        format!(
+            "grants the directory cannot make for now are retried for {}",
+            format_duration(dir.grant_retry_for)
+        ),
+    );
+    line(&mut out, format!("revokers (may /pim revoke anyone's grant): {}", names(&policy.revokers)));
     match config.break_glass_monitor() {
         Some(m) => line(
             &mut out,

@@ -213,6 +213,13 @@ impl Config {
                 "needs a [slack] section (people are matched by their Slack profile email)",
             );
         }
+        if dir.grant_retry_for < chrono::Duration::zero() || dir.grant_retry_for > chrono::Duration::hours(24)
+        {
+            p.push(
+                "directory.grant_retry_for",
+                "must be between 0s and 24h (how long an approved grant is retried while the directory is unavailable)",
+            );
+        }
         check_url(p, "directory.login_url", &dir.login_url);
         check_url(p, "directory.graph_url", &dir.graph_url);
         check_url(p, "directory.arm_url", &dir.arm_url);

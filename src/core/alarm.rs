@@ -228,9 +228,8 @@ mod tests {
 
     fn policy() -> Policy {
         Policy {
-            people: vec![],
-            roles: vec![],
             break_glass: vec![BreakGlass { upn: "BG1@contoso.com".into(), object_id: Some("oid-1".into()) }],
+            ..Policy::default()
         }
     }
 

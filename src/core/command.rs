@@ -25,6 +25,15 @@ pub enum Command {
     Deactivate(RoleKey),
     /// Withdraw a pending request.
     Cancel(RequestId),
+    /// End someone's grant now (revokers only).
+    Revoke {
+        /// Who: a policy id, a UPN or a mention.
+        person: String,
+        /// Which role.
+        role: RoleKey,
+        /// Why (required).
+        reason: String,
+    },
     /// Show usage.
     Help,
 }
@@ -39,6 +48,7 @@ pub const HELP: &str = "\
 • `/pim status`: your pending requests and active roles
 • `/pim deactivate <role>`: end an active role early
 • `/pim cancel <request-id>`: withdraw a pending request
+• `/pim revoke <person> <role> <reason>`: end someone's grant now (security revokers only)
 • `/pim help`: this text";
 
 /// Parses the text after `/pim`.
@@ -57,6 +67,7 @@ pub fn parse(text: &str) -> Result<Command> {
         "status" => Ok(Command::Status),
         "deactivate" => one_word(rest, "deactivate <role>").map(|r| Command::Deactivate(RoleKey(r))),
         "cancel" => one_word(rest, "cancel <request-id>").map(|r| Command::Cancel(RequestId(r))),
+        "revoke" => parse_revoke(rest),
         other => Err(Error::BadInput(format!("unknown command `{}`. Try `/pim help`.", truncate(other)))),
     }
 }
@@ -97,6 +108,18 @@ fn parse_draft(rest: &str, verb: &str) -> Result<Draft> {
         _ => (None, remaining.join(" ")),
     };
     Ok(Draft { role: RoleKey(role.to_ascii_lowercase()), duration, ticket, justification })
+}
+
+fn parse_revoke(rest: &str) -> Result<Command> {
+    let mut words = rest.split_whitespace();
+    let usage = || Error::BadInput("usage: `/pim revoke <person> <role> <reason>`".into());
+    let person = words.next().ok_or_else(usage)?.to_owned();
+    let role = words.next().ok_or_else(usage)?.to_ascii_lowercase();
+    let reason = words.collect::<Vec<_>>().join(" ");
+    if reason.is_empty() {
+        return Err(usage());
+    }
+    Ok(Command::Revoke { person, role: RoleKey(role), reason })
 }
 
 fn one_word(rest: &str, usage: &str) -> Result<String> {
@@ -150,6 +173,14 @@ mod tests {
             ("help", Command::Help),
             ("deactivate global-admin", Command::Deactivate("global-admin".into())),
             ("cancel r-12345678", Command::Cancel("r-12345678".into())),
+            (
+                "revoke <@U0ALICE> Global-Admin left the company today",
+                Command::Revoke {
+                    person: "<@U0ALICE>".into(),
+                    role: "global-admin".into(),
+                    reason: "left the company today".into(),
+                },
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(parse(text).ok(), Some(expected), "{text}");
@@ -165,6 +196,8 @@ mod tests {
             "cancel a b",
             "frobnicate",
             "deactivate a b",
+            "revoke alice",
+            "revoke alice global-admin",
         ] {
             match parse(text) {
                 Err(Error::BadInput(msg)) => assert!(!msg.is_empty(), "{text}"),

@@ -29,6 +29,10 @@ pub enum Error {
     /// The command text could not be understood.
     #[error("{0}")]
     BadInput(String),
+    /// A dependency (the directory) is unavailable for now: throttled, failing with 5xx or
+    /// unreachable. Repeating the same call later may succeed. Never shown to users verbatim.
+    #[error("temporarily unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
     /// Anything else: storage, directory or network failures. Never shown to users verbatim.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -37,7 +41,12 @@ pub enum Error {
 impl Error {
     /// Whether the message may be shown to a chat user as is.
     pub fn is_user_facing(&self) -> bool {
-        !matches!(self, Error::Internal(_))
+        !matches!(self, Error::Internal(_) | Error::Unavailable(_))
+    }
+
+    /// Whether repeating the same call later may succeed (see [`Error::Unavailable`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unavailable(_))
     }
 }
 

@@ -53,10 +53,15 @@ impl RoleKind {
             RoleKind::Group => "group",
         }
     }
+
+    /// Parses the name written by [`RoleKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [RoleKind::EntraRole, RoleKind::AzureRole, RoleKind::Group].into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 /// A human known to pimbot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Person {
     /// Policy id (`alice`).
     pub id: PersonId,
@@ -262,6 +267,8 @@ pub struct Policy {
     pub roles: Vec<Role>,
     /// Emergency accounts.
     pub break_glass: Vec<BreakGlass>,
+    /// Who may end anyone's grant (`[security] revokers`, groups expanded).
+    pub revokers: Vec<PersonId>,
 }
 
 impl Policy {
@@ -401,7 +408,7 @@ mod tests {
 
     #[test]
     fn identify_and_role_lookups_refuse_strangers() {
-        let policy = Policy { people: vec![], roles: vec![role()], break_glass: vec![] };
+        let policy = Policy { roles: vec![role()], ..Policy::default() };
         assert!(policy.identify(&ChatUser::slack("U0NOBODY")).is_err());
         assert!(matches!(policy.role(&"nope".into()), Err(Error::NotFound(_))));
         assert!(policy.role(&"global-admin".into()).is_ok());

@@ -76,6 +76,18 @@ pub trait Store: Send + Sync {
     async fn due_nudges(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<AccessRequest>>;
     /// Approved requests still waiting for their grant, oldest first, at most `limit`.
     async fn approved_requests(&self, limit: i64) -> Result<Vec<AccessRequest>>;
+    /// Pending and approved requests (not yet active), oldest first, at most `limit`.
+    async fn requests_in_flight(&self, limit: i64) -> Result<Vec<AccessRequest>>;
+    /// Open grants still `granting` whose request is no longer approved (cancelled, revoked,
+    /// failed) and whose activation lease has run out at `now`: their assignment may exist and
+    /// must be removed. At most `limit`, oldest first.
+    async fn withdrawn_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>>;
+    /// Records that a signed request with `key` was handled, until `until`; answers false when
+    /// the key was already recorded and has not expired (a replay). Decided by the database's
+    /// unique key, so two replicas never both accept the same request.
+    async fn remember_request(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool>;
+    /// Forgets request keys that expired before `now`; returns how many went.
+    async fn prune_seen_requests(&self, now: DateTime<Utc>) -> Result<u64>;
     /// Claims due outbox rows for `lease`: rows are handed to one claimer at a time, in id
     /// order, and never a row while an earlier row with the same order key is undelivered.
     async fn claim_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>>;
@@ -95,7 +107,7 @@ pub trait Store: Send + Sync {
     async fn outbox_oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
         Err(super::error::Error::Internal(anyhow::anyhow!("outbox_oldest_pending is not supported")))
     }
-    /// Grants in force (not yet ended).
+    /// Grants in force: not yet ended, and confirmed by the directory.
     async fn open_grant_count(&self) -> Result<i64> {
         Err(super::error::Error::Internal(anyhow::anyhow!("open_grant_count is not supported")))
     }
@@ -193,7 +205,26 @@ pub trait Directory: Send + Sync {
     async fn lookup_user(&self, _upn: &str) -> Result<Option<DirectoryUser>> {
         Ok(None)
     }
+    /// The keys of those `roles` PIM says `person` is eligible for at `now`, whatever
+    /// `[directory] eligibility` is set to (separation of duties asks it), or `None` when the
+    /// directory keeps no eligibility (the default).
+    async fn pim_eligible_roles(
+        &self,
+        _person: &Person,
+        _roles: &[Role],
+        _now: DateTime<Utc>,
+    ) -> Result<Option<Vec<RoleKey>>> {
+        Ok(None)
+    }
+    /// How long an approved grant that fails for a transient reason ([`crate::core::Error::is_transient`])
+    /// is retried before the request fails (`[directory] grant_retry_for`).
+    fn grant_retry_for(&self) -> Duration {
+        DEFAULT_GRANT_RETRY_FOR
+    }
 }
+
+/// Default of `[directory] grant_retry_for`.
+pub const DEFAULT_GRANT_RETRY_FOR: Duration = Duration::minutes(15);
 
 /// A directory account found by [`Directory::lookup_user`].
 #[derive(Debug, Clone, PartialEq, Eq)]

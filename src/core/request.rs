@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{GrantId, PersonId, Platform, RequestId, RoleKey};
+use super::policy::RoleKind;
 use super::state::RequestState;
 
 /// One approver's yes on a request.
@@ -99,6 +100,9 @@ pub enum EndReason {
     Deactivated,
     /// Revoked by an administrator or policy.
     Revoked,
+    /// Never completed: its request was cancelled, revoked or failed while the assignment was
+    /// being made, so whatever the directory made was removed again.
+    Withdrawn,
 }
 
 impl EndReason {
@@ -108,16 +112,37 @@ impl EndReason {
             EndReason::Expired => "expired",
             EndReason::Deactivated => "deactivated",
             EndReason::Revoked => "revoked",
+            EndReason::Withdrawn => "withdrawn",
         }
     }
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [EndReason::Expired, EndReason::Deactivated, EndReason::Revoked].into_iter().find(|r| r.as_str() == s)
+        [EndReason::Expired, EndReason::Deactivated, EndReason::Revoked, EndReason::Withdrawn]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 }
 
+/// Where in the directory a grant's assignment lives, recorded when the grant is made so the
+/// grant can end itself even after its role or its holder left the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantTarget {
+    /// What kind of thing the role grants.
+    pub kind: RoleKind,
+    /// Role definition / group id in the directory.
+    pub directory_id: String,
+    /// Scope of the assignment.
+    pub scope: String,
+    /// The holder's directory object id, when known.
+    pub principal_id: Option<String>,
+}
+
 /// A time-bound active assignment. At most one unended grant per person and role.
+///
+/// A grant row is written *before* its directory assignment is made (`granting`), so the
+/// directory never holds an assignment pimbot has no row for; once the directory confirmed
+/// it, the row is recorded active (`granting` false) together with its request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     /// Id.
@@ -138,11 +163,21 @@ pub struct Grant {
     pub end_reason: Option<EndReason>,
     /// Compare-and-set version.
     pub version: i64,
+    /// The directory assignment it stands for; `None` on grants recorded before pimbot kept it
+    /// (the policy's role is used for those).
+    pub target: Option<GrantTarget>,
+    /// Written ahead of the directory call and not yet confirmed: the assignment is being made.
+    pub granting: bool,
 }
 
 impl Grant {
     /// Whether the grant is still in force.
     pub fn is_open(&self) -> bool {
         self.ended_at.is_none()
+    }
+
+    /// Whether it is in force and its assignment confirmed by the directory.
+    pub fn is_active(&self) -> bool {
+        self.is_open() && !self.granting
     }
 }

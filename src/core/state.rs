@@ -33,11 +33,14 @@ pub enum RequestState {
     TimedOut,
     /// The grant could not be made.
     Failed,
+    /// An extension request replaced it while its grant continued; the grant now belongs to the
+    /// newer request (one open request per person and role).
+    Superseded,
 }
 
 impl RequestState {
     /// Every state, for tables and tests.
-    pub const ALL: [RequestState; 10] = [
+    pub const ALL: [RequestState; 11] = [
         RequestState::Pending,
         RequestState::Approved,
         RequestState::Active,
@@ -48,6 +51,7 @@ impl RequestState {
         RequestState::Cancelled,
         RequestState::TimedOut,
         RequestState::Failed,
+        RequestState::Superseded,
     ];
 
     /// snake_case name as stored.
@@ -63,6 +67,7 @@ impl RequestState {
             RequestState::Cancelled => "cancelled",
             RequestState::TimedOut => "timed_out",
             RequestState::Failed => "failed",
+            RequestState::Superseded => "superseded",
         }
     }
 
@@ -122,6 +127,8 @@ pub enum Action {
     },
     /// An administrator or a policy change ended it.
     Revoke,
+    /// An extension request of the same person and role took over its grant.
+    Supersede,
 }
 
 impl Action {
@@ -137,6 +144,7 @@ impl Action {
             Action::Expire { .. } => "expired",
             Action::Deactivate { .. } => "deactivated",
             Action::Revoke => "revoked",
+            Action::Supersede => "superseded",
         }
     }
 }
@@ -186,14 +194,30 @@ pub fn transition(state: RequestState, action: Action, now: DateTime<Utc>) -> Re
             }
         }
         (S::Active, A::Revoke) | (S::Approved, A::Revoke) => Ok(S::Revoked),
-        (S::Pending, A::Activate | A::Fail | A::Expire { .. } | A::Deactivate { .. } | A::Revoke)
+        (S::Active, A::Supersede) => Ok(S::Superseded),
+        (
+            S::Pending,
+            A::Activate | A::Fail | A::Expire { .. } | A::Deactivate { .. } | A::Revoke | A::Supersede,
+        )
         | (
             S::Approved,
-            A::Approve { .. } | A::Deny | A::TimeOut { .. } | A::Expire { .. } | A::Deactivate { .. },
+            A::Approve { .. }
+            | A::Deny
+            | A::TimeOut { .. }
+            | A::Expire { .. }
+            | A::Deactivate { .. }
+            | A::Supersede,
         )
         | (S::Active, A::Approve { .. } | A::Deny | A::Cancel | A::TimeOut { .. } | A::Activate | A::Fail)
         | (
-            S::Expired | S::Deactivated | S::Revoked | S::Denied | S::Cancelled | S::TimedOut | S::Failed,
+            S::Expired
+            | S::Deactivated
+            | S::Revoked
+            | S::Denied
+            | S::Cancelled
+            | S::TimedOut
+            | S::Failed
+            | S::Superseded,
             A::Approve { .. }
             | A::Deny
             | A::Cancel
@@ -202,7 +226,8 @@ pub fn transition(state: RequestState, action: Action, now: DateTime<Utc>) -> Re
             | A::Fail
             | A::Expire { .. }
             | A::Deactivate { .. }
-            | A::Revoke,
+            | A::Revoke
+            | A::Supersede,
         ) => refuse(),
     }
 }
@@ -228,6 +253,7 @@ mod tests {
             Action::Expire { ends_at: now },
             Action::Deactivate { hold_until: now },
             Action::Revoke,
+            Action::Supersede,
         ]
     }
 
@@ -247,6 +273,7 @@ mod tests {
             (S::Active, 6, S::Expired),
             (S::Active, 7, S::Deactivated),
             (S::Active, 8, S::Revoked),
+            (S::Active, 9, S::Superseded),
         ];
         for from in S::ALL {
             for (i, action) in actions(now).into_iter().enumerate() {

@@ -49,8 +49,25 @@ pub enum CardStatus {
     },
     /// Withdrawn by the requester.
     Cancelled,
+    /// Cancelled by pimbot on the policy's behalf (its role was removed).
+    Withdrawn {
+        /// Why.
+        reason: String,
+    },
     /// Nobody decided in time.
     TimedOut,
+    /// Approved; the directory failed for now and the grant is being retried.
+    Retrying {
+        /// Approvers in order.
+        by: Vec<PersonRef>,
+    },
+    /// Approved, but the grant could not be made.
+    GrantFailed {
+        /// Approvers in order.
+        by: Vec<PersonRef>,
+        /// Why, in words.
+        reason: Option<String>,
+    },
 }
 
 /// The approval card posted to the approver channel.
@@ -107,14 +124,24 @@ impl CardView {
                     .unwrap_or(PersonRef { name: "system".into(), chat_id: None }),
                 reason: request.reason.clone(),
             },
+            RequestState::Cancelled if request.decided_by.is_none() => {
+                CardStatus::Withdrawn { reason: request.reason.clone().unwrap_or_default() }
+            }
             RequestState::Cancelled => CardStatus::Cancelled,
             RequestState::TimedOut => CardStatus::TimedOut,
+            // An approved request carries a reason only while its grant is being retried.
+            RequestState::Approved if request.reason.is_some() => {
+                CardStatus::Retrying { by: approvals.clone() }
+            }
+            RequestState::Failed => {
+                CardStatus::GrantFailed { by: approvals.clone(), reason: request.reason.clone() }
+            }
             RequestState::Approved
             | RequestState::Active
             | RequestState::Expired
             | RequestState::Deactivated
             | RequestState::Revoked
-            | RequestState::Failed => CardStatus::Approved { by: approvals.clone() },
+            | RequestState::Superseded => CardStatus::Approved { by: approvals.clone() },
         };
         Self {
             request_id: request.id.clone(),
@@ -300,11 +327,8 @@ mod tests {
             slack: Some(slack.into()),
             discord: None,
         };
-        let policy = Policy {
-            people: vec![person("alice", "UA"), person("carol", "UC")],
-            roles: vec![],
-            break_glass: vec![],
-        };
+        let policy =
+            Policy { people: vec![person("alice", "UA"), person("carol", "UC")], ..Policy::default() };
         let role = Role {
             key: "ga".into(),
             name: "Global Administrator".into(),

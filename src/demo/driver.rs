@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use crate::core::ports::Clock;
 use crate::testing::signing::{
-    block_action_form, signed_slack_headers, slash_command_form, view_submission_form,
+    block_action_form, signed_slack_headers, slash_command_form, trigger_id, view_submission_form,
 };
 
 /// What pimbot answered.
@@ -47,8 +47,7 @@ impl SlackDriver {
 
     /// `/pim <text>` typed by `user`.
     pub async fn command(&self, user: &str, text: &str) -> anyhow::Result<Reply> {
-        let body =
-            slash_command_form(user, text, &self.response_url, "13345224609.738474920.8088930838d88f008e0");
+        let body = slash_command_form(user, text, &self.response_url, &trigger_id());
         self.post("/slack/commands", body).await
     }
 

@@ -82,6 +82,21 @@ impl Directory for InstrumentedDirectory {
         let started = Instant::now();
         self.count("lookup_user", started, self.inner.lookup_user(upn).await)
     }
+
+    async fn pim_eligible_roles(
+        &self,
+        person: &Person,
+        roles: &[Role],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<RoleKey>>> {
+        let started = Instant::now();
+        let result = self.inner.pim_eligible_roles(person, roles, now).await;
+        if matches!(result, Ok(None)) { result } else { self.count("eligibility", started, result) }
+    }
+
+    fn grant_retry_for(&self) -> chrono::Duration {
+        self.inner.grant_retry_for()
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +153,18 @@ mod tests {
         async fn lookup_user(&self, upn: &str) -> Result<Option<DirectoryUser>> {
             self.hit("lookup_user");
             Ok(Some(DirectoryUser { object_id: "o".into(), upn: upn.into(), account_enabled: true }))
+        }
+        async fn pim_eligible_roles(
+            &self,
+            _: &Person,
+            _: &[Role],
+            _: DateTime<Utc>,
+        ) -> Result<Option<Vec<RoleKey>>> {
+            self.hit("pim_eligible_roles");
+            Ok(Some(Vec::new()))
+        }
+        fn grant_retry_for(&self) -> chrono::Duration {
+            chrono::Duration::seconds(7)
         }
     }
 
@@ -203,10 +230,20 @@ eligible = ["alice"]
         wrapped.revoke(&spec).await.ok();
         let found = wrapped.lookup_user("dave@contoso.com").await.ok().flatten();
         assert_eq!(found.map(|u| u.upn), Some("dave@contoso.com".to_owned()));
+        assert_eq!(wrapped.pim_eligible_roles(&person, &[], Utc::now()).await.ok().flatten(), Some(vec![]));
+        assert_eq!(wrapped.grant_retry_for(), chrono::Duration::seconds(7));
         let calls = probe.calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
         assert_eq!(
             calls,
-            ["eligible_roles", "active_assignments", "remove_assignment", "grant", "revoke", "lookup_user"]
+            [
+                "eligible_roles",
+                "active_assignments",
+                "remove_assignment",
+                "grant",
+                "revoke",
+                "lookup_user",
+                "pim_eligible_roles"
+            ]
         );
     }
 }

@@ -21,6 +21,10 @@ pub const OPT_JUSTIFICATION: &str = "justification";
 pub const OPT_TICKET: &str = "ticket";
 /// Option name of the request id (`cancel`).
 pub const OPT_REQUEST: &str = "request";
+/// Option name of the person whose grant is revoked (`revoke`).
+pub const OPT_PERSON: &str = "person";
+/// Option name of the revocation's reason (`revoke`).
+pub const OPT_REASON: &str = "reason";
 
 fn string(name: &str, description: &str, required: bool) -> CreateCommandOption {
     CreateCommandOption::new(CommandOptionType::String, name, description).required(required)
@@ -53,6 +57,12 @@ pub fn pim_command() -> CreateCommand {
         .add_option(
             sub("cancel", "Withdraw a pending request")
                 .add_sub_option(string(OPT_REQUEST, "Request id, e.g. r-1a2b3c4d", true).max_length(40)),
+        )
+        .add_option(
+            sub("revoke", "End someone's grant now (security revokers only)")
+                .add_sub_option(string(OPT_PERSON, "Person id, UPN or @mention", true).max_length(200))
+                .add_sub_option(string(OPT_ROLE, "Role key, e.g. global-admin", true).max_length(100))
+                .add_sub_option(string(OPT_REASON, "Why", true).max_length(1000)),
         )
         .add_option(sub("help", "How to use pimbot"))
 }
@@ -121,12 +131,15 @@ mod tests {
         let built = serde_json::to_value(pim_command()).expect("serializes");
         let subs = built["options"].as_array().expect("subcommands");
         let names: Vec<&str> = subs.iter().filter_map(|s| s["name"].as_str()).collect();
-        assert_eq!(names, ["activate", "extend", "roles", "status", "deactivate", "cancel", "help"]);
+        assert_eq!(
+            names,
+            ["activate", "extend", "roles", "status", "deactivate", "cancel", "revoke", "help"]
+        );
         for s in subs {
             let opts = s["options"].as_array().cloned().unwrap_or_default();
             let required: Vec<bool> = opts.iter().map(|o| o["required"] == true).collect();
             assert!(required.windows(2).all(|w| w[0] || !w[1]), "required before optional in {s}");
-            for o in opts.iter().filter(|o| o["name"] == OPT_ROLE) {
+            for o in opts.iter().filter(|o| o["name"] == OPT_ROLE && s["name"] != "revoke") {
                 assert_eq!(o["autocomplete"], true);
             }
         }

@@ -18,7 +18,9 @@ use serenity::all::{
     ModalInteraction, ResolvedOption, ResolvedValue,
 };
 
-use super::commands::{COMMAND, OPT_DURATION, OPT_JUSTIFICATION, OPT_REQUEST, OPT_ROLE, OPT_TICKET};
+use super::commands::{
+    COMMAND, OPT_DURATION, OPT_JUSTIFICATION, OPT_PERSON, OPT_REASON, OPT_REQUEST, OPT_ROLE, OPT_TICKET,
+};
 use super::render::{
     self, ACK_PREFIX, APPROVE_PREFIX, DENY_PREFIX, DENY_REASON_PREFIX, FIELD_REASON, MAX_CONTENT,
 };
@@ -38,6 +40,7 @@ pub const HELP: &str = "\
 • `/pim status`: your pending requests and active roles
 • `/pim deactivate role`: end an active role early
 • `/pim cancel request`: withdraw a pending request
+• `/pim revoke person role reason`: end someone's grant now (security revokers only)
 • `/pim help`: this text";
 
 /// Autocomplete answers at most this many choices (Discord's limit).
@@ -67,6 +70,18 @@ pub async fn handle_interaction(State(app): State<AppState>, body: Bytes) -> Res
             return bad_request("payload is not a valid Discord interaction");
         }
     };
+    // A replayed interaction (same id) is answered without acting again, on any replica.
+    // PING and autocomplete change nothing and are answered as always.
+    if !matches!(interaction, Interaction::Ping(_) | Interaction::Autocomplete(_)) {
+        match app.service.first_time(&format!("discord:interaction:{}", interaction.id())).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(id = %interaction.id(), "replayed Discord interaction refused");
+                return ephemeral("↩️ This interaction was already received; nothing was done again.");
+            }
+            Err(e) => return ephemeral(user_message(&e)),
+        }
+    }
     match interaction {
         Interaction::Ping(_) => Json(CreateInteractionResponse::Pong).into_response(),
         Interaction::Command(cmd) => slash_command(&app, &cmd).await,
@@ -112,6 +127,11 @@ pub fn parse_command(cmd: &CommandInteraction) -> crate::core::Result<Command> {
         "status" => Ok(Command::Status),
         "deactivate" => Ok(Command::Deactivate(RoleKey(arg(OPT_ROLE).trim().to_owned()))),
         "cancel" => Ok(Command::Cancel(RequestId(arg(OPT_REQUEST).trim().to_owned()))),
+        "revoke" => Ok(Command::Revoke {
+            person: arg(OPT_PERSON).trim().to_owned(),
+            role: RoleKey(arg(OPT_ROLE).trim().to_ascii_lowercase()),
+            reason: arg(OPT_REASON).trim().to_owned(),
+        }),
         "help" => Ok(Command::Help),
         _ => Err(unknown()),
     }

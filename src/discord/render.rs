@@ -183,6 +183,13 @@ pub fn decision_line(status: &CardStatus) -> Option<String> {
         CardStatus::Denied { by, .. } => Some(format!("❌ Denied by {}", person(by))),
         CardStatus::Cancelled => Some("↩️ Cancelled by the requester".into()),
         CardStatus::TimedOut => Some("⌛ Timed out: nobody decided in time".into()),
+        CardStatus::Withdrawn { reason } => Some(format!("↩️ Cancelled: {}", defuse(reason))),
+        CardStatus::Retrying { by } => Some(format!("✅ Approved by {}: granting… (retrying)", people(by))),
+        CardStatus::GrantFailed { by, reason } => Some(format!(
+            "❌ Approved by {}, but the grant failed{}",
+            people(by),
+            reason.as_deref().map(|r| format!(": {}", defuse(r))).unwrap_or_default()
+        )),
     }
 }
 
@@ -236,8 +243,9 @@ pub fn card(view: &CardView) -> Rendered {
     let colour = match &view.status {
         CardStatus::Open => ORANGE,
         CardStatus::Approved { .. } => GREEN,
-        CardStatus::Denied { .. } => RED,
-        CardStatus::Cancelled | CardStatus::TimedOut => GREY,
+        CardStatus::Retrying { .. } => ORANGE,
+        CardStatus::Denied { .. } | CardStatus::GrantFailed { .. } => RED,
+        CardStatus::Cancelled | CardStatus::TimedOut | CardStatus::Withdrawn { .. } => GREY,
     };
     let embed = card_embed(view).build(colour);
     match decision_line(&view.status) {

@@ -59,6 +59,17 @@ fn a_decided_card_has_no_buttons_and_names_the_decider() {
     let edit = serde_json::to_value(denied.edit()).expect("serializes");
     assert_eq!(edit["components"], json!([]));
     assert!(edit["embeds"][0].to_string().contains("Denied by <@444>: no"));
+    let retrying = json_of(card(&view(CardStatus::Retrying { by: vec![who("carol", Some("333"))] })));
+    assert_eq!(retrying["content"], "✅ Approved by <@333>: granting… (retrying)");
+    assert_eq!(retrying["components"], json!([]));
+    let failed = json_of(card(&view(CardStatus::GrantFailed {
+        by: vec![who("carol", Some("333"))],
+        reason: Some("the directory refused the grant".into()),
+    })));
+    assert_eq!(
+        failed["content"],
+        "❌ Approved by <@333>, but the grant failed: the directory refused the grant"
+    );
 }
 
 #[test]

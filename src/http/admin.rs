@@ -11,8 +11,12 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 
-/// Re-reads and applies the policy; returns a one-line summary.
-pub type Reloader = Arc<dyn Fn() -> anyhow::Result<String> + Send + Sync>;
+/// One reload in progress: the summary and what it did to grants and requests in flight.
+pub type ReloadFuture = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<String>> + Send>>;
+
+/// Re-reads and applies the policy; answers a summary and what the new policy does to grants
+/// and requests in flight.
+pub type Reloader = Arc<dyn Fn() -> ReloadFuture + Send + Sync>;
 
 /// What the admin route needs.
 #[derive(Clone)]
@@ -34,7 +38,7 @@ pub async fn reload(State(app): State<AppState>, headers: HeaderMap) -> (StatusC
     if !bool::from(given.as_bytes().ct_eq(admin.token.expose_secret().as_bytes())) {
         return (StatusCode::UNAUTHORIZED, "bad admin token".into());
     }
-    match (admin.reload)() {
+    match (admin.reload)().await {
         Ok(summary) => {
             tracing::info!(%summary, "policy reloaded over HTTP");
             (StatusCode::OK, summary)

@@ -1,9 +1,11 @@
-//! Background work: one supervised loop that activates approved requests, ends due grants,
-//! runs the SLA ladder and re-pages unacknowledged break-glass alarms, and one that delivers
-//! the outbox. Both tick on an interval and are also woken as soon as new work is committed.
-//! Schedules live in the database, so a restart picks up everything overdue on the first tick.
-//! Two slow loops reconcile the directory (every 10 minutes) and prune finished outbox rows
-//! older than [`OUTBOX_RETENTION`] (hourly).
+//! Background work: one supervised loop that withdraws grants whose request went away while
+//! they were being made, activates approved requests, ends due grants, runs the SLA ladder,
+//! re-pages unacknowledged break-glass alarms and (every 30 s) revokes grants whose holder is no
+//! longer eligible, and one that delivers the outbox. Both tick on an interval and are also
+//! woken as soon as new work is committed. Schedules live in the database, so a restart picks
+//! up everything overdue on the first tick. Two slow loops reconcile the directory (every 10
+//! minutes) and prune finished outbox rows older than [`OUTBOX_RETENTION`] and expired replay
+//! keys (hourly).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,13 +93,16 @@ async fn reconcile_loop(service: Arc<AccessService>, shutdown: CancellationToken
 
 async fn prune_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
     every(PRUNE_EVERY, shutdown, || async {
-        let before = service.clock().now() - OUTBOX_RETENTION;
-        match service.store().prune_outbox(before).await {
+        let now = service.clock().now();
+        match service.store().prune_outbox(now - OUTBOX_RETENTION).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "pruned finished outbox rows"),
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "pruning the outbox failed; will retry next period")
             }
+        }
+        if let Err(e) = service.store().prune_seen_requests(now).await {
+            tracing::error!(error = %format!("{e:#}"), "pruning seen request keys failed; will retry next period");
         }
         true
     })
@@ -124,10 +129,13 @@ where
 pub async fn sweep_once(service: &AccessService) -> usize {
     let mut moved = 0;
     for (name, result) in [
+        // Withdrawn grants first: a new activation of the same person and role waits for them.
+        ("withdraw", service.finish_withdrawn(SWEEP_BATCH).await),
         ("activate", service.activate_approved(SWEEP_BATCH).await),
         ("expire", service.expire_due(SWEEP_BATCH).await),
         ("nudge", service.nudge_due(SWEEP_BATCH).await),
         ("repage", service.repage_due(SWEEP_BATCH).await),
+        ("eligibility", service.revoke_ineligible().await),
     ] {
         match result {
             Ok(n) => moved += n,

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use slack_morphism::prelude::*;
 use tracing::Instrument;
@@ -51,13 +51,56 @@ pub fn user_message(err: &Error) -> String {
     }
 }
 
+/// What a replayed request is told.
+pub const REPLAYED: &str = "↩️ This request was already received; nothing was done again.";
+
+/// Whether a Slack request identified by `key` arrives for the first time; `Err` carries the
+/// text to answer a replay (or a failure to tell) with. Signed HTTP requests are keyed by their
+/// signature and timestamp; Socket Mode envelopes (unsigned) by the payload's trigger id.
+pub async fn first_time(app: &AppState, key: String) -> Result<(), String> {
+    match app.service.first_time(&key).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            tracing::warn!(%key, "replayed Slack request refused");
+            Err(REPLAYED.to_owned())
+        }
+        Err(e) => Err(user_message(&e)),
+    }
+}
+
+/// The replay key of an interaction delivered over Socket Mode: its trigger id (every click
+/// and form submission gets its own).
+pub fn trigger_key(event: &SlackInteractionEvent) -> Option<String> {
+    let trigger = match event {
+        SlackInteractionEvent::BlockActions(ev) => Some(ev.trigger_id.0.clone()),
+        SlackInteractionEvent::ViewSubmission(ev) => ev.trigger_id.as_ref().map(|t| t.0.clone()),
+        _ => None,
+    };
+    trigger.map(|t| format!("slack:trigger:{t}"))
+}
+
+/// The ephemeral answer to a replayed command.
+pub fn replayed(text: String) -> SlackCommandEventResponse {
+    ephemeral(text)
+}
+
+/// The replay key of a signed HTTP request: its signature and timestamp (the signature
+/// middleware already checked both).
+fn signature_key(headers: &HeaderMap) -> String {
+    let get = |name| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    format!("slack:sig:{}:{}", get(super::verify::TIMESTAMP_HEADER), get(super::verify::SIGNATURE_HEADER))
+}
+
 /// `POST /slack/commands`: the `/pim` slash command.
-pub async fn handle_command(State(app): State<AppState>, body: Bytes) -> Response {
+pub async fn handle_command(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(slack) = app.slack.clone() else { return StatusCode::NOT_FOUND.into_response() };
     if let Ok(form) = serde_urlencoded::from_bytes::<HashMap<String, String>>(&body)
         && form.get("ssl_check").map(String::as_str) == Some("1")
     {
         return StatusCode::OK.into_response();
+    }
+    if let Err(text) = first_time(&app, signature_key(&headers)).await {
+        return Json(ephemeral(text)).into_response();
     }
     let event: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
         Ok(e) => e,
@@ -108,8 +151,11 @@ pub async fn command_reply(
 }
 
 /// `POST /slack/interactions`: button clicks and modal submissions.
-pub async fn handle_interaction(State(app): State<AppState>, body: Bytes) -> Response {
+pub async fn handle_interaction(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(slack) = app.slack.clone() else { return StatusCode::NOT_FOUND.into_response() };
+    if first_time(&app, signature_key(&headers)).await.is_err() {
+        return StatusCode::OK.into_response(); // acknowledged, not acted on
+    }
     let form: HashMap<String, String> = match serde_urlencoded::from_bytes(&body) {
         Ok(f) => f,
         Err(_) => return bad_request("malformed interaction form"),

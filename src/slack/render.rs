@@ -114,6 +114,15 @@ pub fn decision_line(status: &CardStatus) -> Option<String> {
         CardStatus::Denied { by, .. } => Some(format!("❌ Denied by {}", person(by))),
         CardStatus::Cancelled => Some("↩️ Cancelled by the requester".into()),
         CardStatus::TimedOut => Some("⌛ Timed out: nobody decided in time".into()),
+        CardStatus::Withdrawn { reason } => {
+            Some(format!("↩️ Cancelled: {}", escape_cut(reason, MAX_USER_TEXT)))
+        }
+        CardStatus::Retrying { by } => Some(format!("✅ Approved by {}: granting… (retrying)", people(by))),
+        CardStatus::GrantFailed { by, reason } => Some(format!(
+            "❌ Approved by {}, but the grant failed{}",
+            people(by),
+            reason.as_deref().map(|r| format!(": {}", escape_cut(r, MAX_USER_TEXT))).unwrap_or_default()
+        )),
     }
 }
 

@@ -104,6 +104,21 @@ fn decided_cards_have_no_buttons_and_say_who_decided() {
         (CardStatus::Denied { by: who("dave", Some("UD")), reason: None }, "❌ Denied by <@UD>"),
         (CardStatus::Cancelled, "Cancelled by the requester"),
         (CardStatus::TimedOut, "Timed out: nobody decided in time"),
+        (
+            CardStatus::Retrying { by: vec![who("carol", Some("UC"))] },
+            "✅ Approved by <@UC>: granting… (retrying)",
+        ),
+        (
+            CardStatus::GrantFailed {
+                by: vec![who("carol", Some("UC"))],
+                reason: Some("refused <x>".into()),
+            },
+            "❌ Approved by <@UC>, but the grant failed: refused &lt;x&gt;",
+        ),
+        (
+            CardStatus::Withdrawn { reason: "its role was removed from the policy".into() },
+            "↩️ Cancelled: its role was removed from the policy",
+        ),
     ];
     for (status, line) in cases {
         let mut view = open_card();

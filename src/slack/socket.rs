@@ -78,6 +78,10 @@ async fn on_command(
 ) -> Callback<SlackCommandEventResponse> {
     let (app, slack) = state(&states).await.ok_or_else(missing_state)?;
     let span = tracing::info_span!("slack_socket", kind = "slash_commands");
+    // Slack redelivers an envelope it did not see acknowledged: act on it once.
+    if let Err(text) = inbound::first_time(&app, format!("slack:trigger:{}", event.trigger_id.0)).await {
+        return Ok(inbound::replayed(text));
+    }
     match inbound::command_reply(&app, &slack, event).instrument(span).await {
         Some(reply) => Ok(reply),
         None => Err(Box::new(NoReply)),
@@ -91,6 +95,11 @@ async fn on_interaction(
 ) -> Callback<SlackInteractionResponse> {
     let (app, slack) = state(&states).await.ok_or_else(missing_state)?;
     let span = tracing::info_span!("slack_socket", kind = "interactive");
+    if let Some(key) = inbound::trigger_key(&event)
+        && inbound::first_time(&app, key).await.is_err()
+    {
+        return Ok(SlackInteractionResponse::Empty); // redelivered: acknowledged, not acted on
+    }
     match inbound::interaction_reply(&app, &slack, event).instrument(span).await {
         Ok(Some(response)) => Ok(SlackInteractionResponse::ViewSubmission(response)),
         Ok(None) => Ok(SlackInteractionResponse::Empty),

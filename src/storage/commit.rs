@@ -50,6 +50,11 @@ macro_rules! bind_grant {
             .bind($g.ended_at.map(micros))
             .bind($g.end_reason.map(|r| r.as_str()))
             .bind($version)
+            .bind($g.target.as_ref().map(|t| t.kind.as_str()))
+            .bind($g.target.as_ref().map(|t| t.directory_id.as_str()))
+            .bind($g.target.as_ref().map(|t| t.scope.as_str()))
+            .bind($g.target.as_ref().and_then(|t| t.principal_id.as_deref()))
+            .bind($g.granting)
     };
 }
 

@@ -86,6 +86,22 @@ impl Store for InstrumentedStore {
         timed("approved_requests", self.inner.approved_requests(limit)).await
     }
 
+    async fn requests_in_flight(&self, limit: i64) -> Result<Vec<AccessRequest>> {
+        timed("requests_in_flight", self.inner.requests_in_flight(limit)).await
+    }
+
+    async fn withdrawn_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>> {
+        timed("withdrawn_grants", self.inner.withdrawn_grants(now, limit)).await
+    }
+
+    async fn remember_request(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+        timed("remember_request", self.inner.remember_request(key, now, until)).await
+    }
+
+    async fn prune_seen_requests(&self, now: DateTime<Utc>) -> Result<u64> {
+        timed("prune_seen_requests", self.inner.prune_seen_requests(now)).await
+    }
+
     async fn claim_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>> {
         timed("claim_outbox", self.inner.claim_outbox(now, lease, limit)).await
     }

@@ -97,10 +97,20 @@ impl SqlStore {
     /// Opens the database at `url` (`postgres://…`, `sqlite://path`, or a file path) and brings its
     /// schema up to date.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
+        Self::open_with(url, true).await
+    }
+
+    /// Opens an existing database without creating or migrating it (`pimbot check` reads what
+    /// a new policy would orphan, and must change nothing).
+    pub async fn open_existing(url: &str) -> anyhow::Result<Self> {
+        Self::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, migrate: bool) -> anyhow::Result<Self> {
         let db = if is_postgres_url(url) {
-            Db::Postgres(postgres::open(url).await?)
+            Db::Postgres(postgres::open(url, migrate).await?)
         } else {
-            Db::Sqlite(sqlite::open(url).await?)
+            Db::Sqlite(sqlite::open(url, migrate).await?)
         };
         Ok(Self { db })
     }

@@ -21,15 +21,18 @@ const MAX_CONNECTIONS: u32 = 10;
 /// How long a caller waits for a free connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connects and migrates (sqlx takes an advisory lock, so replicas may start together).
-pub(super) async fn open(url: &str) -> anyhow::Result<PgPool> {
+/// Connects and, with `migrate`, migrates (sqlx takes an advisory lock, so replicas may start
+/// together).
+pub(super) async fn open(url: &str, migrate: bool) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect(url)
         .await
         .context("connecting to PostgreSQL")?;
-    MIGRATOR.run(&pool).await.context("running the PostgreSQL migrations")?;
+    if migrate {
+        MIGRATOR.run(&pool).await.context("running the PostgreSQL migrations")?;
+    }
     Ok(pool)
 }
 

@@ -11,7 +11,8 @@ macro_rules! request_columns {
 
 macro_rules! grant_columns {
     () => {
-        "id, request_id, person, role, starts_at, ends_at, ended_at, end_reason, version"
+        "id, request_id, person, role, starts_at, ends_at, ended_at, end_reason, version, target_kind, \
+         target_directory_id, target_scope, target_principal, granting"
     };
 }
 
@@ -91,12 +92,16 @@ pub const APPROVALS_OF: &str = "SELECT approver, at FROM approvals WHERE request
 /// Inserts an approval (`$1` request, `$2` approver, `$3` at).
 pub const INSERT_APPROVAL: &str = "INSERT INTO approvals (request_id, approver, at) VALUES ($1, $2, $3)";
 
-/// Inserts a grant; `$1..$9` in [`grant_columns`] order.
-pub const INSERT_GRANT: &str =
-    concat!("INSERT INTO grants (", grant_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+/// Inserts a grant; `$1..$14` in [`grant_columns`] order.
+pub const INSERT_GRANT: &str = concat!(
+    "INSERT INTO grants (",
+    grant_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+);
 /// Compare-and-set update of a grant; same binds as [`INSERT_GRANT`] with `$9` the expected version.
 pub const UPDATE_GRANT: &str = "UPDATE grants SET request_id = $2, person = $3, role = $4, starts_at = $5, \
-     ends_at = $6, ended_at = $7, end_reason = $8, version = version + 1 \
+     ends_at = $6, ended_at = $7, end_reason = $8, target_kind = $10, target_directory_id = $11, \
+     target_scope = $12, target_principal = $13, granting = $14, version = version + 1 \
      WHERE id = $1 AND version = $9 RETURNING version";
 /// One grant by id.
 pub const GRANT_BY_ID: &str = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
@@ -112,12 +117,33 @@ pub const OPEN_GRANTS_FOR: &str = concat!(
 /// Every open grant, ending soonest first, at most `$1`.
 pub const OPEN_GRANTS: &str =
     concat!("SELECT ", grant_columns!(), " FROM grants WHERE ended_at IS NULL ORDER BY ends_at, id LIMIT $1");
-/// Open grants ending at or before `$1`, soonest first, at most `$2`.
+/// Open, confirmed grants ending at or before `$1`, soonest first, at most `$2`. A grant still
+/// being made is its activation's to finish (or to withdraw), not expiry's.
 pub const DUE_GRANTS: &str = concat!(
     "SELECT ",
     grant_columns!(),
-    " FROM grants WHERE ended_at IS NULL AND ends_at <= $1 ORDER BY ends_at, id LIMIT $2"
+    " FROM grants WHERE ended_at IS NULL AND NOT granting AND ends_at <= $1 ORDER BY ends_at, id LIMIT $2"
 );
+/// Open grants being made whose request is no longer approved and whose lease ran out at `$1`,
+/// at most `$2`.
+pub const WITHDRAWN_GRANTS: &str = "SELECT g.id, g.request_id, g.person, g.role, g.starts_at, g.ends_at, \
+     g.ended_at, g.end_reason, g.version, g.target_kind, g.target_directory_id, g.target_scope, \
+     g.target_principal, g.granting FROM grants g LEFT JOIN requests r ON r.id = g.request_id \
+     WHERE g.ended_at IS NULL AND g.granting \
+     AND (r.id IS NULL OR (r.state <> 'approved' AND (r.next_nudge_at IS NULL OR r.next_nudge_at <= $1))) \
+     ORDER BY g.starts_at, g.id LIMIT $2";
+/// Pending and approved requests, oldest first, at most `$1`.
+pub const REQUESTS_IN_FLIGHT: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM requests WHERE state IN ('pending', 'approved') ORDER BY created_at, id LIMIT $1"
+);
+/// Records a handled request key (`$1` key, `$2` now, `$3` until). A key still unexpired is
+/// left alone (no row affected: a replay); an expired one is taken over.
+pub const REMEMBER_REQUEST: &str = "INSERT INTO seen_requests (key, expires_at) VALUES ($1, $3) \
+     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE seen_requests.expires_at < $2";
+/// Forgets request keys expired before `$1`.
+pub const PRUNE_SEEN_REQUESTS: &str = "DELETE FROM seen_requests WHERE expires_at < $1";
 
 /// The audit chain head, unlocked.
 pub const AUDIT_HEAD: &str = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1";
@@ -167,14 +193,16 @@ pub const PRUNE_OUTBOX: &str = "DELETE FROM outbox WHERE state <> 'pending' AND 
 pub const OUTBOX_DEPTH: &str = "SELECT COUNT(*) FROM outbox WHERE state = 'pending'";
 /// Creation time of the oldest undelivered outbox row (NULL when none).
 pub const OUTBOX_OLDEST_PENDING: &str = "SELECT MIN(created_at) FROM outbox WHERE state = 'pending'";
-/// Grants not yet ended.
-pub const OPEN_GRANT_COUNT: &str = "SELECT COUNT(*) FROM grants WHERE ended_at IS NULL";
+/// Grants in force: not ended, and confirmed by the directory (rows written ahead of their
+/// directory call are not counted yet).
+pub const OPEN_GRANT_COUNT: &str = "SELECT COUNT(*) FROM grants WHERE ended_at IS NULL AND NOT granting";
 /// Pending requests by role (metrics).
 pub const PENDING_BY_ROLE: &str =
     "SELECT role, COUNT(*) FROM requests WHERE state = 'pending' GROUP BY role ORDER BY role";
-/// Open grants by role (metrics).
+/// Grants in force by role (metrics): not ended and confirmed by the directory, as
+/// [`OPEN_GRANT_COUNT`].
 pub const OPEN_GRANTS_BY_ROLE: &str =
-    "SELECT role, COUNT(*) FROM grants WHERE ended_at IS NULL GROUP BY role ORDER BY role";
+    "SELECT role, COUNT(*) FROM grants WHERE ended_at IS NULL AND NOT granting GROUP BY role ORDER BY role";
 /// Unacknowledged alarms by account and severity (metrics).
 pub const OPEN_ALARMS: &str = "SELECT account_upn, severity, COUNT(*) FROM alarms \
      WHERE acknowledged_at IS NULL GROUP BY account_upn, severity ORDER BY account_upn, severity";

@@ -11,7 +11,8 @@ use crate::core::alarm::{Alarm, Severity};
 use crate::core::audit::{Actor, AuditEvent, AuditRecord};
 use crate::core::ids::Platform;
 use crate::core::outbox::{OutboxItem, OutgoingMessage, PostedRef};
-use crate::core::request::{AccessRequest, Approval, EndReason, Grant, NudgeStage};
+use crate::core::policy::RoleKind;
+use crate::core::request::{AccessRequest, Approval, EndReason, Grant, GrantTarget, NudgeStage};
 use crate::core::state::RequestState;
 
 /// Stored `actor_kind` of a person.
@@ -133,6 +134,16 @@ pub struct GrantRow {
     pub end_reason: Option<String>,
     /// Compare-and-set version.
     pub version: i64,
+    /// Directory kind of the assignment (`entra-role`, `azure-role`, `group`).
+    pub target_kind: Option<String>,
+    /// Role definition / group id of the assignment.
+    pub target_directory_id: Option<String>,
+    /// Scope of the assignment.
+    pub target_scope: Option<String>,
+    /// Holder's directory object id.
+    pub target_principal: Option<String>,
+    /// Written ahead of the directory call, not yet confirmed.
+    pub granting: bool,
 }
 
 impl TryFrom<GrantRow> for Grant {
@@ -151,6 +162,18 @@ impl TryFrom<GrantRow> for Grant {
         if row.ends_at < row.starts_at {
             bail!("{}: ends before it starts", ctx());
         }
+        let target = match (row.target_kind, row.target_directory_id, row.target_scope) {
+            (None, None, None) => None,
+            (Some(kind), Some(directory_id), Some(scope)) => Some(GrantTarget {
+                kind: RoleKind::parse(&kind)
+                    .ok_or_else(|| anyhow!("unknown target kind {kind:?}"))
+                    .with_context(ctx)?,
+                directory_id,
+                scope,
+                principal_id: row.target_principal,
+            }),
+            _ => bail!("{}: a partial directory target", ctx()),
+        };
         Ok(Grant {
             id: row.id.into(),
             request_id: row.request_id.into(),
@@ -161,6 +184,8 @@ impl TryFrom<GrantRow> for Grant {
             ended_at: row.ended_at,
             end_reason,
             version: row.version,
+            target,
+            granting: row.granting,
         })
     }
 }

@@ -15,6 +15,11 @@ fn grant_row(ended: bool, reason: Option<&str>) -> GrantRow {
         ended_at: ended.then_some(t),
         end_reason: reason.map(Into::into),
         version: 1,
+        target_kind: None,
+        target_directory_id: None,
+        target_scope: None,
+        target_principal: None,
+        granting: false,
     }
 }
 
@@ -25,6 +30,28 @@ fn grant_end_columns_must_agree() {
     assert!(Grant::try_from(grant_row(true, None)).is_err());
     assert!(Grant::try_from(grant_row(false, Some("expired"))).is_err());
     assert!(Grant::try_from(grant_row(true, Some("vanished"))).is_err());
+}
+
+#[test]
+fn grant_targets_are_whole_or_absent() {
+    let whole = GrantRow {
+        target_kind: Some("entra-role".into()),
+        target_directory_id: Some("62e90394".into()),
+        target_scope: Some("/".into()),
+        target_principal: None,
+        ..grant_row(false, None)
+    };
+    let target = Grant::try_from(whole).expect("valid").target.expect("target");
+    assert_eq!((target.kind, target.scope.as_str()), (RoleKind::EntraRole, "/"));
+    let partial = GrantRow { target_kind: Some("entra-role".into()), ..grant_row(false, None) };
+    assert!(Grant::try_from(partial).is_err());
+    let unknown = GrantRow {
+        target_kind: Some("printer".into()),
+        target_directory_id: Some("x".into()),
+        target_scope: Some("/".into()),
+        ..grant_row(false, None)
+    };
+    assert!(Grant::try_from(unknown).is_err());
 }
 
 #[test]

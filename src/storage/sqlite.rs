@@ -41,11 +41,12 @@ pub(super) struct Pools {
     pub(super) write: SqlitePool,
 }
 
-/// Opens (creating if missing) the database and migrates it.
-pub(super) async fn open(url: &str) -> anyhow::Result<Pools> {
+/// Opens (creating if missing) the database and migrates it; with `migrate` false, opens an
+/// existing database as it is (`pimbot check` reads it without changing it).
+pub(super) async fn open(url: &str, migrate: bool) -> anyhow::Result<Pools> {
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("parsing the SQLite URL {url:?}"))?
-        .create_if_missing(true)
+        .create_if_missing(migrate)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(BUSY_TIMEOUT)
@@ -58,7 +59,9 @@ pub(super) async fn open(url: &str) -> anyhow::Result<Pools> {
         .connect_with(options.clone())
         .await
         .with_context(|| format!("opening the SQLite database {url:?}"))?;
-    MIGRATOR.run(&write).await.context("running the SQLite migrations")?;
+    if migrate {
+        MIGRATOR.run(&write).await.context("running the SQLite migrations")?;
+    }
     // An in-memory database exists once per connection: readers must share the writer's.
     let read = if options.get_filename().as_os_str().is_empty() || url.contains(":memory:") {
         write.clone()

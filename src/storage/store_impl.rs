@@ -141,6 +141,43 @@ impl Store for SqlStore {
         self.with_approvals(rows).await
     }
 
+    async fn requests_in_flight(&self, limit: i64) -> Result<Vec<AccessRequest>> {
+        let rows: Vec<RequestRow> = on_db!(self, pool => {
+            sqlx::query_as(q::REQUESTS_IN_FLIGHT).bind(limit).fetch_all(pool).await
+        })
+        .map_err(db("loading requests in flight"))?;
+        self.with_approvals(rows).await
+    }
+
+    async fn withdrawn_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>> {
+        let rows: Vec<GrantRow> = on_db!(self, pool => {
+            sqlx::query_as(q::WITHDRAWN_GRANTS).bind(micros(now)).bind(limit).fetch_all(pool).await
+        })
+        .map_err(db("loading withdrawn grants"))?;
+        Self::grants(rows)
+    }
+
+    async fn remember_request(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+        let affected = on_db!(write self, pool => {
+            sqlx::query(q::REMEMBER_REQUEST)
+                .bind(key)
+                .bind(micros(now))
+                .bind(micros(until))
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(db("remembering a request"))?;
+        Ok(affected == 1)
+    }
+
+    async fn prune_seen_requests(&self, now: DateTime<Utc>) -> Result<u64> {
+        on_db!(write self, pool => {
+            sqlx::query(q::PRUNE_SEEN_REQUESTS).bind(micros(now)).execute(pool).await.map(|r| r.rows_affected())
+        })
+        .map_err(db("pruning seen requests"))
+    }
+
     async fn claim_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>> {
         self.claim(now, lease, limit).await
     }

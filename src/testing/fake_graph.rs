@@ -6,6 +6,10 @@
 //! State is in memory and seeded per test; every call is recorded; failures are injectable
 //! (429 with `Retry-After`, 503, a token that expires once, `RoleAssignmentExists`). Time
 //! windows are stored as requested and not filtered by the fake: clients judge "in effect".
+//! Knobs for the invariant tests: a delay on every Graph/ARM answer (the change is made first,
+//! then the answer is late, as when a slow service commits before it replies), a mode that
+//! ignores `$filter` (a client must check every row itself), and group memberships for
+//! `users/{id}/transitiveMemberOf`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -78,6 +82,9 @@ pub(super) struct Inner {
     pub(super) token_lifetime: u64,
     pub(super) arm_requests: HashMap<String, Value>,
     pub(super) next_id: usize,
+    pub(super) delay: std::time::Duration,
+    pub(super) ignore_filters: bool,
+    pub(super) members: Vec<(String, String)>,
     /// Path prefixes answered 403, as for a permission the app registration lacks.
     pub(super) denied: Vec<String>,
 }
@@ -204,6 +211,11 @@ impl FakeGraph {
         lock(&self.inner).users.push(user);
     }
 
+    /// Removes the user with `upn` (`/users/{upn}` answers 404 from now on).
+    pub fn remove_user(&self, upn: &str) {
+        lock(&self.inner).users.retain(|u| !u.upn.eq_ignore_ascii_case(upn));
+    }
+
     /// The next `times` Graph/ARM calls fail with `fault`.
     pub fn fail_next(&self, times: usize, fault: GraphFault) {
         lock(&self.inner).faults.push_back((times, fault));
@@ -212,6 +224,21 @@ impl FakeGraph {
     /// Drops every pending injected failure.
     pub fn clear_faults(&self) {
         lock(&self.inner).faults.clear();
+    }
+
+    /// Every Graph/ARM answer from now on is sent `delay` after the change it makes.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        lock(&self.inner).delay = delay;
+    }
+
+    /// Whether list endpoints ignore `$filter` and answer every item they hold.
+    pub fn ignore_filters(&self, ignore: bool) {
+        lock(&self.inner).ignore_filters = ignore;
+    }
+
+    /// Makes `user` (object id) a member of `group` for `users/{id}/transitiveMemberOf`.
+    pub fn add_member(&self, user: &str, group: &str) {
+        lock(&self.inner).members.push((user.to_owned(), group.to_owned()));
     }
 
     /// Tokens issued so far.

@@ -33,12 +33,12 @@ pub(super) async fn handle(
     let query: Vec<(String, String)> =
         serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
     let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let response = {
+    let (response, delay) = {
         let mut state = lock(&inner);
         if path.starts_with("/login/") {
-            token(&mut state, &path, &body)
+            (token(&mut state, &path, &body), std::time::Duration::ZERO)
         } else {
-            route(&mut state, &method, &path, &query, &headers, &json_body)
+            (route(&mut state, &method, &path, &query, &headers, &json_body), state.delay)
         }
     };
     let call = GraphCall {
@@ -49,6 +49,9 @@ pub(super) async fn handle(
         status: response.status().as_u16(),
     };
     lock(&inner).calls.push(call);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     response
 }
 
@@ -155,7 +158,8 @@ fn route(
             ),
         };
     }
-    let filter = query.iter().find(|(k, _)| k == "$filter").map(|(_, v)| v.as_str());
+    let given = query.iter().find(|(k, _)| k == "$filter").map(|(_, v)| v.as_str());
+    let filter = given.filter(|_| !state.ignore_filters);
     if audience == "arm" {
         return arm(state, method, rest, filter, body);
     }
@@ -177,7 +181,7 @@ fn route(
             "identityGovernance/privilegedAccess/group/assignmentScheduleInstances"
             | "identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
         ) => {
-            if filter.is_none() {
+            if given.is_none() {
                 return graph_error(
                     StatusCode::BAD_REQUEST,
                     "BadRequest",
@@ -185,6 +189,18 @@ fn route(
                 );
             }
             list(state, FakeKind::Group, rest.ends_with("eligibilityScheduleInstances"), filter, "")
+        }
+        ("GET", member_of)
+            if member_of.starts_with("users/") && member_of.ends_with("/transitiveMemberOf") =>
+        {
+            let id = &member_of["users/".len()..member_of.len() - "/transitiveMemberOf".len()];
+            let value: Vec<Value> = state
+                .members
+                .iter()
+                .filter(|(user, _)| user.eq_ignore_ascii_case(id))
+                .map(|(_, group)| json!({"@odata.type": "#microsoft.graph.group", "id": group}))
+                .collect();
+            axum::Json(json!({"value": value})).into_response()
         }
         ("GET", users) if users.starts_with("users/") => user(state, &users["users/".len()..]),
         ("GET", "users") => {

@@ -48,5 +48,7 @@ pub fn push_active_grant(
         ended_at: None,
         end_reason: None,
         version: 1,
+        target: None,
+        granting: false,
     }));
 }

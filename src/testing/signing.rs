@@ -77,6 +77,11 @@ fn payload_form(payload: &Value) -> String {
     form(&[("payload", &payload.to_string())])
 }
 
+/// A fresh trigger id, as Slack gives every command and interaction its own.
+pub fn trigger_id() -> String {
+    format!("{}.{}.{:032x}", rand::random::<u32>(), rand::random::<u32>(), rand::random::<u128>())
+}
+
 fn user(user_id: &str) -> Value {
     json!({"id": user_id, "username": user_id.to_lowercase(), "team_id": TEAM_ID})
 }
@@ -114,7 +119,7 @@ pub fn block_action_payload(
             "channel_id": channel_id,
             "is_ephemeral": false
         },
-        "trigger_id": format!("{message_ts}.{action_id}.trigger"),
+        "trigger_id": trigger_id(),
         "channel": {"id": channel_id, "name": "approvers"},
         "message": {"type": "message", "text": "PIM request", "user": "U0BOT", "ts": message_ts},
         "response_url": response_url,
@@ -153,7 +158,7 @@ pub fn view_submission_payload(
         "user": user(user_id),
         "api_app_id": "A123456",
         "token": "9s8d9as89d8as9d8as989",
-        "trigger_id": "1700000002.000001.submit",
+        "trigger_id": trigger_id(),
         "view": {
             "id": "VNHU13V36",
             "team_id": TEAM_ID,

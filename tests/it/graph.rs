@@ -270,7 +270,7 @@ async fn a_repeated_or_extended_grant_extends_the_assignment() {
         let (_, second) = app.activate("U0ALICE", "reader 1h audit takes longer").await;
         app.settle().await;
         assert_eq!(app.request(&second).await.state, RequestState::Active);
-        assert_eq!(app.request(&first).await.state, RequestState::Active);
+        assert_eq!(app.request(&first).await.state, RequestState::Superseded, "the extension took over");
         assert_eq!(actions(&fake), ["adminAssign", "adminExtend"]);
         let assignments = fake.assignments();
         assert_eq!(assignments.len(), 1, "extended, not stacked");
@@ -283,8 +283,12 @@ async fn a_repeated_or_extended_grant_extends_the_assignment() {
 #[tokio::test]
 async fn a_grant_that_keeps_failing_fails_the_request_loudly() {
     on_every_backend_graph("policy", |app: TestApp, fake: FakeGraph| async move {
-        fake.fail_next(20, GraphFault::Unavailable);
+        fake.fail_next(usize::MAX, GraphFault::Unavailable);
         let (_, id) = app.activate("U0ALICE", "reader 30m audit review").await;
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Approved, "transient: retried later");
+        // Past `grant_retry_for` (15m by default), the next try is the last.
+        app.advance(Duration::minutes(16));
         app.settle().await;
         assert_eq!(app.request(&id).await.state, RequestState::Failed);
         let alerts = app.channel(ALERTS);
@@ -292,8 +296,12 @@ async fn a_grant_that_keeps_failing_fails_the_request_loudly() {
             alerts.iter().any(|m| m.text.contains("Grant FAILED") && m.text.contains(id.as_str())),
             "{alerts:?}"
         );
-        let tries = fake.calls().iter().filter(|c| c.status == 503).count();
-        assert_eq!(tries, RetryPolicy::default().max_tries, "bounded retries");
+        let tries = fake
+            .calls()
+            .iter()
+            .filter(|c| c.status == 503 && body_str(&c.body, "action") == "adminAssign")
+            .count();
+        assert_eq!(tries, 2 * RetryPolicy::default().max_tries, "two bounded tries, then it failed");
         assert!(fake.assignments().is_empty());
         app.stop().await;
     })

@@ -264,14 +264,20 @@ async fn activating_an_active_role_extends_the_one_grant_within_max_duration() {
         assert_eq!(extended.id, grant.id, "the same grant, not a second one");
         assert_eq!(extended.ends_at, grant.starts_at + Duration::minutes(50), "ends 30m after the extension");
         assert_eq!(app.request(&second).await.state, RequestState::Active);
+        assert_eq!(
+            app.request(&first).await.state,
+            RequestState::Superseded,
+            "one open request per person and role: the extension took over the grant"
+        );
+        assert_eq!(app.store().open_requests_for(&"bob".into()).await.expect("open").len(), 1);
 
         app.advance(Duration::minutes(31));
         app.settle().await;
-        assert_eq!(app.request(&first).await.state, RequestState::Expired);
+        assert_eq!(app.request(&first).await.state, RequestState::Superseded);
         assert_eq!(
             app.request(&second).await.state,
             RequestState::Expired,
-            "both requests end with the grant"
+            "the request ends with the grant"
         );
 
         // extend needs an active grant, and follows the role's approval rules.

@@ -17,7 +17,8 @@ use crate::support::app::{APPROVERS, TestApp};
 const WAIT: Duration = Duration::from_secs(15);
 
 fn command(app: &TestApp, user: &str, text: &str) -> Value {
-    slash_command_payload(user, text, &app.fake.response_url("C0CMD", "1"), "13345224609.738474920.socket")
+    let trigger = pimbot::testing::signing::trigger_id();
+    slash_command_payload(user, text, &app.fake.response_url("C0CMD", "1"), &trigger)
 }
 
 fn reply_text(ack: &Value) -> String {

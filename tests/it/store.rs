@@ -53,6 +53,8 @@ fn grant(id: &str, request_id: &str, person: &str, ends_at: DateTime<Utc>) -> Gr
         ended_at: None,
         end_reason: None,
         version: 1,
+        target: None,
+        granting: false,
     }
 }
 
@@ -242,7 +244,7 @@ async fn duplicate_approval_and_second_open_grant_conflict() {
     for db in backends().await {
         let s = &db.store;
         insert_request(s.as_ref(), &request("r-1", "alice", RequestState::Pending, t0())).await;
-        insert_request(s.as_ref(), &request("r-2", "alice", RequestState::Pending, t0())).await;
+        insert_request(s.as_ref(), &request("r-2", "bob", RequestState::Pending, t0())).await;
         let approve = || Commit {
             approvals: vec![("r-1".into(), Approval { approver: "bob".into(), at: t0() })],
             ..Commit::default()
@@ -307,7 +309,7 @@ async fn sweeps_select_what_is_due() {
             let created = if id == "r-approved-new" { t0() + Duration::minutes(5) } else { t0() };
             rows.push(Write::Insert(AccessRequest {
                 next_nudge_at: nudge,
-                ..request(id, "alice", state, created)
+                ..request(id, id, state, created)
             }));
         }
         let grants = [
@@ -318,6 +320,10 @@ async fn sweeps_select_what_is_due() {
                 ended_at: Some(t0()),
                 end_reason: Some(EndReason::Revoked),
                 ..grant("g-ended", "r-active", "d", t0())
+            },
+            Grant {
+                granting: true,
+                ..grant("g-granting", "r-approved-old", "e", now - Duration::minutes(1))
             },
         ];
         s.commit(Commit {
@@ -339,7 +345,18 @@ async fn sweeps_select_what_is_due() {
         );
         let due: Vec<_> =
             s.due_grants(now, 10).await.expect("due").into_iter().map(|g| g.id.to_string()).collect();
-        assert_eq!(due, ["g-due", "g-exact"], "{}", db.name);
+        assert_eq!(due, ["g-due", "g-exact"], "{}: a grant being made is not expiry's", db.name);
+        assert_eq!(
+            ids(s.requests_in_flight(10).await.expect("in flight")),
+            ["r-approved-old", "r-due", "r-exact", "r-later", "r-none", "r-approved-new"],
+            "{}",
+            db.name
+        );
+        assert!(
+            s.withdrawn_grants(now, 10).await.expect("withdrawn").is_empty(),
+            "{}: its request is still approved",
+            db.name
+        );
         assert_eq!(s.due_grants(now, 1).await.expect("due").len(), 1);
     }
 }

@@ -26,7 +26,25 @@ impl AccessService {
         if request.state != RequestState::Pending {
             return Err(Error::Conflict(already_decided(&request)));
         }
-        role_of(&policy, &request)?.check_approver(&approver.id, &request.requester, self.now())
+        let role = role_of(&policy, &request)?;
+        role.check_approver(&approver.id, &request.requester, self.now())?;
+        self.check_disjoint(role, &approver).await
+    }
+
+    /// With `disjoint_approvers`, an approver eligible for the role in PIM may not decide it
+    /// either, whatever the eligibility source (the policy lists were checked already).
+    async fn check_disjoint(
+        &self,
+        role: &crate::core::policy::Role,
+        approver: &crate::core::policy::Person,
+    ) -> Result<()> {
+        if role.disjoint_approvers && self.eligible_anywhere(role, approver, self.now()).await? {
+            return Err(Error::NotAuthorized(format!(
+                "you are eligible for `{}` yourself, and this role requires approvers who are not",
+                role.key
+            )));
+        }
+        Ok(())
     }
 
     /// Records one approver's decision. Refusals (requester, non-approver, already decided)
@@ -65,6 +83,7 @@ impl AccessService {
         }
         let role = role_of(&policy, &request)?;
         role.check_approver(&approver.id, &request.requester, now)?;
+        self.check_disjoint(role, &approver).await?;
         if request.approved_by(&approver.id) {
             return Err(Error::Conflict(format!("you already approved `{id}`; it needs another approver")));
         }

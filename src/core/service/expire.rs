@@ -7,9 +7,11 @@
 use futures_util::StreamExt;
 
 use super::AccessService;
+use super::grant::Ending;
+use super::messages::alert;
 use crate::core::audit::Actor;
 use crate::core::error::Error;
-use crate::core::policy::{Person, Policy};
+use crate::core::policy::Policy;
 use crate::core::ports::Commit;
 use crate::core::request::{EndReason, Grant};
 
@@ -39,23 +41,33 @@ impl AccessService {
     }
 
     /// Ends one grant in the directory; `None` (logged, and alerted on when it keeps failing)
-    /// when that failed, so the grant stays due and the next sweep tries again.
+    /// when that failed, so the grant stays due and the next sweep tries again. The grant's
+    /// recorded target is used, so a grant of a role since removed from the policy still ends.
     async fn prepare_expiry(&self, policy: &Policy, grant: Grant) -> Option<(Grant, Commit)> {
-        let Ok(role) = policy.role(&grant.role).cloned() else {
-            tracing::error!(grant = %grant.id, role = %grant.role, "due grant of a role no longer in the policy");
-            return None;
-        };
-        let found = self.person_by_id(policy, &grant.person).await.ok().flatten();
-        let person = found.map(|(p, _)| p).unwrap_or_else(|| Person {
-            id: grant.person.clone(),
-            upn: grant.person.to_string(),
-            object_id: None,
-            slack: None,
-            discord: None,
-        });
+        let (role, person) = self.end_parts(policy, &grant).await;
+        let mut ending = Ending::plain(EndReason::Expired, Actor::System);
+        let mut unknown = None;
+        if !Self::target_known(policy, &grant) {
+            // Recorded before pimbot kept targets, and its role is gone: pimbot cannot address
+            // the assignment. The directory's own schedule (PIM grants are made time-bound)
+            // ends it at the same moment; people are told to check.
+            ending.call_directory = false;
+            ending.detail = serde_json::json!({"directory": "not called: the grant's target is unknown"});
+            unknown = Some(format!(
+                "🚨 {}'s *{}* (grant {}) ended, but its role is no longer in the policy and the grant \
+                 predates recorded directory targets: pimbot could not remove the assignment itself. \
+                 The directory's own schedule should have ended it; please check.",
+                grant.person, grant.role, grant.id
+            ));
+        }
         // Dated when the directory has ended it: that is the moment access ended.
-        match self.prepare_end(&role, &person, grant.clone(), EndReason::Expired, Actor::System, None).await {
-            Ok(prepared) => Some(prepared),
+        match self.prepare_end(&role, &person, grant.clone(), ending, None).await {
+            Ok((ended, mut commit)) => {
+                if let Some(text) = unknown {
+                    commit.outbox.extend(alert(&self.channels, ended.id.as_str(), &text));
+                }
+                Some((ended, commit))
+            }
             Err(e) => {
                 tracing::error!(grant = %grant.id, error = %format!("{e:#}"), "expiring a grant failed; will retry");
                 self.end_failed(&grant, &e, self.now()).await;

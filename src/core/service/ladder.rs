@@ -36,7 +36,11 @@ impl AccessService {
     async fn nudge(&self, mut request: AccessRequest) -> Result<()> {
         let policy = self.policy();
         let now = self.now();
-        let role = policy.role(&request.role)?.clone();
+        let Ok(role) = policy.role(&request.role).cloned() else {
+            // Its role left the policy (a reload on this or another replica): stop waiting.
+            let why = "its role was removed from the policy";
+            return self.cancel_for_policy(request, &policy, why, now).await.map(drop);
+        };
         let expected_version = request.version;
         let deadline = deadline(&role, &request);
         let id = request.id.clone();

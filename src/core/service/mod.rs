@@ -3,18 +3,24 @@
 //! state change, its audit events and its outgoing messages. Races are settled by the store's
 //! compare-and-set: the loser gets `Error::Conflict` and changes nothing.
 
+mod activate;
 mod alarm;
 mod decide;
 mod end_alert;
 mod expire;
 mod grant;
+mod grant_retry;
 mod ladder;
 mod lookup;
 mod messages;
+mod policy_edit;
 mod queries;
 mod reconcile;
 mod replies;
+mod revoke;
 mod submit;
+mod target;
+mod withdraw;
 
 use std::sync::{Arc, RwLock};
 
@@ -27,12 +33,20 @@ use super::policy::{Person, Policy, Role};
 use super::ports::{Clock, Commit, CommitObserver, Directory, Store, Write};
 use super::request::AccessRequest;
 
+pub use activate::{ACTIVATION_LEASE, GRANT_RETRY_MAX, GRANT_RETRY_MIN, RETRYING};
 pub use alarm::DEFAULT_REPAGE_EVERY;
 pub use lookup::LOOKUP_TTL;
 pub use messages::Channels;
+pub use policy_edit::{Orphan, PolicyImpact, orphans};
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
 pub use reconcile::{Drift, DriftKind, ReconcileReport};
-pub use replies::{Reply, submitted_text};
+pub use replies::{Reply, revoked_text, submitted_text};
+pub use revoke::{ELIGIBILITY_SWEEP_EVERY, NO_LONGER_ELIGIBLE, Revoked, Revoker, resolve_person};
+pub use target::{detached_role, target_of};
+
+/// How long a handled signed request is remembered: twice the signature window, since a
+/// timestamp may lie up to the window ahead of the clock.
+pub const SEEN_REQUEST_FOR: chrono::Duration = chrono::Duration::seconds(600);
 
 /// What a submit produced, for the immediate reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +82,8 @@ pub struct AccessService {
     repage_every: chrono::Duration,
     observer: Option<Arc<dyn CommitObserver>>,
     lookup: Option<lookup::Lookup>,
+    eligibility_checked: revoke::EligibilityClock,
+    activating: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl AccessService {
@@ -92,7 +108,15 @@ impl AccessService {
             repage_every: DEFAULT_REPAGE_EVERY,
             observer: None,
             lookup: None,
+            eligibility_checked: Default::default(),
+            activating: Default::default(),
         }
+    }
+
+    /// Activations of this process currently between their claim and their record (talking to
+    /// the directory); `Running::settle` waits for them.
+    pub fn activations_in_flight(&self) -> usize {
+        self.activating.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Tells `observer` about every successful commit (metrics).
@@ -109,6 +133,14 @@ impl AccessService {
     /// Replaces the policy; requests in flight are checked against it from now on.
     pub fn reload_policy(&self, policy: Policy) {
         *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(policy);
+    }
+
+    /// Whether this is the first time a signed request with `key` arrives (within
+    /// [`SEEN_REQUEST_FOR`]); false for a replay. The database decides, so a replay reaching
+    /// another replica is caught too.
+    pub async fn first_time(&self, key: &str) -> Result<bool> {
+        let now = self.clock.now();
+        self.store.remember_request(key, now, now + SEEN_REQUEST_FOR).await
     }
 
     /// The store (for adapters that only read, and for sweeps).
@@ -193,6 +225,16 @@ impl AccessService {
             Some(keys) => Ok(keys.contains(&role.key)),
             None => Ok(role.is_eligible(&person.id, now)),
         }
+    }
+
+    /// Separation of duties: whether `person` is eligible for `role` by the policy's lists or,
+    /// where the directory keeps eligibility, in PIM, whatever `[directory] eligibility` says.
+    async fn eligible_anywhere(&self, role: &Role, person: &Person, now: DateTime<Utc>) -> Result<bool> {
+        if role.is_eligible(&person.id, now) {
+            return Ok(true);
+        }
+        let pim = self.directory.pim_eligible_roles(person, std::slice::from_ref(role), now).await?;
+        Ok(pim.is_some_and(|keys| keys.contains(&role.key)))
     }
 
     fn now(&self) -> DateTime<Utc> {

@@ -87,6 +87,13 @@ impl AccessService {
         let person = self.requester(&policy, user).await?;
         let mut lines = Vec::new();
         for g in self.store.open_grants_for(&person.id).await? {
+            if g.granting {
+                lines.push(StatusLine {
+                    role: g.role.to_string(),
+                    text: format!("being granted (request {})", g.request_id),
+                });
+                continue;
+            }
             lines.push(StatusLine {
                 role: g.role.to_string(),
                 text: format!(

@@ -3,14 +3,19 @@
 //! `directory.drift` audit event per finding).
 //!
 //! - **unmanaged**: an assignment with no open pimbot grant for that person and role (standing
-//!   access, a portal activation, or the leftover of a grant whose end did not reach the
-//!   directory). Removed when the directory says so (`[directory] remove_unmanaged = true`).
+//!   access, or the leftover of a grant whose end did not reach the directory). Removed when
+//!   the directory says so (`[directory] remove_unmanaged = true`).
+//! - **activated outside pimbot**: a PIM activation made elsewhere (the portal): schedule-based
+//!   and time-bound (`assignmentType = Activated`). Reported, never removed: PIM ends it.
 //! - **outlives its grant**: an open grant exists but the directory's assignment ends more than
 //!   [`END_SLACK`] after it (or never). Reported only: the expiry sweep ends it on time.
 //!
-//! Break-glass accounts are skipped (their standing access is deliberate). The periodic pass
-//! repeats a finding at most every [`REPORT_EVERY`] (in memory, per replica); `pimbot
-//! reconcile` always reports.
+//! Break-glass accounts are never touched: matched by object id, or by UPN resolved through the
+//! directory. If a break-glass UPN cannot be resolved, the pass removes nothing at all (it
+//! cannot tell that account apart) and says so. A grant is matched by the object id recorded
+//! with it as well as by the policy's, so grants of people since removed from the policy still
+//! count. The periodic pass repeats a finding at most every [`REPORT_EVERY`] (in memory, per
+//! replica); `pimbot reconcile` always reports.
 
 use std::collections::HashMap;
 
@@ -38,6 +43,8 @@ pub enum DriftKind {
     Unmanaged,
     /// It ends after its grant (or never).
     OutlivesGrant,
+    /// A time-bound PIM activation made outside pimbot (never removed).
+    ActivatedOutside,
 }
 
 /// One finding.
@@ -60,6 +67,9 @@ pub struct ReconcileReport {
     pub checked: usize,
     /// Everything that did not match.
     pub drift: Vec<Drift>,
+    /// Break-glass UPNs that could not be resolved to an object id; while any is left, the
+    /// pass removes nothing.
+    pub unresolved_break_glass: Vec<String>,
 }
 
 /// Findings already reported, by key, for the periodic pass.
@@ -81,17 +91,35 @@ impl AccessService {
             .iter()
             .filter_map(|p| p.object_id.as_deref().map(|o| (oid(o), p.id.clone())))
             .collect();
-        let glass: Vec<String> =
-            policy.break_glass.iter().filter_map(|b| b.object_id.as_deref().map(oid)).collect();
-        let mut report = ReconcileReport { checked: assignments.len(), drift: Vec::new() };
+        let (glass, unresolved) = self.break_glass_ids(&policy).await;
+        let may_remove = self.directory.remove_unmanaged() && unresolved.is_empty();
+        let mut report = ReconcileReport {
+            checked: assignments.len(),
+            drift: Vec::new(),
+            unresolved_break_glass: unresolved,
+        };
         for a in assignments {
-            if glass.contains(&oid(&a.principal_id)) {
+            let principal = oid(&a.principal_id);
+            if glass.contains(&principal) {
                 continue;
             }
-            let person = people.get(&oid(&a.principal_id)).cloned();
-            let grant =
-                person.as_ref().and_then(|p| grants.iter().find(|g| &g.person == p && g.role == a.role));
+            let person = people.get(&principal).cloned().or_else(|| {
+                grants
+                    .iter()
+                    .find(|g| {
+                        g.target.as_ref().and_then(|t| t.principal_id.as_deref()).map(oid).as_ref()
+                            == Some(&principal)
+                    })
+                    .map(|g| g.person.clone())
+            });
+            let grant = grants.iter().find(|g| {
+                g.role == a.role
+                    && (person.as_ref() == Some(&g.person)
+                        || g.target.as_ref().and_then(|t| t.principal_id.as_deref()).map(oid).as_ref()
+                            == Some(&principal))
+            });
             let kind = match grant {
+                None if a.assignment_type.eq_ignore_ascii_case("Activated") => DriftKind::ActivatedOutside,
                 None => DriftKind::Unmanaged,
                 Some(g) if a.ends_at.is_none_or(|end| end > g.ends_at + END_SLACK) => {
                     DriftKind::OutlivesGrant
@@ -99,7 +127,7 @@ impl AccessService {
                 Some(_) => continue,
             };
             let mut removed = false;
-            if kind == DriftKind::Unmanaged && self.directory.remove_unmanaged() {
+            if kind == DriftKind::Unmanaged && may_remove {
                 let role = policy.role(&a.role)?;
                 match self.directory.remove_assignment(role, &a).await {
                     Ok(()) => removed = true,
@@ -112,6 +140,30 @@ impl AccessService {
         }
         self.report_drift(&report, always_report, now).await?;
         Ok(Some(report))
+    }
+
+    /// The object ids of the break-glass accounts: given in the policy, or resolved from their
+    /// UPN through the directory; and the UPNs that could not be resolved.
+    async fn break_glass_ids(&self, policy: &crate::core::policy::Policy) -> (Vec<String>, Vec<String>) {
+        let mut ids = Vec::new();
+        let mut unresolved = Vec::new();
+        for bg in &policy.break_glass {
+            if let Some(o) = bg.object_id.as_deref().filter(|o| !o.trim().is_empty()) {
+                ids.push(o.trim().to_ascii_lowercase());
+                continue;
+            }
+            match self.directory.lookup_user(&bg.upn).await {
+                Ok(Some(user)) if user.upn.eq_ignore_ascii_case(&bg.upn) => {
+                    ids.push(user.object_id.trim().to_ascii_lowercase())
+                }
+                Ok(_) => unresolved.push(bg.upn.clone()),
+                Err(e) => {
+                    tracing::warn!(upn = %bg.upn, error = %format!("{e:#}"), "could not resolve a break-glass account");
+                    unresolved.push(bg.upn.clone());
+                }
+            }
+        }
+        (ids, unresolved)
     }
 
     async fn report_drift(&self, report: &ReconcileReport, always: bool, now: DateTime<Utc>) -> Result<()> {
@@ -131,7 +183,7 @@ impl AccessService {
                 })
                 .collect()
         };
-        if fresh.is_empty() {
+        if fresh.is_empty() && report.unresolved_break_glass.is_empty() {
             return Ok(());
         }
         let mut lines = Vec::new();
@@ -149,6 +201,9 @@ impl AccessService {
                 (DriftKind::Unmanaged, true) => "not granted through pimbot: REMOVED",
                 (DriftKind::Unmanaged, false) => "not granted through pimbot (standing access)",
                 (DriftKind::OutlivesGrant, _) => "outlives its pimbot grant",
+                (DriftKind::ActivatedOutside, _) => {
+                    "activated outside pimbot (a PIM activation; PIM ends it)"
+                }
             };
             lines.push(format!("• {who} holds *{}* ({until}, {}): {what}", a.role, a.assignment_type));
             let detail = json!({"drift": format!("{:?}", d.kind), "principal_id": a.principal_id, "person": d.person,
@@ -161,11 +216,18 @@ impl AccessService {
         let shown: Vec<String> = lines.iter().take(20).cloned().collect();
         let more = lines.len().saturating_sub(shown.len());
         let tail = if more > 0 { format!("\n…and {more} more") } else { String::new() };
-        let text = format!(
+        let mut text = format!(
             "⚠️ Directory drift: {} privileged assignment(s) do not match pimbot's grants\n{}{tail}",
             lines.len(),
             shown.join("\n")
         );
+        if !report.unresolved_break_glass.is_empty() {
+            text.push_str(&format!(
+                "\n⚠️ Break-glass account(s) {} could not be resolved in the directory: nothing was removed \
+                 in this pass. Add their object_id to [[break_glass]].",
+                report.unresolved_break_glass.join(", ")
+            ));
+        }
         let outbox = alert(&self.channels, marker.as_str(), &text);
         self.commit(Commit { at: Some(now), audit, outbox, ..Commit::default() }).await
     }

@@ -34,9 +34,31 @@ impl AccessService {
             Command::Deactivate(role) => {
                 format!("🔒 Your `{}` is deactivated.", self.deactivate(user, &role).await?.role)
             }
-            Command::Cancel(id) => format!("↩️ Request `{}` is cancelled.", self.cancel(user, &id).await?.id),
+            Command::Cancel(id) => {
+                let cancelled = self.cancel(user, &id).await?;
+                match cancelled.reason {
+                    Some(note) => format!("↩️ Request `{}` is {note}.", cancelled.id),
+                    None => format!("↩️ Request `{}` is cancelled.", cancelled.id),
+                }
+            }
+            Command::Revoke { person, role, reason } => {
+                let by = super::Revoker::Chat(user.clone());
+                revoked_text(&self.revoke(&by, &person, &role, &reason).await?)
+            }
         };
         Ok(Reply::Text(text))
+    }
+}
+
+/// The reply to a successful revocation.
+pub fn revoked_text(r: &super::Revoked) -> String {
+    if r.while_granting {
+        format!(
+            "🔒 {}'s `{}` was still being granted: its request is revoked, and whatever the directory made is removed as soon as it answers.",
+            r.person, r.role
+        )
+    } else {
+        format!("🔒 {}'s `{}` is revoked and removed from the directory.", r.person, r.role)
     }
 }
 

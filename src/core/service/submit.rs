@@ -30,11 +30,11 @@ impl AccessService {
         role.check_rules(&draft)?;
         let open = self.store.open_requests_for(&person.id).await?;
         if let Some(dup) = open.iter().find(|r| r.role == role.key && r.state != RequestState::Active) {
-            return Err(Error::PolicyViolation(format!(
-                "you already have request `{}` for `{}` ({}); `/pim cancel {}` withdraws it",
-                dup.id, role.key, dup.state, dup.id
-            )));
+            return Err(duplicate(dup));
         }
+        // An extension supersedes the request it extends: one open request per person and
+        // role (the database's unique index refuses a second), the grant carries on.
+        let extended = open.iter().find(|r| r.role == role.key && r.state == RequestState::Active).cloned();
         let extends = self.store.open_grant(&person.id, &role.key).await?.is_some();
         let needs_approval = role.needs_approval();
         let deadline = now + role.request_ttl.min(MAX_REQUEST_TTL);
@@ -114,14 +114,37 @@ impl AccessService {
                 ),
             ));
         }
-        self.commit(Commit {
-            at: Some(now),
-            requests: vec![Write::Insert(request.clone())],
-            audit,
-            outbox,
-            ..Commit::default()
-        })
-        .await?;
+        // The superseded request leaves the open states before the new one enters them.
+        let mut requests = Vec::new();
+        if let Some(mut old) = extended {
+            let expected_version = old.version;
+            old.state = transition(old.state, Action::Supersede, now)?;
+            old.reason = Some(format!("superseded by {}", request.id));
+            audit.push(AuditEvent::about(
+                now,
+                Actor::Person(person.id.clone()),
+                "request.superseded",
+                &old.id,
+                &role.key,
+                json!({"by": request.id}),
+            ));
+            requests.push(Write::Update { row: old, expected_version });
+        }
+        requests.push(Write::Insert(request.clone()));
+        let committed =
+            self.commit(Commit { at: Some(now), requests, audit, outbox, ..Commit::default() }).await;
+        if let Err(Error::Conflict(_)) = committed {
+            // A racing submission of the same person and role won: answer as if it came first.
+            let open = self.store.open_requests_for(&person.id).await?;
+            if let Some(dup) = open.iter().find(|r| r.role == role.key && r.state != RequestState::Active) {
+                return Err(duplicate(dup));
+            }
+            return Err(Error::Conflict(format!(
+                "your `{}` changed just now (it ended or was extended); look at `/pim status` and try again",
+                role.key
+            )));
+        }
+        committed?;
         Ok(Submitted { request, needs_approval, extends })
     }
 
@@ -148,17 +171,33 @@ impl AccessService {
         if request.requester != person.id {
             return Err(Error::NotAuthorized(format!("request `{id}` is not yours to cancel")));
         }
-        let role = policy.role(&request.role)?;
+        let role = match policy.role(&request.role) {
+            Ok(r) => r.clone(),
+            Err(_) => super::target::detached_role(&request.role, None),
+        };
+        let role = &role;
         let expected_version = request.version;
+        let was = request.state;
         request.state = transition(request.state, Action::Cancel, now)?;
         request.decided_at = Some(now);
         request.decided_by = Some(person.id.clone());
-        request.next_nudge_at = None;
+        if was == RequestState::Approved {
+            // An approved request keeps its activation lease: the withdrawn-grant sweep waits
+            // for a worker still talking to the directory before it removes the assignment.
+            request.reason = Some(CANCELLED_WHILE_GRANTING.to_owned());
+        } else {
+            request.next_nudge_at = None;
+        }
         let mut outbox = update_card(&self.channels, &policy, role, &request, now);
+        let note = if was == RequestState::Approved {
+            format!(" ({CANCELLED_WHILE_GRANTING})")
+        } else {
+            String::new()
+        };
         outbox.extend(feed(
             &self.channels,
             id.as_str(),
-            &format!("↩️ {} cancelled request {} for *{}*", person.id, id, role.key),
+            &format!("↩️ {} cancelled request {} for *{}*{note}", person.id, id, role.key),
         ));
         let audit = vec![AuditEvent::about(
             now,
@@ -166,7 +205,7 @@ impl AccessService {
             "request.cancelled",
             id,
             &role.key,
-            json!({}),
+            json!({"was": was.as_str()}),
         )];
         self.commit(Commit {
             at: Some(now),
@@ -177,8 +216,23 @@ impl AccessService {
         })
         .await
         .map_err(|e| already_changed(e, id))?;
+        if was == RequestState::Approved {
+            self.work_kick.notify_one(); // a grant row written ahead may need withdrawing
+        }
         Ok(request)
     }
+}
+
+/// The reason a request cancelled after its approval carries: its grant may have been made.
+pub const CANCELLED_WHILE_GRANTING: &str =
+    "cancelled after approval; if its grant was already made, pimbot removes it at once";
+
+/// The refusal of a second open request for the same person and role.
+fn duplicate(dup: &AccessRequest) -> Error {
+    Error::PolicyViolation(format!(
+        "you already have request `{}` for `{}` ({}); `/pim cancel {}` withdraws it",
+        dup.id, dup.role, dup.state, dup.id
+    ))
 }
 
 /// Turns a lost compare-and-set into a message the user can act on.

@@ -1,12 +1,15 @@
 //! Reading PIM state: a person's eligibilities (for `eligibility = "graph"`) and the active
 //! assignments of the managed roles (for reconciliation).
 //!
-//! Eligibility comes from the schedule *instances* (what is in effect now): Graph
-//! `roleEligibilityScheduleInstances` and `group/eligibilityScheduleInstances` filtered on
-//! `principalId`, and ARM `roleEligibilityScheduleInstances` with `assignedTo('{id}')` at each
-//! managed scope. Each list answer is cached for [`ELIGIBILITY_TTL`] per URL (the URL names the
-//! person). Limitation: Graph's `principalId` filter does not return eligibility a user holds
-//! through a group (`memberType = Group`); ARM's `assignedTo` does.
+//! Eligibility is checked like a security decision. It comes from the schedule *instances*
+//! (what is in effect now): Graph `roleEligibilityScheduleInstances` filtered on the role
+//! definition and `group/eligibilityScheduleInstances` on the group (one list per role, shared
+//! by everyone), and ARM `roleEligibilityScheduleInstances` with `assignedTo('{id}')` at each
+//! managed scope. A server-side `$filter` is never trusted: an item counts only when its own
+//! `principalId` is the person or one of the groups they act as (`users/{id}/transitiveMemberOf`,
+//! plus the groups they hold or may activate through PIM for Groups), so eligibility held
+//! through a group counts and a row about someone else never does. Each list answer is cached
+//! for [`ELIGIBILITY_TTL`] per URL.
 
 use std::collections::BTreeSet;
 
@@ -71,7 +74,21 @@ fn quote(id: &str) -> String {
 }
 
 fn internal(what: &str, e: super::ApiError) -> Error {
-    Error::Internal(anyhow::anyhow!(e).context(what.to_owned()))
+    super::classified(e, what.to_owned())
+}
+
+/// Percent-encodes a path segment (object ids are GUIDs; anything else is escaped).
+fn urlencoding(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 impl GraphDirectory {
@@ -94,64 +111,97 @@ impl GraphDirectory {
         Ok(items)
     }
 
-    /// The keys of `roles` that `principal` is eligible for at `now`.
+    /// Everyone `principal` acts as in PIM: the user, every group they are a member of
+    /// (Entra membership, transitive), and every group they hold or may activate through PIM
+    /// for Groups. Each answer's `principalId` is checked, never trusted to the `$filter`.
+    async fn principals(&self, principal: &str, now: DateTime<Utc>) -> Result<BTreeSet<String>> {
+        let mut out = BTreeSet::from([principal.to_ascii_lowercase()]);
+        let url = format!(
+            "{}?$select=id",
+            self.client.graph(&format!("users/{}/transitiveMemberOf", urlencoding(principal)))
+        );
+        for item in self.cached_list(Audience::Graph, &url, now).await? {
+            let kind = text(&item, "@odata.type");
+            if kind.is_empty() || kind.eq_ignore_ascii_case("#microsoft.graph.group") {
+                out.insert(text(&item, "id").to_ascii_lowercase());
+            }
+        }
+        let by_principal = format!("principalId eq '{}'", quote(principal));
+        for list in ["assignmentScheduleInstances", "eligibilityScheduleInstances"] {
+            let url = filter_url(
+                self.client.graph(&format!("identityGovernance/privilegedAccess/group/{list}")),
+                &by_principal,
+            );
+            for item in self.cached_list(Audience::Graph, &url, now).await? {
+                if text(&item, "principalId").eq_ignore_ascii_case(principal)
+                    && matches!(text(&item, "accessId"), "" | "member")
+                    && in_effect(&item, now)
+                {
+                    out.insert(text(&item, "groupId").to_ascii_lowercase());
+                }
+            }
+        }
+        out.remove("");
+        Ok(out)
+    }
+
+    /// The keys of `roles` that `principal` is eligible for at `now`, directly or through a
+    /// group. Eligibility lists are read per role (and cached per role, for everyone); only
+    /// items whose `principalId` is the person or one of their groups count.
     pub(super) async fn eligible_keys(
         &self,
         principal: &str,
         roles: &[Role],
         now: DateTime<Utc>,
     ) -> Result<Vec<RoleKey>> {
-        let by_principal = format!("principalId eq '{}'", quote(principal));
+        let me = self.principals(principal, now).await?;
+        let mine = |i: &Value| me.contains(&text(i, "principalId").to_ascii_lowercase());
         let mut keys = Vec::new();
-        if roles.iter().any(|r| r.kind == RoleKind::EntraRole) {
-            let url = filter_url(
-                self.client.graph("roleManagement/directory/roleEligibilityScheduleInstances"),
-                &by_principal,
-            );
-            let items = self.cached_list(Audience::Graph, &url, now).await?;
-            for role in roles.iter().filter(|r| r.kind == RoleKind::EntraRole) {
-                let scope = if role.scope.trim().is_empty() { "/" } else { role.scope.as_str() };
-                if items.iter().any(|i| {
-                    text(i, "roleDefinitionId").eq_ignore_ascii_case(&role.directory_id)
-                        && same_scope(text(i, "directoryScopeId"), scope)
-                        && in_effect(i, now)
-                }) {
-                    keys.push(role.key.clone());
+        for role in roles {
+            let eligible = match role.kind {
+                RoleKind::EntraRole => {
+                    let url = filter_url(
+                        self.client.graph("roleManagement/directory/roleEligibilityScheduleInstances"),
+                        &format!("roleDefinitionId eq '{}'", quote(&role.directory_id)),
+                    );
+                    let scope = if role.scope.trim().is_empty() { "/" } else { role.scope.as_str() };
+                    self.cached_list(Audience::Graph, &url, now).await?.iter().any(|i| {
+                        mine(i)
+                            && text(i, "roleDefinitionId").eq_ignore_ascii_case(&role.directory_id)
+                            && same_scope(text(i, "directoryScopeId"), scope)
+                            && in_effect(i, now)
+                    })
                 }
-            }
-        }
-        if roles.iter().any(|r| r.kind == RoleKind::Group) {
-            let url = filter_url(
-                self.client.graph("identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"),
-                &by_principal,
-            );
-            let items = self.cached_list(Audience::Graph, &url, now).await?;
-            for role in roles.iter().filter(|r| r.kind == RoleKind::Group) {
-                if items.iter().any(|i| {
-                    text(i, "groupId").eq_ignore_ascii_case(&role.directory_id)
-                        && matches!(text(i, "accessId"), "" | "member")
-                        && in_effect(i, now)
-                }) {
-                    keys.push(role.key.clone());
+                RoleKind::Group => {
+                    let url = filter_url(
+                        self.client
+                            .graph("identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"),
+                        &format!("groupId eq '{}'", quote(&role.directory_id)),
+                    );
+                    self.cached_list(Audience::Graph, &url, now).await?.iter().any(|i| {
+                        mine(i)
+                            && text(i, "groupId").eq_ignore_ascii_case(&role.directory_id)
+                            && matches!(text(i, "accessId"), "" | "member")
+                            && in_effect(i, now)
+                    })
                 }
-            }
-        }
-        let scopes: BTreeSet<String> =
-            roles.iter().filter(|r| r.kind == RoleKind::AzureRole).map(arm_scope).collect();
-        for scope in scopes {
-            let base = self.client.arm(&format!(
-                "{scope}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances?api-version={ARM_API_VERSION}"
-            ));
-            let url = filter_url(base, &format!("assignedTo('{}')", quote(principal)));
-            let items = self.cached_list(Audience::Arm, &url, now).await?;
-            for role in roles.iter().filter(|r| r.kind == RoleKind::AzureRole && arm_scope(r) == scope) {
-                if items.iter().any(|i| {
-                    arm_definition_matches(role, text(i, "roleDefinitionId"))
-                        && within(&role.scope, text(i, "scope"))
-                        && in_effect(i, now)
-                }) {
-                    keys.push(role.key.clone());
+                RoleKind::AzureRole => {
+                    // `assignedTo` includes eligibility inherited through groups.
+                    let base = self.client.arm(&format!(
+                        "{}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances?api-version={ARM_API_VERSION}",
+                        arm_scope(role)
+                    ));
+                    let url = filter_url(base, &format!("assignedTo('{}')", quote(principal)));
+                    self.cached_list(Audience::Arm, &url, now).await?.iter().any(|i| {
+                        mine(i)
+                            && arm_definition_matches(role, text(i, "roleDefinitionId"))
+                            && within(&role.scope, text(i, "scope"))
+                            && in_effect(i, now)
+                    })
                 }
+            };
+            if eligible {
+                keys.push(role.key.clone());
             }
         }
         Ok(keys)

@@ -69,6 +69,8 @@ pub struct GraphSettings {
     pub eligibility_from_graph: bool,
     /// Whether reconciliation removes unmanaged assignments.
     pub remove_unmanaged: bool,
+    /// How long an approved grant failing transiently is retried (`[directory] grant_retry_for`).
+    pub grant_retry_for: chrono::Duration,
     /// Timeouts and retries.
     pub retry: RetryPolicy,
 }
@@ -85,6 +87,7 @@ impl GraphSettings {
             arm_url: config.arm_url.clone(),
             eligibility_from_graph: config.eligibility == EligibilitySource::Graph,
             remove_unmanaged: config.remove_unmanaged,
+            grant_retry_for: config.grant_retry_for,
             retry: RetryPolicy::default(),
         })
     }
@@ -112,6 +115,7 @@ pub struct GraphDirectory {
     clock: Arc<dyn Clock>,
     eligibility_from_graph: bool,
     remove_unmanaged: bool,
+    grant_retry_for: chrono::Duration,
     cache: ListCache,
 }
 
@@ -132,6 +136,7 @@ impl GraphDirectory {
             clock,
             eligibility_from_graph: settings.eligibility_from_graph,
             remove_unmanaged: settings.remove_unmanaged,
+            grant_retry_for: settings.grant_retry_for,
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -190,9 +195,18 @@ fn principal(person: &Person) -> Result<&str> {
 }
 
 fn failed(what: &str, spec: &GrantSpec, e: ApiError) -> Error {
-    Error::Internal(
-        anyhow!(e).context(format!("{what} `{}` for {} ({})", spec.role.key, spec.person.id, spec.grant_id)),
-    )
+    let what = format!("{what} `{}` for {} ({})", spec.role.key, spec.person.id, spec.grant_id);
+    classified(e, what)
+}
+
+/// A Graph failure as a core error: throttling, 5xx and network failures are
+/// [`Error::Unavailable`] (the caller may try again later), everything else internal.
+pub(crate) fn classified(e: ApiError, what: String) -> Error {
+    if e.is_retryable() {
+        Error::Unavailable(anyhow!(e).context(what))
+    } else {
+        Error::Internal(anyhow!(e).context(what))
+    }
 }
 
 /// Whether PIM says the assignment is already there.
@@ -269,11 +283,24 @@ impl Directory for GraphDirectory {
         if !self.eligibility_from_graph {
             return Ok(None);
         }
+        self.pim_eligible_roles(person, roles, now).await
+    }
+
+    async fn pim_eligible_roles(
+        &self,
+        person: &Person,
+        roles: &[Role],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<RoleKey>>> {
         let Some(principal) = person.object_id.as_deref().filter(|s| !s.trim().is_empty()) else {
-            tracing::warn!(person = %person.id, "no object_id: not eligible for anything from Graph");
+            tracing::warn!(person = %person.id, "no object_id: not eligible for anything in PIM");
             return Ok(Some(Vec::new()));
         };
         self.eligible_keys(principal, roles, now).await.map(Some)
+    }
+
+    fn grant_retry_for(&self) -> chrono::Duration {
+        self.grant_retry_for
     }
 
     async fn active_assignments(&self, roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {

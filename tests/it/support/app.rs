@@ -282,6 +282,19 @@ impl TestApp {
             .as_u16()
     }
 
+    /// Replaces the policy text and reloads it over HTTP; returns the status and the report.
+    pub async fn reload(&self, toml: &str) -> (u16, String) {
+        *self.policy_text.lock().expect("policy lock") = toml.to_owned();
+        let resp = reqwest::Client::new()
+            .post(format!("http://{}/admin/reload", self.running.addr))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("reload request");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.db.store

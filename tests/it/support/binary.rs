@@ -66,6 +66,11 @@ impl Binary {
         Self { child, lines, addr, _dir: dir }
     }
 
+    /// The config file it was started with (rewrite it, then send `HUP` to reload).
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("pimbot.toml")
+    }
+
     /// `http://ADDR`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

@@ -28,13 +28,26 @@ impl TestDb {
     /// Runs raw SQL on the database behind the store's back (tampering, seed data); returns
     /// the number of rows affected.
     pub async fn exec(&self, sql: &str) -> u64 {
-        if self.name == "postgres" {
+        if self.url.starts_with("postgres") {
             let mut conn = PgConnection::connect(&self.url).await.expect("connect to postgres");
             sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.expect("raw SQL").rows_affected()
         } else {
             let mut conn = SqliteConnection::connect(&self.url).await.expect("open sqlite");
             sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.expect("raw SQL").rows_affected()
         }
+    }
+
+    /// Another handle on the same database, as a second replica would open it (the original
+    /// keeps ownership: this one drops nothing).
+    pub async fn replica(db: &TestDb) -> TestDb {
+        let store = db.reconnect().await;
+        let name = if db.name == "postgres" { "postgres-replica" } else { "sqlite-replica" };
+        Self { name, url: db.url.clone(), store, _dir: None }
+    }
+
+    /// A PostgreSQL test database made outside [`postgres`] (dropped with the returned value).
+    pub fn adopt_postgres(url: String, store: Arc<dyn Store>) -> Self {
+        Self { name: "postgres", url, store, _dir: None }
     }
 
     /// Opens the same database again through `pimbot::storage::connect` (migrations run again).

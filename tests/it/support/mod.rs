@@ -4,3 +4,4 @@ pub mod app;
 pub mod binary;
 pub mod db;
 pub mod discord;
+pub mod graph_app;
