@@ -42,7 +42,7 @@ fn policy(db: &str, port: u16, api_url: &str) -> String {
     p.push_str(&(0..PEOPLE).map(|i| format!("\"p{i}\"")).collect::<Vec<_>>().join(","));
     p.push_str("]\n");
     p.push_str("[[role]]\nkey = \"reader\"\nname = \"Reader\"\nkind = \"entra-role\"\ntier = \"standard\"\nmin_duration = \"1s\"\nmax_duration = \"8h\"\neligible = [\"@everyone\"]\n");
-    p.push_str("[[role]]\nkey = \"ops\"\nname = \"Ops\"\nkind = \"entra-role\"\ntier = \"high\"\napprovals_required = 1\napprovers = [\"approver\"]\nrequire_justification = true\neligible = [\"@everyone\"]\n");
+    p.push_str("[[role]]\nkey = \"ops\"\nname = \"Ops\"\nkind = \"entra-role\"\ntier = \"high\"\nrequire_mfa = false\napprovals_required = 1\napprovers = [\"approver\"]\nrequire_justification = true\neligible = [\"@everyone\"]\n");
     p
 }
 

@@ -87,6 +87,37 @@ impl BreakGlassParts {
     }
 }
 
+/// Sign-in settings the running app needs (`[oidc]`).
+#[derive(Debug, Clone)]
+pub struct OidcParts {
+    /// The OpenID client's settings.
+    pub settings: crate::auth::oidc::OidcSettings,
+    /// `[oidc] require_link`.
+    pub require_link: bool,
+}
+
+impl OidcParts {
+    /// The settings of a validated config (the certificate, if any, is read now); `None` when
+    /// `[oidc]` is not configured.
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Option<Self>> {
+        let Some(oidc) = config.oidc() else { return Ok(None) };
+        let source = config
+            .oidc_credential()
+            .context("[oidc] is configured")?
+            .map_err(|e| anyhow::anyhow!("[oidc] credential: {e}"))?;
+        let credential = crate::auth::credential::ClientCredential::from_source(&source)?;
+        Ok(Some(Self {
+            settings: crate::auth::oidc::OidcSettings {
+                issuer: oidc.issuer.clone(),
+                client_id: oidc.client_id.clone(),
+                credential,
+                public_url: oidc.public_url.clone(),
+            },
+            require_link: oidc.require_link,
+        }))
+    }
+}
+
 /// Everything needed to run pimbot, already built.
 pub struct Parts {
     /// Durable state.
@@ -107,6 +138,8 @@ pub struct Parts {
     pub discord: Option<DiscordParts>,
     /// Break-glass monitoring, when configured.
     pub break_glass: Option<BreakGlassParts>,
+    /// Sign-ins with the OpenID provider, when configured.
+    pub oidc: Option<OidcParts>,
 }
 
 /// Re-reads and validates the policy.
@@ -268,6 +301,17 @@ pub async fn start_with(
     if let Some(bg) = &parts.break_glass {
         service = service.with_repage_every(bg.repage_every);
     }
+    let mut oidc = None;
+    if let Some(o) = &parts.oidc {
+        service = service.with_sign_in(crate::core::service::SignInSettings {
+            public_url: o.settings.public_url.clone(),
+            require_link: o.require_link,
+        });
+        oidc = Some(Arc::new(
+            crate::auth::oidc::OidcClient::new(o.settings.clone(), parts.clock.clone())
+                .context("building the OpenID client")?,
+        ));
+    }
     if let Some(identity) = identity {
         tracing::info!("lookup by Slack profile email is on");
         service = service.with_identity(identity);
@@ -315,6 +359,7 @@ pub async fn start_with(
         admin,
         discord: discord_state,
         azure_monitor,
+        oidc,
     };
     let socket_mode = match (&parts.slack, &state.slack) {
         (Some(SlackParts { inbound: SlackInbound::SocketMode(socket), api_url, .. }), Some(slack)) => Some(

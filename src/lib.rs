@@ -23,6 +23,7 @@
 //! See `docs/ARCHITECTURE.md` for the full picture.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod core;

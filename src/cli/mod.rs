@@ -288,6 +288,7 @@ async fn serve(globals: &Globals) -> anyhow::Result<()> {
         admin_token: config.server.admin_token.clone(),
         discord: config.discord().map(discord::parts).transpose()?,
         break_glass: app::BreakGlassParts::from_config(&config),
+        oidc: app::OidcParts::from_config(&config)?,
     };
     let addr = config.listen_addr()?;
     let listener =

@@ -53,6 +53,10 @@ pub struct Config {
     /// `[security]`: who may end other people's grants.
     #[serde(default)]
     pub security: SecurityConfig,
+    /// `[oidc]`: present to sign people in with the OpenID provider (identity links, MFA
+    /// step-up); roles with `require_mfa` or `approver_mfa` need it.
+    #[serde(default)]
+    pub oidc: Option<OidcConfig>,
     /// `[[person]]`: the people pimbot knows.
     #[serde(default, rename = "person")]
     pub people: Vec<PersonConfig>,
@@ -209,6 +213,21 @@ pub struct DirectoryConfig {
     /// through pimbot (standing access). Default false: they are only reported.
     #[serde(default)]
     pub remove_unmanaged: bool,
+    /// How pimbot proves itself to the identity platform: `secret` (`client_secret`),
+    /// `certificate` (`certificate_path`, a client assertion signed with the certificate's key)
+    /// or `federated` (workload identity federation: the token in `federated_token_file`, or
+    /// `AZURE_FEDERATED_TOKEN_FILE` as Azure Kubernetes Service provides it). When left out,
+    /// whichever of those is configured is used.
+    #[serde(default)]
+    pub credential: Option<CredentialKind>,
+    /// PEM file with the app registration's certificate and its private key
+    /// (`credential = "certificate"`).
+    #[serde(default)]
+    pub certificate_path: Option<std::path::PathBuf>,
+    /// File holding the federated token (`credential = "federated"`), re-read for every token
+    /// request because the kubelet rotates it; default `AZURE_FEDERATED_TOKEN_FILE`.
+    #[serde(default)]
+    pub federated_token_file: Option<std::path::PathBuf>,
     /// Opt-in: a Slack user not listed in the policy may be matched by their Slack profile
     /// email to the Graph user with that user principal name (needs `kind = "graph"`, a
     /// `[slack]` section, Graph `User.Read.All` and Slack `users:read.email`). Such a person
@@ -231,6 +250,9 @@ impl Default for DirectoryConfig {
             tenant_id: None,
             client_id: None,
             client_secret: None,
+            credential: None,
+            certificate_path: None,
+            federated_token_file: None,
             login_url: default_login_url(),
             graph_url: default_graph_url(),
             arm_url: default_arm_url(),
@@ -249,6 +271,65 @@ pub struct SecurityConfig {
     /// default): nobody in chat; `pimbot revoke` at the command line always works.
     #[serde(default)]
     pub revokers: Vec<String>,
+}
+
+/// How an app proves itself to the identity platform's token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialKind {
+    /// A client secret.
+    Secret,
+    /// A client assertion signed with a certificate's private key (`private_key_jwt`).
+    Certificate,
+    /// A federated token from another issuer the app trusts (workload identity federation).
+    Federated,
+}
+
+impl CredentialKind {
+    /// The name used in config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Secret => "secret",
+            CredentialKind::Certificate => "certificate",
+            CredentialKind::Federated => "federated",
+        }
+    }
+}
+
+/// `[oidc]`: the OpenID provider people sign in with (Microsoft Entra, or any OpenID Connect
+/// provider), for identity links and MFA step-up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer (`https://login.microsoftonline.com/<tenant>/v2.0`); discovery is
+    /// `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The app registration people sign in to.
+    pub client_id: String,
+    /// Client secret; `PIMBOT_OIDC_CLIENT_SECRET` overrides it.
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    /// `secret`, `certificate` or `federated` (see `[directory] credential`); inferred when
+    /// left out.
+    #[serde(default)]
+    pub credential: Option<CredentialKind>,
+    /// PEM file with the certificate and its private key (`credential = "certificate"`).
+    #[serde(default)]
+    pub certificate_path: Option<std::path::PathBuf>,
+    /// Federated token file (`credential = "federated"`); default `AZURE_FEDERATED_TOKEN_FILE`.
+    #[serde(default)]
+    pub federated_token_file: Option<std::path::PathBuf>,
+    /// Where people's browsers reach pimbot (`https://pimbot.example.com`); the redirect URI
+    /// registered with the provider is `<public_url>/auth/callback`.
+    pub public_url: String,
+    /// Whether people must have linked their chat account (`/pim link`) before they may
+    /// request or approve. Default false.
+    #[serde(default)]
+    pub require_link: bool,
+    /// The authentication context (`c1`…`c25`) asked for by roles that require MFA and name
+    /// none themselves.
+    #[serde(default)]
+    pub default_auth_context: Option<String>,
 }
 
 /// `[break_glass_monitor]`.
@@ -354,6 +435,20 @@ pub struct RoleConfig {
     /// Who may request: person ids, `@group`, or `{ who = "erin", until = "2027-01-31" }`.
     #[serde(default)]
     pub eligible: Vec<EligibleEntry>,
+    /// Whether a request waits for the requester's fresh MFA (a sign-in through `[oidc]`)
+    /// before approvers see it (default: true for `critical` and `high`).
+    #[serde(default)]
+    pub require_mfa: Option<bool>,
+    /// Whether each approval needs the approver's fresh MFA (default: true for `critical`).
+    #[serde(default)]
+    pub approver_mfa: Option<bool>,
+    /// How old the MFA behind a step-up may be (default 5m).
+    #[serde(default, deserialize_with = "opt_human_duration")]
+    pub mfa_max_age: Option<Duration>,
+    /// Conditional Access authentication context (`c1`) a step-up must satisfy; default
+    /// `[oidc] default_auth_context`.
+    #[serde(default)]
+    pub auth_context: Option<String>,
 }
 
 /// `[[break_glass]]`.

@@ -13,7 +13,9 @@
 mod eligible;
 pub mod file;
 pub mod formats;
+pub mod identity;
 mod resolve;
+mod resolve_mfa;
 pub mod summary;
 pub mod tier;
 pub mod validate;
@@ -28,10 +30,11 @@ use anyhow::Context as _;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use file::{
-    BreakGlassConfig, BreakGlassMonitorConfig, Config, DatabaseConfig, DirectoryConfig, DirectoryKind,
-    DiscordConfig, EligibilitySource, EligibleEntry, GroupConfig, PersonConfig, RoleConfig, SecurityConfig,
-    ServerConfig, SlackConfig, Until,
+    BreakGlassConfig, BreakGlassMonitorConfig, Config, CredentialKind, DatabaseConfig, DirectoryConfig,
+    DirectoryKind, DiscordConfig, EligibilitySource, EligibleEntry, GroupConfig, OidcConfig, PersonConfig,
+    RoleConfig, SecurityConfig, ServerConfig, SlackConfig, Until,
 };
+pub use identity::CredentialSource;
 pub use summary::summary;
 pub use validate::{ConfigError, ConfigErrors};
 
@@ -220,6 +223,7 @@ impl Config {
         if let Some(monitor) = &mut self.break_glass_monitor {
             set(&mut monitor.webhook_token, ENV_BREAK_GLASS_WEBHOOK_TOKEN);
         }
+        self.apply_workload_identity_env(env);
     }
 
     /// Base URLs are joined with relative paths (`chat.postMessage`), which only works when
@@ -239,5 +243,11 @@ impl Config {
         fix(&mut self.directory.login_url);
         fix(&mut self.directory.graph_url);
         fix(&mut self.directory.arm_url);
+        if let Some(oidc) = &mut self.oidc {
+            // The issuer is compared with `iss` exactly, and public_url is joined with paths.
+            while oidc.public_url.ends_with('/') {
+                oidc.public_url.pop();
+            }
+        }
     }
 }

@@ -257,7 +257,13 @@ fn role(config: &Config, rc: &RoleConfig, refs: &Refs<'_>, now: DateTime<Utc>, p
         request_ttl,
         min_hold: rc.min_hold.unwrap_or(d.min_hold),
         eligible: eligibility(rc, refs, &format!("{at}: eligible"), p),
+        require_mfa: rc.require_mfa.unwrap_or(d.require_mfa),
+        approver_mfa: rc.approver_mfa.unwrap_or(d.approver_mfa),
+        mfa_max_age: rc.mfa_max_age.unwrap_or(d.mfa_max_age),
+        auth_context: None,
     };
+    let mut role = role;
+    role.auth_context = super::resolve_mfa::auth_context(config, rc, &role, &at, p);
     check_pool(&role, now, &format!("{at}: approvers"), p);
     role
 }

@@ -66,6 +66,25 @@ pub fn summary(config: &Config, policy: &Policy) -> String {
         ),
     );
     line(&mut out, format!("revokers (may /pim revoke anyone's grant): {}", names(&policy.revokers)));
+    if dir.kind == DirectoryKind::Graph
+        && let Ok(c) = config.directory_credential()
+    {
+        line(&mut out, format!("directory credential: {}", c.kind().as_str()));
+    }
+    match config.oidc() {
+        Some(o) => line(
+            &mut out,
+            format!(
+                "sign-in (oidc): issuer {}, client {}, credential {}, callback {}/auth/callback; link {}",
+                o.issuer,
+                o.client_id,
+                config.oidc_credential().and_then(Result::ok).map_or("?", |c| c.kind().as_str()),
+                o.public_url,
+                if o.require_link { "required" } else { "optional" }
+            ),
+        ),
+        None => line(&mut out, "sign-in (oidc): not configured (chat identity only)".into()),
+    }
     match config.break_glass_monitor() {
         Some(m) => line(
             &mut out,
@@ -132,6 +151,24 @@ fn role_summary(out: &mut String, role: &Role) {
     } else {
         line(out, "  approvals required: none (activates at once)".into());
     }
+    let mfa = |on: bool| if on { "fresh MFA" } else { "chat identity only" };
+    let evidence = match &role.auth_context {
+        Some(c) => format!("authentication context {c}"),
+        None => "amr contains mfa".into(),
+    };
+    line(
+        out,
+        if role.require_mfa || role.approver_mfa {
+            format!(
+                "  requester: {}, approvers: {} (within {}, {evidence})",
+                mfa(role.require_mfa),
+                mfa(role.approver_mfa),
+                format_duration(role.mfa_max_age)
+            )
+        } else {
+            "  requester and approvers: chat identity only (require_mfa = false)".into()
+        },
+    );
     let eligible: Vec<String> = role.eligible.iter().map(eligible_entry).collect();
     let eligible = if eligible.is_empty() { "nobody".to_owned() } else { eligible.join(", ") };
     line(out, format!("  may request: {eligible}"));

@@ -231,8 +231,11 @@ fn bad_values_name_their_line_and_key() {
     assert!(msg.contains("until") && msg.contains("2027-01-31"), "{msg}");
 }
 
+/// A role `ops` with `lines`; chat-only identity unless the lines speak of MFA (without
+/// `[oidc]`, critical and high roles must opt out of MFA explicitly).
 fn role_with(lines: &str) -> String {
-    format!("{BASE}\n[[role]]\nkey = \"ops\"\nkind = \"entra-role\"\n{lines}\n")
+    let opt_out = if lines.contains("mfa") { "" } else { "require_mfa = false\napprover_mfa = false\n" };
+    format!("{BASE}\n[[role]]\nkey = \"ops\"\nkind = \"entra-role\"\n{opt_out}{lines}\n")
 }
 
 #[test]
@@ -604,9 +607,10 @@ fn discord_needs_application_id_hex_public_key_and_token() {
 #[test]
 fn graph_directory_needs_credentials_and_graph_eligibility_needs_graph() {
     let text = format!("{BASE}[directory]\nkind = \"graph\"\n");
-    for key in ["directory.tenant_id", "directory.client_id", "directory.client_secret"] {
+    for key in ["directory.tenant_id", "directory.client_id"] {
         assert_problem(&text, key, "missing");
     }
+    assert_problem(&text, "directory.credential", "no credential; set client_secret");
     assert_problem(
         &format!("{BASE}[directory]\neligibility = \"graph\"\n"),
         "directory.eligibility",
@@ -668,3 +672,94 @@ fn monitor_listen_and_database_are_checked() {
 
 #[path = "tests_lookup.rs"]
 mod lookup;
+
+/// An `[oidc]` section for `issuer`, with a secret.
+fn oidc(issuer: &str, extra: &str) -> String {
+    format!(
+        "[oidc]\nissuer = \"{issuer}\"\nclient_id = \"app\"\nclient_secret = \"s\"\npublic_url = \"https://pimbot.example.com/\"\n{extra}\n"
+    )
+}
+
+const ENTRA: &str = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001/v2.0";
+
+#[test]
+fn mfa_defaults_follow_the_tier_and_need_oidc() {
+    let text = |tier: &str, section: &str| {
+        format!(
+            "{BASE}{section}\n[[role]]\nkey = \"ops\"\nkind = \"entra-role\"\ntier = \"{tier}\"\napprovers = [\"carol\"]\neligible = [\"alice\"]\n"
+        )
+    };
+    // Secure default: a critical or high role without [oidc] is refused, saying how to fix it.
+    for tier in ["critical", "high"] {
+        let errs = problems(&text(tier, ""));
+        assert!(errs.mentions("configure [oidc], or set require_mfa = false"), "{tier}: {errs}");
+    }
+    let standard = valid(&text("standard", ""));
+    assert!(!standard.roles[0].require_mfa && !standard.roles[0].approver_mfa);
+    // With a (non-Entra) provider the defaults apply: amr carries the evidence.
+    let generic = oidc("https://idp.example.com", "");
+    let critical = valid(&text("critical", &generic));
+    let r = &critical.roles[0];
+    assert!(r.require_mfa && r.approver_mfa);
+    assert_eq!((r.mfa_max_age, r.auth_context.as_deref()), (Duration::minutes(5), None));
+    let high = valid(&text("high", &generic));
+    assert!(high.roles[0].require_mfa && !high.roles[0].approver_mfa);
+}
+
+#[test]
+fn entra_needs_an_authentication_context_for_mfa_roles() {
+    let role = |lines: &str, section: &str| {
+        format!(
+            "{BASE}{section}\n[[role]]\nkey = \"ops\"\nkind = \"entra-role\"\ntier = \"critical\"\napprovers = [\"carol\"]\neligible = [\"alice\"]\n{lines}\n"
+        )
+    };
+    assert_problem(&role("", &oidc(ENTRA, "")), "role \"ops\": auth_context", "carry no amr");
+    let with_default = valid(&role("", &oidc(ENTRA, "default_auth_context = \"C2\"")));
+    assert_eq!(with_default.roles[0].auth_context.as_deref(), Some("c2"));
+    let own = valid(&role(
+        "auth_context = \"c7\"\nmfa_max_age = \"2m\"",
+        &oidc(ENTRA, "default_auth_context = \"c2\""),
+    ));
+    assert_eq!(
+        (own.roles[0].auth_context.as_deref(), own.roles[0].mfa_max_age),
+        (Some("c7"), Duration::minutes(2))
+    );
+    // Explicit opt-out: chat-only identity is accepted, and needs no context.
+    valid(&role("require_mfa = false\napprover_mfa = false", &oidc(ENTRA, "")));
+    assert_problem(
+        &role("auth_context = \"c26\"", &oidc(ENTRA, "")),
+        "role \"ops\": auth_context",
+        "c1 to c25",
+    );
+    assert_problem(
+        &role("mfa_max_age = \"2h\"", &oidc(ENTRA, "default_auth_context = \"c1\"")),
+        "role \"ops\": mfa_max_age",
+        "out of range",
+    );
+}
+
+#[test]
+fn oidc_settings_are_checked_and_secrets_come_from_the_environment() {
+    assert_problem(&format!("{BASE}{}", oidc("http://idp.example.com", "")), "oidc.issuer", "https");
+    let no_secret = format!(
+        "{BASE}[oidc]\nissuer = \"{ENTRA}\"\nclient_id = \"app\"\npublic_url = \"https://p.example\"\n"
+    );
+    assert_problem(&no_secret, "oidc.credential", "PIMBOT_OIDC_CLIENT_SECRET");
+    let env = |name: &str| (name == "PIMBOT_OIDC_CLIENT_SECRET").then(|| "from-env".to_owned());
+    let config = from_toml_str_with_env(&no_secret, &env).expect("parses");
+    assert!(config.validate(now()).is_ok());
+    assert_eq!(config.oidc().map(|o| o.public_url.as_str()), Some("https://p.example"));
+    // Workload identity as AKS injects it: a federated token file, client and tenant ids.
+    let aks = |name: &str| match name {
+        "AZURE_FEDERATED_TOKEN_FILE" => Some("/var/run/secrets/azure/tokens/azure-identity-token".to_owned()),
+        "AZURE_CLIENT_ID" => Some("aks-client".to_owned()),
+        "AZURE_TENANT_ID" => Some("aks-tenant".to_owned()),
+        _ => None,
+    };
+    let graph = format!("{BASE}[directory]\nkind = \"graph\"\ncredential = \"federated\"\n");
+    let config = from_toml_str_with_env(&graph, &aks).expect("parses");
+    assert!(config.validate(now()).is_ok(), "{:?}", config.validate(now()).err());
+    assert_eq!(config.directory.client_id.as_deref(), Some("aks-client"));
+    assert_eq!(config.directory.tenant_id.as_deref(), Some("aks-tenant"));
+    assert!(matches!(config.directory_credential(), Ok(crate::config::CredentialSource::Federated(_))));
+}

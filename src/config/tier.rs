@@ -12,12 +12,16 @@
 //! | `sla`                   | 5m       | 15m   | 30m      |
 //! | `request_ttl`           | 1h       | 4h    | 8h       |
 //! | `min_hold`              | 5m       | 5m    | 5m       |
+//! | `require_mfa`           | true     | true  | false    |
+//! | `approver_mfa`          | true     | false | false    |
+//! | `mfa_max_age`           | 5m       | 5m    | 5m       |
 //!
 //! A default `min_duration` never exceeds the role's `max_duration`: a role with
 //! `max_duration = "60s"` and no `min_duration` gets a minimum of 60s, not an impossible 5m.
 
 use chrono::Duration;
 
+use crate::core::identity::DEFAULT_MFA_MAX_AGE;
 use crate::core::policy::Tier;
 
 /// Default shortest activation, for every tier.
@@ -46,6 +50,12 @@ pub struct TierDefaults {
     pub request_ttl: Duration,
     /// Early-deactivation hold.
     pub min_hold: Duration,
+    /// Whether requests wait for the requester's fresh MFA.
+    pub require_mfa: bool,
+    /// Whether approvals need the approver's fresh MFA.
+    pub approver_mfa: bool,
+    /// How old the MFA behind a step-up may be.
+    pub mfa_max_age: Duration,
 }
 
 /// The defaults for `tier`.
@@ -61,6 +71,9 @@ pub fn defaults(tier: Tier) -> TierDefaults {
             sla: Duration::minutes(5),
             request_ttl: Duration::hours(1),
             min_hold: DEFAULT_MIN_HOLD,
+            require_mfa: true,
+            approver_mfa: true,
+            mfa_max_age: DEFAULT_MFA_MAX_AGE,
         },
         Tier::High => TierDefaults {
             min_duration: DEFAULT_MIN_DURATION,
@@ -72,6 +85,9 @@ pub fn defaults(tier: Tier) -> TierDefaults {
             sla: Duration::minutes(15),
             request_ttl: Duration::hours(4),
             min_hold: DEFAULT_MIN_HOLD,
+            require_mfa: true,
+            approver_mfa: false,
+            mfa_max_age: DEFAULT_MFA_MAX_AGE,
         },
         Tier::Standard => TierDefaults {
             min_duration: DEFAULT_MIN_DURATION,
@@ -83,6 +99,9 @@ pub fn defaults(tier: Tier) -> TierDefaults {
             sla: Duration::minutes(30),
             request_ttl: Duration::hours(8),
             min_hold: DEFAULT_MIN_HOLD,
+            require_mfa: false,
+            approver_mfa: false,
+            mfa_max_age: DEFAULT_MFA_MAX_AGE,
         },
     }
 }

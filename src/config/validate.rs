@@ -51,10 +51,10 @@ impl ConfigErrors {
 
 /// Collects problems while checking.
 #[derive(Debug, Default)]
-pub(super) struct Problems(Vec<ConfigError>);
+pub(crate) struct Problems(Vec<ConfigError>);
 
 impl Problems {
-    pub(super) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError { key: key.into(), message: message.into() });
     }
 }
@@ -91,6 +91,7 @@ impl Config {
         self.check_discord(p);
         self.check_directory(p);
         self.check_formats(p);
+        self.check_oidc(p);
         if let Some(monitor) = &self.break_glass_monitor {
             require_secret(
                 p,
@@ -188,12 +189,9 @@ impl Config {
             const WHY: &str = "required with kind = \"graph\"";
             require_text(p, "directory.tenant_id", dir.tenant_id.as_deref(), WHY);
             require_text(p, "directory.client_id", dir.client_id.as_deref(), WHY);
-            require_secret(
-                p,
-                "directory.client_secret",
-                dir.client_secret.as_ref(),
-                super::ENV_GRAPH_CLIENT_SECRET,
-            );
+            if let Err(e) = self.directory_credential() {
+                p.push("directory.credential", e);
+            }
         }
         if dir.eligibility == EligibilitySource::Graph && dir.kind != DirectoryKind::Graph {
             p.push(

@@ -34,6 +34,10 @@ pub enum Command {
         /// Why (required).
         reason: String,
     },
+    /// Link the chat account to a directory account by signing in.
+    Link,
+    /// Who pimbot takes the caller to be.
+    Whoami,
     /// Show usage.
     Help,
 }
@@ -49,6 +53,8 @@ pub const HELP: &str = "\
 • `/pim deactivate <role>`: end an active role early
 • `/pim cancel <request-id>`: withdraw a pending request
 • `/pim revoke <person> <role> <reason>`: end someone's grant now (security revokers only)
+• `/pim link`: link your chat account to your Microsoft account (a one-time sign-in link)
+• `/pim whoami`: who pimbot takes you to be, and your link
 • `/pim help`: this text";
 
 /// Parses the text after `/pim`.
@@ -65,6 +71,8 @@ pub fn parse(text: &str) -> Result<Command> {
         "extend" => parse_draft(rest, "extend").map(Command::Extend),
         "roles" => Ok(Command::Roles),
         "status" => Ok(Command::Status),
+        "link" => Ok(Command::Link),
+        "whoami" => Ok(Command::Whoami),
         "deactivate" => one_word(rest, "deactivate <role>").map(|r| Command::Deactivate(RoleKey(r))),
         "cancel" => one_word(rest, "cancel <request-id>").map(|r| Command::Cancel(RequestId(r))),
         "revoke" => parse_revoke(rest),
@@ -169,6 +177,8 @@ mod tests {
             ),
             ("roles", Command::Roles),
             ("status", Command::Status),
+            ("link", Command::Link),
+            ("whoami", Command::Whoami),
             ("", Command::Help),
             ("help", Command::Help),
             ("deactivate global-admin", Command::Deactivate("global-admin".into())),

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod command;
 pub mod duration;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod outbox;
 pub mod policy;

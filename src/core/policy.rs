@@ -140,6 +140,16 @@ pub struct Role {
     pub min_hold: Duration,
     /// Who may request it.
     pub eligible: Vec<Eligibility>,
+    /// Whether a new request waits (`awaiting_mfa`) for the requester's fresh MFA sign-in
+    /// before approvers see it or the grant is made.
+    pub require_mfa: bool,
+    /// Whether each approval counts only once the approver's fresh MFA arrives.
+    pub approver_mfa: bool,
+    /// How old the MFA behind a step-up may be (`now - auth_time`).
+    pub mfa_max_age: Duration,
+    /// The Conditional Access authentication context (`c1`) a step-up token must carry in
+    /// `acrs`; without one, `amr` must contain `mfa`.
+    pub auth_context: Option<String>,
 }
 
 /// Ceiling for `request_ttl`, whatever the policy says.
@@ -339,6 +349,10 @@ mod tests {
                 Eligibility { person: "erin".into(), until: Some(now() + Duration::days(1)) },
                 Eligibility { person: "frank".into(), until: Some(now()) },
             ],
+            require_mfa: true,
+            approver_mfa: true,
+            mfa_max_age: Duration::minutes(5),
+            auth_context: Some("c1".into()),
         }
     }
 

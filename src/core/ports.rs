@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::alarm::Alarm;
 use super::audit::{AuditEvent, AuditRecord};
 use super::error::Result;
+use super::identity::{AuthState, IdentityLink};
 use super::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
 use super::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
 use super::policy::{Person, Role};
@@ -48,6 +49,14 @@ pub struct Commit {
     pub audit: Vec<AuditEvent>,
     /// Messages to deliver.
     pub outbox: Vec<OutgoingMessage>,
+    /// Identity links to create or replace (one per chat account; one chat account per
+    /// platform and directory account, a second is a conflict).
+    pub links: Vec<IdentityLink>,
+    /// One-time sign-in states to store.
+    pub new_auth_states: Vec<AuthState>,
+    /// Ids of sign-in states this commit uses up. Each must be unused and unexpired at `at`,
+    /// or the whole commit is a conflict: a state works once.
+    pub use_auth_states: Vec<String>,
 }
 
 /// Durable state. Every method is one short transaction; `commit` is the only writer of
@@ -72,7 +81,8 @@ pub trait Store: Send + Sync {
     async fn open_grants(&self, limit: i64) -> Result<Vec<Grant>>;
     /// Open grants whose end is at or before `now`, soonest first, at most `limit`.
     async fn due_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>>;
-    /// Pending requests whose next SLA step is due, at most `limit`.
+    /// Pending requests whose next SLA step is due, and requests whose step-up window
+    /// (`awaiting_mfa`) closed, at most `limit`.
     async fn due_nudges(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<AccessRequest>>;
     /// Approved requests still waiting for their grant, oldest first, at most `limit`.
     async fn approved_requests(&self, limit: i64) -> Result<Vec<AccessRequest>>;
@@ -128,6 +138,18 @@ pub trait Store: Send + Sync {
     /// `None` when the store keeps no separate head (tail deletion is then undetectable).
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         Ok(None)
+    }
+    /// A sign-in state by id (the hash of its value).
+    async fn auth_state(&self, _id: &str) -> Result<Option<AuthState>> {
+        Err(super::error::Error::Internal(anyhow::anyhow!("auth_state is not supported")))
+    }
+    /// The directory account a chat account is linked to.
+    async fn identity_link(&self, _user: &ChatUser) -> Result<Option<IdentityLink>> {
+        Ok(None)
+    }
+    /// Every chat account linked to a directory object id.
+    async fn identity_links_of(&self, _object_id: &str) -> Result<Vec<IdentityLink>> {
+        Ok(Vec::new())
     }
     /// Database-wide counts behind the `/metrics` gauges: pending requests and open grants by
     /// role, unacknowledged break-glass alarms by account and severity.

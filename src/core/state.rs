@@ -13,6 +13,8 @@ use super::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
+    /// Waiting for the requester's fresh MFA (roles with `require_mfa`); no card yet.
+    AwaitingMfa,
     /// Waiting for approvals.
     Pending,
     /// Approved; the grant is being made.
@@ -40,7 +42,8 @@ pub enum RequestState {
 
 impl RequestState {
     /// Every state, for tables and tests.
-    pub const ALL: [RequestState; 11] = [
+    pub const ALL: [RequestState; 12] = [
+        RequestState::AwaitingMfa,
         RequestState::Pending,
         RequestState::Approved,
         RequestState::Active,
@@ -57,6 +60,7 @@ impl RequestState {
     /// snake_case name as stored.
     pub fn as_str(self) -> &'static str {
         match self {
+            RequestState::AwaitingMfa => "awaiting_mfa",
             RequestState::Pending => "pending",
             RequestState::Approved => "approved",
             RequestState::Active => "active",
@@ -78,7 +82,10 @@ impl RequestState {
 
     /// Whether the request can still change.
     pub fn is_open(self) -> bool {
-        matches!(self, RequestState::Pending | RequestState::Approved | RequestState::Active)
+        matches!(
+            self,
+            RequestState::AwaitingMfa | RequestState::Pending | RequestState::Approved | RequestState::Active
+        )
     }
 }
 
@@ -86,6 +93,7 @@ impl fmt::Display for RequestState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             RequestState::TimedOut => "timed out",
+            RequestState::AwaitingMfa => "awaiting MFA",
             other => other.as_str(),
         })
     }
@@ -129,6 +137,9 @@ pub enum Action {
     Revoke,
     /// An extension request of the same person and role took over its grant.
     Supersede,
+    /// The requester's fresh MFA arrived (step-up at activation); the request goes to the
+    /// approvers.
+    StepUp,
 }
 
 impl Action {
@@ -145,6 +156,7 @@ impl Action {
             Action::Deactivate { .. } => "deactivated",
             Action::Revoke => "revoked",
             Action::Supersede => "superseded",
+            Action::StepUp => "stepped up",
         }
     }
 }
@@ -161,6 +173,27 @@ pub fn transition(state: RequestState, action: Action, now: DateTime<Utc>) -> Re
     use RequestState as S;
     let refuse = || Err(Error::InvalidTransition { from: state, action });
     match (state, action) {
+        (S::AwaitingMfa, A::StepUp) => Ok(S::Pending),
+        (S::AwaitingMfa, A::Cancel) => Ok(S::Cancelled),
+        // An unfinished step-up expires like an undecided request.
+        (S::AwaitingMfa, A::TimeOut { deadline }) => {
+            if now >= deadline {
+                Ok(S::TimedOut)
+            } else {
+                refuse()
+            }
+        }
+        (
+            S::AwaitingMfa,
+            A::Approve { .. }
+            | A::Deny
+            | A::Activate
+            | A::Fail
+            | A::Expire { .. }
+            | A::Deactivate { .. }
+            | A::Revoke
+            | A::Supersede,
+        ) => refuse(),
         (S::Pending, A::Approve { approvals, required }) => {
             Ok(if approvals >= required { S::Approved } else { S::Pending })
         }
@@ -197,7 +230,13 @@ pub fn transition(state: RequestState, action: Action, now: DateTime<Utc>) -> Re
         (S::Active, A::Supersede) => Ok(S::Superseded),
         (
             S::Pending,
-            A::Activate | A::Fail | A::Expire { .. } | A::Deactivate { .. } | A::Revoke | A::Supersede,
+            A::Activate
+            | A::Fail
+            | A::Expire { .. }
+            | A::Deactivate { .. }
+            | A::Revoke
+            | A::Supersede
+            | A::StepUp,
         )
         | (
             S::Approved,
@@ -206,9 +245,13 @@ pub fn transition(state: RequestState, action: Action, now: DateTime<Utc>) -> Re
             | A::TimeOut { .. }
             | A::Expire { .. }
             | A::Deactivate { .. }
-            | A::Supersede,
+            | A::Supersede
+            | A::StepUp,
         )
-        | (S::Active, A::Approve { .. } | A::Deny | A::Cancel | A::TimeOut { .. } | A::Activate | A::Fail)
+        | (
+            S::Active,
+            A::Approve { .. } | A::Deny | A::Cancel | A::TimeOut { .. } | A::Activate | A::Fail | A::StepUp,
+        )
         | (
             S::Expired
             | S::Deactivated
@@ -227,7 +270,8 @@ pub fn transition(state: RequestState, action: Action, now: DateTime<Utc>) -> Re
             | A::Expire { .. }
             | A::Deactivate { .. }
             | A::Revoke
-            | A::Supersede,
+            | A::Supersede
+            | A::StepUp,
         ) => refuse(),
     }
 }
@@ -254,6 +298,7 @@ mod tests {
             Action::Deactivate { hold_until: now },
             Action::Revoke,
             Action::Supersede,
+            Action::StepUp,
         ]
     }
 
@@ -274,6 +319,9 @@ mod tests {
             (S::Active, 7, S::Deactivated),
             (S::Active, 8, S::Revoked),
             (S::Active, 9, S::Superseded),
+            (S::AwaitingMfa, 2, S::Cancelled),
+            (S::AwaitingMfa, 3, S::TimedOut),
+            (S::AwaitingMfa, 10, S::Pending),
         ];
         for from in S::ALL {
             for (i, action) in actions(now).into_iter().enumerate() {
@@ -309,6 +357,22 @@ mod tests {
             other => panic!("expected a policy refusal, got {other:?}"),
         }
         assert_eq!(transition(S::Active, Action::Expire { ends_at: later }, later).ok(), Some(S::Expired));
+    }
+
+    #[test]
+    fn an_unfinished_step_up_expires_only_at_its_deadline() {
+        let now = t0();
+        let later = now + Duration::minutes(10);
+        assert!(transition(S::AwaitingMfa, Action::TimeOut { deadline: later }, now).is_err());
+        assert_eq!(
+            transition(S::AwaitingMfa, Action::TimeOut { deadline: later }, later).ok(),
+            Some(S::TimedOut)
+        );
+        // Nobody approves a request before its requester's MFA, and only once.
+        assert!(transition(S::AwaitingMfa, Action::Approve { approvals: 1, required: 1 }, now).is_err());
+        assert!(transition(S::Pending, Action::StepUp, now).is_err());
+        assert!(S::AwaitingMfa.is_open());
+        assert_eq!(S::AwaitingMfa.as_str(), "awaiting_mfa");
     }
 
     #[test]

@@ -115,7 +115,8 @@ impl CardView {
         let who = |id| PersonRef::of(policy, id, platform);
         let approvals: Vec<PersonRef> = request.approvals.iter().map(|a| who(&a.approver)).collect();
         let status = match request.state {
-            RequestState::Pending => CardStatus::Open,
+            // A card is never posted before the requester's step-up; the arm is for completeness.
+            RequestState::Pending | RequestState::AwaitingMfa => CardStatus::Open,
             RequestState::Denied => CardStatus::Denied {
                 by: request
                     .decided_by
@@ -347,6 +348,10 @@ mod tests {
             escalate_to: vec![],
             request_ttl: Duration::hours(1),
             min_hold: Duration::minutes(5),
+            require_mfa: false,
+            approver_mfa: false,
+            mfa_max_age: Duration::minutes(5),
+            auth_context: None,
             eligible: vec![Eligibility { person: "alice".into(), until: None }],
         };
         let request = AccessRequest {

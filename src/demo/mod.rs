@@ -1,8 +1,9 @@
 //! `pimbot demo`: the real server on loopback with a temporary SQLite file and an in-process
 //! fake Slack workspace, driven through a scripted scenario over signed HTTP requests. Time is
-//! a manual clock, so expiry, minimum-hold and re-paging rules play out in seconds. It ends with
-//! a break-glass sign-in reported by Azure Monitor, its alarm, one re-page and the
-//! acknowledgement. Prints a transcript.
+//! a manual clock, so expiry, minimum-hold and re-paging rules play out in seconds. People sign
+//! in with the built-in fake Entra provider ([`FakeOidc`]) for the MFA step-ups of the critical
+//! role, the requester's and the approver's. It ends with a break-glass sign-in reported by
+//! Azure Monitor, its alarm, one re-page and the acknowledgement. Prints a transcript.
 
 pub mod driver;
 
@@ -16,6 +17,7 @@ use crate::app::{self, Parts, Running, SlackParts};
 use crate::core::ids::Platform;
 use crate::core::ports::{Clock, ManualClock};
 use crate::testing::fake_slack::FakeSlack;
+use crate::testing::{FakeOidc, Scenario};
 use driver::SlackDriver;
 
 const POLICY: &str = include_str!("policy.toml");
@@ -30,7 +32,11 @@ pub async fn run() -> anyhow::Result<()> {
     let db = format!("sqlite://{}", dir.path().join("demo.db").display());
     let fake = FakeSlack::start().await;
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let config = crate::config::from_toml_str(POLICY)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let public_url = format!("http://{}", listener.local_addr()?);
+    let idp = FakeOidc::start(clock.clone()).await;
+    let text = POLICY.replace("{oidc_issuer}", &idp.issuer()).replace("{public_url}", &public_url);
+    let config = crate::config::from_toml_str(&text)?;
     let policy = config.validate(clock.now()).map_err(|e| anyhow::anyhow!("demo policy: {e}"))?;
     let parts = Parts {
         store: crate::storage::connect(&db).await?,
@@ -53,8 +59,8 @@ pub async fn run() -> anyhow::Result<()> {
         admin_token: None,
         discord: None,
         break_glass: app::BreakGlassParts::from_config(&config),
+        oidc: app::OidcParts::from_config(&config)?,
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(parts, listener).await?;
     let slack = SlackDriver::new(
         format!("http://{}", running.addr),
@@ -71,7 +77,19 @@ pub async fn run() -> anyhow::Result<()> {
     };
 
     say("alice", "/pim activate global-admin 1h #INC-4711 rotate leaked secret");
-    show(slack.command("U0ALICE", "activate global-admin 1h #INC-4711 rotate leaked secret").await?);
+    let reply = slack.command("U0ALICE", "activate global-admin 1h #INC-4711 rotate leaked secret").await?;
+    let step_up = link_in(&reply.text()).context("the reply carries no step-up link")?;
+    show(reply);
+    settle(&running).await?;
+    println!(
+        "  (no card yet: {} messages in the approver channel)\n",
+        fake.messages().iter().filter(|m| m.channel == APPROVERS).count()
+    );
+
+    say("alice", "opens the link and signs in with MFA (Conditional Access context c1)");
+    idp.push(Scenario::person("0a11ce00-0000-4000-8000-000000000001", "alice@contoso.com"));
+    let page = FakeOidc::sign_in(&step_up).await?;
+    println!("  ↳ (browser, HTTP {}) {}\n", page.status, page.body.trim().replace('\n', " "));
     settle(&running).await?;
     let card = fake
         .messages()
@@ -88,6 +106,20 @@ pub async fn run() -> anyhow::Result<()> {
 
     say("carol", &format!("clicks Approve on {request_id}"));
     show(slack.click("U0CAROL", "approve", &request_id, APPROVERS, &ts).await?);
+    settle(&running).await?;
+    let note = fake
+        .messages()
+        .into_iter()
+        .rev()
+        .find(|m| m.ephemeral_for.as_deref() == Some("U0CAROL"))
+        .context("carol got no step-up link")?;
+    println!("  (carol sees privately: {})\n", note.text.replace('\n', " "));
+    let approve_link = link_in(&note.text).context("no link for carol")?;
+
+    say("carol", "opens her link and signs in with MFA; only now does her approval count");
+    idp.push(Scenario::person("0ca20100-0000-4000-8000-000000000003", "carol@contoso.com"));
+    let page = FakeOidc::sign_in(&approve_link).await?;
+    println!("  ↳ (browser, HTTP {}) {}\n", page.status, page.body.trim().replace('\n', " "));
     settle(&running).await?;
 
     say("alice", "/pim status");
@@ -182,6 +214,13 @@ fn say_line(who: &str, what: &str) {
 /// pass can take a while; the demo waits, it never guesses).
 async fn settle(running: &Running) -> anyhow::Result<()> {
     running.settle(StdDuration::from_secs(30)).await
+}
+
+/// The first `http://…` link in a message text (links are written `<url>`).
+fn link_in(text: &str) -> Option<String> {
+    let start = text.find("http://")?;
+    let rest = &text[start..];
+    Some(rest[..rest.find(['>', ' ', '\n', '|']).unwrap_or(rest.len())].to_owned())
 }
 
 /// The request id an approval card's Approve button carries.

@@ -64,6 +64,8 @@ pub fn pim_command() -> CreateCommand {
                 .add_sub_option(string(OPT_ROLE, "Role key, e.g. global-admin", true).max_length(100))
                 .add_sub_option(string(OPT_REASON, "Why", true).max_length(1000)),
         )
+        .add_option(sub("link", "Link your Discord account to your Microsoft account"))
+        .add_option(sub("whoami", "Who pimbot takes you to be, and your link"))
         .add_option(sub("help", "How to use pimbot"))
 }
 
@@ -133,7 +135,18 @@ mod tests {
         let names: Vec<&str> = subs.iter().filter_map(|s| s["name"].as_str()).collect();
         assert_eq!(
             names,
-            ["activate", "extend", "roles", "status", "deactivate", "cancel", "revoke", "help"]
+            [
+                "activate",
+                "extend",
+                "roles",
+                "status",
+                "deactivate",
+                "cancel",
+                "revoke",
+                "link",
+                "whoami",
+                "help"
+            ]
         );
         for s in subs {
             let opts = s["options"].as_array().cloned().unwrap_or_default();

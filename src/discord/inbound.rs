@@ -27,7 +27,7 @@ use super::render::{
 use super::render_alarm;
 use crate::core::command::{self, Command};
 use crate::core::ids::{AlarmId, ChatUser, RequestId, RoleKey};
-use crate::core::service::{Decision, Reply};
+use crate::core::service::{Approved, Decision, Reply};
 use crate::http::AppState;
 use crate::slack::inbound::user_message;
 
@@ -41,6 +41,8 @@ pub const HELP: &str = "\
 • `/pim deactivate role`: end an active role early
 • `/pim cancel request`: withdraw a pending request
 • `/pim revoke person role reason`: end someone's grant now (security revokers only)
+• `/pim link`: link your Discord account to your Microsoft account (a one-time sign-in link)
+• `/pim whoami`: who pimbot takes you to be, and your link
 • `/pim help`: this text";
 
 /// Autocomplete answers at most this many choices (Discord's limit).
@@ -132,6 +134,8 @@ pub fn parse_command(cmd: &CommandInteraction) -> crate::core::Result<Command> {
             role: RoleKey(arg(OPT_ROLE).trim().to_ascii_lowercase()),
             reason: arg(OPT_REASON).trim().to_owned(),
         }),
+        "link" => Ok(Command::Link),
+        "whoami" => Ok(Command::Whoami),
         "help" => Ok(Command::Help),
         _ => Err(unknown()),
     }
@@ -178,8 +182,9 @@ async fn component(app: &AppState, click: &ComponentInteraction) -> Response {
     };
     let id = RequestId(id.to_owned());
     match action {
-        APPROVE_PREFIX => match app.service.decide(&user, &id, Decision::Approve).await {
-            Ok(_) => ephemeral(format!("✅ You approved `{id}`.")),
+        APPROVE_PREFIX => match app.service.approve(&user, &id).await {
+            Ok(Approved::Recorded(_)) => ephemeral(format!("✅ You approved `{id}`.")),
+            Ok(Approved::StepUp(text)) => ephemeral(text),
             Err(e) => ephemeral(user_message(&e)),
         },
         DENY_PREFIX => match app.service.precheck_decision(&user, &id).await {

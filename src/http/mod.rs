@@ -49,6 +49,8 @@ pub struct AppState {
     pub discord: Option<crate::discord::DiscordState>,
     /// Present when `[break_glass_monitor]` is configured.
     pub azure_monitor: Option<crate::webhooks::AzureMonitorState>,
+    /// Present when `[oidc]` is configured (identity links and MFA step-up).
+    pub oidc: Option<Arc<crate::auth::oidc::OidcClient>>,
 }
 
 /// Which routes a listener serves.
@@ -94,6 +96,11 @@ pub fn router_for(state: AppState, surface: Surface) -> Router {
                 crate::discord::verify::require_signature,
             ));
         app = app.merge(discord_routes);
+    }
+    if state.oidc.is_some() {
+        app = app
+            .route(crate::auth::oidc::LINK_PATH, get(crate::auth::routes::handle_link))
+            .route(crate::auth::oidc::CALLBACK_PATH, get(crate::auth::routes::handle_callback));
     }
     if state.azure_monitor.is_some() {
         app = app.route("/webhooks/azure-monitor", post(crate::webhooks::handle_azure_monitor));

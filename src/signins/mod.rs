@@ -100,7 +100,7 @@ pub fn spawn_from_config(
         &settings.login_url,
         &settings.tenant_id,
         &settings.client_id,
-        settings.client_secret.clone(),
+        settings.credential.clone(),
     );
     let source = graph::GraphSignIns::new(&settings.graph_url, Arc::new(GraphBearer(tokens)))?;
     Ok(Some(tokio::spawn(run(service, Arc::new(source), monitor.poll_interval, shutdown))))

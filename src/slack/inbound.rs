@@ -20,7 +20,7 @@ use super::render;
 use crate::core::Error;
 use crate::core::command::{self, HELP};
 use crate::core::ids::{AlarmId, ChatUser, Platform, RequestId};
-use crate::core::service::{Decision, Reply, submitted_text};
+use crate::core::service::{Approved, Decision, Reply, submitted_text};
 use crate::http::{AppState, SlackState, incident};
 
 fn ephemeral(text: impl Into<String>) -> SlackCommandEventResponse {
@@ -216,11 +216,12 @@ async fn block_actions(
     for action in ev.actions.unwrap_or_default() {
         let id = RequestId(action.value.clone().unwrap_or_default());
         match action.action_id.0.as_str() {
-            render::ACTION_APPROVE => {
-                if let Err(e) = app.service.decide(&user, &id, Decision::Approve).await {
-                    refuse(user_message(&e)).await;
-                }
-            }
+            render::ACTION_APPROVE => match app.service.approve(&user, &id).await {
+                Ok(Approved::Recorded(_)) => {}
+                // The step-up link is for the approver's eyes only.
+                Ok(Approved::StepUp(text)) => refuse(text).await,
+                Err(e) => refuse(user_message(&e)).await,
+            },
             render::ACTION_DENY => match app.service.precheck_decision(&user, &id).await {
                 Ok(()) => {
                     let (api, trigger) = (slack.api.clone(), ev.trigger_id.0.clone());

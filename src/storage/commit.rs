@@ -140,6 +140,7 @@ impl SqlStore {
                 }
             }
             super::alarms::write_alarms!(tx, &commit.alarms);
+            super::identity::write_identity!(tx, commit, at);
             for (platform, order_key, message) in &outbox {
                 sqlx::query(q::INSERT_OUTBOX)
                     .bind(*platform)

@@ -11,6 +11,7 @@ mod alarms;
 pub mod audit_export;
 mod commit;
 mod instrumented;
+mod identity;
 mod outbox;
 mod postgres;
 mod queries;

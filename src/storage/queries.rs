@@ -25,7 +25,7 @@ macro_rules! audit_columns {
 /// The open states of a request (pending, approved, active), as an SQL list.
 macro_rules! open_states {
     () => {
-        "('pending', 'approved', 'active')"
+        "('awaiting_mfa', 'pending', 'approved', 'active')"
     };
 }
 
@@ -74,11 +74,13 @@ pub const ACTIVE_REQUESTS_OF_GRANT: &str = concat!(
     request_columns!(),
     " FROM requests WHERE grant_id = $1 AND state = 'active' ORDER BY created_at, id"
 );
-/// Pending requests whose next SLA step is due at `$1`, at most `$2`.
+/// Pending requests whose next SLA step is due at `$1`, and requests whose step-up window closed
+/// then, at most `$2`.
 pub const DUE_NUDGES: &str = concat!(
     "SELECT ",
     request_columns!(),
-    " FROM requests WHERE state = 'pending' AND next_nudge_at <= $1 ORDER BY next_nudge_at, id LIMIT $2"
+    " FROM requests WHERE state IN ('pending', 'awaiting_mfa') AND next_nudge_at <= $1 ",
+    "ORDER BY next_nudge_at, id LIMIT $2"
 );
 /// Approved requests, oldest first, at most `$1`.
 pub const APPROVED_REQUESTS: &str = concat!(

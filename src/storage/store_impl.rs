@@ -265,6 +265,21 @@ impl Store for SqlStore {
         self.store_signin_cursor(account, at).await
     }
 
+    async fn auth_state(&self, id: &str) -> Result<Option<crate::core::identity::AuthState>> {
+        self.load_auth_state(id).await
+    }
+
+    async fn identity_link(
+        &self,
+        user: &crate::core::ids::ChatUser,
+    ) -> Result<Option<crate::core::identity::IdentityLink>> {
+        self.load_link(user).await
+    }
+
+    async fn identity_links_of(&self, object_id: &str) -> Result<Vec<crate::core::identity::IdentityLink>> {
+        self.load_links_of(object_id).await
+    }
+
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         let head: HeadRow = on_db!(self, pool => sqlx::query_as(q::AUDIT_HEAD).fetch_one(pool).await)
             .map_err(db("loading the audit head"))?;

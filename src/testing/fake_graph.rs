@@ -87,6 +87,11 @@ pub(super) struct Inner {
     pub(super) members: Vec<(String, String)>,
     /// Path prefixes answered 403, as for a permission the app registration lacks.
     pub(super) denied: Vec<String>,
+    /// `http://127.0.0.1:PORT`, for the audience of client assertions.
+    pub(super) base: String,
+    /// How each issued token's client proved itself.
+    pub(super) token_auths: Vec<super::fake_client_auth::ClientAuth>,
+    pub(super) seen_jtis: HashSet<String>,
 }
 
 pub(super) type Shared = Arc<Mutex<Inner>>;
@@ -117,7 +122,11 @@ impl FakeGraph {
             Err(e) => panic!("fake Graph could not bind 127.0.0.1:0: {e}"),
         };
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("fake Graph address: {e}"));
-        let inner: Shared = Arc::new(Mutex::new(Inner { token_lifetime: 3599, ..Inner::default() }));
+        let inner: Shared = Arc::new(Mutex::new(Inner {
+            token_lifetime: 3599,
+            base: format!("http://{addr}"),
+            ..Inner::default()
+        }));
         let app = Router::new().fallback(super::fake_graph_http::handle).with_state(inner.clone());
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -140,6 +149,25 @@ impl FakeGraph {
     /// `http://127.0.0.1:PORT/arm/`.
     pub fn arm_url(&self) -> String {
         format!("http://{}/arm/", self.addr)
+    }
+
+    /// How the client proved itself for each token issued so far (secret, certificate or
+    /// federated assertion), oldest first.
+    pub fn token_auths(&self) -> Vec<super::fake_client_auth::ClientAuth> {
+        lock(&self.inner).token_auths.clone()
+    }
+
+    /// A `[directory]` table pointing at this fake with `credential` lines of the caller's
+    /// instead of the client secret.
+    pub fn directory_toml_with(&self, eligibility: &str, credential: &str) -> String {
+        format!(
+            "[directory]\nkind = \"graph\"\neligibility = \"{eligibility}\"\ntenant_id = \"{FAKE_TENANT}\"\n\
+             client_id = \"{FAKE_CLIENT_ID}\"\n{credential}\n\
+             login_url = \"{}\"\ngraph_url = \"{}\"\narm_url = \"{}\"\n",
+            self.login_url(),
+            self.graph_url(),
+            self.arm_url()
+        )
     }
 
     /// A `[directory]` table pointing at this fake (`kind = "graph"`).

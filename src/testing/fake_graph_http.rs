@@ -66,9 +66,26 @@ fn token(state: &mut Inner, path: &str, body: &[u8]) -> Response {
         )
             .into_response();
     }
-    if field("client_id") != FAKE_CLIENT_ID || field("client_secret") != FAKE_CLIENT_SECRET {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}))).into_response();
-    }
+    let registration = super::fake_client_auth::Registration {
+        client_id: FAKE_CLIENT_ID.into(),
+        secret: Some(FAKE_CLIENT_SECRET.into()),
+        certificate: true,
+        federated: true,
+    };
+    let token_url = format!("{}{path}", state.base);
+    let auth = match super::fake_client_auth::authenticate(
+        &form,
+        &token_url,
+        &registration,
+        chrono::Utc::now(),
+        &mut state.seen_jtis,
+    ) {
+        Ok(auth) => auth,
+        Err((status, body)) => {
+            return (StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), axum::Json(body))
+                .into_response();
+        }
+    };
     let audience = match field("scope") {
         "https://graph.microsoft.com/.default" => "graph",
         "https://management.azure.com/.default" => "arm",
@@ -77,6 +94,7 @@ fn token(state: &mut Inner, path: &str, body: &[u8]) -> Response {
         }
     };
     state.issued += 1;
+    state.token_auths.push(auth);
     let access_token = format!("fake-{audience}-token-{}", state.issued);
     state.tokens.insert(access_token.clone(), audience);
     axum::Json(json!({"token_type": "Bearer", "expires_in": state.token_lifetime,

@@ -1,8 +1,10 @@
 //! Test doubles shipped in the library, because `pimbot demo` runs them too: a fake Slack Web
 //! API ([`FakeSlack`]) with its Socket Mode endpoint ([`FakeSlackSocket`]) and builders for the signed requests Slack sends the bot ([`signing`]);
 //! a fake Discord REST API ([`FakeDiscord`]) and signed Discord interactions
-//! ([`discord_signing`]); a fake identity platform + Graph + ARM ([`FakeGraph`]); rows for
-//! seeding a store directly ([`seed`]).
+//! ([`discord_signing`]); a fake identity platform + Graph + ARM ([`FakeGraph`]); a fake Entra
+//! OpenID provider ([`FakeOidc`]) with the client authentication both fakes check
+//! ([`fake_client_auth`]) and the fixed test keys ([`keys`]); rows for seeding a store
+//! directly ([`seed`]).
 //!
 //! Nothing here is used by `pimbot serve`. The module exists only with the `demo` feature
 //! (on by default), which compiles what `pimbot demo` runs: the fake Slack Web API, the signed
@@ -13,6 +15,7 @@
 pub mod azure_monitor;
 #[cfg(feature = "testing")]
 pub mod discord_signing;
+pub mod fake_client_auth;
 #[cfg(feature = "testing")]
 pub mod fake_discord;
 #[cfg(feature = "testing")]
@@ -23,10 +26,13 @@ pub mod fake_graph;
 mod fake_graph_http;
 #[cfg(feature = "testing")]
 mod fake_graph_state;
+pub mod fake_oidc;
+mod fake_oidc_http;
 pub mod fake_slack;
 #[cfg(feature = "testing")]
 pub mod fake_slack_socket;
 mod fake_slack_state;
+pub mod keys;
 #[cfg(feature = "testing")]
 pub mod seed;
 pub mod signing;
@@ -37,6 +43,7 @@ pub use fake_discord::{DiscordCall, FAKE_DISCORD_TOKEN, FakeDiscord};
 pub use fake_discord_state::{DiscordMessage, FAKE_BOT_USER_ID};
 #[cfg(feature = "testing")]
 pub use fake_graph::{FakeAssignment, FakeGraph, FakeKind, FakeUser, GraphCall, GraphFault};
+pub use fake_oidc::{BrowserResult, FakeOidc, KeyChoice, Scenario};
 pub use fake_slack::{FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, SlackCall};
 #[cfg(feature = "testing")]
 pub use fake_slack_socket::FakeSlackSocket;

@@ -83,6 +83,10 @@ fn the_demo_plays_the_whole_story() {
     let (code, out, err) = pimbot(&["demo"]);
     assert_eq!(code, 0, "{out}\n{err}");
     for line in [
+        "needs a fresh MFA sign-in",
+        "(no card yet: 0 messages in the approver channel)",
+        "MFA verified for request",
+        "MFA verified: you approved",
         "cannot approve or deny your own request",
         "Approved by <@U0CAROL>",
         "too soon to deactivate",

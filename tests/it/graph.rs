@@ -67,6 +67,8 @@ name = "Global Administrator"
 kind = "entra-role"
 directory_id = "{GA}"
 tier = "critical"
+require_mfa = false
+approver_mfa = false
 max_duration = "2h"
 approvals_required = 1
 approvers = ["carol"]
@@ -351,7 +353,7 @@ async fn concurrent_callers_share_one_token_per_audience() {
         &fake.login_url(),
         FAKE_TENANT,
         FAKE_CLIENT_ID,
-        FAKE_CLIENT_SECRET.to_owned().into(),
+        pimbot::auth::credential::ClientCredential::Secret(FAKE_CLIENT_SECRET.to_owned().into()),
     );
     let graph = futures::future::join_all((0..8).map(|_| tokens.token(Audience::Graph))).await;
     let arm = futures::future::join_all((0..8).map(|_| tokens.token(Audience::Arm))).await;
@@ -364,7 +366,7 @@ async fn concurrent_callers_share_one_token_per_audience() {
         &fake.login_url(),
         FAKE_TENANT,
         FAKE_CLIENT_ID,
-        "nope".to_owned().into(),
+        pimbot::auth::credential::ClientCredential::Secret("nope".to_owned().into()),
     );
     let refused = wrong.token(Audience::Graph).await.expect_err("bad secret refused");
     assert!(refused.to_string().contains("invalid_client") && !refused.is_retryable(), "{refused}");

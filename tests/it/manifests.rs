@@ -32,6 +32,10 @@ fn kubernetes_config_passes_pimbot_check_with_secrets_from_the_environment() {
         check.env(key, value);
     }
     check.env("PIMBOT_DATABASE_URL", "postgres://pimbot@db.internal/pimbot");
+    // What the AKS workload identity webhook injects into the pod.
+    check.env("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/azure/tokens/azure-identity-token");
+    check.env("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000000");
+    check.env("AZURE_TENANT_ID", "00000000-0000-0000-0000-000000000000");
     let out = check.output().expect("run pimbot check");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "pimbot check failed:\n{stdout}\n{stderr}");

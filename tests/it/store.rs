@@ -120,6 +120,7 @@ async fn requests_approvals_and_grants_round_trip() {
             alarms: vec![],
             audit: vec![event(1)],
             outbox: vec![message(Platform::Slack, "r-1", "hello")],
+            ..Commit::default()
         })
         .await
         .expect("commit");

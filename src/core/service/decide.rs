@@ -4,8 +4,9 @@
 use serde_json::json;
 
 use super::messages::{direct, feed, update_card};
+use super::step_up::StepUpProof;
 use super::submit::already_changed;
-use super::{AccessService, Decision, role_of, whois};
+use super::{AccessService, Decision, role_of};
 use crate::core::audit::{Actor, AuditEvent};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{ChatUser, RequestId};
@@ -21,7 +22,7 @@ impl AccessService {
     /// a refused person never sees it). The same checks run again inside [`Self::decide`].
     pub async fn precheck_decision(&self, user: &ChatUser, id: &RequestId) -> Result<()> {
         let policy = self.policy();
-        let approver = whois(&policy, user)?;
+        let approver = self.approver(&policy, user).await?;
         let request = self.load(id).await?;
         if request.state != RequestState::Pending {
             return Err(Error::Conflict(already_decided(&request)));
@@ -50,12 +51,24 @@ impl AccessService {
     /// Records one approver's decision. Refusals (requester, non-approver, already decided)
     /// return a user-facing error and change nothing.
     pub async fn decide(&self, user: &ChatUser, id: &RequestId, decision: Decision) -> Result<AccessRequest> {
+        self.decide_with(user, id, decision, None).await
+    }
+
+    /// [`Self::decide`], with the approver's verified step-up when the role needs one; the
+    /// step-up's state is used up in the same commit as the approval.
+    pub(super) async fn decide_with(
+        &self,
+        user: &ChatUser,
+        id: &RequestId,
+        decision: Decision,
+        proof: Option<&StepUpProof>,
+    ) -> Result<AccessRequest> {
         // A lost compare-and-set against a background step (a reminder bumping the version)
         // must not eat the click: while the request is still pending, decide again.
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.decide_once(user, id, decision.clone()).await {
+            match self.decide_once(user, id, decision.clone(), proof).await {
                 Err(Error::Conflict(_)) if attempt < DECIDE_ATTEMPTS && self.still_pending(id).await => {
                     continue;
                 }
@@ -73,10 +86,11 @@ impl AccessService {
         user: &ChatUser,
         id: &RequestId,
         decision: Decision,
+        proof: Option<&StepUpProof>,
     ) -> Result<AccessRequest> {
         let policy = self.policy();
         let now = self.now();
-        let approver = whois(&policy, user)?;
+        let approver = self.approver(&policy, user).await?;
         let mut request = self.load(id).await?;
         if request.state != RequestState::Pending {
             return Err(Error::Conflict(already_decided(&request)));
@@ -94,8 +108,19 @@ impl AccessService {
         let mut outbox = Vec::new();
         let requester =
             self.person_by_id(&policy, &request.requester).await?.filter(|(_, on)| *on).map(|(p, _)| p);
+        let mut use_auth_states = Vec::new();
         match decision {
             Decision::Approve => {
+                if role.approver_mfa && proof.is_none() {
+                    return Err(Error::NotAuthorized(format!(
+                        "approving `{}` needs a fresh MFA sign-in; click Approve on the card to get your link",
+                        role.key
+                    )));
+                }
+                if let Some(p) = proof {
+                    use_auth_states.push(p.state_id.clone());
+                }
+                let evidence = proof.map_or_else(|| json!({"mode": "chat_session"}), |p| p.evidence.clone());
                 let still_eligible = match &requester {
                     Some(person) => self.eligible(role, person, now).await?,
                     None => false,
@@ -121,7 +146,7 @@ impl AccessService {
                     "approval.recorded",
                     id,
                     &role.key,
-                    json!({"approvals": count, "required": role.approvals_required}),
+                    json!({"approvals": count, "required": role.approvals_required, "evidence": evidence}),
                 ));
                 if request.state == RequestState::Approved {
                     request.decided_at = Some(now);
@@ -213,6 +238,7 @@ impl AccessService {
                 approvals,
                 audit,
                 outbox: messages,
+                use_auth_states,
                 ..Commit::default()
             })
             .await

@@ -12,7 +12,7 @@ use crate::core::error::{Error, Result};
 use crate::core::policy::{MAX_REQUEST_TTL, Role};
 use crate::core::ports::{Commit, Write};
 use crate::core::request::{AccessRequest, NudgeStage};
-use crate::core::state::{Action, transition};
+use crate::core::state::{Action, RequestState, transition};
 
 /// When a pending request stops waiting.
 pub fn deadline(role: &Role, request: &AccessRequest) -> DateTime<Utc> {
@@ -34,6 +34,9 @@ impl AccessService {
     }
 
     async fn nudge(&self, mut request: AccessRequest) -> Result<()> {
+        if request.state == RequestState::AwaitingMfa {
+            return self.expire_step_up(request).await;
+        }
         let policy = self.policy();
         let now = self.now();
         let Ok(role) = policy.role(&request.role).cloned() else {
@@ -102,6 +105,54 @@ impl AccessService {
         };
         let detail = json!({"stage": request.nudge_stage.as_str(), "waited_secs": (now - request.created_at).num_seconds()});
         let audit = vec![AuditEvent::about(now, Actor::System, kind, &id, &role.key, detail)];
+        self.commit(Commit {
+            at: Some(now),
+            requests: vec![Write::Update { row: request, expected_version }],
+            audit,
+            outbox,
+            ..Commit::default()
+        })
+        .await
+    }
+
+    /// Times out a request whose requester did not finish the step-up within
+    /// [`STEP_UP_TTL`](crate::core::identity::STEP_UP_TTL). No card was ever posted, so only
+    /// the requester and the feed hear of it.
+    async fn expire_step_up(&self, mut request: AccessRequest) -> Result<()> {
+        let policy = self.policy();
+        let now = self.now();
+        let expected_version = request.version;
+        let deadline =
+            request.next_nudge_at.unwrap_or(request.created_at + crate::core::identity::STEP_UP_TTL);
+        request.state = transition(request.state, Action::TimeOut { deadline }, now)?;
+        request.decided_at = Some(now);
+        request.next_nudge_at = None;
+        request.reason = Some("the MFA step-up was not completed in time".into());
+        let id = request.id.clone();
+        let mut outbox = feed(
+            &self.channels,
+            id.as_str(),
+            &format!(
+                "⌛ Request {id} by {} for *{}* expired: no MFA step-up",
+                request.requester, request.role
+            ),
+        );
+        if let Some(p) = self.requester_to_tell(&policy, &request.requester) {
+            outbox.extend(direct(
+                &self.channels,
+                &p,
+                id.as_str(),
+                &format!(
+                    "⌛ Your request {id} for *{}* expired: the MFA step-up was not completed within {}. \
+                     Request it again when you are ready.",
+                    request.role,
+                    crate::core::duration::format_duration(crate::core::identity::STEP_UP_TTL)
+                ),
+            ));
+        }
+        let detail = json!({"waited_secs": (now - request.created_at).num_seconds(), "step_up": true});
+        let audit =
+            vec![AuditEvent::about(now, Actor::System, "request.timed_out", &id, &request.role, detail)];
         self.commit(Commit {
             at: Some(now),
             requests: vec![Write::Update { row: request, expected_version }],

@@ -128,19 +128,22 @@ impl AccessService {
     /// The person behind a requesting chat user: the policy's, or with lookup by email on, a
     /// transient person for the enabled directory account matching the profile email.
     pub(super) async fn requester(&self, policy: &Policy, user: &ChatUser) -> Result<Person> {
-        let unknown = match policy.identify(user) {
-            Ok(person) => return Ok(person.clone()),
-            Err(e) => e,
-        };
+        if let Some(person) = self.known_person(policy, user).await? {
+            self.check_linked(&person, user).await?;
+            return Ok(person);
+        }
+        let unknown = self.unknown_user(policy, user);
         let Some(lookup) = &self.lookup else { return Err(unknown) };
         let now = self.clock.now();
         if let Some(person) = lookup.fresh(user, now) {
+            self.check_linked(&person, user).await?;
             return Ok(person);
         }
         let Some(email) = lookup.identity.email(user).await? else { return Err(unknown) };
         let Some(found) = self.directory.lookup_user(&email).await? else { return Err(unknown) };
         check_found(policy, &found)?;
         let person = transient_person(&found, Some(user));
+        self.check_linked(&person, user).await?;
         tracing::info!(user = %user.id, person = %person.id, "chat user matched to a directory account by email");
         lookup.remember(user, now, person.clone());
         Ok(person)

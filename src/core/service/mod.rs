@@ -10,6 +10,7 @@ mod end_alert;
 mod expire;
 mod grant;
 mod grant_retry;
+mod identity;
 mod ladder;
 mod lookup;
 mod messages;
@@ -18,6 +19,7 @@ mod queries;
 mod reconcile;
 mod replies;
 mod revoke;
+mod step_up;
 mod submit;
 mod target;
 mod withdraw;
@@ -35,6 +37,7 @@ use super::request::AccessRequest;
 
 pub use activate::{ACTIVATION_LEASE, GRANT_RETRY_MAX, GRANT_RETRY_MIN, RETRYING};
 pub use alarm::DEFAULT_REPAGE_EVERY;
+pub use identity::{SignInAsk, SignInSettings};
 pub use lookup::LOOKUP_TTL;
 pub use messages::Channels;
 pub use policy_edit::{Orphan, PolicyImpact, orphans};
@@ -47,6 +50,7 @@ pub use target::{detached_role, target_of};
 /// How long a handled signed request is remembered: twice the signature window, since a
 /// timestamp may lie up to the window ahead of the clock.
 pub const SEEN_REQUEST_FOR: chrono::Duration = chrono::Duration::seconds(600);
+pub use step_up::Approved;
 
 /// What a submit produced, for the immediate reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +61,9 @@ pub struct Submitted {
     pub needs_approval: bool,
     /// Whether it extends an active grant.
     pub extends: bool,
+    /// The one-time step-up link the requester must open first (roles with `require_mfa`);
+    /// the request waits in `awaiting_mfa` until then.
+    pub step_up: Option<String>,
 }
 
 /// An approver's choice.
@@ -84,6 +91,7 @@ pub struct AccessService {
     lookup: Option<lookup::Lookup>,
     eligibility_checked: revoke::EligibilityClock,
     activating: Arc<std::sync::atomic::AtomicUsize>,
+    sign_in: Option<identity::SignInSettings>,
 }
 
 impl AccessService {
@@ -110,6 +118,7 @@ impl AccessService {
             lookup: None,
             eligibility_checked: Default::default(),
             activating: Default::default(),
+            sign_in: None,
         }
     }
 

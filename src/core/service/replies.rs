@@ -45,6 +45,8 @@ impl AccessService {
                 let by = super::Revoker::Chat(user.clone());
                 revoked_text(&self.revoke(&by, &person, &role, &reason).await?)
             }
+            Command::Link => self.link(user).await?,
+            Command::Whoami => self.whoami(user).await?,
         };
         Ok(Reply::Text(text))
     }
@@ -66,6 +68,17 @@ pub fn revoked_text(r: &super::Revoked) -> String {
 pub fn submitted_text(s: &Submitted) -> String {
     let r = &s.request;
     let what = if s.extends { "Extension" } else { "Request" };
+    if let Some(link) = &s.step_up {
+        return format!(
+            "🔐 {what} `{}` for `{}` ({}) needs a fresh MFA sign-in before {}. Open this link and sign in; it \
+             works once, for {}, and only for you:\n{link}",
+            r.id,
+            r.role,
+            format_duration(r.duration),
+            if s.needs_approval { "approvers see it" } else { "it is activated" },
+            format_duration(crate::core::identity::STEP_UP_TTL)
+        );
+    }
     if s.needs_approval {
         format!(
             "📝 {what} `{}` for `{}` ({}) is waiting for approval. `/pim status` shows progress; `/pim cancel {}` withdraws it.",

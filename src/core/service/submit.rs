@@ -1,5 +1,6 @@
 //! Submitting and withdrawing requests.
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::messages::{feed, post_card, update_card};
@@ -7,8 +8,10 @@ use super::{AccessService, Submitted};
 use crate::core::audit::{Actor, AuditEvent};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
+use crate::core::identity::STEP_UP_TTL;
 use crate::core::ids::{ChatUser, RequestId};
-use crate::core::policy::{Draft, MAX_REQUEST_TTL};
+use crate::core::outbox::OutgoingMessage;
+use crate::core::policy::{Draft, Person, Policy, Role};
 use crate::core::ports::{Commit, Write};
 use crate::core::request::{AccessRequest, NudgeStage};
 use crate::core::state::{Action, RequestState, transition};
@@ -37,7 +40,6 @@ impl AccessService {
         let extended = open.iter().find(|r| r.role == role.key && r.state == RequestState::Active).cloned();
         let extends = self.store.open_grant(&person.id, &role.key).await?.is_some();
         let needs_approval = role.needs_approval();
-        let deadline = now + role.request_ttl.min(MAX_REQUEST_TTL);
         let mut request = AccessRequest {
             id: RequestId::generate(),
             requester: person.id.clone(),
@@ -54,23 +56,16 @@ impl AccessService {
             reason: None,
             approvals: Vec::new(),
             nudge_stage: NudgeStage::None,
-            next_nudge_at: Some((now + role.sla).min(deadline)),
+            next_nudge_at: None,
             grant_id: None,
         };
-        let ticket = request.ticket.as_deref().map(|t| format!(" #{t}")).unwrap_or_default();
-        let asked = format!(
-            "*{}* for {}{ticket}: {} ({})",
-            role.key,
-            format_duration(request.duration),
-            request.justification,
-            request.id
-        );
         let detail = json!({
             "duration_secs": draft.duration.num_seconds(),
             "justification": draft.justification,
             "ticket": draft.ticket,
             "extends": extends,
             "platform": user.platform,
+            "require_mfa": role.require_mfa,
         });
         let mut audit = vec![AuditEvent::about(
             now,
@@ -81,8 +76,80 @@ impl AccessService {
             detail,
         )];
         let mut outbox = Vec::new();
-        if needs_approval {
-            outbox.extend(post_card(&self.channels, &policy, role, &request, now));
+        let mut new_auth_states = Vec::new();
+        let mut step_up = None;
+        if role.require_mfa {
+            // Nobody sees the request until its requester proves a fresh MFA: no card, no
+            // feed line, no grant. The link is bound to this request and this person.
+            let issued = self.issue_activation_step_up(user, &person, &request, now).await?;
+            request.state = RequestState::AwaitingMfa;
+            request.next_nudge_at = Some(now + STEP_UP_TTL);
+            step_up = Some(self.sign_in_url(&issued.value)?);
+            new_auth_states.push(issued.state);
+        } else {
+            self.release(&mut request, &policy, role, &person, extends, now, &mut audit, &mut outbox)?;
+        }
+        // The superseded request leaves the open states before the new one enters them.
+        let mut requests = Vec::new();
+        if let Some(mut old) = extended {
+            let expected_version = old.version;
+            old.state = transition(old.state, Action::Supersede, now)?;
+            old.reason = Some(format!("superseded by {}", request.id));
+            audit.push(AuditEvent::about(
+                now,
+                Actor::Person(person.id.clone()),
+                "request.superseded",
+                &old.id,
+                &role.key,
+                json!({"by": request.id}),
+            ));
+            requests.push(Write::Update { row: old, expected_version });
+        }
+        requests.push(Write::Insert(request.clone()));
+        let committed = self
+            .commit(Commit { at: Some(now), requests, audit, outbox, new_auth_states, ..Commit::default() })
+            .await;
+        if let Err(Error::Conflict(_)) = committed {
+            // A racing submission of the same person and role won: answer as if it came first.
+            let open = self.store.open_requests_for(&person.id).await?;
+            if let Some(dup) = open.iter().find(|r| r.role == role.key && r.state != RequestState::Active) {
+                return Err(duplicate(dup));
+            }
+            return Err(Error::Conflict(format!(
+                "your `{}` changed just now (it ended or was extended); look at `/pim status` and try again",
+                role.key
+            )));
+        }
+        committed?;
+        Ok(Submitted { request, needs_approval, extends, step_up })
+    }
+
+    /// Sends a request whose requester is who they claim to be on its way: the card to the
+    /// approvers, or straight to `approved` when the role needs no approval. Used at submit,
+    /// and after the requester's step-up for roles with `require_mfa`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn release(
+        &self,
+        request: &mut AccessRequest,
+        policy: &Policy,
+        role: &Role,
+        person: &Person,
+        extends: bool,
+        now: DateTime<Utc>,
+        audit: &mut Vec<AuditEvent>,
+        outbox: &mut Vec<OutgoingMessage>,
+    ) -> Result<()> {
+        let ticket = request.ticket.as_deref().map(|t| format!(" #{t}")).unwrap_or_default();
+        let asked = format!(
+            "*{}* for {}{ticket}: {} ({})",
+            role.key,
+            format_duration(request.duration),
+            request.justification,
+            request.id
+        );
+        if role.needs_approval() {
+            request.next_nudge_at = Some((now + role.sla).min(super::ladder::deadline(role, request)));
+            outbox.extend(post_card(&self.channels, policy, role, request, now));
             outbox.extend(feed(
                 &self.channels,
                 request.id.as_str(),
@@ -102,7 +169,7 @@ impl AccessService {
                 "request.approved",
                 &request.id,
                 &role.key,
-                json!({"auto": true, "time_to_decision_secs": 0}),
+                json!({"auto": true, "time_to_decision_secs": (now - request.created_at).num_seconds()}),
             ));
             outbox.extend(feed(
                 &self.channels,
@@ -114,38 +181,7 @@ impl AccessService {
                 ),
             ));
         }
-        // The superseded request leaves the open states before the new one enters them.
-        let mut requests = Vec::new();
-        if let Some(mut old) = extended {
-            let expected_version = old.version;
-            old.state = transition(old.state, Action::Supersede, now)?;
-            old.reason = Some(format!("superseded by {}", request.id));
-            audit.push(AuditEvent::about(
-                now,
-                Actor::Person(person.id.clone()),
-                "request.superseded",
-                &old.id,
-                &role.key,
-                json!({"by": request.id}),
-            ));
-            requests.push(Write::Update { row: old, expected_version });
-        }
-        requests.push(Write::Insert(request.clone()));
-        let committed =
-            self.commit(Commit { at: Some(now), requests, audit, outbox, ..Commit::default() }).await;
-        if let Err(Error::Conflict(_)) = committed {
-            // A racing submission of the same person and role won: answer as if it came first.
-            let open = self.store.open_requests_for(&person.id).await?;
-            if let Some(dup) = open.iter().find(|r| r.role == role.key && r.state != RequestState::Active) {
-                return Err(duplicate(dup));
-            }
-            return Err(Error::Conflict(format!(
-                "your `{}` changed just now (it ended or was extended); look at `/pim status` and try again",
-                role.key
-            )));
-        }
-        committed?;
-        Ok(Submitted { request, needs_approval, extends })
+        Ok(())
     }
 
     /// Extends the caller's active grant of a role; the extension follows the role's approval
@@ -178,6 +214,8 @@ impl AccessService {
         let role = &role;
         let expected_version = request.version;
         let was = request.state;
+        // A request still waiting for its step-up has no card to update.
+        let had_card = was != RequestState::AwaitingMfa;
         request.state = transition(request.state, Action::Cancel, now)?;
         request.decided_at = Some(now);
         request.decided_by = Some(person.id.clone());
@@ -188,7 +226,8 @@ impl AccessService {
         } else {
             request.next_nudge_at = None;
         }
-        let mut outbox = update_card(&self.channels, &policy, role, &request, now);
+        let mut outbox =
+            if had_card { update_card(&self.channels, &policy, role, &request, now) } else { Vec::new() };
         let note = if was == RequestState::Approved {
             format!(" ({CANCELLED_WHILE_GRANTING})")
         } else {

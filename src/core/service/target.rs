@@ -47,6 +47,11 @@ pub fn detached_role(key: &RoleKey, target: Option<&GrantTarget>) -> Role {
         request_ttl: Duration::zero(),
         min_hold: Duration::zero(),
         eligible: Vec::new(),
+        // A detached role grants nothing new, so there is nothing to step up for.
+        require_mfa: false,
+        approver_mfa: false,
+        mfa_max_age: Duration::zero(),
+        auth_context: None,
     }
 }
 

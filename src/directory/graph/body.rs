@@ -237,6 +237,10 @@ mod tests {
             escalate_to: vec![],
             request_ttl: Duration::hours(1),
             min_hold: Duration::minutes(5),
+            require_mfa: false,
+            approver_mfa: false,
+            mfa_max_age: Duration::minutes(5),
+            auth_context: None,
             eligible: vec![],
         }
     }

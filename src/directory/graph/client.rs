@@ -156,6 +156,11 @@ impl GraphClient {
         Self { http, tokens, graph_url: graph_url.to_owned(), arm_url: arm_url.to_owned(), policy }
     }
 
+    /// The token provider (Graph and ARM tokens, with the app's credential).
+    pub fn tokens(&self) -> &TokenProvider {
+        &self.tokens
+    }
+
     /// An HTTP client with the policy's timeout.
     pub fn http(policy: &RetryPolicy) -> reqwest::Result<reqwest::Client> {
         reqwest::Client::builder()

@@ -27,7 +27,6 @@ use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Method;
-use secrecy::SecretString;
 use serde_json::Value;
 
 pub use body::{PimAction, Schedule, iso_duration, request_guid};
@@ -57,8 +56,8 @@ pub struct GraphSettings {
     pub tenant_id: String,
     /// App registration client id.
     pub client_id: String,
-    /// App registration client secret.
-    pub client_secret: SecretString,
+    /// How the app proves itself (secret, certificate or federated token).
+    pub credential: crate::auth::credential::ClientCredential,
     /// Identity platform base URL (ends in `/`).
     pub login_url: String,
     /// Graph base URL (ends in `/`).
@@ -76,12 +75,22 @@ pub struct GraphSettings {
 }
 
 impl GraphSettings {
-    /// From `[directory]` (validated: `kind = "graph"` has tenant, client id and secret).
+    /// From `[directory]` (validated: `kind = "graph"` has tenant, client id and a credential;
+    /// a certificate is read now).
     pub fn from_config(config: &DirectoryConfig) -> anyhow::Result<Self> {
+        let source = crate::config::identity::credential_source(
+            "directory",
+            crate::config::ENV_GRAPH_CLIENT_SECRET,
+            config.credential,
+            config.client_secret.as_ref(),
+            config.certificate_path.as_ref(),
+            config.federated_token_file.as_ref(),
+        )
+        .map_err(|e| anyhow!("[directory] {e}"))?;
         Ok(Self {
             tenant_id: config.tenant_id.clone().context("[directory] tenant_id missing")?,
             client_id: config.client_id.clone().context("[directory] client_id missing")?,
-            client_secret: config.client_secret.clone().context("[directory] client_secret missing")?,
+            credential: crate::auth::credential::ClientCredential::from_source(&source)?,
             login_url: config.login_url.clone(),
             graph_url: config.graph_url.clone(),
             arm_url: config.arm_url.clone(),
@@ -128,7 +137,7 @@ impl GraphDirectory {
             &settings.login_url,
             &settings.tenant_id,
             &settings.client_id,
-            settings.client_secret,
+            settings.credential,
         );
         let client = GraphClient::new(http, tokens, &settings.graph_url, &settings.arm_url, settings.retry);
         Ok(Self {

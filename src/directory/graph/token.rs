@@ -1,8 +1,9 @@
 //! Client-credentials tokens from the Microsoft identity platform, one cached token per audience
 //! (Graph and ARM need separate tokens: a token request may name only one resource). A token is
 //! refreshed shortly before it expires; concurrent callers wait for one shared refresh; a token
-//! the API rejected with 401 is dropped so the next caller fetches a fresh one. The client
-//! secret is only ever exposed into the form body of the token request, never logged.
+//! the API rejected with 401 is dropped so the next caller fetches a fresh one. The app proves
+//! itself with its [`ClientCredential`]: a client secret, a certificate client assertion, or a
+//! federated token (workload identity); none of them is ever logged.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use super::client::ApiError;
+use crate::auth::credential::ClientCredential;
 
 /// Refresh this long before `expires_in` runs out (capped at half the lifetime).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
@@ -59,7 +61,7 @@ pub struct TokenProvider {
     http: reqwest::Client,
     token_url: String,
     client_id: String,
-    client_secret: SecretString,
+    credential: ClientCredential,
     graph: Mutex<Option<Cached>>,
     arm: Mutex<Option<Cached>>,
 }
@@ -69,6 +71,7 @@ impl std::fmt::Debug for TokenProvider {
         f.debug_struct("TokenProvider")
             .field("token_url", &self.token_url)
             .field("client_id", &self.client_id)
+            .field("credential", &self.credential)
             .finish_non_exhaustive()
     }
 }
@@ -80,13 +83,13 @@ impl TokenProvider {
         login_url: &str,
         tenant: &str,
         client_id: &str,
-        client_secret: SecretString,
+        credential: ClientCredential,
     ) -> Self {
         Self {
             http,
             token_url: format!("{login_url}{tenant}/oauth2/v2.0/token"),
             client_id: client_id.to_owned(),
-            client_secret,
+            credential,
             graph: Mutex::new(None),
             arm: Mutex::new(None),
         }
@@ -121,12 +124,17 @@ impl TokenProvider {
     }
 
     async fn fetch(&self, audience: Audience) -> Result<Cached, ApiError> {
-        let form = [
-            ("client_id", self.client_id.as_str()),
-            ("client_secret", self.client_secret.expose_secret()),
-            ("grant_type", "client_credentials"),
-            ("scope", audience.scope()),
+        // Client assertions are judged by the identity platform's clock: the real one.
+        let auth =
+            self.credential.form_fields(&self.client_id, &self.token_url, chrono::Utc::now()).await.map_err(
+                |e| ApiError::Token { status: 0, code: "credential".into(), message: format!("{e:#}") },
+            )?;
+        let mut form: Vec<(&str, String)> = vec![
+            ("client_id", self.client_id.clone()),
+            ("grant_type", "client_credentials".into()),
+            ("scope", audience.scope().into()),
         ];
+        form.extend(auth);
         let started = Instant::now();
         let response = self
             .http

@@ -58,7 +58,13 @@ mod tests {
 
     fn client() -> GraphClient {
         let http = GraphClient::http(&RetryPolicy::default()).expect("http");
-        let tokens = TokenProvider::new(http.clone(), "http://login/", "t", "c", "s".to_owned().into());
+        let tokens = TokenProvider::new(
+            http.clone(),
+            "http://login/",
+            "t",
+            "c",
+            crate::auth::credential::ClientCredential::Secret("s".to_owned().into()),
+        );
         GraphClient::new(http, tokens, "https://graph.example/v1.0/", "https://arm/", RetryPolicy::default())
     }
 

@@ -16,7 +16,7 @@ use pimbot::testing::{FAKE_APP_TOKEN, FakeMessage, FakeSlack, FakeSlackSocket};
 
 use super::db::TestDb;
 use super::discord::{self as dc, DiscordDriver};
-use pimbot::testing::FakeDiscord;
+use pimbot::testing::{FakeDiscord, FakeOidc};
 
 /// Signing secret of the test workspace.
 pub const SECRET: &str = "test-signing-secret";
@@ -73,6 +73,9 @@ name = "Global Administrator"
 kind = "entra-role"
 directory_id = "62e90394-69f5-4237-9190-012177145e10"
 tier = "critical"
+# Chat-only identity: these tests are not about MFA (tests/it/identity*.rs are).
+require_mfa = false
+approver_mfa = false
 min_duration = "5m"
 max_duration = "2h"
 require_ticket = true
@@ -91,6 +94,7 @@ name = "User Administrator"
 kind = "entra-role"
 directory_id = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 tier = "high"
+require_mfa = false
 approvals_required = 2
 approvers = ["carol", "dave", "erin"]
 eligible = ["alice"]
@@ -128,6 +132,8 @@ pub struct TestApp {
     pub discord: Option<(FakeDiscord, DiscordDriver)>,
     /// The fake Socket Mode endpoint, when started with Socket Mode.
     pub socket: Option<FakeSlackSocket>,
+    /// The fake OpenID provider, when the policy has an `{oidc}` placeholder.
+    pub oidc: Option<FakeOidc>,
 }
 
 /// Bearer token of the test app's `POST /admin/reload`.
@@ -221,6 +227,21 @@ impl TestApp {
             None => app::SlackInbound::Http { signing_secret: SECRET.to_owned().into() },
         };
         let clock = Arc::new(ManualClock::new(pimbot::core::audit::truncate_micros(Utc::now())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let public_url = format!("http://{}", listener.local_addr().expect("address"));
+        // `{oidc}` in the policy becomes an [oidc] section for a fake provider on this clock;
+        // `{oidc_issuer}` and `{public_url}` let a test write its own section.
+        let (policy_toml, oidc) = if policy_toml.contains("{oidc") {
+            let fake = FakeOidc::start(clock.clone()).await;
+            let text = policy_toml
+                .replace("{oidc}", &fake.oidc_toml(&public_url))
+                .replace("{oidc_issuer}", &fake.issuer())
+                .replace("{public_url}", &public_url);
+            (text, Some(fake))
+        } else {
+            (policy_toml.to_owned(), None)
+        };
+        let policy_toml = policy_toml.as_str();
         let config = pimbot::config::from_toml_str(policy_toml).expect("test policy parses");
         let policy = config.validate(clock.now()).expect("test policy is valid");
         let directory = Arc::new(StaticDirectory::recording());
@@ -257,8 +278,8 @@ impl TestApp {
             admin_token: Some(ADMIN_TOKEN.to_owned().into()),
             discord,
             break_glass: app::BreakGlassParts::from_config(&config),
+            oidc: app::OidcParts::from_config(&config).expect("oidc settings"),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = app::start(parts, listener).await.expect("app starts");
         let slack = SlackDriver::new(
             format!("http://{}", running.addr),
@@ -266,7 +287,7 @@ impl TestApp {
             clock.clone(),
             fake.response_url("C0CMD", "1"),
         );
-        Self { running, fake, clock, slack, directory, db, policy_text, discord: None, socket }
+        Self { running, fake, clock, slack, directory, db, policy_text, discord: None, socket, oidc }
     }
 
     /// Replaces the policy text and asks the server to reload it over HTTP; returns the status.

@@ -5,3 +5,4 @@ pub mod binary;
 pub mod db;
 pub mod discord;
 pub mod graph_app;
+pub mod identity;
