@@ -15,7 +15,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::core::alarm::Alarm;
 use crate::core::audit::AuditRecord;
 use crate::core::error::Result;
-use crate::core::ids::{AlarmId, GrantId, PersonId, Platform, RequestId, RoleKey};
+use crate::core::identity::{AuthState, IdentityLink};
+use crate::core::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
 use crate::core::outbox::{DeliveryOutcome, OutboxItem, PostedRef};
 use crate::core::ports::{Commit, GaugeCounts, Store};
 use crate::core::request::{AccessRequest, Grant};
@@ -161,6 +162,18 @@ impl Store for InstrumentedStore {
     async fn gauge_counts(&self) -> Result<GaugeCounts> {
         timed("gauge_counts", self.inner.gauge_counts()).await
     }
+
+    async fn auth_state(&self, id: &str) -> Result<Option<AuthState>> {
+        timed("auth_state", self.inner.auth_state(id)).await
+    }
+
+    async fn identity_link(&self, user: &ChatUser) -> Result<Option<IdentityLink>> {
+        timed("identity_link", self.inner.identity_link(user)).await
+    }
+
+    async fn identity_links_of(&self, object_id: &str) -> Result<Vec<IdentityLink>> {
+        timed("identity_links_of", self.inner.identity_links_of(object_id)).await
+    }
 }
 
 #[cfg(test)]
@@ -177,6 +190,7 @@ mod tests {
         assert_eq!(store.outbox_oldest_pending().await.ok(), Some(None));
         assert_eq!(store.gauge_counts().await.ok(), Some(GaugeCounts::default()));
         assert!(store.audit_head().await.is_ok_and(|h| h.is_some()), "SQLite keeps an audit head");
+        assert_eq!(store.auth_state("unknown").await.ok(), Some(None), "auth_state reaches the store");
         let text = crate::metrics::render();
         assert!(text.contains("pimbot_database_call_duration_seconds_count{op=\"gauge_counts\"}"), "{text}");
     }
