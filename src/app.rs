@@ -16,7 +16,7 @@ use crate::core::ports::{ChatSender, Clock, Directory, Store};
 use crate::core::service::{AccessService, Channels};
 use crate::delivery::Dispatcher;
 use crate::http::admin::{AdminState, Reloader};
-use crate::http::{AppState, SlackState, router};
+use crate::http::{AppState, SlackState};
 use crate::slack::client::SlackApi;
 pub use crate::slack::socket::SocketModeParts;
 use crate::slack::verify::SlackVerifier;
@@ -152,6 +152,8 @@ pub type PolicySource = Arc<dyn Fn() -> anyhow::Result<Policy> + Send + Sync>;
 pub struct Running {
     /// The bound address.
     pub addr: SocketAddr,
+    /// The internal listener's address (`/metrics`, `/admin/reload`), when it has its own.
+    pub internal_addr: Option<SocketAddr>,
     /// The use cases (tests and the demo drive sweeps through it).
     pub service: Arc<AccessService>,
     /// The outbox dispatcher.
@@ -161,6 +163,7 @@ pub struct Running {
     /// Re-reads and applies the policy (what SIGHUP runs), when a source was given.
     pub reload: Option<Reloader>,
     server: JoinHandle<()>,
+    internal_server: Option<JoinHandle<()>>,
     scheduler: JoinHandle<()>,
     socket_mode: Option<JoinHandle<()>>,
 }
@@ -170,6 +173,9 @@ impl Running {
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.server.await;
+        if let Some(internal) = self.internal_server {
+            let _ = internal.await;
+        }
         let _ = self.scheduler.await;
         if let Some(socket_mode) = self.socket_mode {
             let _ = socket_mode.await;
@@ -206,6 +212,9 @@ impl Running {
     pub async fn wait(self) {
         let _ = self.server.await;
         self.shutdown.cancel();
+        if let Some(internal) = self.internal_server {
+            let _ = internal.await;
+        }
         let _ = self.scheduler.await;
         if let Some(socket_mode) = self.socket_mode {
             let _ = socket_mode.await;
@@ -231,6 +240,17 @@ fn reload_report(summary: String, impact: &crate::core::service::PolicyImpact) -
 /// Starts the HTTP server on `listener`, the background loops and, when configured, the Slack
 /// Socket Mode listener.
 pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Running> {
+    start_with(parts, listener, None).await
+}
+
+/// [`start`], with `/metrics` and `/admin/reload` moved to their own `internal` listener when
+/// one is given (`[server] internal_listen`): `listener` then serves only the chat routes,
+/// webhooks and probes.
+pub async fn start_with(
+    parts: Parts,
+    listener: TcpListener,
+    internal: Option<TcpListener>,
+) -> anyhow::Result<Running> {
     let mut channels = Vec::new();
     let mut senders: Vec<Arc<dyn ChatSender>> = Vec::new();
     let mut slack_state = None;
@@ -267,8 +287,14 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             verifier: crate::discord::verify::DiscordVerifier { verifier, clock: parts.clock.clone() },
         });
     }
+    crate::metrics::install();
+    let platforms: Vec<&'static str> =
+        channels.iter().map(|c| if c.platform == Platform::Slack { "slack" } else { "discord" }).collect();
+    let directory_name = parts.directory.name();
+    crate::metrics::catalog::register(&parts.policy, directory_name, &platforms);
+    let store: Arc<dyn Store> = Arc::new(crate::storage::InstrumentedStore::new(parts.store));
     let mut service = AccessService::new(
-        parts.store.clone(),
+        store.clone(),
         Arc::new(crate::directory::InstrumentedDirectory::new(parts.directory)),
         parts.clock.clone(),
         parts.policy,
@@ -298,7 +324,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         .break_glass
         .as_ref()
         .map(|bg| crate::webhooks::AzureMonitorState { token: bg.webhook_token.clone() });
-    let dispatcher = Arc::new(Dispatcher::new(parts.store, parts.clock, senders).with_channels(channels));
+    let dispatcher = Arc::new(Dispatcher::new(store, parts.clock, senders).with_channels(channels));
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr().context("reading the bound address")?;
     // Grants recorded before pimbot kept directory targets get theirs from the policy now,
@@ -315,10 +341,12 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         Arc::new(move || {
             let source = source.clone();
             let service = service.clone();
+            let platforms = platforms.clone();
             Box::pin(async move {
                 let policy = source()?;
                 let summary =
                     format!("policy reloaded: {} roles, {} people", policy.roles.len(), policy.people.len());
+                crate::metrics::catalog::register(&policy, directory_name, &platforms);
                 let impact = service.apply_policy(policy).await?;
                 Ok(reload_report(summary, &impact))
             }) as crate::http::admin::ReloadFuture
@@ -349,10 +377,39 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         ),
         _ => None,
     };
-    let app = router(state);
-    let server = tokio::spawn(crate::http::serve::serve(listener, app, shutdown.clone()));
+    let (internal_addr, internal_server) = match internal {
+        Some(internal) => {
+            let internal_addr = internal.local_addr().context("reading the internal address")?;
+            let app = crate::http::router_for(state.clone(), crate::http::Surface::Internal);
+            (Some(internal_addr), Some(serve(internal, app, shutdown.clone())))
+        }
+        None => (None, None),
+    };
+    let surface =
+        if internal_addr.is_some() { crate::http::Surface::Public } else { crate::http::Surface::All };
+    let server = serve(listener, crate::http::router_for(state, surface), shutdown.clone());
     let scheduler =
         tokio::spawn(crate::scheduler::run(service.clone(), dispatcher.clone(), shutdown.clone()));
-    tracing::info!(%addr, "pimbot is listening");
-    Ok(Running { addr, service, dispatcher, shutdown, reload, server, scheduler, socket_mode })
+    match internal_addr {
+        Some(internal) => tracing::info!(%addr, %internal, "pimbot is listening"),
+        None => tracing::info!(%addr, "pimbot is listening"),
+    }
+    Ok(Running {
+        addr,
+        internal_addr,
+        service,
+        dispatcher,
+        shutdown,
+        reload,
+        server,
+        internal_server,
+        scheduler,
+        socket_mode,
+    })
+}
+
+/// Serves `app` on `listener` until `shutdown`, finishing in-flight requests.
+/// (`http::serve`: header-read timeout, connection cap.)
+fn serve(listener: TcpListener, app: axum::Router, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(crate::http::serve::serve(listener, app, shutdown))
 }

@@ -17,7 +17,9 @@
 //! - `audit`: the trail leaving the database: signed checkpoints and the streaming sinks.
 //! - `metrics`: Prometheus counters, gauges and histograms behind `GET /metrics`.
 //! - `testing`: fakes of the chat platforms and signed-request builders, shared by the tests and
-//!   `pimbot demo`.
+//!   `pimbot demo`. Compiled only with the `demo` feature (default; what the demo runs) or
+//!   `testing` (everything; the tests and benches): release images carry no fake server.
+//! - `preflight`: `pimbot check --online`.
 //!
 //! See `docs/ARCHITECTURE.md` for the full picture.
 
@@ -28,15 +30,18 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod delivery;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod directory;
 pub mod discord;
 pub mod http;
 pub mod metrics;
+pub mod preflight;
 pub mod scheduler;
 pub mod signins;
 pub mod slack;
 pub mod storage;
 pub mod telemetry;
+#[cfg(feature = "demo")]
 pub mod testing;
 pub mod webhooks;

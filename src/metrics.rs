@@ -22,18 +22,29 @@
 //! | `pimbot_http_request_duration_seconds` | histogram | `route`, `status` | HTTP requests by matched route template (`unmatched` for 404s) and status code. |
 //! | `pimbot_chat_rejected_total` | counter | `platform`, `reason` | Chat messages a platform refused for good (`reason`: Slack's error code such as `channel_not_found`, Discord's message in snake case such as `unknown_channel`, `original_missing`, `platform_disabled`); common reasons start at zero. |
 //! | `pimbot_chat_rejected_last_hour` | gauge | — | Messages refused for good in the last hour (database-wide). |
+//! | `pimbot_build_info` | gauge | `version`, `commit` | Always 1; the labels say which build runs. |
+//! | `pimbot_pending_requests` | gauge | `role`, `tier` | Requests waiting for a decision (database-wide). |
+//! | `pimbot_open_alarms` | gauge | `account`, `severity` | Break-glass alarms not yet acknowledged (database-wide). |
+//! | `pimbot_chat_api_call_duration_seconds` | histogram | `platform`, `method` | Latency of chat API calls, failures and timeouts included. |
+//! | `pimbot_directory_call_duration_seconds` | histogram | `directory`, `op` | Latency of directory calls. |
+//! | `pimbot_database_call_duration_seconds` | histogram | `op` | Latency of store calls (`commit`, `claim_outbox`, …). |
 //!
-//! The gauges read the database; they are refreshed on every scrape ([`refresh_gauges`]), so every
-//! replica reports the same database-wide value: aggregate them with `max`, not `sum`.
+//! `pimbot_active_grants` carries `role` and `tier` too. The gauges read the database; they are
+//! refreshed on every scrape ([`refresh_gauges`]), so every replica reports the same
+//! database-wide value: aggregate them with `max`, not `sum`. Every counter and its bounded
+//! label sets (roles × outcomes, operations, chat methods with status `ok`) is registered at
+//! zero when the app starts ([`catalog::register`]), so `increase()` sees the first event.
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Utc};
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::core::audit::AuditEvent;
-use crate::core::ports::Store;
+pub mod catalog;
+mod gauges;
+
+pub use gauges::refresh_gauges;
 
 /// Requests by role and outcome.
 pub const REQUESTS_TOTAL: &str = "pimbot_requests_total";
@@ -89,6 +100,43 @@ const KNOWN_REFUSALS: &[(&str, &[&str])] = &[
         "discord",
         &["unknown_channel", "missing_access", "missing_permissions", "http_401", "original_missing"],
     ),
+/// Which build runs (always 1).
+pub const BUILD_INFO: &str = "pimbot_build_info";
+/// Requests waiting for a decision.
+pub const PENDING_REQUESTS: &str = "pimbot_pending_requests";
+/// Unacknowledged break-glass alarms.
+pub const OPEN_ALARMS: &str = "pimbot_open_alarms";
+/// Chat API call latency.
+pub const CHAT_API_CALL_DURATION: &str = "pimbot_chat_api_call_duration_seconds";
+/// Directory call latency.
+pub const DIRECTORY_CALL_DURATION: &str = "pimbot_directory_call_duration_seconds";
+/// Store call latency.
+pub const DATABASE_CALL_DURATION: &str = "pimbot_database_call_duration_seconds";
+
+/// Every metric pimbot exports (the alert rules may use only these).
+pub const ALL: &[&str] = &[
+    REQUESTS_TOTAL,
+    TIME_TO_DECISION,
+    ACTIVE_GRANTS,
+    GRANTS_OVERDUE,
+    REMINDERS_TOTAL,
+    ESCALATIONS_TOTAL,
+    OUTBOX_DEPTH,
+    OUTBOX_OLDEST_AGE,
+    CHAT_API_CALLS_TOTAL,
+    DIRECTORY_CALLS_TOTAL,
+    BREAK_GLASS_ALARMS_TOTAL,
+    HTTP_REQUEST_DURATION,
+    BUILD_INFO,
+    PENDING_REQUESTS,
+    OPEN_ALARMS,
+    CHAT_API_CALL_DURATION,
+    DIRECTORY_CALL_DURATION,
+    DATABASE_CALL_DURATION,
+    CHAT_REJECTED_TOTAL,
+    CHAT_REJECTED_LAST_HOUR,
+    ALERTS_TOTAL,
+    REVIEWS_TOTAL,
 ];
 
 /// How late a grant's end may be before it counts as overdue.
@@ -96,6 +144,10 @@ pub const OVERDUE_AFTER: chrono::Duration = chrono::Duration::seconds(60);
 
 /// HTTP latency buckets (seconds): Slack gives up after 3 s.
 const HTTP_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Outbound API latency buckets (seconds): calls time out after 10–20 s.
+const API_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0];
+/// Database latency buckets (seconds).
+const DATABASE_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 /// Decision-time buckets (seconds): a minute to a day.
 const DECISION_BUCKETS: &[f64] = &[30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 86400.0];
 
@@ -111,6 +163,15 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 .set_buckets_for_metric(Matcher::Full(HTTP_REQUEST_DURATION.into()), HTTP_BUCKETS)
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Full(TIME_TO_DECISION.into()), DECISION_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(CHAT_API_CALL_DURATION.into()), API_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(DIRECTORY_CALL_DURATION.into()), API_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(DATABASE_CALL_DURATION.into()), DATABASE_BUCKETS)
                 })
                 .and_then(PrometheusBuilder::install_recorder);
             match installed {
@@ -152,6 +213,13 @@ fn describe() {
     describe_counter!(DIRECTORY_CALLS_TOTAL, "Directory calls by directory, operation and outcome.");
     describe_counter!(BREAK_GLASS_ALARMS_TOTAL, "Break-glass alarms raised and acknowledged.");
     describe_histogram!(HTTP_REQUEST_DURATION, metrics::Unit::Seconds, "HTTP request latency.");
+    describe_gauge!(BUILD_INFO, "Always 1; version and commit of the running build.");
+    describe_gauge!(PENDING_REQUESTS, "Requests waiting for a decision (database-wide).");
+    describe_gauge!(OPEN_ALARMS, "Break-glass alarms not yet acknowledged (database-wide).");
+    describe_histogram!(CHAT_API_CALL_DURATION, metrics::Unit::Seconds, "Chat API call latency.");
+    describe_histogram!(DIRECTORY_CALL_DURATION, metrics::Unit::Seconds, "Directory call latency.");
+    describe_histogram!(DATABASE_CALL_DURATION, metrics::Unit::Seconds, "Store call latency.");
+    catalog::build_info();
     // Series that alerts watch exist from the start, at zero, so `increase()` sees the first one.
     for event in [BreakGlassEvent::Raised, BreakGlassEvent::Acknowledged] {
         counter!(BREAK_GLASS_ALARMS_TOTAL, "event" => event.as_str()).absolute(0);
@@ -203,6 +271,21 @@ impl BreakGlassEvent {
 /// `breakglass.acknowledged`); call this only for other paths, after the change is committed.
 pub fn break_glass_alarm(event: BreakGlassEvent) {
     counter!(BREAK_GLASS_ALARMS_TOTAL, "event" => event.as_str()).increment(1);
+}
+
+/// Records the latency of one chat API call.
+pub fn chat_api_latency(platform: &'static str, method: &str, seconds: f64) {
+    histogram!(CHAT_API_CALL_DURATION, "platform" => platform, "method" => method.to_owned()).record(seconds);
+}
+
+/// Records the latency of one directory call.
+pub fn directory_latency(directory: &'static str, op: &'static str, seconds: f64) {
+    histogram!(DIRECTORY_CALL_DURATION, "directory" => directory, "op" => op).record(seconds);
+}
+
+/// Records the latency of one store call.
+pub fn database_call(op: &'static str, seconds: f64) {
+    histogram!(DATABASE_CALL_DURATION, "op" => op).record(seconds);
 }
 
 /// Counts one chat Web API call.
@@ -313,38 +396,10 @@ impl CommitMetrics {
     }
 }
 
-/// Sets the database-backed gauges from the store. Errors are logged and leave the previous
-/// values in place (a scrape never fails because of them).
-pub async fn refresh_gauges(store: &dyn Store, now: DateTime<Utc>) {
-    match store.outbox_depth().await {
-        Ok(depth) => gauge!(OUTBOX_DEPTH).set(depth as f64),
-        Err(e) => tracing::warn!(error = %format!("{e:#}"), "reading outbox depth for metrics failed"),
-    }
-    match store.outbox_oldest_pending().await {
-        Ok(oldest) => {
-            let age = oldest.map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0).unwrap_or(0.0);
-            gauge!(OUTBOX_OLDEST_AGE).set(age);
-        }
-        Err(e) => tracing::warn!(error = %format!("{e:#}"), "reading outbox age for metrics failed"),
-    }
-    match store.open_grant_count().await {
-        Ok(n) => gauge!(ACTIVE_GRANTS).set(n as f64),
-        Err(e) => tracing::warn!(error = %format!("{e:#}"), "counting active grants for metrics failed"),
-    }
-    match store.recent_rejections(now - chrono::Duration::hours(1), 10_000).await {
-        Ok(refused) => gauge!(CHAT_REJECTED_LAST_HOUR).set(refused.len() as f64),
-        Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "counting refused chat messages for metrics failed")
-        }
-    }
-    match store.due_grants(now - OVERDUE_AFTER, 10_000).await {
-        Ok(due) => gauge!(GRANTS_OVERDUE).set(due.len() as f64),
-        Err(e) => tracing::warn!(error = %format!("{e:#}"), "counting overdue grants for metrics failed"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
+
     use super::*;
     use crate::core::audit::Actor;
     use crate::core::ids::{RequestId, RoleKey};

@@ -60,7 +60,7 @@ pub enum Format {
 }
 
 /// Runs one audit subcommand.
-pub async fn run(config: &Config, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, database_url: &str, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
     let keys = match config.audit.keys() {
         Ok(keys) => keys,
         Err(e) => {
@@ -107,7 +107,7 @@ pub async fn run(config: &Config, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                     }
                 }
             };
-            let store = crate::storage::connect(super::database_url(config)?).await?;
+            let store = crate::storage::connect(database_url).await?;
             match audit_export::verify(store.as_ref(), &keys.ring, trail).await {
                 Ok(summary) => {
                     println!("{summary}");
@@ -121,7 +121,7 @@ pub async fn run(config: &Config, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             }
         }
         AuditCmd::Export { format, after_seq, since, follow } => {
-            let store = crate::storage::connect(super::database_url(config)?).await?;
+            let store = crate::storage::connect(database_url).await?;
             let follow = follow.then(|| {
                 let stop = CancellationToken::new();
                 tokio::spawn({

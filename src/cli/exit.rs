@@ -26,3 +26,53 @@ pub struct UsageError(pub String);
 pub fn code(code: u8) -> ExitCode {
     ExitCode::from(code)
 }
+
+/// A config file that cannot be read or parsed, or a config or policy that fails validation:
+/// exit [`INVALID_CONFIG`]. The message is complete (path, line, key).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidConfig(pub String);
+
+/// A command line that parsed but cannot run as given (a missing `--config`): exit [`USAGE`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
+/// The exit code for a failed command: [`INVALID_CONFIG`] or [`USAGE`] when the error chain
+/// says so, [`OK`] for a closed output pipe (`pimbot audit export | head -1` is not a failure),
+/// otherwise [`RUNTIME`].
+pub fn for_error(err: &anyhow::Error) -> u8 {
+    if is_broken_pipe(err) {
+        OK
+    } else if err.chain().any(|e| e.is::<InvalidConfig>()) {
+        INVALID_CONFIG
+    } else if err.chain().any(|e| e.is::<Usage>()) {
+        USAGE
+    } else {
+        RUNTIME
+    }
+}
+
+/// Whether the error comes from writing to a pipe whose reader has gone.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_distinct_codes() {
+        let pipe = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(for_error(&pipe.context("writing the export")), OK);
+        assert_eq!(for_error(&anyhow::Error::from(InvalidConfig("bad".into())).context("x")), INVALID_CONFIG);
+        assert_eq!(for_error(&anyhow::Error::from(Usage("no --config".into()))), USAGE);
+        assert_eq!(for_error(&anyhow::anyhow!("database down")), RUNTIME);
+        let distinct: std::collections::BTreeSet<u8> =
+            [OK, RUNTIME, USAGE, INVALID_CONFIG, CHECK_FAILED, DRIFT].into_iter().collect();
+        assert_eq!(distinct.len(), 6, "no code means two things");
+    }
+}

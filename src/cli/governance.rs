@@ -11,7 +11,7 @@ use chrono::Utc;
 use clap::Subcommand;
 use similar::TextDiff;
 
-use super::{ConfigArg, channels, database_url, exit, load_valid};
+use super::{Globals, all_channels, database_url, exit};
 use crate::config::Config;
 use crate::core::ids::Platform;
 use crate::core::policy::Policy;
@@ -25,25 +25,14 @@ use crate::core::service::{AccessService, Channels};
 pub enum ReviewCmd {
     /// Print the policy-file edit (a unified diff) that removes the eligibility reviews took
     /// away and the renewals approvers granted; apply it and commit it to the policy repository.
-    Changes(ConfigArg),
-}
-
-fn config_channels(config: &Config) -> Vec<Channels> {
-    let mut out = Vec::new();
-    if let Some(s) = config.slack() {
-        out.push(channels(Platform::Slack, &s.approver_channel, &s.feed_channel, &s.alert_channel));
-    }
-    if let Some(d) = config.discord() {
-        out.push(channels(Platform::Discord, &d.approver_channel, &d.feed_channel, &d.alert_channel));
-    }
-    out
+    Changes,
 }
 
 /// `pimbot posture [--json] [--offline]`.
-pub async fn posture(arg: &ConfigArg, json: bool, offline: bool) -> anyhow::Result<ExitCode> {
-    let (config, policy) = load_valid(arg)?;
+pub async fn posture(globals: &Globals, json: bool, offline: bool) -> anyhow::Result<ExitCode> {
+    let (config, policy) = globals.load_valid()?;
     let report = if offline {
-        let routes = config_channels(&config)
+        let routes = all_channels(&config)
             .into_iter()
             .map(|c| AlertRoute {
                 platform: c.platform,
@@ -64,7 +53,7 @@ pub async fn posture(arg: &ConfigArg, json: bool, offline: bool) -> anyhow::Resu
         let store = crate::storage::connect(database_url(&config)?).await?;
         let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
         let directory = crate::directory::from_config(&config.directory, clock.clone())?;
-        let service = AccessService::new(store, directory, clock, policy, config_channels(&config));
+        let service = AccessService::new(store, directory, clock, policy, all_channels(&config));
         service.posture().await?
     };
     if json {
@@ -76,13 +65,14 @@ pub async fn posture(arg: &ConfigArg, json: bool, offline: bool) -> anyhow::Resu
 }
 
 /// `pimbot review changes`.
-pub async fn changes(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
-    let (config, policy) = load_valid(arg)?;
+pub async fn changes(globals: &Globals) -> anyhow::Result<ExitCode> {
+    let (config, policy) = globals.load_valid()?;
+    let path = globals.config_path()?;
     let store = crate::storage::connect(database_url(&config)?).await?;
     let removals = store.eligibility_removals().await?;
     let extensions = store.approved_extensions().await?;
     let text =
-        std::fs::read_to_string(&arg.config).with_context(|| format!("reading {}", arg.config.display()))?;
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let (edited, notes) = policy_edits(&text, &policy, &removals, &extensions)?;
     for note in &notes {
         eprintln!("note: {note}");
@@ -91,7 +81,7 @@ pub async fn changes(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
         println!("# the policy file already reflects every review removal and renewal");
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", unified_diff(&arg.config, &text, &edited));
+    print!("{}", unified_diff(path, &text, &edited));
     Ok(ExitCode::SUCCESS)
 }
 

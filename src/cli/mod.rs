@@ -1,10 +1,14 @@
-//! The command line: `serve`, `check`, `migrate`, `reconcile`, `revoke`, `demo`, `audit
-//! verify|export`, `outbox status`. Each command loads what it needs and hands over to the
-//! library; none holds domain logic.
+//! The command line: `serve`, `check [--online]`, `migrate`, `reconcile`, `revoke`, `demo`,
+//! `report`, `reload`, `audit verify|export|pubkey`, `outbox status`, `posture`, `review
+//! changes`, `discord register`, `completions`, `man`. Each command loads what it needs and
+//! hands over to the library; none holds domain logic. `--config` and `--database-url` are
+//! global (accepted after any subcommand); exit codes are in [`exit`].
 
 mod audit;
+mod check;
 mod discord;
 pub mod exit;
+mod globals;
 mod governance;
 mod revoke;
 mod outbox;
@@ -14,21 +18,43 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use secrecy::ExposeSecret;
 
 use crate::app;
 use crate::config::{self, Config};
 use crate::core::ports::SystemClock;
 use crate::core::service::Channels;
+pub use globals::{Globals, say};
+
+/// What `--help` and the man page say after the options: the environment and the exit codes.
+const AFTER_HELP: &str = "\
+Environment:
+  PIMBOT_CONFIG, PIMBOT_DATABASE_URL, PIMBOT_LOG_FORMAT (text|json) stand in for the flags;
+  secrets: PIMBOT_SLACK_SIGNING_SECRET, PIMBOT_SLACK_BOT_TOKEN, PIMBOT_SLACK_APP_TOKEN,
+  PIMBOT_DISCORD_PUBLIC_KEY, PIMBOT_DISCORD_BOT_TOKEN, PIMBOT_GRAPH_CLIENT_SECRET,
+  PIMBOT_BREAK_GLASS_WEBHOOK_TOKEN, PIMBOT_ADMIN_TOKEN. RUST_LOG filters the log; NO_COLOR
+  turns colour off.
+
+Exit codes:
+  0 ok, 1 runtime failure (database, network, directory), 2 usage error,
+  3 invalid config or policy, 4 a check failed (check --online, audit verify), 5 drift found.";
 
 /// Privileged Identity Management for Slack and Discord.
 #[derive(Debug, Parser)]
-#[command(name = "pimbot", version, about)]
+#[command(name = "pimbot", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Log format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    /// Log format: `text` (the default; `human` is accepted) or `json` (one flat object per line).
+    #[arg(long, value_enum, env = "PIMBOT_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// Config file (TOML, see examples/pimbot.toml).
+    #[arg(long, short, env = "PIMBOT_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL (`sqlite://pimbot.db`, `postgres://user@host/db`); overrides `[database]
+    /// url`. Enough on its own for `migrate`, `audit` and `report`. Prefer the environment
+    /// variable: a password on the command line shows in `ps`.
+    #[arg(long, env = "PIMBOT_DATABASE_URL", global = true, hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Cmd,
@@ -37,51 +63,41 @@ pub struct Cli {
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
-    /// Human-readable lines.
-    Human,
-    /// One JSON object per line.
+    /// Human-readable lines (coloured only on a terminal, never with `NO_COLOR`).
+    #[value(alias = "human")]
+    Text,
+    /// One JSON object per line, event and span fields at the top level.
     Json,
-}
-
-/// Where the config file is.
-#[derive(Debug, clap::Args)]
-pub struct ConfigArg {
-    /// Config file (TOML, see examples/pimbot.toml).
-    #[arg(long, short, env = "PIMBOT_CONFIG")]
-    pub config: PathBuf,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Run the bot.
-    Serve(ConfigArg),
-    /// Validate config and policy and print a summary.
-    Check(ConfigArg),
-    /// Apply database migrations and exit.
-    Migrate(ConfigArg),
+    Serve,
+    /// Validate config and policy and print a summary; `--online` also connects to the
+    /// database, the chat platforms and the directory.
+    Check(check::CheckArgs),
+    /// Apply database migrations and exit (needs only the database URL).
+    Migrate,
     /// Compare the directory's active assignments with pimbot's grants and report drift to the
     /// alert channel (removing unmanaged ones with `[directory] remove_unmanaged = true`).
-    Reconcile(ConfigArg),
+    Reconcile,
     /// Run a scripted scenario locally against a fake Slack workspace; no accounts needed.
+    #[cfg(feature = "demo")]
     Demo,
-    /// Per-role request counts and time-to-decision percentiles from the audit trail.
+    /// Per-role request counts and time-to-decision percentiles from the audit trail (needs only
+    /// the database URL).
     Report {
-        /// Config file.
-        #[command(flatten)]
-        config: ConfigArg,
         /// Only events newer than this (`30d`, `12h`).
         #[arg(long)]
         since: Option<String>,
     },
     /// Ask the running server to re-read its policy file (needs `[server] admin_token`).
-    Reload(ConfigArg),
+    Reload,
     /// End someone's grant now, in the directory and in pimbot (the kill switch). Recorded as
     /// `grant.revoked` with the reason and the operating-system user who ran it.
     Revoke {
-        /// Config file.
-        #[command(flatten)]
-        config: ConfigArg,
         /// Whose grant: a person id or UPN.
         #[arg(long)]
         person: String,
@@ -92,20 +108,14 @@ pub enum Cmd {
         #[arg(long)]
         reason: String,
     },
-    /// Inspect the audit trail.
+    /// Inspect the audit trail (needs only the database URL).
     Audit {
-        /// Config file.
-        #[command(flatten)]
-        config: ConfigArg,
         /// What to do with it.
         #[command(subcommand)]
         action: audit::AuditCmd,
     },
     /// The outbox: messages waiting, and messages the chat platforms refused for good.
     Outbox {
-        /// Config file.
-        #[command(flatten)]
-        config: ConfigArg,
         /// What to do.
         #[command(subcommand)]
         action: outbox::OutboxCmd,
@@ -113,9 +123,6 @@ pub enum Cmd {
     /// The PIM posture check: the four verification questions; exit 0 when all hold, 4 when
     /// any fails (runs in CI on the policy repository with `--offline`).
     Posture {
-        /// Config file.
-        #[command(flatten)]
-        config: ConfigArg,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -131,81 +138,116 @@ pub enum Cmd {
     },
     /// Discord chores (command registration).
     Discord {
-        /// Config file.
-        #[command(flatten)]
-        config: ConfigArg,
         /// What to do.
         #[command(subcommand)]
         action: discord::DiscordCmd,
     },
+    /// Print a shell completion script (`pimbot completions bash > /etc/bash_completion.d/pimbot`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `pimbot man > pimbot.1 && man ./pimbot.1`.
+    Man,
 }
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
-    match dispatch(cli.command).await {
+    let globals = Globals { config: cli.config, database_url: cli.database_url };
+    match dispatch(&globals, cli.command).await {
         Ok(code) => code,
         Err(e) if e.downcast_ref::<exit::UsageError>().is_some() => {
             eprintln!("error: {e:#}");
             exit::code(exit::USAGE)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            let code = exit::for_error(&e);
+            // A reader that went away (`| head`) is not a failure and gets no message.
+            if code != exit::OK {
+                eprintln!("error: {e:#}");
+            }
+            exit::code(code)
         }
     }
 }
 
-async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
+async fn dispatch(globals: &Globals, cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        Cmd::Check(arg) => check(&arg).await,
-        Cmd::Serve(arg) => serve(&arg).await,
-        Cmd::Migrate(arg) => {
-            let (config, _) = load_valid(&arg)?;
-            crate::storage::migrate(database_url(&config)?).await?;
-            println!("migrations applied");
+        Cmd::Check(args) => check::run(globals, &args).await,
+        Cmd::Serve => serve(globals).await,
+        Cmd::Migrate => {
+            crate::storage::migrate(&globals.database_url()?).await?;
+            say("migrations applied")?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Reconcile(arg) => reconcile(&arg).await,
+        Cmd::Reconcile => reconcile(globals).await,
+        #[cfg(feature = "demo")]
         Cmd::Demo => crate::demo::run().await.map(|()| ExitCode::SUCCESS),
-        Cmd::Report { config, since } => {
-            let (config, _) = load_valid(&config)?;
-            let store = crate::storage::connect(database_url(&config)?).await?;
-            let since = since.map(|s| audit::since(&s)).transpose()?;
+        Cmd::Report { since } => {
+            let since = since.map(|s| audit::since(&s)).transpose().map_err(usage)?;
+            let store = crate::storage::connect(&globals.database_url()?).await?;
             let records = store.audit_records(since).await?;
-            print!("{}", crate::core::report::render(&crate::core::report::by_role(&records)));
+            let text = crate::core::report::render(&crate::core::report::by_role(&records));
+            say(text.trim_end_matches('\n'))?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Reload(arg) => reload_remote(&arg).await,
-        Cmd::Revoke { config, person, role, reason } => {
-            let (config, policy) = load_valid(&config)?;
+        Cmd::Reload => reload_remote(globals).await,
+        Cmd::Revoke { person, role, reason } => {
+            let (config, policy) = globals.load_valid()?;
             revoke::run(&config, policy, &person, &role, &reason).await
         }
-        Cmd::Audit { config, action } => {
-            let (config, _) = load_valid(&config)?;
-            audit::run(&config, action).await
+        Cmd::Audit { action } => {
+            let config = globals.load_or_env()?;
+            audit::run(&config, &globals.database_url()?, action).await
         }
-        Cmd::Outbox { config, action } => {
-            let (config, _) = load_valid(&config)?;
-            let store = crate::storage::connect(database_url(&config)?).await?;
+        Cmd::Outbox { action } => {
+            let store = crate::storage::connect(&globals.database_url()?).await?;
             outbox::run(store.as_ref(), action).await
         }
-        Cmd::Posture { config, json, offline } => governance::posture(&config, json, offline).await,
-        Cmd::Review { action: governance::ReviewCmd::Changes(config) } => governance::changes(&config).await,
-        Cmd::Discord { config, action } => {
-            let (config, _) = load_valid(&config)?;
+        Cmd::Posture { json, offline } => governance::posture(globals, json, offline).await,
+        Cmd::Review { action: governance::ReviewCmd::Changes } => governance::changes(globals).await,
+        Cmd::Discord { action } => {
+            let config = globals.load()?;
             discord::run(&config, action).await.map(|()| ExitCode::SUCCESS)
+        }
+        Cmd::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pimbot", &mut out);
+            write_stdout(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            write_stdout(&out)?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-async fn reload_remote(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
-    let (config, _) = load_valid(arg)?;
+/// A bad argument value found after parsing (`--since 3x`): exit code 2.
+fn usage(e: anyhow::Error) -> anyhow::Error {
+    exit::Usage(format!("{e:#}")).into()
+}
+
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn reload_remote(globals: &Globals) -> anyhow::Result<ExitCode> {
+    let config = globals.load()?;
     let token = config
         .server
         .admin_token
         .clone()
         .context("reload needs [server] admin_token (or PIMBOT_ADMIN_TOKEN)")?;
-    let mut addr = config.listen_addr()?;
+    // `/admin/reload` lives on the internal listener when there is one.
+    let mut addr = config.internal_listen_addr()?.map_or_else(|| config.listen_addr(), Ok)?;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
@@ -218,36 +260,12 @@ async fn reload_remote(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     if status.is_success() {
-        println!("{body}");
+        say(body)?;
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("reload refused ({status}): {body}");
         Ok(ExitCode::FAILURE)
     }
-}
-
-async fn check(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
-    let config = config::load(&arg.config)?;
-    match config.validate(chrono::Utc::now()) {
-        Ok(policy) => {
-            println!("{}", config::summary(&config, &policy));
-            revoke::print_orphans(&config, &policy).await;
-            println!("OK: {} is valid", arg.config.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(errors) => {
-            eprintln!("{} has problems:\n{errors}", arg.config.display());
-            Ok(exit::code(exit::INVALID_CONFIG))
-        }
-    }
-}
-
-fn load_valid(arg: &ConfigArg) -> anyhow::Result<(Config, crate::core::policy::Policy)> {
-    let config = config::load(&arg.config)?;
-    let policy = config
-        .validate(chrono::Utc::now())
-        .map_err(|errors| anyhow::anyhow!("{} has problems:\n{errors}", arg.config.display()))?;
-    Ok((config, policy))
 }
 
 /// The database url of a validated config.
@@ -258,8 +276,8 @@ pub(crate) fn database_url(config: &Config) -> anyhow::Result<&str> {
         .context("no database url: set [database] url or PIMBOT_DATABASE_URL")
 }
 
-async fn serve(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
-    let (config, policy) = load_valid(arg)?;
+async fn serve(globals: &Globals) -> anyhow::Result<ExitCode> {
+    let (config, policy) = globals.load_valid()?;
     if let Err(refusal) = config.audit.serve_allowed() {
         eprintln!("error: refusing to start: {refusal}");
         return Ok(exit::code(exit::INVALID_CONFIG));
@@ -293,7 +311,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
         }),
         None => None,
     };
-    let path = arg.config.clone();
+    let path = globals.config_path()?.to_path_buf();
     let source: app::PolicySource = Arc::new(move || {
         let config = config::load(&path)?;
         config
@@ -316,7 +334,13 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     };
     let addr = config.listen_addr()?;
     let listener = crate::http::serve::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    let running = app::start(parts, listener).await?;
+    let internal = match config.internal_listen_addr()? {
+        Some(addr) => {
+            Some(crate::http::serve::bind(addr).with_context(|| format!("cannot listen on {addr}"))?)
+        }
+        None => None,
+    };
+    let running = app::start_with(parts, listener, internal).await?;
     if running.service.start_audit_segment(audit_keys.linker.key_id()).await? {
         tracing::info!(
             key_id = audit_keys.linker.key_id(),
@@ -364,8 +388,8 @@ pub(crate) fn all_channels(config: &Config) -> Vec<Channels> {
     out
 }
 
-async fn reconcile(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
-    let (config, policy) = load_valid(arg)?;
+async fn reconcile(globals: &Globals) -> anyhow::Result<ExitCode> {
+    let (config, policy) = globals.load_valid()?;
     let store = audit::keyed_store(&config).await?;
     let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
     let directory = crate::directory::from_config(&config.directory, clock.clone())?;
@@ -383,21 +407,21 @@ async fn reconcile(arg: &ConfigArg) -> anyhow::Result<ExitCode> {
         .collect();
     let service = crate::core::service::AccessService::new(store, directory, clock, policy, channels);
     let Some(report) = service.reconcile(true).await? else {
-        println!("directory kind is static: nothing to reconcile");
+        say("directory kind is static: nothing to reconcile")?;
         return Ok(ExitCode::SUCCESS);
     };
-    println!(
+    say(format_args!(
         "checked {} active assignment(s); {} do not match pimbot's grants",
         report.checked,
         report.drift.len()
-    );
+    ))?;
     for d in &report.drift {
         let who = d.person.as_ref().map_or(d.assignment.principal_id.clone(), |p| p.to_string());
         let removed = if d.removed { " (removed)" } else { "" };
-        println!("  {:?}: {who} holds {}{removed}", d.kind, d.assignment.role);
+        say(format_args!("  {:?}: {who} holds {}{removed}", d.kind, d.assignment.role))?;
     }
     if !report.drift.is_empty() {
-        println!("alerts queued for the alert channel; a running `pimbot serve` delivers them");
+        say("alerts queued for the alert channel; a running `pimbot serve` delivers them")?;
     }
     Ok(if report.drift.is_empty() { ExitCode::SUCCESS } else { exit::code(exit::DRIFT) })
 }

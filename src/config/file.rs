@@ -96,6 +96,11 @@ pub struct Config {
 pub struct ServerConfig {
     /// Socket address to bind, like `127.0.0.1:8080` or `0.0.0.0:8080`.
     pub listen: String,
+    /// A second socket address for `/metrics` and `/admin/reload` (`0.0.0.0:9090`); they then
+    /// leave `listen`, which keeps the chat routes, webhooks and probes, so a NetworkPolicy can
+    /// admit the ingress to one port and the monitoring namespace to the other.
+    #[serde(default)]
+    pub internal_listen: Option<String>,
     /// Bearer token for `POST /admin/reload` (used by `pimbot reload`); the route is off
     /// without it. At least 32 characters; a blank or shorter one is refused. May come from
     /// `PIMBOT_ADMIN_TOKEN`.

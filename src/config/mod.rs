@@ -14,6 +14,7 @@ pub mod audit;
 mod eligible;
 pub mod file;
 pub mod governance;
+pub mod formats;
 pub mod identity;
 mod resolve;
 mod resolve_mfa;
@@ -185,6 +186,19 @@ impl Config {
         self.server.listen.trim().parse().with_context(|| {
             format!("server.listen: `{}` is not a socket address like 127.0.0.1:8080", self.server.listen)
         })
+    }
+
+    /// The socket address of the internal listener (`[server] internal_listen`), if any.
+    pub fn internal_listen_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        self.server
+            .internal_listen
+            .as_deref()
+            .map(|a| {
+                a.trim().parse().with_context(|| {
+                    format!("server.internal_listen: `{a}` is not a socket address like 0.0.0.0:9090")
+                })
+            })
+            .transpose()
     }
 
     /// Replaces secrets with the `PIMBOT_…` environment values that are set and non-empty.

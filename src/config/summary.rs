@@ -16,6 +16,9 @@ pub fn summary(config: &Config, policy: &Policy) -> String {
     let location = config.database.redacted_url().unwrap_or_else(|| "not set".into());
     line(&mut out, format!("database: {backend} ({location})"));
     line(&mut out, format!("listen: {}", config.server.listen));
+    if let Some(internal) = &config.server.internal_listen {
+        line(&mut out, format!("internal listen (metrics, admin): {internal}"));
+    }
     match config.slack() {
         Some(s) => line(
             &mut out,

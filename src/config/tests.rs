@@ -89,10 +89,60 @@ fn assert_problem(text: &str, key: &str, fragment: &str) {
     );
 }
 
+/// Well-formed dummy values of the secrets the example reads from the environment.
+fn example_env(name: &str) -> Option<String> {
+    match name {
+        ENV_SLACK_SIGNING_SECRET => Some("8f742231b10e8888abcd99yyyzzz85a5".into()),
+        ENV_SLACK_BOT_TOKEN => Some("xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy".into()),
+        ENV_BREAK_GLASS_WEBHOOK_TOKEN => Some("b7c1a0d9e2f34b5c8d6e7f8091a2b3c4".into()),
+        _ => None,
+    }
+}
+
+#[test]
+fn placeholders_and_malformed_tokens_are_refused() {
+    let slack = |token: &str| {
+        format!("{BASE}[slack]\nsigning_secret = \"s\"\nbot_token = \"{token}\"\napprover_channel = \"C1\"\n")
+    };
+    assert_problem(&slack("xoxb-REPLACE-ME"), "slack.bot_token", "placeholder");
+    assert_problem(&slack("notatoken"), "slack.bot_token", "`xoxb-`");
+    assert_problem(&slack("xapp-1-A1-2-abc"), "slack.bot_token", "starting with `xapp`");
+    assert_problem(&slack("xoxb-1 2"), "slack.bot_token", "whitespace");
+    for fine in ["xoxb-1-2-abc", "xoxp-1-2-abc", "xoxe.xoxb-1-abc"] {
+        parse(&slack(fine)).validate(now()).expect(fine);
+    }
+    let signing = slack("xoxb-1")
+        .replace("signing_secret = \"s\"", "signing_secret = \"REPLACE-ME-slack-signing-secret\"");
+    assert_problem(&signing, "slack.signing_secret", "PIMBOT_SLACK_SIGNING_SECRET");
+    let discord = |token: &str| {
+        format!(
+            "{BASE}[discord]\napplication_id = \"42\"\npublic_key = \"{}\"\nbot_token = \"{token}\"\napprover_channel = \"9\"\n",
+            "0f".repeat(32)
+        )
+    };
+    assert_problem(&discord("Bot a.b.c"), "discord.bot_token", "without the `Bot ` prefix");
+    assert_problem(&discord("just-a-string"), "discord.bot_token", "three dot-separated parts");
+    assert_problem(
+        &discord("a.b.c").replace(&"0f".repeat(32), "<64 hex characters>"),
+        "discord.public_key",
+        "placeholder",
+    );
+    let short_key = discord("a.b.c").replace(&"0f".repeat(32), &"0f".repeat(16));
+    assert_problem(&short_key, "discord.public_key", "64 hex characters");
+    let webhook = format!("{BASE}[break_glass_monitor]\nwebhook_token = \"REPLACE-ME-webhook-token\"\n");
+    assert_problem(&webhook, "break_glass_monitor.webhook_token", "placeholder");
+}
+
 #[test]
 fn the_example_loads_and_validates() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pimbot.toml");
-    let config = load_with_env(&path, &no_env).expect("example parses");
+    // The example keeps no secret: alone it is refused, naming each environment variable.
+    let bare = load_with_env(&path, &no_env).expect("example parses");
+    let errs = bare.validate(now()).expect_err("secrets are missing");
+    for var in [ENV_SLACK_SIGNING_SECRET, ENV_SLACK_BOT_TOKEN, ENV_BREAK_GLASS_WEBHOOK_TOKEN] {
+        assert!(errs.mentions(var), "names {var}: {errs}");
+    }
+    let config = load_with_env(&path, &example_env).expect("example parses");
     let policy = config.validate(now()).expect("example validates");
     assert_eq!(policy.people.len(), 6);
     assert_eq!(policy.break_glass.len(), 1);
@@ -121,8 +171,9 @@ fn the_example_loads_and_validates() {
     {
         assert!(text.contains(want), "summary lacks {want}:\n{text}");
     }
-    for secret in ["REPLACE-ME-slack-signing-secret", "xoxb-REPLACE-ME", "REPLACE-ME-webhook-token"] {
-        assert!(!text.contains(secret), "summary leaks {secret}");
+    for var in [ENV_SLACK_SIGNING_SECRET, ENV_SLACK_BOT_TOKEN, ENV_BREAK_GLASS_WEBHOOK_TOKEN] {
+        let secret = example_env(var).expect("a dummy");
+        assert!(!text.contains(&secret), "summary leaks {var}");
     }
 }
 
@@ -274,7 +325,7 @@ fn env_overrides_fill_and_replace_secrets() {
         (ENV_SLACK_SIGNING_SECRET, "env-signing".to_owned()),
         (ENV_SLACK_BOT_TOKEN, "xoxb-from-env".to_owned()),
         (ENV_DISCORD_PUBLIC_KEY, key.clone()),
-        (ENV_DISCORD_BOT_TOKEN, "env-discord-token".to_owned()),
+        (ENV_DISCORD_BOT_TOKEN, "env.discord.token".to_owned()),
         (ENV_GRAPH_CLIENT_SECRET, "env-graph-secret".to_owned()),
         (ENV_BREAK_GLASS_WEBHOOK_TOKEN, "env-webhook".to_owned()),
     ]
@@ -311,7 +362,7 @@ approver_channel = "C1"
 [discord]
 application_id = "1"
 public_key = "{}"
-bot_token = "discord-s3cret"
+bot_token = "discord.s3cret.token"
 approver_channel = "2"
 [directory]
 kind = "graph"
@@ -332,7 +383,7 @@ webhook_token = "webhook-s3cret"
         "s3cret-signing",
         "xoxb-s3cret",
         &"cd".repeat(32),
-        "discord-s3cret",
+        "discord.s3cret.token",
         "graph-s3cret",
         "webhook-s3cret",
         "db-s3cret",
@@ -529,7 +580,7 @@ fn socket_mode_needs_an_app_token_instead_of_the_signing_secret() {
 #[test]
 fn discord_needs_application_id_hex_public_key_and_token() {
     let ok = format!(
-        "[discord]\napplication_id = \"42\"\npublic_key = \"{}\"\nbot_token = \"t\"\napprover_channel = \"9\"\n",
+        "[discord]\napplication_id = \"42\"\npublic_key = \"{}\"\nbot_token = \"a.b.c\"\napprover_channel = \"9\"\n",
         "0f".repeat(32)
     );
     let config = parse(&format!("{BASE}{ok}"));
@@ -541,7 +592,7 @@ fn discord_needs_application_id_hex_public_key_and_token() {
         "missing",
     );
     assert_problem(
-        &format!("{BASE}{}", ok.replace("bot_token = \"t\"\n", "")),
+        &format!("{BASE}{}", ok.replace("bot_token = \"a.b.c\"\n", "")),
         "discord.bot_token",
         "missing",
     );

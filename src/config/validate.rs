@@ -96,11 +96,20 @@ impl Config {
                 format!("{max} is out of range; use 1 to {} characters", super::file::MAX_MAX_JUSTIFICATION),
             );
         }
+        if let Some(internal) = &self.server.internal_listen
+            && internal.trim().parse::<SocketAddr>().is_err()
+        {
+            p.push(
+                "server.internal_listen",
+                format!("`{internal}` is not a socket address; write it like \"0.0.0.0:9090\""),
+            );
+        }
         self.check_database(p);
         self.check_slack(p);
         self.check_discord(p);
         self.check_directory(p);
         self.audit.check(p);
+        self.check_formats(p);
         self.check_oidc(p);
         if let Some(monitor) = &self.break_glass_monitor {
             require_secret(

@@ -318,6 +318,22 @@ pub trait Store: Send + Sync {
     async fn extended_until(&self, _person: &PersonId, _role: &RoleKey) -> Result<Option<DateTime<Utc>>> {
         Ok(None)
     }
+    /// Database-wide counts behind the `/metrics` gauges: pending requests and open grants by
+    /// role, unacknowledged break-glass alarms by account and severity.
+    async fn gauge_counts(&self) -> Result<GaugeCounts> {
+        Err(super::error::Error::Internal(anyhow::anyhow!("gauge_counts is not supported")))
+    }
+}
+
+/// What [`Store::gauge_counts`] reads, for the metrics gauges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GaugeCounts {
+    /// Requests waiting for a decision, by role.
+    pub pending_by_role: Vec<(RoleKey, i64)>,
+    /// Grants in force (not yet ended), by role.
+    pub open_grants_by_role: Vec<(RoleKey, i64)>,
+    /// Unacknowledged break-glass alarms: `(account UPN, severity, count)`.
+    pub open_alarms: Vec<(String, String, i64)>,
 }
 
 fn unsupported(what: &str) -> super::error::Error {

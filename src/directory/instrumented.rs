@@ -1,11 +1,13 @@
-//! A `Directory` decorator that counts every call in `pimbot_directory_calls_total`, so no
-//! directory implementation has to know about metrics.
+//! A `Directory` decorator that counts every call in `pimbot_directory_calls_total` and times
+//! it in `pimbot_directory_call_duration_seconds`, so no directory implementation has to know
+//! about metrics.
 //!
 //! It must forward **every** `Directory` method, including those with default bodies:
 //! a method left out would silently fall back to the trait's default instead of the wrapped
 //! directory's answer. The test below calls each one through the wrapper.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -26,8 +28,9 @@ impl InstrumentedDirectory {
         Self { inner }
     }
 
-    fn count<T>(&self, op: &'static str, result: Result<T>) -> Result<T> {
+    fn count<T>(&self, op: &'static str, started: Instant, result: Result<T>) -> Result<T> {
         crate::metrics::directory_call(self.inner.name(), op, result.is_ok());
+        crate::metrics::directory_latency(self.inner.name(), op, started.elapsed().as_secs_f64());
         result
     }
 }
@@ -39,11 +42,13 @@ impl Directory for InstrumentedDirectory {
     }
 
     async fn grant(&self, spec: &GrantSpec) -> Result<()> {
-        self.count("grant", self.inner.grant(spec).await)
+        let started = Instant::now();
+        self.count("grant", started, self.inner.grant(spec).await)
     }
 
     async fn revoke(&self, spec: &GrantSpec) -> Result<()> {
-        self.count("revoke", self.inner.revoke(spec).await)
+        let started = Instant::now();
+        self.count("revoke", started, self.inner.revoke(spec).await)
     }
 
     async fn eligible_roles(
@@ -52,14 +57,16 @@ impl Directory for InstrumentedDirectory {
         roles: &[Role],
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<RoleKey>>> {
+        let started = Instant::now();
         let result = self.inner.eligible_roles(person, roles, now).await;
         // `Ok(None)` means "the policy decides": no directory call happened.
-        if matches!(result, Ok(None)) { result } else { self.count("eligibility", result) }
+        if matches!(result, Ok(None)) { result } else { self.count("eligibility", started, result) }
     }
 
     async fn active_assignments(&self, roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
+        let started = Instant::now();
         let result = self.inner.active_assignments(roles).await;
-        if matches!(result, Ok(None)) { result } else { self.count("list_assignments", result) }
+        if matches!(result, Ok(None)) { result } else { self.count("list_assignments", started, result) }
     }
 
     fn remove_unmanaged(&self) -> bool {
@@ -67,11 +74,13 @@ impl Directory for InstrumentedDirectory {
     }
 
     async fn remove_assignment(&self, role: &Role, assignment: &DirectoryAssignment) -> Result<()> {
-        self.count("remove_assignment", self.inner.remove_assignment(role, assignment).await)
+        let started = Instant::now();
+        self.count("remove_assignment", started, self.inner.remove_assignment(role, assignment).await)
     }
 
     async fn lookup_user(&self, upn: &str) -> Result<Option<DirectoryUser>> {
-        self.count("lookup_user", self.inner.lookup_user(upn).await)
+        let started = Instant::now();
+        self.count("lookup_user", started, self.inner.lookup_user(upn).await)
     }
 
     async fn remove_eligibility(&self, person: &Person, role: &Role) -> Result<bool> {
@@ -90,8 +99,9 @@ impl Directory for InstrumentedDirectory {
         roles: &[Role],
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<RoleKey>>> {
+        let started = Instant::now();
         let result = self.inner.pim_eligible_roles(person, roles, now).await;
-        if matches!(result, Ok(None)) { result } else { self.count("eligibility", result) }
+        if matches!(result, Ok(None)) { result } else { self.count("eligibility", started, result) }
     }
 
     fn grant_retry_for(&self) -> chrono::Duration {

@@ -89,6 +89,10 @@ fn route_label(path: &str) -> &'static str {
         "PATCH /channels/{id}/messages/{id}"
     } else if path.ends_with("/messages") {
         "POST /channels/{id}/messages"
+    } else if path == "users/@me" {
+        "GET /users/@me"
+    } else if path.starts_with("channels/") && path.matches('/').count() == 1 {
+        "GET /channels/{id}"
     } else {
         "other"
     }
@@ -166,14 +170,12 @@ impl DiscordApi {
     ) -> Result<T, DiscordApiError> {
         let url = format!("{}{path}", self.base);
         let route = route_label(path);
-        let sent = self
-            .http
-            .request(method, &url)
-            .header(reqwest::header::AUTHORIZATION, &self.auth)
-            .json(body)
-            .timeout(self.timeout)
-            .send()
-            .await;
+        let request =
+            self.http.request(method.clone(), &url).header(reqwest::header::AUTHORIZATION, &self.auth);
+        let request = if method == reqwest::Method::GET { request } else { request.json(body) };
+        let started = std::time::Instant::now();
+        let sent = request.timeout(self.timeout).send().await;
+        crate::metrics::chat_api_latency("discord", route, started.elapsed().as_secs_f64());
         let response = match sent {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
@@ -198,6 +200,16 @@ impl DiscordApi {
         }
         serde_json::from_str(&text)
             .map_err(|e| DiscordApiError::Transient(format!("{path}: unreadable reply: {e}")))
+    }
+
+    /// `GET /users/@me`: the bot user the token belongs to (`pimbot check --online`).
+    pub async fn current_user(&self) -> Result<serde_json::Value, DiscordApiError> {
+        self.call(reqwest::Method::GET, "users/@me", &()).await
+    }
+
+    /// `GET /channels/{channel}`: the channel, if the bot may view it (`pimbot check --online`).
+    pub async fn channel(&self, channel: &str) -> Result<serde_json::Value, DiscordApiError> {
+        self.call(reqwest::Method::GET, &format!("channels/{channel}"), &()).await
     }
 
     /// `POST /channels/{channel}/messages`.

@@ -54,14 +54,34 @@ pub struct AppState {
     pub oidc: Option<Arc<crate::auth::oidc::OidcClient>>,
 }
 
+/// Which routes a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// Everything on one port (no `[server] internal_listen`).
+    All,
+    /// What the ingress forwards: chat routes and webhooks, plus the probes.
+    Public,
+    /// What stays inside the cluster: `/metrics`, `/admin/reload`, plus the probes.
+    Internal,
+}
+
 /// Builds the router with every route and layer.
 pub fn router(state: AppState) -> Router {
+    router_for(state, Surface::All)
+}
+
+/// Builds the router of one listener: the probes everywhere, `/metrics` and `/admin/reload`
+/// only on the internal surface, chat routes and webhooks only on the public one, so a
+/// NetworkPolicy can admit each audience to its own port.
+pub fn router_for(state: AppState, surface: Surface) -> Router {
     crate::metrics::install();
-    let mut app = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/admin/reload", post(admin::reload));
+    let mut app = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
+    if surface != Surface::Public {
+        app = app.route("/metrics", get(metrics::metrics)).route("/admin/reload", post(admin::reload));
+    }
+    if surface == Surface::Internal {
+        return layered(app.with_state(state));
+    }
     if let Some(verifier) = state.slack.as_ref().and_then(|s| s.verifier.clone()) {
         let slack_routes = Router::new()
             .route("/slack/commands", post(crate::slack::inbound::handle_command))
@@ -86,8 +106,12 @@ pub fn router(state: AppState) -> Router {
     if state.azure_monitor.is_some() {
         app = app.route("/webhooks/azure-monitor", post(crate::webhooks::handle_azure_monitor));
     }
-    app.with_state(state)
-        .layer(from_fn(metrics::track))
+    layered(app.with_state(state))
+}
+
+/// The cross-cutting layers every listener gets.
+fn layered(app: Router) -> Router {
+    app.layer(from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .layer(PropagateRequestIdLayer::x_request_id())

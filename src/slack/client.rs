@@ -147,7 +147,10 @@ impl SlackApi {
         call: impl std::future::Future<Output = ClientResult<T>>,
         what: &str,
     ) -> Result<T, SlackApiError> {
-        match tokio::time::timeout(self.timeout, call).await {
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(self.timeout, call).await;
+        crate::metrics::chat_api_latency("slack", what, started.elapsed().as_secs_f64());
+        match outcome {
             Ok(Ok(v)) => {
                 crate::metrics::chat_api_call("slack", what, "ok");
                 Ok(v)
@@ -236,6 +239,62 @@ impl SlackApi {
                 .map_err(|e| SlackApiError::Rejected(format!("bad response_url: {e}")))?;
         let req = SlackApiPostWebhookMessageRequest::new(content).with_replace_original(replace_original);
         self.run(self.client.respond_to_event(&url, &req), "response_url").await.map(drop)
+    }
+}
+
+/// What `auth.test` says about a token (`pimbot check --online`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    /// Workspace name.
+    pub team: String,
+    /// The bot's user id.
+    pub user_id: String,
+    /// The bot's user name, when Slack gives it.
+    pub user: Option<String>,
+}
+
+/// What `conversations.info` says about a channel (`pimbot check --online`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelFacts {
+    /// `#name`, when Slack gives it.
+    pub name: Option<String>,
+    /// Whether the bot is a member.
+    pub is_member: bool,
+    /// Whether it is a private channel.
+    pub is_private: bool,
+    /// Whether it is archived (nothing can be posted).
+    pub is_archived: bool,
+}
+
+impl SlackApi {
+    /// `auth.test`: whether the token works, and whose it is.
+    pub async fn auth_test(&self) -> Result<TokenOwner, SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let res = self.run(session.auth_test(), "auth.test").await?;
+        Ok(TokenOwner { team: res.team, user_id: res.user_id.0, user: res.user })
+    }
+
+    /// `conversations.info` of `channel` (needs `channels:read`, and `groups:read` for private
+    /// channels).
+    pub async fn conversations_info(&self, channel: &str) -> Result<ChannelFacts, SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiConversationsInfoRequest::new(channel.into());
+        let res = self.run(session.conversations_info(&req), "conversations.info").await?;
+        let flags = &res.channel.flags;
+        Ok(ChannelFacts {
+            name: res.channel.name.clone(),
+            is_member: flags.is_member == Some(true),
+            is_private: flags.is_private == Some(true),
+            is_archived: flags.is_archived == Some(true),
+        })
+    }
+
+    /// `apps.connections.open` with this client's token, which must be the app-level token:
+    /// proves it can open Socket Mode connections (the returned URL is not used).
+    pub async fn apps_connections_open(&self) -> Result<(), SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiAppsConnectionOpenRequest::new();
+        self.run(session.apps_connections_open(&req), "apps.connections.open").await.map(drop)
     }
 }
 

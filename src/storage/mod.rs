@@ -12,12 +12,14 @@ mod audit;
 pub mod audit_export;
 mod commit;
 mod governance;
+mod instrumented;
 mod identity;
 mod outbox;
 mod postgres;
 mod queries;
 mod rows;
 mod sqlite;
+pub mod status;
 mod store_impl;
 
 use std::sync::Arc;
@@ -26,6 +28,8 @@ use anyhow::Context;
 use sqlx::{Database, PgPool, Transaction};
 
 use crate::core::audit_chain::Linker;
+pub use instrumented::InstrumentedStore;
+
 use crate::core::ports::Store;
 
 /// A `Store` on one SQL database.

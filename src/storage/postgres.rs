@@ -14,7 +14,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use super::{Dialect, queries};
 
 /// The PostgreSQL migrations, embedded at build time.
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Pool size per replica.
 const MAX_CONNECTIONS: u32 = 10;

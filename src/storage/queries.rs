@@ -220,6 +220,16 @@ pub const OUTBOX_OLDEST_PENDING: &str = "SELECT MIN(created_at) FROM outbox WHER
 /// Grants in force: not ended, and confirmed by the directory (rows written ahead of their
 /// directory call are not counted yet).
 pub const OPEN_GRANT_COUNT: &str = "SELECT COUNT(*) FROM grants WHERE ended_at IS NULL AND NOT granting";
+/// Pending requests by role (metrics).
+pub const PENDING_BY_ROLE: &str =
+    "SELECT role, COUNT(*) FROM requests WHERE state = 'pending' GROUP BY role ORDER BY role";
+/// Grants in force by role (metrics): not ended and confirmed by the directory, as
+/// [`OPEN_GRANT_COUNT`].
+pub const OPEN_GRANTS_BY_ROLE: &str =
+    "SELECT role, COUNT(*) FROM grants WHERE ended_at IS NULL AND NOT granting GROUP BY role ORDER BY role";
+/// Unacknowledged alarms by account and severity (metrics).
+pub const OPEN_ALARMS: &str = "SELECT account_upn, severity, COUNT(*) FROM alarms \
+     WHERE acknowledged_at IS NULL GROUP BY account_upn, severity ORDER BY account_upn, severity";
 
 /// Records a dispatcher's heartbeat (`$1` id, `$2` now).
 pub const DISPATCHER_HEARTBEAT: &str = "INSERT INTO dispatchers (id, seen_at) VALUES ($1, $2) \

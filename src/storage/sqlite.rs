@@ -20,7 +20,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use super::{Dialect, queries};
 
 /// The SQLite migrations, embedded at build time.
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Reader connections: reads run in parallel under WAL; more than the cores buys nothing but
 /// page caches.

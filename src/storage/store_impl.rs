@@ -241,6 +241,25 @@ impl Store for SqlStore {
             .map_err(db("reading the oldest outbox row"))
     }
 
+    async fn gauge_counts(&self) -> Result<crate::core::ports::GaugeCounts> {
+        let pending: Vec<(String, i64)> =
+            on_db!(self, pool => sqlx::query_as(q::PENDING_BY_ROLE).fetch_all(pool).await)
+                .map_err(db("counting pending requests"))?;
+        let grants: Vec<(String, i64)> =
+            on_db!(self, pool => sqlx::query_as(q::OPEN_GRANTS_BY_ROLE).fetch_all(pool).await)
+                .map_err(db("counting open grants by role"))?;
+        let open_alarms: Vec<(String, String, i64)> =
+            on_db!(self, pool => sqlx::query_as(q::OPEN_ALARMS).fetch_all(pool).await)
+                .map_err(db("counting open alarms"))?;
+        let by_role =
+            |rows: Vec<(String, i64)>| rows.into_iter().map(|(r, n)| (RoleKey::from(r), n)).collect();
+        Ok(crate::core::ports::GaugeCounts {
+            pending_by_role: by_role(pending),
+            open_grants_by_role: by_role(grants),
+            open_alarms,
+        })
+    }
+
     async fn open_grant_count(&self) -> Result<i64> {
         on_db!(self, pool => sqlx::query_scalar(q::OPEN_GRANT_COUNT).fetch_one(pool).await)
             .map_err(db("counting open grants"))

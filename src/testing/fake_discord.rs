@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{patch, post, put};
+use axum::routing::{get, patch, post, put};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -21,7 +21,7 @@ use super::fake_discord_state::{DiscordMessage, State as Messages, validate};
 use super::fake_slack_faults::Hold;
 
 /// The bot token [`FakeDiscord::start`] expects (`Authorization: Bot …`).
-pub const FAKE_DISCORD_TOKEN: &str = "fake-discord-bot-token";
+pub const FAKE_DISCORD_TOKEN: &str = "ZmFrZS1kaXNjb3JkLWJvdA.fake.discord-bot-token";
 
 /// One request the fake received.
 #[derive(Debug, Clone)]
@@ -55,6 +55,8 @@ struct Inner {
     holds: VecDeque<Hold>,
     held: usize,
     release: watch::Sender<bool>,
+    /// Channels `GET /channels/{id}` knows: name, and whether the bot may view it.
+    channels: std::collections::HashMap<String, (String, bool)>,
 }
 
 impl Inner {
@@ -68,6 +70,7 @@ impl Inner {
             holds: VecDeque::new(),
             held: 0,
             release: watch::channel(false).0,
+            channels: std::collections::HashMap::new(),
         }
     }
 }
@@ -110,6 +113,8 @@ impl FakeDiscord {
             .route("/api/v10/channels/{channel}/messages", post(create_message))
             .route("/api/v10/channels/{channel}/messages/{id}", patch(edit_message))
             .route("/api/v10/users/@me/channels", post(open_dm))
+            .route("/api/v10/users/@me", get(current_user))
+            .route("/api/v10/channels/{channel}", get(get_channel))
             .route("/api/v10/applications/{app}/commands", put(set_commands))
             .route("/api/v10/applications/{app}/guilds/{guild}/commands", put(set_commands))
             .route("/api/v10/webhooks/{app}/{token}", post(webhook))
@@ -216,6 +221,49 @@ impl FakeDiscord {
                 return Err(format!("condition not met within {timeout:?}; messages: {messages:#?}"));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl FakeDiscord {
+    /// Makes `GET /channels/{id}` know channel `id` as `#name`, viewable by the bot or not
+    /// (403 Missing Access). Channels never added answer 404 Unknown Channel.
+    pub fn add_channel(&self, id: &str, name: &str, viewable: bool) {
+        lock(&self.inner).channels.insert(id.to_owned(), (name.to_owned(), viewable));
+    }
+}
+
+async fn current_user(State(shared): State<Shared>, method: Method, headers: HeaderMap) -> Response {
+    let mut inner = lock(&shared);
+    if let Some(resp) = admit(&mut inner, &method, "/api/v10/users/@me".into(), &headers, &Value::Null, true)
+    {
+        return resp;
+    }
+    axum::Json(super::fake_discord_state::bot_user()).into_response()
+}
+
+async fn get_channel(
+    State(shared): State<Shared>,
+    Path(channel): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = lock(&shared);
+    let path = format!("/api/v10/channels/{channel}");
+    if let Some(resp) = admit(&mut inner, &method, path, &headers, &Value::Null, true) {
+        return resp;
+    }
+    match inner.channels.get(&channel).cloned() {
+        None => {
+            mark_failed(&mut inner, "HTTP 404");
+            error(StatusCode::NOT_FOUND, "Unknown Channel", 10003)
+        }
+        Some((_, false)) => {
+            mark_failed(&mut inner, "HTTP 403");
+            error(StatusCode::FORBIDDEN, "Missing Access", 50001)
+        }
+        Some((name, true)) => {
+            axum::Json(super::fake_discord_state::text_channel(&channel, &name)).into_response()
         }
     }
 }

@@ -222,3 +222,41 @@ pub(crate) fn validate(body: &Value, creating: bool) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `GET /users/@me` for the fake's bot token: the bot's user object as Discord documents it.
+pub(crate) fn bot_user() -> Value {
+    json!({
+        "id": FAKE_BOT_USER_ID,
+        "username": "pimbot",
+        "discriminator": "0000",
+        "global_name": null,
+        "avatar": null,
+        "bot": true,
+        "system": false,
+        "mfa_enabled": false,
+        "banner": null,
+        "accent_color": null,
+        "locale": "en-US",
+        "verified": true,
+        "flags": 0,
+        "public_flags": 0
+    })
+}
+
+/// `GET /channels/{id}` of a guild text channel.
+pub(crate) fn text_channel(id: &str, name: &str) -> Value {
+    json!({
+        "id": id,
+        "type": 0,
+        "guild_id": "290926444748734465",
+        "position": 0,
+        "permission_overwrites": [],
+        "name": name,
+        "topic": null,
+        "nsfw": false,
+        "last_message_id": null,
+        "rate_limit_per_user": 0,
+        "parent_id": null,
+        "flags": 0
+    })
+}

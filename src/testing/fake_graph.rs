@@ -85,6 +85,8 @@ pub(super) struct Inner {
     pub(super) delay: std::time::Duration,
     pub(super) ignore_filters: bool,
     pub(super) members: Vec<(String, String)>,
+    /// Path prefixes answered 403, as for a permission the app registration lacks.
+    pub(super) denied: Vec<String>,
     /// `http://127.0.0.1:PORT`, for the audience of client assertions.
     pub(super) base: String,
     /// How each issued token's client proved itself.
@@ -178,6 +180,13 @@ impl FakeGraph {
             self.graph_url(),
             self.arm_url()
         )
+    }
+
+    /// Answers every Graph or ARM call whose path (after `/graph/v1.0/` or `/arm/`) starts
+    /// with `prefix` with 403, the way Graph (`Authorization_RequestDenied`) and ARM
+    /// (`AuthorizationFailed`) refuse a permission the app lacks.
+    pub fn deny(&self, prefix: &str) {
+        lock(&self.inner).denied.push(prefix.to_owned());
     }
 
     /// Every call so far, oldest first.

@@ -129,6 +129,21 @@ fn route(
             "Access token is empty or invalid.",
         );
     }
+    if state.denied.iter().any(|d| rest.starts_with(d.trim_start_matches('/'))) {
+        return if audience == "arm" {
+            graph_error(
+                StatusCode::FORBIDDEN,
+                "AuthorizationFailed",
+                "The client does not have authorization to perform action 'Microsoft.Authorization/roleAssignmentScheduleInstances/read' over scope.",
+            )
+        } else {
+            graph_error(
+                StatusCode::FORBIDDEN,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            )
+        };
+    }
     if let Some(fault) = take_fault(state) {
         return match fault {
             GraphFault::Throttle(secs) => {
@@ -212,6 +227,11 @@ fn route(
             axum::Json(json!({"value": value})).into_response()
         }
         ("GET", users) if users.starts_with("users/") => user(state, &users["users/".len()..]),
+        ("GET", "users") => {
+            let value: Vec<Value> = state.users.iter().map(|u| json!({"id": u.id})).collect();
+            axum::Json(json!({"value": value})).into_response()
+        }
+        ("GET", "auditLogs/signIns") => axum::Json(json!({"value": []})).into_response(),
         _ => graph_error(StatusCode::NOT_FOUND, "NotFound", "no such endpoint"),
     }
 }

@@ -1,4 +1,5 @@
-//! A fake Slack Web API on `127.0.0.1:0` for tests and `pimbot demo`: `chat.postMessage`,
+//! A fake Slack Web API on `127.0.0.1:0` for tests and `pimbot demo`: `auth.test`,
+//! `conversations.info` (channels seeded by [`FakeSlack::add_channel`]), `chat.postMessage`,
 //! `chat.update`, `chat.postEphemeral`, `views.open`, `apps.connections.open` (Socket Mode, with
 //! the app-level token), `users.info` (a GET, with profile emails seeded by
 //! [`FakeSlack::set_email`]), `conversations.history`/`.replies`/`.open` (message metadata kept
@@ -60,6 +61,8 @@ struct Inner {
     emails: std::collections::HashMap<String, String>,
     /// Channels that no longer exist (posts answered `channel_not_found`).
     removed: Vec<String>,
+    /// Channels `conversations.info` knows, by id.
+    channels: std::collections::HashMap<String, super::fake_slack_state::FakeChannel>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -126,6 +129,15 @@ impl FakeSlack {
     /// Revokes the bot token: every later call with it is answered `invalid_auth`.
     pub fn revoke_token(&self) {
         lock(&self.inner).token = "xoxb-revoked-and-replaced".into();
+    }
+
+    /// Makes `conversations.info` know channel `id` as `#name`, with the bot a member or not.
+    /// Channels never added answer `channel_not_found`, as Slack does for a channel the bot
+    /// cannot see.
+    pub fn add_channel(&self, id: &str, name: &str, is_member: bool) {
+        let channel =
+            super::fake_slack_state::FakeChannel { name: name.to_owned(), is_member, is_private: false };
+        lock(&self.inner).channels.insert(id.to_owned(), channel);
     }
 
     /// The token the fake expects.
@@ -387,6 +399,12 @@ fn handle(inner: &mut Inner, method: &str, body: &Value) -> Result<Value, String
         "conversations.history" => super::fake_slack_history::history(&inner.messages, body),
         "conversations.replies" => super::fake_slack_history::replies(&inner.messages, body),
         "conversations.open" => super::fake_slack_history::open(body),
+        "auth.test" => Ok(super::fake_slack_state::auth_test()),
+        "conversations.info" => {
+            let id = field(body, "channel").ok_or("channel_not_found")?;
+            let channel = inner.channels.get(id).ok_or("channel_not_found")?;
+            Ok(super::fake_slack_state::channel_info(id, channel))
+        }
         "users.info" => {
             let user = field(body, "user").ok_or("user_not_found")?;
             super::fake_slack_state::user_info(user, inner.emails.get(user).map(String::as_str))

@@ -337,3 +337,55 @@ pub(crate) fn query_body(query: &str) -> Value {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
     Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
 }
+
+/// A channel as `conversations.info` describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct FakeChannel {
+    pub(crate) name: String,
+    pub(crate) is_member: bool,
+    pub(crate) is_private: bool,
+}
+
+/// `auth.test` for the fake's bot token, shaped like Slack's documented answer.
+pub(crate) fn auth_test() -> Value {
+    serde_json::json!({
+        "url": "https://fake-workspace.slack.com/",
+        "team": "Fake Workspace",
+        "user": "pimbot",
+        "team_id": "T0FAKE",
+        "user_id": "U0PIMBOT",
+        "bot_id": "B0PIMBOT",
+        "is_enterprise_install": false
+    })
+}
+
+/// `conversations.info` of a known channel (the fields Slack documents for a public channel).
+pub(crate) fn channel_info(id: &str, c: &FakeChannel) -> Value {
+    let details = serde_json::json!({"value": "", "creator": "", "last_set": 0});
+    serde_json::json!({
+        "channel": {
+            "id": id,
+            "name": c.name,
+            "name_normalized": c.name,
+            "is_channel": !c.is_private,
+            "is_group": false,
+            "is_im": false,
+            "is_mpim": false,
+            "is_private": c.is_private,
+            "is_archived": false,
+            "is_general": false,
+            "is_shared": false,
+            "is_org_shared": false,
+            "is_ext_shared": false,
+            "is_pending_ext_shared": false,
+            "is_member": c.is_member,
+            "created": 1_449_252_889,
+            "creator": "U0CREATOR",
+            "unlinked": 0,
+            "topic": details,
+            "purpose": details,
+            "previous_names": [],
+            "last_read": "0000000000.000000"
+        }
+    })
+}

@@ -7,33 +7,49 @@
 //! directly ([`seed`]); a fake audit collector ([`fake_audit_webhook`]); the audit key of tests
 //! and the demo ([`audit`]).
 //!
-//! Nothing here is used by `pimbot serve`.
+//! Nothing here is used by `pimbot serve`. The module exists only with the `demo` feature
+//! (on by default), which compiles what `pimbot demo` runs: the fake Slack Web API, the signed
+//! request builders and the Azure Monitor payloads. Everything else needs the `testing`
+//! feature, which the tests and benches turn on through the package's dev-dependency on
+//! itself. Release images are built with `--no-default-features`, so they contain none of it.
 
 pub mod audit;
 pub mod azure_monitor;
+#[cfg(feature = "testing")]
 pub mod discord_signing;
 pub mod fake_audit_webhook;
 pub mod fake_client_auth;
+#[cfg(feature = "testing")]
 pub mod fake_discord;
+#[cfg(feature = "testing")]
 mod fake_discord_state;
+#[cfg(feature = "testing")]
 pub mod fake_graph;
+#[cfg(feature = "testing")]
 mod fake_graph_http;
+#[cfg(feature = "testing")]
 mod fake_graph_state;
 pub mod fake_oidc;
 mod fake_oidc_http;
 pub mod fake_slack;
 mod fake_slack_faults;
 mod fake_slack_history;
+#[cfg(feature = "testing")]
 pub mod fake_slack_socket;
 mod fake_slack_state;
 pub mod keys;
+#[cfg(feature = "testing")]
 pub mod seed;
 pub mod signing;
 
+#[cfg(feature = "testing")]
 pub use fake_discord::{DiscordCall, FAKE_DISCORD_TOKEN, FakeDiscord};
+#[cfg(feature = "testing")]
 pub use fake_discord_state::{DiscordMessage, FAKE_BOT_USER_ID};
+#[cfg(feature = "testing")]
 pub use fake_graph::{FakeAssignment, FakeGraph, FakeKind, FakeUser, GraphCall, GraphFault};
 pub use fake_oidc::{BrowserResult, FakeOidc, KeyChoice, Scenario};
 pub use fake_slack::{FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, Hold, SlackCall};
+#[cfg(feature = "testing")]
 pub use fake_slack_socket::FakeSlackSocket;
 pub use fake_slack_state::FakeMessage;

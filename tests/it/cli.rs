@@ -9,12 +9,27 @@ use crate::on_every_backend;
 use crate::support::app::{POLICY, TestApp};
 
 fn pimbot(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pimbot"))
-        .args(args)
-        .env_remove("PIMBOT_CONFIG")
-        .env("PIMBOT_AUDIT_KEY", pimbot::testing::audit::TEST_AUDIT_KEY)
-        .output()
-        .expect("run pimbot");
+    pimbot_with_env(args, &[])
+}
+
+/// Well-formed dummy values of the secrets `examples/pimbot.toml` reads from the environment.
+pub const EXAMPLE_ENV: &[(&str, &str)] = &[
+    ("PIMBOT_SLACK_SIGNING_SECRET", "8f742231b10e8888abcd99yyyzzz85a5"),
+    ("PIMBOT_SLACK_BOT_TOKEN", "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"),
+    ("PIMBOT_BREAK_GLASS_WEBHOOK_TOKEN", "b7c1a0d9e2f34b5c8d6e7f8091a2b3c4"),
+];
+
+/// Runs the binary with `env` set and every other `PIMBOT_…` variable removed, except the test
+/// audit key (which `env` may override).
+pub fn pimbot_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pimbot"));
+    cmd.args(args);
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PIMBOT_")) {
+        cmd.env_remove(key);
+    }
+    cmd.env("PIMBOT_AUDIT_KEY", pimbot::testing::audit::TEST_AUDIT_KEY);
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("run pimbot");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -35,15 +50,21 @@ fn with_json_logs<'a>(rest: &[&'a str]) -> Vec<&'a str> {
 #[test]
 fn check_accepts_the_example_and_names_the_key_of_every_problem() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/pimbot.toml");
-    let (code, out, err) = pimbot(&["check", "--config", example]);
+    let (code, out, err) = pimbot_with_env(&["check", "--config", example], EXAMPLE_ENV);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("global-admin") && out.contains("OK"), "{out}");
-    assert!(!out.contains("REPLACE-ME"), "the summary never prints secrets: {out}");
+    for (_, secret) in EXAMPLE_ENV {
+        assert!(!out.contains(secret), "the summary never prints secrets: {out}");
+    }
+    // Without its secrets the example is refused, naming where each one goes.
+    let (code, _, err) = pimbot(&["check", "--config", example]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("PIMBOT_SLACK_BOT_TOKEN") && err.contains("PIMBOT_SLACK_SIGNING_SECRET"), "{err}");
 
     let dir = tempfile::tempdir().expect("tmp");
     let unknown_key = write(&dir, "a.toml", &POLICY.replace("[server]\n", "[server]\nlisten_port = 1\n"));
     let (code, _, err) = pimbot(&["check", "--config", &unknown_key]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 3, "a TOML error exits 3: {err}");
     assert!(err.contains("listen_port"), "{err}");
 
     let bad = POLICY
@@ -55,7 +76,7 @@ fn check_accepts_the_example_and_names_the_key_of_every_problem() {
     assert!(err.contains("zed") && err.contains("min_duration"), "every problem is listed: {err}");
 
     let (code, _, err) = pimbot(&["check", "--config", "/nonexistent/pimbot.toml"]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 3, "an unreadable config exits 3: {err}");
     assert!(err.contains("cannot read"), "{err}");
 }
 

@@ -90,17 +90,19 @@ async fn sigint_stops_the_binary_with_exit_code_zero() {
 
 /// `postgres://user@host/db` with a password added, on a fresh test database, when PostgreSQL
 /// is configured (trust auth ignores the password, but pimbot still holds and could log it).
-async fn database_url_with_password() -> Option<String> {
+/// The guard drops the database at the end of the test.
+async fn database_url_with_password() -> Option<(String, crate::support::db::DropDatabase)> {
     let url = crate::support::db::pg_url_for_new_db().await?;
+    let guard = crate::support::db::DropDatabase(url.clone());
     let (scheme, rest) = url.split_once("://")?;
     let (user, host) = rest.split_once('@')?;
-    Some(format!("{scheme}://{user}:{CANARY_DB_PASSWORD}@{host}"))
+    Some((format!("{scheme}://{user}:{CANARY_DB_PASSWORD}@{host}"), guard))
 }
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs_and_request_logs_carry_the_request_id() {
     let fake = FakeSlack::start_with_token(CANARY_BOT_TOKEN).await;
-    let db_url = database_url_with_password().await;
+    let (db_url, _drop_database) = database_url_with_password().await.unzip();
     let mut env = vec![
         ("PIMBOT_SLACK_BOT_TOKEN", CANARY_BOT_TOKEN),
         ("PIMBOT_BREAK_GLASS_WEBHOOK_TOKEN", CANARY_WEBHOOK),
@@ -151,6 +153,26 @@ async fn secrets_never_reach_the_logs_and_request_logs_carry_the_request_id() {
         assert!(leaked.is_empty(), "secret {secret} leaked into the log: {leaked:#?}");
         assert!(!metrics.contains(secret), "secret {secret} in /metrics");
     }
+
+    // One access-log line per request at info, flat: method, route, status, latency, request id.
+    let access: Vec<serde_json::Value> = log
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "pimbot::access")
+        .collect();
+    let forged = access
+        .iter()
+        .find(|v| v["route"] == "/slack/commands" && v["status"] == 401)
+        .unwrap_or_else(|| panic!("the forged command has an access line: {access:#?}"));
+    assert_eq!(forged["level"], "INFO");
+    assert_eq!(forged["method"], "POST");
+    assert!(forged["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{forged}");
+    assert!(forged["request_id"].as_str().is_some_and(|id| id.len() >= 32), "{forged}");
+    assert!(access.iter().any(|v| v["route"] == "/metrics" && v["status"] == 200), "{access:#?}");
+    assert!(access.iter().any(|v| v["route"] == "/slack/commands" && v["status"] == 400), "{access:#?}");
+    let ids: std::collections::HashSet<&str> =
+        access.iter().filter_map(|v| v["request_id"].as_str()).collect();
+    assert_eq!(ids.len(), access.len(), "one line per request, each with its own id");
 
     // A refusal logged while handling a request carries that request's id.
     let refusal = log

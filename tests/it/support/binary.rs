@@ -120,14 +120,13 @@ impl Drop for Binary {
     }
 }
 
-/// The `addr` of a JSON "pimbot is listening" line.
+/// The `addr` of a JSON "pimbot is listening" line (fields are at the top level).
 fn listening_addr(line: &str) -> Option<SocketAddr> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    let fields = v.get("fields")?;
-    if fields.get("message")?.as_str()? != "pimbot is listening" {
+    if v.get("message")?.as_str()? != "pimbot is listening" {
         return None;
     }
-    fields.get("addr")?.as_str()?.parse().ok()
+    v.get("addr")?.as_str()?.parse().ok()
 }
 
 /// Polls `GET url` until it answers 200 (at most `timeout`); returns how long that took.

@@ -59,24 +59,55 @@ impl TestDb {
 }
 
 impl Drop for TestDb {
-    /// Drops a PostgreSQL test database (best effort: a leftover one is harmless).
+    /// Drops a PostgreSQL test database.
     fn drop(&mut self) {
-        let Ok(admin) = std::env::var(POSTGRES_URL_VAR) else { return };
-        let Some(name) = self.url.rsplit('/').next().and_then(|t| t.split('?').next()) else { return };
-        if self.name != "postgres" || !name.starts_with("pimbot_test_") {
-            return;
+        if self.name == "postgres" {
+            drop_database(&self.url);
         }
-        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        // Drop runs inside the test's runtime, which cannot be blocked on; use a private one.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let mut conn = PgConnection::connect(&admin).await.ok()?;
-                sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.ok()
-            })
-        })
-        .join();
     }
+}
+
+/// Drops the PostgreSQL test database at its URL when dropped (for tests that make one with
+/// [`pg_url_for_new_db`] without a [`TestDb`]).
+pub struct DropDatabase(pub String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        drop_database(&self.0);
+    }
+}
+
+/// The prefix of every test database's name: `PIMBOT_TEST_DB_PREFIX` (CI sets one per run, so
+/// it can prove afterwards that none is left), `pimbot_test_` by default. It always starts
+/// with `pimbot_test_`, and only such databases are ever dropped.
+pub fn db_prefix() -> String {
+    std::env::var("PIMBOT_TEST_DB_PREFIX")
+        .ok()
+        .filter(|p| {
+            p.starts_with("pimbot_test_")
+                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .unwrap_or_else(|| "pimbot_test_".to_owned())
+}
+
+/// Drops the test database named in `url` (best effort, `WITH (FORCE)` so lingering pool
+/// connections do not keep it alive). Never touches a database not named `pimbot_test_…`.
+fn drop_database(url: &str) {
+    let Ok(admin) = std::env::var(POSTGRES_URL_VAR) else { return };
+    let Some(name) = url.rsplit('/').next().and_then(|t| t.split('?').next()) else { return };
+    if !name.starts_with("pimbot_test_") {
+        return;
+    }
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    // Drop runs inside the test's runtime, which cannot be blocked on; use a private one.
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        rt.block_on(async {
+            let mut conn = PgConnection::connect(&admin).await.ok()?;
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.ok()
+        })
+    })
+    .join();
 }
 
 /// A fresh SQLite database in its own temporary directory.
@@ -102,7 +133,7 @@ pub fn postgres_admin_url() -> Option<String> {
 /// `None` when no server is configured. Reusable by end-to-end tests.
 pub async fn pg_url_for_new_db() -> Option<String> {
     let admin = postgres_admin_url()?;
-    let name = format!("pimbot_test_{:016x}", rand::random::<u64>());
+    let name = format!("{}{:016x}", db_prefix(), rand::random::<u64>());
     let mut conn = PgConnection::connect(&admin).await.expect("connect to the PostgreSQL admin URL");
     sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)

@@ -40,7 +40,7 @@ pub fn policy() -> String {
     policy.replacen(
         "[[person]]",
         &format!(
-            "[discord]\napplication_id = \"290926444748734465\"\npublic_key = \"{}\"\nbot_token = \"t\"\napprover_channel = \"{APPROVERS}\"\n\n[[person]]",
+            "[discord]\napplication_id = \"290926444748734465\"\npublic_key = \"{}\"\nbot_token = \"a.b.c\"\napprover_channel = \"{APPROVERS}\"\n\n[[person]]",
             pimbot::testing::discord_signing::TEST_PUBLIC_KEY_HEX
         ),
         1,

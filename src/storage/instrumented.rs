@@ -1,0 +1,197 @@
+//! A `Store` decorator that times every call in `pimbot_database_call_duration_seconds{op}`,
+//! so neither backend has to know about metrics. `app::start` wraps the store with it.
+//!
+//! It forwards **every** `Store` method, including those with default bodies: one left out
+//! would answer with the trait's default instead of the database. A new `Store` method without
+//! a default fails to compile here until it is forwarded; one with a default must be added by
+//! hand (the test below lists them).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::core::alarm::Alarm;
+use crate::core::audit::AuditRecord;
+use crate::core::error::Result;
+use crate::core::identity::{AuthState, IdentityLink};
+use crate::core::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, PostedRef};
+use crate::core::ports::{Commit, GaugeCounts, Store};
+use crate::core::request::{AccessRequest, Grant};
+
+/// Wraps a store and records the latency of each call by operation.
+pub struct InstrumentedStore {
+    inner: Arc<dyn Store>,
+}
+
+impl InstrumentedStore {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self { inner }
+    }
+}
+
+/// Runs `call` and records its duration under `op`.
+async fn timed<T>(op: &'static str, call: impl std::future::Future<Output = T>) -> T {
+    let started = Instant::now();
+    let out = call.await;
+    crate::metrics::database_call(op, started.elapsed().as_secs_f64());
+    out
+}
+
+#[async_trait]
+impl Store for InstrumentedStore {
+    async fn commit(&self, commit: Commit) -> Result<()> {
+        timed("commit", self.inner.commit(commit)).await
+    }
+
+    async fn request(&self, id: &RequestId) -> Result<Option<AccessRequest>> {
+        timed("request", self.inner.request(id)).await
+    }
+
+    async fn open_requests_for(&self, person: &PersonId) -> Result<Vec<AccessRequest>> {
+        timed("open_requests_for", self.inner.open_requests_for(person)).await
+    }
+
+    async fn active_requests_of_grant(&self, grant: &GrantId) -> Result<Vec<AccessRequest>> {
+        timed("active_requests_of_grant", self.inner.active_requests_of_grant(grant)).await
+    }
+
+    async fn grant(&self, id: &GrantId) -> Result<Option<Grant>> {
+        timed("grant", self.inner.grant(id)).await
+    }
+
+    async fn open_grant(&self, person: &PersonId, role: &RoleKey) -> Result<Option<Grant>> {
+        timed("open_grant", self.inner.open_grant(person, role)).await
+    }
+
+    async fn open_grants_for(&self, person: &PersonId) -> Result<Vec<Grant>> {
+        timed("open_grants_for", self.inner.open_grants_for(person)).await
+    }
+
+    async fn open_grants(&self, limit: i64) -> Result<Vec<Grant>> {
+        timed("open_grants", self.inner.open_grants(limit)).await
+    }
+
+    async fn due_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>> {
+        timed("due_grants", self.inner.due_grants(now, limit)).await
+    }
+
+    async fn due_nudges(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<AccessRequest>> {
+        timed("due_nudges", self.inner.due_nudges(now, limit)).await
+    }
+
+    async fn approved_requests(&self, limit: i64) -> Result<Vec<AccessRequest>> {
+        timed("approved_requests", self.inner.approved_requests(limit)).await
+    }
+
+    async fn requests_in_flight(&self, limit: i64) -> Result<Vec<AccessRequest>> {
+        timed("requests_in_flight", self.inner.requests_in_flight(limit)).await
+    }
+
+    async fn withdrawn_grants(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Grant>> {
+        timed("withdrawn_grants", self.inner.withdrawn_grants(now, limit)).await
+    }
+
+    async fn remember_request(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+        timed("remember_request", self.inner.remember_request(key, now, until)).await
+    }
+
+    async fn prune_seen_requests(&self, now: DateTime<Utc>) -> Result<u64> {
+        timed("prune_seen_requests", self.inner.prune_seen_requests(now)).await
+    }
+
+    async fn claim_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>> {
+        timed("claim_outbox", self.inner.claim_outbox(now, lease, limit)).await
+    }
+
+    async fn finish_outbox(&self, finished: &[(i64, DeliveryOutcome)]) -> Result<()> {
+        timed("finish_outbox", self.inner.finish_outbox(finished)).await
+    }
+
+    async fn posted_ref(&self, platform: Platform, ref_key: &str) -> Result<Option<PostedRef>> {
+        timed("posted_ref", self.inner.posted_ref(platform, ref_key)).await
+    }
+
+    async fn outbox_depth(&self) -> Result<i64> {
+        timed("outbox_depth", self.inner.outbox_depth()).await
+    }
+
+    async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64> {
+        timed("prune_outbox", self.inner.prune_outbox(before)).await
+    }
+
+    async fn outbox_oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
+        timed("outbox_oldest_pending", self.inner.outbox_oldest_pending()).await
+    }
+
+    async fn open_grant_count(&self) -> Result<i64> {
+        timed("open_grant_count", self.inner.open_grant_count()).await
+    }
+
+    async fn audit_records(&self, since: Option<DateTime<Utc>>) -> Result<Vec<AuditRecord>> {
+        timed("audit_records", self.inner.audit_records(since)).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        timed("ping", self.inner.ping()).await
+    }
+
+    async fn alarm(&self, id: &AlarmId) -> Result<Option<Alarm>> {
+        timed("alarm", self.inner.alarm(id)).await
+    }
+
+    async fn due_alarm_pages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Alarm>> {
+        timed("due_alarm_pages", self.inner.due_alarm_pages(now, limit)).await
+    }
+
+    async fn signin_cursor(&self, account: &str) -> Result<Option<DateTime<Utc>>> {
+        timed("signin_cursor", self.inner.signin_cursor(account)).await
+    }
+
+    async fn set_signin_cursor(&self, account: &str, at: DateTime<Utc>) -> Result<()> {
+        timed("set_signin_cursor", self.inner.set_signin_cursor(account, at)).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        timed("audit_head", self.inner.audit_head()).await
+    }
+
+    async fn gauge_counts(&self) -> Result<GaugeCounts> {
+        timed("gauge_counts", self.inner.gauge_counts()).await
+    }
+
+    async fn auth_state(&self, id: &str) -> Result<Option<AuthState>> {
+        timed("auth_state", self.inner.auth_state(id)).await
+    }
+
+    async fn identity_link(&self, user: &ChatUser) -> Result<Option<IdentityLink>> {
+        timed("identity_link", self.inner.identity_link(user)).await
+    }
+
+    async fn identity_links_of(&self, object_id: &str) -> Result<Vec<IdentityLink>> {
+        timed("identity_links_of", self.inner.identity_links_of(object_id)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn defaulted_methods_reach_the_database() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = InstrumentedStore::new(crate::storage::connect(&url).await.expect("open"));
+        // Each of these has a default body in the trait that fails or answers `None`.
+        assert_eq!(store.open_grant_count().await.ok(), Some(0));
+        assert_eq!(store.outbox_oldest_pending().await.ok(), Some(None));
+        assert_eq!(store.gauge_counts().await.ok(), Some(GaugeCounts::default()));
+        assert!(store.audit_head().await.is_ok_and(|h| h.is_some()), "SQLite keeps an audit head");
+        assert_eq!(store.auth_state("unknown").await.ok(), Some(None), "auth_state reaches the store");
+        let text = crate::metrics::render();
+        assert!(text.contains("pimbot_database_call_duration_seconds_count{op=\"gauge_counts\"}"), "{text}");
+    }
+}
