@@ -100,6 +100,7 @@ const KNOWN_REFUSALS: &[(&str, &[&str])] = &[
         "discord",
         &["unknown_channel", "missing_access", "missing_permissions", "http_401", "original_missing"],
     ),
+];
 /// Which build runs (always 1).
 pub const BUILD_INFO: &str = "pimbot_build_info";
 /// Requests waiting for a decision.

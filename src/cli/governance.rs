@@ -12,13 +12,11 @@ use clap::Subcommand;
 use similar::TextDiff;
 
 use super::{Globals, all_channels, database_url, exit};
-use crate::config::Config;
-use crate::core::ids::Platform;
 use crate::core::policy::Policy;
 use crate::core::ports::{EligibilityRemoval, SystemClock};
 use crate::core::posture::{AlertRoute, Evidence, PostureInput, assess, render_text};
 use crate::core::renewal::EligibilityExtension;
-use crate::core::service::{AccessService, Channels};
+use crate::core::service::AccessService;
 
 /// `pimbot review …`.
 #[derive(Debug, Subcommand)]

@@ -222,7 +222,7 @@ fn history_is_read_from_the_audit_trail() {
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
-            let r = AuditRecord::chain(i as i64 + 1, e, &prev);
+            let r = crate::core::audit_chain::Linker::Unkeyed.chain(i as i64 + 1, e, &prev);
             prev = r.hash.clone();
             r
         })

@@ -309,6 +309,8 @@ impl Default for Policy {
             revokers: Vec::new(),
             max_justification: super::text::DEFAULT_MAX_JUSTIFICATION,
             acknowledgers: Vec::new(),
+            reviews: Vec::new(),
+            alert_settings: super::alerts::AlertSettings::default(),
         }
     }
 }

@@ -472,7 +472,6 @@ mod tests {
             mfa_max_age: Duration::minutes(5),
             auth_context: None,
             eligible: vec![Eligibility { person: "alice".into(), until: None }],
-            require_mfa: true,
             owners: vec![],
             alerts: crate::core::alerts::RoleAlerts::tier_default(Tier::Critical),
             warn_before: crate::core::policy::DEFAULT_WARN_BEFORE,

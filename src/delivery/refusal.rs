@@ -79,6 +79,8 @@ pub(crate) fn what(body: &MessageBody) -> &'static str {
         MessageBody::Alarm(_) => "a break-glass alarm",
         MessageBody::Notice(n) if n.page_channel => "an alert",
         MessageBody::Notice(_) => "a message",
+        MessageBody::Review(_) => "an access review card",
+        MessageBody::Renewal(_) => "a renewal card",
     }
 }
 

@@ -84,13 +84,15 @@ impl Directory for InstrumentedDirectory {
     }
 
     async fn remove_eligibility(&self, person: &Person, role: &Role) -> Result<bool> {
+        let started = Instant::now();
         let result = self.inner.remove_eligibility(person, role).await;
-        if matches!(result, Ok(false)) { result } else { self.count("remove_eligibility", result) }
+        if matches!(result, Ok(false)) { result } else { self.count("remove_eligibility", started, result) }
     }
 
     async fn standing_assignments(&self, roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
+        let started = Instant::now();
         let result = self.inner.standing_assignments(roles).await;
-        if matches!(result, Ok(None)) { result } else { self.count("list_assignments", result) }
+        if matches!(result, Ok(None)) { result } else { self.count("list_assignments", started, result) }
     }
 
     async fn pim_eligible_roles(

@@ -127,13 +127,13 @@ pub fn decision_line(status: &CardStatus) -> Option<String> {
         CardStatus::Cancelled => Some("↩️ Cancelled by the requester".into()),
         CardStatus::TimedOut => Some("⌛ Timed out: nobody decided in time".into()),
         CardStatus::Withdrawn { reason } => {
-            Some(format!("↩️ Cancelled: {}", escape_cut(reason, MAX_USER_TEXT)))
+            Some(format!("↩️ Cancelled: {}", user_text(reason, MAX_USER_TEXT)))
         }
         CardStatus::Retrying { by } => Some(format!("✅ Approved by {}: granting… (retrying)", people(by))),
         CardStatus::GrantFailed { by, reason } => Some(format!(
             "❌ Approved by {}, but the grant failed{}",
             people(by),
-            reason.as_deref().map(|r| format!(": {}", escape_cut(r, MAX_USER_TEXT))).unwrap_or_default()
+            reason.as_deref().map(|r| format!(": {}", user_text(r, MAX_USER_TEXT))).unwrap_or_default()
         )),
     }
 }

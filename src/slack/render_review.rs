@@ -3,7 +3,7 @@
 
 use slack_morphism::prelude::*;
 
-use super::{button, escape, escape_cut, person};
+use super::{button, escape, user_text, person};
 use crate::core::reviews::ReviewDecision;
 use crate::core::view::{RenewalCardView, ReviewCardView, ReviewStatus};
 
@@ -22,15 +22,15 @@ pub const BLOCK_REVIEW_ACTIONS: &str = "pim_review_actions";
 pub fn review_card(view: &ReviewCardView) -> SlackMessageContent {
     let id = view.item_id.as_str();
     let mut blocks: Vec<SlackBlock> = slack_blocks![
-        some_into(SlackHeaderBlock::new(pt!(format!("Access review: {}", escape_cut(&view.role_name, 120))))),
+        some_into(SlackHeaderBlock::new(pt!(format!("Access review: {}", user_text(&view.role_name, 120))))),
         some_into(SlackSectionBlock::new().with_text(md!(
             "Does {} still need *{}* (`{}`, {})?",
             person(&view.person),
-            escape_cut(&view.role_name, 200),
-            escape_cut(&view.role_key, 100),
+            user_text(&view.role_name, 200),
+            user_text(&view.role_key, 100),
             escape(&view.tier)
         ))),
-        some_into(SlackSectionBlock::new().with_text(md!("*History*\n{}", escape_cut(&view.history, 2000))))
+        some_into(SlackSectionBlock::new().with_text(md!("*History*\n{}", user_text(&view.history, 2000))))
     ];
     match &view.status {
         ReviewStatus::Open => {
@@ -73,13 +73,13 @@ pub fn renewal_card(view: &RenewalCardView) -> SlackMessageContent {
         some_into(SlackSectionBlock::new().with_text(md!(
             "{} asks to stay eligible for `{}` until *{}* (now until {})",
             person(&view.person),
-            escape_cut(&view.role_key, 100),
+            user_text(&view.role_key, 100),
             view.requested_until.format("%Y-%m-%d %H:%M UTC"),
             current
         ))),
         some_into(
             SlackSectionBlock::new()
-                .with_text(md!("*Justification*\n{}", escape_cut(&view.justification, 2000)))
+                .with_text(md!("*Justification*\n{}", user_text(&view.justification, 2000)))
         )
     ];
     match &view.decided {

@@ -17,9 +17,12 @@ use crate::core::audit::AuditRecord;
 use crate::core::error::Result;
 use crate::core::identity::{AuthState, IdentityLink};
 use crate::core::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
-use crate::core::outbox::{DeliveryOutcome, OutboxItem, PostedRef};
-use crate::core::ports::{Commit, GaugeCounts, Store};
+use crate::core::checkpoint::Checkpoint;
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
+use crate::core::ports::{Commit, EligibilityRemoval, GaugeCounts, SinkCursor, Store};
+use crate::core::renewal::EligibilityExtension;
 use crate::core::request::{AccessRequest, Grant};
+use crate::core::reviews::{Campaign, ReviewItem};
 
 /// Wraps a store and records the latency of each call by operation.
 pub struct InstrumentedStore {
@@ -174,6 +177,110 @@ impl Store for InstrumentedStore {
     async fn identity_links_of(&self, object_id: &str) -> Result<Vec<IdentityLink>> {
         timed("identity_links_of", self.inner.identity_links_of(object_id)).await
     }
+
+    async fn claim_outbox_for(&self, dispatcher: &str, alive_since: DateTime<Utc>, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>> {
+        timed("claim_outbox_for", self.inner.claim_outbox_for(dispatcher, alive_since, now, lease, limit)).await
+    }
+
+    async fn dispatcher_heartbeat(&self, dispatcher: &str, at: DateTime<Utc>) -> Result<()> {
+        timed("dispatcher_heartbeat", self.inner.dispatcher_heartbeat(dispatcher, at)).await
+    }
+
+    async fn retire_dispatcher(&self, dispatcher: &str) -> Result<()> {
+        timed("retire_dispatcher", self.inner.retire_dispatcher(dispatcher)).await
+    }
+
+    async fn recent_rejections(&self, since: DateTime<Utc>, limit: i64) -> Result<Vec<crate::core::outbox::RejectedMessage>> {
+        timed("recent_rejections", self.inner.recent_rejections(since, limit)).await
+    }
+
+    async fn open_alarm_for(&self, account: &str) -> Result<Option<Alarm>> {
+        timed("open_alarm_for", self.inner.open_alarm_for(account)).await
+    }
+
+    async fn known_signins(&self, keys: &[String]) -> Result<Vec<String>> {
+        timed("known_signins", self.inner.known_signins(keys)).await
+    }
+
+    async fn audit_page(&self, after_seq: i64, since: Option<DateTime<Utc>>, limit: i64) -> Result<Vec<AuditRecord>> {
+        timed("audit_page", self.inner.audit_page(after_seq, since, limit)).await
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>> {
+        timed("latest_checkpoint", self.inner.latest_checkpoint()).await
+    }
+
+    async fn record_checkpoint(&self, checkpoint: &Checkpoint, outbox: &[OutgoingMessage]) -> Result<bool> {
+        timed("record_checkpoint", self.inner.record_checkpoint(checkpoint, outbox)).await
+    }
+
+    async fn checkpoints_between(&self, after_seq: i64, up_to_seq: i64, limit: i64) -> Result<Vec<Checkpoint>> {
+        timed("checkpoints_between", self.inner.checkpoints_between(after_seq, up_to_seq, limit)).await
+    }
+
+    async fn claim_sink(&self, name: &str, now: DateTime<Utc>, lease: Duration) -> Result<Option<SinkCursor>> {
+        timed("claim_sink", self.inner.claim_sink(name, now, lease)).await
+    }
+
+    async fn advance_sink(&self, name: &str, event_seq: i64, checkpoint_seq: i64) -> Result<()> {
+        timed("advance_sink", self.inner.advance_sink(name, event_seq, checkpoint_seq)).await
+    }
+
+    async fn postpone_sink(&self, name: &str, due_at: DateTime<Utc>, error: &str) -> Result<()> {
+        timed("postpone_sink", self.inner.postpone_sink(name, due_at, error)).await
+    }
+
+    async fn audit_records_of(&self, since: DateTime<Utc>, kinds: &[&str]) -> Result<Vec<AuditRecord>> {
+        timed("audit_records_of", self.inner.audit_records_of(since, kinds)).await
+    }
+
+    async fn audit_first_at(&self) -> Result<Option<DateTime<Utc>>> {
+        timed("audit_first_at", self.inner.audit_first_at()).await
+    }
+
+    async fn campaign_exists(&self, review: &str, period_start: DateTime<Utc>) -> Result<bool> {
+        timed("campaign_exists", self.inner.campaign_exists(review, period_start)).await
+    }
+
+    async fn campaign_statuses(&self) -> Result<Vec<(Campaign, usize, usize)>> {
+        timed("campaign_statuses", self.inner.campaign_statuses()).await
+    }
+
+    async fn review_item(&self, id: &str) -> Result<Option<ReviewItem>> {
+        timed("review_item", self.inner.review_item(id)).await
+    }
+
+    async fn due_review_items(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<ReviewItem>> {
+        timed("due_review_items", self.inner.due_review_items(now, limit)).await
+    }
+
+    async fn open_review_items(&self, limit: i64) -> Result<Vec<ReviewItem>> {
+        timed("open_review_items", self.inner.open_review_items(limit)).await
+    }
+
+    async fn eligibility_removals(&self) -> Result<Vec<EligibilityRemoval>> {
+        timed("eligibility_removals", self.inner.eligibility_removals()).await
+    }
+
+    async fn eligibility_removed(&self, person: &PersonId, role: &RoleKey) -> Result<bool> {
+        timed("eligibility_removed", self.inner.eligibility_removed(person, role)).await
+    }
+
+    async fn rejected_messages(&self, since: DateTime<Utc>) -> Result<Vec<(OutgoingMessage, String)>> {
+        timed("rejected_messages", self.inner.rejected_messages(since)).await
+    }
+
+    async fn extension(&self, id: &str) -> Result<Option<EligibilityExtension>> {
+        timed("extension", self.inner.extension(id)).await
+    }
+
+    async fn approved_extensions(&self) -> Result<Vec<EligibilityExtension>> {
+        timed("approved_extensions", self.inner.approved_extensions()).await
+    }
+
+    async fn extended_until(&self, person: &PersonId, role: &RoleKey) -> Result<Option<DateTime<Utc>>> {
+        timed("extended_until", self.inner.extended_until(person, role)).await
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +298,11 @@ mod tests {
         assert_eq!(store.gauge_counts().await.ok(), Some(GaugeCounts::default()));
         assert!(store.audit_head().await.is_ok_and(|h| h.is_some()), "SQLite keeps an audit head");
         assert_eq!(store.auth_state("unknown").await.ok(), Some(None), "auth_state reaches the store");
+        assert_eq!(store.campaign_statuses().await.ok().map(|c| c.len()), Some(0), "campaigns reach the store");
+        assert_eq!(store.open_review_items(10).await.ok().map(|c| c.len()), Some(0));
+        assert_eq!(store.eligibility_removals().await.ok().map(|c| c.len()), Some(0));
+        assert_eq!(store.approved_extensions().await.ok().map(|c| c.len()), Some(0));
+        assert!(store.rejected_messages(chrono::Utc::now()).await.is_ok(), "rejected messages reach the store");
         let text = crate::metrics::render();
         assert!(text.contains("pimbot_database_call_duration_seconds_count{op=\"gauge_counts\"}"), "{text}");
     }

@@ -242,7 +242,6 @@ mod tests {
             mfa_max_age: Duration::minutes(5),
             auth_context: None,
             eligible: vec![],
-            require_mfa: true,
             owners: vec![],
             alerts: crate::core::alerts::RoleAlerts::tier_default(Tier::High),
             warn_before: crate::core::policy::DEFAULT_WARN_BEFORE,
