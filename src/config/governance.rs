@@ -238,6 +238,12 @@ mod tests {
 listen = "127.0.0.1:0"
 [database]
 url = "sqlite://unused.db"
+[oidc]
+issuer = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0"
+client_id = "00000000-0000-0000-0000-000000000000"
+client_secret = "test-oidc-secret"
+public_url = "https://pimbot.example.com"
+default_auth_context = "c1"
 [[person]]
 id = "alice"
 [[person]]

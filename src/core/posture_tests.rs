@@ -14,6 +14,12 @@ pub(crate) const GOOD: &str = r#"
 listen = "127.0.0.1:0"
 [database]
 url = "sqlite://unused.db"
+[oidc]
+issuer = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0"
+client_id = "00000000-0000-0000-0000-000000000000"
+client_secret = "test-oidc-secret"
+public_url = "https://pimbot.example.com"
+default_auth_context = "c1"
 [[person]]
 id = "alice"
 object_id = "oid-alice"

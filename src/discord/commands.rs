@@ -151,12 +151,12 @@ mod tests {
                 "deactivate",
                 "cancel",
                 "revoke",
+                "link",
+                "whoami",
                 "help",
                 "renew",
                 "reviews",
-                "posture",
-                "link",
-                "whoami"
+                "posture"
             ]
         );
         for s in subs {
