@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::exit;
 use crate::config::Config;
+use crate::config::audit::AuditConfig;
 use crate::core::checkpoint::{Checkpoint, CheckpointTrail, SinkLine, public_key_from_hex};
 use crate::storage::audit_export::{self, ExportFormat, ExportRequest, VerifyError};
 
@@ -60,8 +61,8 @@ pub enum Format {
 }
 
 /// Runs one audit subcommand.
-pub async fn run(config: &Config, database_url: &str, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
-    let keys = match config.audit.keys() {
+pub async fn run(audit: &AuditConfig, database_url: &str, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
+    let keys = match audit.keys() {
         Ok(keys) => keys,
         Err(e) => {
             eprintln!("error: {e}");

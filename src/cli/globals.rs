@@ -42,14 +42,15 @@ impl Globals {
         Ok(config)
     }
 
-    /// [`Self::load`] when a config file is given; otherwise an empty config with the
-    /// environment applied (the audit keys of `PIMBOT_AUDIT_KEY`), for commands that need only
-    /// the database and the environment.
-    pub fn load_or_env(&self) -> anyhow::Result<Config> {
+    /// The `[audit]` settings: the config file's when one is given, otherwise the defaults with
+    /// the environment applied (`PIMBOT_AUDIT_KEY` …), so `audit` needs only the database.
+    pub fn audit_config(&self) -> anyhow::Result<config::audit::AuditConfig> {
         if self.config.is_some() {
-            return self.load();
+            return Ok(self.load()?.audit);
         }
-        config::from_toml_str("").map_err(|e| InvalidConfig(format!("{e:#}")).into())
+        let mut audit = config::audit::AuditConfig::default();
+        audit.apply_env(&|name| std::env::var(name).ok());
+        Ok(audit)
     }
 
     /// [`Self::load`], then every startup check: the resolved policy, or an [`InvalidConfig`]
@@ -57,6 +58,18 @@ impl Globals {
     pub fn load_valid(&self) -> anyhow::Result<(Config, Policy)> {
         let config = self.load()?;
         let policy = config.validate(chrono::Utc::now()).map_err(|errors| {
+            InvalidConfig(format!(
+                "{} has problems:\n{errors}",
+                self.config_path().map_or_else(|_| "the config".into(), |p| p.display().to_string())
+            ))
+        })?;
+        Ok((config, policy))
+    }
+
+    /// [`Self::load`], then the policy checks alone (no chat secrets needed): for `posture`.
+    pub fn load_policy(&self) -> anyhow::Result<(Config, Policy)> {
+        let config = self.load()?;
+        let policy = config.validate_policy(chrono::Utc::now()).map_err(|errors| {
             InvalidConfig(format!(
                 "{} has problems:\n{errors}",
                 self.config_path().map_or_else(|_| "the config".into(), |p| p.display().to_string())

@@ -28,7 +28,7 @@ pub enum ReviewCmd {
 
 /// `pimbot posture [--json] [--offline]`.
 pub async fn posture(globals: &Globals, json: bool, offline: bool) -> anyhow::Result<ExitCode> {
-    let (config, policy) = globals.load_valid()?;
+    let (config, policy) = globals.load_policy()?;
     let report = if offline {
         let routes = all_channels(&config)
             .into_iter()
@@ -69,8 +69,7 @@ pub async fn changes(globals: &Globals) -> anyhow::Result<ExitCode> {
     let store = crate::storage::connect(database_url(&config)?).await?;
     let removals = store.eligibility_removals().await?;
     let extensions = store.approved_extensions().await?;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let (edited, notes) = policy_edits(&text, &policy, &removals, &extensions)?;
     for note in &notes {
         eprintln!("note: {note}");

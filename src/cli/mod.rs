@@ -10,8 +10,8 @@ mod discord;
 pub mod exit;
 mod globals;
 mod governance;
-mod revoke;
 mod outbox;
+mod revoke;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -198,8 +198,8 @@ async fn dispatch(globals: &Globals, cmd: Cmd) -> anyhow::Result<ExitCode> {
             revoke::run(&config, policy, &person, &role, &reason).await
         }
         Cmd::Audit { action } => {
-            let config = globals.load_or_env()?;
-            audit::run(&config, &globals.database_url()?, action).await
+            let audit = globals.audit_config()?;
+            audit::run(&audit, &globals.database_url()?, action).await
         }
         Cmd::Outbox { action } => {
             let store = crate::storage::connect(&globals.database_url()?).await?;

@@ -13,8 +13,8 @@
 pub mod audit;
 mod eligible;
 pub mod file;
-pub mod governance;
 pub mod formats;
+pub mod governance;
 pub mod identity;
 mod resolve;
 mod resolve_mfa;

@@ -32,7 +32,9 @@ fn with_monitor(extra: &str) -> String {
     format!(
         "{BASE}[break_glass_monitor]\nwebhook_token = \"w\"\n{extra}\n\
          [[break_glass]]\nupn = \"bg1@contoso.com\"\n{}{}",
-        role("key = \"ga\"\ntier = \"critical\"\napprovers = [\"@approvers\"]\nrequire_mfa = false\napprover_mfa = false"),
+        role(
+            "key = \"ga\"\ntier = \"critical\"\napprovers = [\"@approvers\"]\nrequire_mfa = false\napprover_mfa = false"
+        ),
         role("key = \"reader\"\ntier = \"standard\"\napprovers = [\"bob\"]\napprovals_required = 1"),
     )
 }

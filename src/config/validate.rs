@@ -77,6 +77,15 @@ impl Config {
         if problems.0.is_empty() { Ok(policy) } else { Err(ConfigErrors(problems.0)) }
     }
 
+    /// The policy alone (people, roles, break-glass, reviews, alerts), without the settings and
+    /// secrets the bot needs to run: what `pimbot posture` judges, in CI on the policy
+    /// repository too, where no chat secret exists.
+    pub fn validate_policy(&self, now: DateTime<Utc>) -> Result<Policy, ConfigErrors> {
+        let mut problems = Problems::default();
+        let policy = resolve::policy(self, now, &mut problems);
+        if problems.0.is_empty() { Ok(policy) } else { Err(ConfigErrors(problems.0)) }
+    }
+
     fn check_settings(&self, p: &mut Problems) {
         if self.server.listen.trim().parse::<SocketAddr>().is_err() {
             p.push(

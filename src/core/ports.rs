@@ -338,7 +338,6 @@ pub struct GaugeCounts {
 
 fn unsupported(what: &str) -> super::error::Error {
     super::error::Error::Internal(anyhow::anyhow!("{what} is not supported by this store"))
-
 }
 
 /// Where an audit sink stands: what it has received, and its retry state.

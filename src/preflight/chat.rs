@@ -143,10 +143,19 @@ pub async fn discord(d: &DiscordConfig) -> Vec<Check> {
 }
 
 /// The HTTP status of a refused Discord call (`HTTP 403 …`).
+/// The HTTP status a refusal stands for: the client names refusals by Discord's message in
+/// snake case (`unknown_channel`, `missing_access`, `401_unauthorized`) or by `http_<status>`.
 fn status_of(e: &DiscordApiError) -> Option<u16> {
-    match e {
-        DiscordApiError::Rejected(detail) => detail.strip_prefix("HTTP ")?.split(' ').next()?.parse().ok(),
-        _ => None,
+    let DiscordApiError::Rejected(reason) = e else { return None };
+    match reason.as_str() {
+        "unknown_channel" => Some(404),
+        "missing_access" | "missing_permissions" => Some(403),
+        r if r.contains("unauthorized") => Some(401),
+        r => r
+            .strip_prefix("http_")
+            .or_else(|| r.strip_prefix("HTTP "))
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok()),
     }
 }
 

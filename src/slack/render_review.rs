@@ -3,7 +3,7 @@
 
 use slack_morphism::prelude::*;
 
-use super::{button, escape, user_text, person};
+use super::{button, escape, person, user_text};
 use crate::core::reviews::ReviewDecision;
 use crate::core::view::{RenewalCardView, ReviewCardView, ReviewStatus};
 

@@ -306,7 +306,7 @@ impl SqlStore {
         // The kinds are the core's constants, never user text; quoted defensively all the same.
         let list: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.replace('\'', "''"))).collect();
         let sql = format!(
-            "SELECT seq, at, actor_kind, actor, kind, request_id, role, detail, prev_hash, hash FROM audit_events \
+            "SELECT seq, at, actor_kind, actor, kind, request_id, role, detail, prev_hash, hash, key_id FROM audit_events \
              WHERE at >= $1 AND kind IN ({}) ORDER BY seq",
             if list.is_empty() { "''".to_owned() } else { list.join(", ") }
         );

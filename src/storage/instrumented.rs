@@ -14,10 +14,10 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::core::alarm::Alarm;
 use crate::core::audit::AuditRecord;
+use crate::core::checkpoint::Checkpoint;
 use crate::core::error::Result;
 use crate::core::identity::{AuthState, IdentityLink};
 use crate::core::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
-use crate::core::checkpoint::Checkpoint;
 use crate::core::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
 use crate::core::ports::{Commit, EligibilityRemoval, GaugeCounts, SinkCursor, Store};
 use crate::core::renewal::EligibilityExtension;
@@ -178,8 +178,15 @@ impl Store for InstrumentedStore {
         timed("identity_links_of", self.inner.identity_links_of(object_id)).await
     }
 
-    async fn claim_outbox_for(&self, dispatcher: &str, alive_since: DateTime<Utc>, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>> {
-        timed("claim_outbox_for", self.inner.claim_outbox_for(dispatcher, alive_since, now, lease, limit)).await
+    async fn claim_outbox_for(
+        &self,
+        dispatcher: &str,
+        alive_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>> {
+        timed("claim_outbox", self.inner.claim_outbox_for(dispatcher, alive_since, now, lease, limit)).await
     }
 
     async fn dispatcher_heartbeat(&self, dispatcher: &str, at: DateTime<Utc>) -> Result<()> {
@@ -190,7 +197,11 @@ impl Store for InstrumentedStore {
         timed("retire_dispatcher", self.inner.retire_dispatcher(dispatcher)).await
     }
 
-    async fn recent_rejections(&self, since: DateTime<Utc>, limit: i64) -> Result<Vec<crate::core::outbox::RejectedMessage>> {
+    async fn recent_rejections(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<crate::core::outbox::RejectedMessage>> {
         timed("recent_rejections", self.inner.recent_rejections(since, limit)).await
     }
 
@@ -202,7 +213,12 @@ impl Store for InstrumentedStore {
         timed("known_signins", self.inner.known_signins(keys)).await
     }
 
-    async fn audit_page(&self, after_seq: i64, since: Option<DateTime<Utc>>, limit: i64) -> Result<Vec<AuditRecord>> {
+    async fn audit_page(
+        &self,
+        after_seq: i64,
+        since: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>> {
         timed("audit_page", self.inner.audit_page(after_seq, since, limit)).await
     }
 
@@ -214,11 +230,21 @@ impl Store for InstrumentedStore {
         timed("record_checkpoint", self.inner.record_checkpoint(checkpoint, outbox)).await
     }
 
-    async fn checkpoints_between(&self, after_seq: i64, up_to_seq: i64, limit: i64) -> Result<Vec<Checkpoint>> {
+    async fn checkpoints_between(
+        &self,
+        after_seq: i64,
+        up_to_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Checkpoint>> {
         timed("checkpoints_between", self.inner.checkpoints_between(after_seq, up_to_seq, limit)).await
     }
 
-    async fn claim_sink(&self, name: &str, now: DateTime<Utc>, lease: Duration) -> Result<Option<SinkCursor>> {
+    async fn claim_sink(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<SinkCursor>> {
         timed("claim_sink", self.inner.claim_sink(name, now, lease)).await
     }
 
@@ -298,11 +324,18 @@ mod tests {
         assert_eq!(store.gauge_counts().await.ok(), Some(GaugeCounts::default()));
         assert!(store.audit_head().await.is_ok_and(|h| h.is_some()), "SQLite keeps an audit head");
         assert_eq!(store.auth_state("unknown").await.ok(), Some(None), "auth_state reaches the store");
-        assert_eq!(store.campaign_statuses().await.ok().map(|c| c.len()), Some(0), "campaigns reach the store");
+        assert_eq!(
+            store.campaign_statuses().await.ok().map(|c| c.len()),
+            Some(0),
+            "campaigns reach the store"
+        );
         assert_eq!(store.open_review_items(10).await.ok().map(|c| c.len()), Some(0));
         assert_eq!(store.eligibility_removals().await.ok().map(|c| c.len()), Some(0));
         assert_eq!(store.approved_extensions().await.ok().map(|c| c.len()), Some(0));
-        assert!(store.rejected_messages(chrono::Utc::now()).await.is_ok(), "rejected messages reach the store");
+        assert!(
+            store.rejected_messages(chrono::Utc::now()).await.is_ok(),
+            "rejected messages reach the store"
+        );
         let text = crate::metrics::render();
         assert!(text.contains("pimbot_database_call_duration_seconds_count{op=\"gauge_counts\"}"), "{text}");
     }

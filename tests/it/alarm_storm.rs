@@ -180,7 +180,9 @@ async fn racing_webhooks_for_one_account_make_one_alarm() {
             })
             .collect();
         for call in calls {
-            assert!(call.await.expect("task").expect("webhook").status().is_success());
+            let resp = call.await.expect("task").expect("webhook");
+            let status = resp.status();
+            assert!(status.is_success(), "{name}: {status} {}", resp.text().await.unwrap_or_default());
         }
         app.settle().await;
         assert_eq!(alarms(&app).len(), 1, "{name}: one alarm");

@@ -43,6 +43,8 @@ key = "global-admin"
 kind = "entra-role"
 directory_id = "62e90394-69f5-4237-9190-012177145e10"
 tier = "critical"
+require_mfa = false
+approver_mfa = false
 approvers = ["carol"]
 eligible = ["alice"]
 [[role]]
@@ -57,6 +59,7 @@ kind = "azure-role"
 directory_id = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 scope = "/subscriptions/00000000-0000-0000-0000-000000000001"
 tier = "high"
+require_mfa = false
 approvers = ["carol"]
 eligible = ["alice"]
 "#,

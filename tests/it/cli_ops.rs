@@ -189,7 +189,7 @@ async fn reconcile_exits_five_when_the_directory_drifted() {
     let fake = FakeGraph::start().await;
     let dir = tempfile::tempdir().expect("tmp");
     let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{}\"\n{}\n[[person]]\nid = \"alice\"\nupn = \"alice@contoso.com\"\nobject_id = \"071cc716-8147-4397-a5ba-b2105951cc0b\"\n[[person]]\nid = \"carol\"\nupn = \"carol@contoso.com\"\n[[role]]\nkey = \"global-admin\"\nkind = \"entra-role\"\ndirectory_id = \"{GA}\"\ntier = \"critical\"\napprovers = [\"carol\"]\neligible = [\"alice\"]\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{}\"\n{}\n[[person]]\nid = \"alice\"\nupn = \"alice@contoso.com\"\nobject_id = \"071cc716-8147-4397-a5ba-b2105951cc0b\"\n[[person]]\nid = \"carol\"\nupn = \"carol@contoso.com\"\n[[role]]\nkey = \"global-admin\"\nkind = \"entra-role\"\ndirectory_id = \"{GA}\"\ntier = \"critical\"\nrequire_mfa = false\napprover_mfa = false\napprovers = [\"carol\"]\neligible = [\"alice\"]\n",
         sqlite_url(&dir),
         fake.directory_toml("policy"),
     );

@@ -24,7 +24,7 @@ fn config(db: &TestDb, slack: &FakeSlack, discord: &FakeDiscord) -> String {
             &format!("bot_token = \"xoxb-fake-pimbot-token\"\napi_url = \"{}\"", slack.api_url()),
         )
         .replace(
-            "bot_token = \"t\"",
+            "bot_token = \"a.b.c\"",
             &format!(
                 "bot_token = \"{}\"\napi_url = \"{}\"\nfeed_channel = \"{}\"\nalert_channel = \"{}\"",
                 discord.token(),

@@ -164,6 +164,8 @@ key = "global-admin"
 kind = "entra-role"
 directory_id = "62e90394-69f5-4237-9190-012177145e10"
 tier = "critical"
+require_mfa = false
+approver_mfa = false
 approvers = ["carol"]
 eligible = ["alice"]
 [[break_glass]]

@@ -266,8 +266,9 @@ async fn on_discord_the_approve_click_answers_with_the_approvers_step_up_link() 
         let policy = policy.replacen(
             "{oidc}",
             &format!(
-                "[discord]\napplication_id = \"290926444748734465\"\npublic_key = \"{}\"\nbot_token = \"t\"\napprover_channel = \"{}\"\n\n{{oidc}}",
+                "[discord]\napplication_id = \"290926444748734465\"\npublic_key = \"{}\"\nbot_token = \"{}\"\napprover_channel = \"{}\"\n\n{{oidc}}",
                 ds::TEST_PUBLIC_KEY_HEX,
+                pimbot::testing::FAKE_DISCORD_TOKEN,
                 dc::APPROVERS
             ),
             1,

@@ -121,7 +121,10 @@ impl AccessService {
                 &self.channels,
                 &p,
                 id.as_str(),
-                &format!("🚨 Your request {id} for *{}* was approved, but the grant failed: {shown}", role.key),
+                &format!(
+                    "🚨 Your request {id} for *{}* was approved, but the grant failed: {shown}",
+                    role.key
+                ),
             ));
         }
         self.commit(Commit {
