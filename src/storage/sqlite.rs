@@ -60,7 +60,7 @@ pub(super) async fn open(url: &str, migrate: bool) -> anyhow::Result<Pools> {
         .await
         .with_context(|| format!("opening the SQLite database {url:?}"))?;
     if migrate {
-        MIGRATOR.run(&write).await.context("running the SQLite migrations")?;
+        migrate_beside_others(&write).await?;
     }
     // An in-memory database exists once per connection: readers must share the writer's.
     let read = if options.get_filename().as_os_str().is_empty() || url.contains(":memory:") {
@@ -109,5 +109,25 @@ impl Dialect for SqlitePool {
 
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
         self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+/// Runs the migrations. SQLite has no migration lock, so two processes starting on one file
+/// (a `pimbot migrate` beside a starting `serve`, two replicas) may both pick the same pending
+/// migration; the loser fails once the winner commits it ("duplicate column"). Read again
+/// then: the migration is recorded as applied and is skipped.
+async fn migrate_beside_others(write: &sqlx::SqlitePool) -> anyhow::Result<()> {
+    const ATTEMPTS: u32 = 4;
+    let mut attempt = 1;
+    loop {
+        match MIGRATOR.run(write).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::info!(error = %e, attempt, "SQLite migration raced another process; reading again");
+                tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("running the SQLite migrations")),
+        }
     }
 }

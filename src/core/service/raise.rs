@@ -25,7 +25,7 @@ use crate::core::ports::{Commit, Write};
 /// Default window within which sign-ins of one account join one alarm.
 pub const DEFAULT_COALESCE_WINDOW: Duration = Duration::minutes(10);
 /// How often raising for one account is retried after losing a race.
-const RAISE_ATTEMPTS: u32 = 5;
+const RAISE_ATTEMPTS: u32 = 16;
 
 /// What raising did for one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
