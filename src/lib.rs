@@ -5,7 +5,7 @@
 //! a hash-chained audit trail.
 //!
 //! Layers, outermost first:
-//! - `http`, `slack`, `discord`, `webhooks` (Azure Monitor break-glass alerts), `signins` (Graph
+//! - `http`, `slack`, `discord`, `teams`, `webhooks` (Azure Monitor break-glass alerts), `signins` (Graph
 //!   sign-in poller): adapters. They verify signatures on raw bytes, parse platform payloads
 //!   into [`core::command::Command`]s and render [`core::view`]s.
 //! - `core`: pure rules and the use cases (`core::service`), talking to the world only through
@@ -35,6 +35,7 @@ pub mod scheduler;
 pub mod signins;
 pub mod slack;
 pub mod storage;
+pub mod teams;
 pub mod telemetry;
 pub mod testing;
 pub mod webhooks;

@@ -6,6 +6,7 @@ mod audit;
 mod discord;
 pub mod exit;
 mod revoke;
+mod teams;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,6 +109,15 @@ pub enum Cmd {
         #[command(subcommand)]
         action: discord::DiscordCmd,
     },
+    /// Teams chores (the app package).
+    Teams {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// What to do.
+        #[command(subcommand)]
+        action: teams::TeamsCmd,
+    },
 }
 
 /// Runs the parsed command line.
@@ -154,6 +164,10 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Discord { config, action } => {
             let (config, _) = load_valid(&config)?;
             discord::run(&config, action).await.map(|()| ExitCode::SUCCESS)
+        }
+        Cmd::Teams { config, action } => {
+            let (config, _) = load_valid(&config)?;
+            teams::run(&config, action).await.map(|()| ExitCode::SUCCESS)
         }
     }
 }
@@ -263,6 +277,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         policy_source: Some(source),
         admin_token: config.server.admin_token.clone(),
         discord: config.discord().map(discord::parts).transpose()?,
+        teams: config.teams().map(teams::parts).transpose()?,
         break_glass: app::BreakGlassParts::from_config(&config),
         oidc: app::OidcParts::from_config(&config)?,
     };
@@ -306,6 +321,9 @@ pub(crate) fn all_channels(config: &Config) -> Vec<Channels> {
             &d.feed_channel,
             &d.alert_channel,
         ));
+    }
+    if let Some(t) = config.teams() {
+        out.push(teams::channels(t));
     }
     out
 }

@@ -81,6 +81,9 @@ impl Config {
         self.check_database(p);
         self.check_slack(p);
         self.check_discord(p);
+        if let Some(teams) = &self.teams {
+            teams.check(p);
+        }
         self.check_directory(p);
         self.check_oidc(p);
         if let Some(monitor) = &self.break_glass_monitor {

@@ -17,6 +17,7 @@ mod queries;
 mod rows;
 mod sqlite;
 mod store_impl;
+mod teams;
 
 use std::sync::Arc;
 

@@ -4,7 +4,8 @@
 //! ([`discord_signing`]); a fake identity platform + Graph + ARM ([`FakeGraph`]); a fake Entra
 //! OpenID provider ([`FakeOidc`]) with the client authentication both fakes check
 //! ([`fake_client_auth`]) and the fixed test keys ([`keys`]); rows for seeding a store
-//! directly ([`seed`]).
+//! directly ([`seed`]); a fake Bot Framework for Teams ([`FakeTeams`]) and the Teams client's
+//! tokens and activities ([`teams_client`]).
 //!
 //! Nothing here is used by `pimbot serve`.
 
@@ -21,9 +22,11 @@ mod fake_oidc_http;
 pub mod fake_slack;
 pub mod fake_slack_socket;
 mod fake_slack_state;
+pub mod fake_teams;
 pub mod keys;
 pub mod seed;
 pub mod signing;
+pub mod teams_client;
 
 pub use fake_discord::{DiscordCall, FAKE_DISCORD_TOKEN, FakeDiscord};
 pub use fake_discord_state::{DiscordMessage, FAKE_BOT_USER_ID};
@@ -32,3 +35,5 @@ pub use fake_oidc::{BrowserResult, FakeOidc, KeyChoice, Scenario};
 pub use fake_slack::{FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, SlackCall};
 pub use fake_slack_socket::FakeSlackSocket;
 pub use fake_slack_state::FakeMessage;
+pub use fake_teams::{FAKE_TEAMS_APP_ID, FAKE_TEAMS_APP_PASSWORD, FAKE_TEAMS_TENANT, FakeTeams, TeamsMessage};
+pub use teams_client::{SignWith, TeamsUser, TokenSpec};

@@ -30,3 +30,5 @@ mod store;
 mod store_identity;
 mod store_invariants;
 mod store_outbox;
+mod teams_auth;
+mod teams_flow;
