@@ -334,7 +334,9 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
             });
         }
         Some(TeamsParts::Webhook { url }) => {
-            senders.push(Arc::new(crate::teams::WebhookSender::new(url.clone()).context("building the webhook client")?));
+            senders.push(Arc::new(
+                crate::teams::WebhookSender::new(url.clone()).context("building the webhook client")?,
+            ));
             channels.push(Channels {
                 platform: Platform::Teams,
                 approver: crate::teams::webhook::WEBHOOK_APPROVER.into(),

@@ -195,7 +195,8 @@ impl KeyCache {
             .flatten()
             .filter_map(|k| {
                 let kid = k["kid"].as_str()?.to_owned();
-                let channels = k["endorsements"].as_array()?.iter().filter_map(|e| e.as_str().map(str::to_owned));
+                let channels =
+                    k["endorsements"].as_array()?.iter().filter_map(|e| e.as_str().map(str::to_owned));
                 Some((kid, channels.collect()))
             })
             .collect();

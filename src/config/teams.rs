@@ -17,7 +17,8 @@ pub const ENV_TEAMS_APP_PASSWORD: &str = "PIMBOT_TEAMS_APP_PASSWORD";
 /// Overrides `[teams] webhook_url` (the URL carries its own signature).
 pub const ENV_TEAMS_WEBHOOK_URL: &str = "PIMBOT_TEAMS_WEBHOOK_URL";
 /// The Bot Framework's OpenID metadata document.
-pub const DEFAULT_OPENID_METADATA_URL: &str = "https://login.botframework.com/v1/.well-known/openidconfiguration";
+pub const DEFAULT_OPENID_METADATA_URL: &str =
+    "https://login.botframework.com/v1/.well-known/openidconfiguration";
 /// Where pimbot posts when it has not yet seen a conversation's own `serviceUrl` (the
 /// documented default for Teams).
 pub const DEFAULT_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
@@ -101,7 +102,10 @@ impl TeamsConfig {
     /// The token endpoint: `token_url`, else the tenant's v2.0 endpoint.
     pub fn token_url(&self) -> String {
         self.token_url.clone().unwrap_or_else(|| {
-            format!("{DEFAULT_TEAMS_LOGIN_URL}{}/oauth2/v2.0/token", self.tenant_id.as_deref().unwrap_or_default())
+            format!(
+                "{DEFAULT_TEAMS_LOGIN_URL}{}/oauth2/v2.0/token",
+                self.tenant_id.as_deref().unwrap_or_default()
+            )
         })
     }
 
@@ -142,7 +146,10 @@ impl TeamsConfig {
         if missing(&self.approver_channel) {
             p.push("teams.approver_channel", "missing; set it (the channel id, like \"19:…@thread.tacv2\")");
         }
-        for (key, url) in [("teams.openid_metadata_url", &self.openid_metadata_url), ("teams.service_url", &self.service_url)] {
+        for (key, url) in [
+            ("teams.openid_metadata_url", &self.openid_metadata_url),
+            ("teams.service_url", &self.service_url),
+        ] {
             if !url_ok(url) {
                 p.push(key, format!("`{url}` is not an http(s) URL"));
             }

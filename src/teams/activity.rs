@@ -126,7 +126,8 @@ impl Activity {
         let mut text = self.text.clone().unwrap_or_default();
         for entity in &self.entities {
             let is_bot = entity.get("type").and_then(Value::as_str) == Some("mention")
-                && entity.pointer("/mentioned/id").and_then(Value::as_str) == Some(self.recipient.id.as_str());
+                && entity.pointer("/mentioned/id").and_then(Value::as_str)
+                    == Some(self.recipient.id.as_str());
             if let (true, Some(at)) = (is_bot, entity.get("text").and_then(Value::as_str)) {
                 text = text.replace(at, " ");
             }
@@ -163,7 +164,8 @@ mod tests {
         }))
         .expect("activity");
         assert_eq!(activity.command_text(), "activate global-admin 1h #INC-4711 fix <at>Carol</at>");
-        let plain: Activity = serde_json::from_value(json!({"type": "message", "text": " /pim status "})).expect("a");
+        let plain: Activity =
+            serde_json::from_value(json!({"type": "message", "text": " /pim status "})).expect("a");
         assert_eq!(plain.command_text(), "status");
     }
 }

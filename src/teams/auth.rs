@@ -62,7 +62,10 @@ pub struct BotAuth {
 
 impl std::fmt::Debug for BotAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BotAuth").field("keys", &self.keys).field("app_id", &self.app_id).finish_non_exhaustive()
+        f.debug_struct("BotAuth")
+            .field("keys", &self.keys)
+            .field("app_id", &self.app_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -78,7 +81,12 @@ impl BotAuth {
 
     /// Checks the `Authorization` header of an activity whose `serviceUrl` is `service_url` and
     /// whose `channelId` is `channel`.
-    pub async fn check(&self, authorization: Option<&str>, service_url: &str, channel: &str) -> Result<(), Unauthorized> {
+    pub async fn check(
+        &self,
+        authorization: Option<&str>,
+        service_url: &str,
+        channel: &str,
+    ) -> Result<(), Unauthorized> {
         let header = authorization.ok_or_else(|| unauthenticated("no Authorization header"))?;
         let token = match header.split_once(' ') {
             Some(("Bearer", token)) if !token.is_empty() && !token.contains(' ') => token,
@@ -137,7 +145,10 @@ mod tests {
 
     #[test]
     fn service_urls_compare_without_case_or_trailing_slash() {
-        assert!(same_service_url("https://smba.trafficmanager.net/emea/", "https://SMBA.trafficmanager.net/emea"));
+        assert!(same_service_url(
+            "https://smba.trafficmanager.net/emea/",
+            "https://SMBA.trafficmanager.net/emea"
+        ));
         assert!(!same_service_url("https://smba.trafficmanager.net/emea/", "https://evil.example/emea/"));
         assert!(!same_service_url("https://smba.trafficmanager.net/emea/", ""));
     }

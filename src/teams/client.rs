@@ -180,7 +180,12 @@ impl Connector {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, url: String, body: &Value) -> Result<Value, ConnectorError> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        body: &Value,
+    ) -> Result<Value, ConnectorError> {
         let token = self.token().await?;
         let response = self
             .http
@@ -193,7 +198,11 @@ impl Connector {
         let status = response.status();
         let retry = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let text = response.text().await.unwrap_or_default();
-        crate::metrics::chat_api_call("teams", method.as_str(), &crate::metrics::http_status_label(status.as_u16()));
+        crate::metrics::chat_api_call(
+            "teams",
+            method.as_str(),
+            &crate::metrics::http_status_label(status.as_u16()),
+        );
         if status.is_success() {
             return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
         }
@@ -209,7 +218,12 @@ impl Connector {
 
     /// Posts `activity` into a conversation (a personal chat, or a channel thread to reply in
     /// it); returns the new activity's id.
-    pub async fn send(&self, service_url: &str, conversation: &str, activity: &Value) -> Result<String, ConnectorError> {
+    pub async fn send(
+        &self,
+        service_url: &str,
+        conversation: &str,
+        activity: &Value,
+    ) -> Result<String, ConnectorError> {
         let url = Self::url(service_url, &format!("v3/conversations/{}/activities", segment(conversation)));
         let answer = self.call(reqwest::Method::POST, url, activity).await?;
         Ok(answer["id"].as_str().unwrap_or_default().to_owned())
@@ -242,7 +256,8 @@ impl Connector {
             "channelData": {"channel": {"id": channel}, "tenant": {"id": self.bot.tenant_id}},
             "activity": activity,
         });
-        let answer = self.call(reqwest::Method::POST, Self::url(service_url, "v3/conversations"), &body).await?;
+        let answer =
+            self.call(reqwest::Method::POST, Self::url(service_url, "v3/conversations"), &body).await?;
         let id = answer["id"].as_str().unwrap_or_default().to_owned();
         let activity_id = answer["activityId"]
             .as_str()
@@ -252,7 +267,8 @@ impl Connector {
         if id.is_empty() {
             return Err(ConnectorError::Transient("create conversation answered no id".into()));
         }
-        let thread = if id.contains(";messageid=") { id } else { format!("{channel};messageid={activity_id}") };
+        let thread =
+            if id.contains(";messageid=") { id } else { format!("{channel};messageid={activity_id}") };
         Ok((thread, activity_id))
     }
 
@@ -263,7 +279,8 @@ impl Connector {
             "members": [{"id": user_id}],
             "channelData": {"tenant": {"id": self.bot.tenant_id}},
         });
-        let answer = self.call(reqwest::Method::POST, Self::url(service_url, "v3/conversations"), &body).await?;
+        let answer =
+            self.call(reqwest::Method::POST, Self::url(service_url, "v3/conversations"), &body).await?;
         answer["id"]
             .as_str()
             .filter(|id| !id.is_empty())
@@ -283,7 +300,8 @@ mod tests {
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {
-        let now = chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2026 07:28:00 GMT").expect("date").to_utc();
+        let now =
+            chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2026 07:28:00 GMT").expect("date").to_utc();
         assert_eq!(retry_after(Some("3"), now), Some(Duration::from_secs(3)));
         assert_eq!(retry_after(Some("Wed, 21 Oct 2026 07:28:10 GMT"), now), Some(Duration::from_secs(10)));
         assert_eq!(retry_after(Some("soon"), now), None);

@@ -86,7 +86,8 @@ pub async fn handle_activity(State(app): State<AppState>, headers: HeaderMap, bo
             Ok(false) => {
                 tracing::info!(id, "Teams resent an activity; not acting on it again");
                 return if is_action {
-                    Json(render::invoke_message("↩️ Already received; nothing was done again.")).into_response()
+                    Json(render::invoke_message("↩️ Already received; nothing was done again."))
+                        .into_response()
                 } else {
                     StatusCode::OK.into_response()
                 };
@@ -98,7 +99,8 @@ pub async fn handle_activity(State(app): State<AppState>, headers: HeaderMap, bo
     let Some(oid) = activity.from.aad_object_id.clone().filter(|o| !o.trim().is_empty()) else {
         // Guests from other organisations and anonymous users carry no Entra object id here.
         return if is_action {
-            Json(render::invoke_message("⚠️ pimbot knows Teams users by their Entra account only.")).into_response()
+            Json(render::invoke_message("⚠️ pimbot knows Teams users by their Entra account only."))
+                .into_response()
         } else {
             StatusCode::OK.into_response()
         };
@@ -206,7 +208,13 @@ async fn current_card(app: &AppState, id: &RequestId, fallback: &str) -> Value {
     let now = app.service.clock().now();
     match app.service.store().request(id).await {
         Ok(Some(request)) => match policy.role(&request.role) {
-            Ok(role) => render::invoke_card(render::card(&CardView::build(&policy, role, &request, Platform::Teams, now))),
+            Ok(role) => render::invoke_card(render::card(&CardView::build(
+                &policy,
+                role,
+                &request,
+                Platform::Teams,
+                now,
+            ))),
             Err(_) => render::invoke_message(fallback),
         },
         _ => render::invoke_message(fallback),

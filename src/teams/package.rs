@@ -20,13 +20,19 @@ pub const OUTLINE_ICON: &[u8] = include_bytes!("../../manifests/teams/outline.pn
 pub fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
-        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// The manifest with `app_id` filled in, and `domain` (where pimbot is reachable) listed in
 /// `validDomains` when given.
 pub fn manifest(app_id: &str, domain: Option<&str>) -> anyhow::Result<Value> {
-    anyhow::ensure!(is_guid(app_id), "the app id `{app_id}` is not a GUID (the Azure Bot's Microsoft App ID)");
+    anyhow::ensure!(
+        is_guid(app_id),
+        "the app id `{app_id}` is not a GUID (the Azure Bot's Microsoft App ID)"
+    );
     let mut manifest: Value = serde_json::from_str(MANIFEST).context("the shipped manifest")?;
     manifest["id"] = Value::from(app_id);
     manifest["bots"][0]["botId"] = Value::from(app_id);
@@ -41,7 +47,9 @@ pub fn package(app_id: &str, domain: Option<&str>) -> anyhow::Result<Vec<u8>> {
     let manifest = serde_json::to_vec_pretty(&manifest(app_id, domain)?)?;
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (name, bytes) in [("manifest.json", manifest.as_slice()), ("color.png", COLOR_ICON), ("outline.png", OUTLINE_ICON)] {
+    for (name, bytes) in
+        [("manifest.json", manifest.as_slice()), ("color.png", COLOR_ICON), ("outline.png", OUTLINE_ICON)]
+    {
         zip.start_file(name, options).with_context(|| format!("adding {name}"))?;
         zip.write_all(bytes).with_context(|| format!("writing {name}"))?;
     }
@@ -55,7 +63,8 @@ mod tests {
     #[test]
     fn the_app_id_must_be_a_guid_and_fills_both_places() {
         assert!(manifest("not-a-guid", None).is_err());
-        let m = manifest("9f6b1a3e-2c4d-4e5f-8a7b-1c2d3e4f5a6b", Some("pimbot.example.com")).expect("manifest");
+        let m =
+            manifest("9f6b1a3e-2c4d-4e5f-8a7b-1c2d3e4f5a6b", Some("pimbot.example.com")).expect("manifest");
         assert_eq!(m["id"], "9f6b1a3e-2c4d-4e5f-8a7b-1c2d3e4f5a6b");
         assert_eq!(m["bots"][0]["botId"], "9f6b1a3e-2c4d-4e5f-8a7b-1c2d3e4f5a6b");
         assert_eq!(m["validDomains"][0], "pimbot.example.com");

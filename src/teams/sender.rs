@@ -74,7 +74,12 @@ pub fn outcome_of_error(err: ConnectorError, now: DateTime<Utc>) -> DeliveryOutc
 
 impl TeamsSender {
     /// A sender through `connector`, reading conversation references from `store`.
-    pub fn new(connector: Arc<Connector>, store: Arc<dyn Store>, default_service_url: &str, name_of: NameOf) -> Self {
+    pub fn new(
+        connector: Arc<Connector>,
+        store: Arc<dyn Store>,
+        default_service_url: &str,
+        name_of: NameOf,
+    ) -> Self {
         Self { connector, store, default_service_url: default_service_url.to_owned(), name_of }
     }
 
@@ -90,9 +95,14 @@ impl TeamsSender {
     }
 
     /// The user's personal chat and its service URL, opened if only their `29:` id is known.
-    async fn personal(&self, object_id: &str, now: DateTime<Utc>) -> Result<(String, String), ConnectorError> {
+    async fn personal(
+        &self,
+        object_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, String), ConnectorError> {
         let key = user_key(object_id);
-        let known = self.store.conversation_ref(&key).await.map_err(|e| ConnectorError::Transient(e.to_string()))?;
+        let known =
+            self.store.conversation_ref(&key).await.map_err(|e| ConnectorError::Transient(e.to_string()))?;
         let Some(known) = known else {
             return Err(ConnectorError::Rejected(format!(
                 "pimbot has not talked with Teams user {object_id} yet; they must message the bot once"
@@ -101,11 +111,13 @@ impl TeamsSender {
         if let Some(conversation) = &known.conversation_id {
             return Ok((known.service_url, conversation.clone()));
         }
-        let user_id = known.user_id.clone().ok_or_else(|| {
-            ConnectorError::Rejected(format!("no Teams id known for user {object_id}"))
-        })?;
+        let user_id = known
+            .user_id
+            .clone()
+            .ok_or_else(|| ConnectorError::Rejected(format!("no Teams id known for user {object_id}")))?;
         let conversation = self.connector.open_personal(&known.service_url, &user_id).await?;
-        let learned = ConversationRef { conversation_id: Some(conversation.clone()), updated_at: now, ..known.clone() };
+        let learned =
+            ConversationRef { conversation_id: Some(conversation.clone()), updated_at: now, ..known.clone() };
         if let Err(e) = self.store.remember_conversation(&learned).await {
             tracing::warn!(error = %e, "could not remember a personal Teams chat; it is opened again next time");
         }
@@ -180,7 +192,12 @@ impl ChatSender for TeamsSender {
         Platform::Teams
     }
 
-    async fn deliver(&self, message: &OutgoingMessage, existing: Option<&PostedRef>, now: DateTime<Utc>) -> DeliveryOutcome {
+    async fn deliver(
+        &self,
+        message: &OutgoingMessage,
+        existing: Option<&PostedRef>,
+        now: DateTime<Utc>,
+    ) -> DeliveryOutcome {
         match self.try_deliver(message, existing, now).await {
             Ok(outcome) => outcome,
             Err(e) => {

@@ -58,7 +58,10 @@ pub fn webhook_card(body: &MessageBody) -> Option<Value> {
             Some(card)
         }
         MessageBody::Notice(notice) => {
-            let text = render::notice_activity(notice, &|id| id.to_owned())["text"].as_str().unwrap_or_default().to_owned();
+            let text = render::notice_activity(notice, &|id| id.to_owned())["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             Some(json!({
                 "type": "AdaptiveCard",
                 "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -86,7 +89,12 @@ impl ChatSender for WebhookSender {
         Platform::Teams
     }
 
-    async fn deliver(&self, message: &OutgoingMessage, _existing: Option<&PostedRef>, now: DateTime<Utc>) -> DeliveryOutcome {
+    async fn deliver(
+        &self,
+        message: &OutgoingMessage,
+        _existing: Option<&PostedRef>,
+        now: DateTime<Utc>,
+    ) -> DeliveryOutcome {
         let for_webhook = matches!(&message.target, Target::Channel { channel } if channel == WEBHOOK_FEED || channel == WEBHOOK_ALERT);
         let Some(card) = webhook_card(&message.body).filter(|_| for_webhook) else {
             return DeliveryOutcome::Sent(None);
@@ -94,11 +102,18 @@ impl ChatSender for WebhookSender {
         let response = match self.http.post(self.url.expose_secret()).json(&envelope(card)).send().await {
             Ok(r) => r,
             Err(e) => {
-                return DeliveryOutcome::RetryAt(now + chrono::Duration::seconds(2), format!("webhook: {}", e.without_url()));
+                return DeliveryOutcome::RetryAt(
+                    now + chrono::Duration::seconds(2),
+                    format!("webhook: {}", e.without_url()),
+                );
             }
         };
         let status = response.status();
-        crate::metrics::chat_api_call("teams", "webhook", &crate::metrics::http_status_label(status.as_u16()));
+        crate::metrics::chat_api_call(
+            "teams",
+            "webhook",
+            &crate::metrics::http_status_label(status.as_u16()),
+        );
         if status.is_success() {
             return DeliveryOutcome::Sent(None);
         }
@@ -111,7 +126,9 @@ impl ChatSender for WebhookSender {
                     "webhook rate limited".into(),
                 )
             }
-            s if s >= 500 => DeliveryOutcome::RetryAt(now + chrono::Duration::seconds(2), format!("webhook HTTP {s}")),
+            s if s >= 500 => {
+                DeliveryOutcome::RetryAt(now + chrono::Duration::seconds(2), format!("webhook HTTP {s}"))
+            }
             s => DeliveryOutcome::Rejected(format!("webhook HTTP {s}")),
         }
     }

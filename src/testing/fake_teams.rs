@@ -88,7 +88,8 @@ pub(crate) fn lock(inner: &Shared) -> MutexGuard<'_, Inner> {
 fn jwk(i: usize, pem: &str, endorsements: &[&str]) -> (String, EncodingKey, Value) {
     let key = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap_or_else(|e| panic!("test key {i}: {e}"));
     let kid = format!("bf-key-{}", i + 1);
-    let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap_or_else(|e| panic!("test key {i}: {e}"));
+    let mut jwk =
+        Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap_or_else(|e| panic!("test key {i}: {e}"));
     jwk.common.key_id = Some(kid.clone());
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
     jwk.common.key_algorithm = None;
@@ -136,7 +137,10 @@ impl FakeTeams {
             .route("/{tenant}/oauth2/v2.0/token", post(token))
             .route("/amer/v3/conversations", post(create_conversation))
             .route("/amer/v3/conversations/{conversation}/activities", post(send))
-            .route("/amer/v3/conversations/{conversation}/activities/{activity}", post(send_reply).put(update))
+            .route(
+                "/amer/v3/conversations/{conversation}/activities/{activity}",
+                post(send_reply).put(update),
+            )
             .with_state(fake.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -216,7 +220,9 @@ async fn keys_doc(State(f): State<FakeTeams>) -> Json<Value> {
 }
 
 async fn token(State(f): State<FakeTeams>, Form(form): Form<HashMap<String, String>>) -> Response {
-    let now = f.clock.now();
+    // App tokens live on the real clock, as the bot's cache does (the identity platform and the
+    // Connector judge them, not pimbot's clock).
+    let now = chrono::Utc::now();
     let mut s = lock(&f.inner);
     let url = format!("{}/{FAKE_TEAMS_TENANT}/oauth2/v2.0/token", f.base);
     if form.get("grant_type").map(String::as_str) != Some("client_credentials")
@@ -229,7 +235,8 @@ async fn token(State(f): State<FakeTeams>, Form(form): Form<HashMap<String, Stri
     let checked = authenticate(&form, &url, &reg, chrono::Utc::now(), &mut seen);
     s.seen_jtis = seen;
     if let Err((status, body)) = checked {
-        return (StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), Json(body)).into_response();
+        return (StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), Json(body))
+            .into_response();
     }
     s.tokens_issued += 1;
     let claims = json!({
@@ -263,7 +270,7 @@ fn admit(f: &FakeTeams, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|key| jsonwebtoken::decode::<Value>(token, &key, &v))
         .ok()
         .filter(|d| d.claims["appid"] == FAKE_TEAMS_APP_ID)
-        .filter(|d| d.claims["exp"].as_i64().is_some_and(|e| e > f.clock.now().timestamp()));
+        .filter(|d| d.claims["exp"].as_i64().is_some_and(|e| e > chrono::Utc::now().timestamp()));
     if ok.is_none() {
         return Err(error(401, "Unauthorized"));
     }
@@ -283,7 +290,9 @@ fn check(s: &mut Inner, activity: &Value) {
     let text = activity.to_string();
     let mut entities: Vec<Value> = activity["entities"].as_array().cloned().unwrap_or_default();
     for a in activity["attachments"].as_array().into_iter().flatten() {
-        entities.extend(a.pointer("/content/msteams/entities").and_then(Value::as_array).cloned().unwrap_or_default());
+        entities.extend(
+            a.pointer("/content/msteams/entities").and_then(Value::as_array).cloned().unwrap_or_default(),
+        );
     }
     for e in entities {
         let t = e["text"].as_str().unwrap_or_default();
@@ -302,11 +311,20 @@ fn post_into(f: &FakeTeams, conversation: &str, activity: Value) -> String {
     check(&mut s, &activity);
     s.next_id += 1;
     let id = s.next_id.to_string();
-    s.messages.push(TeamsMessage { conversation: conversation.to_owned(), id: id.clone(), activity, updates: 0 });
+    s.messages.push(TeamsMessage {
+        conversation: conversation.to_owned(),
+        id: id.clone(),
+        activity,
+        updates: 0,
+    });
     id
 }
 
-async fn create_conversation(State(f): State<FakeTeams>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn create_conversation(
+    State(f): State<FakeTeams>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     if let Err(r) = admit(&f, &headers) {
         return r;
     }
@@ -327,7 +345,12 @@ async fn create_conversation(State(f): State<FakeTeams>, headers: HeaderMap, Jso
     }
 }
 
-async fn send(State(f): State<FakeTeams>, headers: HeaderMap, Path(conversation): Path<String>, Json(body): Json<Value>) -> Response {
+async fn send(
+    State(f): State<FakeTeams>,
+    headers: HeaderMap,
+    Path(conversation): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
     if let Err(r) = admit(&f, &headers) {
         return r;
     }

@@ -35,5 +35,7 @@ pub use fake_oidc::{BrowserResult, FakeOidc, KeyChoice, Scenario};
 pub use fake_slack::{FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, SlackCall};
 pub use fake_slack_socket::FakeSlackSocket;
 pub use fake_slack_state::FakeMessage;
-pub use fake_teams::{FAKE_TEAMS_APP_ID, FAKE_TEAMS_APP_PASSWORD, FAKE_TEAMS_TENANT, FakeTeams, TeamsMessage};
+pub use fake_teams::{
+    FAKE_TEAMS_APP_ID, FAKE_TEAMS_APP_PASSWORD, FAKE_TEAMS_TENANT, FakeTeams, TeamsMessage,
+};
 pub use teams_client::{SignWith, TeamsUser, TokenSpec};

@@ -75,7 +75,8 @@ impl FakeTeams {
     /// Signs `spec` as a Bot Framework token.
     pub fn token(&self, spec: &TokenSpec) -> String {
         let now = self.clock.now().timestamp();
-        let mut claims = json!({"iss": spec.iss, "aud": spec.aud, "nbf": now + spec.nbf, "exp": now + spec.exp});
+        let mut claims =
+            json!({"iss": spec.iss, "aud": spec.aud, "nbf": now + spec.nbf, "exp": now + spec.exp});
         if let Some(url) = &spec.serviceurl {
             claims["serviceurl"] = json!(url);
         }
@@ -87,7 +88,8 @@ impl FakeTeams {
                 SignWith::Webchat => (s.keys[2].0.clone(), s.keys[2].1.clone()),
                 SignWith::Unknown => (
                     "bf-key-unknown".to_owned(),
-                    EncodingKey::from_rsa_pem(KUBE_ISSUER_KEY.as_bytes()).unwrap_or_else(|e| panic!("key: {e}")),
+                    EncodingKey::from_rsa_pem(KUBE_ISSUER_KEY.as_bytes())
+                        .unwrap_or_else(|e| panic!("key: {e}")),
                 ),
                 SignWith::None => {
                     return format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&claims));
@@ -132,7 +134,15 @@ impl FakeTeams {
     }
 
     /// An `Action.Execute` click by `user` on the card `message`.
-    pub fn invoke(&self, user: &TeamsUser, id: &str, conversation: &str, reply_to: &str, verb: &str, data: Value) -> Value {
+    pub fn invoke(
+        &self,
+        user: &TeamsUser,
+        id: &str,
+        conversation: &str,
+        reply_to: &str,
+        verb: &str,
+        data: Value,
+    ) -> Value {
         let channel = conversation.split_once(";messageid=").map_or(conversation, |(c, _)| c);
         json!({
             "type": "invoke", "name": "adaptiveCard/action", "id": id,

@@ -39,18 +39,25 @@ async fn bad_tokens_are_refused_with_401_and_change_nothing() {
             ("wrong issuer", TokenSpec { iss: "https://api.botframework.evil".into(), ..good.clone() }),
             (
                 "emulator issuer",
-                TokenSpec { iss: "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/".into(), ..good.clone() },
+                TokenSpec {
+                    iss: "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/".into(),
+                    ..good.clone()
+                },
             ),
             ("wrong audience", TokenSpec { aud: "https://api.botframework.com".into(), ..good.clone() }),
             ("expired beyond skew", TokenSpec { nbf: -4000, exp: -301, ..good.clone() }),
             ("not yet valid", TokenSpec { nbf: 400, exp: 4000, ..good.clone() }),
             ("unknown key", TokenSpec { sign: SignWith::Unknown, ..good.clone() }),
-            ("other service url", TokenSpec { serviceurl: Some("https://evil.example/amer/".into()), ..good.clone() }),
+            (
+                "other service url",
+                TokenSpec { serviceurl: Some("https://evil.example/amer/".into()), ..good.clone() },
+            ),
             ("no service url", TokenSpec { serviceurl: None, ..good.clone() }),
         ];
         let alice = user("alice");
         for (i, (why, spec)) in variants.iter().enumerate() {
-            let activity = fake.personal_message(&alice, &format!("bad-{i}"), "activate reader 1h looking around");
+            let activity =
+                fake.personal_message(&alice, &format!("bad-{i}"), "activate reader 1h looking around");
             let token = fake.token(spec);
             assert_eq!(fake.deliver(&base(&app), &activity, Some(&token)).await.0, 401, "{why}");
         }
@@ -79,7 +86,9 @@ async fn bad_tokens_are_refused_with_401_and_change_nothing() {
         assert_eq!(fake.deliver(&base(&app), &again, Some(&within_skew)).await.0, 200);
         app.settle().await;
         assert_eq!(app.store().open_requests_for(&alice_id).await.expect("read").len(), 1);
-        assert!(app.teams_dms("alice").iter().any(|m| m.activity["text"].as_str().unwrap_or("").contains("r-")));
+        assert!(
+            app.teams_dms("alice").iter().any(|m| m.activity["text"].as_str().unwrap_or("").contains("r-"))
+        );
         assert!(fake.problems().is_empty(), "{:?}", fake.problems());
         app.stop().await;
     })

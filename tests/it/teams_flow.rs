@@ -166,7 +166,8 @@ async fn a_request_made_on_slack_is_decided_on_teams_once() {
         assert!(app.ephemerals("U0DAVE").iter().any(|m| m.text.contains("already")));
         let request = app.request(&id).await;
         assert_eq!((request.state, request.approvals.len()), (RequestState::Active, 1));
-        let grants = app.directory.calls().into_iter().filter(|c| matches!(c, DirectoryCall::Grant(_))).count();
+        let grants =
+            app.directory.calls().into_iter().filter(|c| matches!(c, DirectoryCall::Grant(_))).count();
         assert_eq!(grants, 1);
         assert!(app.card(&id).blocks.to_string().contains("Approved"));
         app.stop().await;
@@ -179,12 +180,16 @@ async fn reminders_are_thread_replies_and_channel_commands_are_answered_privatel
     each_backend(&policy(), |app: TestApp| async move {
         let fake = app.fake_teams();
         // A command in a channel: the reply goes to a personal chat the bot opens.
-        let (status, _) = app.teams_send(&fake.channel_message(&user("bob"), APPROVERS, "c-1", "roles")).await;
+        let (status, _) =
+            app.teams_send(&fake.channel_message(&user("bob"), APPROVERS, "c-1", "roles")).await;
         assert_eq!(status, 200);
         let id = activate(&app, "alice", "m-1", "activate global-admin 1h #INC-3 urgent").await;
         let bob = app.teams_dms("bob");
         assert!(bob.iter().any(|m| text_of(m).contains("global-admin")), "{bob:?}");
-        assert!(app.teams_channel(APPROVERS).iter().all(|m| !text_of(m).contains("Global Reader")), "nothing public");
+        assert!(
+            app.teams_channel(APPROVERS).iter().all(|m| !text_of(m).contains("Global Reader")),
+            "nothing public"
+        );
 
         let card = app.teams_card(id.as_str());
         app.advance(Duration::minutes(5));
@@ -212,7 +217,12 @@ async fn a_break_glass_alarm_reaches_teams_and_is_acknowledged_there_with_a_reas
         policy()
     );
     each_backend(&bg, |app: TestApp| async move {
-        let alert = pimbot::testing::azure_monitor::log_alert_v2("Fired", "bg1@contoso.onmicrosoft.com", "203.0.113.7", "a1");
+        let alert = pimbot::testing::azure_monitor::log_alert_v2(
+            "Fired",
+            "bg1@contoso.onmicrosoft.com",
+            "203.0.113.7",
+            "a1",
+        );
         let status = reqwest::Client::new()
             .post(format!("http://{}/webhooks/azure-monitor?token=bg-token", app.running.addr))
             .json(&alert)
@@ -226,10 +236,20 @@ async fn a_break_glass_alarm_reaches_teams_and_is_acknowledged_there_with_a_reas
         assert_eq!(pages.len(), 1, "{pages:?}");
         let page = &pages[0];
         let content = card_content(page).to_string();
-        assert!(content.contains("bg1@contoso.onmicrosoft.com") && content.contains("\"verb\":\"ack\""), "{content}");
-        let alarm = content.split("\"alarmId\":\"").nth(1).and_then(|s| s.split('"').next()).expect("alarm id").to_owned();
+        assert!(
+            content.contains("bg1@contoso.onmicrosoft.com") && content.contains("\"verb\":\"ack\""),
+            "{content}"
+        );
+        let alarm = content
+            .split("\"alarmId\":\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("alarm id")
+            .to_owned();
         let fake = app.fake_teams();
-        let ack = |who: &str, n: &str, data: Value| fake.invoke(&user(who), n, &page.conversation, &page.id, "ack", data);
+        let ack = |who: &str, n: &str, data: Value| {
+            fake.invoke(&user(who), n, &page.conversation, &page.id, "ack", data)
+        };
 
         // No reason: refused, still paging.
         let (_, answer) = app.teams_send(&ack("erin", "f:1", json!({"alarmId": alarm}))).await;
@@ -238,12 +258,16 @@ async fn a_break_glass_alarm_reaches_teams_and_is_acknowledged_there_with_a_reas
         app.settle().await;
         assert_eq!(app.teams_channel(ALERTS).len(), 2, "re-paged until acknowledged");
 
-        let (_, answer) = app.teams_send(&ack("erin", "f:2", json!({"alarmId": alarm, "reason": "planned DR test"}))).await;
+        let (_, answer) =
+            app.teams_send(&ack("erin", "f:2", json!({"alarmId": alarm, "reason": "planned DR test"}))).await;
         assert!(answer["value"].as_str().unwrap_or_default().contains("acknowledged"), "{answer}");
         app.settle().await;
         for page in app.teams_channel(ALERTS) {
             let content = card_content(&page).to_string();
-            assert!(content.contains("Acknowledged by erin") && content.contains("planned DR test"), "{content}");
+            assert!(
+                content.contains("Acknowledged by erin") && content.contains("planned DR test"),
+                "{content}"
+            );
             assert!(!content.contains("Action.Execute"));
         }
         app.advance(Duration::minutes(4));

@@ -209,6 +209,9 @@ impl TestApp {
     /// Starts pimbot on `db` with Slack and a Teams bot against a fake Bot Framework
     /// (`support::teams`); the policy's people need `object_id`s.
     pub async fn spawn_with_teams(db: TestDb, policy_toml: &str) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
         Self::spawn_inner(db, policy_toml, None, None, false, true).await
     }
 

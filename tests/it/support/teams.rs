@@ -9,7 +9,9 @@ use pimbot::core::ids::Platform;
 use pimbot::core::ports::Clock;
 use pimbot::core::service::Channels;
 use pimbot::teams::BotIdentity;
-use pimbot::testing::{FAKE_TEAMS_APP_ID, FAKE_TEAMS_APP_PASSWORD, FAKE_TEAMS_TENANT, FakeTeams, TeamsMessage, TeamsUser};
+use pimbot::testing::{
+    FAKE_TEAMS_APP_ID, FAKE_TEAMS_APP_PASSWORD, FAKE_TEAMS_TENANT, FakeTeams, TeamsMessage, TeamsUser,
+};
 use serde_json::Value;
 
 use super::app::{POLICY, TestApp};
@@ -32,14 +34,21 @@ pub const OIDS: [(&str, &str); 5] = [
 
 /// The Teams user of a test person.
 pub fn user(name: &str) -> TeamsUser {
-    let oid = OIDS.iter().find(|(n, _)| *n == name).map(|(_, o)| *o).unwrap_or("00000000-0000-0000-0000-000000000000");
+    let oid = OIDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, o)| *o)
+        .unwrap_or("00000000-0000-0000-0000-000000000000");
     TeamsUser::new(name, oid)
 }
 
 /// [`POLICY`] with every person's `object_id`.
 pub fn policy() -> String {
     OIDS.iter().fold(POLICY.to_owned(), |p, (name, oid)| {
-        p.replace(&format!("upn = \"{name}@contoso.com\"\n"), &format!("upn = \"{name}@contoso.com\"\nobject_id = \"{oid}\"\n"))
+        p.replace(
+            &format!("upn = \"{name}@contoso.com\"\n"),
+            &format!("upn = \"{name}@contoso.com\"\nobject_id = \"{oid}\"\n"),
+        )
     })
 }
 
@@ -55,7 +64,12 @@ pub async fn start(clock: Arc<dyn Clock>) -> (FakeTeams, TeamsParts) {
         },
         openid_metadata_url: fake.metadata_url(),
         service_url: fake.service_url(),
-        channels: Channels { platform: Platform::Teams, approver: APPROVERS.into(), feed: FEED.into(), alert: ALERTS.into() },
+        channels: Channels {
+            platform: Platform::Teams,
+            approver: APPROVERS.into(),
+            feed: FEED.into(),
+            alert: ALERTS.into(),
+        },
     }));
     (fake, parts)
 }
@@ -87,7 +101,10 @@ impl TestApp {
     pub fn teams_card(&self, id: &str) -> TeamsMessage {
         self.teams_channel(APPROVERS)
             .into_iter()
-            .find(|m| m.conversation.ends_with(&format!("messageid={}", m.id)) && m.activity.to_string().contains(id))
+            .find(|m| {
+                m.conversation.ends_with(&format!("messageid={}", m.id))
+                    && m.activity.to_string().contains(id)
+            })
             .unwrap_or_else(|| panic!("no Teams card for {id}"))
     }
 }
