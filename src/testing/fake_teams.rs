@@ -257,7 +257,7 @@ fn error(status: u16, code: &str) -> Response {
 }
 
 /// Checks the app token and consumes a queued fault; `Err` is the answer to give.
-fn admit(f: &FakeTeams, headers: &HeaderMap) -> Result<(), Response> {
+fn admit(f: &FakeTeams, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -272,7 +272,7 @@ fn admit(f: &FakeTeams, headers: &HeaderMap) -> Result<(), Response> {
         .filter(|d| d.claims["appid"] == FAKE_TEAMS_APP_ID)
         .filter(|d| d.claims["exp"].as_i64().is_some_and(|e| e > chrono::Utc::now().timestamp()));
     if ok.is_none() {
-        return Err(error(401, "Unauthorized"));
+        return Err(Box::new(error(401, "Unauthorized")));
     }
     let fault = lock(&f.inner).faults.pop_front();
     if let Some((status, retry)) = fault {
@@ -280,7 +280,7 @@ fn admit(f: &FakeTeams, headers: &HeaderMap) -> Result<(), Response> {
         if let Some(r) = retry.and_then(|r| r.parse().ok()) {
             response.headers_mut().insert("retry-after", r);
         }
-        return Err(response);
+        return Err(Box::new(response));
     }
     Ok(())
 }
@@ -326,7 +326,7 @@ async fn create_conversation(
     Json(body): Json<Value>,
 ) -> Response {
     if let Err(r) = admit(&f, &headers) {
-        return r;
+        return *r;
     }
     record(&f, "POST", "v3/conversations".into(), &body);
     if let Some(channel) = body.pointer("/channelData/channel/id").and_then(Value::as_str) {
@@ -352,7 +352,7 @@ async fn send(
     Json(body): Json<Value>,
 ) -> Response {
     if let Err(r) = admit(&f, &headers) {
-        return r;
+        return *r;
     }
     record(&f, "POST", format!("v3/conversations/{conversation}/activities"), &body);
     Json(json!({"id": post_into(&f, &conversation, body)})).into_response()
@@ -374,7 +374,7 @@ async fn update(
     Json(body): Json<Value>,
 ) -> Response {
     if let Err(r) = admit(&f, &headers) {
-        return r;
+        return *r;
     }
     record(&f, "PUT", format!("v3/conversations/{conversation}/activities/{activity}"), &body);
     let mut s = lock(&f.inner);
