@@ -31,4 +31,5 @@ mod store_identity;
 mod store_invariants;
 mod store_outbox;
 mod teams_auth;
+mod teams_extras;
 mod teams_flow;

@@ -16,6 +16,17 @@ use serde_json::Value;
 
 use super::app::{POLICY, TestApp};
 
+/// How a test app talks to Teams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TeamsMode {
+    /// Not at all.
+    Off,
+    /// A bot against the fake Bot Framework.
+    Bot,
+    /// Notification-only, to this Workflows webhook URL.
+    Webhook(String),
+}
+
 /// Teams approver channel.
 pub const APPROVERS: &str = "19:approvers@thread.tacv2";
 /// Teams feed channel.
