@@ -109,13 +109,20 @@ impl TeamsConfig {
         })
     }
 
-    /// Applies `PIMBOT_TEAMS_*` and a missing trailing `/` on the service URL.
+    /// Applies `PIMBOT_TEAMS_*`, `AZURE_FEDERATED_TOKEN_FILE` and a missing trailing `/` on the
+    /// service URL.
     pub(super) fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) {
         if let Some(v) = env(ENV_TEAMS_APP_PASSWORD).filter(|v| !v.trim().is_empty()) {
             self.app_password = Some(SecretString::from(v));
         }
         if let Some(v) = env(ENV_TEAMS_WEBHOOK_URL).filter(|v| !v.trim().is_empty()) {
             self.webhook_url = Some(SecretString::from(v));
+        }
+        // Workload identity (AKS) names the federated token file for every section.
+        if let Some(file) =
+            env(super::identity::ENV_AZURE_FEDERATED_TOKEN_FILE).filter(|v| !v.trim().is_empty())
+        {
+            self.federated_token_file.get_or_insert_with(|| PathBuf::from(file));
         }
         if !self.service_url.ends_with('/') {
             self.service_url.push('/');
@@ -159,5 +166,46 @@ impl TeamsConfig {
         {
             p.push("teams.token_url", format!("`{url}` is not an http(s) URL"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::from_toml_str_with_env;
+
+    const BASE: &str = "[server]\nlisten = \"127.0.0.1:8080\"\n[database]\nurl = \"sqlite://x.db\"\n";
+
+    fn problems(teams: &str, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+        let config = from_toml_str_with_env(&format!("{BASE}{teams}"), env).expect("parses");
+        match config.validate(chrono::Utc::now()) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(|p| p.key.clone()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_bot_needs_app_id_tenant_credential_and_approver_channel() {
+        let none = |_: &str| None;
+        let keys = problems("[teams]\n", &none);
+        for key in ["teams.app_id", "teams.tenant_id", "teams.credential", "teams.approver_channel"] {
+            assert!(keys.contains(&key.to_owned()), "{key} in {keys:?}");
+        }
+        let full = "[teams]\napp_id = \"9f6b1a3e-2c4d-4e5f-8a7b-1c2d3e4f5a6b\"\ntenant_id = \"t\"\napprover_channel = \"19:a@thread.tacv2\"\n";
+        assert!(problems(full, &none).iter().any(|k| k == "teams.credential"));
+        let env = |name: &str| (name == super::ENV_TEAMS_APP_PASSWORD).then(|| "secret".to_owned());
+        assert!(problems(full, &env).iter().all(|k| !k.starts_with("teams.")));
+    }
+
+    #[test]
+    fn a_webhook_alone_is_notification_only() {
+        let none = |_: &str| None;
+        assert!(
+            problems("[teams]\nwebhook_url = \"https://example.invalid/hook\"\n", &none)
+                .iter()
+                .all(|k| !k.starts_with("teams."))
+        );
+        assert!(
+            problems("[teams]\nwebhook_url = \"ftp://x\"\n", &none).contains(&"teams.webhook_url".to_owned())
+        );
     }
 }
