@@ -140,12 +140,15 @@ fn reason_form(title: &str, submit: &str, verb: &str, data: Value, required: boo
         "title": title,
         "card": {
             "type": "AdaptiveCard",
-            "body": [{
-                "type": "Input.Text", "id": INPUT_REASON, "label": label, "isMultiline": true,
-                "maxLength": 500, "isRequired": required,
-                "errorMessage": "A reason is required."
-            }],
-            "actions": [{"type": "Action.Execute", "title": submit, "verb": verb, "data": data}]
+            "body": [
+                {
+                    "type": "Input.Text", "id": INPUT_REASON, "label": label, "isMultiline": true,
+                    "maxLength": 500, "isRequired": required,
+                    "errorMessage": "A reason is required."
+                },
+                // Old Teams clients ignore Action.Execute outside an ActionSet.
+                {"type": "ActionSet", "actions": [{"type": "Action.Execute", "title": submit, "verb": verb, "data": data}]}
+            ]
         }
     })
 }
@@ -309,3 +312,7 @@ mod tests {
         assert!(text.contains(entity["text"].as_str().expect("entity text")));
     }
 }
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod card_shape;

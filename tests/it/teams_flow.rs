@@ -81,7 +81,7 @@ async fn request_card_refusal_approval_grant_feed_and_expiry() {
         let actions = content["body"].as_array().expect("body").iter().find(|b| b["type"] == "ActionSet").expect("actions");
         assert_eq!(actions["actions"][0]["verb"], "approve");
         assert_eq!(actions["actions"][1]["card"]["body"][0]["type"], "Input.Text");
-        assert_eq!(actions["actions"][1]["card"]["actions"][0]["verb"], "deny");
+        assert_eq!(actions["actions"][1]["card"]["body"][1]["actions"][0]["verb"], "deny");
         // Approvers are mentioned by object id, the requester never.
         let mentioned: Vec<String> = content["msteams"]["entities"]
             .as_array()
