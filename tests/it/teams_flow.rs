@@ -176,6 +176,25 @@ async fn a_request_made_on_slack_is_decided_on_teams_once() {
 }
 
 #[tokio::test]
+async fn a_request_made_on_teams_is_decided_on_slack_and_the_teams_card_follows() {
+    each_backend(&policy(), |app: TestApp| async move {
+        let id = activate(&app, "alice", "m-1", "activate global-admin 1h #INC-10 from teams").await;
+        assert_eq!(app.click("U0DAVE", "approve", &id).await.status, 200);
+        app.settle().await;
+        let request = app.request(&id).await;
+        assert_eq!((request.state, request.approvals.len()), (RequestState::Active, 1));
+        let card = app.teams_card(id.as_str());
+        assert!(card.updates >= 1 && card_content(&card).to_string().contains("Approved by dave"));
+        // The Teams click that comes too late changes nothing.
+        let answer = click(&app, "carol", "f:1", &id, "approve", json!({"requestId": id.as_str()})).await;
+        assert!(answer["value"].as_str().unwrap_or_default().contains("already"), "{answer}");
+        assert_eq!(app.request(&id).await.approvals.len(), 1);
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn reminders_are_thread_replies_and_channel_commands_are_answered_privately() {
     each_backend(&policy(), |app: TestApp| async move {
         let fake = app.fake_teams();
