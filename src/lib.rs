@@ -1,4 +1,4 @@
-//! pimbot: Privileged Identity Management for Slack and Discord.
+//! pimbot: Privileged Identity Management for Slack, Discord and Microsoft Teams.
 //!
 //! Nobody holds a powerful role all the time: people request a role with `/pim activate`,
 //! approvers decide on a card, the grant is time-bound and ended on time, and every step lands in

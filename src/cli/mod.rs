@@ -21,7 +21,7 @@ use crate::config::{self, Config};
 use crate::core::ports::SystemClock;
 use crate::core::service::Channels;
 
-/// Privileged Identity Management for Slack and Discord.
+/// Privileged Identity Management for Slack, Discord and Microsoft Teams.
 #[derive(Debug, Parser)]
 #[command(name = "pimbot", version, about)]
 pub struct Cli {
