@@ -60,6 +60,50 @@ pub fn package(app_id: &str, domain: Option<&str>) -> anyhow::Result<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// The limits of the v1.17 manifest schema that a hand edit could break (the schema file
+    /// itself is not vendored).
+    #[test]
+    fn the_shipped_manifest_keeps_the_schema_limits() {
+        let m: Value = serde_json::from_str(MANIFEST).expect("json");
+        for key in
+            ["manifestVersion", "version", "id", "developer", "name", "description", "icons", "accentColor"]
+        {
+            assert!(!m[key].is_null(), "required: {key}");
+        }
+        assert!(
+            m["$schema"]
+                .as_str()
+                .is_some_and(|s| s.contains(&format!("/v{}/", m["manifestVersion"].as_str().unwrap_or("-"))))
+        );
+        let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+        assert!(len(&m["name"]["short"]) <= 30 && len(&m["name"]["full"]) <= 100);
+        assert!(len(&m["description"]["short"]) <= 80 && len(&m["description"]["full"]) <= 4000);
+        assert!(len(&m["developer"]["name"]) <= 32);
+        let color = m["accentColor"].as_str().unwrap_or_default();
+        assert!(
+            color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit())
+        );
+        let bots = m["bots"].as_array().expect("bots");
+        assert_eq!(bots.len(), 1);
+        assert!(
+            bots[0]["scopes"]
+                .as_array()
+                .expect("scopes")
+                .iter()
+                .all(|s| ["team", "personal", "groupChat"].contains(&s.as_str().unwrap_or("")))
+        );
+        let lists = bots[0]["commandLists"].as_array().expect("command lists");
+        assert!(lists.len() <= 3);
+        for list in lists {
+            let commands = list["commands"].as_array().expect("commands");
+            assert!(commands.len() <= 10);
+            for c in commands {
+                assert!(len(&c["title"]) <= 32 && len(&c["description"]) <= 128, "{c}");
+            }
+        }
+        assert!(is_guid(m["id"].as_str().unwrap_or_default()));
+    }
+
     #[test]
     fn the_app_id_must_be_a_guid_and_fills_both_places() {
         assert!(manifest("not-a-guid", None).is_err());

@@ -3,7 +3,8 @@
 //! click refused, the approver's click answered with the updated card and the card replaced
 //! for everyone (`PUT`), the grant, the feed, expiry; deny with a reason; a request made on
 //! Slack decided on Teams once; SLA reminders as thread replies; commands in a channel answered
-//! privately; break-glass alarms acknowledged on Teams with a reason; rate limits.
+//! privately; break-glass alarms acknowledged on Teams with a reason; the approver's MFA
+//! step-up link shown only to the clicker.
 
 use std::future::Future;
 use std::time::Duration as StdDuration;
@@ -292,6 +293,40 @@ async fn a_break_glass_alarm_reaches_teams_and_is_acknowledged_there_with_a_reas
         app.advance(Duration::minutes(4));
         app.settle().await;
         assert_eq!(app.teams_channel(ALERTS).len(), 2, "no more pages");
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn on_teams_the_approve_click_answers_with_the_approvers_step_up_link() {
+    use crate::support::identity::{ALICE_OID, CAROL_OID, POLICY, link_in, sign_in};
+    use pimbot::testing::{Scenario, TeamsUser};
+    each_backend(POLICY, |app: TestApp| async move {
+        let (reply, id) = app.activate("U0ALICE", "global-admin 1h rotate leaked secret").await;
+        let page = sign_in(&app, &link_in(&reply.text()), Scenario::person(ALICE_OID, "alice")).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        app.settle().await;
+        let card = app.teams_card(id.as_str());
+        let carol = TeamsUser::new("carol", CAROL_OID);
+        let invoke = app.fake_teams().invoke(
+            &carol,
+            "f:1",
+            &card.conversation,
+            &card.id,
+            "approve",
+            json!({"requestId": id.as_str()}),
+        );
+        let (status, answer) = app.teams_send(&invoke).await;
+        assert_eq!(status, 200);
+        let text = answer["value"].as_str().unwrap_or_default().to_owned();
+        assert!(text.contains("needs a fresh MFA sign-in"), "only the clicker sees the link: {answer}");
+        assert_eq!(app.request(&id).await.approvals.len(), 0, "the click alone approves nothing");
+        let page = sign_in(&app, &link_in(&text), Scenario::person(CAROL_OID, "carol@contoso.com")).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Active);
+        assert!(card_content(&app.teams_card(id.as_str())).to_string().contains("Approved by carol"));
         app.stop().await;
     })
     .await;
