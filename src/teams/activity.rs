@@ -143,6 +143,13 @@ impl Activity {
         let action = self.value.as_ref()?.get("action")?;
         Some((action.get("verb")?.as_str()?, action.get("data").unwrap_or(&Value::Null)))
     }
+
+    /// The verb and data of an `Action.Submit` fallback: a message whose `value` holds the
+    /// action's data with its `verb` and the card's inputs.
+    pub fn submitted_action(&self) -> Option<(&str, &Value)> {
+        let value = self.value.as_ref()?;
+        Some((value.get("verb")?.as_str()?, value))
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 //! - `invoke` `adaptiveCard/action`: Approve, Deny (reason from the card's input) and the
 //!   alarm's Acknowledge (reason required). The answer is HTTP 200 with the outcome in the body:
 //!   the card as it now stands for the clicker (everyone else's copy is updated by the outbox's
-//!   `PUT`), or a message only the clicker sees for a refusal.
+//!   `PUT`), or a message only the clicker sees for a refusal. Clients without Universal
+//!   Actions send the `Action.Submit` fallback as a message with the verb in `value`; it is
+//!   handled the same way, and its outcome told in the personal chat.
 //!
 //! The actor is always `from.aadObjectId`, matched against `[[person]] object_id`; nothing in
 //! the card's data names who clicked.
@@ -107,9 +109,24 @@ pub async fn handle_activity(State(app): State<AppState>, headers: HeaderMap, bo
     };
     let user = ChatUser::teams(oid);
     if is_action {
-        return Json(action(&app, &user, &activity).await).into_response();
+        let answer = match activity.action() {
+            Some((verb, data)) => action(&app, &user, verb, data).await,
+            None => render::invoke_message("⚠️ Unknown action."),
+        };
+        return Json(answer).into_response();
     }
-    if activity.kind == "message" {
+    if let Some((verb, data)) = activity.submitted_action().filter(|_| activity.kind == "message") {
+        // A client without Universal Actions fell back to Action.Submit: same checks, and the
+        // outcome comes as a private message (everyone's card is updated by the outbox anyway).
+        let answer = action(&app, &user, verb, data).await;
+        let text = match answer["value"].as_str() {
+            Some(message) => message.to_owned(),
+            None => "✅ Done; the card shows the decision.".to_owned(),
+        };
+        if let Err(e) = app.service.tell_user(Platform::Teams, &user.id, &text).await {
+            tracing::error!(error = %e, "could not queue a Teams reply");
+        }
+    } else if activity.kind == "message" {
         let reply = command_reply(&app, &user, &activity.command_text()).await;
         if let Err(e) = app.service.tell_user(Platform::Teams, &user.id, &reply).await {
             tracing::error!(error = %e, "could not queue a Teams reply");
@@ -166,11 +183,8 @@ fn data_str<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
     data.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Answers an `Action.Execute` click.
-async fn action(app: &AppState, user: &ChatUser, activity: &Activity) -> Value {
-    let Some((verb, data)) = activity.action() else {
-        return render::invoke_message("⚠️ Unknown action.");
-    };
+/// Answers a click on `verb` with the card's `data` (and inputs).
+async fn action(app: &AppState, user: &ChatUser, verb: &str, data: &Value) -> Value {
     let reason = data_str(data, INPUT_REASON).map(str::to_owned);
     match (verb, data_str(data, "requestId"), data_str(data, "alarmId")) {
         (VERB_APPROVE, Some(id), _) => {

@@ -132,6 +132,17 @@ fn adaptive_card(body: Vec<Value>, mentions: Mentions) -> Value {
     card
 }
 
+/// An `Action.Execute` with an `Action.Submit` fallback for clients without Universal Actions
+/// (the submit arrives as a message whose `value` carries the verb).
+fn execute(title: &str, verb: &str, data: &Value) -> Value {
+    let mut submit_data = data.clone();
+    submit_data["verb"] = json!(verb);
+    json!({
+        "type": "Action.Execute", "title": title, "verb": verb, "data": data,
+        "fallback": {"type": "Action.Submit", "title": title, "data": submit_data}
+    })
+}
+
 /// A reason form behind a button: `title` opens it, `submit` sends `verb` with `data` and the
 /// typed reason.
 fn reason_form(title: &str, submit: &str, verb: &str, data: Value, required: bool, label: &str) -> Value {
@@ -147,7 +158,7 @@ fn reason_form(title: &str, submit: &str, verb: &str, data: Value, required: boo
                     "errorMessage": "A reason is required."
                 },
                 // Old Teams clients ignore Action.Execute outside an ActionSet.
-                {"type": "ActionSet", "actions": [{"type": "Action.Execute", "title": submit, "verb": verb, "data": data}]}
+                {"type": "ActionSet", "actions": [execute(submit, verb, &data)]}
             ]
         }
     })
@@ -182,7 +193,7 @@ pub fn card(view: &CardView) -> Value {
             }
             let data = json!({"requestId": view.request_id.as_str()});
             body.push(json!({"type": "ActionSet", "actions": [
-                {"type": "Action.Execute", "title": "Approve", "verb": VERB_APPROVE, "data": data, "style": "positive"},
+                execute("Approve", VERB_APPROVE, &data),
                 reason_form("Deny…", "Deny", VERB_DENY, data, false, "Reason for denying (optional)"),
             ]}));
         }

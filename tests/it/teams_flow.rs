@@ -177,6 +177,31 @@ async fn a_request_made_on_slack_is_decided_on_teams_once() {
 }
 
 #[tokio::test]
+async fn an_action_submit_fallback_is_decided_like_a_click() {
+    each_backend(&policy(), |app: TestApp| async move {
+        let id = activate(&app, "alice", "m-1", "activate global-admin 1h #INC-11 old client").await;
+        let fake = app.fake_teams();
+        let submit = |who: &str, n: &str| {
+            let mut m = fake.channel_message(&user(who), APPROVERS, n, "");
+            m["text"] = Value::Null;
+            m["entities"] = json!([]);
+            m["value"] = json!({"verb": "approve", "requestId": id.as_str()});
+            m
+        };
+        assert_eq!(app.teams_send(&submit("alice", "s-1")).await.0, 200);
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Pending, "the requester still cannot approve");
+        assert!(app.teams_dms("alice").iter().any(|m| text_of(m).contains("your own request")));
+        assert_eq!(app.teams_send(&submit("carol", "s-2")).await.0, 200);
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Active);
+        assert!(card_content(&app.teams_card(id.as_str())).to_string().contains("Approved by carol"));
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_request_made_on_teams_is_decided_on_slack_and_the_teams_card_follows() {
     each_backend(&policy(), |app: TestApp| async move {
         let id = activate(&app, "alice", "m-1", "activate global-admin 1h #INC-10 from teams").await;
