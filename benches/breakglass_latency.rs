@@ -83,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
         policy_source: None,
         admin_token: None,
         discord: None,
+        teams: None,
         oidc: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -64,6 +64,31 @@ pub struct DiscordParts {
     pub channels: Channels,
 }
 
+/// Teams settings the running app needs (`[teams]`).
+#[derive(Clone, Debug)]
+pub enum TeamsParts {
+    /// A bot over the Bot Framework.
+    Bot(Box<TeamsBotParts>),
+    /// Notification-only: the feed and alarms to a Workflows webhook.
+    Webhook {
+        /// The webhook URL (it carries its own signature).
+        url: SecretString,
+    },
+}
+
+/// A Teams bot's settings.
+#[derive(Clone, Debug)]
+pub struct TeamsBotParts {
+    /// App id, tenant and credential.
+    pub bot: crate::teams::BotIdentity,
+    /// The Bot Framework's OpenID metadata document.
+    pub openid_metadata_url: String,
+    /// Connector base until a conversation's own `serviceUrl` is known.
+    pub service_url: String,
+    /// Channels (conversation ids).
+    pub channels: Channels,
+}
+
 /// Break-glass monitoring settings the running app needs (`[break_glass_monitor]`).
 #[derive(Clone)]
 pub struct BreakGlassParts {
@@ -139,6 +164,8 @@ pub struct Parts {
     pub admin_token: Option<SecretString>,
     /// Discord, when enabled.
     pub discord: Option<DiscordParts>,
+    /// Teams, when enabled.
+    pub teams: Option<TeamsParts>,
     /// Break-glass monitoring, when configured.
     pub break_glass: Option<BreakGlassParts>,
     /// Sign-ins with the OpenID provider, when configured.
@@ -287,9 +314,64 @@ pub async fn start_with(
             verifier: crate::discord::verify::DiscordVerifier { verifier, clock: parts.clock.clone() },
         });
     }
+    // Teams mentions need display names from the policy, which the service owns; the sender
+    // reads it once the service exists.
+    let service_cell: Arc<std::sync::OnceLock<std::sync::Weak<AccessService>>> = Default::default();
+    let mut teams_state = None;
+    match &parts.teams {
+        Some(TeamsParts::Bot(bot)) => {
+            let connector =
+                Arc::new(crate::teams::Connector::new(bot.bot.clone()).context("building the Teams client")?);
+            let cell = service_cell.clone();
+            let name_of: crate::teams::sender::NameOf = Arc::new(move |oid: &str| {
+                cell.get()
+                    .and_then(std::sync::Weak::upgrade)
+                    .and_then(|s| {
+                        s.policy()
+                            .people
+                            .iter()
+                            .find(|p| p.object_id.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(oid)))
+                            .map(|p| p.id.to_string())
+                    })
+                    .unwrap_or_else(|| "approver".into())
+            });
+            senders.push(Arc::new(crate::teams::TeamsSender::new(
+                connector,
+                parts.store.clone(),
+                &bot.service_url,
+                name_of,
+            )));
+            channels.push(bot.channels.clone());
+            let http = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .context("building the Bot Framework key client")?;
+            teams_state = Some(crate::teams::TeamsState {
+                auth: Arc::new(crate::teams::auth::BotAuth::new(
+                    http,
+                    &bot.openid_metadata_url,
+                    &bot.bot.app_id,
+                    parts.clock.clone(),
+                )),
+                tenant_id: bot.bot.tenant_id.clone(),
+            });
+        }
+        Some(TeamsParts::Webhook { url }) => {
+            senders.push(Arc::new(
+                crate::teams::WebhookSender::new(url.clone()).context("building the webhook client")?,
+            ));
+            channels.push(Channels {
+                platform: Platform::Teams,
+                approver: crate::teams::webhook::WEBHOOK_APPROVER.into(),
+                feed: crate::teams::webhook::WEBHOOK_FEED.into(),
+                alert: crate::teams::webhook::WEBHOOK_ALERT.into(),
+            });
+        }
+        None => {}
+    }
     crate::metrics::install();
     let platforms: Vec<&'static str> =
-        channels.iter().map(|c| if c.platform == Platform::Slack { "slack" } else { "discord" }).collect();
+        channels.iter().map(|c| c.platform.as_str()).collect();
     let directory_name = parts.directory.name();
     crate::metrics::catalog::register(&parts.policy, directory_name, &platforms);
     let store: Arc<dyn Store> = Arc::new(crate::storage::InstrumentedStore::new(parts.store));
@@ -320,6 +402,7 @@ pub async fn start_with(
         service = service.with_identity(identity);
     }
     let service = Arc::new(service);
+    let _ = service_cell.set(Arc::downgrade(&service));
     let azure_monitor = parts
         .break_glass
         .as_ref()
@@ -366,6 +449,7 @@ pub async fn start_with(
         slack: slack_state,
         admin,
         discord: discord_state,
+        teams: teams_state,
         azure_monitor,
         oidc,
     };

@@ -1,11 +1,11 @@
-//! pimbot: Privileged Identity Management for Slack and Discord.
+//! pimbot: Privileged Identity Management for Slack, Discord and Microsoft Teams.
 //!
 //! Nobody holds a powerful role all the time: people request a role with `/pim activate`,
 //! approvers decide on a card, the grant is time-bound and ended on time, and every step lands in
 //! a hash-chained audit trail.
 //!
 //! Layers, outermost first:
-//! - `http`, `slack`, `discord`, `webhooks` (Azure Monitor break-glass alerts), `signins` (Graph
+//! - `http`, `slack`, `discord`, `teams`, `webhooks` (Azure Monitor break-glass alerts), `signins` (Graph
 //!   sign-in poller): adapters. They verify signatures on raw bytes, parse platform payloads
 //!   into [`core::command::Command`]s and render [`core::view`]s.
 //! - `core`: pure rules and the use cases (`core::service`), talking to the world only through
@@ -41,6 +41,7 @@ pub mod scheduler;
 pub mod signins;
 pub mod slack;
 pub mod storage;
+pub mod teams;
 pub mod telemetry;
 #[cfg(feature = "demo")]
 pub mod testing;

@@ -83,6 +83,9 @@ type Limiter = RateLimiter<
 struct Cached {
     metadata: ProviderMetadata,
     keys: JwkSet,
+    /// Per `kid`, the channels the Bot Framework endorses the key for (its `endorsements`
+    /// member, which `JwkSet` does not keep).
+    endorsements: std::collections::HashMap<String, Vec<String>>,
     fetched_at: DateTime<Utc>,
 }
 
@@ -155,6 +158,13 @@ impl KeyCache {
         }
     }
 
+    /// The `endorsements` of the cached key `kid` (the Bot Framework's channel ids); empty when
+    /// the key has none or is not cached.
+    pub async fn endorsements(&self, kid: &str) -> Vec<String> {
+        let cached = self.cached.lock().await;
+        cached.as_ref().and_then(|c| c.endorsements.get(kid).cloned()).unwrap_or_default()
+    }
+
     async fn current(&self) -> Result<Cached, AuthError> {
         let mut cached = self.cached.lock().await;
         let now = self.clock.now();
@@ -178,8 +188,21 @@ impl KeyCache {
 
     async fn fetch(&self) -> Result<Cached, AuthError> {
         let metadata: ProviderMetadata = self.get_json(&self.metadata_url).await?;
-        let keys: JwkSet = self.get_json(&metadata.jwks_uri).await?;
-        Ok(Cached { metadata, keys, fetched_at: self.clock.now() })
+        let raw: serde_json::Value = self.get_json(&metadata.jwks_uri).await?;
+        let endorsements = raw["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| {
+                let kid = k["kid"].as_str()?.to_owned();
+                let channels =
+                    k["endorsements"].as_array()?.iter().filter_map(|e| e.as_str().map(str::to_owned));
+                Some((kid, channels.collect()))
+            })
+            .collect();
+        let keys: JwkSet = serde_json::from_value(raw)
+            .map_err(|e| AuthError::Provider(format!("reading {}: {e}", metadata.jwks_uri)))?;
+        Ok(Cached { metadata, keys, endorsements, fetched_at: self.clock.now() })
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, AuthError> {

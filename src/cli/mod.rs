@@ -12,6 +12,7 @@ mod globals;
 mod governance;
 mod outbox;
 mod revoke;
+mod teams;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,7 +41,7 @@ Exit codes:
   0 ok, 1 runtime failure (database, network, directory), 2 usage error,
   3 invalid config or policy, 4 a check failed (check --online, audit verify), 5 drift found.";
 
-/// Privileged Identity Management for Slack and Discord.
+/// Privileged Identity Management for Slack, Discord and Microsoft Teams.
 #[derive(Debug, Parser)]
 #[command(name = "pimbot", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -150,6 +151,12 @@ pub enum Cmd {
     },
     /// Print the manual page (roff): `pimbot man > pimbot.1 && man ./pimbot.1`.
     Man,
+    /// Teams chores (the app package).
+    Teams {
+        /// What to do.
+        #[command(subcommand)]
+        action: teams::TeamsCmd,
+    },
 }
 
 /// Runs the parsed command line.
@@ -222,6 +229,10 @@ async fn dispatch(globals: &Globals, cmd: Cmd) -> anyhow::Result<ExitCode> {
             clap_mangen::Man::new(Cli::command()).render(&mut out)?;
             write_stdout(&out)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Teams { action } => {
+            let (config, _) = globals.load_valid()?;
+            teams::run(&config, action).await.map(|()| ExitCode::SUCCESS)
         }
     }
 }
@@ -329,6 +340,7 @@ async fn serve(globals: &Globals) -> anyhow::Result<ExitCode> {
         policy_source: Some(source),
         admin_token: config.server.admin_token.clone(),
         discord: config.discord().map(discord::parts).transpose()?,
+        teams: config.teams().map(teams::parts).transpose()?,
         break_glass: app::BreakGlassParts::from_config(&config),
         oidc: app::OidcParts::from_config(&config)?,
     };
@@ -384,6 +396,9 @@ pub(crate) fn all_channels(config: &Config) -> Vec<Channels> {
             &d.feed_channel,
             &d.alert_channel,
         ));
+    }
+    if let Some(t) = config.teams() {
+        out.push(teams::channels(t));
     }
     out
 }

@@ -48,6 +48,9 @@ pub struct Config {
     /// `[discord]`: present to enable Discord.
     #[serde(default)]
     pub discord: Option<DiscordConfig>,
+    /// `[teams]`: present to enable Microsoft Teams (a bot, or a notification-only webhook).
+    #[serde(default)]
+    pub teams: Option<super::teams::TeamsConfig>,
     /// `[directory]`: where grants are made and eligibility comes from (static when omitted).
     #[serde(default)]
     pub directory: DirectoryConfig,

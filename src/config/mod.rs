@@ -19,6 +19,7 @@ pub mod identity;
 mod resolve;
 mod resolve_mfa;
 pub mod summary;
+pub mod teams;
 pub mod tier;
 pub mod validate;
 
@@ -171,6 +172,11 @@ impl Config {
         self.discord.as_ref()
     }
 
+    /// `[teams]`, when Teams is enabled.
+    pub fn teams(&self) -> Option<&teams::TeamsConfig> {
+        self.teams.as_ref()
+    }
+
     /// `[break_glass_monitor]`, when break-glass sign-ins are watched.
     pub fn break_glass_monitor(&self) -> Option<&BreakGlassMonitorConfig> {
         self.break_glass_monitor.as_ref()
@@ -221,6 +227,9 @@ impl Config {
         if let Some(discord) = &mut self.discord {
             set(&mut discord.public_key, ENV_DISCORD_PUBLIC_KEY);
             set(&mut discord.bot_token, ENV_DISCORD_BOT_TOKEN);
+        }
+        if let Some(teams) = &mut self.teams {
+            teams.apply_env(env);
         }
         if let Some(monitor) = &mut self.break_glass_monitor {
             set(&mut monitor.webhook_token, ENV_BREAK_GLASS_WEBHOOK_TOKEN);

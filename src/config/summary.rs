@@ -43,6 +43,22 @@ pub fn summary(config: &Config, policy: &Policy) -> String {
         ),
         None => line(&mut out, "discord: disabled".into()),
     }
+    match config.teams() {
+        Some(t) if t.webhook_only() => {
+            line(&mut out, "teams: notification-only (feed and alarms to a Workflows webhook)".into())
+        }
+        Some(t) => line(
+            &mut out,
+            format!(
+                "teams: enabled, bot {} in tenant {}, credential {}; {}",
+                t.app_id.as_deref().unwrap_or("?"),
+                t.tenant_id.as_deref().unwrap_or("?"),
+                t.credential_source().map(|c| c.kind().as_str()).unwrap_or("?"),
+                channels(&t.approver_channel, &t.feed_channel, &t.alert_channel)
+            ),
+        ),
+        None => line(&mut out, "teams: disabled".into()),
+    }
     let dir = &config.directory;
     let kind = match dir.kind {
         DirectoryKind::Static => "static (grants are recorded only)".to_owned(),

@@ -116,6 +116,9 @@ impl Config {
         self.check_database(p);
         self.check_slack(p);
         self.check_discord(p);
+        if let Some(teams) = &self.teams {
+            teams.check(p);
+        }
         self.check_directory(p);
         self.audit.check(p);
         self.check_formats(p);

@@ -95,6 +95,8 @@ pub enum Platform {
     Slack,
     /// Discord (HTTP interactions + REST).
     Discord,
+    /// Microsoft Teams (Bot Framework activities + Connector REST).
+    Teams,
 }
 
 impl Platform {
@@ -103,6 +105,7 @@ impl Platform {
         match self {
             Platform::Slack => "slack",
             Platform::Discord => "discord",
+            Platform::Teams => "teams",
         }
     }
 
@@ -111,6 +114,7 @@ impl Platform {
         match s {
             "slack" => Some(Platform::Slack),
             "discord" => Some(Platform::Discord),
+            "teams" => Some(Platform::Teams),
             _ => None,
         }
     }
@@ -141,6 +145,11 @@ impl ChatUser {
     pub fn discord(id: impl Into<String>) -> Self {
         Self { platform: Platform::Discord, id: id.into() }
     }
+
+    /// A Teams user, named by their Entra object id (`from.aadObjectId`), lower case.
+    pub fn teams(object_id: impl Into<String>) -> Self {
+        Self { platform: Platform::Teams, id: object_id.into().to_ascii_lowercase() }
+    }
 }
 
 #[cfg(test)]
@@ -157,7 +166,7 @@ mod tests {
 
     #[test]
     fn platform_round_trips() {
-        for p in [Platform::Slack, Platform::Discord] {
+        for p in [Platform::Slack, Platform::Discord, Platform::Teams] {
             assert_eq!(Platform::parse(p.as_str()), Some(p));
         }
         assert_eq!(Platform::parse("irc"), None);

@@ -81,6 +81,8 @@ impl Person {
         match platform {
             Platform::Slack => self.slack.as_deref(),
             Platform::Discord => self.discord.as_deref(),
+            // Teams names people by their Entra object id (`from.aadObjectId`): no chat id to keep.
+            Platform::Teams => self.object_id.as_deref(),
         }
     }
 }
@@ -323,7 +325,11 @@ impl Policy {
 
     /// The person behind a chat identity.
     pub fn person_by_chat(&self, user: &ChatUser) -> Option<&Person> {
-        self.people.iter().find(|p| p.chat_id(user.platform) == Some(user.id.as_str()))
+        self.people.iter().find(|p| match (user.platform, p.chat_id(user.platform)) {
+            // Object ids are GUIDs; the policy may spell them in either case.
+            (Platform::Teams, Some(id)) => id.eq_ignore_ascii_case(&user.id),
+            (_, id) => id == Some(user.id.as_str()),
+        })
     }
 
     /// Resolves a chat identity, refusing strangers with a clear message.

@@ -323,6 +323,15 @@ pub trait Store: Send + Sync {
     async fn gauge_counts(&self) -> Result<GaugeCounts> {
         Err(super::error::Error::Internal(anyhow::anyhow!("gauge_counts is not supported")))
     }
+    /// How a chat platform reaches a user or channel (`key`), as last learned.
+    async fn conversation_ref(&self, _key: &str) -> Result<Option<ConversationRef>> {
+        Ok(None)
+    }
+    /// Records (or replaces) how a chat platform reaches a user or channel. Fields left `None`
+    /// keep their stored value.
+    async fn remember_conversation(&self, _conversation: &ConversationRef) -> Result<()> {
+        Err(super::error::Error::Internal(anyhow::anyhow!("remember_conversation is not supported")))
+    }
 }
 
 /// What [`Store::gauge_counts`] reads, for the metrics gauges.
@@ -353,6 +362,22 @@ pub struct SinkCursor {
     pub attempts: i32,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
+}
+
+/// How a chat platform that needs an address per conversation (Teams) reaches a user or a
+/// channel, learned from its inbound traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRef {
+    /// `user:<id>` or `channel:<id>`.
+    pub key: String,
+    /// The conversation to post into (a user's personal chat), when known.
+    pub conversation_id: Option<String>,
+    /// The base URL replies go to (Teams `serviceUrl`).
+    pub service_url: String,
+    /// The platform's own id of the user (Teams `29:…`), to open a personal chat.
+    pub user_id: Option<String>,
+    /// When it was learned.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// What the directory needs to make or end an assignment.

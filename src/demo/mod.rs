@@ -58,6 +58,7 @@ pub async fn run() -> anyhow::Result<()> {
         policy_source: None,
         admin_token: None,
         discord: None,
+        teams: None,
         break_glass: app::BreakGlassParts::from_config(&config),
         oidc: app::OidcParts::from_config(&config)?,
     };

@@ -48,6 +48,8 @@ pub struct AppState {
     pub admin: Option<admin::AdminState>,
     /// Present when `[discord]` is configured.
     pub discord: Option<crate::discord::DiscordState>,
+    /// Present when `[teams]` runs a bot.
+    pub teams: Option<crate::teams::TeamsState>,
     /// Present when `[break_glass_monitor]` is configured.
     pub azure_monitor: Option<crate::webhooks::AzureMonitorState>,
     /// Present when `[oidc]` is configured (identity links and MFA step-up).
@@ -97,6 +99,11 @@ pub fn router_for(state: AppState, surface: Surface) -> Router {
                 crate::discord::verify::require_signature,
             ));
         app = app.merge(discord_routes);
+    }
+    if state.teams.is_some() {
+        // Authenticated inside the handler: the token's `serviceurl` is checked against the
+        // activity's own `serviceUrl`, so the body must be read first.
+        app = app.route("/teams/messages", post(crate::teams::inbound::handle_activity));
     }
     if state.oidc.is_some() {
         app = app

@@ -21,6 +21,7 @@ mod rows;
 mod sqlite;
 pub mod status;
 mod store_impl;
+mod teams;
 
 use std::sync::Arc;
 

@@ -361,6 +361,14 @@ impl Store for SqlStore {
         self.put_off_sink(name, due_at, error).await
     }
 
+    async fn conversation_ref(&self, key: &str) -> Result<Option<crate::core::ports::ConversationRef>> {
+        self.load_conversation(key).await
+    }
+
+    async fn remember_conversation(&self, conversation: &crate::core::ports::ConversationRef) -> Result<()> {
+        self.store_conversation(conversation).await
+    }
+
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         let head: HeadRow = on_db!(self, pool => sqlx::query_as(q::AUDIT_HEAD).fetch_one(pool).await)
             .map_err(db("loading the audit head"))?;

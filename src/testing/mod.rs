@@ -5,7 +5,8 @@
 //! OpenID provider ([`FakeOidc`]) with the client authentication both fakes check
 //! ([`fake_client_auth`]) and the fixed test keys ([`keys`]); rows for seeding a store
 //! directly ([`seed`]); a fake audit collector ([`fake_audit_webhook`]); the audit key of tests
-//! and the demo ([`audit`]).
+//! and the demo ([`audit`]); a fake Bot Framework for Teams ([`FakeTeams`]) and the Teams
+//! client's tokens and activities ([`teams_client`]).
 //!
 //! Nothing here is used by `pimbot serve`. The module exists only with the `demo` feature
 //! (on by default), which compiles what `pimbot demo` runs: the fake Slack Web API, the signed
@@ -37,10 +38,14 @@ mod fake_slack_history;
 #[cfg(feature = "testing")]
 pub mod fake_slack_socket;
 mod fake_slack_state;
+#[cfg(feature = "testing")]
+pub mod fake_teams;
 pub mod keys;
 #[cfg(feature = "testing")]
 pub mod seed;
 pub mod signing;
+#[cfg(feature = "testing")]
+pub mod teams_client;
 
 #[cfg(feature = "testing")]
 pub use fake_discord::{DiscordCall, FAKE_DISCORD_TOKEN, FakeDiscord};
@@ -53,3 +58,9 @@ pub use fake_slack::{FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, Hold, SlackCall}
 #[cfg(feature = "testing")]
 pub use fake_slack_socket::FakeSlackSocket;
 pub use fake_slack_state::FakeMessage;
+#[cfg(feature = "testing")]
+pub use fake_teams::{
+    FAKE_TEAMS_APP_ID, FAKE_TEAMS_APP_PASSWORD, FAKE_TEAMS_TENANT, FakeTeams, TeamsMessage,
+};
+#[cfg(feature = "testing")]
+pub use teams_client::{SignWith, TeamsUser, TokenSpec};

@@ -42,4 +42,7 @@ mod store;
 mod store_identity;
 mod store_invariants;
 mod store_outbox;
+mod teams_auth;
+mod teams_extras;
+mod teams_flow;
 mod user_text;

@@ -120,6 +120,8 @@ impl AccessService {
             match user.platform {
                 crate::core::ids::Platform::Slack => person.slack = Some(user.id.clone()),
                 crate::core::ids::Platform::Discord => person.discord = Some(user.id.clone()),
+                // A Teams account is its directory account: the object id is already the person's.
+                crate::core::ids::Platform::Teams => {}
             }
             person
         }))

@@ -134,6 +134,8 @@ pub struct TestApp {
     pub socket: Option<FakeSlackSocket>,
     /// The fake OpenID provider, when the policy has an `{oidc}` placeholder.
     pub oidc: Option<FakeOidc>,
+    /// The fake Bot Framework, when started with Teams.
+    pub teams: Option<pimbot::testing::FakeTeams>,
 }
 
 /// Bearer token of the test app's `POST /admin/reload`.
@@ -166,7 +168,8 @@ impl TestApp {
                 &Some(dc::ALERTS.into()),
             ),
         };
-        let mut app = Self::spawn_inner(db, policy, Some(parts), None, false).await;
+        let mut app =
+            Self::spawn_inner(db, policy, Some(parts), None, false, super::teams::TeamsMode::Off).await;
         let driver = DiscordDriver::new(&format!("http://{}", app.running.addr), app.clock.clone());
         app.discord = Some((fake, driver));
         app
@@ -184,13 +187,13 @@ impl TestApp {
 
     /// Starts pimbot on `db` with the given policy TOML.
     pub async fn spawn_with(db: TestDb, policy_toml: &str) -> Self {
-        Self::spawn_inner(db, policy_toml, None, None, false).await
+        Self::spawn_inner(db, policy_toml, None, None, false, super::teams::TeamsMode::Off).await
     }
 
     /// Starts pimbot on `db` with [`POLICY`], Slack over Socket Mode (one connection) against
     /// a fake endpoint, and no Slack HTTP routes.
     pub async fn spawn_socket_mode(db: TestDb) -> Self {
-        Self::spawn_inner(db, POLICY, None, None, true).await
+        Self::spawn_inner(db, POLICY, None, None, true, super::teams::TeamsMode::Off).await
     }
 
     /// The fake Socket Mode endpoint (panics unless started with [`TestApp::spawn_socket_mode`]).
@@ -201,7 +204,29 @@ impl TestApp {
     /// Starts pimbot on `db` with the given policy TOML and, when given, a custom directory in
     /// place of the recording static one (`directory` then stays unused).
     pub async fn spawn_with_directory(db: TestDb, policy_toml: &str, make: Option<MakeDirectory>) -> Self {
-        Self::spawn_inner(db, policy_toml, None, make, false).await
+        Self::spawn_inner(db, policy_toml, None, make, false, super::teams::TeamsMode::Off).await
+    }
+
+    /// Starts pimbot on `db` with Slack and a Teams bot against a fake Bot Framework
+    /// (`support::teams`); the policy's people need `object_id`s.
+    pub async fn spawn_with_teams(db: TestDb, policy_toml: &str) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
+        Self::spawn_inner(db, policy_toml, None, None, false, super::teams::TeamsMode::Bot).await
+    }
+
+    /// Starts pimbot on `db` with Slack and Teams in notification-only mode posting to `url`.
+    pub async fn spawn_with_teams_webhook(db: TestDb, policy_toml: &str, url: &str) -> Self {
+        Self::spawn_inner(
+            db,
+            policy_toml,
+            None,
+            None,
+            false,
+            super::teams::TeamsMode::Webhook(url.to_owned()),
+        )
+        .await
     }
 
     async fn spawn_inner(
@@ -210,6 +235,7 @@ impl TestApp {
         discord: Option<DiscordParts>,
         make: Option<MakeDirectory>,
         socket_mode: bool,
+        teams: super::teams::TeamsMode,
     ) -> Self {
         let fake = FakeSlack::start().await;
         let socket = if socket_mode {
@@ -242,6 +268,16 @@ impl TestApp {
             (policy_toml.to_owned(), None)
         };
         let policy_toml = policy_toml.as_str();
+        let (teams, teams_parts) = match teams {
+            super::teams::TeamsMode::Bot => {
+                let (fake, parts) = super::teams::start(clock.clone()).await;
+                (Some(fake), Some(parts))
+            }
+            super::teams::TeamsMode::Webhook(url) => {
+                (None, Some(app::TeamsParts::Webhook { url: url.into() }))
+            }
+            super::teams::TeamsMode::Off => (None, None),
+        };
         let config = pimbot::config::from_toml_str(policy_toml).expect("test policy parses");
         let policy = config.validate(clock.now()).expect("test policy is valid");
         let directory = Arc::new(StaticDirectory::recording());
@@ -277,6 +313,7 @@ impl TestApp {
             policy_source: Some(source),
             admin_token: Some(ADMIN_TOKEN.to_owned().into()),
             discord,
+            teams: teams_parts,
             break_glass: app::BreakGlassParts::from_config(&config),
             oidc: app::OidcParts::from_config(&config).expect("oidc settings"),
         };
@@ -287,7 +324,7 @@ impl TestApp {
             clock.clone(),
             fake.response_url("C0CMD", "1"),
         );
-        Self { running, fake, clock, slack, directory, db, policy_text, discord: None, socket, oidc }
+        Self { running, fake, clock, slack, directory, db, policy_text, discord: None, socket, oidc, teams }
     }
 
     /// Replaces the policy text and asks the server to reload it over HTTP; returns the status.

@@ -1,0 +1,236 @@
+//! Teams' inbound side: `POST /teams/messages`. Every activity is authenticated first
+//! ([`super::auth`]: 401 and nothing else happens), then must come from Teams (`channelId`
+//! `msteams`) and from the bot's own tenant (403 otherwise). Teams resends a slow turn, so an
+//! activity id is acted on once (`seen_requests`, any replica).
+//!
+//! - `message`: the text, minus the bot's @mention, is a `/pim` command in the core grammar;
+//!   the reply goes through the outbox to the sender's personal chat (private, even when the
+//!   command was typed in a channel).
+//! - `invoke` `adaptiveCard/action`: Approve, Deny (reason from the card's input) and the
+//!   alarm's Acknowledge (reason required). The answer is HTTP 200 with the outcome in the body:
+//!   the card as it now stands for the clicker (everyone else's copy is updated by the outbox's
+//!   `PUT`), or a message only the clicker sees for a refusal. Clients without Universal
+//!   Actions send the `Action.Submit` fallback as a message with the verb in `value`; it is
+//!   handled the same way, and its outcome told in the personal chat.
+//!
+//! The actor is always `from.aadObjectId`, matched against `[[person]] object_id`; nothing in
+//! the card's data names who clicked.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::activity::{ADAPTIVE_CARD_ACTION, Activity, MSTEAMS};
+use super::render::{self, INPUT_REASON, VERB_ACK, VERB_APPROVE, VERB_DENY};
+use super::sender::{channel_key, user_key};
+use crate::core::command::{self, Command};
+use crate::core::ids::{AlarmId, ChatUser, Platform, RequestId};
+use crate::core::ports::ConversationRef;
+use crate::core::service::{Approved, Decision, Reply};
+use crate::core::view::CardView;
+use crate::http::AppState;
+use crate::slack::inbound::user_message;
+
+/// Usage text of `help` on Teams.
+pub const HELP: &str = "\
+**pimbot** gives you privileged roles just in time, for a bounded time, with a reason. Write to me in \
+this chat, or mention me in a channel (replies always come here):
+- `activate <role> <duration> [#TICKET] <justification>`: request a role, e.g. `activate global-admin 1h #INC-4711 rotate leaked secret`
+- `extend <role> <duration> [#TICKET] <justification>`: extend an active role
+- `roles`: the roles you can request and their rules
+- `status`: your pending requests and active roles
+- `deactivate <role>`: end an active role early
+- `cancel <request-id>`: withdraw a pending request
+- `revoke <person> <role> <reason>`: end someone's grant now (security revokers only)
+- `link`: link your account for sign-ins (a one-time link)
+- `whoami`: who pimbot takes you to be
+- `help`: this text";
+
+fn refuse(status: StatusCode, why: &str) -> Response {
+    tracing::warn!(status = status.as_u16(), reason = why, "Teams activity refused");
+    status.into_response()
+}
+
+/// `POST /teams/messages`.
+pub async fn handle_activity(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(teams) = app.teams.clone() else { return StatusCode::NOT_FOUND.into_response() };
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if authorization.is_none() {
+        return refuse(StatusCode::UNAUTHORIZED, "no Authorization header");
+    }
+    let activity: Activity = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable Teams activity");
+            return refuse(StatusCode::BAD_REQUEST, "the body is not an activity");
+        }
+    };
+    if let Err(e) = teams.auth.check(authorization, &activity.service_url, &activity.channel_id).await {
+        let status = match e.1 {
+            super::auth::Refusal::Unauthenticated => StatusCode::UNAUTHORIZED,
+            super::auth::Refusal::NotEndorsed => StatusCode::FORBIDDEN,
+        };
+        return refuse(status, &e.0);
+    }
+    if activity.channel_id != MSTEAMS {
+        return refuse(StatusCode::FORBIDDEN, "the activity does not come from Teams");
+    }
+    if !activity.tenant().is_some_and(|t| t.eq_ignore_ascii_case(&teams.tenant_id)) {
+        return refuse(StatusCode::FORBIDDEN, "the activity comes from another tenant");
+    }
+    let is_action = activity.kind == "invoke" && activity.name.as_deref() == Some(ADAPTIVE_CARD_ACTION);
+    if let Some(id) = activity.id.as_deref().filter(|_| activity.kind == "message" || is_action) {
+        match app.service.first_time(&format!("teams:activity:{id}")).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(id, "Teams resent an activity; not acting on it again");
+                return if is_action {
+                    Json(render::invoke_message("↩️ Already received; nothing was done again."))
+                        .into_response()
+                } else {
+                    StatusCode::OK.into_response()
+                };
+            }
+            Err(e) => return Json(render::invoke_message(&user_message(&e))).into_response(),
+        }
+    }
+    remember(&app, &activity).await;
+    let Some(oid) = activity.from.aad_object_id.clone().filter(|o| !o.trim().is_empty()) else {
+        // Guests from other organisations and anonymous users carry no Entra object id here.
+        return if is_action {
+            Json(render::invoke_message("⚠️ pimbot knows Teams users by their Entra account only."))
+                .into_response()
+        } else {
+            StatusCode::OK.into_response()
+        };
+    };
+    let user = ChatUser::teams(oid);
+    if is_action {
+        let answer = match activity.action() {
+            Some((verb, data)) => action(&app, &user, verb, data).await,
+            None => render::invoke_message("⚠️ Unknown action."),
+        };
+        return Json(answer).into_response();
+    }
+    if let Some((verb, data)) = activity.submitted_action().filter(|_| activity.kind == "message") {
+        // A client without Universal Actions fell back to Action.Submit: same checks, and the
+        // outcome comes as a private message (everyone's card is updated by the outbox anyway).
+        let answer = action(&app, &user, verb, data).await;
+        let text = match answer["value"].as_str() {
+            Some(message) => message.to_owned(),
+            None => "✅ Done; the card shows the decision.".to_owned(),
+        };
+        if let Err(e) = app.service.tell_user(Platform::Teams, &user.id, &text).await {
+            tracing::error!(error = %e, "could not queue a Teams reply");
+        }
+    } else if activity.kind == "message" {
+        let reply = command_reply(&app, &user, &activity.command_text()).await;
+        if let Err(e) = app.service.tell_user(Platform::Teams, &user.id, &reply).await {
+            tracing::error!(error = %e, "could not queue a Teams reply");
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+/// Learns where the Connector reaches this user and channel (best effort).
+async fn remember(app: &AppState, activity: &Activity) {
+    let now = app.service.clock().now();
+    let mut refs = Vec::new();
+    if let Some(oid) = activity.from.aad_object_id.as_deref().filter(|o| !o.is_empty()) {
+        refs.push(ConversationRef {
+            key: user_key(oid),
+            conversation_id: activity.is_personal().then(|| activity.conversation.id.clone()),
+            service_url: activity.service_url.clone(),
+            user_id: Some(activity.from.id.clone()).filter(|id| !id.is_empty()),
+            updated_at: now,
+        });
+    }
+    if let Some(channel) = activity.channel_data.channel.as_ref().filter(|c| !c.id.is_empty()) {
+        refs.push(ConversationRef {
+            key: channel_key(&channel.id),
+            conversation_id: None,
+            service_url: activity.service_url.clone(),
+            user_id: None,
+            updated_at: now,
+        });
+    }
+    for r in refs {
+        if let Err(e) = app.service.store().remember_conversation(&r).await {
+            tracing::warn!(error = %e, key = %r.key, "could not remember a Teams conversation");
+        }
+    }
+}
+
+/// Runs a typed command and words the reply.
+pub async fn command_reply(app: &AppState, user: &ChatUser, text: &str) -> String {
+    let command = match command::parse(text) {
+        // Teams has no form to open; the typed form works everywhere.
+        Ok(Command::ActivateForm) | Ok(Command::Help) => return HELP.to_owned(),
+        Ok(c) => c,
+        Err(e) => return format!("{}\n\n{HELP}", user_message(&e)),
+    };
+    match app.service.run_command(user, command).await {
+        Ok(Reply::Text(text)) => text,
+        Ok(Reply::ActivateForm(_)) => HELP.to_owned(),
+        Err(e) => user_message(&e),
+    }
+}
+
+fn data_str<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
+    data.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Answers a click on `verb` with the card's `data` (and inputs).
+async fn action(app: &AppState, user: &ChatUser, verb: &str, data: &Value) -> Value {
+    let reason = data_str(data, INPUT_REASON).map(str::to_owned);
+    match (verb, data_str(data, "requestId"), data_str(data, "alarmId")) {
+        (VERB_APPROVE, Some(id), _) => {
+            let id = RequestId(id.to_owned());
+            match app.service.approve(user, &id).await {
+                Ok(Approved::Recorded(_)) => current_card(app, &id, "✅ You approved it.").await,
+                Ok(Approved::StepUp(text)) => render::invoke_message(&text),
+                Err(e) => render::invoke_message(&user_message(&e)),
+            }
+        }
+        (VERB_DENY, Some(id), _) => {
+            let id = RequestId(id.to_owned());
+            match app.service.decide(user, &id, Decision::Deny(reason)).await {
+                Ok(_) => current_card(app, &id, "❌ You denied it.").await,
+                Err(e) => render::invoke_message(&user_message(&e)),
+            }
+        }
+        (VERB_ACK, _, Some(id)) => {
+            let id = AlarmId(id.to_owned());
+            match app.service.acknowledge(user, &id, reason.as_deref()).await {
+                Ok(_) => render::invoke_message(&format!("✅ You acknowledged alarm `{id}`.")),
+                Err(e) => render::invoke_message(&user_message(&e)),
+            }
+        }
+        (other, _, _) => {
+            tracing::warn!(verb = other, "unknown Teams card action");
+            render::invoke_message("⚠️ Unknown action.")
+        }
+    }
+}
+
+/// The card of `id` as it stands now, for the clicker; `fallback` if it cannot be built.
+async fn current_card(app: &AppState, id: &RequestId, fallback: &str) -> Value {
+    let policy = app.service.policy();
+    let now = app.service.clock().now();
+    match app.service.store().request(id).await {
+        Ok(Some(request)) => match policy.role(&request.role) {
+            Ok(role) => render::invoke_card(render::card(&CardView::build(
+                &policy,
+                role,
+                &request,
+                Platform::Teams,
+                now,
+            ))),
+            Err(_) => render::invoke_message(fallback),
+        },
+        _ => render::invoke_message(fallback),
+    }
+}

@@ -1,0 +1,127 @@
+//! The shape of Teams cards. The Adaptive Cards schema is not vendored, so these tests check
+//! the parts of it pimbot relies on: known element and action types of version 1.5 with their
+//! required properties, `Action.Execute` only inside `ActionSet`s, mentions, and the size limit.
+
+use super::*;
+use crate::core::alarm::Severity;
+use crate::core::ids::{AlarmId, RequestId};
+use crate::core::view::{AlarmStatus, AlarmView, CardStatus, CardView, PersonRef};
+
+const ELEMENTS: [&str; 4] = ["TextBlock", "FactSet", "ActionSet", "Input.Text"];
+
+fn walk_actions(actions: &Value, inside_set: bool, errors: &mut Vec<String>) {
+    for a in actions.as_array().into_iter().flatten() {
+        match a["type"].as_str() {
+            Some("Action.Execute") => {
+                if !inside_set {
+                    errors.push("Action.Execute outside an ActionSet".into());
+                }
+                if a["verb"].as_str().is_none() || a["title"].as_str().is_none() {
+                    errors.push(format!("Action.Execute without verb or title: {a}"));
+                }
+            }
+            Some("Action.ShowCard") => walk_card(&a["card"], errors),
+            other => errors.push(format!("unexpected action {other:?}")),
+        }
+    }
+}
+
+fn walk_card(card: &Value, errors: &mut Vec<String>) {
+    if card["type"] != "AdaptiveCard" {
+        errors.push(format!("not an AdaptiveCard: {card}"));
+    }
+    for e in card["body"].as_array().into_iter().flatten() {
+        let kind = e["type"].as_str().unwrap_or_default();
+        if !ELEMENTS.contains(&kind) {
+            errors.push(format!("unexpected element {kind:?}"));
+        }
+        match kind {
+            "TextBlock" if e["text"].as_str().is_none() => errors.push("TextBlock without text".into()),
+            "FactSet" => {
+                for f in e["facts"].as_array().into_iter().flatten() {
+                    if f["title"].as_str().is_none() || f["value"].as_str().is_none() {
+                        errors.push(format!("fact without title or value: {f}"));
+                    }
+                }
+            }
+            "Input.Text" if e["id"].as_str().is_none() => errors.push("Input.Text without id".into()),
+            "ActionSet" => walk_actions(&e["actions"], true, errors),
+            _ => {}
+        }
+    }
+    walk_actions(&card["actions"], false, errors);
+}
+
+fn person(name: &str, id: Option<&str>) -> PersonRef {
+    PersonRef { name: name.into(), chat_id: id.map(str::to_owned) }
+}
+
+fn view(status: CardStatus, long: bool) -> CardView {
+    let text = if long { "x".repeat(5000) } else { "rotate leaked secret".into() };
+    CardView {
+        request_id: RequestId::from("r-1"),
+        requester: person("alice", Some("oid-a")),
+        role_key: "global-admin".into(),
+        role_name: "Global Administrator".into(),
+        scope: "/".into(),
+        tier: "critical".into(),
+        duration: "1h".into(),
+        justification: text.clone(),
+        ticket: Some("INC-1".into()),
+        approvals: vec![],
+        approvals_required: 1,
+        sla: "5m".into(),
+        approvers: vec![person("carol", Some("oid-c")), person("dave", None)],
+        status: match status {
+            CardStatus::Denied { by, .. } => CardStatus::Denied { by, reason: Some(text) },
+            s => s,
+        },
+    }
+}
+
+#[test]
+fn cards_use_only_known_elements_with_their_required_properties() {
+    let statuses = [
+        CardStatus::Open,
+        CardStatus::Approved { by: vec![person("carol", Some("oid-c"))] },
+        CardStatus::Denied { by: person("dave", None), reason: None },
+        CardStatus::TimedOut,
+    ];
+    for status in statuses {
+        for long in [false, true] {
+            let card = card(&view(status.clone(), long));
+            let mut errors = Vec::new();
+            walk_card(&card, &mut errors);
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(card["version"], CARD_VERSION);
+            let size = card_activity(card.clone()).to_string().encode_utf16().count() * 2;
+            assert!(size < 80 * 1024, "a card stays under 80 KB: {size}");
+            let text = card.to_string();
+            for e in card["msteams"]["entities"].as_array().into_iter().flatten() {
+                assert_ne!(e["mentioned"]["id"], "oid-a", "never the requester");
+                assert!(
+                    text.matches(e["text"].as_str().unwrap_or("-")).count() >= 2,
+                    "mention text in the body"
+                );
+            }
+        }
+    }
+    let alarm = AlarmView {
+        alarm_id: AlarmId::from("a-1"),
+        headline: "Break-glass sign-in".into(),
+        account: "bg1@contoso.com".into(),
+        at: chrono::Utc::now(),
+        ip: Some("203.0.113.7".into()),
+        location: None,
+        app: None,
+        client: None,
+        ca_status: None,
+        succeeded: true,
+        severity: Severity::High.as_str().into(),
+        page: 2,
+        status: AlarmStatus::Open,
+    };
+    let mut errors = Vec::new();
+    walk_card(&alarm_card(&alarm), &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+}
