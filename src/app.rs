@@ -370,8 +370,7 @@ pub async fn start_with(
         None => {}
     }
     crate::metrics::install();
-    let platforms: Vec<&'static str> =
-        channels.iter().map(|c| c.platform.as_str()).collect();
+    let platforms: Vec<&'static str> = channels.iter().map(|c| c.platform.as_str()).collect();
     let directory_name = parts.directory.name();
     crate::metrics::catalog::register(&parts.policy, directory_name, &platforms);
     let store: Arc<dyn Store> = Arc::new(crate::storage::InstrumentedStore::new(parts.store));

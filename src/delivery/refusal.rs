@@ -70,6 +70,7 @@ fn display(platform: Platform) -> &'static str {
     match platform {
         Platform::Slack => "Slack",
         Platform::Discord => "Discord",
+        Platform::Teams => "Teams",
     }
 }
 

@@ -307,6 +307,14 @@ impl Store for InstrumentedStore {
     async fn extended_until(&self, person: &PersonId, role: &RoleKey) -> Result<Option<DateTime<Utc>>> {
         timed("extended_until", self.inner.extended_until(person, role)).await
     }
+
+    async fn conversation_ref(&self, key: &str) -> Result<Option<crate::core::ports::ConversationRef>> {
+        timed("conversation_ref", self.inner.conversation_ref(key)).await
+    }
+
+    async fn remember_conversation(&self, conversation: &crate::core::ports::ConversationRef) -> Result<()> {
+        timed("remember_conversation", self.inner.remember_conversation(conversation)).await
+    }
 }
 
 #[cfg(test)]

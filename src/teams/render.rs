@@ -288,7 +288,16 @@ pub fn activity(body: &MessageBody, name_of: &dyn Fn(&str) -> String) -> Value {
         MessageBody::Card(view) => card_activity(card(view)),
         MessageBody::Alarm(view) => card_activity(alarm_card(view)),
         MessageBody::Notice(notice) => notice_activity(notice, name_of),
+        MessageBody::Review(view) => summary_activity(&view.summary()),
+        MessageBody::Renewal(view) => summary_activity(&view.summary()),
     }
+}
+
+/// Access-review and renewal cards carry no buttons on Teams yet: their one-line state, and
+/// where to decide.
+fn summary_activity(summary: &str) -> Value {
+    let text = format!("{} (decide it in Slack or Discord)", escape_notice(summary));
+    json!({"type": "message", "textFormat": "markdown", "text": text})
 }
 
 /// The body of an `adaptiveCard/action` answer that replaces the clicker's card.

@@ -120,6 +120,8 @@ fn cards_use_only_known_elements_with_their_required_properties() {
         severity: Severity::High.as_str().into(),
         page: 2,
         status: AlarmStatus::Open,
+        signins: 3,
+        first_at: None,
     };
     let mut errors = Vec::new();
     walk_card(&alarm_card(&alarm), &mut errors);

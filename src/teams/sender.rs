@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use super::client::{Connector, ConnectorError};
 use super::render;
 use crate::core::ids::Platform;
-use crate::core::outbox::{DeliveryOutcome, OutgoingMessage, PostedRef, Target};
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef, Target};
 use crate::core::ports::{ChatSender, ConversationRef, Store};
 
 /// Wait after a transient failure.
@@ -194,10 +194,13 @@ impl ChatSender for TeamsSender {
 
     async fn deliver(
         &self,
-        message: &OutgoingMessage,
+        item: &OutboxItem,
         existing: Option<&PostedRef>,
         now: DateTime<Utc>,
     ) -> DeliveryOutcome {
+        // The Bot Framework takes no idempotency key, so a row in doubt is posted again: after
+        // a crash mid-post a Teams message may show twice (Slack and Discord find the first).
+        let message = &item.message;
         match self.try_deliver(message, existing, now).await {
             Ok(outcome) => outcome,
             Err(e) => {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::client::retry_after;
 use super::render;
 use crate::core::ids::Platform;
-use crate::core::outbox::{DeliveryOutcome, OutgoingMessage, PostedRef, Target};
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, PostedRef, Target};
 use crate::core::ports::ChatSender;
 use crate::core::view::MessageBody;
 
@@ -69,6 +69,8 @@ pub fn webhook_card(body: &MessageBody) -> Option<Value> {
                 "body": [{"type": "TextBlock", "text": text, "wrap": true}],
             }))
         }
+        // Reviews and renewals go to people and the approver channel, never to a webhook.
+        MessageBody::Review(_) | MessageBody::Renewal(_) => None,
     }
 }
 
@@ -91,10 +93,11 @@ impl ChatSender for WebhookSender {
 
     async fn deliver(
         &self,
-        message: &OutgoingMessage,
+        item: &OutboxItem,
         _existing: Option<&PostedRef>,
         now: DateTime<Utc>,
     ) -> DeliveryOutcome {
+        let message = &item.message;
         let for_webhook = matches!(&message.target, Target::Channel { channel } if channel == WEBHOOK_FEED || channel == WEBHOOK_ALERT);
         let Some(card) = webhook_card(&message.body).filter(|_| for_webhook) else {
             return DeliveryOutcome::Sent(None);

@@ -13,7 +13,7 @@ use axum::routing::post;
 use chrono::{Duration, Utc};
 use pimbot::auth::credential::ClientCredential;
 use pimbot::core::ids::Platform;
-use pimbot::core::outbox::{DeliveryOutcome, OutgoingMessage, Target};
+use pimbot::core::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, Target};
 use pimbot::core::ports::{ChatSender, Clock, ManualClock};
 use pimbot::core::view::{MessageBody, Notice};
 use pimbot::teams::{BotIdentity, Connector, TeamsSender};
@@ -56,7 +56,7 @@ async fn connector_failures_are_classified_and_retry_after_is_honoured() {
     let now = clock.now();
     let deliver = |text: &'static str| {
         let sender = &sender;
-        async move { sender.deliver(&feed_line(text), None, now).await }
+        async move { sender.deliver(&OutboxItem::fresh(1, feed_line(text), now), None, now).await }
     };
 
     fake.fail_next(429, Some("7"));
@@ -80,7 +80,10 @@ async fn connector_failures_are_classified_and_retry_after_is_honoured() {
     assert_eq!(fake.tokens_issued(), 1, "one app token for every call");
     // A user pimbot never talked to cannot be messaged: rejected, not retried forever.
     let dm = OutgoingMessage { target: Target::User { user: "0000".into() }, ..feed_line("x") };
-    assert!(matches!(sender.deliver(&dm, None, now).await, DeliveryOutcome::Rejected(_)));
+    assert!(matches!(
+        sender.deliver(&OutboxItem::fresh(2, dm, now), None, now).await,
+        DeliveryOutcome::Rejected(_)
+    ));
 }
 
 #[derive(Clone, Default)]

@@ -296,21 +296,25 @@ async fn a_break_glass_alarm_reaches_teams_and_is_acknowledged_there_with_a_reas
             fake.invoke(&user(who), n, &page.conversation, &page.id, "ack", data)
         };
 
+        // Not an acknowledger: refused.
+        let (_, answer) = app.teams_send(&ack("erin", "f:0", json!({"alarmId": alarm, "reason": "x"}))).await;
+        assert!(answer["value"].as_str().unwrap_or_default().contains("acknowledgers"), "{answer}");
         // No reason: refused, still paging.
-        let (_, answer) = app.teams_send(&ack("erin", "f:1", json!({"alarmId": alarm}))).await;
+        let (_, answer) = app.teams_send(&ack("carol", "f:1", json!({"alarmId": alarm}))).await;
         assert!(answer["value"].as_str().unwrap_or_default().contains("reason"), "{answer}");
         app.advance(Duration::minutes(2));
         app.settle().await;
         assert_eq!(app.teams_channel(ALERTS).len(), 2, "re-paged until acknowledged");
 
-        let (_, answer) =
-            app.teams_send(&ack("erin", "f:2", json!({"alarmId": alarm, "reason": "planned DR test"}))).await;
+        let (_, answer) = app
+            .teams_send(&ack("carol", "f:2", json!({"alarmId": alarm, "reason": "planned DR test"})))
+            .await;
         assert!(answer["value"].as_str().unwrap_or_default().contains("acknowledged"), "{answer}");
         app.settle().await;
         for page in app.teams_channel(ALERTS) {
             let content = card_content(&page).to_string();
             assert!(
-                content.contains("Acknowledged by erin") && content.contains("planned DR test"),
+                content.contains("Acknowledged by carol") && content.contains("planned DR test"),
                 "{content}"
             );
             assert!(!content.contains("Action.Execute"));
