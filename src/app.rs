@@ -94,6 +94,8 @@ pub struct OidcParts {
     pub settings: crate::auth::oidc::OidcSettings,
     /// `[oidc] require_link`.
     pub require_link: bool,
+    /// `[ui]`: the web view, whose viewers sign in through `[oidc]`.
+    pub ui: Option<crate::ui::UiParts>,
 }
 
 impl OidcParts {
@@ -114,6 +116,7 @@ impl OidcParts {
                 public_url: oidc.public_url.clone(),
             },
             require_link: oidc.require_link,
+            ui: crate::ui::UiParts::from_config(config)?,
         }))
     }
 }
@@ -276,6 +279,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         service = service.with_repage_every(bg.repage_every);
     }
     let mut oidc = None;
+    let ui = parts.oidc.as_ref().and_then(|o| o.ui.as_ref()).map(|u| Arc::new(crate::ui::UiState::new(u)));
     if let Some(o) = &parts.oidc {
         service = service.with_sign_in(crate::core::service::SignInSettings {
             public_url: o.settings.public_url.clone(),
@@ -332,6 +336,7 @@ pub async fn start(parts: Parts, listener: TcpListener) -> anyhow::Result<Runnin
         discord: discord_state,
         azure_monitor,
         oidc,
+        ui,
     };
     let socket_mode = match (&parts.slack, &state.slack) {
         (Some(SlackParts { inbound: SlackInbound::SocketMode(socket), api_url, .. }), Some(slack)) => Some(

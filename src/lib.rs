@@ -14,6 +14,7 @@
 //!   `Directory` port; `delivery`: the outbox dispatcher; `scheduler`: sweeps.
 //! - `config`: the TOML file (settings and policy), secrets from `PIMBOT_…` variables, and the
 //!   startup checks that resolve it into a [`core::policy::Policy`].
+//! - `ui`: the read-only web view at `/ui` (sign-in through `[oidc]`, `[ui] viewers`).
 //! - `metrics`: Prometheus counters, gauges and histograms behind `GET /metrics`.
 //! - `testing`: fakes of the chat platforms and signed-request builders, shared by the tests and
 //!   `pimbot demo`.
@@ -37,4 +38,5 @@ pub mod slack;
 pub mod storage;
 pub mod telemetry;
 pub mod testing;
+pub mod ui;
 pub mod webhooks;

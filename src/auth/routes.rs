@@ -154,6 +154,9 @@ pub async fn handle_callback(State(app): State<AppState>, Query(query): Query<Ca
             return failed(&app, &value, &e.to_string()).await;
         }
     };
+    if state.purpose == crate::core::identity::AuthPurpose::SignIn {
+        return crate::ui::signin::finish(&app, state, sign_in).await;
+    }
     match app.service.complete_sign_in(&value, sign_in).await {
         Ok(text) => page(StatusCode::OK, &text),
         Err(e) => refusal(&e),

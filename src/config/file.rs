@@ -57,6 +57,10 @@ pub struct Config {
     /// step-up); roles with `require_mfa` or `approver_mfa` need it.
     #[serde(default)]
     pub oidc: Option<OidcConfig>,
+    /// `[ui]`: present to serve the read-only web view at `/ui` (viewers sign in through
+    /// `[oidc]`).
+    #[serde(default)]
+    pub ui: Option<super::ui::UiConfig>,
     /// `[[person]]`: the people pimbot knows.
     #[serde(default, rename = "person")]
     pub people: Vec<PersonConfig>,

@@ -17,6 +17,7 @@ mod resolve;
 mod resolve_mfa;
 pub mod summary;
 pub mod tier;
+pub mod ui;
 pub mod validate;
 
 #[cfg(test)]

@@ -24,7 +24,9 @@ pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> P
     check_role_keys(config, p);
     let break_glass = break_glass(config, &roles, p);
     let revokers = refs.expand_all(&config.security.revokers, "security.revokers", p);
-    Policy { people, roles, break_glass, revokers }
+    let viewers =
+        config.ui.as_ref().map(|ui| refs.expand_all(&ui.viewers, "ui.viewers", p)).unwrap_or_default();
+    Policy { people, roles, break_glass, revokers, viewers }
 }
 
 fn people(config: &Config, p: &mut Problems) -> Vec<Person> {

@@ -279,6 +279,8 @@ pub struct Policy {
     pub break_glass: Vec<BreakGlass>,
     /// Who may end anyone's grant (`[security] revokers`, groups expanded).
     pub revokers: Vec<PersonId>,
+    /// Who may sign in to the web view (`[ui] viewers`, groups expanded).
+    pub viewers: Vec<PersonId>,
 }
 
 impl Policy {

@@ -30,3 +30,4 @@ mod store;
 mod store_identity;
 mod store_invariants;
 mod store_outbox;
+mod ui;

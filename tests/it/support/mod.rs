@@ -6,3 +6,4 @@ pub mod db;
 pub mod discord;
 pub mod graph_app;
 pub mod identity;
+pub mod ui;

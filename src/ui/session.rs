@@ -1,0 +1,170 @@
+//! The viewer's session: a signed cookie holding the person id and the session's end. The
+//! signature (HMAC-SHA256 by the `cookie` crate's signed jar) makes it tamper-proof; it holds
+//! nothing secret. Every request re-checks the end against pimbot's clock and the person
+//! against the current `[ui] viewers`, so a policy reload that removes a viewer ends their
+//! access at once.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use chrono::{DateTime, Utc};
+use cookie::{Cookie, CookieJar, SameSite};
+
+use super::{COOKIE, ROOT, SESSION_TTL, UiState};
+use crate::core::ids::PersonId;
+use crate::core::policy::Policy;
+
+/// A signed-in viewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    /// Who.
+    pub person: PersonId,
+    /// When the session ends.
+    pub until: DateTime<Utc>,
+}
+
+/// The cookie value (before signing): `v1:<end, unix seconds>:<person id>`.
+fn encode(viewer: &Viewer) -> String {
+    format!("v1:{}:{}", viewer.until.timestamp(), viewer.person)
+}
+
+fn decode(value: &str) -> Option<Viewer> {
+    let mut parts = value.splitn(3, ':');
+    if parts.next()? != "v1" {
+        return None;
+    }
+    let until = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
+    let person = parts.next().filter(|p| !p.is_empty())?;
+    Some(Viewer { person: PersonId::from(person), until })
+}
+
+/// The `Set-Cookie` value that starts a session for `person` at `now`.
+pub fn start(ui: &UiState, person: &PersonId, now: DateTime<Utc>) -> HeaderValue {
+    let viewer = Viewer { person: person.clone(), until: now + SESSION_TTL };
+    let mut jar = CookieJar::new();
+    let cookie = Cookie::build((COOKIE, encode(&viewer)))
+        .path(ROOT)
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(SESSION_TTL.num_seconds()))
+        .build();
+    jar.signed_mut(ui.key()).add(cookie);
+    set_cookie(&jar)
+}
+
+/// The `Set-Cookie` value that ends the session.
+pub fn end() -> HeaderValue {
+    let cookie = Cookie::build((COOKIE, ""))
+        .path(ROOT)
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::ZERO)
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn set_cookie(jar: &CookieJar) -> HeaderValue {
+    let text = jar.delta().next().map(|c| c.encoded().to_string()).unwrap_or_default();
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Why a request has no usable session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSession {
+    /// No cookie, a bad signature, or an ended session: sign in.
+    SignIn,
+    /// A genuine session of someone who is no longer a viewer.
+    NotAViewer,
+}
+
+/// The viewer behind a request's cookies, checked against the clock and the policy.
+pub fn viewer(
+    ui: &UiState,
+    headers: &HeaderMap,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Viewer, NoSession> {
+    let mut jar = CookieJar::new();
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(text) = value.to_str() else { continue };
+        for c in Cookie::split_parse_encoded(text.to_owned()).flatten() {
+            jar.add_original(c.into_owned());
+        }
+    }
+    let cookie = jar.signed(ui.key()).get(COOKIE).ok_or(NoSession::SignIn)?;
+    let viewer = decode(cookie.value()).ok_or(NoSession::SignIn)?;
+    if viewer.until <= now {
+        return Err(NoSession::SignIn);
+    }
+    if !is_viewer(policy, &viewer.person) {
+        return Err(NoSession::NotAViewer);
+    }
+    Ok(viewer)
+}
+
+/// Whether `person` may see the view.
+pub fn is_viewer(policy: &Policy, person: &PersonId) -> bool {
+    policy.viewers.contains(person) && policy.person(person).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::policy::Person;
+
+    fn policy() -> Policy {
+        let person = |id: &str| Person {
+            id: id.into(),
+            upn: format!("{id}@contoso.com"),
+            object_id: None,
+            slack: None,
+            discord: None,
+        };
+        Policy {
+            people: vec![person("alice"), person("bob")],
+            viewers: vec!["alice".into()],
+            ..Policy::default()
+        }
+    }
+
+    fn with_cookie(set_cookie: &HeaderValue) -> HeaderMap {
+        let pair = set_cookie.to_str().expect("ascii").split(';').next().expect("pair").to_owned();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(&format!("other=1; {pair}")).expect("header"));
+        headers
+    }
+
+    #[test]
+    fn a_session_is_signed_http_only_secure_lax_and_short() {
+        let ui = UiState::new(&super::super::UiParts { session_key: None });
+        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        let set = start(&ui, &"alice".into(), now);
+        let text = set.to_str().expect("ascii");
+        for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/ui", "Max-Age=1800"] {
+            assert!(text.contains(attr), "{attr} missing from {text}");
+        }
+        let headers = with_cookie(&set);
+        assert_eq!(viewer(&ui, &headers, &policy(), now).map(|v| v.person), Ok("alice".into()));
+        assert_eq!(viewer(&ui, &headers, &policy(), now + SESSION_TTL), Err(NoSession::SignIn));
+        // Another process's key does not accept it.
+        let other = UiState::new(&super::super::UiParts { session_key: None });
+        assert_eq!(viewer(&other, &headers, &policy(), now), Err(NoSession::SignIn));
+        // A viewer removed from the policy is refused on the next request.
+        let mut reloaded = policy();
+        reloaded.viewers.clear();
+        assert_eq!(viewer(&ui, &headers, &reloaded, now), Err(NoSession::NotAViewer));
+    }
+
+    #[test]
+    fn a_tampered_cookie_is_refused() {
+        let ui = UiState::new(&super::super::UiParts { session_key: None });
+        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        let set = start(&ui, &"bob".into(), now);
+        let forged = set.to_str().expect("ascii").replace("bob", "alice");
+        let headers = with_cookie(&HeaderValue::from_str(&forged).expect("header"));
+        assert_eq!(viewer(&ui, &headers, &policy(), now), Err(NoSession::SignIn));
+        assert_eq!(viewer(&ui, &HeaderMap::new(), &policy(), now), Err(NoSession::SignIn));
+        assert_eq!(decode("v1:12:"), None);
+        assert_eq!(decode("v2:12:alice"), None);
+    }
+}
