@@ -8,7 +8,7 @@ use clap::Parser;
 async fn main() -> ExitCode {
     let cli = pimbot::cli::Cli::parse();
     // The demo prints a transcript; only warnings and errors should interrupt it.
-    let default_level = if matches!(cli.command, pimbot::cli::Cmd::Demo) { "warn" } else { "info" };
+    let default_level = if matches!(cli.command, pimbot::cli::Cmd::Demo { .. }) { "warn" } else { "info" };
     pimbot::telemetry::init(cli.log_format, default_level);
     pimbot::cli::run(cli).await
 }

@@ -62,7 +62,11 @@ pub enum Cmd {
     /// alert channel (removing unmanaged ones with `[directory] remove_unmanaged = true`).
     Reconcile(ConfigArg),
     /// Run a scripted scenario locally against a fake Slack workspace; no accounts needed.
-    Demo,
+    Demo {
+        /// Afterwards, keep serving the web view (`/ui`) over the demo's data until Ctrl-C.
+        #[arg(long)]
+        serve_ui: bool,
+    },
     /// Per-role request counts and time-to-decision percentiles from the audit trail.
     Report {
         /// Config file.
@@ -132,7 +136,7 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Reconcile(arg) => reconcile(&arg).await,
-        Cmd::Demo => crate::demo::run().await.map(|()| ExitCode::SUCCESS),
+        Cmd::Demo { serve_ui } => crate::demo::run(serve_ui).await.map(|()| ExitCode::SUCCESS),
         Cmd::Report { config, since } => {
             let (config, _) = load_valid(&config)?;
             let store = crate::storage::connect(database_url(&config)?).await?;

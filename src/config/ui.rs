@@ -27,3 +27,53 @@ pub(super) fn check(config: &Config, p: &mut Problems) {
         p.push("ui.viewers", "nobody could sign in; list person ids or `@group`s, or remove [ui]");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use crate::core::ids::PersonId;
+
+    const BASE: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+[[person]]
+id = "alice"
+upn = "alice@contoso.com"
+[[person]]
+id = "bob"
+upn = "bob@contoso.com"
+[[group]]
+name = "secops"
+members = ["bob"]
+"#;
+
+    const OIDC: &str = r#"
+[oidc]
+issuer = "https://login.microsoftonline.com/t/v2.0"
+client_id = "c"
+client_secret = "s"
+public_url = "https://pimbot.example.com"
+"#;
+
+    fn check(text: &str) -> Result<Vec<PersonId>, String> {
+        let now = Utc.with_ymd_and_hms(2026, 3, 4, 9, 0, 0).single().expect("time");
+        let config = crate::config::from_toml_str_with_env(text, &|_| None).map_err(|e| e.to_string())?;
+        config.validate(now).map(|p| p.viewers).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn viewers_resolve_people_and_groups_and_need_oidc() {
+        let ok = check(&format!("{BASE}{OIDC}\n[ui]\nviewers = [\"alice\", \"@secops\"]\n"));
+        assert_eq!(ok, Ok(vec![PersonId::from("alice"), PersonId::from("bob")]));
+        let no_oidc = check(&format!("{BASE}\n[ui]\nviewers = [\"alice\"]\n")).expect_err("needs [oidc]");
+        assert!(no_oidc.contains("configure [oidc] too"), "{no_oidc}");
+        let nobody = check(&format!("{BASE}{OIDC}\n[ui]\nviewers = []\n")).expect_err("nobody");
+        assert!(nobody.contains("nobody could sign in"), "{nobody}");
+        let unknown = check(&format!("{BASE}{OIDC}\n[ui]\nviewers = [\"mallory\"]\n")).expect_err("unknown");
+        assert!(unknown.contains("ui.viewers"), "{unknown}");
+        let typo = check(&format!("{BASE}{OIDC}\n[ui]\nviewer = [\"alice\"]\n")).expect_err("unknown key");
+        assert!(typo.contains("viewer"), "{typo}");
+        assert_eq!(check(&format!("{BASE}{OIDC}")), Ok(vec![]), "no [ui], no viewers");
+    }
+}

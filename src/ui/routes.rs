@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::html;
@@ -33,12 +33,12 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The session's viewer, or the response that replaces the page.
-async fn guard(app: &AppState, headers: &HeaderMap) -> Result<(Arc<UiState>, Viewer), Response> {
+async fn guard(app: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<(Arc<UiState>, Viewer), Response> {
     let Some(ui) = app.ui.clone() else { return Err(StatusCode::NOT_FOUND.into_response()) };
     let now = app.service.clock().now();
     match session::viewer(&ui, headers, &app.service.policy(), now) {
         Ok(v) => Ok((ui, v)),
-        Err(NoSession::SignIn) => Err(signin::start(app, &ui).await),
+        Err(NoSession::SignIn) => Err(signin::start(app, &ui, uri).await),
         Err(NoSession::NotAViewer) => {
             let mut response = layout::message(
                 StatusCode::FORBIDDEN,
@@ -57,8 +57,8 @@ fn page(title: &str, nav: Nav, viewer: &Viewer, app: &AppState, body: maud::Mark
 }
 
 /// `GET /ui`: who is elevated, what waits, open alarms.
-pub async fn handle_now(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let (_, viewer) = match guard(&app, &headers).await {
+pub async fn handle_now(State(app): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let (_, viewer) = match guard(&app, &headers, &uri).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -80,10 +80,11 @@ pub struct TrendsQuery {
 /// `GET /ui/trends?days=N`.
 pub async fn handle_trends(
     State(app): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     query: Result<Query<TrendsQuery>, QueryRejection>,
 ) -> Response {
-    let (_, viewer) = match guard(&app, &headers).await {
+    let (_, viewer) = match guard(&app, &headers, &uri).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -107,10 +108,11 @@ fn bad_filter(why: &str) -> Response {
 /// `GET /ui/history?…`.
 pub async fn handle_history(
     State(app): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     query: Result<Query<Filter>, QueryRejection>,
 ) -> Response {
-    let (_, viewer) = match guard(&app, &headers).await {
+    let (_, viewer) = match guard(&app, &headers, &uri).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -136,11 +138,12 @@ pub async fn handle_history(
 
 async fn download(
     app: AppState,
+    uri: Uri,
     headers: HeaderMap,
     query: Result<Query<Filter>, QueryRejection>,
     jsonl: bool,
 ) -> Response {
-    if let Err(r) = guard(&app, &headers).await {
+    if let Err(r) = guard(&app, &headers, &uri).await {
         return r;
     }
     let Ok(Query(filter)) = query else { return bad_filter("The filter's page number is not a number.") };
@@ -170,24 +173,26 @@ async fn download(
 /// `GET /ui/history.csv?…`: the current filter as CSV.
 pub async fn handle_csv(
     State(app): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     query: Result<Query<Filter>, QueryRejection>,
 ) -> Response {
-    download(app, headers, query, false).await
+    download(app, uri, headers, query, false).await
 }
 
 /// `GET /ui/history.jsonl?…`: the current filter as JSON Lines.
 pub async fn handle_jsonl(
     State(app): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     query: Result<Query<Filter>, QueryRejection>,
 ) -> Response {
-    download(app, headers, query, true).await
+    download(app, uri, headers, query, true).await
 }
 
 /// `GET /ui/findings`.
-pub async fn handle_findings(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let (_, viewer) = match guard(&app, &headers).await {
+pub async fn handle_findings(State(app): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let (_, viewer) = match guard(&app, &headers, &uri).await {
         Ok(v) => v,
         Err(r) => return r,
     };

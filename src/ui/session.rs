@@ -68,6 +68,57 @@ fn set_cookie(jar: &CookieJar) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// The cookie that remembers which page to return to after signing in (it must reach
+/// `/auth/callback`, so its path is `/`; it lives as long as a sign-in state).
+pub const NEXT_COOKIE: &str = "pimbot_ui_next";
+
+/// Whether `path` is a page of the view (never another site: no `//`, no backslash, no
+/// scheme), so returning to it cannot redirect anywhere else.
+pub fn is_view_path(path: &str) -> bool {
+    (path == ROOT || path.starts_with("/ui/") || path.starts_with("/ui?"))
+        && !path.contains("//")
+        && !path.contains('\\')
+        && path.chars().all(|c| c.is_ascii_graphic())
+}
+
+fn plain_cookie(name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let cookie = Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build();
+    HeaderValue::from_str(&cookie.encoded().to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Remembers `path` (a page of the view) for after the sign-in.
+pub fn remember_page(path: &str) -> HeaderValue {
+    let path = if is_view_path(path) { path } else { ROOT };
+    plain_cookie(NEXT_COOKIE, path, crate::core::identity::LINK_TTL.num_seconds())
+}
+
+/// Forgets the remembered page.
+pub fn forget_page() -> HeaderValue {
+    plain_cookie(NEXT_COOKIE, "", 0)
+}
+
+/// The remembered page, if it is one of the view's.
+pub fn remembered_page(headers: &HeaderMap) -> Option<String> {
+    jar_of(headers).get(NEXT_COOKIE).map(|c| c.value().to_owned()).filter(|p| is_view_path(p))
+}
+
+fn jar_of(headers: &HeaderMap) -> CookieJar {
+    let mut jar = CookieJar::new();
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(text) = value.to_str() else { continue };
+        for c in Cookie::split_parse_encoded(text.to_owned()).flatten() {
+            jar.add_original(c.into_owned());
+        }
+    }
+    jar
+}
+
 /// Why a request has no usable session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoSession {
@@ -84,13 +135,7 @@ pub fn viewer(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<Viewer, NoSession> {
-    let mut jar = CookieJar::new();
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(text) = value.to_str() else { continue };
-        for c in Cookie::split_parse_encoded(text.to_owned()).flatten() {
-            jar.add_original(c.into_owned());
-        }
-    }
+    let jar = jar_of(headers);
     let cookie = jar.signed(ui.key()).get(COOKIE).ok_or(NoSession::SignIn)?;
     let viewer = decode(cookie.value()).ok_or(NoSession::SignIn)?;
     if viewer.until <= now {
@@ -153,6 +198,28 @@ mod tests {
         let mut reloaded = policy();
         reloaded.viewers.clear();
         assert_eq!(viewer(&ui, &headers, &reloaded, now), Err(NoSession::NotAViewer));
+    }
+
+    #[test]
+    fn only_pages_of_the_view_are_remembered() {
+        for ok in ["/ui", "/ui/history?kind=grant.&page=2", "/ui?x=1"] {
+            assert!(is_view_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example/ui",
+            "/ui//evil.example",
+            "/uix",
+            "https://evil.example/ui",
+            "/ui/\\evil",
+            "/ui/a b",
+        ] {
+            assert!(!is_view_path(bad), "{bad}");
+        }
+        let set = remember_page("//evil.example");
+        assert!(set.to_str().expect("ascii").starts_with("pimbot_ui_next=%2Fui;"), "{set:?}");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("pimbot_ui_next=%2Fui%2Ftrends%3Fdays%3D7"));
+        assert_eq!(remembered_page(&headers).as_deref(), Some("/ui/trends?days=7"));
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub const SIGNED_IN: &str = "ui.signed_in";
 pub const REFUSED: &str = "ui.sign_in_refused";
 
 /// Starts a sign-in: stores a fresh state and redirects to the provider.
-pub async fn start(app: &AppState, ui: &UiState) -> Response {
+pub async fn start(app: &AppState, ui: &UiState, requested: &axum::http::Uri) -> Response {
     let Some(oidc) = app.oidc.clone() else { return StatusCode::NOT_FOUND.into_response() };
     if !ui.may_start_sign_in() {
         return layout::message(StatusCode::TOO_MANY_REQUESTS, "Too many sign-ins", "Try again in a minute.");
@@ -63,6 +63,8 @@ pub async fn start(app: &AppState, ui: &UiState) -> Response {
             let mut response = StatusCode::FOUND.into_response();
             response.headers_mut().insert(header::LOCATION, location);
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let path = requested.path_and_query().map(|p| p.as_str()).unwrap_or(super::ROOT);
+            response.headers_mut().insert(header::SET_COOKIE, session::remember_page(path));
             response
         }
         Err(_) => layout::message(
@@ -75,7 +77,12 @@ pub async fn start(app: &AppState, ui: &UiState) -> Response {
 
 /// Finishes a verified sign-in of `state` (purpose `SignIn`): a session for a viewer, 403 for
 /// anyone else. Called by `GET /auth/callback`.
-pub async fn finish(app: &AppState, state: AuthState, sign_in: SignIn) -> Response {
+pub async fn finish(
+    app: &AppState,
+    request_headers: &axum::http::HeaderMap,
+    state: AuthState,
+    sign_in: SignIn,
+) -> Response {
     let Some(ui) = app.ui.clone() else { return StatusCode::NOT_FOUND.into_response() };
     let now = app.service.clock().now();
     let policy = app.service.policy();
@@ -127,8 +134,13 @@ pub async fn finish(app: &AppState, state: AuthState, sign_in: SignIn) -> Respon
     };
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::LOCATION, HeaderValue::from_static(super::ROOT));
-    headers.insert(header::SET_COOKIE, session::start(&ui, &person, now));
+    let back = session::remembered_page(request_headers).unwrap_or_else(|| super::ROOT.to_owned());
+    headers.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&back).unwrap_or(HeaderValue::from_static(super::ROOT)),
+    );
+    headers.append(header::SET_COOKIE, session::start(&ui, &person, now));
+    headers.append(header::SET_COOKIE, session::forget_page());
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

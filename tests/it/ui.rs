@@ -11,7 +11,8 @@ use crate::support::app::TestApp;
 use crate::support::db::backends;
 use crate::support::identity::{audit_of, idp};
 use crate::support::ui::{
-    ALICE_OID, BOB_OID, CAROL_OID, DAVE_OID, base, figure, get, seed, sign_in, spawn, viewer_cookie,
+    ALICE_OID, BOB_OID, CAROL_OID, DAVE_OID, base, figure, get, seed, sign_in, sign_in_from, spawn,
+    viewer_cookie,
 };
 
 async fn each_backend<F, Fut>(f: F)
@@ -58,9 +59,11 @@ async fn viewers_sign_in_to_a_short_signed_session_and_everyone_else_is_refused(
         assert_eq!(again.status, 410, "{again:?}");
         assert!(again.set_cookie.is_empty());
 
-        // dave is a viewer by name.
-        let dave = sign_in(&app, Scenario::person(DAVE_OID, "dave@contoso.com")).await;
+        // dave is a viewer by name, and lands on the page he asked for.
+        let dave =
+            sign_in_from(&app, "/ui/trends?days=7", Scenario::person(DAVE_OID, "dave@contoso.com")).await;
         assert_eq!(dave.page.status, 303);
+        assert_eq!(dave.page.location.as_deref(), Some("/ui/trends?days=7"));
 
         // alice is in the policy but no viewer; bob's account is unknown; both get 403 and no cookie.
         for (oid, name) in [(ALICE_OID, "alice@contoso.com"), (BOB_OID, "bob@contoso.com")] {

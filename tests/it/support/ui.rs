@@ -167,13 +167,24 @@ pub struct ViewSignIn {
 
 /// Opens `/ui` without a session and signs in at the fake provider as `scenario`.
 pub async fn sign_in(app: &TestApp, scenario: Scenario) -> ViewSignIn {
-    let to_provider = get(&format!("{}/ui", base(app)), None).await;
+    sign_in_from(app, "/ui", scenario).await
+}
+
+/// Opens `path` without a session and signs in at the fake provider as `scenario`, carrying
+/// the cookie that remembers `path` back to the callback as a browser would.
+pub async fn sign_in_from(app: &TestApp, path: &str, scenario: Scenario) -> ViewSignIn {
+    let to_provider = get(&format!("{}{path}", base(app)), None).await;
     assert_eq!(to_provider.status, 302, "{to_provider:?}");
+    let next = to_provider
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("pimbot_ui_next="))
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned());
     let authorize = to_provider.location.expect("redirect to the provider");
     idp(app).push(scenario);
     let back = get(&authorize, None).await;
     let callback = back.location.expect("the provider redirects back");
-    let page = get(&callback, None).await;
+    let page = get(&callback, next.as_deref()).await;
     let cookie = page
         .set_cookie
         .iter()
