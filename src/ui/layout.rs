@@ -40,6 +40,7 @@ caption{text-align:left;font-weight:600;padding:.25rem 0;color:var(--muted)}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{background:#f3f3f3}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.when{white-space:nowrap}td code{word-break:break-all}
 tr.breached td{background:var(--badbg)}
 .badge{display:inline-block;padding:0 .4rem;border-radius:4px;font-size:.85rem;font-weight:600}
 .badge.bad{background:var(--bad);color:#fff}.badge.ok{background:var(--ok);color:#fff}

@@ -31,3 +31,4 @@ mod store_identity;
 mod store_invariants;
 mod store_outbox;
 mod ui;
+mod ui_browser;

@@ -86,7 +86,7 @@ pub fn history(
                     @for r in &sel.rows {
                         tr data-seq=(r.seq) {
                             td.num { (r.seq) }
-                            td { (when(r.event.at)) }
+                            td.when { (when(r.event.at)) }
                             td { (subject(r, requesters)) }
                             td { (r.event.actor.label()) }
                             td { code { (r.event.kind) } }

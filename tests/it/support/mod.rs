@@ -7,3 +7,4 @@ pub mod discord;
 pub mod graph_app;
 pub mod identity;
 pub mod ui;
+pub mod webdriver;
