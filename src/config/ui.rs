@@ -37,6 +37,8 @@ mod tests {
     const BASE: &str = r#"
 [server]
 listen = "127.0.0.1:8080"
+[database]
+url = "sqlite://pimbot.db"
 [[person]]
 id = "alice"
 upn = "alice@contoso.com"

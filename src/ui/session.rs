@@ -103,6 +103,29 @@ pub fn forget_page() -> HeaderValue {
     plain_cookie(NEXT_COOKIE, "", 0)
 }
 
+/// The cookie that binds a sign-in to the browser that started it: it holds the state's id
+/// (the SHA-256 of the value, as stored), so a callback opened in another browser (login
+/// CSRF: someone else's finished sign-in pushed into a viewer's browser) gives no session.
+pub const FLOW_COOKIE: &str = "pimbot_ui_flow";
+
+/// Binds the sign-in with state id `state_id` to this browser.
+pub fn bind_flow(state_id: &str) -> HeaderValue {
+    plain_cookie(FLOW_COOKIE, state_id, crate::core::identity::LINK_TTL.num_seconds())
+}
+
+/// Ends the binding.
+pub fn forget_flow() -> HeaderValue {
+    plain_cookie(FLOW_COOKIE, "", 0)
+}
+
+/// Whether this browser started the sign-in with state id `state_id`.
+pub fn started_here(headers: &HeaderMap, state_id: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    jar_of(headers)
+        .get(FLOW_COOKIE)
+        .is_some_and(|c| bool::from(c.value().as_bytes().ct_eq(state_id.as_bytes())))
+}
+
 /// The remembered page, if it is one of the view's.
 pub fn remembered_page(headers: &HeaderMap) -> Option<String> {
     jar_of(headers).get(NEXT_COOKIE).map(|c| c.value().to_owned()).filter(|p| is_view_path(p))

@@ -5,6 +5,10 @@
 //! The state is used up (compare-and-set in the store) in the same commit as the audit event
 //! that says who signed in or who was refused, so a callback works once.
 //!
+//! The browser that starts a sign-in gets a cookie with the state's id; a callback arriving
+//! without it is refused, so nobody can push their own finished sign-in into a viewer's
+//! browser.
+//!
 //! Who is who: the policy person whose `object_id` is the token's `oid`, else the person a chat
 //! account linked to that `oid` belongs to. Only `[ui] viewers` get a session.
 
@@ -36,6 +40,7 @@ pub async fn start(app: &AppState, ui: &UiState, requested: &axum::http::Uri) ->
     }
     let now = app.service.clock().now();
     let issued = AuthState::issue(AuthPurpose::SignIn, None, None, None, now, LINK_TTL);
+    let state_id = issued.state.id.clone();
     let request = AuthorizeRequest {
         state: &issued.value,
         nonce: &issued.state.nonce,
@@ -64,7 +69,8 @@ pub async fn start(app: &AppState, ui: &UiState, requested: &axum::http::Uri) ->
             response.headers_mut().insert(header::LOCATION, location);
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             let path = requested.path_and_query().map(|p| p.as_str()).unwrap_or(super::ROOT);
-            response.headers_mut().insert(header::SET_COOKIE, session::remember_page(path));
+            response.headers_mut().append(header::SET_COOKIE, session::remember_page(path));
+            response.headers_mut().append(header::SET_COOKIE, session::bind_flow(&state_id));
             response
         }
         Err(_) => layout::message(
@@ -90,10 +96,14 @@ pub async fn finish(
         Ok(p) => p,
         Err(e) => return layout::error(&e),
     };
-    let allowed = person.as_ref().filter(|p| session::is_viewer(&policy, p)).cloned();
+    let here = session::started_here(request_headers, &state.id);
+    let allowed = person.as_ref().filter(|p| here && session::is_viewer(&policy, p)).cloned();
     let who = sign_in.username.clone().unwrap_or_else(|| sign_in.object_id.clone());
     let (kind, detail) = match (&allowed, &person) {
         (Some(_), _) => (SIGNED_IN, json!({"evidence": sign_in.evidence(None)})),
+        (None, _) if !here => {
+            (REFUSED, json!({"why": "started in another browser", "evidence": sign_in.evidence(None)}))
+        }
         (None, Some(_)) => (REFUSED, json!({"why": "not a viewer", "evidence": sign_in.evidence(None)})),
         (None, None) => (REFUSED, json!({"why": "not in the policy", "evidence": sign_in.evidence(None)})),
     };
@@ -118,6 +128,16 @@ pub async fn finish(
         }
         Err(e) => return layout::error(&e),
     }
+    if !here {
+        tracing::warn!(who = %who, "web view sign-in refused: the callback reached another browser");
+        let mut response = layout::message(
+            StatusCode::FORBIDDEN,
+            "Sign-in not accepted",
+            "This sign-in was started in another browser. Open the view again here to sign in.",
+        );
+        response.headers_mut().insert(header::SET_COOKIE, session::forget_flow());
+        return response;
+    }
     let Some(person) = allowed else {
         tracing::info!(who = %who, "web view sign-in refused: not a viewer");
         return layout::respond(
@@ -141,6 +161,7 @@ pub async fn finish(
     );
     headers.append(header::SET_COOKIE, session::start(&ui, &person, now));
     headers.append(header::SET_COOKIE, session::forget_page());
+    headers.append(header::SET_COOKIE, session::forget_flow());
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -55,7 +55,7 @@ async fn viewers_sign_in_to_a_short_signed_session_and_everyone_else_is_refused(
         assert!(page.content_type.starts_with("text/html"));
 
         // The callback works once.
-        let again = get(&carol.callback, None).await;
+        let again = get(&carol.callback, carol.flow.as_deref()).await;
         assert_eq!(again.status, 410, "{again:?}");
         assert!(again.set_cookie.is_empty());
 
@@ -72,6 +72,13 @@ async fn viewers_sign_in_to_a_short_signed_session_and_everyone_else_is_refused(
             assert!(refused.cookie.is_none(), "{name} got a session");
             assert!(refused.page.body.contains(name), "{}", refused.page.body);
         }
+        // A finished sign-in opened in another browser (without the flow cookie) gives nothing.
+        let to_provider = get(&format!("{url}/ui"), None).await;
+        idp(&app).push(Scenario::person(CAROL_OID, "carol@contoso.com"));
+        let back = get(to_provider.location.as_deref().expect("authorize"), None).await;
+        let elsewhere = get(back.location.as_deref().expect("callback"), None).await;
+        assert_eq!(elsewhere.status, 403, "{elsewhere:?}");
+        assert!(!elsewhere.set_cookie.iter().any(|c| c.starts_with("pimbot_ui=")));
         // A token that fails its checks gives nothing either.
         let wrong_nonce =
             Scenario { nonce: Some("not-this-one".into()), ..Scenario::person(CAROL_OID, "carol") };
@@ -81,9 +88,10 @@ async fn viewers_sign_in_to_a_short_signed_session_and_everyone_else_is_refused(
 
         assert_eq!(audit_of(&app, "ui.signed_in").await.len(), 2);
         let refused = audit_of(&app, "ui.sign_in_refused").await;
-        assert_eq!(refused.len(), 2);
+        assert_eq!(refused.len(), 3);
         assert_eq!(refused[0]["why"], "not a viewer");
         assert_eq!(refused[1]["why"], "not in the policy");
+        assert_eq!(refused[2]["why"], "started in another browser");
         assert_eq!(audit_of(&app, "identity.sign_in_failed").await.len(), 1);
 
         // A forged cookie and an ended session both mean: sign in again.

@@ -163,6 +163,8 @@ pub struct ViewSignIn {
     pub callback: String,
     /// `pimbot_ui=…` when a session was given.
     pub cookie: Option<String>,
+    /// The cookies the browser held when it came back (the sign-in's flow and page).
+    pub flow: Option<String>,
 }
 
 /// Opens `/ui` without a session and signs in at the fake provider as `scenario`.
@@ -175,11 +177,8 @@ pub async fn sign_in(app: &TestApp, scenario: Scenario) -> ViewSignIn {
 pub async fn sign_in_from(app: &TestApp, path: &str, scenario: Scenario) -> ViewSignIn {
     let to_provider = get(&format!("{}{path}", base(app)), None).await;
     assert_eq!(to_provider.status, 302, "{to_provider:?}");
-    let next = to_provider
-        .set_cookie
-        .iter()
-        .find(|c| c.starts_with("pimbot_ui_next="))
-        .map(|c| c.split(';').next().unwrap_or_default().to_owned());
+    let pairs: Vec<&str> = to_provider.set_cookie.iter().filter_map(|c| c.split(';').next()).collect();
+    let next = (!pairs.is_empty()).then(|| pairs.join("; "));
     let authorize = to_provider.location.expect("redirect to the provider");
     idp(app).push(scenario);
     let back = get(&authorize, None).await;
@@ -190,7 +189,7 @@ pub async fn sign_in_from(app: &TestApp, path: &str, scenario: Scenario) -> View
         .iter()
         .find(|c| c.starts_with("pimbot_ui="))
         .map(|c| c.split(';').next().unwrap_or_default().to_owned());
-    ViewSignIn { page, callback, cookie }
+    ViewSignIn { page, callback, cookie, flow: next }
 }
 
 /// carol's session.
