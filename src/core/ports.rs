@@ -151,6 +151,11 @@ pub trait Store: Send + Sync {
     async fn identity_links_of(&self, _object_id: &str) -> Result<Vec<IdentityLink>> {
         Ok(Vec::new())
     }
+    /// Deletes sign-in states that stopped working before `before` (expired, used or not);
+    /// returns how many went.
+    async fn prune_auth_states(&self, _before: DateTime<Utc>) -> Result<u64> {
+        Ok(0)
+    }
 }
 
 /// What the directory needs to make or end an assignment.

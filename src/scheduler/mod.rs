@@ -27,6 +27,9 @@ pub const RECONCILE_EVERY: Duration = Duration::from_secs(600);
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How long delivered and rejected outbox rows are kept (for operators looking into a delivery).
 pub const OUTBOX_RETENTION: chrono::Duration = chrono::Duration::days(30);
+/// How long sign-in states are kept after they stopped working (every web view visit without
+/// a session stores one, so they must not pile up).
+pub const AUTH_STATE_RETENTION: chrono::Duration = chrono::Duration::days(1);
 /// Rows each sweep handles per tick.
 pub const SWEEP_BATCH: i64 = 500;
 
@@ -103,6 +106,9 @@ async fn prune_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
         }
         if let Err(e) = service.store().prune_seen_requests(now).await {
             tracing::error!(error = %format!("{e:#}"), "pruning seen request keys failed; will retry next period");
+        }
+        if let Err(e) = service.store().prune_auth_states(now - AUTH_STATE_RETENTION).await {
+            tracing::error!(error = %format!("{e:#}"), "pruning sign-in states failed; will retry next period");
         }
         true
     })

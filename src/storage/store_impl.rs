@@ -261,6 +261,10 @@ impl Store for SqlStore {
         self.load_links_of(object_id).await
     }
 
+    async fn prune_auth_states(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.delete_auth_states(before).await
+    }
+
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         let head: HeadRow = on_db!(self, pool => sqlx::query_as(q::AUDIT_HEAD).fetch_one(pool).await)
             .map_err(db("loading the audit head"))?;

@@ -1,6 +1,6 @@
 //! The web view at `/ui` on every backend: sign-in through the fake OpenID provider (viewers
-//! get a signed, short session; everyone else 403; states work once), and each page rendered
-//! from a seeded history with its numbers checked.
+//! get a signed, short session; everyone else 403; states work once and are pruned once
+//! expired), and each page rendered from a seeded history with its numbers checked.
 
 use chrono::Duration;
 use pimbot::core::audit::{Actor, AuditEvent};
@@ -228,6 +228,23 @@ async fn history_trends_and_findings_show_the_seeded_numbers() {
         assert_eq!(tampered, 1);
         let page = get(&format!("{url}/ui/history"), Some(&cookie)).await;
         assert!(page.body.contains(r#"data-ok="false""#) && page.body.contains("record 2 was edited"), "{}", page.body);
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sign_in_states_of_visits_without_a_session_are_pruned_once_expired() {
+    each_backend(|app| async move {
+        let url = base(&app);
+        for _ in 0..3 {
+            assert_eq!(get(&format!("{url}/ui"), None).await.status, 302);
+        }
+        let now = pimbot::core::ports::Clock::now(app.clock.as_ref());
+        assert_eq!(app.store().prune_auth_states(now).await.expect("prune"), 0, "still working");
+        let later = now + pimbot::core::identity::LINK_TTL + Duration::seconds(1);
+        assert_eq!(app.store().prune_auth_states(later).await.expect("prune"), 3);
+        assert_eq!(app.store().prune_auth_states(later).await.expect("prune"), 0);
         app.stop().await;
     })
     .await;
