@@ -214,6 +214,11 @@ async fn history_trends_and_findings_show_the_seeded_numbers() {
         assert_eq!(figure(&html, "median"), "25m 00s");
         assert!(html.contains(r#"<span data-person="alice">alice (2)</span>"#) || html.contains(r#"data-person="alice">alice (1)"#), "{html}");
         assert!(html.contains(r#"data-person="bob">bob (1)"#));
+        // The figure links to the History filter that lists exactly the events it counts.
+        let link = "/ui/history?kind=grant.activated&amp;from=2026-02-26&amp;to=2026-03-04";
+        assert!(html.contains(link), "{html}");
+        let behind = get(&format!("{url}{}", link.replace("&amp;", "&")), Some(&cookie)).await;
+        assert_eq!(figure(&behind.body, "matching"), "2");
 
         // Findings: the drift, with what to do.
         let page = get(&format!("{url}/ui/findings"), Some(&cookie)).await;

@@ -29,7 +29,7 @@ pub fn now(n: &Now) -> Markup {
                     thead { tr {
                         th scope="col" { "Person" } th scope="col" { "Role" } th scope="col" { "Scope" }
                         th scope="col" { "Since" } th scope="col" { "Ends" } th scope="col" class="num" { "Time left" }
-                        th scope="col" { "Card" }
+                        th scope="col" { "Request" }
                     } }
                     tbody {
                         @for e in &n.elevated {
@@ -46,7 +46,10 @@ pub fn now(n: &Now) -> Markup {
                                             datetime=(format!("PT{}S", e.left.num_seconds())) { (short(e.left)) }
                                     }
                                 }
-                                td { @if let Some(url) = &e.card { a href=(url) { "card " span.muted { (e.request) } } } @else { span.muted { (e.request) } } }
+                                td {
+                                    @if let Some(url) = &e.card { a href=(url) { "card" } " · " }
+                                    a href=(format!("/ui/history?q={}", e.request)) { (e.request) }
+                                }
                             }
                         }
                     }
@@ -67,7 +70,10 @@ pub fn now(n: &Now) -> Markup {
                     tbody {
                         @for w in &n.waiting {
                             tr class=[w.breached.then_some("breached")] data-request=(w.request) {
-                                td { @if let Some(url) = &w.card { a href=(url) { (w.request) } } @else { (w.request) } }
+                                td {
+                                    a href=(format!("/ui/history?q={}", w.request)) { (w.request) }
+                                    @if let Some(url) = &w.card { " · " a href=(url) { "card" } }
+                                }
                                 td { (w.person) }
                                 td { (w.role) }
                                 td.num data-figure="age" { (short(w.age)) }

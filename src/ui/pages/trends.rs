@@ -6,10 +6,19 @@ use super::short;
 use crate::ui::chart;
 use crate::ui::trends::{DECISION_BUCKETS, PERIODS, TOP_REQUESTERS, Trends, WORKING_HOURS};
 
-/// The body of the "Trends" page for a period of `days` days.
+/// A History link to the events behind a figure: `pairs` plus the period.
+fn history(pairs: &[(&str, &str)], first: &str, last: &str) -> String {
+    let mut all: Vec<(&str, &str)> = pairs.to_vec();
+    all.extend([("from", first), ("to", last)]);
+    format!("/ui/history?{}", serde_urlencoded::to_string(&all).unwrap_or_default())
+}
+
+/// The body of the "Trends" page for a period of `days` days. Figures link to the History
+/// filter that lists the events they count.
 pub fn trends(t: &Trends, days: i64) -> Markup {
     let first = t.days.first().map(|d| d.to_string()).unwrap_or_default();
     let last = t.days.last().map(|d| d.to_string()).unwrap_or_default();
+    let (first, last) = (first.as_str(), last.as_str());
     let ooh: u32 = t.out_of_hours.values().sum();
     html! {
         h1 { "Trends" }
@@ -23,7 +32,8 @@ pub fn trends(t: &Trends, days: i64) -> Markup {
         }
         p.muted { (first) " to " (last) " (UTC days)." }
         ul.figures aria-label="Summary" {
-            li { span.n data-figure="activations" { (t.total_activations()) } "activations" }
+            li { span.n data-figure="activations" { (t.total_activations()) }
+                a href=(history(&[("kind", "grant.activated")], first, last)) { "activations" } }
             li { span.n data-figure="out-of-hours" { (ooh) } "out of hours" }
         }
         h2 id="per-day" { "Activations per role per day" }
@@ -42,7 +52,9 @@ pub fn trends(t: &Trends, days: i64) -> Markup {
                                 tr data-role=(role) {
                                     th scope="row" { (role) }
                                     @for c in counts { td.num { (c) } }
-                                    td.num data-figure="role-total" { (counts.iter().sum::<u32>()) }
+                                    td.num data-figure="role-total" {
+                                        a href=(history(&[("kind", "grant.activated"), ("role", role)], first, last)) { (counts.iter().sum::<u32>()) }
+                                    }
                                 }
                             }
                         }
@@ -64,7 +76,7 @@ pub fn trends(t: &Trends, days: i64) -> Markup {
                     tbody {
                         @for (role, buckets) in &t.decisions {
                             tr data-role=(role) {
-                                th scope="row" { (role) }
+                                th scope="row" { a href=(history(&[("q", "time_to_decision_secs"), ("role", role)], first, last)) { (role) } }
                                 @for b in buckets { td.num { (b) } }
                                 td.num data-figure="median" { (t.decision_p50.get(role).map(|s| short(chrono::Duration::seconds(*s))).unwrap_or_default()) }
                             }
@@ -100,7 +112,7 @@ pub fn trends(t: &Trends, days: i64) -> Markup {
                         @for (role, people) in &t.top_requesters {
                             tr data-role=(role) {
                                 th scope="row" { (role) }
-                                td { @for (i, (who, n)) in people.iter().enumerate() { @if i > 0 { ", " } span data-person=(who) { (who) " (" (n) ")" } } }
+                                td { @for (i, (who, n)) in people.iter().enumerate() { @if i > 0 { ", " } a href=(history(&[("person", who), ("role", role), ("kind", "request.submitted")], first, last)) { span data-person=(who) { (who) " (" (n) ")" } } } }
                             }
                         }
                     }
