@@ -73,6 +73,8 @@ pub struct OpenAlarm {
     pub severity: String,
     /// Pages sent so far.
     pub pages: i32,
+    /// A link to its first page in the alert channel.
+    pub page_link: Option<String>,
 }
 
 /// The whole "Now" page.
@@ -107,9 +109,12 @@ pub fn card_link(platform: Platform, channel: &str, message_id: &str) -> Option<
 }
 
 async fn card(store: &dyn Store, request: &RequestId) -> Result<Option<String>> {
-    let key = format!("card:{request}");
+    posted(store, &format!("card:{request}")).await
+}
+
+async fn posted(store: &dyn Store, key: &str) -> Result<Option<String>> {
     Ok(store
-        .posted_ref(Platform::Slack, &key)
+        .posted_ref(Platform::Slack, key)
         .await?
         .and_then(|r| card_link(r.platform, &r.channel, &r.message_id)))
 }
@@ -169,7 +174,9 @@ pub async fn read(store: &dyn Store, policy: &Policy, now: DateTime<Utc>) -> Res
         if alarm.is_acknowledged() {
             continue;
         }
+        let page_link = posted(store, &crate::core::alarm::alarm_key(&alarm.id)).await?;
         alarms.push(OpenAlarm {
+            page_link,
             id: alarm.id,
             account: alarm.account_upn,
             at: alarm.at,

@@ -131,8 +131,10 @@ pub async fn handle_history(
     let mut kinds: Vec<String> = records.iter().map(|r| r.event.kind.clone()).collect();
     kinds.sort();
     kinds.dedup();
-    let roles: Vec<String> = app.service.policy().roles.iter().map(|r| r.key.to_string()).collect();
-    let body = pages::history(&filter, &selection, &chain, &requesters, &kinds, &roles);
+    let policy = app.service.policy();
+    let roles: Vec<String> = policy.roles.iter().map(|r| r.key.to_string()).collect();
+    let people: Vec<String> = policy.people.iter().map(|p| p.id.to_string()).collect();
+    let body = pages::history(&filter, &selection, &chain, &requesters, &kinds, &roles, &people);
     page("History", Nav::History, &viewer, &app, body)
 }
 

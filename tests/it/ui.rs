@@ -155,6 +155,7 @@ async fn the_now_page_shows_who_is_elevated_what_waits_and_open_alarms() {
         // Cards link to Slack where pimbot posted them.
         assert!(within.contains("https://slack.com/archives/C0APPROVERS/p"), "{within}");
         assert!(html.contains("bg1@contoso.com"));
+        assert!(html.contains("https://slack.com/archives/C0ALERTS/p"), "the alarm's page links to Slack");
         app.stop().await;
     })
     .await;
@@ -253,4 +254,57 @@ async fn sign_in_states_of_visits_without_a_session_are_pruned_once_expired() {
         app.stop().await;
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_demo_prints_the_view_and_serves_it_until_ctrl_c() {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_pimbot"))
+        .args(["demo", "--serve-ui"])
+        .env_remove("PIMBOT_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the demo");
+    let mut lines = tokio::io::BufReader::new(demo.stdout.take().expect("stdout")).lines();
+    let find_url = async {
+        while let Some(line) = lines.next_line().await.expect("read") {
+            if let Some(url) = line.strip_prefix("The web view: ") {
+                return url.trim().to_owned();
+            }
+        }
+        panic!("the demo ended without printing the view's address");
+    };
+    let view =
+        tokio::time::timeout(std::time::Duration::from_secs(120), find_url).await.expect("the demo is slow");
+    assert!(view.starts_with("http://127.0.0.1:") && view.ends_with("/ui"), "{view}");
+    // A browser: to the provider (which signs everyone in as carol), back, then the page.
+    let start = get(&view, None).await;
+    assert_eq!(start.status, 302);
+    let cookies: Vec<&str> = start.set_cookie.iter().filter_map(|c| c.split(';').next()).collect();
+    let back = get(start.location.as_deref().expect("authorize"), None).await;
+    let signed = get(back.location.as_deref().expect("callback"), Some(&cookies.join("; "))).await;
+    assert_eq!(signed.status, 303, "{signed:?}");
+    let session = signed
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("pimbot_ui="))
+        .and_then(|c| c.split(';').next())
+        .expect("session")
+        .to_owned();
+    let page = get(&view, Some(&session)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Signed in as <strong>carol</strong>"));
+    assert_eq!(figure(&page.body, "elevated"), "1", "bob's reader grant");
+    assert_eq!(figure(&page.body, "breached"), "1", "alice's request past its SLA");
+    // Ctrl-C stops it cleanly.
+    let pid = demo.id().expect("pid").to_string();
+    let sent = std::process::Command::new("kill").args(["-INT", &pid]).status().expect("kill");
+    assert!(sent.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), demo.wait())
+        .await
+        .expect("the demo stops on Ctrl-C")
+        .expect("exit status");
+    assert!(status.success(), "{status:?}");
 }

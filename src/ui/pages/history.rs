@@ -24,6 +24,7 @@ pub fn history(
     requesters: &HashMap<String, String>,
     kinds: &[String],
     roles: &[String],
+    people: &[String],
 ) -> Markup {
     let query = filter.query();
     let link = |page: usize| {
@@ -52,7 +53,8 @@ pub fn history(
         }
         form.filters method="get" action="/ui/history" role="search" aria-label="Filter the audit trail" {
             label for="f-q" { "Search" input id="f-q" type="search" name="q" value=(value(&filter.q)); }
-            label for="f-person" { "Person" input id="f-person" type="text" name="person" value=(value(&filter.person)) autocomplete="off"; }
+            label for="f-person" { "Person" input id="f-person" type="text" name="person" list="people" value=(value(&filter.person)) autocomplete="off"; }
+            datalist id="people" { @for p in people { option value=(p) {} } }
             label for="f-role" { "Role"
                 select id="f-role" name="role" {
                     option value="" { "any" }

@@ -100,7 +100,11 @@ pub fn now(n: &Now) -> Markup {
                         @for a in &n.alarms {
                             tr.breached {
                                 td { (a.account) } td { (ts(a.at)) } td { span.badge.bad { (a.severity) } }
-                                td.num { (a.pages) } td { code { (a.id) } }
+                                td.num { (a.pages) }
+                                td {
+                                    code { (a.id) }
+                                    @if let Some(url) = &a.page_link { " · " a href=(url) { "page" } }
+                                }
                             }
                         }
                     }
