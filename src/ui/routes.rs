@@ -128,7 +128,11 @@ pub async fn handle_history(
     };
     let chain = history::chain_status(&records, head);
     let requesters = trends::requesters(&records);
+    // Every kind, and each family (`grant.`) as a prefix choice.
     let mut kinds: Vec<String> = records.iter().map(|r| r.event.kind.clone()).collect();
+    let families: Vec<String> =
+        kinds.iter().filter_map(|k| k.split_once('.').map(|(f, _)| format!("{f}."))).collect();
+    kinds.extend(families);
     kinds.sort();
     kinds.dedup();
     let policy = app.service.policy();

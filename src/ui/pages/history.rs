@@ -64,7 +64,11 @@ pub fn history(
             label for="f-kind" { "Kind"
                 select id="f-kind" name="kind" {
                     option value="" { "any" }
-                    @for k in kinds { option value=(k) selected[filter.kind.as_deref() == Some(k.as_str())] { (k) } }
+                    @for k in kinds {
+                        option value=(k) selected[filter.kind.as_deref() == Some(k.as_str())] {
+                            @if k.ends_with('.') { (k) "* (all)" } @else { (k) }
+                        }
+                    }
                 }
             }
             label for="f-from" { "From" input id="f-from" type="date" name="from" value=(value(&filter.from)); }
