@@ -12,13 +12,12 @@ use serde_json::{Value, json};
 /// The WebDriver element key (W3C).
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// Where the browser and its driver are, if installed.
+/// Where the browser and its driver are, if installed (looked up on `PATH`).
 pub fn installed() -> Option<(String, String)> {
+    let path = std::env::var_os("PATH")?;
     let find = |names: &[&str]| {
-        names.iter().find_map(|n| {
-            let out = std::process::Command::new("which").arg(n).output().ok()?;
-            let path = String::from_utf8(out.stdout).ok()?.trim().to_owned();
-            (out.status.success() && !path.is_empty()).then_some(path)
+        std::env::split_paths(&path).find_map(|dir| {
+            names.iter().map(|n| dir.join(n)).find(|p| p.is_file()).map(|p| p.display().to_string())
         })
     };
     Some((find(&["chromium", "chromium-browser"])?, find(&["chromedriver"])?))
