@@ -122,6 +122,8 @@ pub struct OidcParts {
     pub settings: crate::auth::oidc::OidcSettings,
     /// `[oidc] require_link`.
     pub require_link: bool,
+    /// `[ui]`: the web view, whose viewers sign in through `[oidc]`.
+    pub ui: Option<crate::ui::UiParts>,
 }
 
 impl OidcParts {
@@ -142,6 +144,7 @@ impl OidcParts {
                 public_url: oidc.public_url.clone(),
             },
             require_link: oidc.require_link,
+            ui: crate::ui::UiParts::from_config(config)?,
         }))
     }
 }
@@ -386,6 +389,7 @@ pub async fn start_with(
         service = service.with_repage_every(bg.repage_every).with_coalesce_window(bg.coalesce_window);
     }
     let mut oidc = None;
+    let ui = parts.oidc.as_ref().and_then(|o| o.ui.as_ref()).map(|u| Arc::new(crate::ui::UiState::new(u)));
     if let Some(o) = &parts.oidc {
         service = service.with_sign_in(crate::core::service::SignInSettings {
             public_url: o.settings.public_url.clone(),
@@ -451,6 +455,7 @@ pub async fn start_with(
         teams: teams_state,
         azure_monitor,
         oidc,
+        ui,
     };
     let socket_mode = match (&parts.slack, &state.slack) {
         (Some(SlackParts { inbound: SlackInbound::SocketMode(socket), api_url, .. }), Some(slack)) => Some(

@@ -15,6 +15,7 @@
 //! - `config`: the TOML file (settings and policy), secrets from `PIMBOT_…` variables, and the
 //!   startup checks that resolve it into a [`core::policy::Policy`].
 //! - `audit`: the trail leaving the database: signed checkpoints and the streaming sinks.
+//! - `ui`: the read-only web view at `/ui` (sign-in through `[oidc]`, `[ui] viewers`).
 //! - `metrics`: Prometheus counters, gauges and histograms behind `GET /metrics`.
 //! - `testing`: fakes of the chat platforms and signed-request builders, shared by the tests and
 //!   `pimbot demo`. Compiled only with the `demo` feature (default; what the demo runs) or
@@ -45,4 +46,5 @@ pub mod teams;
 pub mod telemetry;
 #[cfg(feature = "demo")]
 pub mod testing;
+pub mod ui;
 pub mod webhooks;

@@ -122,7 +122,11 @@ pub async fn handle_link(State(app): State<AppState>, Query(query): Query<LinkQu
 }
 
 /// `GET /auth/callback`: the provider's answer.
-pub async fn handle_callback(State(app): State<AppState>, Query(query): Query<CallbackQuery>) -> Response {
+pub async fn handle_callback(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
     let Some(oidc) = app.oidc.clone() else { return StatusCode::NOT_FOUND.into_response() };
     let Some(value) = query.state.filter(|s| !s.is_empty()) else {
         return page(
@@ -154,6 +158,9 @@ pub async fn handle_callback(State(app): State<AppState>, Query(query): Query<Ca
             return failed(&app, &value, &e.to_string()).await;
         }
     };
+    if state.purpose == crate::core::identity::AuthPurpose::SignIn {
+        return crate::ui::signin::finish(&app, &headers, state, sign_in).await;
+    }
     match app.service.complete_sign_in(&value, sign_in).await {
         Ok(text) => page(StatusCode::OK, &text),
         Err(e) => refusal(&e),

@@ -86,7 +86,11 @@ pub enum Cmd {
     Reconcile,
     /// Run a scripted scenario locally against a fake Slack workspace; no accounts needed.
     #[cfg(feature = "demo")]
-    Demo,
+    Demo {
+        /// Afterwards, keep serving the web view (`/ui`) over the demo's data until Ctrl-C.
+        #[arg(long)]
+        serve_ui: bool,
+    },
     /// Per-role request counts and time-to-decision percentiles from the audit trail (needs only
     /// the database URL).
     Report {
@@ -190,7 +194,7 @@ async fn dispatch(globals: &Globals, cmd: Cmd) -> anyhow::Result<ExitCode> {
         }
         Cmd::Reconcile => reconcile(globals).await,
         #[cfg(feature = "demo")]
-        Cmd::Demo => crate::demo::run().await.map(|()| ExitCode::SUCCESS),
+        Cmd::Demo { serve_ui } => crate::demo::run(serve_ui).await.map(|()| ExitCode::SUCCESS),
         Cmd::Report { since } => {
             let since = since.map(|s| audit::since(&s)).transpose().map_err(usage)?;
             let store = crate::storage::connect(&globals.database_url()?).await?;

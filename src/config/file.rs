@@ -70,6 +70,10 @@ pub struct Config {
     /// `[limits]`: how much text people may type.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// `[ui]`: present to serve the read-only web view at `/ui` (viewers sign in through
+    /// `[oidc]`).
+    #[serde(default)]
+    pub ui: Option<super::ui::UiConfig>,
     /// `[[person]]`: the people pimbot knows.
     #[serde(default, rename = "person")]
     pub people: Vec<PersonConfig>,

@@ -21,6 +21,7 @@ mod resolve_mfa;
 pub mod summary;
 pub mod teams;
 pub mod tier;
+pub mod ui;
 pub mod validate;
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> P
     let alert_settings = governance::alert_settings(&config.alerts);
     let acknowledgers = acknowledgers(config, &roles, &refs, p);
     let revokers = refs.expand_all(&config.security.revokers, "security.revokers", p);
+    let viewers =
+        config.ui.as_ref().map(|ui| refs.expand_all(&ui.viewers, "ui.viewers", p)).unwrap_or_default();
     Policy {
         people,
         roles,
@@ -41,6 +43,7 @@ pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> P
         acknowledgers,
         reviews,
         alert_settings,
+        viewers,
     }
 }
 

@@ -82,6 +82,9 @@ pub fn summary(config: &Config, policy: &Policy) -> String {
         ),
     );
     line(&mut out, format!("revokers (may /pim revoke anyone's grant): {}", names(&policy.revokers)));
+    if config.ui.is_some() {
+        line(&mut out, format!("web view /ui: viewers {}", names(&policy.viewers)));
+    }
     if dir.kind == DirectoryKind::Graph
         && let Ok(c) = config.directory_credential()
     {

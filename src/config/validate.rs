@@ -123,6 +123,7 @@ impl Config {
         self.audit.check(p);
         self.check_formats(p);
         self.check_oidc(p);
+        super::ui::check(self, p);
         if let Some(monitor) = &self.break_glass_monitor {
             require_secret(
                 p,

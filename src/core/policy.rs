@@ -300,6 +300,8 @@ pub struct Policy {
     /// Who may acknowledge a break-glass alarm (`[break_glass_monitor] acknowledgers`; by
     /// default the approvers of the most critical roles).
     pub acknowledgers: Vec<PersonId>,
+    /// Who may sign in to the web view (`[ui] viewers`, groups expanded).
+    pub viewers: Vec<PersonId>,
 }
 
 impl Default for Policy {
@@ -313,6 +315,7 @@ impl Default for Policy {
             acknowledgers: Vec::new(),
             reviews: Vec::new(),
             alert_settings: super::alerts::AlertSettings::default(),
+            viewers: Vec::new(),
         }
     }
 }

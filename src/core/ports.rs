@@ -332,6 +332,11 @@ pub trait Store: Send + Sync {
     async fn remember_conversation(&self, _conversation: &ConversationRef) -> Result<()> {
         Err(super::error::Error::Internal(anyhow::anyhow!("remember_conversation is not supported")))
     }
+    /// Deletes sign-in states that stopped working before `before` (expired, used or not);
+    /// returns how many went.
+    async fn prune_auth_states(&self, _before: DateTime<Utc>) -> Result<u64> {
+        Ok(0)
+    }
 }
 
 /// What [`Store::gauge_counts`] reads, for the metrics gauges.

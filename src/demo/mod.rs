@@ -3,9 +3,11 @@
 //! a manual clock, so expiry, minimum-hold and re-paging rules play out in seconds. People sign
 //! in with the built-in fake Entra provider ([`FakeOidc`]) for the MFA step-ups of the critical
 //! role, the requester's and the approver's. It ends with a break-glass sign-in reported by
-//! Azure Monitor, its alarm, one re-page and the acknowledgement. Prints a transcript.
+//! Azure Monitor, its alarm, one re-page and the acknowledgement. Prints a transcript; with
+//! `--serve-ui` it then serves the web view over the same data (`serve_ui`).
 
 pub mod driver;
+mod serve_ui;
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -26,8 +28,9 @@ const APPROVERS: &str = "C0APPROVERS";
 const ALERTS: &str = "C0ALERTS";
 const WEBHOOK_TOKEN: &str = "demo-webhook-token";
 
-/// Runs the scenario and prints what each person saw.
-pub async fn run() -> anyhow::Result<()> {
+/// Runs the scenario and prints what each person saw; with `serve_ui`, then serves the web
+/// view over the demo's data until Ctrl-C.
+pub async fn run(serve_ui: bool) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let db = format!("sqlite://{}", dir.path().join("demo.db").display());
     let fake = FakeSlack::start().await;
@@ -148,6 +151,9 @@ pub async fn run() -> anyhow::Result<()> {
     break_glass(&running, &fake, &slack, &clock).await?;
 
     println!("──────── what the Slack workspace shows ────────\n{}", fake.transcript());
+    if serve_ui {
+        serve_ui::serve(&running, &slack, &idp, &clock).await?;
+    }
     running.stop().await;
     Ok(())
 }

@@ -54,6 +54,8 @@ pub struct AppState {
     pub azure_monitor: Option<crate::webhooks::AzureMonitorState>,
     /// Present when `[oidc]` is configured (identity links and MFA step-up).
     pub oidc: Option<Arc<crate::auth::oidc::OidcClient>>,
+    /// Present when `[ui]` (and `[oidc]`) is configured: the web view.
+    pub ui: Option<Arc<crate::ui::UiState>>,
 }
 
 /// Which routes a listener serves.
@@ -109,6 +111,9 @@ pub fn router_for(state: AppState, surface: Surface) -> Router {
         app = app
             .route(crate::auth::oidc::LINK_PATH, get(crate::auth::routes::handle_link))
             .route(crate::auth::oidc::CALLBACK_PATH, get(crate::auth::routes::handle_callback));
+        if state.ui.is_some() {
+            app = app.merge(crate::ui::routes::router());
+        }
     }
     if state.azure_monitor.is_some() {
         app = app.route("/webhooks/azure-monitor", post(crate::webhooks::handle_azure_monitor));

@@ -30,6 +30,9 @@ pub const OUTBOX_RETENTION: chrono::Duration = chrono::Duration::days(30);
 /// How often alerts are evaluated, review campaigns swept and ending eligibility announced
 /// (the first pass runs one period after start). Each step is deduplicated in the database.
 pub const GOVERNANCE_EVERY: Duration = Duration::from_secs(60);
+/// How long sign-in states are kept after they stopped working (every web view visit without
+/// a session stores one, so they must not pile up).
+pub const AUTH_STATE_RETENTION: chrono::Duration = chrono::Duration::days(1);
 /// Rows each sweep handles per tick.
 pub const SWEEP_BATCH: i64 = 500;
 
@@ -136,6 +139,9 @@ async fn prune_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
         }
         if let Err(e) = service.store().prune_seen_requests(now).await {
             tracing::error!(error = %format!("{e:#}"), "pruning seen request keys failed; will retry next period");
+        }
+        if let Err(e) = service.store().prune_auth_states(now - AUTH_STATE_RETENTION).await {
+            tracing::error!(error = %format!("{e:#}"), "pruning sign-in states failed; will retry next period");
         }
         true
     })

@@ -53,6 +53,7 @@ pub(super) const INSERT_STATE: &str = concat!(
 pub(super) const USE_STATE: &str = "UPDATE auth_states SET used_at = $2 \
      WHERE id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING id";
 /// One state by id.
+const PRUNE_STATES: &str = "DELETE FROM auth_states WHERE expires_at < $1";
 const STATE_BY_ID: &str = concat!("SELECT ", state_columns!(), " FROM auth_states WHERE id = $1");
 
 /// An `identity_links` row.
@@ -198,6 +199,18 @@ impl SqlStore {
         })
         .map_err(db("loading a sign-in state"))?;
         Ok(row.map(AuthState::try_from).transpose()?)
+    }
+
+    /// Deletes states that expired before `before`.
+    pub(super) async fn delete_auth_states(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        on_db!(write self, pool => {
+            sqlx::query(PRUNE_STATES)
+                .bind(crate::storage::store_impl::micros(before))
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(db("pruning sign-in states"))
     }
 
     /// The link of one chat account.

@@ -315,6 +315,10 @@ impl Store for InstrumentedStore {
     async fn remember_conversation(&self, conversation: &crate::core::ports::ConversationRef) -> Result<()> {
         timed("remember_conversation", self.inner.remember_conversation(conversation)).await
     }
+
+    async fn prune_auth_states(&self, before: DateTime<Utc>) -> Result<u64> {
+        timed("prune_auth_states", self.inner.prune_auth_states(before)).await
+    }
 }
 
 #[cfg(test)]

@@ -369,6 +369,10 @@ impl Store for SqlStore {
         self.store_conversation(conversation).await
     }
 
+    async fn prune_auth_states(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.delete_auth_states(before).await
+    }
+
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         let head: HeadRow = on_db!(self, pool => sqlx::query_as(q::AUDIT_HEAD).fetch_one(pool).await)
             .map_err(db("loading the audit head"))?;

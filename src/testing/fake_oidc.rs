@@ -118,6 +118,8 @@ pub(super) struct Inner {
     pub(super) published: Vec<usize>,
     pub(super) signing: usize,
     pub(super) scenarios: VecDeque<Scenario>,
+    /// Who signs in when no scenario is queued (`pimbot demo --serve-ui`).
+    pub(super) everyone: Option<Scenario>,
     pub(super) codes: HashMap<String, Issued>,
     pub(super) registration: Registration,
     pub(super) seen_jtis: HashSet<String>,
@@ -186,6 +188,7 @@ impl FakeOidc {
             published: vec![0],
             signing: 0,
             scenarios: VecDeque::new(),
+            everyone: None,
             codes: HashMap::new(),
             registration: Registration {
                 client_id: FAKE_OIDC_CLIENT_ID.into(),
@@ -228,6 +231,12 @@ impl FakeOidc {
     /// Queues who signs in at the next authorize request (without one, the request is refused).
     pub fn push(&self, scenario: Scenario) {
         lock(&self.inner).scenarios.push_back(scenario);
+    }
+
+    /// Makes `scenario` sign in whenever no scenario is queued (a browser a person drives,
+    /// as in `pimbot demo --serve-ui`).
+    pub fn sign_in_everyone_as(&self, scenario: Scenario) {
+        lock(&self.inner).everyone = Some(scenario);
     }
 
     /// Rotates keys: the next key is published beside the current ones and signs from now on.

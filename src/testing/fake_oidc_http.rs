@@ -160,7 +160,7 @@ fn authorize(s: &HttpState, q: HashMap<String, String>) -> Response {
             ("error_description", "AADSTS50076: interaction required"),
         ]);
     }
-    let Some(scenario) = inner.scenarios.pop_front() else {
+    let Some(scenario) = inner.scenarios.pop_front().or_else(|| inner.everyone.clone()) else {
         return back(&[
             ("error", "access_denied"),
             ("error_description", "AADSTS50105: nobody signs in (no scenario queued)"),

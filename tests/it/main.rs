@@ -46,3 +46,5 @@ mod teams_auth;
 mod teams_extras;
 mod teams_flow;
 mod user_text;
+mod ui;
+mod ui_browser;

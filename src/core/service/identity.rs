@@ -237,8 +237,9 @@ impl AccessService {
             AuthPurpose::Link => self.complete_link(state, sign_in).await,
             AuthPurpose::ActivationStepUp => self.complete_activation_step_up(state, sign_in).await,
             AuthPurpose::ApprovalStepUp => self.complete_approval_step_up(state, sign_in).await,
+            // The web view finishes its own sign-ins (`ui::signin`), before this is reached.
             AuthPurpose::SignIn => {
-                Err(Error::PolicyViolation("signing in to the web view is not available yet".into()))
+                Err(Error::PolicyViolation("this sign-in belongs to the web view; open /ui again".into()))
             }
         }
     }

@@ -7,3 +7,5 @@ pub mod discord;
 pub mod graph_app;
 pub mod identity;
 pub mod teams;
+pub mod ui;
+pub mod webdriver;
