@@ -63,7 +63,13 @@ pub async fn run(serve_ui: bool) -> anyhow::Result<()> {
         discord: None,
         teams: None,
         break_glass: app::BreakGlassParts::from_config(&config),
-        oidc: app::OidcParts::from_config(&config)?,
+        oidc: app::OidcParts::from_config(&config)?.map(|mut oidc| {
+            // The demo's store links with the demo's audit key; the view verifies with it.
+            if let Some(ui) = &mut oidc.ui {
+                ui.audit_ring = crate::testing::audit::test_ring();
+            }
+            oidc
+        }),
     };
     let running = app::start(parts, listener).await?;
     let slack = SlackDriver::new(

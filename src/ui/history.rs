@@ -10,7 +10,8 @@ use serde::Deserialize;
 use std::collections::HashMap;
 
 use super::trends::{requesters, subject};
-use crate::core::audit::{AuditRecord, ChainBreak, verify_chain};
+use crate::core::audit::AuditRecord;
+use crate::core::audit_chain::{ChainBreak, KeyRing, verify_records};
 
 /// Rows per page.
 pub const PAGE_SIZE: usize = 50;
@@ -142,8 +143,8 @@ pub enum Chain {
 }
 
 /// Verifies `records` (the whole trail, in chain order) against the stored head.
-pub fn chain_status(records: &[AuditRecord], head: Option<(i64, String)>) -> Chain {
-    match verify_chain(records) {
+pub fn chain_status(ring: &KeyRing, records: &[AuditRecord], head: Option<(i64, String)>) -> Chain {
+    match verify_records(ring, records) {
         Err(b) => Chain::Broken(describe(&b)),
         Ok(n) => {
             let newest = records.last().map(|r| (r.seq, r.hash.clone())).unwrap_or((0, String::new()));
@@ -151,7 +152,7 @@ pub fn chain_status(records: &[AuditRecord], head: Option<(i64, String)>) -> Cha
                 Some((seq, hash)) if seq != newest.0 || (seq > 0 && hash != newest.1) => {
                     Chain::TailMissing { head: seq, newest: newest.0 }
                 }
-                _ => Chain::Verified { records: n },
+                _ => Chain::Verified { records: usize::try_from(n).unwrap_or(usize::MAX) },
             }
         }
     }
@@ -257,7 +258,7 @@ mod tests {
                 role: Some(if i % 4 == 0 { "reader" } else { "global-admin" }.into()),
                 detail: json!({"n": i, "why": "=cmd"}),
             };
-            let rec = AuditRecord::chain(i + 1, event, &prev);
+            let rec = crate::testing::audit::test_linker().chain(i + 1, event, &prev);
             prev = rec.hash.clone();
             out.push(rec);
         }
@@ -308,10 +309,16 @@ mod tests {
     fn the_chain_status_reports_tampering_and_a_missing_tail() {
         let mut t = trail();
         let head = t.last().map(|r| (r.seq, r.hash.clone()));
-        assert_eq!(chain_status(&t, head.clone()), Chain::Verified { records: 120 });
+        assert_eq!(
+            chain_status(&crate::testing::audit::test_ring(), &t, head.clone()),
+            Chain::Verified { records: 120 }
+        );
         t.pop();
-        assert!(matches!(chain_status(&t, head), Chain::TailMissing { head: 120, newest: 119 }));
+        assert!(matches!(
+            chain_status(&crate::testing::audit::test_ring(), &t, head),
+            Chain::TailMissing { head: 120, newest: 119 }
+        ));
         t[5].event.detail = json!({"n": 999});
-        assert!(matches!(chain_status(&t, None), Chain::Broken(_)));
+        assert!(matches!(chain_status(&crate::testing::audit::test_ring(), &t, None), Chain::Broken(_)));
     }
 }

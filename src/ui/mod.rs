@@ -42,6 +42,8 @@ pub const ROOT: &str = "/ui";
 pub struct UiParts {
     /// The key material for session cookies (`PIMBOT_UI_SESSION_KEY`), if set.
     pub session_key: Option<SecretString>,
+    /// The audit keys the History page verifies the chain with (current and rotated-out).
+    pub audit_ring: crate::core::audit_chain::KeyRing,
 }
 
 impl std::fmt::Debug for UiParts {
@@ -62,13 +64,15 @@ impl UiParts {
         {
             anyhow::bail!("{ENV_UI_SESSION_KEY} must be at least 32 characters");
         }
-        Ok(Some(Self { session_key: session_key.map(SecretString::from) }))
+        let audit_ring = config.audit.keys().map(|k| k.ring).unwrap_or_default();
+        Ok(Some(Self { session_key: session_key.map(SecretString::from), audit_ring }))
     }
 }
 
 /// Shared state of the view's handlers.
 pub struct UiState {
     key: cookie::Key,
+    audit_ring: crate::core::audit_chain::KeyRing,
     starts: governor::DefaultDirectRateLimiter,
 }
 
@@ -85,7 +89,16 @@ impl UiState {
         };
         let per_minute =
             std::num::NonZeroU32::new(SIGN_IN_STARTS_PER_MINUTE).unwrap_or(std::num::NonZeroU32::MIN);
-        Self { key, starts: governor::RateLimiter::direct(governor::Quota::per_minute(per_minute)) }
+        Self {
+            key,
+            audit_ring: parts.audit_ring.clone(),
+            starts: governor::RateLimiter::direct(governor::Quota::per_minute(per_minute)),
+        }
+    }
+
+    /// The audit keys the chain is verified with.
+    pub(crate) fn audit_ring(&self) -> &crate::core::audit_chain::KeyRing {
+        &self.audit_ring
     }
 
     /// The cookie key.

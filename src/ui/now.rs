@@ -104,7 +104,7 @@ pub fn card_link(platform: Platform, channel: &str, message_id: &str) -> Option<
         Platform::Slack => {
             Some(format!("https://slack.com/archives/{channel}/p{}", message_id.replace('.', "")))
         }
-        Platform::Discord => None,
+        Platform::Discord | Platform::Teams => None,
     }
 }
 

@@ -112,7 +112,7 @@ pub async fn handle_history(
     headers: HeaderMap,
     query: Result<Query<Filter>, QueryRejection>,
 ) -> Response {
-    let (_, viewer) = match guard(&app, &headers, &uri).await {
+    let (ui, viewer) = match guard(&app, &headers, &uri).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -126,7 +126,7 @@ pub async fn handle_history(
         Ok(s) => s,
         Err(why) => return bad_filter(&why),
     };
-    let chain = history::chain_status(&records, head);
+    let chain = history::chain_status(ui.audit_ring(), &records, head);
     let requesters = trends::requesters(&records);
     // Every kind, and each family (`grant.`) as a prefix choice.
     let mut kinds: Vec<String> = records.iter().map(|r| r.event.kind.clone()).collect();

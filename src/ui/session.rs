@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_session_is_signed_http_only_secure_lax_and_short() {
-        let ui = UiState::new(&super::super::UiParts { session_key: None });
+        let ui = UiState::new(&super::super::UiParts { session_key: None, audit_ring: Default::default() });
         let now = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
         let set = start(&ui, &"alice".into(), now);
         let text = set.to_str().expect("ascii");
@@ -215,7 +215,8 @@ mod tests {
         assert_eq!(viewer(&ui, &headers, &policy(), now).map(|v| v.person), Ok("alice".into()));
         assert_eq!(viewer(&ui, &headers, &policy(), now + SESSION_TTL), Err(NoSession::SignIn));
         // Another process's key does not accept it.
-        let other = UiState::new(&super::super::UiParts { session_key: None });
+        let other =
+            UiState::new(&super::super::UiParts { session_key: None, audit_ring: Default::default() });
         assert_eq!(viewer(&other, &headers, &policy(), now), Err(NoSession::SignIn));
         // A viewer removed from the policy is refused on the next request.
         let mut reloaded = policy();
@@ -247,7 +248,7 @@ mod tests {
 
     #[test]
     fn a_tampered_cookie_is_refused() {
-        let ui = UiState::new(&super::super::UiParts { session_key: None });
+        let ui = UiState::new(&super::super::UiParts { session_key: None, audit_ring: Default::default() });
         let now = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
         let set = start(&ui, &"bob".into(), now);
         let forged = set.to_str().expect("ascii").replace("bob", "alice");

@@ -160,7 +160,7 @@ mod tests {
             role: Some(role.into()),
             detail,
         };
-        AuditRecord::chain(1, event, GENESIS_HASH)
+        crate::testing::audit::test_linker().chain(1, event, GENESIS_HASH)
     }
 
     #[test]

@@ -45,6 +45,6 @@ mod store_outbox;
 mod teams_auth;
 mod teams_extras;
 mod teams_flow;
-mod user_text;
 mod ui;
 mod ui_browser;
+mod user_text;

@@ -315,7 +315,7 @@ impl TestApp {
             discord,
             teams: teams_parts,
             break_glass: app::BreakGlassParts::from_config(&config),
-            oidc: app::OidcParts::from_config(&config).expect("oidc settings"),
+            oidc: app::OidcParts::from_config(&config).expect("oidc settings").map(with_test_audit_ring),
         };
         let running = app::start(parts, listener).await.expect("app starts");
         let slack = SlackDriver::new(
@@ -453,4 +453,12 @@ impl NowTs for ManualClock {
     fn now_ts(&self) -> i64 {
         self.now().timestamp()
     }
+}
+
+/// The web view verifies the chain with the key the test stores link with.
+fn with_test_audit_ring(mut oidc: app::OidcParts) -> app::OidcParts {
+    if let Some(ui) = &mut oidc.ui {
+        ui.audit_ring = pimbot::testing::audit::test_ring();
+    }
+    oidc
 }
