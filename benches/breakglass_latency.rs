@@ -83,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
         admin_token: None,
         discord: None,
         oidc: None,
+        oncall: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(parts, listener).await?;

@@ -31,6 +31,7 @@ pub mod directory;
 pub mod discord;
 pub mod http;
 pub mod metrics;
+pub mod oncall;
 pub mod scheduler;
 pub mod signins;
 pub mod slack;

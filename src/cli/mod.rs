@@ -265,6 +265,7 @@ async fn serve(arg: &ConfigArg) -> anyhow::Result<()> {
         discord: config.discord().map(discord::parts).transpose()?,
         break_glass: app::BreakGlassParts::from_config(&config),
         oidc: app::OidcParts::from_config(&config)?,
+        oncall: crate::oncall::from_config(&config.oncall)?,
     };
     let addr = config.listen_addr()?;
     let listener =

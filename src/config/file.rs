@@ -57,6 +57,9 @@ pub struct Config {
     /// step-up); roles with `require_mfa` or `approver_mfa` need it.
     #[serde(default)]
     pub oidc: Option<OidcConfig>,
+    /// `[oncall]`: the on-call providers roles with `oncall = { … }` ask.
+    #[serde(default)]
+    pub oncall: super::oncall::OnCallConfig,
     /// `[[person]]`: the people pimbot knows.
     #[serde(default, rename = "person")]
     pub people: Vec<PersonConfig>,
@@ -444,6 +447,12 @@ pub struct RoleConfig {
     /// `[oidc] default_auth_context`.
     #[serde(default)]
     pub auth_context: Option<String>,
+    /// How far ahead `/pim activate … at <time>` may start (default 7d).
+    #[serde(default, deserialize_with = "opt_human_duration")]
+    pub max_start_ahead: Option<Duration>,
+    /// On-call auto-approval: `{ provider = "pagerduty", schedules = ["P1ABCD"], approves = 1 }`.
+    #[serde(default)]
+    pub oncall: Option<super::oncall::RoleOnCallConfig>,
 }
 
 /// `[[break_glass]]`.
@@ -462,7 +471,9 @@ fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration
     parse_duration(&text).map_err(de::Error::custom)
 }
 
-fn opt_human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+pub(super) fn opt_human_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
     human_duration(deserializer).map(Some)
 }
 

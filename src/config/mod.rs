@@ -13,6 +13,7 @@
 mod eligible;
 pub mod file;
 pub mod identity;
+pub mod oncall;
 mod resolve;
 mod resolve_mfa;
 pub mod summary;
@@ -209,6 +210,7 @@ impl Config {
         if let Some(monitor) = &mut self.break_glass_monitor {
             set(&mut monitor.webhook_token, ENV_BREAK_GLASS_WEBHOOK_TOKEN);
         }
+        self.oncall.apply_env(env);
         self.apply_workload_identity_env(env);
     }
 

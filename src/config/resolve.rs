@@ -261,9 +261,12 @@ fn role(config: &Config, rc: &RoleConfig, refs: &Refs<'_>, now: DateTime<Utc>, p
         approver_mfa: rc.approver_mfa.unwrap_or(d.approver_mfa),
         mfa_max_age: rc.mfa_max_age.unwrap_or(d.mfa_max_age),
         auth_context: None,
+        max_start_ahead: super::oncall::max_start_ahead(rc, &at, p),
+        oncall: None,
     };
     let mut role = role;
     role.auth_context = super::resolve_mfa::auth_context(config, rc, &role, &at, p);
+    role.oncall = super::oncall::rule(config, rc, &role, &at, p);
     check_pool(&role, now, &format!("{at}: approvers"), p);
     role
 }

@@ -83,6 +83,7 @@ impl Config {
         self.check_discord(p);
         self.check_directory(p);
         self.check_oidc(p);
+        self.oncall.check(p);
         if let Some(monitor) = &self.break_glass_monitor {
             require_secret(
                 p,

@@ -150,6 +150,10 @@ pub struct Role {
     /// The Conditional Access authentication context (`c1`) a step-up token must carry in
     /// `acrs`; without one, `amr` must contain `mfa`.
     pub auth_context: Option<String>,
+    /// How far ahead a scheduled start may be (`max_start_ahead`, default 7 days).
+    pub max_start_ahead: Duration,
+    /// On-call auto-approval, when configured.
+    pub oncall: Option<super::oncall::OnCallRule>,
 }
 
 /// Ceiling for `request_ttl`, whatever the policy says.
@@ -166,6 +170,8 @@ pub struct Draft {
     pub ticket: Option<String>,
     /// Free-text justification.
     pub justification: String,
+    /// When the grant should start (`at 22:00`, `in 2h`); `None` = as soon as approved.
+    pub start: Option<super::schedule::StartSpec>,
 }
 
 impl Role {
@@ -353,6 +359,8 @@ mod tests {
             approver_mfa: true,
             mfa_max_age: Duration::minutes(5),
             auth_context: Some("c1".into()),
+            max_start_ahead: crate::core::schedule::DEFAULT_MAX_START_AHEAD,
+            oncall: None,
         }
     }
 
@@ -362,6 +370,7 @@ mod tests {
             duration: Duration::minutes(mins),
             ticket: ticket.map(Into::into),
             justification: why.into(),
+            start: None,
         }
     }
 

@@ -60,6 +60,7 @@ pub async fn run() -> anyhow::Result<()> {
         discord: None,
         break_glass: app::BreakGlassParts::from_config(&config),
         oidc: app::OidcParts::from_config(&config)?,
+        oncall: None,
     };
     let running = app::start(parts, listener).await?;
     let slack = SlackDriver::new(

@@ -77,6 +77,9 @@ impl AccessService {
         if request.next_nudge_at.is_some_and(|lease| lease > now) {
             return Ok(request); // another worker is making this grant, or a retry is not due
         }
+        if super::schedule::before_start(&request, now) {
+            return Ok(request); // a scheduled start: never before it, whatever the lease says
+        }
         let Ok(role) = policy.role(&request.role).cloned() else {
             return self
                 .cancel_for_policy(request, &policy, "its role was removed from the policy", now)
@@ -119,7 +122,18 @@ impl AccessService {
         // the claim, before the call.
         let claimed = request.version;
         request.next_nudge_at = Some(now + ACTIVATION_LEASE);
-        let ends_at = now + request.duration;
+        let ends_at = super::schedule::planned_end(&request, now);
+        if ends_at <= now {
+            return self
+                .fail(
+                    request,
+                    &policy,
+                    &role,
+                    "its scheduled window passed before the grant could be made",
+                    now,
+                )
+                .await;
+        }
         let (grant, ahead) = match &plan {
             Plan::Fresh(earlier) => {
                 let fresh = Grant {
@@ -129,7 +143,7 @@ impl AccessService {
                     request_id: request.id.clone(),
                     person: person.id.clone(),
                     role: role.key.clone(),
-                    starts_at: now,
+                    starts_at: request.starts_at.map_or(now, |s| s.min(now)),
                     ends_at,
                     ended_at: None,
                     end_reason: None,

@@ -52,6 +52,8 @@ pub fn detached_role(key: &RoleKey, target: Option<&GrantTarget>) -> Role {
         approver_mfa: false,
         mfa_max_age: Duration::zero(),
         auth_context: None,
+        max_start_ahead: crate::core::schedule::DEFAULT_MAX_START_AHEAD,
+        oncall: None,
     }
 }
 

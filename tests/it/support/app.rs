@@ -279,6 +279,7 @@ impl TestApp {
             discord,
             break_glass: app::BreakGlassParts::from_config(&config),
             oidc: app::OidcParts::from_config(&config).expect("oidc settings"),
+            oncall: pimbot::oncall::from_config(&config.oncall).expect("on-call settings"),
         };
         let running = app::start(parts, listener).await.expect("app starts");
         let slack = SlackDriver::new(
