@@ -22,6 +22,7 @@ mod manifests;
 mod metrics;
 mod ops;
 mod process;
+mod scheduled;
 mod slack_flow;
 mod slack_refusals;
 mod socket_mode;

@@ -1,0 +1,203 @@
+//! Scheduled starts (`/pim activate <role> <duration> in 2h …`) end to end against the fake
+//! Graph, on SQLite and PostgreSQL: approved now, no directory call before the start, the grant
+//! at the start and its end at start + duration; cancel before the start sends nothing; a
+//! restart (a fresh app over the same database) and a second replica neither hasten nor
+//! repeat the grant.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use pimbot::core::ids::RequestId;
+use pimbot::core::ports::Clock;
+use pimbot::core::state::RequestState;
+use pimbot::testing::FakeGraph;
+
+use crate::support::app::{FEED, TestApp};
+use crate::support::db::TestDb;
+use crate::support::graph_app::{
+    self, Knobs, audit_kinds, fake_assignments, on_every_backend, wait_for_agreement,
+};
+
+/// Actions of the schedule requests the fake Graph accepted, in order.
+fn actions(fake: &FakeGraph) -> Vec<String> {
+    fake.accepted_requests()
+        .into_iter()
+        .filter(|c| c.path.contains("ScheduleRequests"))
+        .map(|c| c.body["action"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// alice asks for global-admin for 30m starting in 2h; carol approves; returns the request and
+/// its start.
+async fn scheduled_and_approved(app: &TestApp) -> (RequestId, DateTime<Utc>) {
+    let t0 = app.clock.now();
+    let (reply, id) = app.activate("U0ALICE", "global-admin 30m in 2h change window CHG-7").await;
+    assert!(reply.text().contains("starting"), "the reply says when it starts: {}", reply.text());
+    app.settle().await;
+    let card = app.card(&id).blocks.to_string();
+    assert!(card.contains("starting"), "the card says when it starts: {card}");
+    let clicked = app.click("U0CAROL", "approve", &id).await;
+    assert_eq!(clicked.status, 200, "{clicked:?}");
+    app.settle().await;
+    let request = app.request(&id).await;
+    assert_eq!(request.state, RequestState::Approved, "approved now, in office hours");
+    let start = request.starts_at.expect("the request records its start");
+    assert_eq!(start, t0 + Duration::hours(2));
+    (id, start)
+}
+
+/// Nothing was asked of the directory and no grant row exists.
+async fn nothing_granted(app: &TestApp, fake: &FakeGraph, id: &RequestId) {
+    assert!(actions(fake).is_empty(), "no directory call before the start: {:?}", actions(fake));
+    assert!(fake_assignments(fake).is_empty());
+    assert!(app.store().open_grants(100).await.expect("grants").is_empty(), "no grant row for {id}");
+}
+
+#[tokio::test]
+async fn a_scheduled_activation_is_approved_now_granted_at_its_start_and_ended_at_its_end() {
+    on_every_backend(Knobs::default(), |app, fake| async move {
+        let (id, start) = scheduled_and_approved(&app).await;
+        let feed: Vec<String> = app.channel(FEED).iter().map(|m| m.text.clone()).collect();
+        assert!(feed.iter().any(|t| t.contains(&id.to_string()) && t.contains("starting")), "{feed:?}");
+        let status = app.slack.command("U0ALICE", "status").await.expect("status").text();
+        assert!(status.contains("scheduled") && status.contains(&id.to_string()), "{status}");
+
+        app.clock.set(start - Duration::seconds(1));
+        app.settle().await;
+        nothing_granted(&app, &fake, &id).await;
+        assert_eq!(app.request(&id).await.state, RequestState::Approved);
+
+        app.clock.set(start);
+        wait_for_agreement(&app, &fake, StdDuration::from_secs(30)).await;
+        let request = app.request(&id).await;
+        assert_eq!(request.state, RequestState::Active);
+        let grant = app.store().grant(request.grant_id.as_ref().expect("grant id")).await.expect("read");
+        let grant = grant.expect("grant row");
+        assert_eq!((grant.starts_at, grant.ends_at), (start, start + Duration::minutes(30)));
+        assert_eq!(actions(&fake), ["adminAssign"]);
+        assert_eq!(fake_assignments(&fake).len(), 1);
+
+        app.clock.set(start + Duration::minutes(30));
+        wait_for_agreement(&app, &fake, StdDuration::from_secs(30)).await;
+        assert_eq!(app.request(&id).await.state, RequestState::Expired);
+        assert_eq!(actions(&fake), ["adminAssign", "adminRemove"]);
+        assert!(fake_assignments(&fake).is_empty());
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cancelling_before_the_start_sends_nothing_to_the_directory() {
+    on_every_backend(Knobs::default(), |app, fake| async move {
+        let (id, start) = scheduled_and_approved(&app).await;
+        app.clock.set(start - Duration::minutes(5));
+        let reply = app.slack.command("U0ALICE", &format!("cancel {id}")).await.expect("cancel");
+        assert_eq!(reply.status, 200, "{reply:?}");
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Cancelled);
+        let feed: Vec<String> = app.channel(FEED).iter().map(|m| m.text.clone()).collect();
+        assert!(feed.iter().any(|t| t.contains("before its start; nothing was granted")), "{feed:?}");
+
+        app.clock.set(start + Duration::hours(1));
+        app.settle().await;
+        nothing_granted(&app, &fake, &id).await;
+        assert_eq!(app.request(&id).await.state, RequestState::Cancelled);
+        assert!(!audit_kinds(&app).await.iter().any(|k| k.starts_with("grant.")));
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_restart_before_the_start_neither_loses_nor_hastens_the_grant() {
+    for db in crate::support::db::backends().await {
+        let name = db.name;
+        let fake = FakeGraph::start().await;
+        let toml = graph_app::policy(&fake, &Knobs::default());
+        let run = async {
+            let app = graph_app::spawn(db, &toml).await;
+            let (id, start) = scheduled_and_approved(&app).await;
+            let db = app.stop().await;
+
+            // A fresh process over the same database, its clock 10 minutes before the start.
+            let app = graph_app::spawn(db, &toml).await;
+            app.clock.set(start - Duration::minutes(10));
+            app.settle().await;
+            nothing_granted(&app, &fake, &id).await;
+
+            app.clock.set(start + Duration::seconds(1));
+            wait_for_agreement(&app, &fake, StdDuration::from_secs(30)).await;
+            assert_eq!(app.request(&id).await.state, RequestState::Active);
+            assert_eq!(actions(&fake), ["adminAssign"]);
+            let grant = app.store().open_grants(10).await.expect("grants");
+            assert_eq!(grant.len(), 1);
+            assert_eq!(grant[0].ends_at, start + Duration::minutes(30), "ends at start + duration");
+            app.stop().await;
+        };
+        tokio::time::timeout(StdDuration::from_secs(120), run)
+            .await
+            .unwrap_or_else(|_| panic!("timed out on {name}"));
+    }
+}
+
+#[tokio::test]
+async fn two_replicas_make_a_scheduled_grant_once() {
+    for db in crate::support::db::backends().await {
+        let name = db.name;
+        let fake = FakeGraph::start().await;
+        let toml = graph_app::policy(&fake, &Knobs::default());
+        let run = async {
+            let app = graph_app::spawn(db, &toml).await;
+            let replica = graph_app::spawn(TestDb::replica(&app.db).await, &toml).await;
+            let (id, start) = scheduled_and_approved(&app).await;
+            replica.clock.set(start - Duration::seconds(30));
+            replica.settle().await;
+            nothing_granted(&app, &fake, &id).await;
+
+            app.clock.set(start);
+            replica.clock.set(start);
+            let (a, b) = tokio::join!(
+                app.running.settle(StdDuration::from_secs(30)),
+                replica.running.settle(StdDuration::from_secs(30))
+            );
+            a.expect("first replica settles");
+            b.expect("second replica settles");
+            wait_for_agreement(&app, &fake, StdDuration::from_secs(30)).await;
+            assert_eq!(app.request(&id).await.state, RequestState::Active);
+            assert_eq!(actions(&fake), ["adminAssign"], "one directory call for the grant");
+            let activated = audit_kinds(&app).await.iter().filter(|k| *k == "grant.activated").count();
+            assert_eq!(activated, 1, "recorded once");
+            let feed: Vec<String> = app.channel(FEED).iter().map(|m| m.text.clone()).collect();
+            let feed_lines = feed.iter().filter(|t| t.contains("is now *global-admin*")).count();
+            let replica_lines =
+                replica.channel(FEED).iter().filter(|m| m.text.contains("is now *global-admin*")).count();
+            assert_eq!(feed_lines + replica_lines, 1, "announced once");
+            replica.stop().await;
+            app.stop().await;
+        };
+        tokio::time::timeout(StdDuration::from_secs(120), run)
+            .await
+            .unwrap_or_else(|_| panic!("timed out on {name}"));
+    }
+}
+
+#[tokio::test]
+async fn a_start_beyond_max_start_ahead_or_in_the_past_is_refused_and_changes_nothing() {
+    on_every_backend(Knobs::default(), |app, fake| async move {
+        for text in [
+            "global-admin 30m in 8d x",
+            "global-admin 30m at 2020-01-01T10:00Z x",
+            "global-admin 30m at 25:00 x",
+        ] {
+            let reply = app.slack.command("U0ALICE", &format!("activate {text}")).await.expect("command");
+            assert_eq!(reply.status, 200);
+            assert!(!reply.text().contains("waiting for approval"), "{text}: refused: {}", reply.text());
+        }
+        app.settle().await;
+        assert!(app.store().open_requests_for(&"alice".into()).await.expect("requests").is_empty());
+        assert!(actions(&fake).is_empty());
+        app.stop().await;
+    })
+    .await;
+}
