@@ -20,6 +20,7 @@ mod invariant_requests;
 mod lookup;
 mod manifests;
 mod metrics;
+mod oncall;
 mod ops;
 mod process;
 mod scheduled;
