@@ -7,7 +7,7 @@ use super::duration::parse_duration;
 use super::error::{Error, Result};
 use super::ids::{RequestId, RoleKey};
 use super::policy::Draft;
-use super::schedule::{StartSpec, parse_start};
+use super::schedule::{StartSpec, parse_start, parse_start_field};
 
 /// What a user asked pimbot to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +102,16 @@ pub fn draft_from_fields(
         justification: justification.trim().to_owned(),
         start: None,
     })
+}
+
+/// Adds the optional start typed into a form field or a Discord option (`22:00`, `in 2h`,
+/// `2026-12-03T22:00Z`; empty = as soon as approved).
+pub fn with_start(mut draft: Draft, start: Option<&str>) -> Result<Draft> {
+    draft.start = match start {
+        Some(text) => parse_start_field(text).map_err(Error::BadInput)?,
+        None => None,
+    };
+    Ok(draft)
 }
 
 fn parse_draft(rest: &str, verb: &str) -> Result<Draft> {
@@ -314,5 +324,11 @@ mod tests {
         );
         assert!(draft_from_fields("two words", "1h", None, "x").is_err());
         assert!(draft_from_fields("r", "later", None, "x").is_err());
+        let base = draft_from_fields("r", "1h", None, "x").expect("draft");
+        assert_eq!(with_start(base.clone(), Some("  ")).ok(), Some(base.clone()));
+        assert_eq!(with_start(base.clone(), None).ok(), Some(base.clone()));
+        let started = with_start(base.clone(), Some("in 2h")).expect("start");
+        assert_eq!(started.start, parse_start("in", "2h").ok());
+        assert!(with_start(base, Some("tonight")).is_err());
     }
 }

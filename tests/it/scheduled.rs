@@ -201,3 +201,64 @@ async fn a_start_beyond_max_start_ahead_or_in_the_past_is_refused_and_changes_no
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_slack_form_and_the_discord_option_take_a_start() {
+    use crate::support::discord::{self as dc, ephemeral_text};
+    use pimbot::testing::discord_signing as ds;
+    use pimbot::testing::signing::text_inputs;
+
+    for db in crate::support::db::backends().await {
+        let name = db.name;
+        let app = TestApp::spawn_with_discord(db).await;
+        let run = async {
+            let fields = |start: &'static str| {
+                text_inputs(&[
+                    ("role", "global-admin"),
+                    ("duration", "1h"),
+                    ("start", start),
+                    ("ticket", "CHG-1"),
+                    ("justification", "change window"),
+                ])
+            };
+            let bad = app.slack.submit("U0ALICE", "activate", "", fields("tonight")).await.expect("submit");
+            assert!(
+                bad.body.contains("\"response_action\":\"errors\"") && bad.body.contains("\"start\""),
+                "{}",
+                bad.body
+            );
+            let good = app.slack.submit("U0ALICE", "activate", "", fields("in 3h")).await.expect("submit");
+            assert!(!good.body.contains("errors"), "{}", good.body);
+            app.settle().await;
+            let open = app.store().open_requests_for(&"alice".into()).await.expect("requests");
+            assert_eq!(open.len(), 1);
+            assert_eq!(open[0].starts_at, Some(app.clock.now() + Duration::hours(3)), "the form's start");
+            let id = open[0].id.clone();
+            assert_eq!(
+                app.slack.command("U0ALICE", &format!("cancel {id}")).await.expect("cancel").status,
+                200
+            );
+
+            let options = [
+                ("role", "global-admin"),
+                ("duration", "1h"),
+                ("justification", "window"),
+                ("ticket", "CHG-2"),
+                ("start", "in 90m"),
+            ];
+            let text = ephemeral_text(&app.interact(&ds::command(dc::ALICE, "activate", &options)).await);
+            assert!(text.contains("starting"), "{text}");
+            let open = app.store().open_requests_for(&"alice".into()).await.expect("requests");
+            assert_eq!(open.len(), 1);
+            assert_eq!(
+                open[0].starts_at,
+                Some(app.clock.now() + Duration::minutes(90)),
+                "the option's start"
+            );
+            app.stop().await;
+        };
+        tokio::time::timeout(StdDuration::from_secs(90), run)
+            .await
+            .unwrap_or_else(|_| panic!("timed out on {name}"));
+    }
+}
