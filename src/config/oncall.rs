@@ -193,7 +193,7 @@ pub(super) fn rule(
     }
     if role.approvals_required == 0 {
         p.push(
-            format!("{key}"),
+            key.clone(),
             "the role needs no approval, so being on call has nothing to approve; remove oncall",
         );
     } else if oc.approves == 0 || oc.approves > role.approvals_required {
@@ -207,7 +207,7 @@ pub(super) fn rule(
     }
     if role.tier == Tier::Critical && !oc.allow_critical {
         p.push(
-            format!("{key}"),
+            key.clone(),
             "critical roles are never approved by being on call; remove oncall, or set allow_critical = true \
              if an on-call engineer really may take this role alone",
         );

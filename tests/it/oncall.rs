@@ -57,6 +57,9 @@ oncall = {{ provider = "opsgenie", schedules = ["ops-primary"], approves = 1 }}
     )
 }
 
+/// Sets the fake up for one case.
+type Arrange = Box<dyn Fn(&FakeOnCall)>;
+
 async fn each_backend<F, Fut>(f: F)
 where
     F: Fn(TestApp, FakeOnCall) -> Fut,
@@ -151,7 +154,7 @@ async fn an_on_call_requester_is_approved_automatically_with_the_record_and_a_lo
 #[tokio::test]
 async fn off_call_unknown_email_outage_and_timeout_fall_back_to_normal_approval() {
     each_backend(|app, fake| async move {
-        let cases: [(&str, Box<dyn Fn(&FakeOnCall)>, &str); 4] = [
+        let cases: [(&str, Arrange, &str); 4] = [
             (
                 "off call",
                 Box::new(|f: &FakeOnCall| f.set_on_call("P1ABCD", "bob@contoso.com")),
