@@ -32,3 +32,4 @@ mod store;
 mod store_identity;
 mod store_invariants;
 mod store_outbox;
+mod store_schedule;
