@@ -119,7 +119,10 @@ async fn an_on_call_requester_is_approved_automatically_with_the_record_and_a_lo
         assert_eq!(recorded[0]["evidence"]["mode"], "on_call");
         assert_eq!(recorded[0]["evidence"]["schedule"], "P2EFGH");
         let approved = audit_of(&app, "request.approved").await;
-        assert_eq!(approved[0]["auto"], "on_call");
+        assert_eq!(
+            (approved[0]["auto"].as_bool(), approved[0]["via"].as_str()),
+            (Some(true), Some("on_call"))
+        );
         let lines = feed(&app);
         assert!(
             lines.iter().any(|t| t.contains("ON-CALL AUTO-APPROVED")

@@ -205,7 +205,9 @@ impl AccessService {
                 &request.id,
                 &role.key,
                 json!({
-                    "auto": "on_call",
+                    // `auto` keeps it out of the human time-to-decision figures.
+                    "auto": true,
+                    "via": "on_call",
                     "oncall": oncall.detail(),
                     "time_to_decision_secs": (now - request.created_at).num_seconds(),
                 }),
