@@ -262,3 +262,50 @@ async fn the_slack_form_and_the_discord_option_take_a_start() {
             .unwrap_or_else(|_| panic!("timed out on {name}"));
     }
 }
+
+#[tokio::test]
+async fn an_undecided_scheduled_request_times_out_when_its_window_has_passed() {
+    on_every_backend(Knobs::default(), |app, fake| async move {
+        // global-admin's request_ttl is 1h; the window (start in 10m, 30m long) ends sooner.
+        let (_, id) = app.activate("U0ALICE", "global-admin 30m in 10m change window").await;
+        app.settle().await;
+        app.advance(Duration::minutes(39));
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Pending, "still inside the window");
+        app.advance(Duration::minutes(2));
+        for _ in 0..5 {
+            app.settle().await;
+            if app.request(&id).await.state != RequestState::Pending {
+                break;
+            }
+        }
+        assert_eq!(app.request(&id).await.state, RequestState::TimedOut, "the window passed undecided");
+        assert!(actions(&fake).is_empty());
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_start_after_the_requesters_eligibility_ends_is_refused() {
+    let until = (Utc::now() + Duration::days(1)).format("%Y-%m-%d");
+    let tail = format!(
+        "\n[[role]]\nkey = \"temp-reader\"\nname = \"Temporary Reader\"\nkind = \"entra-role\"\n\
+         directory_id = \"{}\"\ntier = \"standard\"\nmin_duration = \"1m\"\n\
+         eligible = [{{ who = \"alice\", until = \"{until}\" }}]\n",
+        graph_app::READER
+    );
+    on_every_backend(Knobs { tail, ..Knobs::default() }, |app, fake| async move {
+        let late =
+            app.slack.command("U0ALICE", "activate temp-reader 1h in 3d audit").await.expect("command");
+        assert!(late.text().contains("ends before"), "{}", late.text());
+        assert!(app.store().open_requests_for(&"alice".into()).await.expect("requests").is_empty());
+        let (reply, id) = app.activate("U0ALICE", "temp-reader 1h in 1h audit").await;
+        assert!(reply.text().contains("starting"), "{}", reply.text());
+        assert_eq!(app.request(&id).await.state, RequestState::Approved, "no approval needed; waits");
+        app.settle().await;
+        assert!(actions(&fake).is_empty(), "nothing before the start");
+        app.stop().await;
+    })
+    .await;
+}

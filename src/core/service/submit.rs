@@ -33,6 +33,15 @@ impl AccessService {
         }
         role.check_rules(&draft)?;
         let starts_at = self.resolve_start(role, &draft, now)?;
+        if let Some(start) = starts_at
+            && !self.eligible(role, &person, start).await?
+        {
+            return Err(Error::PolicyViolation(format!(
+                "your eligibility for `{}` ends before {}; pick an earlier start",
+                role.key,
+                crate::core::schedule::format_start(start)
+            )));
+        }
         let open = self.store.open_requests_for(&person.id).await?;
         if let Some(dup) = open.iter().find(|r| r.role == role.key && r.state != RequestState::Active) {
             return Err(duplicate(dup));
