@@ -17,6 +17,7 @@
 //! | `pimbot_chat_api_calls_total` | counter | `platform`, `method`, `status` | Chat API calls; `method` is the Slack method (`chat.postMessage`) or the Discord route template. `status` is `ok`, `429`, `5xx`, another HTTP status, `timeout`, `error` (transport), or the platform's error code (`channel_not_found`, …). |
 //! | `pimbot_directory_calls_total` | counter | `directory`, `op`, `outcome` | Directory calls (`op`: `grant`, `revoke`, `eligibility`, `list_assignments`, `remove_assignment`, `lookup_user`; `outcome`: `ok`, `error`). |
 //! | `pimbot_break_glass_alarms_total` | counter | `event` | Break-glass alarms `raised` and `acknowledged` (counted from the `breakglass.signin` and `breakglass.acknowledged` audit events of committed changes). |
+//! | `pimbot_oncall_checks_total` | counter | `provider`, `result` | On-call questions (`pagerduty`, `opsgenie`) by `result`: `on_call`, `not_on_call`, `error` (outage, timeout, bad answer: normal approval). |
 //! | `pimbot_http_request_duration_seconds` | histogram | `route`, `status` | HTTP requests by matched route template (`unmatched` for 404s) and status code. |
 //!
 //! The gauges read the database; they are refreshed on every scrape ([`refresh_gauges`]), so every
@@ -33,6 +34,8 @@ use crate::core::ports::Store;
 
 /// Requests by role and outcome.
 pub const REQUESTS_TOTAL: &str = "pimbot_requests_total";
+/// On-call questions by provider and result.
+pub const ONCALL_CHECKS_TOTAL: &str = "pimbot_oncall_checks_total";
 /// Seconds from submission to decision.
 pub const TIME_TO_DECISION: &str = "pimbot_time_to_decision_seconds";
 /// Grants in force.
@@ -117,6 +120,7 @@ fn describe() {
     describe_counter!(DIRECTORY_CALLS_TOTAL, "Directory calls by directory, operation and outcome.");
     describe_counter!(BREAK_GLASS_ALARMS_TOTAL, "Break-glass alarms raised and acknowledged.");
     describe_histogram!(HTTP_REQUEST_DURATION, metrics::Unit::Seconds, "HTTP request latency.");
+    describe_counter!(ONCALL_CHECKS_TOTAL, "On-call provider questions by provider and result.");
     // Series that alerts watch exist from the start, at zero, so `increase()` sees the first one.
     for event in [BreakGlassEvent::Raised, BreakGlassEvent::Acknowledged] {
         counter!(BREAK_GLASS_ALARMS_TOTAL, "event" => event.as_str()).absolute(0);

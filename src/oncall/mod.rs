@@ -174,6 +174,13 @@ impl OnCallSource for HttpOnCall {
                 None => Err(anyhow!("[oncall.opsgenie] is not configured")),
             },
         };
+        let result = match &answer {
+            Ok(Some(_)) => "on_call",
+            Ok(None) => "not_on_call",
+            Err(_) => "error",
+        };
+        metrics::counter!(crate::metrics::ONCALL_CHECKS_TOTAL, "provider" => provider.as_str(), "result" => result)
+            .increment(1);
         answer.map_err(Error::Unavailable)
     }
 }

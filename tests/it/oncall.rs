@@ -199,6 +199,16 @@ async fn off_call_unknown_email_outage_and_timeout_fall_back_to_normal_approval(
             }
             last = Some(id);
         }
+        let metrics = reqwest::get(format!("http://{}/metrics", app.running.addr))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics");
+        for result in ["not_on_call", "error"] {
+            let series = format!("pimbot_oncall_checks_total{{provider=\"pagerduty\",result=\"{result}\"}}");
+            assert!(metrics.contains(&series), "{series} in\n{metrics}");
+        }
         // The provider's outage changed nothing about the human path.
         fake.set_fault(OnCallFault::None);
         let id = last.expect("a request");
