@@ -76,6 +76,14 @@ async fn a_scheduled_activation_is_approved_now_granted_at_its_start_and_ended_a
         assert_eq!((grant.starts_at, grant.ends_at), (start, start + Duration::minutes(30)));
         assert_eq!(actions(&fake), ["adminAssign"]);
         assert_eq!(fake_assignments(&fake).len(), 1);
+        // The sweep asked at the start: the schedule starts then and lasts the duration.
+        let assign =
+            fake.accepted_requests().into_iter().find(|c| c.path.contains("ScheduleRequests")).expect("call");
+        let info = &assign.body["scheduleInfo"];
+        let asked =
+            DateTime::parse_from_rfc3339(info["startDateTime"].as_str().unwrap_or_default()).expect("start");
+        assert!((asked.with_timezone(&Utc) - start).num_seconds().abs() < 1, "{info}");
+        assert_eq!(info["expiration"]["duration"], "PT30M", "{info}");
 
         app.clock.set(start + Duration::minutes(30));
         wait_for_agreement(&app, &fake, StdDuration::from_secs(30)).await;
