@@ -364,6 +364,10 @@ pub struct PersonConfig {
     /// Discord user id (snowflake).
     #[serde(default)]
     pub discord: Option<String>,
+    /// IANA time zone (`Europe/Berlin`) that this person's `at 22:00` starts are read in;
+    /// default: the server's.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// `[[group]]`.

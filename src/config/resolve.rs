@@ -58,7 +58,13 @@ fn people(config: &Config, p: &mut Problems) -> Vec<Person> {
             object_id: pc.object_id.clone(),
             slack: pc.slack.clone(),
             discord: pc.discord.clone(),
+            timezone: pc.timezone.as_deref().map(str::trim).map(str::to_owned),
         });
+        if let Some(tz) = &pc.timezone
+            && let Err(why) = crate::core::schedule::named_zone(tz)
+        {
+            p.push(format!("{at}: timezone"), why);
+        }
     }
     out
 }

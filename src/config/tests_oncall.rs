@@ -76,3 +76,17 @@ fn max_start_ahead_is_bounded() {
         "at most 90d",
     );
 }
+
+#[test]
+fn a_persons_time_zone_must_be_known() {
+    let text = BASE.replace(
+        "upn = \"alice@contoso.com\"\n",
+        "upn = \"alice@contoso.com\"\ntimezone = \"Europe/Berlin\"\n",
+    );
+    let policy = valid(&text);
+    let alice = policy.people.iter().find(|p| p.id.as_str() == "alice").expect("alice");
+    assert_eq!(alice.timezone.as_deref(), Some("Europe/Berlin"));
+    let bad =
+        BASE.replace("upn = \"alice@contoso.com\"\n", "upn = \"alice@contoso.com\"\ntimezone = \"CET+1\"\n");
+    assert_problem(&bad, "person \"alice\": timezone", "IANA name");
+}

@@ -73,6 +73,9 @@ pub struct Person {
     pub slack: Option<String>,
     /// Discord user id.
     pub discord: Option<String>,
+    /// IANA time zone (`Europe/Berlin`) that `at 22:00` starts are read in; `None` = the
+    /// server's.
+    pub timezone: Option<String>,
 }
 
 impl Person {

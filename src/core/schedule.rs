@@ -5,12 +5,69 @@
 //! knows nothing of storage; the service holds the request approved until the start, and the
 //! activation sweep makes the grant then.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 
 use super::duration::{format_duration, parse_duration};
 
 /// How far ahead a start may be when the role does not say (`max_start_ahead`).
 pub const DEFAULT_MAX_START_AHEAD: Duration = Duration::days(7);
+
+/// A time zone that wall-clock starts (`at 22:00`) are read in: the server's
+/// (`chrono::Local`), a fixed offset, or a person's IANA zone (`jiff::tz::TimeZone`).
+pub trait Zone {
+    /// The instant a wall-clock time names; the earlier one when a clock change repeats it,
+    /// `None` when a clock change skips it.
+    fn to_utc(&self, local: NaiveDateTime) -> Option<DateTime<Utc>>;
+    /// The wall-clock date and time at `at`.
+    fn local(&self, at: DateTime<Utc>) -> NaiveDateTime;
+}
+
+macro_rules! chrono_zone {
+    ($($tz:ty),*) => {$(
+        impl Zone for $tz {
+            fn to_utc(&self, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+                self.from_local_datetime(&local).earliest().map(|t| t.with_timezone(&Utc))
+            }
+            fn local(&self, at: DateTime<Utc>) -> NaiveDateTime {
+                at.with_timezone(self).naive_local()
+            }
+        }
+    )*};
+}
+chrono_zone!(chrono::Local, chrono::FixedOffset, Utc);
+
+impl Zone for jiff::tz::TimeZone {
+    fn to_utc(&self, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+        let civil = jiff::civil::DateTime::new(
+            i16::try_from(local.year()).ok()?,
+            i8::try_from(local.month()).ok()?,
+            i8::try_from(local.day()).ok()?,
+            i8::try_from(local.hour()).ok()?,
+            i8::try_from(local.minute()).ok()?,
+            i8::try_from(local.second()).ok()?,
+            0,
+        )
+        .ok()?;
+        let offset = match self.to_ambiguous_timestamp(civil).offset() {
+            jiff::tz::AmbiguousOffset::Unambiguous { offset } => offset,
+            jiff::tz::AmbiguousOffset::Fold { before, .. } => before,
+            jiff::tz::AmbiguousOffset::Gap { .. } => return None,
+        };
+        Some(local.and_utc() - Duration::seconds(i64::from(offset.seconds())))
+    }
+
+    fn local(&self, at: DateTime<Utc>) -> NaiveDateTime {
+        let offset =
+            jiff::Timestamp::from_second(at.timestamp()).map(|ts| self.to_offset(ts).seconds()).unwrap_or(0);
+        at.naive_utc() + Duration::seconds(i64::from(offset))
+    }
+}
+
+/// A person's IANA time zone (`Europe/Berlin`) from the system's time zone database.
+pub fn named_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    jiff::tz::TimeZone::get(name.trim())
+        .map_err(|_| format!("`{name}` is not a known time zone; write an IANA name like \"Europe/Berlin\""))
+}
 
 /// A start as typed, not yet placed in time (that needs `now` and a time zone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,9 +85,9 @@ pub enum StartSpec {
 impl StartSpec {
     /// Places the start in time: `now` is the submission time, `zone` the requester's (or the
     /// server's) time zone for wall-clock forms.
-    pub fn resolve<Tz: TimeZone>(self, now: DateTime<Utc>, zone: &Tz) -> Result<DateTime<Utc>, String> {
+    pub fn resolve(self, now: DateTime<Utc>, zone: &dyn Zone) -> Result<DateTime<Utc>, String> {
         let local = |naive: NaiveDateTime| {
-            zone.from_local_datetime(&naive).earliest().map(|t| t.with_timezone(&Utc)).ok_or_else(|| {
+            zone.to_utc(naive).ok_or_else(|| {
                 format!(
                     "{} does not exist in the time zone (a clock change skips it)",
                     naive.format("%Y-%m-%d %H:%M")
@@ -42,7 +99,7 @@ impl StartSpec {
             StartSpec::Instant(t) => Ok(t),
             StartSpec::Local(naive) => local(naive),
             StartSpec::ClockTime(time) => {
-                let today = now.with_timezone(zone).date_naive();
+                let today = zone.local(now).date();
                 let first = local(today.and_time(time));
                 match first {
                     Ok(t) if t > now => Ok(t),
@@ -179,6 +236,25 @@ mod tests {
         for (keyword, value, offset, expected) in cases {
             assert_eq!(resolve(keyword, value, now, offset), Ok(at(expected)), "{keyword} {value} @{offset}");
         }
+    }
+
+    #[test]
+    fn a_persons_iana_zone_follows_daylight_saving() {
+        let berlin = named_zone("Europe/Berlin").expect("tzdb");
+        let resolve =
+            |value: &str, now: &str| parse_start("at", value).and_then(|s| s.resolve(at(now), &berlin));
+        // Winter: UTC+1; summer: UTC+2.
+        assert_eq!(resolve("22:00", "2026-12-02T15:00:00Z"), Ok(at("2026-12-02T21:00:00Z")));
+        assert_eq!(resolve("22:00", "2026-07-02T15:00:00Z"), Ok(at("2026-07-02T20:00:00Z")));
+        // 16:30 Berlin is 14:30 UTC in July: already past at 15:00 UTC, so tomorrow.
+        assert_eq!(resolve("16:30", "2026-07-02T15:00:00Z"), Ok(at("2026-07-03T14:30:00Z")));
+        assert_eq!(resolve("2026-07-03T09:30", "2026-07-02T15:00:00Z"), Ok(at("2026-07-03T07:30:00Z")));
+        // 02:30 on the last Sunday of March does not exist in Berlin.
+        let gap = resolve("2026-03-29T02:30", "2026-03-28T15:00:00Z").expect_err("gap");
+        assert!(gap.contains("does not exist"), "{gap}");
+        // 02:30 on the last Sunday of October happens twice: the first one counts.
+        assert_eq!(resolve("2026-10-25T02:30", "2026-10-24T15:00:00Z"), Ok(at("2026-10-25T00:30:00Z")));
+        assert!(named_zone("Mars/Olympus_Mons").is_err());
     }
 
     #[test]

@@ -334,6 +334,7 @@ mod tests {
             object_id: None,
             slack: Some(slack.into()),
             discord: None,
+            timezone: None,
         };
         let policy =
             Policy { people: vec![person("alice", "UA"), person("carol", "UC")], ..Policy::default() };

@@ -317,3 +317,33 @@ async fn a_start_after_the_requesters_eligibility_ends_is_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn at_hh_mm_is_read_in_the_requesters_time_zone() {
+    for db in crate::support::db::backends().await {
+        let name = db.name;
+        let fake = FakeGraph::start().await;
+        // Tokyo keeps UTC+9 all year, so the expectation does not depend on the date.
+        let toml = graph_app::policy(&fake, &Knobs::default()).replace(
+            "upn = \"alice@contoso.com\"\n",
+            "upn = \"alice@contoso.com\"\ntimezone = \"Asia/Tokyo\"\n",
+        );
+        let app = graph_app::spawn(db, &toml).await;
+        let run = async {
+            let target = app.clock.now() + Duration::hours(3);
+            let wall = (target + Duration::hours(9)).format("%H:%M").to_string();
+            let (reply, id) =
+                app.activate("U0ALICE", &format!("global-admin 30m at {wall} change window")).await;
+            assert!(reply.text().contains("starting"), "{}", reply.text());
+            let expected = target.date_naive().and_time(
+                chrono::NaiveTime::parse_from_str(&target.format("%H:%M").to_string(), "%H:%M")
+                    .expect("time"),
+            );
+            assert_eq!(app.request(&id).await.starts_at, Some(expected.and_utc()), "{wall} in Tokyo");
+            app.stop().await;
+        };
+        tokio::time::timeout(StdDuration::from_secs(60), run)
+            .await
+            .unwrap_or_else(|_| panic!("timed out on {name}"));
+    }
+}

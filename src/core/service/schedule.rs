@@ -11,21 +11,28 @@ use chrono::{DateTime, Utc};
 
 use super::AccessService;
 use crate::core::error::{Error, Result};
-use crate::core::policy::{Draft, Role};
+use crate::core::policy::{Draft, Person, Role};
 use crate::core::request::AccessRequest;
-use crate::core::schedule::{check_start, format_start, waits};
+use crate::core::schedule::{check_start, format_start, named_zone, waits};
 
 impl AccessService {
-    /// The start `draft` asks for, placed in time (wall-clock forms in the server's time
-    /// zone) and bounded by the role's `max_start_ahead`; `None` = start when approved.
+    /// The start `draft` asks for, placed in time (wall-clock forms in the requester's
+    /// `timezone`, else the server's) and bounded by the role's `max_start_ahead`; `None` =
+    /// start when approved.
     pub(super) fn resolve_start(
         &self,
         role: &Role,
+        person: &Person,
         draft: &Draft,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>> {
         let Some(spec) = draft.start else { return Ok(None) };
-        let start = spec.resolve(now, &chrono::Local).map_err(Error::BadInput)?;
+        let personal = person.timezone.as_deref().map(named_zone).transpose().map_err(Error::BadInput)?;
+        let start = match &personal {
+            Some(zone) => spec.resolve(now, zone),
+            None => spec.resolve(now, &chrono::Local),
+        }
+        .map_err(Error::BadInput)?;
         check_start(start, now, role.max_start_ahead).map_err(Error::PolicyViolation)?;
         Ok(Some(start))
     }

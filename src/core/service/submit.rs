@@ -32,7 +32,7 @@ impl AccessService {
             return Err(role.not_eligible());
         }
         role.check_rules(&draft)?;
-        let starts_at = self.resolve_start(role, &draft, now)?;
+        let starts_at = self.resolve_start(role, &person, &draft, now)?;
         if let Some(start) = starts_at
             && !self.eligible(role, &person, start).await?
         {

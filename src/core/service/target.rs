@@ -79,6 +79,7 @@ impl AccessService {
             object_id: None,
             slack: None,
             discord: None,
+            timezone: None,
         });
         if let Some(principal) = grant.target.as_ref().and_then(|t| t.principal_id.clone()) {
             person.object_id = Some(principal);
