@@ -51,6 +51,20 @@ approvals_required = 2
 approvers = ["carol", "dave", "erin"]
 eligible = ["alice"]
 oncall = {{ provider = "opsgenie", schedules = ["ops-primary"], approves = 1 }}
+
+[[role]]
+key = "sec-admin"
+name = "Security Administrator"
+kind = "entra-role"
+directory_id = "194ae4cb-b126-40b2-bd5b-6091b380977d"
+tier = "critical"
+require_mfa = false
+approver_mfa = false
+require_ticket = false
+approvals_required = 1
+approvers = ["carol", "dave"]
+eligible = ["alice"]
+oncall = {{ provider = "pagerduty", schedules = ["P9CRIT"], allow_critical = true }}
 "#,
         pd = fake.pagerduty_url(),
         og = fake.opsgenie_url(),
@@ -304,4 +318,24 @@ async fn the_roles_mfa_step_up_comes_before_any_on_call_approval() {
             .await
             .unwrap_or_else(|_| panic!("timed out on {name}"));
     }
+}
+
+#[tokio::test]
+async fn a_critical_role_is_auto_approved_only_when_its_rule_says_allow_critical() {
+    each_backend(|app, fake| async move {
+        // The rule of a critical role without allow_critical is refused by `pimbot check`
+        // (config::tests::oncall); this one opts in, and the feed names the tier.
+        fake.set_on_call("P9CRIT", "alice@contoso.com");
+        let (reply, id) = app.activate("U0ALICE", "sec-admin 30m contain the breach").await;
+        assert!(reply.text().contains("approved automatically"), "{}", reply.text());
+        app.settle().await;
+        assert_eq!(app.request(&id).await.state, RequestState::Active);
+        assert!(
+            feed(&app).iter().any(|t| t.contains("ON-CALL AUTO-APPROVED") && t.contains("(critical)")),
+            "{:?}",
+            feed(&app)
+        );
+        app.stop().await;
+    })
+    .await;
 }
