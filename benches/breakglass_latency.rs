@@ -85,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
         discord: None,
         teams: None,
         oidc: None,
+        oncall: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(parts, listener).await?;

@@ -173,6 +173,8 @@ pub struct Parts {
     pub break_glass: Option<BreakGlassParts>,
     /// Sign-ins with the OpenID provider, when configured.
     pub oidc: Option<OidcParts>,
+    /// The on-call providers (`[oncall.*]`), when configured.
+    pub oncall: Option<Arc<dyn crate::core::oncall::OnCallSource>>,
 }
 
 /// Re-reads and validates the policy.
@@ -399,6 +401,9 @@ pub async fn start_with(
             crate::auth::oidc::OidcClient::new(o.settings.clone(), parts.clock.clone())
                 .context("building the OpenID client")?,
         ));
+    }
+    if let Some(oncall) = parts.oncall.clone() {
+        service = service.with_oncall(oncall);
     }
     if let Some(identity) = identity {
         tracing::info!("lookup by Slack profile email is on");

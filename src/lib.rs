@@ -38,6 +38,7 @@ pub mod discord;
 pub mod http;
 pub mod metrics;
 pub mod preflight;
+pub mod oncall;
 pub mod scheduler;
 pub mod signins;
 pub mod slack;

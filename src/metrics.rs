@@ -19,6 +19,7 @@
 //! | `pimbot_break_glass_alarms_total` | counter | `event` | Break-glass alarms `raised` and `acknowledged` (counted from the `breakglass.signin` and `breakglass.acknowledged` audit events of committed changes). |
 //! | `pimbot_alerts_total` | counter | `kind` | PIM alerts raised (`too_many_eligible`, `frequent_activation`, `outside_working_hours`, `stale_eligibility`, `refusal_burst`, `weak_role`, …), once per alert and period (counted from the `alert.raised` audit events). |
 //! | `pimbot_reviews_total` | counter | `decision`, `by` | Access-review items decided (`keep`/`remove`, `by` = `reviewer` or `default`). |
+//! | `pimbot_oncall_checks_total` | counter | `provider`, `result` | On-call questions (`pagerduty`, `opsgenie`) by `result`: `on_call`, `not_on_call`, `error` (outage, timeout, bad answer: normal approval). |
 //! | `pimbot_http_request_duration_seconds` | histogram | `route`, `status` | HTTP requests by matched route template (`unmatched` for 404s) and status code. |
 //! | `pimbot_chat_rejected_total` | counter | `platform`, `reason` | Chat messages a platform refused for good (`reason`: Slack's error code such as `channel_not_found`, Discord's message in snake case such as `unknown_channel`, `original_missing`, `platform_disabled`); common reasons start at zero. |
 //! | `pimbot_chat_rejected_last_hour` | gauge | — | Messages refused for good in the last hour (database-wide). |
@@ -48,6 +49,8 @@ pub use gauges::refresh_gauges;
 
 /// Requests by role and outcome.
 pub const REQUESTS_TOTAL: &str = "pimbot_requests_total";
+/// On-call questions by provider and result.
+pub const ONCALL_CHECKS_TOTAL: &str = "pimbot_oncall_checks_total";
 /// Seconds from submission to decision.
 pub const TIME_TO_DECISION: &str = "pimbot_time_to_decision_seconds";
 /// Grants in force.
@@ -221,6 +224,7 @@ fn describe() {
     describe_histogram!(DIRECTORY_CALL_DURATION, metrics::Unit::Seconds, "Directory call latency.");
     describe_histogram!(DATABASE_CALL_DURATION, metrics::Unit::Seconds, "Store call latency.");
     catalog::build_info();
+    describe_counter!(ONCALL_CHECKS_TOTAL, "On-call provider questions by provider and result.");
     // Series that alerts watch exist from the start, at zero, so `increase()` sees the first one.
     for event in [BreakGlassEvent::Raised, BreakGlassEvent::Acknowledged] {
         counter!(BREAK_GLASS_ALARMS_TOTAL, "event" => event.as_str()).absolute(0);

@@ -347,6 +347,7 @@ async fn serve(globals: &Globals) -> anyhow::Result<ExitCode> {
         teams: config.teams().map(teams::parts).transpose()?,
         break_glass: app::BreakGlassParts::from_config(&config),
         oidc: app::OidcParts::from_config(&config)?,
+        oncall: crate::oncall::from_config(&config.oncall)?,
     };
     let addr = config.listen_addr()?;
     let listener = crate::http::serve::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;

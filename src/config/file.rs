@@ -74,6 +74,9 @@ pub struct Config {
     /// `[oidc]`).
     #[serde(default)]
     pub ui: Option<super::ui::UiConfig>,
+    /// `[oncall]`: the on-call providers roles with `oncall = { … }` ask.
+    #[serde(default)]
+    pub oncall: super::oncall::OnCallConfig,
     /// `[[person]]`: the people pimbot knows.
     #[serde(default, rename = "person")]
     pub people: Vec<PersonConfig>,
@@ -417,6 +420,10 @@ pub struct PersonConfig {
     /// Discord user id (snowflake).
     #[serde(default)]
     pub discord: Option<String>,
+    /// IANA time zone (`Europe/Berlin`) that this person's `at 22:00` starts are read in;
+    /// default: the server's.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// `[[group]]`.
@@ -522,6 +529,12 @@ pub struct RoleConfig {
     /// Warn this long before a time-bound eligibility ends (default 7d).
     #[serde(default, deserialize_with = "opt_human_duration")]
     pub warn_before: Option<Duration>,
+    /// How far ahead `/pim activate … at <time>` may start (default 7d).
+    #[serde(default, deserialize_with = "opt_human_duration")]
+    pub max_start_ahead: Option<Duration>,
+    /// On-call auto-approval: `{ provider = "pagerduty", schedules = ["P1ABCD"], approves = 1 }`.
+    #[serde(default)]
+    pub oncall: Option<super::oncall::RoleOnCallConfig>,
 }
 
 /// `[[break_glass]]`.

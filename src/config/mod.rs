@@ -16,6 +16,7 @@ pub mod file;
 pub mod formats;
 pub mod governance;
 pub mod identity;
+pub mod oncall;
 mod resolve;
 mod resolve_mfa;
 pub mod summary;
@@ -236,6 +237,7 @@ impl Config {
             set(&mut monitor.webhook_token, ENV_BREAK_GLASS_WEBHOOK_TOKEN);
         }
         self.audit.apply_env(env);
+        self.oncall.apply_env(env);
         self.apply_workload_identity_env(env);
     }
 

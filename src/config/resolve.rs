@@ -103,7 +103,13 @@ fn people(config: &Config, p: &mut Problems) -> Vec<Person> {
             object_id: pc.object_id.clone(),
             slack: pc.slack.clone(),
             discord: pc.discord.clone(),
+            timezone: pc.timezone.as_deref().map(str::trim).map(str::to_owned),
         });
+        if let Some(tz) = &pc.timezone
+            && let Err(why) = crate::core::schedule::named_zone(tz)
+        {
+            p.push(format!("{at}: timezone"), why);
+        }
     }
     out
 }
@@ -309,9 +315,12 @@ fn role(config: &Config, rc: &RoleConfig, refs: &Refs<'_>, now: DateTime<Utc>, p
         owners: refs.expand_all(&rc.owners, &format!("{at}: owners"), p),
         alerts: governance::role_alerts(rc, &config.tier, &at, p),
         warn_before: rc.warn_before.unwrap_or(DEFAULT_WARN_BEFORE),
+        max_start_ahead: super::oncall::max_start_ahead(rc, &at, p),
+        oncall: None,
     };
     let mut role = role;
     role.auth_context = super::resolve_mfa::auth_context(config, rc, &role, &at, p);
+    role.oncall = super::oncall::rule(config, rc, &role, &at, p);
     check_pool(&role, now, &format!("{at}: approvers"), p);
     role
 }

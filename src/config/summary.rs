@@ -116,6 +116,16 @@ pub fn summary(config: &Config, policy: &Policy) -> String {
         None => line(&mut out, "break-glass monitor: disabled".into()),
     }
     line(&mut out, audit_summary(&config.audit));
+    for provider in
+        [crate::core::oncall::OnCallProvider::PagerDuty, crate::core::oncall::OnCallProvider::Opsgenie]
+    {
+        if config.oncall.provider(provider).is_some() {
+            line(
+                &mut out,
+                format!("on-call: {} api {}", provider.display(), config.oncall.api_url(provider)),
+            );
+        }
+    }
     line(&mut out, format!("people: {}, groups: {}", policy.people.len(), config.groups.len()));
 
     for role in &policy.roles {
@@ -253,6 +263,21 @@ fn role_summary(out: &mut String, role: &Role) {
             format_duration(role.min_hold)
         ),
     );
+    if role.max_start_ahead != crate::core::schedule::DEFAULT_MAX_START_AHEAD {
+        line(out, format!("  scheduled starts up to {} ahead", format_duration(role.max_start_ahead)));
+    }
+    if let Some(rule) = &role.oncall {
+        line(
+            out,
+            format!(
+                "  on call in {} {}: {} approval(s) recorded automatically{}",
+                rule.provider.display(),
+                rule.schedules.join(", "),
+                rule.approvals_for(role),
+                if rule.allow_critical { " (critical allowed)" } else { "" }
+            ),
+        );
+    }
 }
 
 fn eligible_entry(e: &Eligibility) -> String {

@@ -673,6 +673,9 @@ fn monitor_listen_and_database_are_checked() {
 #[path = "tests_lookup.rs"]
 mod lookup;
 
+#[path = "tests_oncall.rs"]
+mod oncall;
+
 /// An `[oidc]` section for `issuer`, with a secret.
 fn oidc(issuer: &str, extra: &str) -> String {
     format!(

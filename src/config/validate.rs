@@ -124,6 +124,7 @@ impl Config {
         self.check_formats(p);
         self.check_oidc(p);
         super::ui::check(self, p);
+        self.oncall.check(p);
         if let Some(monitor) = &self.break_glass_monitor {
             require_secret(
                 p,

@@ -7,6 +7,7 @@ use super::duration::parse_duration;
 use super::error::{Error, Result};
 use super::ids::{RequestId, RoleKey};
 use super::policy::Draft;
+use super::schedule::{StartSpec, parse_start, parse_start_field};
 
 /// What a user asked pimbot to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,7 @@ pub enum Command {
 pub const HELP: &str = "\
 *pimbot* gives you privileged roles just in time, for a bounded time, with a reason.
 • `/pim activate <role> <duration> [#TICKET] <justification>`: request a role, e.g. `/pim activate global-admin 1h #INC-4711 rotate leaked secret`
+• `/pim activate <role> <duration> at <time> …`: the same, starting later (`at 22:00`, `at 2026-12-03T22:00Z`, `in 2h`)
 • `/pim activate`: open the request form
 • `/pim extend <role> <duration> [#TICKET] <justification>`: extend an active role
 • `/pim roles`: the roles you can request and their rules
@@ -110,24 +112,72 @@ pub fn draft_from_fields(
         duration,
         ticket,
         justification: justification.trim().to_owned(),
+        start: None,
     })
+}
+
+/// Adds the optional start typed into a form field or a Discord option (`22:00`, `in 2h`,
+/// `2026-12-03T22:00Z`; empty = as soon as approved).
+pub fn with_start(mut draft: Draft, start: Option<&str>) -> Result<Draft> {
+    draft.start = match start {
+        Some(text) => parse_start_field(text).map_err(Error::BadInput)?,
+        None => None,
+    };
+    Ok(draft)
 }
 
 fn parse_draft(rest: &str, verb: &str) -> Result<Draft> {
     let mut words = rest.split_whitespace();
-    let usage =
-        || Error::BadInput(format!("usage: `/pim {verb} <role> <duration> [#TICKET] <justification>`"));
+    let usage = || {
+        Error::BadInput(format!(
+            "usage: `/pim {verb} <role> <duration> [at <time> | in <duration>] [#TICKET] <justification>`"
+        ))
+    };
     let role = words.next().ok_or_else(usage)?;
     let duration_text = words.next().ok_or_else(usage)?;
     let duration: Duration = parse_duration(duration_text).map_err(Error::BadInput)?;
-    let remaining: Vec<&str> = words.collect();
+    let mut remaining: Vec<&str> = words.collect();
+    let start = take_start(&mut remaining)?;
+    if start.is_some() && verb == "extend" {
+        return Err(Error::BadInput("an extension starts now; `at`/`in` belong to `/pim activate`".into()));
+    }
     let (ticket, justification) = match remaining.split_first() {
         Some((first, tail)) if first.starts_with('#') && first.len() > 1 => {
             (Some(first[1..].to_owned()), tail.join(" "))
         }
         _ => (None, remaining.join(" ")),
     };
-    Ok(Draft { role: RoleKey(role.to_ascii_lowercase()), duration, ticket, justification })
+    Ok(Draft { role: RoleKey(role.to_ascii_lowercase()), duration, ticket, justification, start })
+}
+
+/// Takes a scheduled start off the front of the words after the duration: `at 22:00`,
+/// `at 2026-12-03T22:00Z`, `at 2026-12-03 22:00` or `in 2h`. `at` followed by something that
+/// starts with a digit must be a time (a typo is refused, never read as justification); `in`
+/// counts only when a duration follows, so "in order to …" stays justification.
+fn take_start(words: &mut Vec<&str>) -> Result<Option<StartSpec>> {
+    let (Some(keyword), Some(value)) = (words.first().copied(), words.get(1).copied()) else {
+        return Ok(None);
+    };
+    let spec = if keyword.eq_ignore_ascii_case("at") && value.starts_with(|c: char| c.is_ascii_digit()) {
+        // `at 2026-12-03 22:00`: a date, then the time as the next word.
+        match words.get(2).filter(|t| value.len() == 10 && t.contains(':')) {
+            Some(time) => {
+                let spec = parse_start("at", &format!("{value} {time}")).map_err(Error::BadInput)?;
+                words.drain(..3);
+                return Ok(Some(spec));
+            }
+            None => parse_start("at", value).map_err(Error::BadInput)?,
+        }
+    } else if keyword.eq_ignore_ascii_case("in") {
+        match parse_start("in", value) {
+            Ok(spec) => spec,
+            Err(_) => return Ok(None),
+        }
+    } else {
+        return Ok(None);
+    };
+    words.drain(..2);
+    Ok(Some(spec))
 }
 
 fn parse_revoke(rest: &str) -> Result<Command> {
@@ -164,6 +214,7 @@ mod tests {
             duration: Duration::minutes(mins),
             ticket: ticket.map(Into::into),
             justification: why.into(),
+            start: None,
         }
     }
 
@@ -235,6 +286,47 @@ mod tests {
     }
 
     #[test]
+    fn a_start_follows_the_duration() {
+        let starting = |spec: &str, value: &str, ticket: Option<&str>, why: &str| {
+            Command::Activate(Draft {
+                start: Some(parse_start(spec, value).expect("start")),
+                ..draft("global-admin", 120, ticket, why)
+            })
+        };
+        let cases = [
+            (
+                "activate global-admin 2h at 22:00 #CHG-7 change window",
+                starting("at", "22:00", Some("CHG-7"), "change window"),
+            ),
+            (
+                "activate global-admin 2h AT 2026-12-03T22:00Z x",
+                starting("at", "2026-12-03T22:00Z", None, "x"),
+            ),
+            ("activate global-admin 2h at 2026-12-03 22:00 x", starting("at", "2026-12-03 22:00", None, "x")),
+            ("activate global-admin 2h in 90m #T-1 y", starting("in", "90m", Some("T-1"), "y")),
+            // Not a start: justification that happens to begin with `in` or `at`.
+            (
+                "activate global-admin 2h in order to fix",
+                Command::Activate(draft("global-admin", 120, None, "in order to fix")),
+            ),
+            (
+                "activate global-admin 2h at customer request",
+                Command::Activate(draft("global-admin", 120, None, "at customer request")),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse(text).ok(), Some(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_start_is_refused_not_justification() {
+        for text in ["activate r 1h at 25:00 x", "activate r 1h at 2026-12-03 x", "extend r 1h in 2h more"] {
+            assert!(matches!(parse(text), Err(Error::BadInput(_))), "{text}");
+        }
+    }
+
+    #[test]
     fn a_lone_hash_is_justification_not_ticket() {
         assert_eq!(
             parse("activate r 5m # because").ok(),
@@ -250,5 +342,11 @@ mod tests {
         );
         assert!(draft_from_fields("two words", "1h", None, "x").is_err());
         assert!(draft_from_fields("r", "later", None, "x").is_err());
+        let base = draft_from_fields("r", "1h", None, "x").expect("draft");
+        assert_eq!(with_start(base.clone(), Some("  ")).ok(), Some(base.clone()));
+        assert_eq!(with_start(base.clone(), None).ok(), Some(base.clone()));
+        let started = with_start(base.clone(), Some("in 2h")).expect("start");
+        assert_eq!(started.start, parse_start("in", "2h").ok());
+        assert!(with_start(base, Some("tonight")).is_err());
     }
 }

@@ -73,6 +73,9 @@ pub struct Person {
     pub slack: Option<String>,
     /// Discord user id.
     pub discord: Option<String>,
+    /// IANA time zone (`Europe/Berlin`) that `at 22:00` starts are read in; `None` = the
+    /// server's.
+    pub timezone: Option<String>,
 }
 
 impl Person {
@@ -158,6 +161,10 @@ pub struct Role {
     /// The Conditional Access authentication context (`c1`) a step-up token must carry in
     /// `acrs`; without one, `amr` must contain `mfa`.
     pub auth_context: Option<String>,
+    /// How far ahead a scheduled start may be (`max_start_ahead`, default 7 days).
+    pub max_start_ahead: Duration,
+    /// On-call auto-approval, when configured.
+    pub oncall: Option<super::oncall::OnCallRule>,
 }
 
 /// Default `warn_before`: time-bound eligibility is announced a week before it ends.
@@ -177,6 +184,8 @@ pub struct Draft {
     pub ticket: Option<String>,
     /// Free-text justification.
     pub justification: String,
+    /// When the grant should start (`at 22:00`, `in 2h`); `None` = as soon as approved.
+    pub start: Option<super::schedule::StartSpec>,
 }
 
 impl Role {
@@ -399,6 +408,8 @@ mod tests {
             approver_mfa: true,
             mfa_max_age: Duration::minutes(5),
             auth_context: Some("c1".into()),
+            max_start_ahead: crate::core::schedule::DEFAULT_MAX_START_AHEAD,
+            oncall: None,
         }
     }
 
@@ -408,6 +419,7 @@ mod tests {
             duration: Duration::minutes(mins),
             ticket: ticket.map(Into::into),
             justification: why.into(),
+            start: None,
         }
     }
 

@@ -81,6 +81,9 @@ pub struct AccessRequest {
     pub next_nudge_at: Option<DateTime<Utc>>,
     /// The grant this request created or extended.
     pub grant_id: Option<GrantId>,
+    /// When its grant starts (`/pim activate … at <time>`); `None` = as soon as approved. The
+    /// grant then ends at this + `duration`.
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 impl AccessRequest {

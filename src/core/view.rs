@@ -151,7 +151,14 @@ impl CardView {
             role_name: role.name.clone(),
             scope: role.scope.clone(),
             tier: role.tier.as_str().into(),
-            duration: format_duration(request.duration),
+            duration: match request.starts_at {
+                Some(s) => format!(
+                    "{} starting {}",
+                    format_duration(request.duration),
+                    super::schedule::format_start(s)
+                ),
+                None => format_duration(request.duration),
+            },
             justification: request.justification.clone(),
             ticket: request.ticket.clone(),
             approvals,
@@ -446,6 +453,7 @@ mod tests {
             object_id: None,
             slack: Some(slack.into()),
             discord: None,
+            timezone: None,
         };
         let policy =
             Policy { people: vec![person("alice", "UA"), person("carol", "UC")], ..Policy::default() };
@@ -471,6 +479,8 @@ mod tests {
             approver_mfa: false,
             mfa_max_age: Duration::minutes(5),
             auth_context: None,
+            max_start_ahead: crate::core::schedule::DEFAULT_MAX_START_AHEAD,
+            oncall: None,
             eligible: vec![Eligibility { person: "alice".into(), until: None }],
             owners: vec![],
             alerts: crate::core::alerts::RoleAlerts::tier_default(Tier::Critical),
@@ -494,6 +504,7 @@ mod tests {
             nudge_stage: NudgeStage::None,
             next_nudge_at: None,
             grant_id: None,
+            starts_at: None,
         };
         let card = CardView::build(&policy, &role, &request, Platform::Slack, now);
         assert_eq!(card.approvers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["carol"]);

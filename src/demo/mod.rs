@@ -70,6 +70,7 @@ pub async fn run(serve_ui: bool) -> anyhow::Result<()> {
             }
             oidc
         }),
+        oncall: None,
     };
     let running = app::start(parts, listener).await?;
     let slack = SlackDriver::new(

@@ -212,6 +212,7 @@ eligible = ["alice"]
             object_id: None,
             slack: None,
             discord: None,
+            timezone: None,
         };
         let assignment = DirectoryAssignment {
             role: RoleKey::from("reader"),

@@ -19,6 +19,8 @@ pub const OPT_DURATION: &str = "duration";
 pub const OPT_JUSTIFICATION: &str = "justification";
 /// Option name of the ticket.
 pub const OPT_TICKET: &str = "ticket";
+/// Option name of the optional scheduled start (`activate`).
+pub const OPT_START: &str = "start";
 /// Option name of the request id (`cancel`).
 pub const OPT_REQUEST: &str = "request";
 /// Option name of the person whose grant is revoked (`revoke`).
@@ -49,7 +51,16 @@ fn sub(name: &str, description: &str) -> CreateCommandOption {
 pub fn pim_command() -> CreateCommand {
     CreateCommand::new(COMMAND)
         .description("Privileged access, just in time")
-        .add_option(draft_options(sub("activate", "Request a privileged role")))
+        .add_option(
+            draft_options(sub("activate", "Request a privileged role")).add_sub_option(
+                string(
+                    OPT_START,
+                    "When it starts: 22:00, in 2h or 2026-12-03T22:00Z (default: once approved)",
+                    false,
+                )
+                .max_length(40),
+            ),
+        )
         .add_option(draft_options(sub("extend", "Extend an active role")))
         .add_option(sub("roles", "The roles you can request and their rules"))
         .add_option(sub("status", "Your pending requests and active roles"))

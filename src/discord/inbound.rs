@@ -19,7 +19,8 @@ use serenity::all::{
 };
 
 use super::commands::{
-    COMMAND, OPT_DURATION, OPT_JUSTIFICATION, OPT_PERSON, OPT_REASON, OPT_REQUEST, OPT_ROLE, OPT_TICKET,
+    COMMAND, OPT_DURATION, OPT_JUSTIFICATION, OPT_PERSON, OPT_REASON, OPT_REQUEST, OPT_ROLE, OPT_START,
+    OPT_TICKET,
 };
 use super::render::{
     self, ACK_PREFIX, APPROVE_PREFIX, DENY_PREFIX, DENY_REASON_PREFIX, FIELD_REASON, MAX_CONTENT,
@@ -130,7 +131,9 @@ pub fn parse_command(cmd: &CommandInteraction) -> crate::core::Result<Command> {
         )
     };
     match sub.name {
-        "activate" => draft().map(Command::Activate),
+        "activate" => {
+            draft().and_then(|d| command::with_start(d, text_option(args, OPT_START))).map(Command::Activate)
+        }
         "extend" => draft().map(Command::Extend),
         "roles" => Ok(Command::Roles),
         "status" => Ok(Command::Status),

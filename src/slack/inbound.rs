@@ -326,9 +326,13 @@ async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent
                 field(render::FIELD_TICKET).as_deref(),
                 &field(render::FIELD_JUSTIFICATION).unwrap_or_default(),
             );
-            let result = match draft {
-                Ok(d) => app.service.submit(&user, d).await,
+            let draft = match draft {
+                Ok(d) => d,
                 Err(e) => return form_errors(&[(render::FIELD_DURATION, user_message(&e))]),
+            };
+            let result = match command::with_start(draft, field(render::FIELD_START).as_deref()) {
+                Ok(d) => app.service.submit(&user, d).await,
+                Err(e) => return form_errors(&[(render::FIELD_START, user_message(&e))]),
             };
             match result {
                 Ok(s) => {
@@ -347,6 +351,8 @@ async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent
                         render::FIELD_JUSTIFICATION
                     } else if msg.contains("activated for") {
                         render::FIELD_DURATION
+                    } else if msg.contains("the start") || msg.contains("scheduled start") {
+                        render::FIELD_START
                     } else {
                         render::FIELD_ROLE
                     };

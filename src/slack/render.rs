@@ -31,6 +31,8 @@ pub const CALLBACK_ACK_REASON: &str = "ack_reason";
 pub const FIELD_ROLE: &str = "role";
 /// Block id and action id of the duration input in the activation modal.
 pub const FIELD_DURATION: &str = "duration";
+/// Block id and action id of the (optional) start input in the activation modal.
+pub const FIELD_START: &str = "start";
 /// Block id and action id of the (optional) ticket input in the activation modal.
 pub const FIELD_TICKET: &str = "ticket";
 /// Block id and action id of the justification input in the activation modal.
@@ -308,6 +310,17 @@ pub fn activate_modal(roles: &[(String, String)]) -> SlackView {
                 text_input(FIELD_DURATION, false).with_placeholder(pt!("e.g. 30m or 2h")).into()
             )
             .with_hint(pt!("Within the role's minimum and maximum"))
+        ),
+        some_into(
+            input_block(
+                FIELD_START,
+                "Starts",
+                text_input(FIELD_START, false)
+                    .with_placeholder(pt!("e.g. 22:00, in 2h or 2026-12-03T22:00Z"))
+                    .into()
+            )
+            .with_optional(true)
+            .with_hint(pt!("Leave empty to start as soon as it is approved"))
         ),
         some_into(
             input_block(

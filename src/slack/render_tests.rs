@@ -172,14 +172,14 @@ fn alarm_pages_and_carries_the_ack_button() {
 }
 
 #[test]
-fn activate_modal_has_the_four_inputs() {
+fn activate_modal_has_the_five_inputs() {
     let roles = vec![("global-admin".to_owned(), "Global Administrator".to_owned())];
     let v = serde_json::to_value(activate_modal(&roles)).expect("serializes");
     assert_eq!(v["type"], "modal");
     assert_eq!(v["callback_id"], CALLBACK_ACTIVATE);
     let blocks = blocks_of(&v);
     let ids: Vec<&str> = blocks.iter().filter_map(|b| b["block_id"].as_str()).collect();
-    assert_eq!(ids, [FIELD_ROLE, FIELD_DURATION, FIELD_TICKET, FIELD_JUSTIFICATION]);
+    assert_eq!(ids, [FIELD_ROLE, FIELD_DURATION, FIELD_START, FIELD_TICKET, FIELD_JUSTIFICATION]);
     for b in &blocks {
         assert_eq!(b["type"], "input");
         assert_eq!(b["element"]["action_id"], b["block_id"]);
@@ -187,7 +187,8 @@ fn activate_modal_has_the_four_inputs() {
     assert_eq!(blocks[0]["element"]["type"], "static_select");
     assert_eq!(blocks[0]["element"]["options"][0]["value"], "global-admin");
     assert_eq!(blocks[2]["optional"], true);
-    assert_eq!(blocks[3]["element"]["multiline"], true);
+    assert_eq!(blocks[3]["optional"], true);
+    assert_eq!(blocks[4]["element"]["multiline"], true);
     assert!(v["title"]["text"].as_str().unwrap_or_default().chars().count() <= 24);
 
     let v = serde_json::to_value(activate_modal(&[])).expect("serializes");

@@ -34,6 +34,7 @@ macro_rules! bind_request {
             .bind($r.nudge_stage.as_str())
             .bind($r.next_nudge_at.map(micros))
             .bind($r.grant_id.as_ref().map(GrantId::as_str))
+            .bind($r.starts_at.map(micros))
     };
 }
 

@@ -5,7 +5,7 @@
 macro_rules! request_columns {
     () => {
         "id, requester, role, duration_secs, justification, ticket, state, version, origin, \
-         created_at, decided_at, decided_by, reason, nudge_stage, next_nudge_at, grant_id"
+         created_at, decided_at, decided_by, reason, nudge_stage, next_nudge_at, grant_id, starts_at"
     };
 }
 
@@ -53,18 +53,18 @@ macro_rules! claim_outbox {
     };
 }
 
-/// Inserts a request; `$1..$16` in [`request_columns`] order.
+/// Inserts a request; `$1..$17` in [`request_columns`] order.
 pub const INSERT_REQUEST: &str = concat!(
     "INSERT INTO requests (",
     request_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
 );
 /// Compare-and-set update of a request; same binds as [`INSERT_REQUEST`] with `$8` the expected
 /// version. Returns the new version when it applied.
 pub const UPDATE_REQUEST: &str = "UPDATE requests SET requester = $2, role = $3, duration_secs = $4, \
      justification = $5, ticket = $6, state = $7, origin = $9, created_at = $10, decided_at = $11, \
      decided_by = $12, reason = $13, nudge_stage = $14, next_nudge_at = $15, grant_id = $16, \
-     version = version + 1 WHERE id = $1 AND version = $8 RETURNING version";
+     starts_at = $17, version = version + 1 WHERE id = $1 AND version = $8 RETURNING version";
 /// One request by id.
 pub const REQUEST_BY_ID: &str = concat!("SELECT ", request_columns!(), " FROM requests WHERE id = $1");
 /// A person's open requests, newest first.
@@ -89,11 +89,13 @@ pub const DUE_NUDGES: &str = concat!(
     " FROM requests WHERE state IN ('pending', 'awaiting_mfa') AND next_nudge_at <= $1 ",
     "ORDER BY next_nudge_at, id LIMIT $2"
 );
-/// Approved requests, oldest first, at most `$1`.
+/// Approved requests, those due first (no next try set, then the soonest next try or scheduled
+/// start), at most `$1`: requests waiting for a start days ahead never crowd out due ones.
 pub const APPROVED_REQUESTS: &str = concat!(
     "SELECT ",
     request_columns!(),
-    " FROM requests WHERE state = 'approved' ORDER BY created_at, id LIMIT $1"
+    " FROM requests WHERE state = 'approved' ",
+    "ORDER BY next_nudge_at IS NOT NULL, next_nudge_at, created_at, id LIMIT $1"
 );
 
 /// A request's approvals, in the order they were given.

@@ -57,6 +57,8 @@ pub struct RequestRow {
     pub next_nudge_at: Option<DateTime<Utc>>,
     /// Linked grant.
     pub grant_id: Option<String>,
+    /// Scheduled start (migration 0010).
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 impl RequestRow {
@@ -96,6 +98,7 @@ impl RequestRow {
             nudge_stage,
             next_nudge_at: self.next_nudge_at,
             grant_id: self.grant_id.map(Into::into),
+            starts_at: self.starts_at,
         })
     }
 }

@@ -32,6 +32,8 @@ mod fake_graph_http;
 mod fake_graph_state;
 pub mod fake_oidc;
 mod fake_oidc_http;
+#[cfg(feature = "testing")]
+pub mod fake_oncall;
 pub mod fake_slack;
 mod fake_slack_faults;
 mod fake_slack_history;
@@ -54,6 +56,8 @@ pub use fake_discord_state::{DiscordMessage, FAKE_BOT_USER_ID};
 #[cfg(feature = "testing")]
 pub use fake_graph::{FakeAssignment, FakeGraph, FakeKind, FakeUser, GraphCall, GraphFault};
 pub use fake_oidc::{BrowserResult, FakeOidc, KeyChoice, Scenario};
+#[cfg(feature = "testing")]
+pub use fake_oncall::{FAKE_OPSGENIE_TOKEN, FAKE_PAGERDUTY_TOKEN, FakeOnCall, OnCallCall, OnCallFault};
 pub use fake_slack::{FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, Hold, SlackCall};
 #[cfg(feature = "testing")]
 pub use fake_slack_socket::FakeSlackSocket;

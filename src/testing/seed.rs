@@ -37,6 +37,7 @@ pub fn push_active_grant(
         nudge_stage: NudgeStage::None,
         next_nudge_at: None,
         grant_id: Some(grant_id.clone()),
+        starts_at: None,
     }));
     commit.grants.push(Write::Insert(Grant {
         id: grant_id,

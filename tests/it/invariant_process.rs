@@ -190,6 +190,43 @@ async fn kill_9_mid_grant_then_cancel_removes_the_assignment() {
     }
 }
 
+#[tokio::test]
+async fn kill_9_before_a_scheduled_start_then_restart_grants_it_at_the_start_once() {
+    for db in db::backends().await {
+        let slack = FakeSlack::start().await;
+        let graph = FakeGraph::start().await;
+        let server = Server::start(&db.url, &slack, &graph).await;
+        let reply = server.command("U0BOB", "activate reader 5m in 8s change window").await;
+        let id = reply.split('`').find(|w| w.starts_with("r-")).map(RequestId::from).expect("id");
+        server.kill_9();
+        let request = db.store.request(&id).await.expect("read").expect("exists");
+        assert_eq!(request.state, RequestState::Approved, "{}: no approval needed", db.name);
+        let start = request.starts_at.expect("scheduled");
+        assert!(actions(&graph).is_empty(), "{}: nothing before the start", db.name);
+
+        let restarted = Server::start(&db.url, &slack, &graph).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if chrono::Utc::now() < start {
+            assert!(actions(&graph).is_empty(), "{}: the restarted process waits for the start", db.name);
+        }
+        wait_until("active", Duration::from_secs(30), async || {
+            state(&db.store, &id).await == RequestState::Active
+        })
+        .await;
+        assert_eq!(actions(&graph), ["adminAssign"], "{}: one assignment, at the start", db.name);
+        let grant =
+            db.store.open_grant(&"bob".into(), &"reader".into()).await.expect("read").expect("granted");
+        assert_eq!(
+            (grant.starts_at, grant.ends_at),
+            (start, start + chrono::Duration::minutes(5)),
+            "{}",
+            db.name
+        );
+        assert_eq!(count(&db.store, "grant.activated").await, 1, "{}", db.name);
+        restarted.terminate();
+    }
+}
+
 /// A small policy for the real binary: alice may ask for global-admin (approved by carol),
 /// bob for reader (no approval, seconds long).
 const RELOAD_CONFIG: &str = r#"

@@ -52,6 +52,7 @@ fn request(id: &str, requester: &str, state: RequestState, created_at: DateTime<
         nudge_stage: NudgeStage::None,
         next_nudge_at: None,
         grant_id: None,
+        starts_at: None,
     }
 }
 

@@ -52,6 +52,7 @@ fn awaiting(id: &str) -> AccessRequest {
         nudge_stage: NudgeStage::None,
         next_nudge_at: Some(t0() + Duration::minutes(10)),
         grant_id: None,
+        starts_at: None,
     }
 }
 

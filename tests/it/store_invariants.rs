@@ -36,6 +36,7 @@ fn request(id: &str, requester: &str, state: RequestState) -> AccessRequest {
         nudge_stage: NudgeStage::None,
         next_nudge_at: None,
         grant_id: None,
+        starts_at: None,
     }
 }
 

@@ -77,6 +77,9 @@ impl AccessService {
         if request.next_nudge_at.is_some_and(|lease| lease > now) {
             return Ok(request); // another worker is making this grant, or a retry is not due
         }
+        if super::schedule::before_start(&request, now) {
+            return Ok(request); // a scheduled start: never before it, whatever the lease says
+        }
         let Ok(role) = policy.role(&request.role).cloned() else {
             return self
                 .cancel_for_policy(request, &policy, "its role was removed from the policy", now)
@@ -119,9 +122,20 @@ impl AccessService {
         // the claim, before the call.
         let claimed = request.version;
         request.next_nudge_at = Some(now + ACTIVATION_LEASE);
+        let mut ends_at = super::schedule::planned_end(&request, now);
+        if ends_at <= now {
+            return self
+                .fail(
+                    request,
+                    &policy,
+                    &role,
+                    "its scheduled window passed before the grant could be made",
+                    now,
+                )
+                .await;
+        }
         // An activation never runs past the eligibility's end (policy `until`, moved by an
         // approved renewal); the directory enforces its own schedules.
-        let mut ends_at = now + request.duration;
         if let Some(end) = self.eligibility_cap(&role, &person.id, now).await? {
             ends_at = ends_at.min(end);
         }
@@ -134,7 +148,7 @@ impl AccessService {
                     request_id: request.id.clone(),
                     person: person.id.clone(),
                     role: role.key.clone(),
-                    starts_at: now,
+                    starts_at: request.starts_at.map_or(now, |s| s.min(now)),
                     ends_at,
                     ended_at: None,
                     end_reason: None,

@@ -159,7 +159,7 @@ impl AccessService {
                 if request.state == RequestState::Approved {
                     request.decided_at = Some(now);
                     request.decided_by = Some(approver.id.clone());
-                    request.next_nudge_at = None;
+                    super::schedule::hold_until_start(&mut request, now);
                     let ttd = (now - request.created_at).num_seconds();
                     audit.push(AuditEvent::about(
                         now,
@@ -173,8 +173,12 @@ impl AccessService {
                         &self.channels,
                         id.as_str(),
                         &format!(
-                            "✅ {} approved {}'s request {} for *{}*",
-                            approver.id, request.requester, id, role.key
+                            "✅ {} approved {}'s request {} for *{}*{}",
+                            approver.id,
+                            request.requester,
+                            id,
+                            role.key,
+                            super::schedule::starting(&request)
                         ),
                     ));
                     if let Some(p) = &requester {
@@ -183,8 +187,16 @@ impl AccessService {
                             p,
                             id.as_str(),
                             &format!(
-                                "✅ Your request {id} for *{}* was approved by {}. Activating now.",
-                                role.key, approver.id
+                                "✅ Your request {id} for *{}* was approved by {}. {}",
+                                role.key,
+                                approver.id,
+                                match request.starts_at.filter(|s| *s > now) {
+                                    Some(s) => format!(
+                                        "It starts {}; `/pim cancel {id}` until then withdraws it.",
+                                        crate::core::schedule::format_start(s)
+                                    ),
+                                    None => "Activating now.".to_owned(),
+                                }
                             ),
                         ));
                     }

@@ -27,7 +27,12 @@ impl AccessService {
         error: &Error,
         now: DateTime<Utc>,
     ) -> Result<AccessRequest> {
-        let window = request.decided_at.unwrap_or(request.created_at) + self.directory.grant_retry_for();
+        // A scheduled grant's retry window opens at its start, not at its approval.
+        let from = request
+            .decided_at
+            .unwrap_or(request.created_at)
+            .max(request.starts_at.unwrap_or(request.created_at));
+        let window = from + self.directory.grant_retry_for();
         if now < window {
             tracing::warn!(request = %request.id, error = %format!("{error:#}"), "the directory is unavailable for now; will retry");
             return self.retry_later(request, policy, role, error, now).await;
@@ -49,7 +54,11 @@ impl AccessService {
     ) -> Result<AccessRequest> {
         let expected_version = request.version;
         let first = request.reason.is_none();
-        let waited = now - request.decided_at.unwrap_or(request.created_at);
+        let waited = now
+            - request
+                .decided_at
+                .unwrap_or(request.created_at)
+                .max(request.starts_at.unwrap_or(request.created_at));
         let next = now + waited.clamp(GRANT_RETRY_MIN, GRANT_RETRY_MAX);
         request.reason = Some(RETRYING.to_owned());
         request.next_nudge_at = Some(next);

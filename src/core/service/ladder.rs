@@ -16,7 +16,12 @@ use crate::core::state::{Action, RequestState, transition};
 
 /// When a pending request stops waiting.
 pub fn deadline(role: &Role, request: &AccessRequest) -> DateTime<Utc> {
-    request.created_at + role.request_ttl.min(MAX_REQUEST_TTL)
+    let ttl = request.created_at + role.request_ttl.min(MAX_REQUEST_TTL);
+    // A scheduled request undecided when its window has passed has nothing left to grant.
+    match request.starts_at {
+        Some(start) => ttl.min(start + request.duration),
+        None => ttl,
+    }
 }
 
 impl AccessService {

@@ -72,6 +72,7 @@ pub fn transient_person(found: &DirectoryUser, user: Option<&ChatUser>) -> Perso
         object_id: Some(found.object_id.clone()),
         slack: on(Platform::Slack),
         discord: on(Platform::Discord),
+        timezone: None,
     }
 }
 
@@ -163,6 +164,7 @@ impl AccessService {
             object_id: None,
             slack,
             discord,
+            timezone: None,
         })
     }
 

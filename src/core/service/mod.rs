@@ -16,6 +16,7 @@ mod identity;
 mod ladder;
 mod lookup;
 mod messages;
+mod oncall;
 mod policy_edit;
 mod posture;
 mod queries;
@@ -26,6 +27,7 @@ mod replies;
 mod review_cards;
 mod reviews;
 mod revoke;
+mod schedule;
 mod step_up;
 mod submit;
 mod target;
@@ -103,6 +105,7 @@ pub struct AccessService {
     eligibility_checked: revoke::EligibilityClock,
     activating: Arc<std::sync::atomic::AtomicUsize>,
     sign_in: Option<identity::SignInSettings>,
+    oncall: Option<Arc<dyn crate::core::oncall::OnCallSource>>,
 }
 
 impl AccessService {
@@ -131,7 +134,14 @@ impl AccessService {
             eligibility_checked: Default::default(),
             activating: Default::default(),
             sign_in: None,
+            oncall: None,
         }
+    }
+
+    /// Asks `source` whether requesters are on call, for roles with an `oncall` rule.
+    pub fn with_oncall(mut self, source: Arc<dyn crate::core::oncall::OnCallSource>) -> Self {
+        self.oncall = Some(source);
+        self
     }
 
     /// Activations of this process currently between their claim and their record (talking to

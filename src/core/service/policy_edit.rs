@@ -317,6 +317,7 @@ eligible = ["alice"]
             nudge_stage: NudgeStage::None,
             next_nudge_at: None,
             grant_id: None,
+            starts_at: None,
         }
     }
 

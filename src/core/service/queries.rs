@@ -107,16 +107,33 @@ impl AccessService {
             if r.state == crate::core::state::RequestState::Active {
                 continue;
             }
+            if let Some(start) = r.starts_at.filter(|_| {
+                r.state == crate::core::state::RequestState::Approved
+                    && super::schedule::before_start(&r, now)
+            }) {
+                lines.push(StatusLine {
+                    role: r.role.to_string(),
+                    text: format!(
+                        "scheduled: approved, starts {} and ends {} (request {}; `/pim cancel {}` withdraws it)",
+                        crate::core::schedule::format_start(start),
+                        crate::core::schedule::format_start(start + r.duration),
+                        r.id,
+                        r.id
+                    ),
+                });
+                continue;
+            }
             let needed = policy.role(&r.role).map(|role| role.approvals_required).unwrap_or(0);
             lines.push(StatusLine {
                 role: r.role.to_string(),
                 text: format!(
-                    "request {} is {} ({}/{} approvals, {} asked)",
+                    "request {} is {} ({}/{} approvals, {} asked{})",
                     r.id,
                     r.state,
                     r.approvals.len(),
                     needed,
-                    format_duration(r.duration)
+                    format_duration(r.duration),
+                    super::schedule::starting(&r)
                 ),
             });
         }

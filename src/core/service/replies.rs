@@ -104,15 +104,28 @@ pub fn submitted_text(s: &Submitted) -> String {
             format_duration(crate::core::identity::STEP_UP_TTL)
         );
     }
-    if s.needs_approval {
+    let starting = super::schedule::starting(r);
+    let next = match r.starts_at {
+        Some(_) => format!("it{starting}; `/pim cancel {}` until then withdraws it", r.id),
+        None => "activating now".to_owned(),
+    };
+    if s.needs_approval && r.state == crate::core::state::RequestState::Approved {
+        let by = r.approvals.last().map_or_else(|| "on call".to_owned(), |a| a.approver.to_string());
         format!(
-            "📝 {what} `{}` for `{}` ({}) is waiting for approval. `/pim status` shows progress; `/pim cancel {}` withdraws it.",
+            "📟 {what} `{}` for `{}` ({}) was approved automatically ({by}); the feed says so. {next}.",
+            r.id,
+            r.role,
+            format_duration(r.duration)
+        )
+    } else if s.needs_approval {
+        format!(
+            "📝 {what} `{}` for `{}` ({}{starting}) is waiting for approval. `/pim status` shows progress; `/pim cancel {}` withdraws it.",
             r.id,
             r.role,
             format_duration(r.duration),
             r.id
         )
     } else {
-        format!("⚡ {what} `{}` for `{}` needs no approval; activating now.", r.id, r.role)
+        format!("⚡ {what} `{}` for `{}` needs no approval; {next}.", r.id, r.role)
     }
 }

@@ -235,6 +235,7 @@ mod tests {
                 object_id: None,
                 slack: Some("U0ALICE".into()),
                 discord: Some("111".into()),
+                timezone: None,
             }],
             ..Policy::default()
         };

@@ -144,7 +144,9 @@ impl AccessService {
             json!({"evidence": sign_in.evidence(Some(&mode))}),
         )];
         let mut outbox = Vec::new();
-        self.release(&mut request, &policy, &role, &person, extends, now, &mut audit, &mut outbox)?;
+        let oncall = self.oncall_outcome(&role, &person, now).await;
+        self.release(&mut request, &policy, &role, &person, extends, now, &oncall, &mut audit, &mut outbox)?;
+        let approvals = super::oncall::approval_rows(&request);
         let next =
             if role.needs_approval() { "it is now with the approvers" } else { "it is being activated now" };
         outbox.extend(direct(
@@ -156,6 +158,7 @@ impl AccessService {
         self.commit(Commit {
             at: Some(now),
             requests: vec![Write::Update { row: request, expected_version }],
+            approvals,
             audit,
             outbox,
             use_auth_states: vec![state.id.clone()],

@@ -10,6 +10,7 @@ use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
 use crate::core::identity::STEP_UP_TTL;
 use crate::core::ids::{ChatUser, RequestId};
+use crate::core::oncall::OnCallOutcome;
 use crate::core::outbox::OutgoingMessage;
 use crate::core::policy::{Draft, Person, Policy, Role};
 use crate::core::ports::{Commit, Write};
@@ -38,6 +39,16 @@ impl AccessService {
             return Err(role.not_eligible());
         }
         role.check_rules(&draft)?;
+        let starts_at = self.resolve_start(role, &person, &draft, now)?;
+        if let Some(start) = starts_at
+            && !self.eligible(role, &person, start).await?
+        {
+            return Err(Error::PolicyViolation(format!(
+                "your eligibility for `{}` ends before {}; pick an earlier start",
+                role.key,
+                crate::core::schedule::format_start(start)
+            )));
+        }
         let open = self.store.open_requests_for(&person.id).await?;
         if let Some(dup) = open.iter().find(|r| r.role == role.key && r.state != RequestState::Active) {
             return Err(duplicate(dup));
@@ -46,6 +57,12 @@ impl AccessService {
         // role (the database's unique index refuses a second), the grant carries on.
         let extended = open.iter().find(|r| r.role == role.key && r.state == RequestState::Active).cloned();
         let extends = self.store.open_grant(&person.id, &role.key).await?.is_some();
+        if extends && starts_at.is_some() {
+            return Err(Error::PolicyViolation(format!(
+                "you already hold `{}`; a scheduled start cannot extend it (`/pim extend {} …` extends it now)",
+                role.key, role.key
+            )));
+        }
         let needs_approval = role.needs_approval();
         let mut request = AccessRequest {
             id: RequestId::generate(),
@@ -65,6 +82,7 @@ impl AccessService {
             nudge_stage: NudgeStage::None,
             next_nudge_at: None,
             grant_id: None,
+            starts_at,
         };
         let detail = json!({
             "duration_secs": draft.duration.num_seconds(),
@@ -73,6 +91,7 @@ impl AccessService {
             "extends": extends,
             "platform": user.platform,
             "require_mfa": role.require_mfa,
+            "starts_at": starts_at,
         });
         let mut audit = vec![AuditEvent::about(
             now,
@@ -94,8 +113,20 @@ impl AccessService {
             step_up = Some(self.sign_in_url(&issued.value)?);
             new_auth_states.push(issued.state);
         } else {
-            self.release(&mut request, &policy, role, &person, extends, now, &mut audit, &mut outbox)?;
+            let oncall = self.oncall_outcome(role, &person, now).await;
+            self.release(
+                &mut request,
+                &policy,
+                role,
+                &person,
+                extends,
+                now,
+                &oncall,
+                &mut audit,
+                &mut outbox,
+            )?;
         }
+        let approvals = super::oncall::approval_rows(&request);
         // The superseded request leaves the open states before the new one enters them.
         let mut requests = Vec::new();
         if let Some(mut old) = extended {
@@ -114,7 +145,15 @@ impl AccessService {
         }
         requests.push(Write::Insert(request.clone()));
         let committed = self
-            .commit(Commit { at: Some(now), requests, audit, outbox, new_auth_states, ..Commit::default() })
+            .commit(Commit {
+                at: Some(now),
+                requests,
+                approvals,
+                audit,
+                outbox,
+                new_auth_states,
+                ..Commit::default()
+            })
             .await;
         if let Err(Error::Conflict(_)) = committed {
             // A racing submission of the same person and role won: answer as if it came first.
@@ -143,21 +182,64 @@ impl AccessService {
         person: &Person,
         extends: bool,
         now: DateTime<Utc>,
+        oncall: &OnCallOutcome,
         audit: &mut Vec<AuditEvent>,
         outbox: &mut Vec<OutgoingMessage>,
     ) -> Result<()> {
         // User text is quoted: each platform escapes it and cuts it to fit.
         let ticket = request.ticket.as_deref().map(|t| format!(" #{}", text::quote(t))).unwrap_or_default();
         let asked = format!(
-            "*{}* for {}{ticket}: {} ({})",
+            "*{}* for {}{}{ticket}: {} ({})",
             role.key,
             format_duration(request.duration),
+            super::schedule::starting(request),
             text::quote(&request.justification),
             request.id
         );
-        if role.needs_approval() {
+        if !matches!(oncall, OnCallOutcome::NotApplicable) {
+            audit.push(AuditEvent::about(
+                now,
+                Actor::System,
+                "request.oncall_checked",
+                &request.id,
+                &role.key,
+                oncall.detail(),
+            ));
+        }
+        let auto_approved = if role.needs_approval() {
+            super::oncall::apply_oncall(request, role, oncall, now, audit)?
+        } else {
+            false
+        };
+        if auto_approved {
+            request.decided_at = Some(now);
+            request.decided_by = request.approvals.last().map(|a| a.approver.clone());
+            super::schedule::hold_until_start(request, now);
+            audit.push(AuditEvent::about(
+                now,
+                Actor::System,
+                "request.approved",
+                &request.id,
+                &role.key,
+                json!({
+                    // `auto` keeps it out of the human time-to-decision figures.
+                    "auto": true,
+                    "via": "on_call",
+                    "oncall": oncall.detail(),
+                    "time_to_decision_secs": (now - request.created_at).num_seconds(),
+                }),
+            ));
+            outbox.extend(post_card(&self.channels, policy, role, request, now));
+            outbox.extend(feed(
+                &self.channels,
+                request.id.as_str(),
+                &format!("📝 {} requested {asked}", person.id),
+            ));
+            outbox.extend(super::oncall::announce(&self.channels, request, role, oncall, true));
+        } else if role.needs_approval() {
             request.next_nudge_at = Some((now + role.sla).min(super::ladder::deadline(role, request)));
             outbox.extend(post_card(&self.channels, policy, role, request, now));
+            outbox.extend(super::oncall::announce(&self.channels, request, role, oncall, false));
             outbox.extend(feed(
                 &self.channels,
                 request.id.as_str(),
@@ -170,7 +252,7 @@ impl AccessService {
         } else {
             request.state = transition(request.state, Action::Approve { approvals: 0, required: 0 }, now)?;
             request.decided_at = Some(now);
-            request.next_nudge_at = None;
+            super::schedule::hold_until_start(request, now);
             audit.push(AuditEvent::about(
                 now,
                 Actor::System,
@@ -185,7 +267,11 @@ impl AccessService {
                 &format!(
                     "⚡ {} {} {asked} (no approval needed)",
                     person.id,
-                    if extends { "extended" } else { "activated" }
+                    match (extends, request.starts_at.is_some()) {
+                        (true, _) => "extended",
+                        (false, true) => "scheduled",
+                        (false, false) => "activated",
+                    }
                 ),
             ));
         }
@@ -227,7 +313,10 @@ impl AccessService {
         request.state = transition(request.state, Action::Cancel, now)?;
         request.decided_at = Some(now);
         request.decided_by = Some(person.id.clone());
-        if was == RequestState::Approved {
+        // Before its start, an approved request has no grant row and no directory call in
+        // flight (the activation sweep leaves it alone until then): nothing to withdraw.
+        let before_start = was == RequestState::Approved && super::schedule::before_start(&request, now);
+        if was == RequestState::Approved && !before_start {
             // An approved request keeps its activation lease: the withdrawn-grant sweep waits
             // for a worker still talking to the directory before it removes the assignment.
             request.reason = Some(CANCELLED_WHILE_GRANTING.to_owned());
@@ -236,7 +325,9 @@ impl AccessService {
         }
         let mut outbox =
             if had_card { update_card(&self.channels, &policy, role, &request, now) } else { Vec::new() };
-        let note = if was == RequestState::Approved {
+        let note = if before_start {
+            " before its start; nothing was granted".to_owned()
+        } else if was == RequestState::Approved {
             format!(" ({CANCELLED_WHILE_GRANTING})")
         } else {
             String::new()
@@ -252,7 +343,7 @@ impl AccessService {
             "request.cancelled",
             id,
             &role.key,
-            json!({"was": was.as_str()}),
+            json!({"was": was.as_str(), "before_start": before_start}),
         )];
         self.commit(Commit {
             at: Some(now),
@@ -263,7 +354,7 @@ impl AccessService {
         })
         .await
         .map_err(|e| already_changed(e, id))?;
-        if was == RequestState::Approved {
+        if was == RequestState::Approved && !before_start {
             self.work_kick.notify_one(); // a grant row written ahead may need withdrawing
         }
         Ok(request)

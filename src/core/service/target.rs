@@ -55,6 +55,8 @@ pub fn detached_role(key: &RoleKey, target: Option<&GrantTarget>) -> Role {
         owners: Vec::new(),
         alerts: crate::core::alerts::RoleAlerts::tier_default(Tier::Standard),
         warn_before: crate::core::policy::DEFAULT_WARN_BEFORE,
+        max_start_ahead: crate::core::schedule::DEFAULT_MAX_START_AHEAD,
+        oncall: None,
     }
 }
 
@@ -80,6 +82,7 @@ impl AccessService {
             object_id: None,
             slack: None,
             discord: None,
+            timezone: None,
         });
         if let Some(principal) = grant.target.as_ref().and_then(|t| t.principal_id.clone()) {
             person.object_id = Some(principal);

@@ -241,6 +241,8 @@ mod tests {
             approver_mfa: false,
             mfa_max_age: Duration::minutes(5),
             auth_context: None,
+            max_start_ahead: crate::core::schedule::DEFAULT_MAX_START_AHEAD,
+            oncall: None,
             eligible: vec![],
             owners: vec![],
             alerts: crate::core::alerts::RoleAlerts::tier_default(Tier::High),

@@ -316,6 +316,7 @@ impl TestApp {
             teams: teams_parts,
             break_glass: app::BreakGlassParts::from_config(&config),
             oidc: app::OidcParts::from_config(&config).expect("oidc settings").map(with_test_audit_ring),
+            oncall: pimbot::oncall::from_config(&config.oncall).expect("on-call settings"),
         };
         let running = app::start(parts, listener).await.expect("app starts");
         let slack = SlackDriver::new(
