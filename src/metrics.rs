@@ -141,6 +141,7 @@ pub const ALL: &[&str] = &[
     CHAT_REJECTED_LAST_HOUR,
     ALERTS_TOTAL,
     REVIEWS_TOTAL,
+    ONCALL_CHECKS_TOTAL,
 ];
 
 /// How late a grant's end may be before it counts as overdue.

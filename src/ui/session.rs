@@ -187,6 +187,7 @@ mod tests {
             object_id: None,
             slack: None,
             discord: None,
+            timezone: None,
         };
         Policy {
             people: vec![person("alice"), person("bob")],
