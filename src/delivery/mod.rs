@@ -58,6 +58,8 @@ pub struct Dispatcher {
     senders: HashMap<Platform, Arc<dyn ChatSender>>,
     id: String,
     registered: AtomicBool,
+    /// When this dispatcher last recorded a heartbeat, by its clock (Unix milliseconds).
+    last_beat: std::sync::atomic::AtomicI64,
     refusals: Refusals,
 }
 
@@ -66,7 +68,15 @@ impl Dispatcher {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, senders: Vec<Arc<dyn ChatSender>>) -> Self {
         let senders = senders.into_iter().map(|s| (s.platform(), s)).collect();
         let id = format!("d-{:032x}", rand::random::<u128>());
-        Self { store, clock, senders, id, registered: AtomicBool::new(false), refusals: Refusals::default() }
+        Self {
+            store,
+            clock,
+            senders,
+            id,
+            registered: AtomicBool::new(false),
+            last_beat: std::sync::atomic::AtomicI64::new(i64::MIN),
+            refusals: Refusals::default(),
+        }
     }
 
     /// Announces refusals on these platforms' channels and reroutes refused alarms (see
@@ -83,8 +93,10 @@ impl Dispatcher {
 
     /// Records that this dispatcher is alive; the scheduler calls it every [`HEARTBEAT_EVERY`].
     pub async fn heartbeat(&self) -> Result<()> {
-        self.store.dispatcher_heartbeat(&self.id, self.clock.now()).await?;
+        let now = self.clock.now();
+        self.store.dispatcher_heartbeat(&self.id, now).await?;
         self.registered.store(true, Ordering::Relaxed);
+        self.last_beat.store(now.timestamp_millis(), Ordering::Relaxed);
         Ok(())
     }
 
@@ -96,8 +108,12 @@ impl Dispatcher {
     /// Delivers everything due now, round after round until a round claims nothing; returns
     /// how many rows were handled (delivered, rescheduled or rejected).
     pub async fn deliver_due(&self) -> Result<usize> {
-        // A claim before the first heartbeat would look like a dead dispatcher's to others.
-        if !self.registered.load(Ordering::Relaxed) {
+        // A claim before the first heartbeat would look like a dead dispatcher's to others; so
+        // would one whose last beat is older than a beat period by this dispatcher's clock (the
+        // heartbeat loop fell behind, or the clock moved on): beat first, then claim.
+        let beat_age =
+            self.clock.now().timestamp_millis().saturating_sub(self.last_beat.load(Ordering::Relaxed));
+        if !self.registered.load(Ordering::Relaxed) || beat_age >= HEARTBEAT_EVERY.as_millis() as i64 {
             self.heartbeat().await?;
         }
         let mut handled = 0;

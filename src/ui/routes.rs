@@ -206,7 +206,8 @@ pub async fn handle_findings(State(app): State<AppState>, uri: Uri, headers: Hea
         Ok(r) => r,
         Err(e) => return layout::error(&e),
     };
-    let ctx = findings::Context { records: &records, now: app.service.clock().now() };
+    let store = app.service.store();
+    let ctx = findings::Context { records: &records, store: store.as_ref(), now: app.service.clock().now() };
     let mut sections = Vec::new();
     for source in findings::sources() {
         match source.findings(&ctx).await {

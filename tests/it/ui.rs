@@ -226,6 +226,55 @@ async fn history_trends_and_findings_show_the_seeded_numbers() {
         assert_eq!(figure(&page.body, "findings"), "1");
         assert!(page.body.contains("standing assignment not made by pimbot") && page.body.contains("remove_unmanaged"));
 
+        // An alert and an open review campaign join the drift, each with what to do.
+        let now = pimbot::core::ports::Clock::now(app.clock.as_ref());
+        let alert = AuditEvent {
+            at: now,
+            actor: Actor::System,
+            kind: "alert.raised".into(),
+            request_id: None,
+            role: Some("global-admin".into()),
+            detail: serde_json::json!({"alert": "too_many_eligible", "key": "k-1", "person": null,
+                "text": "7 people are eligible for global-admin (at most 5)", "todo": "Remove eligibility nobody needs"}),
+        };
+        app.store().commit(Commit { audit: vec![alert], ..Commit::default() }).await.expect("commit");
+        let campaign = pimbot::core::reviews::Campaign {
+            id: "rc-ui".into(),
+            review: "critical-quarterly".into(),
+            period_start: now,
+            deadline: now + chrono::Duration::days(7),
+            started_at: now,
+            completed_at: None,
+        };
+        let item = pimbot::core::reviews::ReviewItem {
+            id: "ri-ui".into(),
+            campaign: "rc-ui".into(),
+            person: "bob".into(),
+            role: "global-admin".into(),
+            reviewers: vec!["carol".into()],
+            origin: pimbot::core::reviews::EligibilityOrigin::Policy,
+            default: pimbot::core::reviews::ReviewDecision::Remove,
+            deadline: now + chrono::Duration::days(7),
+            nudge_at: None,
+            decision: None,
+            decided_by: None,
+            decided_at: None,
+            applied_at: None,
+            history: String::new(),
+            version: 1,
+        };
+        let governance = pimbot::core::ports::GovernanceWrites {
+            campaigns: vec![campaign],
+            items: vec![pimbot::core::ports::Write::Insert(item)],
+            ..Default::default()
+        };
+        app.store().commit(Commit { governance, ..Commit::default() }).await.expect("commit campaign");
+        let page = get(&format!("{url}/ui/findings"), Some(&cookie)).await;
+        assert_eq!(figure(&page.body, "findings"), "3", "{}", page.body);
+        assert!(page.body.contains("7 people are eligible for global-admin") && page.body.contains("Remove eligibility nobody needs"));
+        assert!(page.body.contains("campaign rc-ui (critical-quarterly)") && page.body.contains("1 item(s) undecided"));
+        assert!(page.body.contains("/ui/history?kind=alert.raised&amp;role=global-admin"), "{}", page.body);
+
         // Tampering shows on the History page.
         let tampered = app
             .db

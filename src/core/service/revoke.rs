@@ -52,9 +52,11 @@ pub struct Revoked {
     pub while_granting: bool,
 }
 
-/// When the eligibility sweep last ran (Unix milliseconds of pimbot's clock), per replica.
+/// When the eligibility sweep last ran (Unix milliseconds of pimbot's clock), per replica, and
+/// a lock that lets one sweep run at a time: a caller arriving while a sweep runs waits for it
+/// and then sees its result, instead of returning before that sweep has ended anything.
 #[derive(Debug, Default)]
-pub(super) struct EligibilityClock(AtomicI64);
+pub(super) struct EligibilityClock(AtomicI64, tokio::sync::Mutex<()>);
 
 impl AccessService {
     /// Ends `who`'s grant of `role` now. `who` is a policy id, a UPN or a chat mention.
@@ -150,6 +152,7 @@ impl AccessService {
     /// holder; answers are cached). A role no longer in the policy is left to end on time; a
     /// holder whose eligibility cannot be read now is checked again next time.
     pub async fn revoke_ineligible(&self) -> Result<usize> {
+        let _one_at_a_time = self.eligibility_checked.1.lock().await;
         let now = self.now();
         let last = self.eligibility_checked.0.load(Ordering::SeqCst);
         if last != i64::MIN && now.timestamp_millis() - last < ELIGIBILITY_SWEEP_EVERY.num_milliseconds() {

@@ -27,16 +27,13 @@ pub fn findings(sections: &[(&str, &str, Vec<Finding>)]) -> Markup {
                                 tr {
                                     td { (f.at.format("%Y-%m-%d %H:%M UTC")) }
                                     td { (f.subject) } td { (f.role) } td { (f.what) } td { (f.action) }
-                                    td.num { a href=(format!("/ui/history?kind=directory.drift&role={}", f.role)) { "#" (f.seq) } }
+                                    td.num { a href=(format!("/ui/history?kind={}&role={}", f.kind, f.role)) { "#" (f.seq) } }
                                 }
                             }
                         }
                     }
                 }
             }
-        }
-        p.muted {
-            "Alerts and access reviews are listed here in builds that include them; this build reports reconciliation drift."
         }
     }
 }
