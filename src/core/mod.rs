@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod command;
 pub mod duration;
 pub mod error;
+pub mod event_kind;
 pub mod history;
 pub mod hours;
 pub mod identity;

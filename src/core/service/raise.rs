@@ -17,7 +17,7 @@ use super::AccessService;
 use super::alarm::{audit, post_page, update_pages};
 use super::messages::feed;
 use crate::core::alarm::{Alarm, AlarmSignIn, SignIn, alarm_key, break_glass_account, feed_line};
-use crate::core::audit::Actor;
+use crate::core::audit::{Actor, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AlarmId;
 use crate::core::ports::{Commit, Write};
@@ -114,7 +114,7 @@ impl AccessService {
         let event = audit(
             now,
             Actor::System,
-            "breakglass.signin",
+            EventKind::BreakglassSignin,
             &alarm,
             json!({"location": alarm.location, "app": alarm.app, "client": alarm.client,
                 "ca_status": alarm.ca_status, "signins": alarm.signins, "first_at": alarm.first_at}),
@@ -143,7 +143,7 @@ impl AccessService {
         let event = audit(
             now,
             Actor::System,
-            "breakglass.signins_joined",
+            EventKind::BreakglassSigninsJoined,
             &alarm,
             json!({"added": group.len(), "latest_ip": alarm.ip, "latest_app": alarm.app,
                 "first_at": alarm.first_at, "pages_again_now": new_wave}),

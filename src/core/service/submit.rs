@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::messages::{feed, post_card, update_card};
 use super::{AccessService, Submitted};
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
 use crate::core::identity::STEP_UP_TTL;
@@ -96,7 +96,7 @@ impl AccessService {
         let mut audit = vec![AuditEvent::about(
             now,
             Actor::Person(person.id.clone()),
-            "request.submitted",
+            EventKind::RequestSubmitted,
             &request.id,
             &role.key,
             detail,
@@ -136,7 +136,7 @@ impl AccessService {
             audit.push(AuditEvent::about(
                 now,
                 Actor::Person(person.id.clone()),
-                "request.superseded",
+                EventKind::RequestSuperseded,
                 &old.id,
                 &role.key,
                 json!({"by": request.id}),
@@ -200,7 +200,7 @@ impl AccessService {
             audit.push(AuditEvent::about(
                 now,
                 Actor::System,
-                "request.oncall_checked",
+                EventKind::RequestOncallChecked,
                 &request.id,
                 &role.key,
                 oncall.detail(),
@@ -218,7 +218,7 @@ impl AccessService {
             audit.push(AuditEvent::about(
                 now,
                 Actor::System,
-                "request.approved",
+                EventKind::RequestApproved,
                 &request.id,
                 &role.key,
                 json!({
@@ -256,7 +256,7 @@ impl AccessService {
             audit.push(AuditEvent::about(
                 now,
                 Actor::System,
-                "request.approved",
+                EventKind::RequestApproved,
                 &request.id,
                 &role.key,
                 json!({"auto": true, "time_to_decision_secs": (now - request.created_at).num_seconds()}),
@@ -340,7 +340,7 @@ impl AccessService {
         let audit = vec![AuditEvent::about(
             now,
             Actor::Person(person.id.clone()),
-            "request.cancelled",
+            EventKind::RequestCancelled,
             id,
             &role.key,
             json!({"was": was.as_str(), "before_start": before_start}),
