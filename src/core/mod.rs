@@ -9,6 +9,7 @@ pub mod alarm;
 pub mod alerts;
 pub mod audit;
 pub mod audit_chain;
+pub mod break_glass;
 pub mod checkpoint;
 pub mod command;
 pub mod duration;

@@ -32,9 +32,7 @@ impl AccessService {
         let person = self.requester(&policy, user).await?;
         let role = policy.role(&draft.role)?;
         super::lookup::check_transient_role(&policy, role, &person)?;
-        if policy.break_glass.iter().any(|b| b.upn.eq_ignore_ascii_case(&person.upn)) {
-            return Err(Error::NotAuthorized("break-glass accounts cannot request roles".into()));
-        }
+        crate::core::break_glass::refuse_requests(&policy, &person.upn, person.object_id.as_deref())?;
         if !self.eligible(role, &person, now).await? {
             return Err(role.not_eligible());
         }
