@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::Context;
-use pimbot::core::audit::{Actor, AuditEvent};
+use pimbot::core::audit::{Actor, AuditEvent, EventKind};
 use pimbot::core::ports::Commit;
 use pimbot::testing::audit::{TEST_AUDIT_KEY, test_linker};
 
@@ -39,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
                     } else {
                         Actor::Person(format!("person-{}", n % 97).into())
                     },
-                    "request.submitted",
+                    EventKind::RequestSubmitted,
                     &format!("r-{n:08x}").as_str().into(),
                     &"global-admin".into(),
                     serde_json::json!({

@@ -206,14 +206,18 @@ async fn expiry(args: &[String], db: &str, dir: &std::path::Path) {
             let started = pimbot::core::audit::truncate_micros(Utc::now());
             push_active_grant(&mut commit, &format!("b{i:08}"), &format!("bench-{i}"), role, started, ends);
         }
-        commit.audit.push(AuditEvent::about(
-            Utc::now(),
-            Actor::System,
-            "bench.seeded",
-            &RequestId("r-bench".into()),
-            &"reader".into(),
-            serde_json::json!({"n": chunk.len()}),
-        ));
+        // An event of a kind no service writes, so nothing reads it as an activation.
+        commit.audit.push(AuditEvent {
+            kind: "bench.seeded".into(),
+            ..AuditEvent::about(
+                Utc::now(),
+                Actor::System,
+                pimbot::core::audit::EventKind::GrantActivated,
+                &RequestId("r-bench".into()),
+                &"reader".into(),
+                serde_json::json!({"n": chunk.len()}),
+            )
+        });
         store.commit(commit).await.expect("seed");
     }
     println!(

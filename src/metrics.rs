@@ -41,7 +41,7 @@ use std::sync::OnceLock;
 use metrics::{counter, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::core::audit::AuditEvent;
+use crate::core::audit::{AuditEvent, EventKind};
 pub mod catalog;
 mod gauges;
 
@@ -343,23 +343,24 @@ impl CommitMetrics {
     pub fn of(events: &[AuditEvent]) -> Self {
         let mut counted = Vec::new();
         for event in events {
-            let kind = match event.kind.as_str() {
-                "request.submitted" => "submitted",
-                "request.approved" => "approved",
-                "request.denied" => "denied",
-                "request.cancelled" => "cancelled",
-                "request.timed_out" => "timed_out",
-                "grant.failed" => "failed",
-                "request.reminded" => "reminded",
-                "request.escalated" => "escalated",
-                "breakglass.signin" => "alarm_raised",
-                "breakglass.acknowledged" => "alarm_acknowledged",
-                "alert.raised" => {
+            let Some(kind) = event.event_kind() else { continue };
+            let kind = match kind {
+                EventKind::RequestSubmitted => "submitted",
+                EventKind::RequestApproved => "approved",
+                EventKind::RequestDenied => "denied",
+                EventKind::RequestCancelled => "cancelled",
+                EventKind::RequestTimedOut => "timed_out",
+                EventKind::GrantFailed => "failed",
+                EventKind::RequestReminded => "reminded",
+                EventKind::RequestEscalated => "escalated",
+                EventKind::BreakglassSignin => "alarm_raised",
+                EventKind::BreakglassAcknowledged => "alarm_acknowledged",
+                EventKind::AlertRaised => {
                     let kind = event.detail.get("alert").and_then(|v| v.as_str()).unwrap_or("unknown");
                     counted.push(("alert", kind.to_owned(), None));
                     continue;
                 }
-                "review.decided" => {
+                EventKind::ReviewDecided => {
                     let decision = event.detail.get("decision").and_then(|v| v.as_str()).unwrap_or("unknown");
                     let by = if event.detail.get("default").and_then(|v| v.as_bool()) == Some(true) {
                         "default"
@@ -372,8 +373,7 @@ impl CommitMetrics {
                 _ => continue,
             };
             let role = event.role.as_ref().map(|r| r.as_str().to_owned()).unwrap_or_default();
-            let auto = event.detail.get("auto").and_then(|v| v.as_bool()).unwrap_or(false);
-            let ttd = event.detail.get("time_to_decision_secs").and_then(|v| v.as_f64()).filter(|_| !auto);
+            let ttd = event.time_to_decision_secs().map(|s| s as f64).filter(|_| !event.automatic());
             counted.push((kind, role, ttd));
         }
         Self { counted }
@@ -410,7 +410,7 @@ mod tests {
     use crate::core::audit::Actor;
     use crate::core::ids::{RequestId, RoleKey};
 
-    fn event(kind: &str, detail: serde_json::Value) -> AuditEvent {
+    fn event(kind: EventKind, detail: serde_json::Value) -> AuditEvent {
         AuditEvent::about(
             Utc::now(),
             Actor::System,
@@ -424,13 +424,13 @@ mod tests {
     #[test]
     fn audit_kinds_map_to_outcomes_and_auto_approvals_skip_the_histogram() {
         let m = CommitMetrics::of(&[
-            event("request.submitted", serde_json::json!({})),
-            event("request.approved", serde_json::json!({"auto": true, "time_to_decision_secs": 0})),
-            event("approval.recorded", serde_json::json!({})),
-            event("request.denied", serde_json::json!({"time_to_decision_secs": 42})),
-            event("request.reminded", serde_json::json!({})),
-            event("breakglass.signin", serde_json::json!({})),
-            event("breakglass.repaged", serde_json::json!({})),
+            event(EventKind::RequestSubmitted, serde_json::json!({})),
+            event(EventKind::RequestApproved, serde_json::json!({"auto": true, "time_to_decision_secs": 0})),
+            event(EventKind::ApprovalRecorded, serde_json::json!({})),
+            event(EventKind::RequestDenied, serde_json::json!({"time_to_decision_secs": 42})),
+            event(EventKind::RequestReminded, serde_json::json!({})),
+            event(EventKind::BreakglassSignin, serde_json::json!({})),
+            event(EventKind::BreakglassRepaged, serde_json::json!({})),
         ]);
         let kinds: Vec<_> = m.counted.iter().map(|(k, r, t)| (*k, r.as_str(), *t)).collect();
         assert_eq!(

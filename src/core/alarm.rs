@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::ids::{AlarmId, PersonId};
-use super::policy::{BreakGlass, Policy};
+use super::policy::BreakGlass;
 
 /// One observed sign-in (successful or not) by an account that might be a break-glass account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,20 +255,6 @@ pub fn next_page_at(now: DateTime<Utc>, every: Duration) -> DateTime<Utc> {
     now + every.max(Duration::seconds(1))
 }
 
-/// The configured break-glass account a sign-in belongs to: same object id, or same UPN
-/// compared case-insensitively (UPNs are case-insensitive in Entra).
-pub fn break_glass_account<'p>(
-    policy: &'p Policy,
-    upn: &str,
-    object_id: Option<&str>,
-) -> Option<&'p BreakGlass> {
-    let upn = upn.trim();
-    policy.break_glass.iter().find(|bg| {
-        let same_oid = matches!((bg.object_id.as_deref(), object_id), (Some(a), Some(b)) if !a.is_empty() && a.eq_ignore_ascii_case(b.trim()));
-        same_oid || (!upn.is_empty() && bg.upn.eq_ignore_ascii_case(upn))
-    })
-}
-
 /// The reference key the first page of an alarm is remembered under (updated in place on ack).
 pub fn alarm_key(id: &AlarmId) -> String {
     format!("alarm:{id}")
@@ -293,6 +279,7 @@ pub fn ack_reason(reason: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::policy::Policy;
     use chrono::TimeZone;
 
     fn t0() -> DateTime<Utc> {
@@ -319,15 +306,6 @@ mod tests {
             ca_status: None,
             succeeded,
         }
-    }
-
-    #[test]
-    fn accounts_match_by_upn_case_insensitively_or_by_object_id() {
-        let p = policy();
-        assert!(break_glass_account(&p, "bg1@CONTOSO.com", None).is_some());
-        assert!(break_glass_account(&p, "", Some("oid-1")).is_some());
-        assert!(break_glass_account(&p, "alice@contoso.com", Some("oid-2")).is_none());
-        assert!(break_glass_account(&p, "", None).is_none());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Unit tests of the alert rules: each alert from crafted history, and its dedupe key per period.
 
 use super::*;
-use crate::core::audit::{Actor, AuditEvent, AuditRecord, GENESIS_HASH};
+use crate::core::audit::{Actor, AuditEvent, AuditRecord, EventKind, GENESIS_HASH};
 use crate::core::ids::RequestId;
 use chrono::TimeZone;
 use serde_json::json;
@@ -171,7 +171,7 @@ fn history_is_read_from_the_audit_trail() {
         AuditEvent::about(
             at(60),
             Actor::Person("p1".into()),
-            "request.submitted",
+            EventKind::RequestSubmitted,
             &"r-1".into(),
             &"global-admin".into(),
             json!({"justification": "INC-1 outage"}),
@@ -179,7 +179,7 @@ fn history_is_read_from_the_audit_trail() {
         AuditEvent::about(
             at(59),
             Actor::System,
-            "grant.activated",
+            EventKind::GrantActivated,
             &"r-1".into(),
             &"global-admin".into(),
             json!({}),
@@ -187,7 +187,7 @@ fn history_is_read_from_the_audit_trail() {
         AuditEvent::about(
             at(50),
             Actor::Person("p2".into()),
-            "request.submitted",
+            EventKind::RequestSubmitted,
             &"r-2".into(),
             &"global-admin".into(),
             json!({}),
@@ -195,7 +195,7 @@ fn history_is_read_from_the_audit_trail() {
         AuditEvent::about(
             at(49),
             Actor::Person("carol".into()),
-            "request.denied",
+            EventKind::RequestDenied,
             &"r-2".into(),
             &"global-admin".into(),
             json!({}),
@@ -205,7 +205,7 @@ fn history_is_read_from_the_audit_trail() {
             ..AuditEvent::about(
                 at(40),
                 Actor::Person("p3".into()),
-                "request.refused",
+                EventKind::RequestRefused,
                 &"x".into(),
                 &"global-admin".into(),
                 json!({}),
@@ -216,7 +216,7 @@ fn history_is_read_from_the_audit_trail() {
             ..AuditEvent::about(
                 at(30),
                 Actor::System,
-                "directory.drift",
+                EventKind::DirectoryDrift,
                 &"x".into(),
                 &"global-admin".into(),
                 json!({"drift": "Unmanaged", "principal_id": "oid-9", "person": null}),

@@ -5,7 +5,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use super::event_kind::EventKind;
 use super::ids::{PersonId, RequestId, RoleKey};
+
+/// Detail key: the decision was made by pimbot (an automatic approval), not by a person.
+pub const DETAIL_AUTO: &str = "auto";
+/// Detail key: seconds from submission to the decision.
+pub const DETAIL_TIME_TO_DECISION_SECS: &str = "time_to_decision_secs";
 
 /// The hash before the first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -37,7 +43,8 @@ pub struct AuditEvent {
     pub at: DateTime<Utc>,
     /// Who.
     pub actor: Actor,
-    /// What, as a dotted name (`request.submitted`).
+    /// What, as the stored dotted name of an [`EventKind`] (`request.submitted`). Kept as
+    /// text so that records of kinds this version does not know still read and verify.
     pub kind: String,
     /// The request concerned.
     pub request_id: Option<RequestId>,
@@ -52,19 +59,39 @@ impl AuditEvent {
     pub fn about(
         at: DateTime<Utc>,
         actor: Actor,
-        kind: &str,
+        kind: EventKind,
         request_id: &RequestId,
         role: &RoleKey,
         detail: serde_json::Value,
     ) -> Self {
-        Self {
-            at: truncate_micros(at),
-            actor,
-            kind: kind.into(),
-            request_id: Some(request_id.clone()),
-            role: Some(role.clone()),
-            detail,
-        }
+        Self::new(at, actor, kind, Some(request_id.clone()), Some(role.clone()), detail)
+    }
+
+    /// A new event, about a request and role or not.
+    pub fn new(
+        at: DateTime<Utc>,
+        actor: Actor,
+        kind: EventKind,
+        request_id: Option<RequestId>,
+        role: Option<RoleKey>,
+        detail: serde_json::Value,
+    ) -> Self {
+        Self { at: truncate_micros(at), actor, kind: kind.into(), request_id, role, detail }
+    }
+
+    /// The kind, when this version knows it.
+    pub fn event_kind(&self) -> Option<EventKind> {
+        EventKind::parse(&self.kind)
+    }
+
+    /// Whether pimbot made the decision itself (`auto` in the details).
+    pub fn automatic(&self) -> bool {
+        self.detail.get(DETAIL_AUTO).and_then(|v| v.as_bool()).unwrap_or(false)
+    }
+
+    /// Seconds from submission to the decision (`time_to_decision_secs`), when recorded.
+    pub fn time_to_decision_secs(&self) -> Option<i64> {
+        self.detail.get(DETAIL_TIME_TO_DECISION_SECS).and_then(|v| v.as_i64())
     }
 }
 
@@ -123,7 +150,7 @@ mod tests {
         let system = AuditEvent {
             at,
             actor: Actor::System,
-            kind: "grant.expired".into(),
+            kind: EventKind::GrantExpired.into(),
             request_id: None,
             role: None,
             detail: serde_json::json!({}),

@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::audit::EventKind;
 use crate::core::ids::{RequestId, RoleKey};
 
 const KEY_A: &[u8] = b"0123456789abcdef0123456789abcdef-key-a";
@@ -13,7 +14,7 @@ fn event(n: i64, actor: Actor) -> AuditEvent {
     AuditEvent::about(
         at,
         actor,
-        "request.submitted",
+        EventKind::RequestSubmitted,
         &RequestId::from("r-1"),
         &RoleKey::from("global-admin"),
         serde_json::json!({"justification": format!("reason {n}")}),
@@ -136,7 +137,7 @@ fn a_keyed_segment_continues_a_chain_of_the_first_format() {
     assert_eq!(v.unprotected(), (3, 0));
     // Rewriting the old segment, even consistently, breaks the bridge.
     let mut forged = records.clone();
-    forged[1].event.kind = "request.approved".into();
+    forged[1].event.kind = EventKind::RequestApproved.into();
     forged[1].hash = legacy_hash(2, &forged[1].event, &forged[1].prev_hash);
     forged[2].prev_hash = forged[1].hash.clone();
     forged[2].hash = legacy_hash(3, &forged[2].event, &forged[2].prev_hash);

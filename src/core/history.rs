@@ -6,19 +6,19 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::audit::{Actor, AuditRecord};
+use super::audit::{Actor, AuditRecord, EventKind};
 use super::ids::{PersonId, RequestId, RoleKey};
 
 /// The audit event kinds the history reads; stores may return only these.
 pub const HISTORY_KINDS: &[&str] = &[
-    "request.submitted",
-    "grant.activated",
-    "grant.extended",
-    "request.denied",
-    "request.timed_out",
-    "grant.failed",
-    "request.refused",
-    "directory.drift",
+    EventKind::RequestSubmitted.as_str(),
+    EventKind::GrantActivated.as_str(),
+    EventKind::GrantExtended.as_str(),
+    EventKind::RequestDenied.as_str(),
+    EventKind::RequestTimedOut.as_str(),
+    EventKind::GrantFailed.as_str(),
+    EventKind::RequestRefused.as_str(),
+    EventKind::DirectoryDrift.as_str(),
 ];
 
 /// One recorded activation or refusal, read from the audit trail.
@@ -69,14 +69,15 @@ impl History {
             let person = |by: &HashMap<&str, (&PersonId, Option<&str>)>| {
                 request.and_then(|r| by.get(r.as_str())).map(|(p, j)| ((*p).clone(), j.map(str::to_owned)))
             };
-            match (e.kind.as_str(), &e.actor) {
-                ("request.submitted", Actor::Person(p)) => {
+            let Some(kind) = e.event_kind() else { continue };
+            match (kind, &e.actor) {
+                (EventKind::RequestSubmitted, Actor::Person(p)) => {
                     if let Some(r) = request {
                         let why = e.detail.get("justification").and_then(|j| j.as_str());
                         by_request.insert(r.as_str(), (p, why));
                     }
                 }
-                ("grant.activated" | "grant.extended", _) => {
+                (EventKind::GrantActivated | EventKind::GrantExtended, _) => {
                     if let Some((person, justification)) = person(&by_request) {
                         out.activations.push(Activity {
                             person,
@@ -87,7 +88,7 @@ impl History {
                         });
                     }
                 }
-                ("request.denied" | "request.timed_out" | "grant.failed", _) => {
+                (EventKind::RequestDenied | EventKind::RequestTimedOut | EventKind::GrantFailed, _) => {
                     if let Some((person, justification)) = person(&by_request) {
                         out.refusals.push(Activity {
                             person,
@@ -98,14 +99,14 @@ impl History {
                         });
                     }
                 }
-                ("request.refused", Actor::Person(p)) => out.refusals.push(Activity {
+                (EventKind::RequestRefused, Actor::Person(p)) => out.refusals.push(Activity {
                     person: p.clone(),
                     role,
                     at: e.at,
                     request: None,
                     justification: None,
                 }),
-                ("directory.drift", _) => {
+                (EventKind::DirectoryDrift, _) => {
                     let unmanaged = e.detail.get("drift").and_then(|d| d.as_str()) == Some("Unmanaged");
                     let principal = e.detail.get("principal_id").and_then(|p| p.as_str()).unwrap_or_default();
                     let person = e.detail.get("person").and_then(|p| p.as_str()).map(PersonId::from);

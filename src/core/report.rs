@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::audit::AuditRecord;
+use super::audit::{AuditRecord, EventKind};
 use super::duration::format_duration;
 
 /// Counts and decision times of one role.
@@ -45,23 +45,24 @@ pub fn by_role(records: &[AuditRecord]) -> BTreeMap<String, RoleStats> {
     for rec in records {
         let Some(role) = &rec.event.role else { continue };
         let s = stats.entry(role.to_string()).or_default();
-        let ttd = rec.event.detail.get("time_to_decision_secs").and_then(|v| v.as_i64());
-        let automatic = rec.event.detail.get("auto").and_then(|v| v.as_bool()).unwrap_or(false);
-        match rec.event.kind.as_str() {
-            "request.submitted" => s.submitted += 1,
-            "request.approved" => {
+        let ttd = rec.event.time_to_decision_secs();
+        let automatic = rec.event.automatic();
+        let Some(kind) = rec.event.event_kind() else { continue };
+        match kind {
+            EventKind::RequestSubmitted => s.submitted += 1,
+            EventKind::RequestApproved => {
                 s.approved += 1;
                 if let (Some(t), false) = (ttd, automatic) {
                     s.decision_secs.push(t);
                 }
             }
-            "request.denied" => {
+            EventKind::RequestDenied => {
                 s.denied += 1;
                 s.decision_secs.extend(ttd);
             }
-            "request.cancelled" => s.cancelled += 1,
-            "request.timed_out" => s.timed_out += 1,
-            "grant.failed" => s.failed += 1,
+            EventKind::RequestCancelled => s.cancelled += 1,
+            EventKind::RequestTimedOut => s.timed_out += 1,
+            EventKind::GrantFailed => s.failed += 1,
             _ => {}
         }
     }
@@ -103,7 +104,7 @@ mod tests {
     use chrono::Utc;
     use serde_json::json;
 
-    fn rec(kind: &str, role: &str, detail: serde_json::Value) -> AuditRecord {
+    fn rec(kind: EventKind, role: &str, detail: serde_json::Value) -> AuditRecord {
         let ev = AuditEvent::about(Utc::now(), Actor::System, kind, &"r-1".into(), &role.into(), detail);
         crate::core::audit_chain::Linker::Unkeyed.chain(1, ev, GENESIS_HASH)
     }
@@ -112,13 +113,17 @@ mod tests {
     fn counts_and_percentiles_per_role() {
         let mut records = vec![];
         for t in [10, 20, 30, 40, 50, 60, 70, 80, 90, 100] {
-            records.push(rec("request.submitted", "ga", json!({})));
-            records.push(rec("request.approved", "ga", json!({"time_to_decision_secs": t})));
+            records.push(rec(EventKind::RequestSubmitted, "ga", json!({})));
+            records.push(rec(EventKind::RequestApproved, "ga", json!({"time_to_decision_secs": t})));
         }
-        records.push(rec("request.submitted", "reader", json!({})));
-        records.push(rec("request.approved", "reader", json!({"auto": true, "time_to_decision_secs": 0})));
-        records.push(rec("request.denied", "ga", json!({"time_to_decision_secs": 1000})));
-        records.push(rec("request.timed_out", "ga", json!({})));
+        records.push(rec(EventKind::RequestSubmitted, "reader", json!({})));
+        records.push(rec(
+            EventKind::RequestApproved,
+            "reader",
+            json!({"auto": true, "time_to_decision_secs": 0}),
+        ));
+        records.push(rec(EventKind::RequestDenied, "ga", json!({"time_to_decision_secs": 1000})));
+        records.push(rec(EventKind::RequestTimedOut, "ga", json!({})));
         let stats = by_role(&records);
         let ga = &stats["ga"];
         assert_eq!((ga.submitted, ga.approved, ga.denied, ga.timed_out), (10, 10, 1, 1));

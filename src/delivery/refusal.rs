@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use crate::core::audit::{Actor, AuditEvent, truncate_micros};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::ids::Platform;
 use crate::core::outbox::{OutboxItem, OutgoingMessage, Target};
 use crate::core::service::Channels;
@@ -176,13 +176,7 @@ impl Refusals {
                 });
             }
         }
-        let audit = AuditEvent {
-            at: truncate_micros(now),
-            actor: Actor::System,
-            kind: "chat.rejected".into(),
-            request_id: None,
-            role: None,
-            detail: json!({
+        let detail = json!({
                 "outbox_id": item.id,
                 "platform": platform,
                 "reason": reason,
@@ -191,8 +185,8 @@ impl Refusals {
                 "order_key": message.order_key,
                 "fallback_to": fallback,
                 "announced_to": announced_to,
-            }),
-        };
+        });
+        let audit = AuditEvent::new(now, Actor::System, EventKind::ChatRejected, None, None, detail);
         FollowUp { outbox, audit }
     }
 
@@ -264,7 +258,7 @@ mod tests {
             ]
         );
         assert_eq!(f.outbox[0].remember_as.as_deref(), Some("alarm:a-1"), "updates follow the fallback");
-        assert_eq!(f.audit.kind, "chat.rejected");
+        assert_eq!(f.audit.kind, EventKind::ChatRejected);
         assert_eq!(f.audit.detail["fallback_to"], "s-approvers");
         // The next alarm refused the same way still falls back, but is not announced again.
         let again =

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::core::audit::AuditRecord;
+use crate::core::audit::{AuditRecord, EventKind};
 use crate::core::error::Result;
 
 /// One thing to look at.
@@ -92,7 +92,7 @@ impl FindingSource for Drift {
             .records
             .iter()
             .rev()
-            .filter(|r| r.event.kind == "directory.drift")
+            .filter(|r| r.event.kind == EventKind::DirectoryDrift)
             .map(|r| {
                 let d = &r.event.detail;
                 let kind = d.get("drift").and_then(|v| v.as_str()).unwrap_or_default();

@@ -242,7 +242,7 @@ pub fn when(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::audit::{Actor, AuditEvent, GENESIS_HASH};
+    use crate::core::audit::{Actor, AuditEvent, EventKind, GENESIS_HASH};
     use serde_json::json;
 
     fn trail() -> Vec<AuditRecord> {
@@ -253,7 +253,7 @@ mod tests {
             let event = AuditEvent {
                 at: base + chrono::Duration::hours(i),
                 actor: Actor::Person(if i % 2 == 0 { "alice" } else { "bob" }.into()),
-                kind: if i % 3 == 0 { "request.submitted" } else { "grant.activated" }.into(),
+                kind: if i % 3 == 0 { EventKind::RequestSubmitted } else { EventKind::GrantActivated }.into(),
                 request_id: Some(format!("r-{i}").into()),
                 role: Some(if i % 4 == 0 { "reader" } else { "global-admin" }.into()),
                 detail: json!({"n": i, "why": "=cmd"}),

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::core::audit::EventKind;
 use crate::core::error::Result;
 use crate::core::ids::{AlarmId, Platform, RequestId};
 use crate::core::policy::Policy;
@@ -166,7 +167,7 @@ pub async fn read(store: &dyn Store, policy: &Policy, now: DateTime<Utc>) -> Res
     waiting.sort_by_key(|w| std::cmp::Reverse(w.age));
     let mut alarms = Vec::new();
     for rec in store.audit_records(None).await?.iter().rev() {
-        if rec.event.kind != "breakglass.signin" {
+        if rec.event.kind != EventKind::BreakglassSignin {
             continue;
         }
         let Some(id) = rec.event.detail.get("alarm_id").and_then(|v| v.as_str()) else { continue };

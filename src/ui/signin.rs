@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::{UiState, layout, session};
 use crate::auth::oidc::AuthorizeRequest;
-use crate::core::audit::{Actor, AuditEvent, truncate_micros};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::identity::{AuthPurpose, AuthState, LINK_TTL, SignIn};
 use crate::core::ids::PersonId;
@@ -28,9 +28,9 @@ use crate::core::ports::{Commit, Store};
 use crate::http::AppState;
 
 /// Audit kind of a sign-in to the view.
-pub const SIGNED_IN: &str = "ui.signed_in";
+pub const SIGNED_IN: EventKind = EventKind::UiSignedIn;
 /// Audit kind of a sign-in refused because the person is not a viewer.
-pub const REFUSED: &str = "ui.sign_in_refused";
+pub const REFUSED: EventKind = EventKind::UiSignInRefused;
 
 /// Starts a sign-in: stores a fresh state and redirects to the provider.
 pub async fn start(app: &AppState, ui: &UiState, requested: &axum::http::Uri) -> Response {
@@ -107,14 +107,8 @@ pub async fn finish(
         (None, Some(_)) => (REFUSED, json!({"why": "not a viewer", "evidence": sign_in.evidence(None)})),
         (None, None) => (REFUSED, json!({"why": "not in the policy", "evidence": sign_in.evidence(None)})),
     };
-    let event = AuditEvent {
-        at: truncate_micros(now),
-        actor: person.clone().map(Actor::Person).unwrap_or(Actor::System),
-        kind: kind.into(),
-        request_id: None,
-        role: None,
-        detail,
-    };
+    let actor = person.clone().map(Actor::Person).unwrap_or(Actor::System);
+    let event = AuditEvent::new(now, actor, kind, None, None, detail);
     let commit =
         Commit { at: Some(now), use_auth_states: vec![state.id], audit: vec![event], ..Commit::default() };
     match app.service.store().commit(commit).await {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc, Weekday};
 
-use crate::core::audit::AuditRecord;
+use crate::core::audit::{AuditRecord, EventKind};
 
 /// Periods the page offers, in days.
 pub const PERIODS: [i64; 4] = [7, 30, 90, 365];
@@ -63,7 +63,7 @@ pub fn out_of_hours(at: DateTime<Utc>) -> bool {
 pub fn requesters(records: &[AuditRecord]) -> std::collections::HashMap<String, String> {
     let mut out = std::collections::HashMap::new();
     for rec in records {
-        if rec.event.kind == "request.submitted"
+        if rec.event.kind == EventKind::RequestSubmitted
             && let Some(id) = &rec.event.request_id
         {
             out.entry(id.to_string()).or_insert_with(|| rec.event.actor.label());
@@ -99,8 +99,9 @@ pub fn compute(records: &[AuditRecord], now: DateTime<Utc>, days: i64) -> Trends
             continue;
         }
         let Some(role) = e.role.as_ref().map(|r| r.to_string()) else { continue };
-        match e.kind.as_str() {
-            "grant.activated" => {
+        let Some(kind) = e.event_kind() else { continue };
+        match kind {
+            EventKind::GrantActivated => {
                 let counts = t.activations.entry(role.clone()).or_insert_with(|| vec![0; days as usize]);
                 if let Some(c) = counts.get_mut((date - first).num_days() as usize) {
                     *c += 1;
@@ -110,12 +111,12 @@ pub fn compute(records: &[AuditRecord], now: DateTime<Utc>, days: i64) -> Trends
                     t.out_of_hours_list.push((e.at, subject(rec, &by_request), role));
                 }
             }
-            "request.submitted" => {
+            EventKind::RequestSubmitted => {
                 *requesters.entry(role).or_default().entry(e.actor.label()).or_default() += 1;
             }
-            "request.approved" | "request.denied" => {
-                let automatic = e.detail.get("auto").and_then(|v| v.as_bool()).unwrap_or(false);
-                let Some(secs) = e.detail.get("time_to_decision_secs").and_then(|v| v.as_i64()) else {
+            EventKind::RequestApproved | EventKind::RequestDenied => {
+                let automatic = e.automatic();
+                let Some(secs) = e.time_to_decision_secs() else {
                     continue;
                 };
                 if automatic {
@@ -151,7 +152,13 @@ mod tests {
     use chrono::TimeZone;
     use serde_json::json;
 
-    fn rec(at: DateTime<Utc>, who: &str, kind: &str, role: &str, detail: serde_json::Value) -> AuditRecord {
+    fn rec(
+        at: DateTime<Utc>,
+        who: &str,
+        kind: EventKind,
+        role: &str,
+        detail: serde_json::Value,
+    ) -> AuditRecord {
         let event = AuditEvent {
             at,
             actor: Actor::Person(who.into()),
@@ -171,21 +178,33 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 3, 4, hour, 0, 0).single().expect("time") - Duration::days(days)
         };
         let records = vec![
-            rec(d(0, 9), "alice", "grant.activated", "reader", json!({})),
-            rec(d(0, 10), "bob", "grant.activated", "reader", json!({})),
-            rec(d(1, 22), "alice", "grant.activated", "global-admin", json!({})),
-            rec(d(4, 10), "alice", "grant.activated", "reader", json!({})), // Saturday
-            rec(d(7, 10), "alice", "grant.activated", "reader", json!({})), // outside 7 days
-            rec(d(0, 8), "alice", "request.submitted", "reader", json!({})),
-            rec(d(0, 8), "bob", "request.submitted", "reader", json!({})),
-            rec(d(1, 8), "bob", "request.submitted", "reader", json!({})),
-            rec(d(0, 9), "carol", "request.approved", "reader", json!({"time_to_decision_secs": 120})),
-            rec(d(0, 9), "carol", "request.approved", "reader", json!({"time_to_decision_secs": 4000})),
-            rec(d(0, 9), "carol", "request.denied", "reader", json!({"time_to_decision_secs": 600})),
+            rec(d(0, 9), "alice", EventKind::GrantActivated, "reader", json!({})),
+            rec(d(0, 10), "bob", EventKind::GrantActivated, "reader", json!({})),
+            rec(d(1, 22), "alice", EventKind::GrantActivated, "global-admin", json!({})),
+            rec(d(4, 10), "alice", EventKind::GrantActivated, "reader", json!({})), // Saturday
+            rec(d(7, 10), "alice", EventKind::GrantActivated, "reader", json!({})), // outside 7 days
+            rec(d(0, 8), "alice", EventKind::RequestSubmitted, "reader", json!({})),
+            rec(d(0, 8), "bob", EventKind::RequestSubmitted, "reader", json!({})),
+            rec(d(1, 8), "bob", EventKind::RequestSubmitted, "reader", json!({})),
+            rec(
+                d(0, 9),
+                "carol",
+                EventKind::RequestApproved,
+                "reader",
+                json!({"time_to_decision_secs": 120}),
+            ),
+            rec(
+                d(0, 9),
+                "carol",
+                EventKind::RequestApproved,
+                "reader",
+                json!({"time_to_decision_secs": 4000}),
+            ),
+            rec(d(0, 9), "carol", EventKind::RequestDenied, "reader", json!({"time_to_decision_secs": 600})),
             rec(
                 d(0, 9),
                 "system",
-                "request.approved",
+                EventKind::RequestApproved,
                 "reader",
                 json!({"time_to_decision_secs": 0, "auto": true}),
             ),

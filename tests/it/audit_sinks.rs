@@ -157,7 +157,7 @@ async fn serve_streams_events_and_checkpoints_to_stdout_and_export_pages_and_fol
         let event = pimbot::core::audit::AuditEvent::about(
             chrono::Utc::now(),
             pimbot::core::audit::Actor::System,
-            "test.event",
+            pimbot::core::audit::EventKind::RequestSubmitted,
             &format!("r-{n}").as_str().into(),
             &"reader".into(),
             serde_json::json!({"n": n}),
@@ -218,7 +218,7 @@ async fn serve_streams_events_and_checkpoints_to_stdout_and_export_pages_and_fol
     let event = pimbot::core::audit::AuditEvent::about(
         chrono::Utc::now(),
         pimbot::core::audit::Actor::System,
-        "test.later",
+        pimbot::core::audit::EventKind::GrantExpired,
         &"r-later".into(),
         &"reader".into(),
         serde_json::json!({}),
@@ -233,7 +233,7 @@ async fn serve_streams_events_and_checkpoints_to_stdout_and_export_pages_and_fol
     });
     let rows = tokio::time::timeout(StdDuration::from_secs(20), rows).await.expect("in time").expect("read");
     assert!(rows[0].starts_with("seq,at,actor"), "{rows:?}");
-    assert!(rows[1].starts_with("4,") && rows[1].contains("test.later"), "{rows:?}");
+    assert!(rows[1].starts_with("4,") && rows[1].contains("grant.expired"), "{rows:?}");
     let pid = follow.id().to_string();
     Command::new("kill").args(["-INT", &pid]).status().expect("kill -INT");
     let status = follow.wait().expect("wait");

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use pimbot::audit::SinkPump;
 use pimbot::audit::local::FileSink;
-use pimbot::core::audit::{Actor, AuditRecord, GENESIS_HASH, legacy_hash};
+use pimbot::core::audit::{Actor, AuditRecord, EventKind, GENESIS_HASH, legacy_hash};
 use pimbot::core::audit_chain::{AuditKey, Linker};
 use pimbot::core::checkpoint::{CheckpointSigner, SinkLine};
 use pimbot::core::ports::{Clock, Commit, Store};
@@ -284,7 +284,7 @@ async fn a_chain_written_before_keys_continues_as_a_keyed_segment_committing_to_
             let event = pimbot::core::audit::AuditEvent::about(
                 app.clock.now(),
                 Actor::Person("alice".into()),
-                "request.submitted",
+                EventKind::RequestSubmitted,
                 &format!("r-old{n}").as_str().into(),
                 &"reader".into(),
                 serde_json::json!({"justification": format!("old {n}")}),
@@ -393,7 +393,7 @@ async fn decision_records_name_the_card_messages_on_every_platform() {
         app.interact(&click).await;
         app.settle().await;
         let all = records(app.store().as_ref()).await;
-        for kind in ["approval.recorded", "request.approved"] {
+        for kind in [EventKind::ApprovalRecorded, EventKind::RequestApproved] {
             let rec = all.iter().find(|r| r.event.kind == kind && r.event.request_id == Some(id.clone()));
             let detail = &rec.unwrap_or_else(|| panic!("{kind} recorded")).event.detail;
             assert_eq!(detail["decided_on"], "discord", "{detail}");

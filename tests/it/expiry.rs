@@ -35,14 +35,18 @@ async fn seed(store: &dyn Store, n: usize, now: chrono::DateTime<Utc>) {
             ends,
         );
     }
-    commit.audit.push(AuditEvent::about(
-        now,
-        Actor::System,
-        "test.seeded",
-        &RequestId("r-seed".into()),
-        &"reader".into(),
-        serde_json::json!({"n": n}),
-    ));
+    // An event of a kind no service writes, so nothing reads it as an activation.
+    commit.audit.push(AuditEvent {
+        kind: "test.seeded".into(),
+        ..AuditEvent::about(
+            now,
+            Actor::System,
+            pimbot::core::audit::EventKind::GrantActivated,
+            &RequestId("r-seed".into()),
+            &"reader".into(),
+            serde_json::json!({"n": n}),
+        )
+    });
     store.commit(commit).await.expect("seed");
 }
 

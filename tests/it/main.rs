@@ -9,6 +9,7 @@ mod breakglass;
 mod check_online;
 mod cli;
 mod cli_ops;
+mod core_boundary;
 mod crash_delivery;
 mod credentials;
 mod discord_alarm;

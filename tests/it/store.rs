@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use pimbot::core::Error;
-use pimbot::core::audit::{Actor, AuditEvent, AuditRecord, truncate_micros};
+use pimbot::core::audit::{Actor, AuditEvent, AuditRecord, EventKind, truncate_micros};
 use pimbot::core::ids::{GrantId, Platform, RequestId};
 use pimbot::core::outbox::{OutgoingMessage, Target};
 use pimbot::core::ports::{Commit, Store, Write};
@@ -76,7 +76,7 @@ fn event(n: i64) -> AuditEvent {
     AuditEvent::about(
         t0() + Duration::seconds(n),
         Actor::Person("alice".into()),
-        "request.submitted",
+        EventKind::RequestSubmitted,
         &RequestId::from("r-1"),
         &"global-admin".into(),
         serde_json::json!({"n": n, "note": "a, \"quoted\" note"}),

@@ -20,7 +20,7 @@ use super::AccessService;
 use super::grant::spec;
 use super::messages::{alert, direct, feed, update_card};
 use super::target::target_of;
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{GrantId, RequestId};
 use crate::core::policy::{Person, Policy, Role};
@@ -211,11 +211,12 @@ impl AccessService {
         let (write, kind) = match &plan {
             Plan::Fresh(_) => {
                 let row = Grant { granting: false, ..grant.clone() };
-                (Write::Update { row, expected_version: grant.version }, "grant.activated")
+                (Write::Update { row, expected_version: grant.version }, EventKind::GrantActivated)
             }
-            Plan::Extend(open) => {
-                (Write::Update { row: grant.clone(), expected_version: open.version }, "grant.extended")
-            }
+            Plan::Extend(open) => (
+                Write::Update { row: grant.clone(), expected_version: open.version },
+                EventKind::GrantExtended,
+            ),
         };
         let until = grant.ends_at.format("%H:%M UTC");
         let detail =
@@ -304,7 +305,7 @@ impl AccessService {
                     audit: vec![AuditEvent::about(
                         now,
                         Actor::System,
-                        "grant.extension_undone",
+                        EventKind::GrantExtensionUndone,
                         id,
                         &role.key,
                         detail,

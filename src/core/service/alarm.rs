@@ -13,7 +13,7 @@ use serde_json::json;
 use super::messages::{Channels, feed};
 use super::{AccessService, whois};
 use crate::core::alarm::{Alarm, SignIn, ack_reason, alarm_key, next_page_at, page_key};
-use crate::core::audit::{Actor, AuditEvent, truncate_micros};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{AlarmId, ChatUser};
 use crate::core::outbox::{OutgoingMessage, Target};
@@ -28,7 +28,7 @@ pub const DEFAULT_REPAGE_EVERY: Duration = Duration::minutes(2);
 pub(super) fn audit(
     at: DateTime<Utc>,
     actor: Actor,
-    kind: &str,
+    kind: EventKind,
     alarm: &Alarm,
     extra: serde_json::Value,
 ) -> AuditEvent {
@@ -46,7 +46,7 @@ pub(super) fn audit(
     if let (Some(map), serde_json::Value::Object(more)) = (detail.as_object_mut(), extra) {
         map.extend(more);
     }
-    AuditEvent { at: truncate_micros(at), actor, kind: kind.into(), request_id: None, role: None, detail }
+    AuditEvent::new(at, actor, kind, None, None, detail)
 }
 
 /// Page `page` of `alarm` on every platform, as a new message in the alert channel.
@@ -127,7 +127,7 @@ impl AccessService {
         alarm.pages += 1;
         alarm.next_page_at = Some(next_page_at(now, self.repage_every));
         let outbox = post_page(&self.channels, &policy, &alarm, alarm.pages);
-        let event = audit(now, Actor::System, "breakglass.repaged", &alarm, json!({}));
+        let event = audit(now, Actor::System, EventKind::BreakglassRepaged, &alarm, json!({}));
         self.commit(Commit {
             at: Some(now),
             alarms: vec![Write::Update { row: alarm, expected_version }],
@@ -187,7 +187,7 @@ impl AccessService {
         let event = audit(
             now,
             Actor::Person(person.id.clone()),
-            "breakglass.acknowledged",
+            EventKind::BreakglassAcknowledged,
             &alarm,
             json!({"reason": reason, "time_to_ack_secs": secs}),
         );

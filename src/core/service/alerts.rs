@@ -12,7 +12,7 @@ use serde_json::json;
 use super::AccessService;
 use super::messages::Channels;
 use crate::core::alerts::{ACTIVATION_WINDOW, Alert, History, activity_alerts, policy_alerts};
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::history::HISTORY_KINDS;
 use crate::core::ids::{ChatUser, RoleKey};
@@ -42,18 +42,11 @@ pub(super) fn to_alert_channel(channels: &[Channels], order_key: &str, text: &st
 pub(super) fn event(
     at: DateTime<Utc>,
     actor: Actor,
-    kind: &str,
+    kind: EventKind,
     role: Option<&RoleKey>,
     detail: serde_json::Value,
 ) -> AuditEvent {
-    AuditEvent {
-        at: crate::core::audit::truncate_micros(at),
-        actor,
-        kind: kind.into(),
-        request_id: None,
-        role: role.cloned(),
-        detail,
-    }
+    AuditEvent::new(at, actor, kind, None, role.cloned(), detail)
 }
 
 impl AccessService {
@@ -97,7 +90,7 @@ impl AccessService {
     async fn raise_alert(&self, alert: &Alert, now: DateTime<Utc>) -> Result<()> {
         let detail = json!({"alert": alert.kind.as_str(), "key": alert.key, "person": alert.person,
             "text": alert.text, "todo": alert.todo});
-        let audit = vec![event(now, Actor::System, "alert.raised", alert.role.as_ref(), detail)];
+        let audit = vec![event(now, Actor::System, EventKind::AlertRaised, alert.role.as_ref(), detail)];
         let outbox = to_alert_channel(&self.channels, &format!("alert:{}", alert.key), &alert.message());
         let entry = AlertLogEntry {
             key: alert.key.clone(),
@@ -157,7 +150,8 @@ impl AccessService {
                     });
                 }
                 let detail = json!({"person": e.person, "until": end});
-                let audit = vec![event(now, Actor::System, "eligibility.ending", Some(&role.key), detail)];
+                let audit =
+                    vec![event(now, Actor::System, EventKind::EligibilityEnding, Some(&role.key), detail)];
                 let entry = AlertLogEntry {
                     key,
                     kind: "eligibility_ending".into(),
@@ -186,8 +180,13 @@ impl AccessService {
         let now = self.now();
         let role = policy.role(role).map(|r| r.key.clone()).unwrap_or_else(|_| role.clone());
         let detail = json!({"reason": why.to_string()});
-        let audit =
-            vec![event(now, Actor::Person(person.id.clone()), "request.refused", Some(&role), detail)];
+        let audit = vec![event(
+            now,
+            Actor::Person(person.id.clone()),
+            EventKind::RequestRefused,
+            Some(&role),
+            detail,
+        )];
         if let Err(e) = self.commit(Commit { at: Some(now), audit, ..Commit::default() }).await {
             tracing::error!(error = %format!("{e:#}"), "recording a refused activation failed");
         }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::AccessService;
 use super::messages;
-use crate::core::audit::{Actor, AuditEvent, truncate_micros};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::checkpoint::{Checkpoint, CheckpointSigner};
 use crate::core::error::Result;
 use crate::core::ports::Commit;
@@ -82,18 +82,19 @@ impl AccessService {
         if previous_key == key_id {
             return Ok(false);
         }
-        let event = AuditEvent {
-            at: truncate_micros(self.clock.now()),
-            actor: Actor::System,
-            kind: "audit.segment_started".into(),
-            request_id: None,
-            role: None,
-            detail: serde_json::json!({
-                "key_id": key_id,
-                "previous_key_id": previous_key,
-                "previous_seq": seq,
-            }),
-        };
+        let detail = serde_json::json!({
+            "key_id": key_id,
+            "previous_key_id": previous_key,
+            "previous_seq": seq,
+        });
+        let event = AuditEvent::new(
+            self.clock.now(),
+            Actor::System,
+            EventKind::AuditSegmentStarted,
+            None,
+            None,
+            detail,
+        );
         self.commit(Commit { audit: vec![event], ..Commit::default() }).await?;
         Ok(true)
     }

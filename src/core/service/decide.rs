@@ -7,7 +7,7 @@ use super::messages::{card_key, direct, feed, update_card};
 use super::step_up::StepUpProof;
 use super::submit::already_changed;
 use super::{AccessService, Decision, role_of};
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{ChatUser, RequestId};
 use crate::core::ports::{Commit, Write};
@@ -151,7 +151,7 @@ impl AccessService {
                 audit.push(AuditEvent::about(
                     now,
                     actor.clone(),
-                    "approval.recorded",
+                    EventKind::ApprovalRecorded,
                     id,
                     &role.key,
                     json!({"approvals": count, "required": role.approvals_required, "evidence": evidence}),
@@ -164,7 +164,7 @@ impl AccessService {
                     audit.push(AuditEvent::about(
                         now,
                         actor,
-                        "request.approved",
+                        EventKind::RequestApproved,
                         id,
                         &role.key,
                         json!({"time_to_decision_secs": ttd}),
@@ -221,7 +221,7 @@ impl AccessService {
                 audit.push(AuditEvent::about(
                     now,
                     actor,
-                    "request.denied",
+                    EventKind::RequestDenied,
                     id,
                     &role.key,
                     json!({"reason": request.reason, "time_to_decision_secs": ttd}),

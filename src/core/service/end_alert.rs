@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::AccessService;
 use super::messages::alert;
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::Error;
 use crate::core::ids::GrantId;
 use crate::core::ports::Commit;
@@ -82,7 +82,7 @@ impl AccessService {
             audit: vec![AuditEvent::about(
                 now,
                 Actor::System,
-                "grant.end_failed",
+                EventKind::GrantEndFailed,
                 &grant.request_id,
                 &grant.role,
                 detail,

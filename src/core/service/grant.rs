@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::AccessService;
 use super::messages::{direct, feed};
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
 use crate::core::ids::{ChatUser, RoleKey};
@@ -104,12 +104,14 @@ impl AccessService {
         grant.ended_at = Some(now);
         grant.end_reason = Some(ending.reason);
         let (action, kind, verb) = match ending.reason {
-            EndReason::Expired => (Action::Expire { ends_at: grant.ends_at }, "grant.expired", "expired"),
-            EndReason::Deactivated => {
-                (Action::Deactivate { hold_until: now }, "grant.deactivated", "was deactivated")
+            EndReason::Expired => {
+                (Action::Expire { ends_at: grant.ends_at }, EventKind::GrantExpired, "expired")
             }
-            EndReason::Revoked => (Action::Revoke, "grant.revoked", "was revoked"),
-            EndReason::Withdrawn => (Action::Revoke, "grant.withdrawn", "was withdrawn"),
+            EndReason::Deactivated => {
+                (Action::Deactivate { hold_until: now }, EventKind::GrantDeactivated, "was deactivated")
+            }
+            EndReason::Revoked => (Action::Revoke, EventKind::GrantRevoked, "was revoked"),
+            EndReason::Withdrawn => (Action::Revoke, EventKind::GrantWithdrawn, "was withdrawn"),
         };
         let mut writes = Vec::new();
         for mut r in requests {

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::AccessService;
 use super::activate::{GRANT_RETRY_MAX, GRANT_RETRY_MIN, RETRYING};
 use super::messages::{alert, direct, feed, update_card};
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::policy::{Policy, Role};
 use crate::core::ports::{Commit, Write};
@@ -81,7 +81,7 @@ impl AccessService {
             audit.push(AuditEvent::about(
                 now,
                 Actor::System,
-                "grant.retrying",
+                EventKind::GrantRetrying,
                 &id,
                 &role.key,
                 json!({"error": cause, "next_try_at": next}),
@@ -142,7 +142,7 @@ impl AccessService {
             audit: vec![AuditEvent::about(
                 now,
                 Actor::System,
-                "grant.failed",
+                EventKind::GrantFailed,
                 &id,
                 &role.key,
                 json!({"reason": why}),

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::AccessService;
 use super::messages::direct_to;
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::identity::{
     AuthPurpose, AuthState, IdentityLink, IssuedState, LINK_TTL, MfaRequirement, SignIn, state_id,
@@ -253,7 +253,7 @@ impl AccessService {
         let mut commit =
             Commit { at: Some(now), use_auth_states: vec![state.id.clone()], ..Commit::default() };
         let detail = json!({"purpose": state.purpose.as_str(), "why": why});
-        commit.audit.push(self.sign_in_event(&state, "identity.sign_in_failed", detail, now));
+        commit.audit.push(self.sign_in_event(&state, EventKind::IdentitySignInFailed, detail, now));
         if state.purpose.is_step_up() {
             self.retry_step_up(&state, why, now, &mut commit).await?;
         }
@@ -264,7 +264,7 @@ impl AccessService {
     pub(super) fn sign_in_event(
         &self,
         state: &AuthState,
-        kind: &str,
+        kind: EventKind,
         detail: serde_json::Value,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AuditEvent {
@@ -274,18 +274,7 @@ impl AccessService {
             obj.insert("platform".into(), json!(u.platform));
             obj.insert("chat_id".into(), json!(u.id));
         }
-        let mut event = AuditEvent {
-            at: crate::core::audit::truncate_micros(now),
-            actor,
-            kind: kind.into(),
-            request_id: None,
-            role: None,
-            detail,
-        };
-        if let Some(id) = &state.request {
-            event.request_id = Some(id.clone());
-        }
-        event
+        AuditEvent::new(now, actor, kind, state.request.clone(), None, detail)
     }
 
     async fn complete_link(&self, state: AuthState, sign_in: SignIn) -> Result<String> {
@@ -321,7 +310,7 @@ impl AccessService {
         let evidence = sign_in.evidence(None);
         if let Some(why) = refusal {
             let detail = json!({"purpose": "link", "why": why, "evidence": evidence});
-            commit.audit.push(self.sign_in_event(&state, "identity.link_refused", detail, now));
+            commit.audit.push(self.sign_in_event(&state, EventKind::IdentityLinkRefused, detail, now));
             self.commit(commit).await?;
             return Err(Error::NotAuthorized(why));
         }
@@ -332,7 +321,8 @@ impl AccessService {
             username: sign_in.username.clone(),
             linked_at: now,
         };
-        let mut event = self.sign_in_event(&state, "identity.linked", json!({"evidence": evidence}), now);
+        let mut event =
+            self.sign_in_event(&state, EventKind::IdentityLinked, json!({"evidence": evidence}), now);
         if let Some(p) = by_chat.or(by_oid) {
             event.actor = Actor::Person(p.id.clone());
         }

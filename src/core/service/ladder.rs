@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::AccessService;
 use super::messages::{direct, feed, thread, update_card};
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::policy::{MAX_REQUEST_TTL, Role};
 use crate::core::ports::{Commit, Write};
@@ -74,7 +74,7 @@ impl AccessService {
                     &format!("⌛ Your request {id} for *{}* timed out without a decision.", role.key),
                 ));
             }
-            ("request.timed_out", out)
+            (EventKind::RequestTimedOut, out)
         } else {
             match request.nudge_stage {
                 NudgeStage::None => {
@@ -87,7 +87,7 @@ impl AccessService {
                         role.approvals_required
                     );
                     let waiting: Vec<_> = pool.iter().filter(|p| !request.approved_by(p)).cloned().collect();
-                    ("request.reminded", thread(&self.channels, &policy, &request, &text, &waiting))
+                    (EventKind::RequestReminded, thread(&self.channels, &policy, &request, &text, &waiting))
                 }
                 NudgeStage::Reminded => {
                     request.nudge_stage = NudgeStage::Escalated;
@@ -100,11 +100,11 @@ impl AccessService {
                     );
                     let mut out = thread(&self.channels, &policy, &request, &text, &role.escalate_to);
                     out.extend(feed(&self.channels, id.as_str(), &text));
-                    ("request.escalated", out)
+                    (EventKind::RequestEscalated, out)
                 }
                 NudgeStage::Escalated => {
                     request.next_nudge_at = Some(deadline);
-                    ("request.nudge_rescheduled", Vec::new())
+                    (EventKind::RequestNudgeRescheduled, Vec::new())
                 }
             }
         };
@@ -156,8 +156,14 @@ impl AccessService {
             ));
         }
         let detail = json!({"waited_secs": (now - request.created_at).num_seconds(), "step_up": true});
-        let audit =
-            vec![AuditEvent::about(now, Actor::System, "request.timed_out", &id, &request.role, detail)];
+        let audit = vec![AuditEvent::about(
+            now,
+            Actor::System,
+            EventKind::RequestTimedOut,
+            &id,
+            &request.role,
+            detail,
+        )];
         self.commit(Commit {
             at: Some(now),
             requests: vec![Write::Update { row: request, expected_version }],

@@ -88,9 +88,7 @@ pub fn check_found(policy: &Policy, found: &DirectoryUser) -> Result<()> {
     let same = |upn: &str, oid: Option<&str>| {
         upn.eq_ignore_ascii_case(&found.upn) || oid.is_some_and(|o| o.eq_ignore_ascii_case(&found.object_id))
     };
-    if policy.break_glass.iter().any(|b| same(&b.upn, b.object_id.as_deref())) {
-        return Err(Error::NotAuthorized("break-glass accounts cannot request roles".into()));
-    }
+    crate::core::break_glass::refuse_requests(policy, &found.upn, Some(&found.object_id))?;
     if let Some(p) = policy.people.iter().find(|p| same(&p.upn, p.object_id.as_deref())) {
         return Err(Error::NotAuthorized(format!(
             "the directory account {} is listed in the policy as `{}` with another chat account; \

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::AccessService;
 use super::messages::feed;
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::ids::{PersonId, RequestId};
 use crate::core::oncall::{OnCallOutcome, approver_name};
 use crate::core::outbox::OutgoingMessage;
@@ -72,7 +72,7 @@ pub(super) fn apply_oncall(
         audit.push(AuditEvent::about(
             now,
             Actor::System,
-            "approval.recorded",
+            EventKind::ApprovalRecorded,
             &request.id,
             &role.key,
             json!({

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::AccessService;
 use super::messages::{direct, feed, update_card};
 use super::target::detached_role;
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::policy::Policy;
 use crate::core::ports::{Commit, Write};
@@ -224,7 +224,7 @@ impl AccessService {
         let audit = vec![AuditEvent::about(
             now,
             Actor::System,
-            "request.cancelled",
+            EventKind::RequestCancelled,
             &id,
             &request.role,
             json!({"reason": why, "was": was.as_str()}),

@@ -16,8 +16,9 @@ use serde_json::json;
 use super::AccessService;
 use super::alarm::{audit, post_page, update_pages};
 use super::messages::feed;
-use crate::core::alarm::{Alarm, AlarmSignIn, SignIn, alarm_key, break_glass_account, feed_line};
-use crate::core::audit::Actor;
+use crate::core::alarm::{Alarm, AlarmSignIn, SignIn, alarm_key, feed_line};
+use crate::core::audit::{Actor, EventKind};
+use crate::core::break_glass;
 use crate::core::error::{Error, Result};
 use crate::core::ids::AlarmId;
 use crate::core::ports::{Commit, Write};
@@ -52,7 +53,7 @@ impl AccessService {
         let policy = self.policy();
         let mut by_account: BTreeMap<String, Vec<SignIn>> = BTreeMap::new();
         for signin in signins {
-            match break_glass_account(&policy, &signin.upn, signin.object_id.as_deref()) {
+            match break_glass::account(&policy, &signin.upn, signin.object_id.as_deref()) {
                 Some(account) => by_account.entry(account.upn.clone()).or_default().push(signin.clone()),
                 None => {
                     tracing::info!(upn = %signin.upn, "sign-in by an account that is not a break-glass account; ignored")
@@ -103,7 +104,7 @@ impl AccessService {
 
     async fn raise_new(&self, account: &str, group: &[SignIn]) -> Result<Raised> {
         let policy = self.policy();
-        let configured = break_glass_account(&policy, account, None)
+        let configured = break_glass::account(&policy, account, None)
             .ok_or_else(|| Error::NotFound(format!("{account} is no longer a break-glass account")))?;
         let now = self.now();
         let (first, rest) = group.split_first().ok_or_else(|| Error::BadInput("no sign-ins".into()))?;
@@ -114,7 +115,7 @@ impl AccessService {
         let event = audit(
             now,
             Actor::System,
-            "breakglass.signin",
+            EventKind::BreakglassSignin,
             &alarm,
             json!({"location": alarm.location, "app": alarm.app, "client": alarm.client,
                 "ca_status": alarm.ca_status, "signins": alarm.signins, "first_at": alarm.first_at}),
@@ -143,7 +144,7 @@ impl AccessService {
         let event = audit(
             now,
             Actor::System,
-            "breakglass.signins_joined",
+            EventKind::BreakglassSigninsJoined,
             &alarm,
             json!({"added": group.len(), "latest_ip": alarm.ip, "latest_app": alarm.app,
                 "first_at": alarm.first_at, "pages_again_now": new_wave}),

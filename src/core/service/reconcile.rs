@@ -24,7 +24,7 @@ use serde_json::json;
 
 use super::AccessService;
 use super::messages::alert;
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::Result;
 use crate::core::ids::{PersonId, RequestId};
 use crate::core::ports::{Commit, DirectoryAssignment};
@@ -211,7 +211,7 @@ impl AccessService {
             let detail = json!({"drift": format!("{:?}", d.kind), "principal_id": a.principal_id, "person": d.person,
                 "ends_at": a.ends_at, "assignment_type": a.assignment_type, "removed": d.removed});
             let mut event =
-                AuditEvent::about(now, Actor::System, "directory.drift", &marker, &a.role, detail);
+                AuditEvent::about(now, Actor::System, EventKind::DirectoryDrift, &marker, &a.role, detail);
             event.request_id = None; // about no request
             audit.push(event);
         }

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::AccessService;
 use super::alerts::event;
 use super::messages::{Channels, direct, feed};
-use crate::core::audit::Actor;
+use crate::core::audit::{Actor, EventKind};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
 use crate::core::ids::ChatUser;
@@ -105,7 +105,7 @@ impl AccessService {
         let audit = vec![event(
             now,
             Actor::Person(person.id.clone()),
-            "eligibility.renewal_requested",
+            EventKind::EligibilityRenewalRequested,
             Some(&role.key),
             detail,
         )];
@@ -155,7 +155,7 @@ impl AccessService {
         e.state = if approve { ExtensionState::Approved } else { ExtensionState::Denied };
         e.decided_by = Some(approver.id.clone());
         e.decided_at = Some(now);
-        let kind = if approve { "eligibility.renewed" } else { "eligibility.renewal_denied" };
+        let kind = if approve { EventKind::EligibilityRenewed } else { EventKind::EligibilityRenewalDenied };
         let detail = json!({"extension": e.id, "person": e.person, "until": e.requested_until});
         let audit = vec![event(now, Actor::Person(approver.id.clone()), kind, Some(&e.role), detail)];
         let text = if approve {

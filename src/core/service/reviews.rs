@@ -12,7 +12,7 @@ use super::AccessService;
 use super::alerts::event;
 use super::messages::feed;
 use super::review_cards::{cards, dm_reviewers};
-use crate::core::audit::Actor;
+use crate::core::audit::{Actor, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{ChatUser, PersonId, RoleKey};
 use crate::core::policy::{Person, Policy, Role};
@@ -137,7 +137,7 @@ impl AccessService {
             outbox.extend(cards(&self.channels, policy, item, false));
         }
         let detail = json!({"campaign": campaign.id, "review": review.key, "period_start": start, "deadline": deadline, "items": items.len()});
-        let audit = vec![event(now, Actor::System, "review.started", None, detail)];
+        let audit = vec![event(now, Actor::System, EventKind::ReviewStarted, None, detail)];
         let governance = GovernanceWrites {
             campaigns: vec![campaign],
             items: items.into_iter().map(Write::Insert).collect(),
@@ -184,7 +184,7 @@ impl AccessService {
         if now >= item.deadline {
             item.default_at_deadline(now)?;
             let detail = json!({"item": item.id, "person": item.person, "decision": item.default.as_str(), "default": true});
-            let audit = vec![event(now, Actor::System, "review.decided", Some(&item.role), detail)];
+            let audit = vec![event(now, Actor::System, EventKind::ReviewDecided, Some(&item.role), detail)];
             let outbox = cards(&self.channels, policy, &item, true);
             let governance = GovernanceWrites {
                 items: vec![Write::Update { row: item.clone(), expected_version }],
@@ -206,7 +206,7 @@ impl AccessService {
             );
             let outbox = dm_reviewers(&self.channels, policy, &item, &text);
             let detail = json!({"item": item.id, "person": item.person});
-            let audit = vec![event(now, Actor::System, "review.nudged", Some(&item.role), detail)];
+            let audit = vec![event(now, Actor::System, EventKind::ReviewNudged, Some(&item.role), detail)];
             let governance = GovernanceWrites {
                 items: vec![Write::Update { row: item, expected_version }],
                 ..GovernanceWrites::default()
@@ -246,7 +246,7 @@ impl AccessService {
         let decision = item.decision.map_or("?", |d| d.as_str());
         let by = item.decided_by.as_ref().map_or("the review's default".to_owned(), |p| p.to_string());
         let detail = json!({"item": item.id, "person": item.person, "decision": decision, "origin": item.origin.as_str(), "by": item.decided_by});
-        let audit = vec![event(now, Actor::System, "review.applied", Some(&item.role), detail)];
+        let audit = vec![event(now, Actor::System, EventKind::ReviewApplied, Some(&item.role), detail)];
         let outbox = feed(
             &self.channels,
             &item.campaign,
@@ -264,7 +264,7 @@ impl AccessService {
                 continue;
             }
             let detail = json!({"campaign": campaign.id, "review": campaign.review});
-            let audit = vec![event(now, Actor::System, "review.completed", None, detail)];
+            let audit = vec![event(now, Actor::System, EventKind::ReviewCompleted, None, detail)];
             let outbox = feed(
                 &self.channels,
                 &campaign.id,
@@ -327,8 +327,13 @@ impl AccessService {
         item.decide(&who.id, decision, now)?;
         let detail =
             json!({"item": item.id, "person": item.person, "decision": decision.as_str(), "default": false});
-        let audit =
-            vec![event(now, Actor::Person(who.id.clone()), "review.decided", Some(&item.role), detail)];
+        let audit = vec![event(
+            now,
+            Actor::Person(who.id.clone()),
+            EventKind::ReviewDecided,
+            Some(&item.role),
+            detail,
+        )];
         let outbox = cards(&self.channels, &policy, &item, true);
         let governance = GovernanceWrites {
             items: vec![Write::Update { row: item.clone(), expected_version }],

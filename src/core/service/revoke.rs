@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::grant::Ending;
 use super::{AccessService, whois};
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{ChatUser, PersonId, RoleKey};
 use crate::core::policy::Policy;
@@ -129,7 +129,7 @@ impl AccessService {
             audit: vec![AuditEvent::about(
                 now,
                 actor,
-                "grant.revoked",
+                EventKind::GrantRevoked,
                 &grant.request_id,
                 &grant.role,
                 detail,

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::messages::{direct, direct_to};
 use super::{AccessService, Decision};
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::identity::{AuthPurpose, AuthState, MfaRequirement, STEP_UP_TTL, SignIn, check_mfa};
 use crate::core::ids::{ChatUser, RequestId};
@@ -138,7 +138,7 @@ impl AccessService {
         let mut audit = vec![AuditEvent::about(
             now,
             Actor::Person(person.id.clone()),
-            "request.mfa_verified",
+            EventKind::RequestMfaVerified,
             &id,
             &role.key,
             json!({"evidence": sign_in.evidence(Some(&mode))}),
@@ -253,7 +253,7 @@ impl AccessService {
             Commit { at: Some(now), use_auth_states: vec![state.id.clone()], ..Commit::default() };
         let detail =
             json!({"purpose": state.purpose.as_str(), "why": why, "evidence": sign_in.evidence(None)});
-        commit.audit.push(self.sign_in_event(state, "request.step_up_refused", detail, now));
+        commit.audit.push(self.sign_in_event(state, EventKind::RequestStepUpRefused, detail, now));
         if retry {
             self.retry_step_up(state, why, now, &mut commit).await?;
         }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::messages::{feed, post_card, update_card};
 use super::{AccessService, Submitted};
-use crate::core::audit::{Actor, AuditEvent};
+use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
 use crate::core::identity::STEP_UP_TTL;
@@ -32,9 +32,7 @@ impl AccessService {
         let person = self.requester(&policy, user).await?;
         let role = policy.role(&draft.role)?;
         super::lookup::check_transient_role(&policy, role, &person)?;
-        if policy.break_glass.iter().any(|b| b.upn.eq_ignore_ascii_case(&person.upn)) {
-            return Err(Error::NotAuthorized("break-glass accounts cannot request roles".into()));
-        }
+        crate::core::break_glass::refuse_requests(&policy, &person.upn, person.object_id.as_deref())?;
         if !self.eligible(role, &person, now).await? {
             return Err(role.not_eligible());
         }
@@ -96,7 +94,7 @@ impl AccessService {
         let mut audit = vec![AuditEvent::about(
             now,
             Actor::Person(person.id.clone()),
-            "request.submitted",
+            EventKind::RequestSubmitted,
             &request.id,
             &role.key,
             detail,
@@ -136,7 +134,7 @@ impl AccessService {
             audit.push(AuditEvent::about(
                 now,
                 Actor::Person(person.id.clone()),
-                "request.superseded",
+                EventKind::RequestSuperseded,
                 &old.id,
                 &role.key,
                 json!({"by": request.id}),
@@ -200,7 +198,7 @@ impl AccessService {
             audit.push(AuditEvent::about(
                 now,
                 Actor::System,
-                "request.oncall_checked",
+                EventKind::RequestOncallChecked,
                 &request.id,
                 &role.key,
                 oncall.detail(),
@@ -218,7 +216,7 @@ impl AccessService {
             audit.push(AuditEvent::about(
                 now,
                 Actor::System,
-                "request.approved",
+                EventKind::RequestApproved,
                 &request.id,
                 &role.key,
                 json!({
@@ -256,7 +254,7 @@ impl AccessService {
             audit.push(AuditEvent::about(
                 now,
                 Actor::System,
-                "request.approved",
+                EventKind::RequestApproved,
                 &request.id,
                 &role.key,
                 json!({"auto": true, "time_to_decision_secs": (now - request.created_at).num_seconds()}),
@@ -340,7 +338,7 @@ impl AccessService {
         let audit = vec![AuditEvent::about(
             now,
             Actor::Person(person.id.clone()),
-            "request.cancelled",
+            EventKind::RequestCancelled,
             id,
             &role.key,
             json!({"was": was.as_str(), "before_start": before_start}),

@@ -3,6 +3,7 @@
 use maud::{Markup, PreEscaped, html};
 
 use super::short;
+use crate::core::audit::EventKind;
 use crate::ui::chart;
 use crate::ui::trends::{DECISION_BUCKETS, PERIODS, TOP_REQUESTERS, Trends, WORKING_HOURS};
 
@@ -33,7 +34,7 @@ pub fn trends(t: &Trends, days: i64) -> Markup {
         p.muted { (first) " to " (last) " (UTC days)." }
         ul.figures aria-label="Summary" {
             li { span.n data-figure="activations" { (t.total_activations()) }
-                a href=(history(&[("kind", "grant.activated")], first, last)) { "activations" } }
+                a href=(history(&[("kind", EventKind::GrantActivated.as_str())], first, last)) { "activations" } }
             li { span.n data-figure="out-of-hours" { (ooh) } "out of hours" }
         }
         h2 id="per-day" { "Activations per role per day" }
@@ -53,7 +54,7 @@ pub fn trends(t: &Trends, days: i64) -> Markup {
                                     th scope="row" { (role) }
                                     @for c in counts { td.num { (c) } }
                                     td.num data-figure="role-total" {
-                                        a href=(history(&[("kind", "grant.activated"), ("role", role)], first, last)) { (counts.iter().sum::<u32>()) }
+                                        a href=(history(&[("kind", EventKind::GrantActivated.as_str()), ("role", role)], first, last)) { (counts.iter().sum::<u32>()) }
                                     }
                                 }
                             }
@@ -112,7 +113,7 @@ pub fn trends(t: &Trends, days: i64) -> Markup {
                         @for (role, people) in &t.top_requesters {
                             tr data-role=(role) {
                                 th scope="row" { (role) }
-                                td { @for (i, (who, n)) in people.iter().enumerate() { @if i > 0 { ", " } a href=(history(&[("person", who), ("role", role), ("kind", "request.submitted")], first, last)) { span data-person=(who) { (who) " (" (n) ")" } } } }
+                                td { @for (i, (who, n)) in people.iter().enumerate() { @if i > 0 { ", " } a href=(history(&[("person", who), ("role", role), ("kind", EventKind::RequestSubmitted.as_str())], first, last)) { span data-person=(who) { (who) " (" (n) ")" } } } }
                             }
                         }
                     }
