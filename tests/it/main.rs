@@ -34,6 +34,7 @@ mod metrics;
 mod oncall;
 mod ops;
 mod process;
+mod rate_limit;
 mod refusals;
 mod scheduled;
 mod slack_flow;
