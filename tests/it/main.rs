@@ -5,6 +5,7 @@ mod support;
 mod alarm_storm;
 mod audit_sinks;
 mod audit_trail;
+mod bounded;
 mod breakglass;
 mod check_online;
 mod cli;
