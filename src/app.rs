@@ -461,6 +461,10 @@ pub async fn start_with(
         azure_monitor,
         oidc,
         ui,
+        limiter: Arc::new(crate::limits::CommandLimiter::new(
+            service.policy().commands_per_minute,
+            service.clock().clone(),
+        )),
     };
     let socket_mode = match (&parts.slack, &state.slack) {
         (Some(SlackParts { inbound: SlackInbound::SocketMode(socket), api_url, .. }), Some(slack)) => Some(

@@ -36,6 +36,7 @@ pub mod demo;
 pub mod directory;
 pub mod discord;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod oncall;
 pub mod preflight;

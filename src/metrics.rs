@@ -22,6 +22,7 @@
 //! | `pimbot_oncall_checks_total` | counter | `provider`, `result` | On-call questions (`pagerduty`, `opsgenie`) by `result`: `on_call`, `not_on_call`, `error` (outage, timeout, bad answer: normal approval). |
 //! | `pimbot_http_request_duration_seconds` | histogram | `route`, `status` | HTTP requests by matched route template (`unmatched` for 404s) and status code. |
 //! | `pimbot_chat_rejected_total` | counter | `platform`, `reason` | Chat messages a platform refused for good (`reason`: Slack's error code such as `channel_not_found`, Discord's message in snake case such as `unknown_channel`, `original_missing`, `platform_disabled`); common reasons start at zero. |
+//! | `pimbot_commands_limited_total` | counter | `platform` | Chat commands, clicks and form submissions refused by the per-person rate limit (`[limits] commands_per_minute`); nothing was done for them. |
 //! | `pimbot_chat_rejected_last_hour` | gauge | — | Messages refused for good in the last hour (database-wide). |
 //! | `pimbot_build_info` | gauge | `version`, `commit` | Always 1; the labels say which build runs. |
 //! | `pimbot_pending_requests` | gauge | `role`, `tier` | Requests waiting for a decision (database-wide). |
@@ -79,6 +80,8 @@ pub const REVIEWS_TOTAL: &str = "pimbot_reviews_total";
 pub const HTTP_REQUEST_DURATION: &str = "pimbot_http_request_duration_seconds";
 /// Chat messages a platform refused for good.
 pub const CHAT_REJECTED_TOTAL: &str = "pimbot_chat_rejected_total";
+/// Chat commands refused by the per-person rate limit.
+pub const COMMANDS_LIMITED_TOTAL: &str = "pimbot_commands_limited_total";
 /// Chat messages refused in the last hour (database-wide).
 pub const CHAT_REJECTED_LAST_HOUR: &str = "pimbot_chat_rejected_last_hour";
 /// Refusal reasons every platform's `pimbot_chat_rejected_total` starts at zero with, so an
@@ -142,6 +145,7 @@ pub const ALL: &[&str] = &[
     ALERTS_TOTAL,
     REVIEWS_TOTAL,
     ONCALL_CHECKS_TOTAL,
+    COMMANDS_LIMITED_TOTAL,
 ];
 
 /// How late a grant's end may be before it counts as overdue.
@@ -226,6 +230,10 @@ fn describe() {
     describe_histogram!(DATABASE_CALL_DURATION, metrics::Unit::Seconds, "Store call latency.");
     catalog::build_info();
     describe_counter!(ONCALL_CHECKS_TOTAL, "On-call provider questions by provider and result.");
+    describe_counter!(
+        COMMANDS_LIMITED_TOTAL,
+        "Chat commands refused by the per-person rate limit, by platform."
+    );
     // Series that alerts watch exist from the start, at zero, so `increase()` sees the first one.
     for event in [BreakGlassEvent::Raised, BreakGlassEvent::Acknowledged] {
         counter!(BREAK_GLASS_ALARMS_TOTAL, "event" => event.as_str()).absolute(0);
@@ -251,6 +259,11 @@ fn describe() {
 /// `delivery::refusal::reason_label`).
 pub fn chat_rejected(platform: &'static str, reason: &str) {
     counter!(CHAT_REJECTED_TOTAL, "platform" => platform, "reason" => reason.to_owned()).increment(1);
+}
+
+/// Counts one chat command `platform` delivered that the per-person rate limit refused.
+pub fn command_limited(platform: &'static str) {
+    counter!(COMMANDS_LIMITED_TOTAL, "platform" => platform).increment(1);
 }
 
 /// A break-glass alarm event.

@@ -394,11 +394,22 @@ pub struct LimitsConfig {
     /// made one line; longer ones are refused with a clear reply. Default 500.
     #[serde(default = "default_max_justification")]
     pub max_justification: usize,
+    /// Commands, clicks and form submissions one chat user may send per minute; more are
+    /// refused at once with "slow down" and change nothing. Default 10.
+    #[serde(default = "default_commands_per_minute")]
+    pub commands_per_minute: u32,
+}
+
+fn default_commands_per_minute() -> u32 {
+    crate::core::policy::DEFAULT_COMMANDS_PER_MINUTE
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { max_justification: default_max_justification() }
+        Self {
+            max_justification: default_max_justification(),
+            commands_per_minute: default_commands_per_minute(),
+        }
     }
 }
 

@@ -40,6 +40,7 @@ pub(super) fn policy(config: &Config, now: DateTime<Utc>, p: &mut Problems) -> P
         break_glass,
         revokers,
         max_justification: config.limits.max_justification,
+        commands_per_minute: config.limits.commands_per_minute,
         acknowledgers,
         reviews,
         alert_settings,

@@ -68,3 +68,14 @@ fn max_justification_has_a_default_and_a_range() {
         "out of range",
     );
 }
+
+#[test]
+fn commands_per_minute_defaults_to_ten_and_zero_is_refused() {
+    assert_eq!(valid(BASE).commands_per_minute, 10);
+    assert_eq!(valid(&format!("{BASE}[limits]\ncommands_per_minute = 30\n")).commands_per_minute, 30);
+    assert_problem(
+        &format!("{BASE}[limits]\ncommands_per_minute = 0\n"),
+        "limits.commands_per_minute",
+        "at least 1",
+    );
+}

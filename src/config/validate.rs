@@ -105,6 +105,9 @@ impl Config {
                 format!("{max} is out of range; use 1 to {} characters", super::file::MAX_MAX_JUSTIFICATION),
             );
         }
+        if self.limits.commands_per_minute == 0 {
+            p.push("limits.commands_per_minute", "0 would refuse every command; use at least 1");
+        }
         if let Some(internal) = &self.server.internal_listen
             && internal.trim().parse::<SocketAddr>().is_err()
         {

@@ -170,6 +170,9 @@ pub struct Role {
 /// Default `warn_before`: time-bound eligibility is announced a week before it ends.
 pub const DEFAULT_WARN_BEFORE: Duration = Duration::days(7);
 
+/// Default commands one chat user may send per minute (`[limits] commands_per_minute`).
+pub const DEFAULT_COMMANDS_PER_MINUTE: u32 = 10;
+
 /// Ceiling for `request_ttl`, whatever the policy says.
 pub const MAX_REQUEST_TTL: Duration = Duration::hours(24);
 
@@ -306,6 +309,9 @@ pub struct Policy {
     /// Longest justification or reason a person may type, in characters
     /// (`[limits] max_justification`); longer ones are refused when submitted.
     pub max_justification: usize,
+    /// Commands one chat user may send per minute (`[limits] commands_per_minute`); read
+    /// when the server starts.
+    pub commands_per_minute: u32,
     /// Who may acknowledge a break-glass alarm (`[break_glass_monitor] acknowledgers`; by
     /// default the approvers of the most critical roles).
     pub acknowledgers: Vec<PersonId>,
@@ -321,6 +327,7 @@ impl Default for Policy {
             break_glass: Vec::new(),
             revokers: Vec::new(),
             max_justification: super::text::DEFAULT_MAX_JUSTIFICATION,
+            commands_per_minute: DEFAULT_COMMANDS_PER_MINUTE,
             acknowledgers: Vec::new(),
             reviews: Vec::new(),
             alert_settings: super::alerts::AlertSettings::default(),

@@ -80,6 +80,12 @@ pub async fn handle_interaction(State(app): State<AppState>, body: Bytes) -> Res
             return bad_request("payload is not a valid Discord interaction");
         }
     };
+    // Over the rate limit: answered at once, before the replay record, nothing done.
+    if let Some(user) = acting_user(&interaction)
+        && let Err(limited) = app.limiter.check(&user)
+    {
+        return ephemeral(limited.text());
+    }
     // A replayed interaction (same id) is answered without acting again, on any replica.
     // PING and autocomplete change nothing and are answered as always.
     if !matches!(interaction, Interaction::Ping(_) | Interaction::Autocomplete(_)) {
@@ -100,6 +106,18 @@ pub async fn handle_interaction(State(app): State<AppState>, body: Bytes) -> Res
         Interaction::Modal(submit) => modal(&app, &submit).await,
         _ => bad_request("unsupported interaction type"),
     }
+}
+
+/// Who sent an interaction that acts (a command, a click, a form); `None` for PING and
+/// autocomplete, which change nothing and are not rate-limited.
+fn acting_user(interaction: &Interaction) -> Option<ChatUser> {
+    let user = match interaction {
+        Interaction::Command(cmd) => &cmd.user,
+        Interaction::Component(click) => &click.user,
+        Interaction::Modal(submit) => &submit.user,
+        _ => return None,
+    };
+    Some(ChatUser::discord(user.id.to_string()))
 }
 
 fn text_option<'a>(options: &'a [ResolvedOption<'a>], name: &str) -> Option<&'a str> {

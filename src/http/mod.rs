@@ -56,6 +56,8 @@ pub struct AppState {
     pub oidc: Option<Arc<crate::auth::oidc::OidcClient>>,
     /// Present when `[ui]` (and `[oidc]`) is configured: the web view.
     pub ui: Option<Arc<crate::ui::UiState>>,
+    /// The per-person command rate limit every platform's inbound handlers check first.
+    pub limiter: Arc<crate::limits::CommandLimiter>,
 }
 
 /// Which routes a listener serves.

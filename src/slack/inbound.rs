@@ -99,9 +99,6 @@ pub async fn handle_command(State(app): State<AppState>, headers: HeaderMap, bod
     {
         return StatusCode::OK.into_response();
     }
-    if let Err(text) = first_time(&app, signature_key(&headers)).await {
-        return Json(ephemeral(text)).into_response();
-    }
     let event: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
         Ok(e) => e,
         Err(e) => {
@@ -109,6 +106,12 @@ pub async fn handle_command(State(app): State<AppState>, headers: HeaderMap, bod
             return bad_request("malformed slash command payload");
         }
     };
+    if let Some(slow_down) = super::limited::command(&app, &event) {
+        return Json(slow_down).into_response();
+    }
+    if let Err(text) = first_time(&app, signature_key(&headers)).await {
+        return Json(ephemeral(text)).into_response();
+    }
     match command_reply(&app, &slack, event).await {
         Some(reply) => Json(reply).into_response(),
         None => StatusCode::OK.into_response(),
@@ -153,9 +156,6 @@ pub async fn command_reply(
 /// `POST /slack/interactions`: button clicks and modal submissions.
 pub async fn handle_interaction(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(slack) = app.slack.clone() else { return StatusCode::NOT_FOUND.into_response() };
-    if first_time(&app, signature_key(&headers)).await.is_err() {
-        return StatusCode::OK.into_response(); // acknowledged, not acted on
-    }
     let form: HashMap<String, String> = match serde_urlencoded::from_bytes(&body) {
         Ok(f) => f,
         Err(_) => return bad_request("malformed interaction form"),
@@ -168,6 +168,15 @@ pub async fn handle_interaction(State(app): State<AppState>, headers: HeaderMap,
             return bad_request("payload is not a valid Slack interaction");
         }
     };
+    if let Some(slow_down) = super::limited::interaction(&app, &slack, &event) {
+        return match slow_down {
+            Some(response) => Json(response).into_response(),
+            None => StatusCode::OK.into_response(),
+        };
+    }
+    if first_time(&app, signature_key(&headers)).await.is_err() {
+        return StatusCode::OK.into_response(); // acknowledged, not acted on
+    }
     match interaction_reply(&app, &slack, event).await {
         Ok(Some(response)) => Json(response).into_response(),
         Ok(None) => StatusCode::OK.into_response(),

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod identity;
 pub mod inbound;
+pub mod limited;
 pub mod lookup;
 pub mod render;
 pub mod sender;

@@ -78,6 +78,9 @@ async fn on_command(
 ) -> Callback<SlackCommandEventResponse> {
     let (app, slack) = state(&states).await.ok_or_else(missing_state)?;
     let span = tracing::info_span!("slack_socket", kind = "slash_commands");
+    if let Some(slow_down) = super::limited::command(&app, &event) {
+        return Ok(slow_down);
+    }
     // Slack redelivers an envelope it did not see acknowledged: act on it once.
     if let Err(text) = inbound::first_time(&app, format!("slack:trigger:{}", event.trigger_id.0)).await {
         return Ok(inbound::replayed(text));
@@ -95,6 +98,11 @@ async fn on_interaction(
 ) -> Callback<SlackInteractionResponse> {
     let (app, slack) = state(&states).await.ok_or_else(missing_state)?;
     let span = tracing::info_span!("slack_socket", kind = "interactive");
+    match super::limited::interaction(&app, &slack, &event) {
+        Some(Some(response)) => return Ok(SlackInteractionResponse::ViewSubmission(response)),
+        Some(None) => return Ok(SlackInteractionResponse::Empty),
+        None => {}
+    }
     if let Some(key) = inbound::trigger_key(&event)
         && inbound::first_time(&app, key).await.is_err()
     {

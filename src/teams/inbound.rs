@@ -82,6 +82,18 @@ pub async fn handle_activity(State(app): State<AppState>, headers: HeaderMap, bo
         return refuse(StatusCode::FORBIDDEN, "the activity comes from another tenant");
     }
     let is_action = activity.kind == "invoke" && activity.name.as_deref() == Some(ADAPTIVE_CARD_ACTION);
+    // Over the rate limit: answered at once, before the replay record, nothing done. A typed
+    // command's reply would be an outbox row, so a refused message gets none (it is counted).
+    if let Some(oid) = activity.from.aad_object_id.as_deref().filter(|o| !o.trim().is_empty())
+        && (is_action || activity.kind == "message")
+        && let Err(limited) = app.limiter.check(&ChatUser::teams(oid))
+    {
+        return if is_action {
+            Json(render::invoke_message(&limited.text())).into_response()
+        } else {
+            StatusCode::OK.into_response()
+        };
+    }
     if let Some(id) = activity.id.as_deref().filter(|_| activity.kind == "message" || is_action) {
         match app.service.first_time(&format!("teams:activity:{id}")).await {
             Ok(true) => {}

@@ -19,7 +19,9 @@ use crate::support::discord::{self as dc, ephemeral_text};
 async fn racing_activations(n: usize) {
     for db in backends().await {
         let name = db.name;
-        let app = TestApp::spawn(db).await;
+        // The database must hold the line, not the rate limit (which is per replica).
+        let policy = format!("{POLICY}\n[limits]\ncommands_per_minute = 100\n");
+        let app = TestApp::spawn_with(db, &policy).await;
         let replies = futures::future::join_all(
             (0..n).map(|_| app.slack.command("U0ALICE", "activate user-admin 1h racing to the same role")),
         )
