@@ -158,4 +158,27 @@ mod tests {
         let person = AuditEvent { actor: Actor::Person("system".into()), ..system.clone() };
         assert_eq!(legacy_hash(1, &system, GENESIS_HASH), legacy_hash(1, &person, GENESIS_HASH));
     }
+
+    #[test]
+    fn decision_details_are_written_and_read_under_their_stored_keys() {
+        let at = chrono::DateTime::from_timestamp(1_767_225_600, 0).expect("valid");
+        let detail = serde_json::json!({DETAIL_AUTO: true, DETAIL_TIME_TO_DECISION_SECS: 42});
+        assert_eq!(detail, serde_json::json!({"auto": true, "time_to_decision_secs": 42}));
+        let auto = AuditEvent::about(
+            at,
+            Actor::System,
+            EventKind::RequestApproved,
+            &"r-1".into(),
+            &"reader".into(),
+            detail,
+        );
+        assert!(auto.automatic());
+        assert_eq!(auto.time_to_decision_secs(), Some(42));
+        assert_eq!(auto.event_kind(), Some(EventKind::RequestApproved));
+        let human = AuditEvent { detail: serde_json::json!({"time_to_decision_secs": 7}), ..auto.clone() };
+        assert!(!human.automatic());
+        assert_eq!(human.time_to_decision_secs(), Some(7));
+        let unknown = AuditEvent { kind: "test.unknown".into(), detail: serde_json::json!({}), ..auto };
+        assert_eq!((unknown.event_kind(), unknown.time_to_decision_secs()), (None, None));
+    }
 }

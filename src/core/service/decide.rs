@@ -7,7 +7,7 @@ use super::messages::{card_key, direct, feed, update_card};
 use super::step_up::StepUpProof;
 use super::submit::already_changed;
 use super::{AccessService, Decision, role_of};
-use crate::core::audit::{Actor, AuditEvent, EventKind};
+use crate::core::audit::{Actor, AuditEvent, DETAIL_TIME_TO_DECISION_SECS, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{ChatUser, RequestId};
 use crate::core::ports::{Commit, Write};
@@ -167,7 +167,7 @@ impl AccessService {
                         EventKind::RequestApproved,
                         id,
                         &role.key,
-                        json!({"time_to_decision_secs": ttd}),
+                        json!({DETAIL_TIME_TO_DECISION_SECS: ttd}),
                     ));
                     outbox.extend(feed(
                         &self.channels,
@@ -224,7 +224,7 @@ impl AccessService {
                     EventKind::RequestDenied,
                     id,
                     &role.key,
-                    json!({"reason": request.reason, "time_to_decision_secs": ttd}),
+                    json!({"reason": request.reason, DETAIL_TIME_TO_DECISION_SECS: ttd}),
                 ));
                 let why = request.reason.as_deref().map(|r| format!(": {}", quote(r))).unwrap_or_default();
                 outbox.extend(feed(

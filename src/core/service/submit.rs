@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::messages::{feed, post_card, update_card};
 use super::{AccessService, Submitted};
-use crate::core::audit::{Actor, AuditEvent, EventKind};
+use crate::core::audit::{Actor, AuditEvent, DETAIL_AUTO, DETAIL_TIME_TO_DECISION_SECS, EventKind};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
 use crate::core::identity::STEP_UP_TTL;
@@ -221,10 +221,10 @@ impl AccessService {
                 &role.key,
                 json!({
                     // `auto` keeps it out of the human time-to-decision figures.
-                    "auto": true,
+                    DETAIL_AUTO: true,
                     "via": "on_call",
                     "oncall": oncall.detail(),
-                    "time_to_decision_secs": (now - request.created_at).num_seconds(),
+                    DETAIL_TIME_TO_DECISION_SECS: (now - request.created_at).num_seconds(),
                 }),
             ));
             outbox.extend(post_card(&self.channels, policy, role, request, now));
@@ -257,7 +257,7 @@ impl AccessService {
                 EventKind::RequestApproved,
                 &request.id,
                 &role.key,
-                json!({"auto": true, "time_to_decision_secs": (now - request.created_at).num_seconds()}),
+                json!({DETAIL_AUTO: true, DETAIL_TIME_TO_DECISION_SECS: (now - request.created_at).num_seconds()}),
             ));
             outbox.extend(feed(
                 &self.channels,
