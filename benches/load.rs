@@ -8,6 +8,9 @@
 //!   stores active grants whose ends are spread over the window, starts the server, and reports
 //!   how late each end was (from the audit trail) and the server's peak RSS.
 //!
+//! - `cargo bench --bench load -- workloads [--secs 3] [--db URL]`: the floor, many people at
+//!   200/s and 1,500/s, and a one-person burst at 200/s (see `load/workloads.rs`).
+//!
 //! `--db` defaults to a temporary SQLite file; pass `postgres://…/db` for PostgreSQL.
 
 use std::fmt::Write as _;
@@ -22,6 +25,9 @@ use pimbot::core::ports::{Commit, Store, SystemClock};
 use pimbot::demo::driver::SlackDriver;
 use pimbot::testing::FakeSlack;
 use pimbot::testing::seed::push_active_grant;
+
+#[path = "load/workloads.rs"]
+mod workloads;
 
 const PEOPLE: usize = 1000;
 const SECRET: &str = "bench-signing-secret";
@@ -278,9 +284,11 @@ async fn main() {
         arg(&args, "--db").unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
     if args.iter().any(|a| a == "expiry") {
         expiry(&args, &db, dir.path()).await;
+    } else if args.iter().any(|a| a == "workloads") {
+        workloads::run(&args, &db, dir.path()).await;
     } else if args.iter().any(|a| a == "ack") {
         ack(&args, &db, dir.path()).await;
     } else {
-        println!("usage: cargo bench --bench load -- ack|expiry [options]");
+        println!("usage: cargo bench --bench load -- ack|expiry|workloads [options]");
     }
 }
