@@ -302,10 +302,6 @@ pub trait Store: Send + Sync {
     async fn eligibility_removed(&self, _person: &PersonId, _role: &RoleKey) -> Result<bool> {
         Ok(false)
     }
-    /// Outbox messages the platforms refused since `since`, with the refusal.
-    async fn rejected_messages(&self, _since: DateTime<Utc>) -> Result<Vec<(OutgoingMessage, String)>> {
-        Err(unsupported("rejected_messages"))
-    }
     /// One eligibility extension.
     async fn extension(&self, _id: &str) -> Result<Option<EligibilityExtension>> {
         Err(unsupported("extension"))

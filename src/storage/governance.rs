@@ -10,7 +10,6 @@ use super::store_impl::{db, micros};
 use super::{SqlStore, on_db};
 use crate::core::error::Result;
 use crate::core::ids::{PersonId, RoleKey};
-use crate::core::outbox::OutgoingMessage;
 use crate::core::ports::EligibilityRemoval;
 use crate::core::renewal::{EligibilityExtension, ExtensionState};
 use crate::core::reviews::{Campaign, EligibilityOrigin, ReviewDecision, ReviewItem};
@@ -287,12 +286,6 @@ impl TryFrom<ExtensionRow> for EligibilityExtension {
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct RejectedRow {
-    message: String,
-    last_error: Option<String>,
-}
-
 fn items(rows: Vec<ItemRow>) -> Result<Vec<ReviewItem>> {
     Ok(rows.into_iter().map(ReviewItem::try_from).collect::<anyhow::Result<_>>()?)
 }
@@ -419,21 +412,6 @@ impl SqlStore {
         })
         .map_err(db("checking an eligibility removal"))?;
         Ok(n > 0)
-    }
-
-    pub(super) async fn gv_rejected(&self, since: DateTime<Utc>) -> Result<Vec<(OutgoingMessage, String)>> {
-        let rows: Vec<RejectedRow> = on_db!(self, pool => {
-            sqlx::query_as("SELECT message, last_error FROM outbox WHERE state = 'rejected' AND created_at >= $1 ORDER BY id")
-                .bind(micros(since)).fetch_all(pool).await
-        })
-        .map_err(db("loading refused messages"))?;
-        let mut out = Vec::new();
-        for r in rows {
-            let message: OutgoingMessage =
-                serde_json::from_str(&r.message).map_err(|e| anyhow::anyhow!(e))?;
-            out.push((message, r.last_error.unwrap_or_default()));
-        }
-        Ok(out)
     }
 
     pub(super) async fn gv_extension(&self, id: &str) -> Result<Option<EligibilityExtension>> {

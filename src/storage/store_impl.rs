@@ -415,10 +415,6 @@ impl Store for SqlStore {
         self.gv_removed(person, role).await
     }
 
-    async fn rejected_messages(&self, since: DateTime<Utc>) -> Result<Vec<(OutgoingMessage, String)>> {
-        self.gv_rejected(since).await
-    }
-
     async fn extension(&self, id: &str) -> Result<Option<EligibilityExtension>> {
         self.gv_extension(id).await
     }

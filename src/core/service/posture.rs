@@ -10,6 +10,9 @@ use crate::core::posture::{
     AlertRoute, CampaignStatus, Evidence, PostureInput, PostureReport, REFUSAL_LOOKBACK, assess,
 };
 
+/// The most refusals question four reads (newest first); far more than a healthy week holds.
+const REFUSALS_READ: i64 = 100_000;
+
 impl AccessService {
     /// The four verification questions, answered now.
     pub async fn posture(&self) -> Result<PostureReport> {
@@ -46,14 +49,15 @@ impl AccessService {
                 alert_channel: (!c.alert.is_empty() && c.alert != c.approver).then(|| c.alert.clone()),
             })
             .collect();
-        let refused_alerts = match self.store.rejected_messages(now - REFUSAL_LOOKBACK).await {
+        let refused = self.store.recent_rejections(now - REFUSAL_LOOKBACK, REFUSALS_READ).await;
+        let refused_alerts = match refused {
             Ok(list) => Evidence::Read(
                 list.into_iter()
-                    .filter(|(m, _)| {
-                        matches!(&m.target, Target::Channel { channel }
-                            if self.channels.iter().any(|c| c.platform == m.platform && &c.alert == channel))
+                    .filter(|r| {
+                        matches!(&r.message.target, Target::Channel { channel }
+                            if self.channels.iter().any(|c| c.platform == r.message.platform && &c.alert == channel))
                     })
-                    .map(|(m, why)| format!("{} {}", m.platform, why))
+                    .map(|r| format!("{} {}", r.message.platform, r.reason))
                     .collect(),
             ),
             Err(e) => Evidence::Failed(format!("{e:#}")),
