@@ -66,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
             inbound: pimbot::app::SlackInbound::Http { signing_secret: "bench-secret".to_owned().into() },
             bot_token: fake.token().into(),
             api_url: fake.api_url(),
-            channels: pimbot::cli::channels(
+            channels: pimbot::app::channels(
                 Platform::Slack,
                 &Some("C0APPROVERS".into()),
                 &Some("C0FEED".into()),
@@ -86,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         teams: None,
         oidc: None,
         oncall: None,
+        sign_ins: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(parts, listener).await?;

@@ -5,9 +5,11 @@
 //! a hash-chained audit trail.
 //!
 //! Layers, outermost first:
-//! - `http`, `slack`, `discord`, `teams`, `webhooks` (Azure Monitor break-glass alerts), `signins` (Graph
-//!   sign-in poller): adapters. They verify signatures on raw bytes, parse platform payloads
-//!   into [`core::command::Command`]s and render [`core::view`]s.
+//! - `slack`, `discord`, `teams`, `auth::routes` (sign-ins, with `ui`), `webhooks` (Azure
+//!   Monitor break-glass alerts), `signins` (Graph sign-in poller): adapters. Each owns its
+//!   routes and state; they verify signatures on raw bytes, parse platform payloads into
+//!   [`core::command::Command`]s and render [`core::view`]s, and word failures through
+//!   `edge_errors`. `http` merges their routers and adds the layers; `app` wires them.
 //! - `core`: pure rules and the use cases (`core::service`), talking to the world only through
 //!   the ports in [`core::ports`].
 //! - `storage`: the `Store` port on SQLite (default) and PostgreSQL; `directory`: the
@@ -35,6 +37,7 @@ pub mod delivery;
 pub mod demo;
 pub mod directory;
 pub mod discord;
+pub mod edge_errors;
 pub mod http;
 pub mod limits;
 pub mod metrics;

@@ -4,16 +4,45 @@
 //! provider with the state's nonce, its PKCE challenge and, for a step-up, a fresh-sign-in
 //! request. The provider redirects back to `/auth/callback?code=…&state=…`; the code is
 //! exchanged, the ID token verified, and the service decides what the sign-in does. Every
-//! answer is plain text (nothing to escape, nothing to script) and never cached.
+//! answer is plain text (nothing to escape, nothing to script) and never cached. [`router`]
+//! mounts both, and the web view (`/ui`, which signs its viewers in here) when configured.
 
+use std::sync::Arc;
+
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::oidc::{AuthorizeRequest, StepUp};
+use axum::routing::get;
+
+use super::oidc::{AuthorizeRequest, OidcClient, StepUp};
 use crate::core::Error;
-use crate::http::{AppState, incident};
+use crate::core::service::AccessService;
+use crate::edge_errors;
+
+/// The state of the sign-in routes and the web view.
+#[derive(Clone)]
+pub struct SignInApp {
+    /// The use cases.
+    pub service: Arc<AccessService>,
+    /// The OpenID client (`[oidc]`).
+    pub oidc: Arc<OidcClient>,
+    /// The web view, when `[ui]` is configured.
+    pub ui: Option<Arc<crate::ui::UiState>>,
+}
+
+/// `GET /auth/link` and `GET /auth/callback`, plus the web view's routes when it is configured.
+pub fn router(app: SignInApp) -> Router {
+    let mut routes = Router::new()
+        .route(super::oidc::LINK_PATH, get(handle_link))
+        .route(super::oidc::CALLBACK_PATH, get(handle_callback));
+    if app.ui.is_some() {
+        routes = routes.merge(crate::ui::routes::router());
+    }
+    routes.with_state(app)
+}
 
 /// Query of `GET /auth/link`.
 #[derive(Debug, Deserialize)]
@@ -59,27 +88,18 @@ fn refusal(err: &Error) -> Response {
             StatusCode::FORBIDDEN
         }
         Error::Unavailable(_) => {
-            return page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!(
-                    "A service pimbot needs is unavailable; try again shortly (incident {}).",
-                    incident(err)
-                ),
-            );
+            return page(StatusCode::SERVICE_UNAVAILABLE, &edge_errors::unavailable(err));
         }
         Error::Internal(_) => {
-            return page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("Something went wrong on our side (incident {}).", incident(err)),
-            );
+            return page(StatusCode::INTERNAL_SERVER_ERROR, &edge_errors::internal(err));
         }
     };
     page(status, &format!("Not done: {err}"))
 }
 
 /// `GET /auth/link?state=…`: redirects to the provider's sign-in.
-pub async fn handle_link(State(app): State<AppState>, Query(query): Query<LinkQuery>) -> Response {
-    let Some(oidc) = app.oidc.clone() else { return StatusCode::NOT_FOUND.into_response() };
+pub async fn handle_link(State(app): State<SignInApp>, Query(query): Query<LinkQuery>) -> Response {
+    let oidc = app.oidc.clone();
     let Some(value) = query.state.filter(|s| !s.is_empty()) else {
         return page(StatusCode::BAD_REQUEST, "This link is incomplete; ask pimbot for a new one.");
     };
@@ -123,11 +143,11 @@ pub async fn handle_link(State(app): State<AppState>, Query(query): Query<LinkQu
 
 /// `GET /auth/callback`: the provider's answer.
 pub async fn handle_callback(
-    State(app): State<AppState>,
+    State(app): State<SignInApp>,
     headers: axum::http::HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    let Some(oidc) = app.oidc.clone() else { return StatusCode::NOT_FOUND.into_response() };
+    let oidc = app.oidc.clone();
     let Some(value) = query.state.filter(|s| !s.is_empty()) else {
         return page(
             StatusCode::BAD_REQUEST,
@@ -167,7 +187,7 @@ pub async fn handle_callback(
     }
 }
 
-async fn failed(app: &AppState, value: &str, why: &str) -> Response {
+async fn failed(app: &SignInApp, value: &str, why: &str) -> Response {
     if let Err(e) = app.service.fail_sign_in(value, why).await
         && !e.is_user_facing()
     {

@@ -11,7 +11,8 @@ use chrono::Utc;
 use clap::Subcommand;
 use similar::TextDiff;
 
-use super::{Globals, all_channels, database_url, exit};
+use super::{Globals, database_url, exit};
+use crate::app::channels_of as all_channels;
 use crate::core::policy::Policy;
 use crate::core::ports::{EligibilityRemoval, SystemClock};
 use crate::core::posture::{AlertRoute, Evidence, PostureInput, assess, render_text};

@@ -25,7 +25,6 @@ use secrecy::ExposeSecret;
 use crate::app;
 use crate::config::{self, Config};
 use crate::core::ports::SystemClock;
-use crate::core::service::Channels;
 pub use globals::{Globals, say};
 
 /// What `--help` and the man page say after the options: the environment and the exit codes.
@@ -302,30 +301,6 @@ async fn serve(globals: &Globals) -> anyhow::Result<ExitCode> {
         tracing::warn!("the audit chain is UNKEYED ([audit] unkeyed = true): it cannot stop an insider");
     }
     let store = crate::storage::connect_with(database_url(&config)?, audit_keys.linker.clone()).await?;
-    let slack = match config.slack() {
-        Some(s) => Some(app::SlackParts {
-            inbound: if s.socket_mode {
-                app::SlackInbound::SocketMode(app::SocketModeParts {
-                    app_token: s.app_token.clone().context("[slack] app_token missing")?,
-                    connections: app::SocketModeParts::DEFAULT_CONNECTIONS,
-                })
-            } else {
-                app::SlackInbound::Http {
-                    signing_secret: s.signing_secret.clone().context("[slack] signing_secret missing")?,
-                }
-            },
-            bot_token: s.bot_token.clone().context("[slack] bot_token missing")?,
-            api_url: s.api_url.clone(),
-            channels: channels(
-                crate::core::ids::Platform::Slack,
-                &s.approver_channel,
-                &s.feed_channel,
-                &s.alert_channel,
-            ),
-            lookup_by_email: config.lookup_by_email(),
-        }),
-        None => None,
-    };
     let path = globals.config_path()?.to_path_buf();
     let source: app::PolicySource = Arc::new(move || {
         let config = config::load(&path)?;
@@ -333,21 +308,9 @@ async fn serve(globals: &Globals) -> anyhow::Result<ExitCode> {
             .validate(chrono::Utc::now())
             .map_err(|errors| anyhow::anyhow!("{} has problems:\n{errors}", path.display()))
     });
-    let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
-    let directory = crate::directory::from_config(&config.directory, clock.clone())?;
     let parts = app::Parts {
-        store,
-        directory,
-        clock,
-        policy,
-        slack,
         policy_source: Some(source),
-        admin_token: config.server.admin_token.clone(),
-        discord: config.discord().map(discord::parts).transpose()?,
-        teams: config.teams().map(teams::parts).transpose()?,
-        break_glass: app::BreakGlassParts::from_config(&config),
-        oidc: app::OidcParts::from_config(&config)?,
-        oncall: crate::oncall::from_config(&config.oncall)?,
+        ..app::Parts::from_config(&config, store, Arc::new(SystemClock), policy)?
     };
     let addr = config.listen_addr()?;
     let listener = crate::http::serve::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
@@ -365,11 +328,6 @@ async fn serve(globals: &Globals) -> anyhow::Result<ExitCode> {
         );
     }
     crate::audit::spawn(&config.audit, &audit_keys, running.service.clone(), running.shutdown.clone())?;
-    if crate::signins::spawn_from_config(&config, running.service.clone(), running.shutdown.clone())?
-        .is_some()
-    {
-        tracing::info!("polling Graph sign-ins of the break-glass accounts");
-    }
     if let Some(reload) = running.reload.clone() {
         tokio::spawn(reload_on_hangup(reload));
     }
@@ -383,49 +341,19 @@ async fn serve(globals: &Globals) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every enabled platform's channels (commands run outside `serve` queue messages for them).
-pub(crate) fn all_channels(config: &Config) -> Vec<Channels> {
-    let mut out = Vec::new();
-    if let Some(s) = config.slack() {
-        out.push(channels(
-            crate::core::ids::Platform::Slack,
-            &s.approver_channel,
-            &s.feed_channel,
-            &s.alert_channel,
-        ));
-    }
-    if let Some(d) = config.discord() {
-        out.push(channels(
-            crate::core::ids::Platform::Discord,
-            &d.approver_channel,
-            &d.feed_channel,
-            &d.alert_channel,
-        ));
-    }
-    if let Some(t) = config.teams() {
-        out.push(teams::channels(t));
-    }
-    out
-}
-
 async fn reconcile(globals: &Globals) -> anyhow::Result<ExitCode> {
     let (config, policy) = globals.load_valid()?;
     let store = audit::keyed_store(&config).await?;
-    let clock: Arc<dyn crate::core::ports::Clock> = Arc::new(SystemClock);
-    let directory = crate::directory::from_config(&config.directory, clock.clone())?;
-    let channels = config
-        .slack()
-        .map(|s| {
-            channels(
-                crate::core::ids::Platform::Slack,
-                &s.approver_channel,
-                &s.feed_channel,
-                &s.alert_channel,
-            )
-        })
-        .into_iter()
-        .collect();
-    let service = crate::core::service::AccessService::new(store, directory, clock, policy, channels);
+    // The same parts `serve` runs with: alerts are queued for every enabled platform.
+    let parts = app::Parts::from_config(&config, store, Arc::new(SystemClock), policy)?;
+    let channels = parts.channels();
+    let service = crate::core::service::AccessService::new(
+        parts.store,
+        parts.directory,
+        parts.clock,
+        parts.policy,
+        channels,
+    );
     let Some(report) = service.reconcile(true).await? else {
         say("directory kind is static: nothing to reconcile")?;
         return Ok(ExitCode::SUCCESS);
@@ -444,22 +372,6 @@ async fn reconcile(globals: &Globals) -> anyhow::Result<ExitCode> {
         say("alerts queued for the alert channel; a running `pimbot serve` delivers them")?;
     }
     Ok(if report.drift.is_empty() { ExitCode::SUCCESS } else { exit::code(exit::DRIFT) })
-}
-
-/// Channels of one platform; a missing feed or alert channel falls back to the approver channel.
-pub fn channels(
-    platform: crate::core::ids::Platform,
-    approver: &Option<String>,
-    feed: &Option<String>,
-    alert: &Option<String>,
-) -> Channels {
-    let approver = approver.clone().unwrap_or_default();
-    Channels {
-        platform,
-        feed: feed.clone().unwrap_or_else(|| approver.clone()),
-        alert: alert.clone().unwrap_or_else(|| approver.clone()),
-        approver,
-    }
 }
 
 /// Applies a policy reload on every SIGHUP; a bad file is logged and the old policy stays.

@@ -26,7 +26,7 @@ pub async fn run(
     let store = super::audit::keyed_store(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let directory = crate::directory::from_config(&config.directory, clock.clone())?;
-    let service = AccessService::new(store, directory, clock, policy, super::all_channels(config));
+    let service = AccessService::new(store, directory, clock, policy, crate::app::channels_of(config));
     let os_user =
         std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
     let role = RoleKey(role.trim().to_ascii_lowercase());

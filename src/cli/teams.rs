@@ -1,14 +1,10 @@
 //! `pimbot teams …`: Teams-only chores. `package` writes the Teams app package (manifest with
-//! the bot's app id, and icons) for upload in the Teams admin center or the Developer Portal;
-//! and the `[teams]` section is turned into the running app's [`app::TeamsParts`] here.
+//! the bot's app id, and icons) for upload in the Teams admin center or the Developer Portal.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-
-use crate::app;
-use crate::config::teams::TeamsConfig;
 
 /// `pimbot teams` subcommands.
 #[derive(Debug, Subcommand)]
@@ -22,42 +18,6 @@ pub enum TeamsCmd {
         #[arg(long)]
         domain: Option<String>,
     },
-}
-
-/// Where `[teams]` sends cards, the feed and alarms (in notification-only mode, the webhook's
-/// feed and alert names).
-pub fn channels(t: &TeamsConfig) -> crate::core::service::Channels {
-    use crate::teams::webhook::{WEBHOOK_ALERT, WEBHOOK_APPROVER, WEBHOOK_FEED};
-    if t.webhook_only() {
-        return crate::core::service::Channels {
-            platform: crate::core::ids::Platform::Teams,
-            approver: WEBHOOK_APPROVER.into(),
-            feed: WEBHOOK_FEED.into(),
-            alert: WEBHOOK_ALERT.into(),
-        };
-    }
-    super::channels(crate::core::ids::Platform::Teams, &t.approver_channel, &t.feed_channel, &t.alert_channel)
-}
-
-/// The running app's Teams settings from `[teams]`.
-pub fn parts(t: &TeamsConfig) -> anyhow::Result<app::TeamsParts> {
-    if t.webhook_only() {
-        return Ok(app::TeamsParts::Webhook {
-            url: t.webhook_url.clone().context("[teams] webhook_url missing")?,
-        });
-    }
-    let source = t.credential_source().map_err(|e| anyhow::anyhow!("[teams] credential: {e}"))?;
-    Ok(app::TeamsParts::Bot(Box::new(app::TeamsBotParts {
-        bot: crate::teams::BotIdentity {
-            app_id: t.app_id.clone().context("[teams] app_id missing")?,
-            tenant_id: t.tenant_id.clone().context("[teams] tenant_id missing")?,
-            token_url: t.token_url(),
-            credential: crate::auth::credential::ClientCredential::from_source(&source)?,
-        },
-        openid_metadata_url: t.openid_metadata_url.clone(),
-        service_url: t.service_url.clone(),
-        channels: channels(t),
-    })))
 }
 
 /// Runs a `pimbot teams` subcommand.

@@ -59,6 +59,11 @@ string_id!(
     /// One break-glass alarm.
     AlarmId
 );
+string_id!(
+    /// One internal error as shown to a person (`inc-3f9a1c2b`); the log line with its cause
+    /// carries the same id.
+    IncidentId
+);
 
 impl RequestId {
     /// A fresh random request id: short enough to type, long enough not to collide.
@@ -68,9 +73,14 @@ impl RequestId {
 }
 
 impl GrantId {
-    /// A fresh random grant id.
-    pub fn generate() -> Self {
-        Self(format!("g-{}", random_hex(12)))
+    /// The grant id of `request`'s activation (`r-3f9a1c2b` → `g-3f9a1c2b`): the one way grant
+    /// ids are made. Every try of the same activation gets the same id, so the directory is
+    /// asked for the same assignment (its idempotency keys derive from it) instead of a second
+    /// one, and the ids stored by earlier versions follow the same rule.
+    pub fn for_request(request: &RequestId) -> Self {
+        // `trim_start_matches`, as every earlier version did, so a retried activation of a
+        // stored request names the very row it wrote ahead.
+        Self(format!("g-{}", request.as_str().trim_start_matches("r-")))
     }
 }
 
@@ -78,6 +88,13 @@ impl AlarmId {
     /// A fresh random alarm id.
     pub fn generate() -> Self {
         Self(format!("a-{}", random_hex(8)))
+    }
+}
+
+impl IncidentId {
+    /// A fresh random incident id.
+    pub fn generate() -> Self {
+        Self(format!("inc-{}", random_hex(8)))
     }
 }
 
@@ -162,6 +179,16 @@ mod tests {
         assert!(id.as_str().starts_with("r-"));
         assert_eq!(id.as_str().len(), 10);
         assert_ne!(RequestId::generate(), RequestId::generate());
+        let incident = IncidentId::generate();
+        assert!(incident.as_str().starts_with("inc-") && incident.as_str().len() == 12, "{incident}");
+    }
+
+    #[test]
+    fn a_grant_id_follows_its_request_id() {
+        let request = RequestId("r-3f9a1c2b".into());
+        assert_eq!(GrantId::for_request(&request), GrantId("g-3f9a1c2b".into()));
+        assert_eq!(GrantId::for_request(&request), GrantId::for_request(&request));
+        assert_eq!(GrantId::for_request(&RequestId("legacy".into())), GrantId("g-legacy".into()));
     }
 
     #[test]

@@ -84,9 +84,19 @@ pub struct AccessRequest {
     /// When its grant starts (`/pim activate … at <time>`); `None` = as soon as approved. The
     /// grant then ends at this + `duration`.
     pub starts_at: Option<DateTime<Utc>>,
+    /// Until when one worker holds this approved request while it makes the grant (the
+    /// activation lease, taken with the compare-and-set claim); `None` when nobody does.
+    pub activation_lease_until: Option<DateTime<Utc>>,
 }
 
 impl AccessRequest {
+    /// Whether an activation may claim this approved request at `now`: no live lease (another
+    /// worker making its grant) and no next try or scheduled start ahead in `next_nudge_at`.
+    pub fn activation_due(&self, now: DateTime<Utc>) -> bool {
+        let ahead = |at: Option<DateTime<Utc>>| at.is_some_and(|at| at > now);
+        !ahead(self.activation_lease_until) && !ahead(self.next_nudge_at)
+    }
+
     /// Whether `person` already approved.
     pub fn approved_by(&self, person: &PersonId) -> bool {
         self.approvals.iter().any(|a| &a.approver == person)

@@ -505,6 +505,7 @@ mod tests {
             next_nudge_at: None,
             grant_id: None,
             starts_at: None,
+            activation_lease_until: None,
         };
         let card = CardView::build(&policy, &role, &request, Platform::Slack, now);
         assert_eq!(card.approvers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["carol"]);

@@ -15,8 +15,7 @@ use std::time::Duration as StdDuration;
 use anyhow::Context;
 use chrono::{Duration, Utc};
 
-use crate::app::{self, Parts, Running, SlackParts};
-use crate::core::ids::Platform;
+use crate::app::{self, Parts, Running};
 use crate::core::ports::{Clock, ManualClock};
 use crate::testing::fake_slack::FakeSlack;
 use crate::testing::{FakeOidc, Scenario};
@@ -38,40 +37,19 @@ pub async fn run(serve_ui: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let public_url = format!("http://{}", listener.local_addr()?);
     let idp = FakeOidc::start(clock.clone()).await;
-    let text = POLICY.replace("{oidc_issuer}", &idp.issuer()).replace("{public_url}", &public_url);
+    let text = POLICY
+        .replace("{oidc_issuer}", &idp.issuer())
+        .replace("{public_url}", &public_url)
+        .replace("{slack_api_url}", &fake.api_url());
     let config = crate::config::from_toml_str(&text)?;
     let policy = config.validate(clock.now()).map_err(|e| anyhow::anyhow!("demo policy: {e}"))?;
-    let parts = Parts {
-        store: crate::storage::connect_with(&db, crate::testing::audit::test_linker()).await?,
-        directory: Arc::new(crate::directory::StaticDirectory::new()),
-        clock: clock.clone(),
-        policy,
-        slack: Some(SlackParts {
-            inbound: crate::app::SlackInbound::Http { signing_secret: SECRET.to_owned().into() },
-            bot_token: fake.token().into(),
-            api_url: fake.api_url(),
-            channels: crate::cli::channels(
-                Platform::Slack,
-                &Some(APPROVERS.into()),
-                &Some("C0FEED".into()),
-                &Some("C0ALERTS".into()),
-            ),
-            lookup_by_email: false,
-        }),
-        policy_source: None,
-        admin_token: None,
-        discord: None,
-        teams: None,
-        break_glass: app::BreakGlassParts::from_config(&config),
-        oidc: app::OidcParts::from_config(&config)?.map(|mut oidc| {
-            // The demo's store links with the demo's audit key; the view verifies with it.
-            if let Some(ui) = &mut oidc.ui {
-                ui.audit_ring = crate::testing::audit::test_ring();
-            }
-            oidc
-        }),
-        oncall: None,
-    };
+    let store = crate::storage::connect_with(&db, crate::testing::audit::test_linker()).await?;
+    // The parts `pimbot serve` would build from this config, with the demo's clock and store.
+    let mut parts = Parts::from_config(&config, store, clock.clone(), policy)?;
+    if let Some(ui) = parts.oidc.as_mut().and_then(|oidc| oidc.ui.as_mut()) {
+        // The demo's store links with the demo's audit key; the view verifies with it.
+        ui.audit_ring = crate::testing::audit::test_ring();
+    }
     let running = app::start(parts, listener).await?;
     let slack = SlackDriver::new(
         format!("http://{}", running.addr),

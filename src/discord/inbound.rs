@@ -18,6 +18,7 @@ use serenity::all::{
     ModalInteraction, ResolvedOption, ResolvedValue,
 };
 
+use super::DiscordApp;
 use super::commands::{
     COMMAND, OPT_DURATION, OPT_JUSTIFICATION, OPT_PERSON, OPT_REASON, OPT_REQUEST, OPT_ROLE, OPT_START,
     OPT_TICKET,
@@ -33,8 +34,7 @@ use crate::core::command::{self, Command};
 use crate::core::ids::{AlarmId, ChatUser, RequestId, RoleKey};
 use crate::core::reviews::ReviewDecision;
 use crate::core::service::{Approved, Decision, Reply};
-use crate::http::AppState;
-use crate::slack::inbound::user_message;
+use crate::edge_errors::user_message;
 
 /// Usage text of `/pim help` on Discord.
 pub const HELP: &str = "\
@@ -69,10 +69,7 @@ fn bad_request(text: &str) -> Response {
 }
 
 /// `POST /discord/interactions`: PING, `/pim`, autocomplete, button clicks, modal submissions.
-pub async fn handle_interaction(State(app): State<AppState>, body: Bytes) -> Response {
-    if app.discord.is_none() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
+pub async fn handle_interaction(State(app): State<DiscordApp>, body: Bytes) -> Response {
     let interaction: Interaction = match serde_json::from_slice(&body) {
         Ok(i) => i,
         Err(e) => {
@@ -172,7 +169,7 @@ pub fn parse_command(cmd: &CommandInteraction) -> crate::core::Result<Command> {
     }
 }
 
-async fn slash_command(app: &AppState, cmd: &CommandInteraction) -> Response {
+async fn slash_command(app: &DiscordApp, cmd: &CommandInteraction) -> Response {
     let user = ChatUser::discord(cmd.user.id.to_string());
     let command = match parse_command(cmd) {
         Ok(c) => c,
@@ -186,7 +183,7 @@ async fn slash_command(app: &AppState, cmd: &CommandInteraction) -> Response {
     }
 }
 
-async fn autocomplete(app: &AppState, cmd: &CommandInteraction) -> Response {
+async fn autocomplete(app: &DiscordApp, cmd: &CommandInteraction) -> Response {
     let user = ChatUser::discord(cmd.user.id.to_string());
     let typed = cmd.data.autocomplete().filter(|o| o.name == OPT_ROLE).map(|o| o.value.to_ascii_lowercase());
     let choices: Vec<AutocompleteChoice> = match (typed, app.service.roles(&user).await) {
@@ -206,7 +203,7 @@ async fn autocomplete(app: &AppState, cmd: &CommandInteraction) -> Response {
     Json(CreateInteractionResponse::Autocomplete(response)).into_response()
 }
 
-async fn component(app: &AppState, click: &ComponentInteraction) -> Response {
+async fn component(app: &DiscordApp, click: &ComponentInteraction) -> Response {
     let user = ChatUser::discord(click.user.id.to_string());
     let Some((action, id)) = click.data.custom_id.split_once(':') else {
         return ephemeral("⚠️ Unknown action.");
@@ -263,7 +260,7 @@ pub fn modal_input(submit: &ModalInteraction, field: &str) -> Option<String> {
         .filter(|s| !s.trim().is_empty())
 }
 
-async fn modal(app: &AppState, submit: &ModalInteraction) -> Response {
+async fn modal(app: &DiscordApp, submit: &ModalInteraction) -> Response {
     let user = ChatUser::discord(submit.user.id.to_string());
     match submit.data.custom_id.split_once(':') {
         Some((DENY_REASON_PREFIX, id)) => {

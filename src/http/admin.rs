@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
-use super::AppState;
+use super::HttpState;
 
 /// The shortest admin token accepted: anything shorter could be guessed or is a placeholder.
 pub const MIN_TOKEN_CHARS: usize = 32;
@@ -48,7 +48,7 @@ pub struct AdminState {
 }
 
 /// `POST /admin/reload`.
-pub async fn reload(State(app): State<AppState>, headers: HeaderMap) -> (StatusCode, String) {
+pub async fn reload(State(app): State<HttpState>, headers: HeaderMap) -> (StatusCode, String) {
     let Some(admin) = app.admin else { return (StatusCode::NOT_FOUND, "not found".into()) };
     let given = headers
         .get("authorization")

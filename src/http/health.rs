@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::AppState;
+use super::HttpState;
 
 /// `GET /healthz`.
 pub async fn healthz() -> &'static str {
@@ -12,7 +12,7 @@ pub async fn healthz() -> &'static str {
 }
 
 /// `GET /readyz`.
-pub async fn readyz(State(app): State<AppState>) -> (StatusCode, &'static str) {
+pub async fn readyz(State(app): State<HttpState>) -> (StatusCode, &'static str) {
     match app.service.store().ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(e) => {

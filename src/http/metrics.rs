@@ -10,13 +10,13 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::HttpState;
 
 /// Content type of the Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `GET /metrics`: refreshes the database-backed gauges, then renders every metric.
-pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(State(app): State<HttpState>) -> impl IntoResponse {
     let service = &app.service;
     crate::metrics::refresh_gauges(service.store().as_ref(), &service.policy(), service.clock().now()).await;
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], crate::metrics::render())

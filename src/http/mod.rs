@@ -1,6 +1,8 @@
-//! The HTTP surface: routes, shared state and the cross-cutting layers (tracing with a request
-//! id, a timeout, a body size limit, request timing for `/metrics`). Adapters own their
-//! handlers; this module only mounts them.
+//! The HTTP surface: the edge's own routes (probes, `/metrics`, `/admin/reload`), the merge of
+//! the adapters' routers and the cross-cutting layers (tracing with a request id, a timeout, a
+//! body size limit, request timing for `/metrics`). Each adapter (`slack`, `discord`, `teams`,
+//! `auth::routes` with `ui`, `webhooks`) owns its routes, state and handlers and hands over a
+//! finished `Router`; this module names none of them.
 
 pub mod admin;
 mod health;
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -21,43 +23,18 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::core::service::AccessService;
-use crate::slack::client::SlackApi;
-use crate::slack::verify::{MAX_BODY_BYTES, SlackVerifier, require_signature};
+use signed::MAX_BODY_BYTES;
 
 /// Requests taking longer than this are answered 503 (Slack gives up after 3 s anyway).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What Slack's inbound side needs, over HTTP or Socket Mode.
+/// What the edge's own routes need: the probes, `/metrics` and `/admin/reload`.
 #[derive(Clone)]
-pub struct SlackState {
-    /// Web API client (for `views.open`).
-    pub api: Arc<SlackApi>,
-    /// Signature checking of `POST /slack/…`; `None` in Socket Mode, where those routes are
-    /// not mounted (requests arrive over the socket, unsigned).
-    pub verifier: Option<SlackVerifier>,
-}
-
-/// Shared state of every handler.
-#[derive(Clone)]
-pub struct AppState {
-    /// The use cases.
+pub struct HttpState {
+    /// The use cases (the readiness probe pings their store; `/metrics` reads gauges).
     pub service: Arc<AccessService>,
-    /// Present when `[slack]` is configured.
-    pub slack: Option<SlackState>,
     /// Present when `[server] admin_token` is configured.
     pub admin: Option<admin::AdminState>,
-    /// Present when `[discord]` is configured.
-    pub discord: Option<crate::discord::DiscordState>,
-    /// Present when `[teams]` runs a bot.
-    pub teams: Option<crate::teams::TeamsState>,
-    /// Present when `[break_glass_monitor]` is configured.
-    pub azure_monitor: Option<crate::webhooks::AzureMonitorState>,
-    /// Present when `[oidc]` is configured (identity links and MFA step-up).
-    pub oidc: Option<Arc<crate::auth::oidc::OidcClient>>,
-    /// Present when `[ui]` (and `[oidc]`) is configured: the web view.
-    pub ui: Option<Arc<crate::ui::UiState>>,
-    /// The per-person command rate limit every platform's inbound handlers check first.
-    pub limiter: Arc<crate::limits::CommandLimiter>,
 }
 
 /// Which routes a listener serves.
@@ -71,56 +48,26 @@ pub enum Surface {
     Internal,
 }
 
-/// Builds the router with every route and layer.
-pub fn router(state: AppState) -> Router {
-    router_for(state, Surface::All)
+/// Builds the router with every route and layer: the edge's own routes and `adapters` (the
+/// merged routers of the chat platforms, sign-ins and webhooks, each with its own state).
+pub fn router(state: HttpState, adapters: Router) -> Router {
+    router_for(state, adapters, Surface::All)
 }
 
 /// Builds the router of one listener: the probes everywhere, `/metrics` and `/admin/reload`
-/// only on the internal surface, chat routes and webhooks only on the public one, so a
+/// only on the internal surface, the adapters' routes only on the public one, so a
 /// NetworkPolicy can admit each audience to its own port.
-pub fn router_for(state: AppState, surface: Surface) -> Router {
+pub fn router_for(state: HttpState, adapters: Router, surface: Surface) -> Router {
     crate::metrics::install();
-    let mut app = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
+    let mut own = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
     if surface != Surface::Public {
-        app = app.route("/metrics", get(metrics::metrics)).route("/admin/reload", post(admin::reload));
+        own = own.route("/metrics", get(metrics::metrics)).route("/admin/reload", post(admin::reload));
     }
-    if surface == Surface::Internal {
-        return layered(app.with_state(state));
+    let mut app = own.with_state(state);
+    if surface != Surface::Internal {
+        app = app.merge(adapters);
     }
-    if let Some(verifier) = state.slack.as_ref().and_then(|s| s.verifier.clone()) {
-        let slack_routes = Router::new()
-            .route("/slack/commands", post(crate::slack::inbound::handle_command))
-            .route("/slack/interactions", post(crate::slack::inbound::handle_interaction))
-            .route_layer(from_fn_with_state(verifier, require_signature));
-        app = app.merge(slack_routes);
-    }
-    if let Some(discord) = &state.discord {
-        let discord_routes = Router::new()
-            .route("/discord/interactions", post(crate::discord::inbound::handle_interaction))
-            .route_layer(from_fn_with_state(
-                discord.verifier.clone(),
-                crate::discord::verify::require_signature,
-            ));
-        app = app.merge(discord_routes);
-    }
-    if state.teams.is_some() {
-        // Authenticated inside the handler: the token's `serviceurl` is checked against the
-        // activity's own `serviceUrl`, so the body must be read first.
-        app = app.route("/teams/messages", post(crate::teams::inbound::handle_activity));
-    }
-    if state.oidc.is_some() {
-        app = app
-            .route(crate::auth::oidc::LINK_PATH, get(crate::auth::routes::handle_link))
-            .route(crate::auth::oidc::CALLBACK_PATH, get(crate::auth::routes::handle_callback));
-        if state.ui.is_some() {
-            app = app.merge(crate::ui::routes::router());
-        }
-    }
-    if state.azure_monitor.is_some() {
-        app = app.route("/webhooks/azure-monitor", post(crate::webhooks::handle_azure_monitor));
-    }
-    layered(app.with_state(state))
+    layered(app)
 }
 
 /// The cross-cutting layers every listener gets.
@@ -134,11 +81,4 @@ fn layered(app: Router) -> Router {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-}
-
-/// Logs an internal error with its cause chain and returns the incident id shown to the user.
-pub fn incident(err: &crate::core::Error) -> String {
-    let id = crate::core::ids::AlarmId::generate().0.replacen("a-", "inc-", 1);
-    tracing::error!(incident = %id, error = %format!("{err:#}"), "internal error");
-    id
 }

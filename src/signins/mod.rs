@@ -77,13 +77,29 @@ async fn poll_account(
     Ok(recorded)
 }
 
-/// Starts the Graph sign-in poller when the directory is `graph` and break-glass monitoring is
+/// A poller to run: where sign-ins come from and how often every account is read.
+#[derive(Clone)]
+pub struct Poller {
+    /// Where sign-ins come from.
+    pub source: Arc<dyn SignInSource>,
+    /// How often every account is read.
+    pub every: Duration,
+}
+
+impl Poller {
+    /// Runs the poller until `shutdown` (a poll in flight finishes first).
+    pub fn spawn(
+        self,
+        service: Arc<AccessService>,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(run(service, self.source, self.every, shutdown))
+    }
+}
+
+/// The Graph sign-in poller, when the directory is `graph` and break-glass monitoring is
 /// configured; the poller shares nothing with the grant client but the token endpoint.
-pub fn spawn_from_config(
-    config: &crate::config::Config,
-    service: Arc<AccessService>,
-    shutdown: CancellationToken,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+pub fn poller_from_config(config: &crate::config::Config) -> anyhow::Result<Option<Poller>> {
     let (crate::config::DirectoryKind::Graph, Some(monitor)) =
         (config.directory.kind, config.break_glass_monitor())
     else {
@@ -98,7 +114,7 @@ pub fn spawn_from_config(
         settings.credential.clone(),
     );
     let source = graph::GraphSignIns::new(&settings.graph_url, Arc::new(GraphBearer(tokens)))?;
-    Ok(Some(tokio::spawn(run(service, Arc::new(source), monitor.poll_interval, shutdown))))
+    Ok(Some(Poller { source: Arc::new(source), every: monitor.poll_interval }))
 }
 
 /// Graph tokens for the sign-in poller, from the directory's client-credentials provider.

@@ -17,11 +17,11 @@ use slack_morphism::prelude::*;
 use tracing::Instrument;
 
 use super::render;
-use crate::core::Error;
+use super::{SlackApp, SlackState};
 use crate::core::command::{self, HELP};
 use crate::core::ids::{AlarmId, ChatUser, Platform, RequestId};
 use crate::core::service::{Approved, Decision, Reply, submitted_text};
-use crate::http::{AppState, SlackState, incident};
+use crate::edge_errors::user_message;
 
 fn ephemeral(text: impl Into<String>) -> SlackCommandEventResponse {
     let content = SlackMessageContent::new().with_text(text.into());
@@ -38,26 +38,13 @@ fn bad_request(text: &str) -> Response {
     (StatusCode::BAD_REQUEST, text.to_owned()).into_response()
 }
 
-/// The text shown to a user for a failed use case: user-facing errors verbatim, internal
-/// ones as an incident id (the cause is logged, never shown).
-pub fn user_message(err: &Error) -> String {
-    if err.is_user_facing() {
-        format!("⚠️ {err}")
-    } else {
-        format!(
-            "⚠️ Something went wrong on our side (incident {}). Please try again or tell your administrator.",
-            incident(err)
-        )
-    }
-}
-
 /// What a replayed request is told.
 pub const REPLAYED: &str = "↩️ This request was already received; nothing was done again.";
 
 /// Whether a Slack request identified by `key` arrives for the first time; `Err` carries the
 /// text to answer a replay (or a failure to tell) with. Signed HTTP requests are keyed by their
 /// signature and timestamp; Socket Mode envelopes (unsigned) by the payload's trigger id.
-pub async fn first_time(app: &AppState, key: String) -> Result<(), String> {
+pub async fn first_time(app: &SlackApp, key: String) -> Result<(), String> {
     match app.service.first_time(&key).await {
         Ok(true) => Ok(()),
         Ok(false) => {
@@ -92,8 +79,8 @@ fn signature_key(headers: &HeaderMap) -> String {
 }
 
 /// `POST /slack/commands`: the `/pim` slash command.
-pub async fn handle_command(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(slack) = app.slack.clone() else { return StatusCode::NOT_FOUND.into_response() };
+pub async fn handle_command(State(app): State<SlackApp>, headers: HeaderMap, body: Bytes) -> Response {
+    let slack = app.slack.clone();
     if let Ok(form) = serde_urlencoded::from_bytes::<HashMap<String, String>>(&body)
         && form.get("ssl_check").map(String::as_str) == Some("1")
     {
@@ -121,7 +108,7 @@ pub async fn handle_command(State(app): State<AppState>, headers: HeaderMap, bod
 /// What `/pim …` answers: the ephemeral reply, or `None` when the answer is a modal opened
 /// separately (an empty HTTP 200, or a Socket Mode ack without payload).
 pub async fn command_reply(
-    app: &AppState,
+    app: &SlackApp,
     slack: &SlackState,
     event: SlackCommandEvent,
 ) -> Option<SlackCommandEventResponse> {
@@ -154,8 +141,8 @@ pub async fn command_reply(
 }
 
 /// `POST /slack/interactions`: button clicks and modal submissions.
-pub async fn handle_interaction(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(slack) = app.slack.clone() else { return StatusCode::NOT_FOUND.into_response() };
+pub async fn handle_interaction(State(app): State<SlackApp>, headers: HeaderMap, body: Bytes) -> Response {
+    let slack = app.slack.clone();
     let form: HashMap<String, String> = match serde_urlencoded::from_bytes(&body) {
         Ok(f) => f,
         Err(_) => return bad_request("malformed interaction form"),
@@ -187,7 +174,7 @@ pub async fn handle_interaction(State(app): State<AppState>, headers: HeaderMap,
 /// What a click or a modal submission answers: `Some(response_action)` for a modal whose
 /// fields need fixing, `None` for a plain acknowledgement.
 pub async fn interaction_reply(
-    app: &AppState,
+    app: &SlackApp,
     slack: &SlackState,
     event: SlackInteractionEvent,
 ) -> Result<Option<SlackViewSubmissionResponse>, Malformed> {
@@ -199,7 +186,7 @@ pub async fn interaction_reply(
 }
 
 async fn block_actions(
-    app: &AppState,
+    app: &SlackApp,
     slack: &SlackState,
     ev: SlackInteractionBlockActionsEvent,
 ) -> Result<(), Malformed> {
@@ -301,7 +288,7 @@ fn form_errors(errors: &[(&str, String)]) -> Submission {
     Ok(Some(SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors))))
 }
 
-async fn view_submission(app: &AppState, ev: SlackInteractionViewSubmissionEvent) -> Submission {
+async fn view_submission(app: &SlackApp, ev: SlackInteractionViewSubmissionEvent) -> Submission {
     let user = ChatUser::slack(ev.user.id.0.clone());
     let SlackView::Modal(modal) = &ev.view.view else { return Ok(None) };
     match modal.callback_id.as_ref().map(|c| c.0.as_str()) {

@@ -8,11 +8,11 @@ use slack_morphism::prelude::*;
 use tracing::Instrument;
 
 use super::render;
+use super::{SlackApp, SlackState};
 use crate::core::ids::ChatUser;
-use crate::http::AppState;
 
 /// The ephemeral "slow down" answer when `event`'s sender is over the limit.
-pub fn command(app: &AppState, event: &SlackCommandEvent) -> Option<SlackCommandEventResponse> {
+pub fn command(app: &SlackApp, event: &SlackCommandEvent) -> Option<SlackCommandEventResponse> {
     let limited = app.limiter.check(&ChatUser::slack(event.user_id.0.clone())).err()?;
     let content = SlackMessageContent::new().with_text(limited.text());
     Some(SlackCommandEventResponse::new(content).with_response_type(SlackMessageResponseType::Ephemeral))
@@ -31,8 +31,8 @@ fn sender(event: &SlackInteractionEvent) -> Option<ChatUser> {
 /// on its first field; a click gets it as an ephemeral post to its `response_url` (sent
 /// afterwards, like `views.open`), and is acknowledged without acting.
 pub fn interaction(
-    app: &AppState,
-    slack: &crate::http::SlackState,
+    app: &SlackApp,
+    slack: &SlackState,
     event: &SlackInteractionEvent,
 ) -> Option<Option<SlackViewSubmissionResponse>> {
     let limited = app.limiter.check(&sender(event)?).err()?;

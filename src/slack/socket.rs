@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::inbound::{self, Malformed};
-use crate::http::{AppState, SlackState};
+use super::{SlackApp, SlackState};
 
 /// Socket Mode settings.
 #[derive(Clone)]
@@ -51,8 +51,7 @@ impl SocketModeParts {
 
 /// The state the callbacks find by type in slack-morphism's user-state map.
 struct SocketState {
-    app: AppState,
-    slack: SlackState,
+    app: SlackApp,
 }
 
 /// Returned by the command callback when the answer is a modal, not a message: acked bare.
@@ -62,9 +61,9 @@ pub struct NoReply;
 
 type Callback<T> = UserCallbackResult<T>;
 
-async fn state(states: &SlackClientEventsUserState) -> Option<(AppState, SlackState)> {
+async fn state(states: &SlackClientEventsUserState) -> Option<(SlackApp, SlackState)> {
     let guard = states.read().await;
-    guard.get_user_state::<SocketState>().map(|s| (s.app.clone(), s.slack.clone()))
+    guard.get_user_state::<SocketState>().map(|s| (s.app.clone(), s.app.slack.clone()))
 }
 
 fn missing_state() -> Box<dyn std::error::Error + Send + Sync> {
@@ -137,8 +136,7 @@ fn on_error(
 pub async fn start(
     parts: &SocketModeParts,
     api_url: &str,
-    app: AppState,
-    slack: SlackState,
+    app: SlackApp,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let client = Arc::new(SlackClient::new(
@@ -147,7 +145,7 @@ pub async fn start(
     let environment = Arc::new(
         SlackClientEventsListenerEnvironment::new(client)
             .with_error_handler(on_error)
-            .with_user_state(SocketState { app, slack }),
+            .with_user_state(SocketState { app }),
     );
     let callbacks = SlackSocketModeListenerCallbacks::new()
         .with_command_events(on_command)

@@ -35,6 +35,7 @@ macro_rules! bind_request {
             .bind($r.next_nudge_at.map(micros))
             .bind($r.grant_id.as_ref().map(GrantId::as_str))
             .bind($r.starts_at.map(micros))
+            .bind($r.activation_lease_until.map(micros))
     };
 }
 

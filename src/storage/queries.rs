@@ -5,7 +5,8 @@
 macro_rules! request_columns {
     () => {
         "id, requester, role, duration_secs, justification, ticket, state, version, origin, \
-         created_at, decided_at, decided_by, reason, nudge_stage, next_nudge_at, grant_id, starts_at"
+         created_at, decided_at, decided_by, reason, nudge_stage, next_nudge_at, grant_id, starts_at, \
+         activation_lease_until"
     };
 }
 
@@ -53,18 +54,18 @@ macro_rules! claim_outbox {
     };
 }
 
-/// Inserts a request; `$1..$17` in [`request_columns`] order.
+/// Inserts a request; `$1..$18` in [`request_columns`] order.
 pub const INSERT_REQUEST: &str = concat!(
     "INSERT INTO requests (",
     request_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 );
 /// Compare-and-set update of a request; same binds as [`INSERT_REQUEST`] with `$8` the expected
 /// version. Returns the new version when it applied.
 pub const UPDATE_REQUEST: &str = "UPDATE requests SET requester = $2, role = $3, duration_secs = $4, \
      justification = $5, ticket = $6, state = $7, origin = $9, created_at = $10, decided_at = $11, \
      decided_by = $12, reason = $13, nudge_stage = $14, next_nudge_at = $15, grant_id = $16, \
-     starts_at = $17, version = version + 1 WHERE id = $1 AND version = $8 RETURNING version";
+     starts_at = $17, activation_lease_until = $18, version = version + 1 WHERE id = $1 AND version = $8 RETURNING version";
 /// One request by id.
 pub const REQUEST_BY_ID: &str = concat!("SELECT ", request_columns!(), " FROM requests WHERE id = $1");
 /// A person's open requests, newest first.
@@ -135,13 +136,13 @@ pub const DUE_GRANTS: &str = concat!(
     grant_columns!(),
     " FROM grants WHERE ended_at IS NULL AND NOT granting AND ends_at <= $1 ORDER BY ends_at, id LIMIT $2"
 );
-/// Open grants being made whose request is no longer approved and whose lease ran out at `$1`,
-/// at most `$2`.
+/// Open grants being made whose request is no longer approved and whose activation lease ran
+/// out at `$1`, at most `$2`.
 pub const WITHDRAWN_GRANTS: &str = "SELECT g.id, g.request_id, g.person, g.role, g.starts_at, g.ends_at, \
      g.ended_at, g.end_reason, g.version, g.target_kind, g.target_directory_id, g.target_scope, \
      g.target_principal, g.granting FROM grants g LEFT JOIN requests r ON r.id = g.request_id \
      WHERE g.ended_at IS NULL AND g.granting \
-     AND (r.id IS NULL OR (r.state <> 'approved' AND (r.next_nudge_at IS NULL OR r.next_nudge_at <= $1))) \
+     AND (r.id IS NULL OR (r.state <> 'approved' AND (r.activation_lease_until IS NULL OR r.activation_lease_until <= $1))) \
      ORDER BY g.starts_at, g.id LIMIT $2";
 /// Pending and approved requests, oldest first, at most `$1`.
 pub const REQUESTS_IN_FLIGHT: &str = concat!(

@@ -59,6 +59,8 @@ pub struct RequestRow {
     pub grant_id: Option<String>,
     /// Scheduled start (migration 0010).
     pub starts_at: Option<DateTime<Utc>>,
+    /// Activation lease (migration 0014).
+    pub activation_lease_until: Option<DateTime<Utc>>,
 }
 
 impl RequestRow {
@@ -99,6 +101,7 @@ impl RequestRow {
             next_nudge_at: self.next_nudge_at,
             grant_id: self.grant_id.map(Into::into),
             starts_at: self.starts_at,
+            activation_lease_until: self.activation_lease_until,
         })
     }
 }

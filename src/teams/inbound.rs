@@ -23,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::TeamsApp;
 use super::activity::{ADAPTIVE_CARD_ACTION, Activity, MSTEAMS};
 use super::render::{self, INPUT_REASON, VERB_ACK, VERB_APPROVE, VERB_DENY};
 use super::sender::{channel_key, user_key};
@@ -31,8 +32,7 @@ use crate::core::ids::{AlarmId, ChatUser, Platform, RequestId};
 use crate::core::ports::ConversationRef;
 use crate::core::service::{Approved, Decision, Reply};
 use crate::core::view::CardView;
-use crate::http::AppState;
-use crate::slack::inbound::user_message;
+use crate::edge_errors::user_message;
 
 /// Usage text of `help` on Teams.
 pub const HELP: &str = "\
@@ -55,8 +55,8 @@ fn refuse(status: StatusCode, why: &str) -> Response {
 }
 
 /// `POST /teams/messages`.
-pub async fn handle_activity(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(teams) = app.teams.clone() else { return StatusCode::NOT_FOUND.into_response() };
+pub async fn handle_activity(State(app): State<TeamsApp>, headers: HeaderMap, body: Bytes) -> Response {
+    let teams = app.teams.clone();
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if authorization.is_none() {
         return refuse(StatusCode::UNAUTHORIZED, "no Authorization header");
@@ -148,7 +148,7 @@ pub async fn handle_activity(State(app): State<AppState>, headers: HeaderMap, bo
 }
 
 /// Learns where the Connector reaches this user and channel (best effort).
-async fn remember(app: &AppState, activity: &Activity) {
+async fn remember(app: &TeamsApp, activity: &Activity) {
     let now = app.service.clock().now();
     let mut refs = Vec::new();
     if let Some(oid) = activity.from.aad_object_id.as_deref().filter(|o| !o.is_empty()) {
@@ -177,7 +177,7 @@ async fn remember(app: &AppState, activity: &Activity) {
 }
 
 /// Runs a typed command and words the reply.
-pub async fn command_reply(app: &AppState, user: &ChatUser, text: &str) -> String {
+pub async fn command_reply(app: &TeamsApp, user: &ChatUser, text: &str) -> String {
     let command = match command::parse(text) {
         // Teams has no form to open; the typed form works everywhere.
         Ok(Command::ActivateForm) | Ok(Command::Help) => return HELP.to_owned(),
@@ -196,7 +196,7 @@ fn data_str<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// Answers a click on `verb` with the card's `data` (and inputs).
-async fn action(app: &AppState, user: &ChatUser, verb: &str, data: &Value) -> Value {
+async fn action(app: &TeamsApp, user: &ChatUser, verb: &str, data: &Value) -> Value {
     let reason = data_str(data, INPUT_REASON).map(str::to_owned);
     match (verb, data_str(data, "requestId"), data_str(data, "alarmId")) {
         (VERB_APPROVE, Some(id), _) => {
@@ -229,7 +229,7 @@ async fn action(app: &AppState, user: &ChatUser, verb: &str, data: &Value) -> Va
 }
 
 /// The card of `id` as it stands now, for the clicker; `fallback` if it cannot be built.
-async fn current_card(app: &AppState, id: &RequestId, fallback: &str) -> Value {
+async fn current_card(app: &TeamsApp, id: &RequestId, fallback: &str) -> Value {
     let policy = app.service.policy();
     let now = app.service.clock().now();
     match app.service.store().request(id).await {

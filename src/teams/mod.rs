@@ -1,5 +1,5 @@
 //! The Microsoft Teams adapter, over the Bot Framework. Inbound: `POST /teams/messages`
-//! ([`inbound`]) behind Bot Framework JWT authentication ([`auth`]), activities parsed by
+//! ([`inbound`], mounted by [`router`] with its state [`TeamsApp`]) behind Bot Framework JWT authentication ([`auth`]), activities parsed by
 //! [`activity`]. Outbound: Adaptive Cards and markdown notices ([`render`]), the Connector
 //! client with the bot's app token ([`client`]), the outbox sender ([`sender`]), and the
 //! notification-only Workflows webhook ([`webhook`]). [`package`] builds the app package.
@@ -18,6 +18,9 @@ pub mod webhook;
 
 use std::sync::Arc;
 
+use axum::Router;
+use axum::routing::post;
+
 pub use client::{BotIdentity, Connector, ConnectorError};
 pub use sender::TeamsSender;
 pub use webhook::WebhookSender;
@@ -29,4 +32,21 @@ pub struct TeamsState {
     pub auth: Arc<auth::BotAuth>,
     /// The only tenant whose activities are accepted.
     pub tenant_id: String,
+}
+
+/// The state of the Teams handler.
+#[derive(Clone)]
+pub struct TeamsApp {
+    /// The use cases.
+    pub service: Arc<crate::core::service::AccessService>,
+    /// The per-person command rate limit, checked first.
+    pub limiter: Arc<crate::limits::CommandLimiter>,
+    /// Teams' own parts.
+    pub teams: TeamsState,
+}
+
+/// `POST /teams/messages`. Authenticated inside the handler: the token's `serviceurl` is
+/// checked against the activity's own `serviceUrl`, so the body must be read first.
+pub fn router(app: TeamsApp) -> Router {
+    Router::new().route("/teams/messages", post(inbound::handle_activity)).with_state(app)
 }

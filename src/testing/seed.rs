@@ -38,6 +38,7 @@ pub fn push_active_grant(
         next_nudge_at: None,
         grant_id: Some(grant_id.clone()),
         starts_at: None,
+        activation_lease_until: None,
     }));
     commit.grants.push(Write::Insert(Grant {
         id: grant_id,

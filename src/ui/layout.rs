@@ -177,12 +177,7 @@ pub fn error(err: &Error) -> Response {
     if err.is_user_facing() {
         return message(StatusCode::BAD_REQUEST, "Not done", &err.to_string());
     }
-    let incident = crate::http::incident(err);
-    message(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        &format!("Something went wrong on our side (incident {incident})."),
-    )
+    message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", &crate::edge_errors::internal(err))
 }
 
 #[cfg(test)]

@@ -17,10 +17,10 @@ use super::history::{self, Filter};
 use super::layout::{self, Nav};
 use super::session::{self, NoSession, Viewer};
 use super::{UiState, findings, now, pages, signin, trends};
-use crate::http::AppState;
+use crate::auth::routes::SignInApp;
 
-/// The view's routes (mounted when `[ui]` and `[oidc]` are configured).
-pub fn router() -> Router<AppState> {
+/// The view's routes (mounted by [`crate::auth::routes::router`] when `[ui]` is configured).
+pub fn router() -> Router<SignInApp> {
     Router::new()
         .route("/ui", get(handle_now))
         .route("/ui/", get(handle_now))
@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The session's viewer, or the response that replaces the page.
-async fn guard(app: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<(Arc<UiState>, Viewer), Response> {
+async fn guard(app: &SignInApp, headers: &HeaderMap, uri: &Uri) -> Result<(Arc<UiState>, Viewer), Response> {
     let Some(ui) = app.ui.clone() else { return Err(StatusCode::NOT_FOUND.into_response()) };
     let now = app.service.clock().now();
     match session::viewer(&ui, headers, &app.service.policy(), now) {
@@ -51,13 +51,13 @@ async fn guard(app: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<(Arc<Ui
     }
 }
 
-fn page(title: &str, nav: Nav, viewer: &Viewer, app: &AppState, body: maud::Markup) -> Response {
+fn page(title: &str, nav: Nav, viewer: &Viewer, app: &SignInApp, body: maud::Markup) -> Response {
     let now = app.service.clock().now();
     layout::respond(StatusCode::OK, layout::page(title, nav, viewer.person.as_str(), now, body))
 }
 
 /// `GET /ui`: who is elevated, what waits, open alarms.
-pub async fn handle_now(State(app): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn handle_now(State(app): State<SignInApp>, uri: Uri, headers: HeaderMap) -> Response {
     let (_, viewer) = match guard(&app, &headers, &uri).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -79,7 +79,7 @@ pub struct TrendsQuery {
 
 /// `GET /ui/trends?days=N`.
 pub async fn handle_trends(
-    State(app): State<AppState>,
+    State(app): State<SignInApp>,
     uri: Uri,
     headers: HeaderMap,
     query: Result<Query<TrendsQuery>, QueryRejection>,
@@ -107,7 +107,7 @@ fn bad_filter(why: &str) -> Response {
 
 /// `GET /ui/history?…`.
 pub async fn handle_history(
-    State(app): State<AppState>,
+    State(app): State<SignInApp>,
     uri: Uri,
     headers: HeaderMap,
     query: Result<Query<Filter>, QueryRejection>,
@@ -143,7 +143,7 @@ pub async fn handle_history(
 }
 
 async fn download(
-    app: AppState,
+    app: SignInApp,
     uri: Uri,
     headers: HeaderMap,
     query: Result<Query<Filter>, QueryRejection>,
@@ -178,7 +178,7 @@ async fn download(
 
 /// `GET /ui/history.csv?…`: the current filter as CSV.
 pub async fn handle_csv(
-    State(app): State<AppState>,
+    State(app): State<SignInApp>,
     uri: Uri,
     headers: HeaderMap,
     query: Result<Query<Filter>, QueryRejection>,
@@ -188,7 +188,7 @@ pub async fn handle_csv(
 
 /// `GET /ui/history.jsonl?…`: the current filter as JSON Lines.
 pub async fn handle_jsonl(
-    State(app): State<AppState>,
+    State(app): State<SignInApp>,
     uri: Uri,
     headers: HeaderMap,
     query: Result<Query<Filter>, QueryRejection>,
@@ -197,7 +197,7 @@ pub async fn handle_jsonl(
 }
 
 /// `GET /ui/findings`.
-pub async fn handle_findings(State(app): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn handle_findings(State(app): State<SignInApp>, uri: Uri, headers: HeaderMap) -> Response {
     let (_, viewer) = match guard(&app, &headers, &uri).await {
         Ok(v) => v,
         Err(r) => return r,

@@ -19,13 +19,13 @@ use serde_json::json;
 
 use super::{UiState, layout, session};
 use crate::auth::oidc::AuthorizeRequest;
+use crate::auth::routes::SignInApp;
 use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::{Error, Result};
 use crate::core::identity::{AuthPurpose, AuthState, LINK_TTL, SignIn};
 use crate::core::ids::PersonId;
 use crate::core::policy::Policy;
 use crate::core::ports::{Commit, Store};
-use crate::http::AppState;
 
 /// Audit kind of a sign-in to the view.
 pub const SIGNED_IN: EventKind = EventKind::UiSignedIn;
@@ -33,8 +33,8 @@ pub const SIGNED_IN: EventKind = EventKind::UiSignedIn;
 pub const REFUSED: EventKind = EventKind::UiSignInRefused;
 
 /// Starts a sign-in: stores a fresh state and redirects to the provider.
-pub async fn start(app: &AppState, ui: &UiState, requested: &axum::http::Uri) -> Response {
-    let Some(oidc) = app.oidc.clone() else { return StatusCode::NOT_FOUND.into_response() };
+pub async fn start(app: &SignInApp, ui: &UiState, requested: &axum::http::Uri) -> Response {
+    let oidc = app.oidc.clone();
     if !ui.may_start_sign_in() {
         return layout::message(StatusCode::TOO_MANY_REQUESTS, "Too many sign-ins", "Try again in a minute.");
     }
@@ -84,7 +84,7 @@ pub async fn start(app: &AppState, ui: &UiState, requested: &axum::http::Uri) ->
 /// Finishes a verified sign-in of `state` (purpose `SignIn`): a session for a viewer, 403 for
 /// anyone else. Called by `GET /auth/callback`.
 pub async fn finish(
-    app: &AppState,
+    app: &SignInApp,
     request_headers: &axum::http::HeaderMap,
     state: AuthState,
     sign_in: SignIn,

@@ -9,24 +9,41 @@
 
 pub mod azure_monitor;
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::http::AppState;
+use crate::core::service::AccessService;
 use azure_monitor::MonitorCondition;
 
-/// What the Azure Monitor route needs.
+/// What the Azure Monitor route needs of its settings.
 #[derive(Clone)]
 pub struct AzureMonitorState {
     /// The shared secret expected as `?token=…`.
     pub token: SecretString,
+}
+
+/// The state of the Azure Monitor handler.
+#[derive(Clone)]
+pub struct AzureMonitorApp {
+    /// The use cases.
+    pub service: Arc<AccessService>,
+    /// The route's settings.
+    pub azure_monitor: AzureMonitorState,
+}
+
+/// `POST /webhooks/azure-monitor` (the body limit is the edge's, see `http`).
+pub fn router(app: AzureMonitorApp) -> Router {
+    Router::new().route("/webhooks/azure-monitor", post(handle_azure_monitor)).with_state(app)
 }
 
 /// Whether `given` equals the configured token, in time independent of where they differ and
@@ -49,11 +66,11 @@ fn token_of(query: Option<&str>) -> Option<String> {
 
 /// `POST /webhooks/azure-monitor?token=…`.
 pub async fn handle_azure_monitor(
-    State(app): State<AppState>,
+    State(app): State<AzureMonitorApp>,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let Some(state) = app.azure_monitor.as_ref() else { return StatusCode::NOT_FOUND.into_response() };
+    let state = &app.azure_monitor;
     if !token_matches(&state.token, token_of(query.as_deref()).as_deref()) {
         tracing::warn!("Azure Monitor webhook with a wrong or missing token refused");
         return (StatusCode::UNAUTHORIZED, "wrong or missing token").into_response();
@@ -87,7 +104,7 @@ pub async fn handle_azure_monitor(
     let outcome = match app.service.raise_all(&notification.signins).await {
         Ok(outcome) => outcome,
         Err(e) => {
-            let incident = crate::http::incident(&e);
+            let incident = crate::edge_errors::incident(&e);
             // 503 is one of the statuses Azure's action group retries.
             return (StatusCode::SERVICE_UNAVAILABLE, format!("could not record the alarm ({incident})"))
                 .into_response();

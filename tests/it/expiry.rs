@@ -54,7 +54,7 @@ fn replica(store: Arc<dyn Store>, clock: Arc<ManualClock>) -> AccessService {
     let config = pimbot::config::from_toml_str(POLICY).expect("policy parses");
     let policy = config.validate(clock.now()).expect("policy valid");
     let channels =
-        vec![pimbot::cli::channels(Platform::Slack, &Some(APPROVERS.into()), &Some(FEED.into()), &None)];
+        vec![pimbot::app::channels(Platform::Slack, &Some(APPROVERS.into()), &Some(FEED.into()), &None)];
     AccessService::new(store, Arc::new(StaticDirectory::new()), clock, policy, channels)
 }
 

@@ -18,7 +18,7 @@ const REVIEW: &str = "\n[[review]]\nname = \"ga\"\nroles = [\"global-admin\"]\nr
 fn replica(app: &TestApp, policy: &str) -> Arc<AccessService> {
     let config = pimbot::config::from_toml_str(policy).expect("parses");
     let policy = config.validate(app.clock.now()).expect("valid");
-    let channels = vec![pimbot::cli::channels(
+    let channels = vec![pimbot::app::channels(
         Platform::Slack,
         &Some(APPROVERS.into()),
         &Some(FEED.into()),

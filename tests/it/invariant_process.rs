@@ -125,7 +125,8 @@ async fn killed_mid_grant(db: &db::TestDb, slack: &FakeSlack, graph: &FakeGraph)
 
 /// Lets the dead process's leases run out (activation and outbox claims are 60 s of wall time).
 async fn expire_leases(db: &db::TestDb) {
-    db.exec("UPDATE requests SET next_nudge_at = NULL WHERE next_nudge_at IS NOT NULL").await;
+    db.exec("UPDATE requests SET activation_lease_until = NULL WHERE activation_lease_until IS NOT NULL")
+        .await;
     db.exec("UPDATE outbox SET claimed_until = NULL WHERE state = 'pending'").await;
 }
 

@@ -53,6 +53,7 @@ fn request(id: &str, requester: &str, state: RequestState, created_at: DateTime<
         next_nudge_at: None,
         grant_id: None,
         starts_at: None,
+        activation_lease_until: None,
     }
 }
 

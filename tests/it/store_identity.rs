@@ -53,6 +53,7 @@ fn awaiting(id: &str) -> AccessRequest {
         next_nudge_at: Some(t0() + Duration::minutes(10)),
         grant_id: None,
         starts_at: None,
+        activation_lease_until: None,
     }
 }
 

@@ -37,6 +37,7 @@ fn request(id: &str, requester: &str, state: RequestState) -> AccessRequest {
         next_nudge_at: None,
         grant_id: None,
         starts_at: None,
+        activation_lease_until: None,
     }
 }
 
@@ -181,12 +182,17 @@ async fn targets_round_trip_and_withdrawn_grants_are_found() {
         let lease = |at: DateTime<Utc>| Some(at);
         let rows = [
             AccessRequest {
-                next_nudge_at: lease(now + Duration::minutes(1)),
+                activation_lease_until: lease(now + Duration::minutes(1)),
                 ..request("r-busy", "a", RequestState::Cancelled)
             },
             AccessRequest {
-                next_nudge_at: lease(now - Duration::seconds(1)),
+                activation_lease_until: lease(now - Duration::seconds(1)),
                 ..request("r-done", "b", RequestState::Cancelled)
+            },
+            // A next try ahead is no lease: nobody is talking to the directory for it.
+            AccessRequest {
+                next_nudge_at: Some(now + Duration::minutes(1)),
+                ..request("r-retrying", "f", RequestState::Cancelled)
             },
             request("r-failed", "c", RequestState::Failed),
             request("r-approved", "d", RequestState::Approved),
@@ -197,6 +203,7 @@ async fn targets_round_trip_and_withdrawn_grants_are_found() {
             Grant { granting: true, ..grant("g-done", "r-done", "b") },
             Grant { granting: true, ..grant("g-failed", "r-failed", "c") },
             Grant { granting: true, ..grant("g-approved", "r-approved", "d") },
+            Grant { granting: true, ..grant("g-retrying", "r-retrying", "f") },
             grant("g-made", "r-made", "e"),
         ];
         s.commit(Commit {
@@ -213,7 +220,7 @@ async fn targets_round_trip_and_withdrawn_grants_are_found() {
             .into_iter()
             .map(|g| g.id.to_string())
             .collect();
-        assert_eq!(found, ["g-done", "g-failed"], "{}: a live lease is waited for", db.name);
+        assert_eq!(found, ["g-done", "g-failed", "g-retrying"], "{}: a live lease is waited for", db.name);
 
         let made = s.grant(&"g-made".into()).await.expect("read").expect("present");
         let want = grant("g-made", "r-made", "e");

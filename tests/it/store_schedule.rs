@@ -32,6 +32,7 @@ fn approved(id: &str, requester: &str, starts_at: Option<DateTime<Utc>>) -> Acce
         next_nudge_at: starts_at,
         grant_id: None,
         starts_at,
+        activation_lease_until: None,
     }
 }
 

@@ -74,7 +74,7 @@ impl AccessService {
         if request.state != RequestState::Approved {
             return Ok(request);
         }
-        if request.next_nudge_at.is_some_and(|lease| lease > now) {
+        if !request.activation_due(now) {
             return Ok(request); // another worker is making this grant, or a retry is not due
         }
         if super::schedule::before_start(&request, now) {
@@ -121,7 +121,7 @@ impl AccessService {
         // never both call the directory for the same request; a new grant's row goes in with
         // the claim, before the call.
         let claimed = request.version;
-        request.next_nudge_at = Some(now + ACTIVATION_LEASE);
+        request.activation_lease_until = Some(now + ACTIVATION_LEASE);
         let mut ends_at = super::schedule::planned_end(&request, now);
         if ends_at <= now {
             return self
@@ -142,9 +142,8 @@ impl AccessService {
         let (grant, ahead) = match &plan {
             Plan::Fresh(earlier) => {
                 let fresh = Grant {
-                    // Derived from the request id, so every try asks the directory for the
-                    // same assignment instead of a second one.
-                    id: GrantId(format!("g-{}", request.id.as_str().trim_start_matches("r-"))),
+                    // Every try asks the directory for the same assignment.
+                    id: GrantId::for_request(&request.id),
                     request_id: request.id.clone(),
                     person: person.id.clone(),
                     role: role.key.clone(),
@@ -208,6 +207,7 @@ impl AccessService {
         request.state = transition(request.state, Action::Activate, now)?;
         request.grant_id = Some(grant.id.clone());
         request.next_nudge_at = None;
+        request.activation_lease_until = None;
         let (write, kind) = match &plan {
             Plan::Fresh(_) => {
                 let row = Grant { granting: false, ..grant.clone() };

@@ -62,6 +62,7 @@ impl AccessService {
         let next = now + waited.clamp(GRANT_RETRY_MIN, GRANT_RETRY_MAX);
         request.reason = Some(RETRYING.to_owned());
         request.next_nudge_at = Some(next);
+        request.activation_lease_until = None;
         let id = request.id.clone();
         let mut outbox = Vec::new();
         let mut audit = Vec::new();
@@ -114,6 +115,7 @@ impl AccessService {
         request.state = transition(request.state, Action::Fail, now)?;
         request.reason = Some(why.to_owned());
         request.next_nudge_at = None;
+        request.activation_lease_until = None;
         let id = request.id.clone();
         // The directory's error text is outside input: quoted, so it is escaped and cut.
         let shown = crate::core::text::quote(why);

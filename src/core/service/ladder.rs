@@ -24,6 +24,12 @@ pub fn deadline(role: &Role, request: &AccessRequest) -> DateTime<Utc> {
     }
 }
 
+/// When the ladder's next step is due after one taken at `now`: one `sla` later, never past
+/// the [`deadline`] (the first reminder of a new request, and the escalation after it).
+pub fn next_step_at(role: &Role, request: &AccessRequest, now: DateTime<Utc>) -> DateTime<Utc> {
+    (now + role.sla).min(deadline(role, request))
+}
+
 impl AccessService {
     /// Runs every due ladder step, at most `limit` requests per call; returns how many moved.
     pub async fn nudge_due(&self, limit: i64) -> Result<usize> {
@@ -79,7 +85,7 @@ impl AccessService {
             match request.nudge_stage {
                 NudgeStage::None => {
                     request.nudge_stage = NudgeStage::Reminded;
-                    request.next_nudge_at = Some((now + role.sla).min(deadline));
+                    request.next_nudge_at = Some(next_step_at(&role, &request, now));
                     let text = format!(
                         "⏰ Reminder: request {id} for *{}* is waiting for approval ({} so far, {} needed).",
                         role.key,

@@ -318,6 +318,7 @@ eligible = ["alice"]
             next_nudge_at: None,
             grant_id: None,
             starts_at: None,
+            activation_lease_until: None,
         }
     }
 

@@ -1,11 +1,11 @@
 //! Scheduled starts in the workflow: placing a typed start in time at submission, holding an
 //! approved request until its start, and saying when it starts.
 //!
-//! The mechanism is the activation lease: an approved request whose `starts_at` lies ahead
-//! keeps `next_nudge_at` = `starts_at`. The activation sweep ([`AccessService::activate`])
-//! leaves a request alone while `next_nudge_at` is ahead, and claims it with a compare-and-set
-//! on its version once due, so a restart or a second replica neither makes the grant early nor
-//! twice. The grant then ends at `starts_at` + duration, however late the sweep came.
+//! The mechanism: an approved request whose `starts_at` lies ahead keeps `next_nudge_at` =
+//! `starts_at`. The activation sweep ([`AccessService::activate`]) leaves a request alone while
+//! `next_nudge_at` is ahead, and claims it once due with a compare-and-set on its version that
+//! takes the activation lease (its own column), so a restart or a second replica neither makes
+//! the grant early nor twice. The grant then ends at `starts_at` + duration, however late the sweep came.
 
 use chrono::{DateTime, Utc};
 

@@ -81,6 +81,7 @@ impl AccessService {
             next_nudge_at: None,
             grant_id: None,
             starts_at,
+            activation_lease_until: None,
         };
         let detail = json!({
             "duration_secs": draft.duration.num_seconds(),
@@ -235,7 +236,7 @@ impl AccessService {
             ));
             outbox.extend(super::oncall::announce(&self.channels, request, role, oncall, true));
         } else if role.needs_approval() {
-            request.next_nudge_at = Some((now + role.sla).min(super::ladder::deadline(role, request)));
+            request.next_nudge_at = Some(super::ladder::next_step_at(role, request, now));
             outbox.extend(post_card(&self.channels, policy, role, request, now));
             outbox.extend(super::oncall::announce(&self.channels, request, role, oncall, false));
             outbox.extend(feed(

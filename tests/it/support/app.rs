@@ -161,7 +161,7 @@ impl TestApp {
             public_key: pimbot::testing::discord_signing::TEST_PUBLIC_KEY_HEX.to_owned().into(),
             bot_token: fake.token().into(),
             api_url: fake.api_url(),
-            channels: pimbot::cli::channels(
+            channels: pimbot::app::channels(
                 Platform::Discord,
                 &Some(dc::APPROVERS.into()),
                 &Some(dc::FEED.into()),
@@ -302,7 +302,7 @@ impl TestApp {
                 inbound,
                 bot_token: fake.token().into(),
                 api_url: fake.api_url(),
-                channels: pimbot::cli::channels(
+                channels: pimbot::app::channels(
                     Platform::Slack,
                     &Some(APPROVERS.into()),
                     &Some(FEED.into()),
@@ -317,6 +317,7 @@ impl TestApp {
             break_glass: app::BreakGlassParts::from_config(&config),
             oidc: app::OidcParts::from_config(&config).expect("oidc settings").map(with_test_audit_ring),
             oncall: pimbot::oncall::from_config(&config.oncall).expect("on-call settings"),
+            sign_ins: None,
         };
         let running = app::start(parts, listener).await.expect("app starts");
         let slack = SlackDriver::new(
