@@ -212,3 +212,44 @@ async fn reconcile_exits_five_when_the_directory_drifted() {
     assert_eq!(code, 5, "drift exits 5: {out}{err}");
     assert!(out.contains("1 do not match"), "{out}");
 }
+
+#[tokio::test]
+async fn a_discord_only_reconcile_queues_its_drift_alert_for_discord() {
+    use pimbot::core::ids::Platform;
+    use pimbot::core::outbox::Target;
+    use pimbot::testing::{FakeAssignment, FakeGraph, FakeKind};
+    const GA: &str = "62e90394-69f5-4237-9190-012177145e10";
+    const ALERTS: &str = "900000000000000009";
+    let fake = FakeGraph::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{}\"\n{}\n[discord]\napplication_id = \"290926444748734465\"\npublic_key = \"{}\"\nbot_token = \"a.b.c\"\napprover_channel = \"900000000000000001\"\nalert_channel = \"{ALERTS}\"\n[[person]]\nid = \"alice\"\nupn = \"alice@contoso.com\"\nobject_id = \"071cc716-8147-4397-a5ba-b2105951cc0b\"\n[[person]]\nid = \"carol\"\nupn = \"carol@contoso.com\"\n[[role]]\nkey = \"global-admin\"\nkind = \"entra-role\"\ndirectory_id = \"{GA}\"\ntier = \"critical\"\nrequire_mfa = false\napprover_mfa = false\napprovers = [\"carol\"]\neligible = [\"alice\"]\n",
+        sqlite_url(&dir),
+        fake.directory_toml("policy"),
+        pimbot::testing::discord_signing::TEST_PUBLIC_KEY_HEX,
+    );
+    let config = write(&dir, "pimbot.toml", &text);
+    fake.add_assignment(FakeAssignment::standing(
+        FakeKind::Entra,
+        "071cc716-8147-4397-a5ba-b2105951cc0b",
+        GA,
+        "/",
+    ));
+    let (code, out, err) =
+        tokio::task::spawn_blocking(move || pimbot_with_env(&["reconcile", "--config", &config], &[]))
+            .await
+            .expect("join");
+    assert_eq!(code, 5, "drift exits 5: {out}{err}");
+    assert!(out.contains("alerts queued"), "{out}");
+    let store = pimbot::storage::connect(&sqlite_url(&dir)).await.expect("the reconcile's database");
+    let now = chrono::Utc::now() + chrono::Duration::days(1);
+    let queued = store.claim_outbox(now, chrono::Duration::seconds(30), 100).await.expect("claim");
+    assert!(!queued.is_empty(), "the drift alert was queued");
+    for item in &queued {
+        assert_eq!(item.message.platform, Platform::Discord, "{item:?}");
+    }
+    assert!(
+        queued.iter().any(|i| i.message.target == Target::Channel { channel: ALERTS.into() }),
+        "the alert goes to Discord's alert channel: {queued:?}"
+    );
+}

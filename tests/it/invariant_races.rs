@@ -84,6 +84,30 @@ async fn cancel_while_the_grant_is_made_ends_the_assignment_at_once_and_alerts()
 }
 
 #[tokio::test]
+async fn a_second_activation_leaves_a_leased_request_alone_and_the_lease_is_its_own_column() {
+    on_every_backend(Knobs::default(), |app: TestApp, fake: FakeGraph| async move {
+        let id = approve_slowly(&app, &fake).await;
+        let held = app.request(&id).await;
+        let now = pimbot::core::ports::Clock::now(app.clock.as_ref());
+        let lease = held.activation_lease_until.expect("the claim took the activation lease");
+        assert!(lease > now, "the lease runs while the directory is asked");
+        assert_eq!(held.next_nudge_at, None, "the lease is no next try and no scheduled start");
+        assert!(!held.activation_due(now));
+        // Another worker (a second replica, or the sweep) comes by while Graph is still busy
+        // with the first: it must leave the request alone, not ask for the grant again.
+        app.running.service.activate(&id).await.expect("second activation");
+        wait_for_agreement(&app, &fake, AGREE).await;
+        assert_eq!(actions(&fake), ["adminAssign"], "the directory was asked once");
+        let done = app.request(&id).await;
+        assert_eq!(done.state, RequestState::Active);
+        assert_eq!(done.activation_lease_until, None, "the activation ended and let go of its lease");
+        assert_eq!(audit_kinds(&app).await.iter().filter(|k| *k == "grant.activated").count(), 1);
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn deactivate_and_a_second_approval_while_the_grant_is_made_change_nothing() {
     on_every_backend(Knobs::default(), |app: TestApp, fake: FakeGraph| async move {
         let id = approve_slowly(&app, &fake).await;

@@ -54,3 +54,4 @@ mod teams_flow;
 mod ui;
 mod ui_browser;
 mod user_text;
+mod wiring;
