@@ -46,6 +46,7 @@ mod step_up;
 mod store;
 mod store_identity;
 mod store_invariants;
+mod store_lease;
 mod store_outbox;
 mod store_schedule;
 mod teams_auth;
