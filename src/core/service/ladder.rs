@@ -62,8 +62,9 @@ impl AccessService {
                 &self.channels,
                 id.as_str(),
                 &format!(
-                    "⌛ Request {id} by {} for *{}* timed out: nobody decided",
-                    request.requester, role.key
+                    "⌛ Request {id} by {} for {} timed out: nobody decided",
+                    request.requester,
+                    crate::core::text::strong(&role.key)
                 ),
             ));
             if let Some(p) = self.requester_to_tell(&policy, &request.requester) {
@@ -71,7 +72,7 @@ impl AccessService {
                     &self.channels,
                     &p,
                     id.as_str(),
-                    &format!("⌛ Your request {id} for *{}* timed out without a decision.", role.key),
+                    &format!("⌛ Your request {id} for {} timed out without a decision.", crate::core::text::strong(&role.key)),
                 ));
             }
             (EventKind::RequestTimedOut, out)
@@ -81,8 +82,8 @@ impl AccessService {
                     request.nudge_stage = NudgeStage::Reminded;
                     request.next_nudge_at = Some((now + role.sla).min(deadline));
                     let text = format!(
-                        "⏰ Reminder: request {id} for *{}* is waiting for approval ({} so far, {} needed).",
-                        role.key,
+                        "⏰ Reminder: request {id} for {} is waiting for approval ({} so far, {} needed).",
+                        crate::core::text::strong(&role.key),
                         request.approvals.len(),
                         role.approvals_required
                     );
@@ -93,9 +94,9 @@ impl AccessService {
                     request.nudge_stage = NudgeStage::Escalated;
                     request.next_nudge_at = Some(deadline);
                     let text = format!(
-                        "📣 Escalation: request {id} by {} for *{}* has had no decision for {}.",
+                        "📣 Escalation: request {id} by {} for {} has had no decision for {}.",
                         request.requester,
-                        role.key,
+                        crate::core::text::strong(&role.key),
                         crate::core::duration::format_duration(now - request.created_at)
                     );
                     let mut out = thread(&self.channels, &policy, &request, &text, &role.escalate_to);
@@ -138,8 +139,9 @@ impl AccessService {
             &self.channels,
             id.as_str(),
             &format!(
-                "⌛ Request {id} by {} for *{}* expired: no MFA step-up",
-                request.requester, request.role
+                "⌛ Request {id} by {} for {} expired: no MFA step-up",
+                request.requester,
+                crate::core::text::strong(&request.role)
             ),
         );
         if let Some(p) = self.requester_to_tell(&policy, &request.requester) {
@@ -148,9 +150,9 @@ impl AccessService {
                 &p,
                 id.as_str(),
                 &format!(
-                    "⌛ Your request {id} for *{}* expired: the MFA step-up was not completed within {}. \
+                    "⌛ Your request {id} for {} expired: the MFA step-up was not completed within {}. \
                      Request it again when you are ready.",
-                    request.role,
+                    crate::core::text::strong(&request.role),
                     crate::core::duration::format_duration(crate::core::identity::STEP_UP_TTL)
                 ),
             ));
