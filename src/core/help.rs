@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn every_platform_lists_the_same_commands() {
         let slack = commands_listed(&text(Dialect::SlashTyped));
-        assert_eq!(slack.len(), 14, "{slack:?}");
+        assert_eq!(slack.len(), 13, "{slack:?}");
         for dialect in Dialect::ALL {
             assert_eq!(commands_listed(&text(dialect)), slack, "{dialect:?}");
         }
