@@ -112,7 +112,10 @@ pub fn text(dialect: Dialect) -> String {
         // A Markdown list, which Teams renders one item a line.
         Dialect::Message => ("", "-"),
     };
-    let mut out = format!("{} gives you privileged roles just in time, for a bounded time, with a reason.", strong("pimbot"));
+    let mut out = format!(
+        "{} gives you privileged roles just in time, for a bounded time, with a reason.",
+        strong("pimbot")
+    );
     if dialect == Dialect::Message {
         out.push_str(" Write to me in this chat, or mention me in a channel (replies always come here):");
     }
@@ -161,7 +164,9 @@ mod tests {
         assert!(!teams.contains("open the request form"), "{teams}");
         assert!(teams.contains("\n- `activate <role> <duration> [#TICKET] <justification>`: request a role, e.g. `activate global-admin"));
         let discord = text(Dialect::SlashOptions);
-        assert!(discord.contains("• `/pim activate role duration justification [ticket]`: request a role, e.g. role `global-admin`"));
+        assert!(discord.contains(
+            "• `/pim activate role duration justification [ticket]`: request a role, e.g. role `global-admin`"
+        ));
         assert_eq!(Dialect::of(Platform::Discord), Dialect::SlashOptions);
     }
 }

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::format_duration;
 use super::error::{Error, Result};
-use super::refusal::Rule;
 use super::ids::{ChatUser, PersonId, Platform, RoleKey};
+use super::refusal::Rule;
 
 /// A role's blast radius; policy defaults come from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,7 +219,10 @@ impl Role {
     pub fn check_rules(&self, draft: &Draft) -> Result<()> {
         self.check_duration(draft.duration)?;
         if self.require_justification && draft.justification.trim().is_empty() {
-            return Err(Error::policy(Rule::JustificationRequired, format!("`{}` needs a justification", self.key)));
+            return Err(Error::policy(
+                Rule::JustificationRequired,
+                format!("`{}` needs a justification", self.key),
+            ));
         }
         if self.require_ticket && draft.ticket.as_deref().is_none_or(|t| t.trim().is_empty()) {
             return Err(Error::policy(

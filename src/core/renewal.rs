@@ -98,9 +98,10 @@ pub fn check_renewal(current: Option<Option<DateTime<Utc>>>, asked: Duration, ro
             super::refusal::Rule::Renewal,
             format!("your eligibility for `{role}` is permanent; nothing to renew"),
         )),
-        Some(Some(_)) if asked > MAX_RENEWAL => {
-            Err(Error::policy(super::refusal::Rule::Renewal, "a renewal can extend eligibility by at most 365 days"))
-        }
+        Some(Some(_)) if asked > MAX_RENEWAL => Err(Error::policy(
+            super::refusal::Rule::Renewal,
+            "a renewal can extend eligibility by at most 365 days",
+        )),
         Some(Some(_)) => Ok(()),
     }
 }

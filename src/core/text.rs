@@ -121,7 +121,8 @@ pub fn pieces(text: &str) -> Vec<Piece<'_>> {
             out.push(Piece::Own(&rest[..open]));
         }
         let quoted = rest[open..].starts_with(QUOTE_OPEN);
-        let (open_mark, close_mark) = if quoted { (QUOTE_OPEN, QUOTE_CLOSE) } else { (STRONG_OPEN, STRONG_CLOSE) };
+        let (open_mark, close_mark) =
+            if quoted { (QUOTE_OPEN, QUOTE_CLOSE) } else { (STRONG_OPEN, STRONG_CLOSE) };
         let after = &rest[open + open_mark.len_utf8()..];
         let (inner, next) = match after.find(close_mark) {
             Some(close) => (&after[..close], &after[close + close_mark.len_utf8()..]),
@@ -230,7 +231,12 @@ mod tests {
         let msg = format!("🔓 You are now {} until 10:00: {}", strong("ga"), quote("fix *it*"));
         assert_eq!(
             pieces(&msg),
-            [Piece::Own("🔓 You are now "), Piece::Strong("ga"), Piece::Own(" until 10:00: "), Piece::User("fix *it*")]
+            [
+                Piece::Own("🔓 You are now "),
+                Piece::Strong("ga"),
+                Piece::Own(" until 10:00: "),
+                Piece::User("fix *it*")
+            ]
         );
         assert_eq!(plain(&msg), "🔓 You are now ga until 10:00: fix *it*");
         assert_eq!(emphasis(&strong("Roles"), "**"), "**Roles**");

@@ -44,9 +44,8 @@ const MAX_CHOICES: usize = 25;
 /// Discord's content limit.
 pub fn ephemeral(text: impl Into<String>) -> Response {
     let text = crate::core::text::emphasis(&text.into(), "**");
-    let message = CreateInteractionResponseMessage::new()
-        .content(render::cut(&text, MAX_CONTENT))
-        .ephemeral(true);
+    let message =
+        CreateInteractionResponseMessage::new().content(render::cut(&text, MAX_CONTENT)).ephemeral(true);
     Json(CreateInteractionResponse::Message(message)).into_response()
 }
 

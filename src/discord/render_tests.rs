@@ -146,7 +146,8 @@ fn quoted_user_text_in_a_notice_is_one_escaped_line_that_fits() {
 #[test]
 fn emphasis_in_a_notice_is_discord_bold_never_slack_bold() {
     use crate::core::text::strong;
-    let n = Notice::text(format!("🔓 You are now {} until 10:00 ({})", strong("global-admin"), strong("r-1")));
+    let n =
+        Notice::text(format!("🔓 You are now {} until 10:00 ({})", strong("global-admin"), strong("r-1")));
     let content = notice_content(&n);
     assert_eq!(content, "🔓 You are now **global-admin** until 10:00 (**r-1**)");
     // Single asterisks would be italics on Discord.

@@ -237,7 +237,10 @@ async fn autocomplete_offers_the_callers_eligible_roles() {
         assert_eq!(v["data"]["choices"], json!([{"name": "Global Reader (reader)", "value": "reader"}]));
         let help = ephemeral_text(&app.interact(&ds::command(dc::BOB, "help", &[])).await);
         assert!(help.starts_with("**pimbot** gives you"), "{help}");
-        assert!(help.contains("\n• `/pim activate role duration justification [ticket]`: request a role"), "{help}");
+        assert!(
+            help.contains("\n• `/pim activate role duration justification [ticket]`: request a role"),
+            "{help}"
+        );
         // One help text: Discord lists exactly the commands Slack's help lists.
         let slack = app.slack.command("U0ALICE", "help").await.expect("help").text();
         assert!(slack.starts_with("*pimbot* gives you"), "{slack}");

@@ -116,6 +116,9 @@ async fn malformed_payloads_and_unknown_things_get_clear_answers() {
     });
 }
 
+/// A form submission: its name, its inputs, and the input its refusal belongs under.
+type FormCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 /// The activate form's refusal, as `(field, words)`.
 fn form_error(body: &str) -> (String, String) {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
@@ -130,16 +133,30 @@ fn form_error(body: &str) -> (String, String) {
 async fn the_activate_form_puts_each_refusal_under_the_input_it_names() {
     on_every_backend!(|app: TestApp| async move {
         let long = "y".repeat(600);
-        let cases: [(&str, &[(&str, &str)], &str); 5] = [
-            ("no ticket", &[("role", "global-admin"), ("duration", "1h"), ("justification", "patch")], "ticket"),
+        let cases: [FormCase<'_>; 5] = [
+            (
+                "no ticket",
+                &[("role", "global-admin"), ("duration", "1h"), ("justification", "patch")],
+                "ticket",
+            ),
             (
                 "too long",
-                &[("role", "global-admin"), ("duration", "9h"), ("ticket", "INC-9"), ("justification", "patch")],
+                &[
+                    ("role", "global-admin"),
+                    ("duration", "9h"),
+                    ("ticket", "INC-9"),
+                    ("justification", "patch"),
+                ],
                 "duration",
             ),
             (
                 "long justification",
-                &[("role", "global-admin"), ("duration", "1h"), ("ticket", "INC-9"), ("justification", &long)],
+                &[
+                    ("role", "global-admin"),
+                    ("duration", "1h"),
+                    ("ticket", "INC-9"),
+                    ("justification", &long),
+                ],
                 "justification",
             ),
             (

@@ -228,7 +228,12 @@ impl AccessService {
         outbox.extend(feed(
             &self.channels,
             id.as_str(),
-            &format!("🔓 {} is now {} until {until} ({})", person.id, crate::core::text::strong(&role.key), id),
+            &format!(
+                "🔓 {} is now {} until {until} ({})",
+                person.id,
+                crate::core::text::strong(&role.key),
+                id
+            ),
         ));
         outbox.extend(direct(
             &self.channels,

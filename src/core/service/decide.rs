@@ -67,7 +67,11 @@ impl AccessService {
         let decision = match decision {
             Decision::Deny(Some(reason)) => {
                 let max = self.policy().max_justification;
-                Decision::Deny(Some(crate::core::text::field(crate::core::refusal::Field::Reason, &reason, max)?))
+                Decision::Deny(Some(crate::core::text::field(
+                    crate::core::refusal::Field::Reason,
+                    &reason,
+                    max,
+                )?))
             }
             other => other,
         };

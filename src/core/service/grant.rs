@@ -133,7 +133,11 @@ impl AccessService {
         let mut outbox = feed(
             &self.channels,
             &order_key,
-            &format!("🔒 {}'s {} {verb}{by} after {held}{why}", person.id, crate::core::text::strong(&grant.role)),
+            &format!(
+                "🔒 {}'s {} {verb}{by} after {held}{why}",
+                person.id,
+                crate::core::text::strong(&grant.role)
+            ),
         );
         outbox.extend(direct(
             &self.channels,

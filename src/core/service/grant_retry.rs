@@ -118,8 +118,12 @@ impl AccessService {
         let id = request.id.clone();
         // The directory's error text is outside input: quoted, so it is escaped and cut.
         let shown = crate::core::text::quote(why);
-        let text =
-            format!("🚨 Grant FAILED for request {} ({} → {}): {shown}", id, request.requester, crate::core::text::strong(&role.key));
+        let text = format!(
+            "🚨 Grant FAILED for request {} ({} → {}): {shown}",
+            id,
+            request.requester,
+            crate::core::text::strong(&role.key)
+        );
         let mut outbox = Vec::new();
         if !request.approvals.is_empty() {
             outbox.extend(update_card(&self.channels, policy, role, &request, now));

@@ -79,7 +79,8 @@ impl AccessService {
         let policy = self.policy();
         let link = self.store.identity_link(user).await?;
         let person = self.known_person(&policy, user).await?;
-        let mut out = format!("{} {} user `{}`", crate::core::text::strong("You are"), user.platform, user.id);
+        let mut out =
+            format!("{} {} user `{}`", crate::core::text::strong("You are"), user.platform, user.id);
         match &person {
             Some(p) => out.push_str(&format!("\n• pimbot person: `{}` ({})", p.id, p.upn)),
             None => {
@@ -348,7 +349,10 @@ impl AccessService {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<IssuedState> {
         if self.sign_in.is_none() {
-            return Err(Error::policy(Rule::SignIn, format!("`{}` requires MFA, but {NOT_CONFIGURED}", request.role)));
+            return Err(Error::policy(
+                Rule::SignIn,
+                format!("`{}` requires MFA, but {NOT_CONFIGURED}", request.role),
+            ));
         }
         if self.object_id_of(person, Some(user)).await?.is_none() {
             return Err(Error::NotAuthorized(format!(

@@ -72,7 +72,10 @@ impl AccessService {
                     &self.channels,
                     &p,
                     id.as_str(),
-                    &format!("⌛ Your request {id} for {} timed out without a decision.", crate::core::text::strong(&role.key)),
+                    &format!(
+                        "⌛ Your request {id} for {} timed out without a decision.",
+                        crate::core::text::strong(&role.key)
+                    ),
                 ));
             }
             (EventKind::RequestTimedOut, out)

@@ -4,9 +4,9 @@
 use super::queries::{render_roles, render_status};
 use super::{AccessService, Submitted};
 use crate::core::command::Command;
-use crate::core::help::{self, Dialect};
 use crate::core::duration::format_duration;
 use crate::core::error::Result;
+use crate::core::help::{self, Dialect};
 use crate::core::ids::ChatUser;
 
 /// What a command answers.
