@@ -82,7 +82,7 @@ fn page(status: StatusCode, text: &str) -> Response {
 
 fn refusal(err: &Error) -> Response {
     let status = match err {
-        Error::NotFound(_) | Error::BadInput(_) => StatusCode::BAD_REQUEST,
+        Error::NotFound(_) | Error::BadInput(_) | Error::BadField(_) => StatusCode::BAD_REQUEST,
         Error::Conflict(_) => StatusCode::GONE,
         Error::NotAuthorized(_) | Error::PolicyViolation(_) | Error::InvalidTransition { .. } => {
             StatusCode::FORBIDDEN

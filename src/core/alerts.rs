@@ -145,7 +145,13 @@ pub struct Alert {
 impl Alert {
     /// The message posted to the alert channel.
     pub fn message(&self) -> String {
-        format!("🚨 *PIM alert*: {}\n*What to do:* {}", self.text, self.todo)
+        format!(
+            "🚨 {}: {}\n{} {}",
+            super::text::strong("PIM alert"),
+            self.text,
+            super::text::strong("What to do:"),
+            self.todo
+        )
     }
 }
 

@@ -49,25 +49,6 @@ pub enum Command {
     Renew(Draft),
 }
 
-/// Usage text shown by `/pim help` and after a malformed command.
-pub const HELP: &str = "\
-*pimbot* gives you privileged roles just in time, for a bounded time, with a reason.
-• `/pim activate <role> <duration> [#TICKET] <justification>`: request a role, e.g. `/pim activate global-admin 1h #INC-4711 rotate leaked secret`
-• `/pim activate <role> <duration> at <time> …`: the same, starting later (`at 22:00`, `at 2026-12-03T22:00Z`, `in 2h`)
-• `/pim activate`: open the request form
-• `/pim extend <role> <duration> [#TICKET] <justification>`: extend an active role
-• `/pim roles`: the roles you can request and their rules
-• `/pim status`: your pending requests and active roles
-• `/pim deactivate <role>`: end an active role early
-• `/pim cancel <request-id>`: withdraw a pending request
-• `/pim renew <role> <duration> <justification>`: ask to extend your time-bound eligibility
-• `/pim reviews`: access reviews waiting for your answer
-• `/pim posture`: the PIM posture check (approvers)
-• `/pim revoke <person> <role> <reason>`: end someone's grant now (security revokers only)
-• `/pim link`: link your chat account to your Microsoft account (a one-time sign-in link)
-• `/pim whoami`: who pimbot takes you to be, and your link
-• `/pim help`: this text";
-
 /// Parses the text after `/pim`.
 pub fn parse(text: &str) -> Result<Command> {
     let text = text.trim();

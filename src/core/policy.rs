@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::duration::format_duration;
 use super::error::{Error, Result};
 use super::ids::{ChatUser, PersonId, Platform, RoleKey};
+use super::refusal::Rule;
 
 /// A role's blast radius; policy defaults come from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,13 +219,16 @@ impl Role {
     pub fn check_rules(&self, draft: &Draft) -> Result<()> {
         self.check_duration(draft.duration)?;
         if self.require_justification && draft.justification.trim().is_empty() {
-            return Err(Error::PolicyViolation(format!("`{}` needs a justification", self.key)));
+            return Err(Error::policy(
+                Rule::JustificationRequired,
+                format!("`{}` needs a justification", self.key),
+            ));
         }
         if self.require_ticket && draft.ticket.as_deref().is_none_or(|t| t.trim().is_empty()) {
-            return Err(Error::PolicyViolation(format!(
-                "`{}` needs a ticket: add `#INC-1234` before the justification",
-                self.key
-            )));
+            return Err(Error::policy(
+                Rule::TicketRequired,
+                format!("`{}` needs a ticket: add `#INC-1234` before the justification", self.key),
+            ));
         }
         Ok(())
     }
@@ -232,13 +236,16 @@ impl Role {
     /// Checks a duration against `min_duration..=max_duration`.
     pub fn check_duration(&self, duration: Duration) -> Result<()> {
         if duration < self.min_duration || duration > self.max_duration {
-            return Err(Error::PolicyViolation(format!(
-                "`{}` can be activated for {} to {}; you asked for {}",
-                self.key,
-                format_duration(self.min_duration),
-                format_duration(self.max_duration),
-                format_duration(duration)
-            )));
+            return Err(Error::policy(
+                Rule::DurationBounds,
+                format!(
+                    "`{}` can be activated for {} to {}; you asked for {}",
+                    self.key,
+                    format_duration(self.min_duration),
+                    format_duration(self.max_duration),
+                    format_duration(duration)
+                ),
+            ));
         }
         Ok(())
     }

@@ -94,12 +94,14 @@ pub fn check_renewal(current: Option<Option<DateTime<Utc>>>, asked: Duration, ro
         None => Err(Error::NotAuthorized(format!(
             "you are not eligible for `{role}`; ask an administrator to add you instead"
         ))),
-        Some(None) => Err(Error::PolicyViolation(format!(
-            "your eligibility for `{role}` is permanent; nothing to renew"
-        ))),
-        Some(Some(_)) if asked > MAX_RENEWAL => {
-            Err(Error::PolicyViolation("a renewal can extend eligibility by at most 365 days".into()))
-        }
+        Some(None) => Err(Error::policy(
+            super::refusal::Rule::Renewal,
+            format!("your eligibility for `{role}` is permanent; nothing to renew"),
+        )),
+        Some(Some(_)) if asked > MAX_RENEWAL => Err(Error::policy(
+            super::refusal::Rule::Renewal,
+            "a renewal can extend eligibility by at most 365 days",
+        )),
         Some(Some(_)) => Ok(()),
     }
 }

@@ -18,6 +18,7 @@ use super::duration::{format_duration, parse_duration};
 use super::error::{Error, Result};
 use super::ids::{PersonId, RoleKey};
 use super::policy::Role;
+use super::refusal::Rule;
 
 /// Who reviews an eligibility.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,7 +267,7 @@ impl ReviewItem {
             return Err(Error::Conflict(format!("review item {} is already decided", self.id)));
         }
         if now < self.deadline {
-            return Err(Error::PolicyViolation(format!("review item {} is not due yet", self.id)));
+            return Err(Error::policy(Rule::ReviewWindow, format!("review item {} is not due yet", self.id)));
         }
         self.decision = Some(self.default);
         self.decided_by = None;
@@ -286,12 +287,15 @@ impl ReviewItem {
             )));
         }
         if now >= self.deadline {
-            return Err(Error::PolicyViolation(format!(
-                "the review of {}'s `{}` closed at {}; its default applies",
-                self.person,
-                self.role,
-                self.deadline.format("%Y-%m-%d %H:%M UTC")
-            )));
+            return Err(Error::policy(
+                Rule::ReviewWindow,
+                format!(
+                    "the review of {}'s `{}` closed at {}; its default applies",
+                    self.person,
+                    self.role,
+                    self.deadline.format("%Y-%m-%d %H:%M UTC")
+                ),
+            ));
         }
         Ok(())
     }

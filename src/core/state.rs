@@ -220,10 +220,13 @@ pub fn transition(state: RequestState, action: Action, now: DateTime<Utc>) -> Re
             if now >= hold_until {
                 Ok(S::Deactivated)
             } else {
-                Err(Error::PolicyViolation(format!(
-                    "too soon to deactivate: the role must be held for its minimum; try again in {}",
-                    format_duration(hold_until - now)
-                )))
+                Err(Error::policy(
+                    super::refusal::Rule::MinimumHold,
+                    format!(
+                        "too soon to deactivate: the role must be held for its minimum; try again in {}",
+                        format_duration(hold_until - now)
+                    ),
+                ))
             }
         }
         (S::Active, A::Revoke) | (S::Approved, A::Revoke) => Ok(S::Revoked),
@@ -353,7 +356,7 @@ mod tests {
         assert!(transition(S::Active, Action::Expire { ends_at: later }, now).is_err());
         let early = transition(S::Active, Action::Deactivate { hold_until: later }, now);
         match early {
-            Err(Error::PolicyViolation(msg)) => assert!(msg.contains("5m"), "{msg}"),
+            Err(Error::PolicyViolation(v)) => assert!(v.words.contains("5m"), "{v}"),
             other => panic!("expected a policy refusal, got {other:?}"),
         }
         assert_eq!(transition(S::Active, Action::Expire { ends_at: later }, later).ok(), Some(S::Expired));

@@ -9,8 +9,14 @@
 //! marks FSI (U+2068) and PDI (U+2069), which [`one_line`] removes from any input, so only the
 //! core can mark. Each platform's renderer escapes and cuts the marked pieces with its own
 //! `user_text` function and treats the rest as pimbot's own wording.
+//!
+//! Emphasis is marked the same way, never spelled in one platform's markup: [`strong`] puts a
+//! piece of pimbot's wording (a role, a heading) between LRE (U+202A) and PDF (U+202C), also
+//! removed from any input, and each renderer spells it its own way (Slack `*x*`, Discord and
+//! Teams Markdown `**x**`; [`emphasis`] for text that is otherwise passed through as is).
 
 use super::error::{Error, Result};
+use super::refusal::{Field, Rule, Violation};
 
 /// Default longest justification or reason, in characters (`[limits] max_justification`).
 pub const DEFAULT_MAX_JUSTIFICATION: usize = 500;
@@ -20,6 +26,10 @@ pub const MAX_TICKET: usize = 100;
 pub const QUOTE_OPEN: char = '\u{2068}';
 /// Closes a quoted piece of user text (POP DIRECTIONAL ISOLATE).
 pub const QUOTE_CLOSE: char = '\u{2069}';
+/// Opens an emphasised piece of pimbot's wording (LEFT-TO-RIGHT EMBEDDING).
+pub const STRONG_OPEN: char = '\u{202A}';
+/// Closes an emphasised piece (POP DIRECTIONAL FORMATTING).
+pub const STRONG_CLOSE: char = '\u{202C}';
 
 /// Characters removed outright: bidirectional marks, embeddings, overrides and isolates, and
 /// invisible joiners that make one text look like another.
@@ -60,12 +70,16 @@ pub fn one_line(text: &str) -> String {
 
 /// Normalises a field a person typed (see [`one_line`]) and refuses it, naming the field and
 /// both lengths, when it is longer than `max` characters.
-pub fn field(name: &str, text: &str, max: usize) -> Result<String> {
+pub fn field(field: Field, text: &str, max: usize) -> Result<String> {
     let line = one_line(text);
     let chars = line.chars().count();
     if chars > max {
-        return Err(Error::BadInput(format!(
-            "the {name} is {chars} characters long; at most {max} are allowed, so shorten it"
+        return Err(Error::BadField(Violation::new(
+            Rule::TooLong(field),
+            format!(
+                "the {} is {chars} characters long; at most {max} are allowed, so shorten it",
+                field.as_str()
+            ),
         )));
     }
     Ok(line)
@@ -76,35 +90,46 @@ pub fn quote(text: &str) -> String {
     format!("{QUOTE_OPEN}{}{QUOTE_CLOSE}", one_line(text))
 }
 
-/// One piece of a message: pimbot's own wording, or quoted user text.
+/// `text` (pimbot's own wording: a role key, a heading) marked as emphasised inside a message.
+/// Marks inside it are dropped, so an emphasised piece never holds a quote.
+pub fn strong(text: impl std::fmt::Display) -> String {
+    format!("{STRONG_OPEN}{}{STRONG_CLOSE}", plain(&text.to_string()))
+}
+
+/// One piece of a message: pimbot's own wording, emphasised wording, or quoted user text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Piece<'a> {
-    /// pimbot's wording (may carry its own formatting).
+    /// pimbot's wording (may carry code spans and emoji, never emphasis markup).
     Own(&'a str),
+    /// pimbot's wording, emphasised: each platform spells the emphasis its own way.
+    Strong(&'a str),
     /// Text a person or an outside system supplied, to be escaped and cut.
     User(&'a str),
 }
 
-/// Splits a message into pimbot's wording and quoted user text (an unclosed quote runs to the
-/// end).
+fn is_mark(c: char) -> bool {
+    matches!(c, QUOTE_OPEN | QUOTE_CLOSE | STRONG_OPEN | STRONG_CLOSE)
+}
+
+/// Splits a message into pimbot's wording, emphasised wording and quoted user text (an
+/// unclosed mark runs to the end).
 pub fn pieces(text: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
     let mut rest = text;
-    while let Some(open) = rest.find(QUOTE_OPEN) {
+    while let Some(open) = rest.find([QUOTE_OPEN, STRONG_OPEN]) {
         if open > 0 {
             out.push(Piece::Own(&rest[..open]));
         }
-        let after = &rest[open + QUOTE_OPEN.len_utf8()..];
-        match after.find(QUOTE_CLOSE) {
-            Some(close) => {
-                out.push(Piece::User(&after[..close]));
-                rest = &after[close + QUOTE_CLOSE.len_utf8()..];
-            }
-            None => {
-                out.push(Piece::User(after));
-                rest = "";
-            }
-        }
+        let quoted = rest[open..].starts_with(QUOTE_OPEN);
+        let (open_mark, close_mark) =
+            if quoted { (QUOTE_OPEN, QUOTE_CLOSE) } else { (STRONG_OPEN, STRONG_CLOSE) };
+        let after = &rest[open + open_mark.len_utf8()..];
+        let (inner, next) = match after.find(close_mark) {
+            Some(close) => (&after[..close], &after[close + close_mark.len_utf8()..]),
+            None => (after, ""),
+        };
+        out.push(if quoted { Piece::User(inner) } else { Piece::Strong(inner) });
+        rest = next;
     }
     if !rest.is_empty() {
         out.push(Piece::Own(rest));
@@ -112,9 +137,22 @@ pub fn pieces(text: &str) -> Vec<Piece<'_>> {
     out
 }
 
-/// A message with its quote marks removed (fallback texts, logs).
+/// A message with its marks removed (fallback texts, logs, the command line).
 pub fn plain(text: &str) -> String {
-    text.chars().filter(|c| *c != QUOTE_OPEN && *c != QUOTE_CLOSE).collect()
+    text.chars().filter(|c| !is_mark(*c)).collect()
+}
+
+/// A message with each emphasised piece between `mark`s (`*` for Slack mrkdwn, `**` for
+/// Markdown) and quoted pieces left marked, for replies a renderer passes through as they are.
+pub fn emphasis(text: &str, mark: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            STRONG_OPEN | STRONG_CLOSE => out.push_str(mark),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Cuts `units` (each an escaped character, kept whole) to at most `max` characters, ending in
@@ -157,11 +195,14 @@ mod tests {
 
     #[test]
     fn fields_are_refused_over_the_limit_with_both_lengths() {
-        assert_eq!(field("justification", "a\nb", 500).ok(), Some("a b".into()));
+        assert_eq!(field(Field::Justification, "a\nb", 500).ok(), Some("a b".into()));
         let long = "x".repeat(60_000);
-        let err = field("justification", &long, 500).expect_err("too long").to_string();
+        let err = field(Field::Justification, &long, 500).expect_err("too long");
+        assert_eq!(err.field(), Some(Field::Justification));
+        let err = err.to_string();
         assert!(err.contains("60000") && err.contains("500") && err.contains("justification"), "{err}");
-        assert!(field("ticket", &"t".repeat(101), MAX_TICKET).is_err());
+        let err = field(Field::Ticket, &"t".repeat(101), MAX_TICKET).expect_err("too long");
+        assert_eq!(err.field(), Some(Field::Ticket));
     }
 
     #[test]
@@ -181,6 +222,26 @@ mod tests {
         assert_eq!(plain(&msg), "📝 alice requested *reader*: bold (#INC-1)");
         assert_eq!(pieces("no quotes"), [Piece::Own("no quotes")]);
         assert_eq!(pieces(&format!("a{QUOTE_OPEN}b")), [Piece::Own("a"), Piece::User("b")]);
+    }
+
+    #[test]
+    fn emphasis_is_a_piece_of_its_own_that_users_cannot_forge() {
+        let typed = one_line(&format!("{STRONG_OPEN}fake{STRONG_CLOSE} \u{202B}x"));
+        assert_eq!(typed, "fake x", "typed marks are removed");
+        let msg = format!("🔓 You are now {} until 10:00: {}", strong("ga"), quote("fix *it*"));
+        assert_eq!(
+            pieces(&msg),
+            [
+                Piece::Own("🔓 You are now "),
+                Piece::Strong("ga"),
+                Piece::Own(" until 10:00: "),
+                Piece::User("fix *it*")
+            ]
+        );
+        assert_eq!(plain(&msg), "🔓 You are now ga until 10:00: fix *it*");
+        assert_eq!(emphasis(&strong("Roles"), "**"), "**Roles**");
+        assert_eq!(strong(quote("r")), strong("r"), "no quote inside emphasis");
+        assert_eq!(pieces(&format!("a{STRONG_OPEN}b")), [Piece::Own("a"), Piece::Strong("b")]);
     }
 
     #[test]

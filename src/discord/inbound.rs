@@ -31,36 +31,21 @@ use super::render_review::{
     RENEW_APPROVE_PREFIX, RENEW_DENY_PREFIX, REVIEW_KEEP_PREFIX, REVIEW_REMOVE_PREFIX,
 };
 use crate::core::command::{self, Command};
+use crate::core::help::{self, Dialect};
 use crate::core::ids::{AlarmId, ChatUser, RequestId, RoleKey};
 use crate::core::reviews::ReviewDecision;
 use crate::core::service::{Approved, Decision, Reply};
 use crate::edge_errors::user_message;
 
-/// Usage text of `/pim help` on Discord.
-pub const HELP: &str = "\
-**pimbot** gives you privileged roles just in time, for a bounded time, with a reason.
-• `/pim activate role duration justification [ticket]`: request a role, e.g. role `global-admin`, duration `1h`
-• `/pim extend role duration justification [ticket]`: extend an active role
-• `/pim roles`: the roles you can request and their rules
-• `/pim status`: your pending requests and active roles
-• `/pim deactivate role`: end an active role early
-• `/pim cancel request`: withdraw a pending request
-• `/pim renew role duration justification`: ask to extend your time-bound eligibility
-• `/pim reviews`: access reviews waiting for your answer
-• `/pim posture`: the PIM posture check (approvers)
-• `/pim revoke person role reason`: end someone's grant now (security revokers only)
-• `/pim link`: link your Discord account to your Microsoft account (a one-time sign-in link)
-• `/pim whoami`: who pimbot takes you to be, and your link
-• `/pim help`: this text";
-
 /// Autocomplete answers at most this many choices (Discord's limit).
 const MAX_CHOICES: usize = 25;
 
-/// An ephemeral message reply, cut to Discord's content limit.
+/// An ephemeral message reply, the core's emphasis spelled as Markdown `**bold**`, cut to
+/// Discord's content limit.
 pub fn ephemeral(text: impl Into<String>) -> Response {
-    let message = CreateInteractionResponseMessage::new()
-        .content(render::cut(&text.into(), MAX_CONTENT))
-        .ephemeral(true);
+    let text = crate::core::text::emphasis(&text.into(), "**");
+    let message =
+        CreateInteractionResponseMessage::new().content(render::cut(&text, MAX_CONTENT)).ephemeral(true);
     Json(CreateInteractionResponse::Message(message)).into_response()
 }
 
@@ -173,12 +158,12 @@ async fn slash_command(app: &DiscordApp, cmd: &CommandInteraction) -> Response {
     let user = ChatUser::discord(cmd.user.id.to_string());
     let command = match parse_command(cmd) {
         Ok(c) => c,
-        Err(e) => return ephemeral(format!("{}\n\n{HELP}", user_message(&e))),
+        Err(e) => return ephemeral(format!("{}\n\n{}", user_message(&e), help::text(Dialect::SlashOptions))),
     };
     match app.service.run_command(&user, command).await {
         Ok(Reply::Text(text)) => ephemeral(text),
         // Discord's `activate` options are required, so there is no form to open.
-        Ok(Reply::ActivateForm(_)) => ephemeral(HELP),
+        Ok(Reply::ActivateForm(_)) => ephemeral(help::text(Dialect::SlashOptions)),
         Err(e) => ephemeral(user_message(&e)),
     }
 }

@@ -329,6 +329,11 @@ pub fn notice_content(n: &Notice) -> String {
     for piece in crate::core::text::pieces(&n.text) {
         match piece {
             crate::core::text::Piece::Own(own) => units.extend(defuse(own).chars().map(String::from)),
+            crate::core::text::Piece::Strong(own) => {
+                units.push("**".into());
+                units.extend(defuse(own).chars().map(String::from));
+                units.push("**".into());
+            }
             crate::core::text::Piece::User(quoted) => units.extend(user_units(quoted, MAX_QUOTE)),
         }
     }

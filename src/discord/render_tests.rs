@@ -126,14 +126,14 @@ fn the_deny_modal_has_one_paragraph_reason_input() {
 
 #[test]
 fn quoted_user_text_in_a_notice_is_one_escaped_line_that_fits() {
-    use crate::core::text::quote;
+    use crate::core::text::{quote, strong};
     let forged = format!("fix\n✅ **carol** approved <@100> @everyone\u{7}\u{202e}{}", "x".repeat(60_000));
-    let n = Notice::text(format!("📝 alice requested *reader*: {} (r-2)", quote(&forged)));
+    let n = Notice::text(format!("📝 alice requested {}: {} (r-2)", strong("reader"), quote(&forged)));
     let content = notice_content(&n);
     assert!(!content.contains('\n') && !content.contains('\u{7}') && !content.contains('\u{202e}'));
     assert!(
         content.starts_with(
-            "📝 alice requested *reader*: fix ✅ \\*\\*carol\\*\\* approved \\<@100\\> @\u{200B}everyone"
+            "📝 alice requested **reader**: fix ✅ \\*\\*carol\\*\\* approved \\<@100\\> @\u{200B}everyone"
         ),
         "{content}"
     );
@@ -141,4 +141,15 @@ fn quoted_user_text_in_a_notice_is_one_escaped_line_that_fits() {
     assert!(content.ends_with("… (r-2)"), "{}", &content[content.len() - 20..]);
     assert_eq!(user_text("a_b\n#c", 100), "a\\_b \\#c");
     assert_eq!(user_text("\\\\\\", 3), "\\\\…", "an escape is never split");
+}
+
+#[test]
+fn emphasis_in_a_notice_is_discord_bold_never_slack_bold() {
+    use crate::core::text::strong;
+    let n =
+        Notice::text(format!("🔓 You are now {} until 10:00 ({})", strong("global-admin"), strong("r-1")));
+    let content = notice_content(&n);
+    assert_eq!(content, "🔓 You are now **global-admin** until 10:00 (**r-1**)");
+    // Single asterisks would be italics on Discord.
+    assert!(!content.replace("**", "").contains('*'), "{content}");
 }

@@ -18,13 +18,15 @@ use tracing::Instrument;
 
 use super::render;
 use super::{SlackApp, SlackState};
-use crate::core::command::{self, HELP};
+use crate::core::command;
+use crate::core::help::{self, Dialect};
 use crate::core::ids::{AlarmId, ChatUser, Platform, RequestId};
 use crate::core::service::{Approved, Decision, Reply, submitted_text};
 use crate::edge_errors::user_message;
 
+/// An ephemeral command reply; the core's emphasis spelled as mrkdwn `*bold*`.
 fn ephemeral(text: impl Into<String>) -> SlackCommandEventResponse {
-    let content = SlackMessageContent::new().with_text(text.into());
+    let content = SlackMessageContent::new().with_text(crate::core::text::emphasis(&text.into(), "*"));
     SlackCommandEventResponse::new(content).with_response_type(SlackMessageResponseType::Ephemeral)
 }
 
@@ -116,7 +118,9 @@ pub async fn command_reply(
     let text = event.text.clone().unwrap_or_default();
     let command = match command::parse(&text) {
         Ok(c) => c,
-        Err(e) => return Some(ephemeral(format!("{}\n\n{HELP}", user_message(&e)))),
+        Err(e) => {
+            return Some(ephemeral(format!("{}\n\n{}", user_message(&e), help::text(Dialect::SlashTyped))));
+        }
     };
     match app.service.run_command(&user, command).await {
         Ok(Reply::Text(text)) => Some(ephemeral(text)),
@@ -339,21 +343,7 @@ async fn view_submission(app: &SlackApp, ev: SlackInteractionViewSubmissionEvent
                     }
                     Ok(None)
                 }
-                Err(e) => {
-                    let msg = user_message(&e);
-                    let block = if msg.contains("ticket") {
-                        render::FIELD_TICKET
-                    } else if msg.contains("justification") {
-                        render::FIELD_JUSTIFICATION
-                    } else if msg.contains("activated for") {
-                        render::FIELD_DURATION
-                    } else if msg.contains("the start") || msg.contains("scheduled start") {
-                        render::FIELD_START
-                    } else {
-                        render::FIELD_ROLE
-                    };
-                    form_errors(&[(block, msg)])
-                }
+                Err(e) => form_errors(&[(render::activate_block(e.field()), user_message(&e))]),
             }
         }
         _ => Err(Malformed("unknown form")),

@@ -8,6 +8,7 @@
 
 use slack_morphism::prelude::*;
 
+use crate::core::refusal::Field;
 use crate::core::text;
 use crate::core::view::{CardStatus, CardView, MessageBody, Notice, PersonRef};
 
@@ -39,6 +40,18 @@ pub const FIELD_TICKET: &str = "ticket";
 pub const FIELD_JUSTIFICATION: &str = "justification";
 /// Block id and action id of the reason input in the deny and acknowledge modals.
 pub const FIELD_REASON: &str = "reason";
+
+/// The activation modal's input a refused submission is shown under: the input the refusal
+/// names, else the role (a refusal that names no input is about the request as a whole).
+pub fn activate_block(field: Option<Field>) -> &'static str {
+    match field {
+        Some(Field::Duration) => FIELD_DURATION,
+        Some(Field::Start) => FIELD_START,
+        Some(Field::Ticket) => FIELD_TICKET,
+        Some(Field::Justification) => FIELD_JUSTIFICATION,
+        Some(Field::Role | Field::Reason) | None => FIELD_ROLE,
+    }
+}
 
 /// Slack refuses section text over 3000 characters; user text is cut well below that.
 const MAX_USER_TEXT: usize = 2000;
@@ -233,6 +246,11 @@ pub fn notice_text(n: &Notice) -> String {
     for piece in text::pieces(&n.text) {
         match piece {
             text::Piece::Own(own) => units.extend(own.chars().map(escaped)),
+            text::Piece::Strong(own) => {
+                units.push("*".into());
+                units.extend(own.chars().map(escaped));
+                units.push("*".into());
+            }
             text::Piece::User(quoted) => units.extend(user_units(quoted, MAX_QUOTE)),
         }
     }

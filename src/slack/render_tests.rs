@@ -207,12 +207,12 @@ fn deny_modal_carries_the_request_id() {
 
 #[test]
 fn quoted_user_text_in_a_notice_is_one_escaped_line_that_fits() {
-    use crate::core::text::quote;
+    use crate::core::text::{quote, strong};
     let forged = format!(
         "fix\n✅ carol approved alice's request r-1\u{7}\u{1b}[2J \u{202e}<!channel>{}",
         "x".repeat(60_000)
     );
-    let n = Notice::text(format!("📝 alice requested *reader* for 1h: {} (r-2)", quote(&forged)));
+    let n = Notice::text(format!("📝 alice requested {} for 1h: {} (r-2)", strong("reader"), quote(&forged)));
     let text = notice_text(&n);
     assert!(
         !text.contains('\n')
@@ -234,4 +234,31 @@ fn quoted_user_text_in_a_notice_is_one_escaped_line_that_fits() {
     assert!(text.chars().count() <= MAX_NOTICE && text.ends_with("&amp;…"), "{}", &text[text.len() - 12..]);
     assert_eq!(user_text("a\tb\r\nc <@U1>", 100), "a b c &lt;@U1&gt;");
     assert_eq!(user_text("abcdef", 4), "abc…");
+}
+
+#[test]
+fn refusals_are_placed_by_their_field_whatever_their_words() {
+    use crate::core::Error;
+    use crate::core::refusal::{Field, Rule, Violation};
+    // Words that name no input: the old text search put every one of these under the role.
+    let cases = [
+        (Rule::TicketRequired, FIELD_TICKET),
+        (Rule::JustificationRequired, FIELD_JUSTIFICATION),
+        (Rule::TooLong(Field::Justification), FIELD_JUSTIFICATION),
+        (Rule::TooLong(Field::Ticket), FIELD_TICKET),
+        (Rule::DurationBounds, FIELD_DURATION),
+        (Rule::StartWindow, FIELD_START),
+        (Rule::ScheduledExtension, FIELD_START),
+        (Rule::OpenRequest, FIELD_ROLE),
+        (Rule::MinimumHold, FIELD_ROLE),
+    ];
+    for (rule, block) in cases {
+        let refused = Error::PolicyViolation(Violation::new(rule, "not like that; try again"));
+        assert_eq!(activate_block(refused.field()), block, "{rule:?}");
+    }
+    // And words that name another input move nothing.
+    let misleading = Error::policy(Rule::DurationBounds, "the ticket and the justification are fine");
+    assert_eq!(activate_block(misleading.field()), FIELD_DURATION);
+    let not_eligible = Error::NotAuthorized("no ticket, no justification, not activated for you".into());
+    assert_eq!(activate_block(not_eligible.field()), FIELD_ROLE);
 }

@@ -28,26 +28,12 @@ use super::activity::{ADAPTIVE_CARD_ACTION, Activity, MSTEAMS};
 use super::render::{self, INPUT_REASON, VERB_ACK, VERB_APPROVE, VERB_DENY};
 use super::sender::{channel_key, user_key};
 use crate::core::command::{self, Command};
+use crate::core::help::{self, Dialect};
 use crate::core::ids::{AlarmId, ChatUser, Platform, RequestId};
 use crate::core::ports::ConversationRef;
 use crate::core::service::{Approved, Decision, Reply};
 use crate::core::view::CardView;
 use crate::edge_errors::user_message;
-
-/// Usage text of `help` on Teams.
-pub const HELP: &str = "\
-**pimbot** gives you privileged roles just in time, for a bounded time, with a reason. Write to me in \
-this chat, or mention me in a channel (replies always come here):
-- `activate <role> <duration> [#TICKET] <justification>`: request a role, e.g. `activate global-admin 1h #INC-4711 rotate leaked secret`
-- `extend <role> <duration> [#TICKET] <justification>`: extend an active role
-- `roles`: the roles you can request and their rules
-- `status`: your pending requests and active roles
-- `deactivate <role>`: end an active role early
-- `cancel <request-id>`: withdraw a pending request
-- `revoke <person> <role> <reason>`: end someone's grant now (security revokers only)
-- `link`: link your account for sign-ins (a one-time link)
-- `whoami`: who pimbot takes you to be
-- `help`: this text";
 
 fn refuse(status: StatusCode, why: &str) -> Response {
     tracing::warn!(status = status.as_u16(), reason = why, "Teams activity refused");
@@ -180,13 +166,13 @@ async fn remember(app: &TeamsApp, activity: &Activity) {
 pub async fn command_reply(app: &TeamsApp, user: &ChatUser, text: &str) -> String {
     let command = match command::parse(text) {
         // Teams has no form to open; the typed form works everywhere.
-        Ok(Command::ActivateForm) | Ok(Command::Help) => return HELP.to_owned(),
+        Ok(Command::ActivateForm) | Ok(Command::Help) => return help::text(Dialect::Message),
         Ok(c) => c,
-        Err(e) => return format!("{}\n\n{HELP}", user_message(&e)),
+        Err(e) => return format!("{}\n\n{}", user_message(&e), help::text(Dialect::Message)),
     };
     match app.service.run_command(user, command).await {
         Ok(Reply::Text(text)) => text,
-        Ok(Reply::ActivateForm(_)) => HELP.to_owned(),
+        Ok(Reply::ActivateForm(_)) => help::text(Dialect::Message),
         Err(e) => user_message(&e),
     }
 }

@@ -269,10 +269,11 @@ pub fn notice_activity(notice: &Notice, name_of: &dyn Fn(&str) -> String) -> Val
     activity
 }
 
-/// Notice texts are written by pimbot (with user text already inside); only `<`/`>` are
-/// neutralised so nobody's text can become a mention, and the length is bounded.
+/// Notice texts are written by pimbot (with user text already inside); its emphasis becomes
+/// Markdown `**bold**`, only `<`/`>` are neutralised so nobody's text can become a mention, and
+/// the length is bounded.
 fn escape_notice(text: &str) -> String {
-    let text = text.replace('<', "‹").replace('>', "›");
+    let text = crate::core::text::emphasis(text, "**").replace('<', "‹").replace('>', "›");
     if text.chars().count() > MAX_NOTICE {
         let mut cut: String = text.chars().take(MAX_NOTICE - 1).collect();
         cut.push('…');

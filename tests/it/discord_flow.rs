@@ -127,6 +127,11 @@ async fn activate_posts_a_card_and_only_an_approver_can_approve_it() {
         assert_eq!(decided.components, json!([]), "buttons removed");
         assert!(decided.edits >= 1 && decided.content.contains(&format!("Approved by <@{}>", dc::CAROL)));
         assert!(fake.dms(dc::ALICE).iter().any(|m| m.content.contains("approved")), "requester DM'd");
+        // The role is emphasised in Discord's own markup: `**bold**`, not Slack's `*bold*`
+        // (which Discord shows as italics).
+        let dms: Vec<String> = fake.dms(dc::ALICE).into_iter().map(|m| m.content).collect();
+        assert!(dms.iter().any(|c| c.contains("for **global-admin** was approved")), "{dms:#?}");
+        assert!(dms.iter().all(|c| !c.replace("**", "").contains('*')), "{dms:#?}");
         assert!(fake.calls().iter().all(|c| c.failure.is_none()), "{:#?}", fake.failed_calls());
         app.stop().await;
     })
@@ -231,7 +236,16 @@ async fn autocomplete_offers_the_callers_eligible_roles() {
         assert_eq!(v["type"], 8, "{v}");
         assert_eq!(v["data"]["choices"], json!([{"name": "Global Reader (reader)", "value": "reader"}]));
         let help = ephemeral_text(&app.interact(&ds::command(dc::BOB, "help", &[])).await);
-        assert!(help.contains("/pim activate"));
+        assert!(help.starts_with("**pimbot** gives you"), "{help}");
+        assert!(
+            help.contains("\n• `/pim activate role duration justification [ticket]`: request a role"),
+            "{help}"
+        );
+        // One help text: Discord lists exactly the commands Slack's help lists.
+        let slack = app.slack.command("U0ALICE", "help").await.expect("help").text();
+        assert!(slack.starts_with("*pimbot* gives you"), "{slack}");
+        let listed = pimbot::core::help::commands_listed;
+        assert_eq!(listed(&help), listed(&slack));
         app.stop().await;
     })
     .await;

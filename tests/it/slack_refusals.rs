@@ -115,3 +115,68 @@ async fn malformed_payloads_and_unknown_things_get_clear_answers() {
         app.stop().await;
     });
 }
+
+/// A form submission: its name, its inputs, and the input its refusal belongs under.
+type FormCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+/// The activate form's refusal, as `(field, words)`.
+fn form_error(body: &str) -> (String, String) {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(v["response_action"], "errors", "{v}");
+    let errors = v["errors"].as_object().expect("errors");
+    assert_eq!(errors.len(), 1, "one field: {v}");
+    let (field, words) = errors.iter().next().expect("one");
+    (field.clone(), words.as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn the_activate_form_puts_each_refusal_under_the_input_it_names() {
+    on_every_backend!(|app: TestApp| async move {
+        let long = "y".repeat(600);
+        let cases: [FormCase<'_>; 5] = [
+            (
+                "no ticket",
+                &[("role", "global-admin"), ("duration", "1h"), ("justification", "patch")],
+                "ticket",
+            ),
+            (
+                "too long",
+                &[
+                    ("role", "global-admin"),
+                    ("duration", "9h"),
+                    ("ticket", "INC-9"),
+                    ("justification", "patch"),
+                ],
+                "duration",
+            ),
+            (
+                "long justification",
+                &[
+                    ("role", "global-admin"),
+                    ("duration", "1h"),
+                    ("ticket", "INC-9"),
+                    ("justification", &long),
+                ],
+                "justification",
+            ),
+            (
+                "start ahead",
+                &[("role", "reader"), ("duration", "1h"), ("start", "in 90d"), ("justification", "later")],
+                "start",
+            ),
+            ("not eligible", &[("role", "user-admin"), ("duration", "1h"), ("justification", "x")], "role"),
+        ];
+        for (name, inputs, field) in cases {
+            let user = if name == "not eligible" { "U0CAROL" } else { "U0ALICE" };
+            let reply = app
+                .slack
+                .submit(user, "activate", "", pimbot::testing::signing::text_inputs(inputs))
+                .await
+                .expect("submit");
+            let (shown_under, words) = form_error(&reply.body);
+            assert_eq!(shown_under, field, "{name}: {words}");
+        }
+        assert!(app.store().open_requests_for(&"alice".into()).await.expect("read").is_empty());
+        app.stop().await;
+    });
+}

@@ -360,3 +360,21 @@ async fn on_teams_the_approve_click_answers_with_the_approvers_step_up_link() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn help_on_teams_lists_what_slack_lists_in_markdown_bold() {
+    each_backend(&policy(), |app: TestApp| async move {
+        let fake = app.fake_teams();
+        let (status, _) = app.teams_send(&fake.personal_message(&user("alice"), "m-help", "help")).await;
+        assert_eq!(status, 200);
+        app.settle().await;
+        let help = app.teams_dms("alice").last().map(text_of).unwrap_or_default();
+        assert!(help.starts_with("**pimbot** gives you"), "{help}");
+        assert!(help.contains("\n- `renew ‹role› ‹duration› ‹justification›`"), "{help}");
+        let slack = app.slack.command("U0ALICE", "help").await.expect("help").text();
+        let listed = pimbot::core::help::commands_listed;
+        assert_eq!(listed(&help), listed(&slack), "one help text");
+        app.stop().await;
+    })
+    .await;
+}

@@ -228,15 +228,21 @@ impl AccessService {
         outbox.extend(feed(
             &self.channels,
             id.as_str(),
-            &format!("🔓 {} is now *{}* until {until} ({})", person.id, role.key, id),
+            &format!(
+                "🔓 {} is now {} until {until} ({})",
+                person.id,
+                crate::core::text::strong(&role.key),
+                id
+            ),
         ));
         outbox.extend(direct(
             &self.channels,
             person,
             id.as_str(),
             &format!(
-                "🔓 You are now *{}* until {until}. `/pim deactivate {}` when you are done.",
-                role.key, role.key
+                "🔓 You are now {} until {until}. `/pim deactivate {}` when you are done.",
+                crate::core::text::strong(&role.key),
+                role.key
             ),
         ));
         let recorded = self
@@ -291,10 +297,10 @@ impl AccessService {
                 }
                 let now = self.now();
                 let text = format!(
-                    "⚠️ The extension of {}'s *{}* was made in the directory after {why}; pimbot moved \
+                    "⚠️ The extension of {}'s {} was made in the directory after {why}; pimbot moved \
                      the assignment's end back to {}.",
                     person.id,
-                    role.key,
+                    crate::core::text::strong(&role.key),
                     current.ends_at.format("%H:%M UTC")
                 );
                 let mut outbox = alert(&self.channels, id.as_str(), &text);

@@ -157,8 +157,11 @@ impl AccessService {
         let now = self.now();
         let person = whois(&policy, user)?;
         may_acknowledge(&policy, &person)?;
-        let reason =
-            crate::core::text::field("reason", reason.unwrap_or_default(), policy.max_justification)?;
+        let reason = crate::core::text::field(
+            crate::core::refusal::Field::Reason,
+            reason.unwrap_or_default(),
+            policy.max_justification,
+        )?;
         let reason = ack_reason(Some(&reason)).ok_or_else(|| {
             Error::BadInput("a reason is required to acknowledge a break-glass alarm".into())
         })?;

@@ -67,7 +67,11 @@ impl AccessService {
         let decision = match decision {
             Decision::Deny(Some(reason)) => {
                 let max = self.policy().max_justification;
-                Decision::Deny(Some(crate::core::text::field("reason", &reason, max)?))
+                Decision::Deny(Some(crate::core::text::field(
+                    crate::core::refusal::Field::Reason,
+                    &reason,
+                    max,
+                )?))
             }
             other => other,
         };
@@ -173,11 +177,11 @@ impl AccessService {
                         &self.channels,
                         id.as_str(),
                         &format!(
-                            "✅ {} approved {}'s request {} for *{}*{}",
+                            "✅ {} approved {}'s request {} for {}{}",
                             approver.id,
                             request.requester,
                             id,
-                            role.key,
+                            crate::core::text::strong(&role.key),
                             super::schedule::starting(&request)
                         ),
                     ));
@@ -187,8 +191,8 @@ impl AccessService {
                             p,
                             id.as_str(),
                             &format!(
-                                "✅ Your request {id} for *{}* was approved by {}. {}",
-                                role.key,
+                                "✅ Your request {id} for {} was approved by {}. {}",
+                                crate::core::text::strong(&role.key),
                                 approver.id,
                                 match request.starts_at.filter(|s| *s > now) {
                                     Some(s) => format!(
@@ -205,8 +209,12 @@ impl AccessService {
                         &self.channels,
                         id.as_str(),
                         &format!(
-                            "👍 {} approved request {} for *{}* ({}/{})",
-                            approver.id, id, role.key, count, role.approvals_required
+                            "👍 {} approved request {} for {} ({}/{})",
+                            approver.id,
+                            id,
+                            crate::core::text::strong(&role.key),
+                            count,
+                            role.approvals_required
                         ),
                     ));
                 }
@@ -231,8 +239,11 @@ impl AccessService {
                     &self.channels,
                     id.as_str(),
                     &format!(
-                        "❌ {} denied {}'s request {} for *{}*{why}",
-                        approver.id, request.requester, id, role.key
+                        "❌ {} denied {}'s request {} for {}{why}",
+                        approver.id,
+                        request.requester,
+                        id,
+                        crate::core::text::strong(&role.key)
                     ),
                 ));
                 if let Some(p) = &requester {
@@ -241,8 +252,9 @@ impl AccessService {
                         p,
                         id.as_str(),
                         &format!(
-                            "❌ Your request {id} for *{}* was denied by {}{why}",
-                            role.key, approver.id
+                            "❌ Your request {id} for {} was denied by {}{why}",
+                            crate::core::text::strong(&role.key),
+                            approver.id
                         ),
                     ));
                 }

@@ -66,10 +66,10 @@ impl AccessService {
         let Some(failure) = due else { return };
         let cause: String = format!("{error:#}").chars().take(300).collect();
         let text = format!(
-            "🚨 Could not END {}'s *{}* (grant {}, due {}): {} failed attempts since {}. The assignment \
+            "🚨 Could not END {}'s {} (grant {}, due {}): {} failed attempts since {}. The assignment \
              may still be active in the directory; pimbot keeps retrying. Last error: {}",
             grant.person,
-            grant.role,
+            crate::core::text::strong(&grant.role),
             grant.id,
             grant.ends_at.format("%Y-%m-%d %H:%M UTC"),
             failure.attempts,

@@ -54,10 +54,12 @@ impl AccessService {
             ending.call_directory = false;
             ending.detail = serde_json::json!({"directory": "not called: the grant's target is unknown"});
             unknown = Some(format!(
-                "🚨 {}'s *{}* (grant {}) ended, but its role is no longer in the policy and the grant \
+                "🚨 {}'s {} (grant {}) ended, but its role is no longer in the policy and the grant \
                  predates recorded directory targets: pimbot could not remove the assignment itself. \
                  The directory's own schedule should have ended it; please check.",
-                grant.person, grant.role, grant.id
+                grant.person,
+                crate::core::text::strong(&grant.role),
+                grant.id
             ));
         }
         // Dated when the directory has ended it: that is the moment access ended.

@@ -133,13 +133,17 @@ impl AccessService {
         let mut outbox = feed(
             &self.channels,
             &order_key,
-            &format!("🔒 {}'s *{}* {verb}{by} after {held}{why}", person.id, grant.role),
+            &format!(
+                "🔒 {}'s {} {verb}{by} after {held}{why}",
+                person.id,
+                crate::core::text::strong(&grant.role)
+            ),
         );
         outbox.extend(direct(
             &self.channels,
             person,
             &order_key,
-            &format!("🔒 Your *{}* {verb}{by}{why}.", grant.role),
+            &format!("🔒 Your {} {verb}{by}{why}.", crate::core::text::strong(&grant.role)),
         ));
         let request_id = primary.as_ref().map(|r| r.id.clone()).unwrap_or_else(|| grant.request_id.clone());
         let mut detail = json!({"grant_id": grant.id, "held_secs": (now - grant.starts_at).num_seconds(), "late_ms": late});

@@ -74,8 +74,9 @@ impl AccessService {
                 &self.channels,
                 id.as_str(),
                 &format!(
-                    "⏳ Granting *{}* to {} ({id}) is delayed: the directory is unavailable; pimbot keeps trying.",
-                    role.key, request.requester
+                    "⏳ Granting {} to {} ({id}) is delayed: the directory is unavailable; pimbot keeps trying.",
+                    crate::core::text::strong(&role.key),
+                    request.requester
                 ),
             ));
             let cause: String = format!("{error:#}").chars().take(300).collect();
@@ -119,8 +120,12 @@ impl AccessService {
         let id = request.id.clone();
         // The directory's error text is outside input: quoted, so it is escaped and cut.
         let shown = crate::core::text::quote(why);
-        let text =
-            format!("🚨 Grant FAILED for request {} ({} → *{}*): {shown}", id, request.requester, role.key);
+        let text = format!(
+            "🚨 Grant FAILED for request {} ({} → {}): {shown}",
+            id,
+            request.requester,
+            crate::core::text::strong(&role.key)
+        );
         let mut outbox = Vec::new();
         if !request.approvals.is_empty() {
             outbox.extend(update_card(&self.channels, policy, role, &request, now));
@@ -133,8 +138,8 @@ impl AccessService {
                 &p,
                 id.as_str(),
                 &format!(
-                    "🚨 Your request {id} for *{}* was approved, but the grant failed: {shown}",
-                    role.key
+                    "🚨 Your request {id} for {} was approved, but the grant failed: {shown}",
+                    crate::core::text::strong(&role.key)
                 ),
             ));
         }

@@ -19,6 +19,7 @@ use crate::core::identity::{
 use crate::core::ids::ChatUser;
 use crate::core::policy::{Person, Policy};
 use crate::core::ports::Commit;
+use crate::core::refusal::Rule;
 
 /// Sign-in settings (`[oidc]`), when people sign in with an OpenID provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +52,7 @@ impl AccessService {
 
     /// The one-time link for a state value.
     pub(super) fn sign_in_url(&self, value: &str) -> Result<String> {
-        let settings = self.sign_in.as_ref().ok_or_else(|| Error::PolicyViolation(NOT_CONFIGURED.into()))?;
+        let settings = self.sign_in.as_ref().ok_or_else(|| Error::policy(Rule::SignIn, NOT_CONFIGURED))?;
         let encoded = serde_urlencoded::to_string([("state", value)])
             .map_err(|e| Error::Internal(anyhow::anyhow!("encoding a state: {e}")))?;
         Ok(format!("{}/auth/link?{encoded}", settings.public_url))
@@ -78,7 +79,8 @@ impl AccessService {
         let policy = self.policy();
         let link = self.store.identity_link(user).await?;
         let person = self.known_person(&policy, user).await?;
-        let mut out = format!("*You are* {} user `{}`", user.platform, user.id);
+        let mut out =
+            format!("{} {} user `{}`", crate::core::text::strong("You are"), user.platform, user.id);
         match &person {
             Some(p) => out.push_str(&format!("\n• pimbot person: `{}` ({})", p.id, p.upn)),
             None => {
@@ -239,7 +241,7 @@ impl AccessService {
             AuthPurpose::ApprovalStepUp => self.complete_approval_step_up(state, sign_in).await,
             // The web view finishes its own sign-ins (`ui::signin`), before this is reached.
             AuthPurpose::SignIn => {
-                Err(Error::PolicyViolation("this sign-in belongs to the web view; open /ui again".into()))
+                Err(Error::policy(Rule::SignIn, "this sign-in belongs to the web view; open /ui again"))
             }
         }
     }
@@ -347,10 +349,10 @@ impl AccessService {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<IssuedState> {
         if self.sign_in.is_none() {
-            return Err(Error::PolicyViolation(format!(
-                "`{}` requires MFA, but {NOT_CONFIGURED}",
-                request.role
-            )));
+            return Err(Error::policy(
+                Rule::SignIn,
+                format!("`{}` requires MFA, but {NOT_CONFIGURED}", request.role),
+            ));
         }
         if self.object_id_of(person, Some(user)).await?.is_none() {
             return Err(Error::NotAuthorized(format!(

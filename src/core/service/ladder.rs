@@ -68,8 +68,9 @@ impl AccessService {
                 &self.channels,
                 id.as_str(),
                 &format!(
-                    "⌛ Request {id} by {} for *{}* timed out: nobody decided",
-                    request.requester, role.key
+                    "⌛ Request {id} by {} for {} timed out: nobody decided",
+                    request.requester,
+                    crate::core::text::strong(&role.key)
                 ),
             ));
             if let Some(p) = self.requester_to_tell(&policy, &request.requester) {
@@ -77,7 +78,10 @@ impl AccessService {
                     &self.channels,
                     &p,
                     id.as_str(),
-                    &format!("⌛ Your request {id} for *{}* timed out without a decision.", role.key),
+                    &format!(
+                        "⌛ Your request {id} for {} timed out without a decision.",
+                        crate::core::text::strong(&role.key)
+                    ),
                 ));
             }
             (EventKind::RequestTimedOut, out)
@@ -87,8 +91,8 @@ impl AccessService {
                     request.nudge_stage = NudgeStage::Reminded;
                     request.next_nudge_at = Some(next_step_at(&role, &request, now));
                     let text = format!(
-                        "⏰ Reminder: request {id} for *{}* is waiting for approval ({} so far, {} needed).",
-                        role.key,
+                        "⏰ Reminder: request {id} for {} is waiting for approval ({} so far, {} needed).",
+                        crate::core::text::strong(&role.key),
                         request.approvals.len(),
                         role.approvals_required
                     );
@@ -99,9 +103,9 @@ impl AccessService {
                     request.nudge_stage = NudgeStage::Escalated;
                     request.next_nudge_at = Some(deadline);
                     let text = format!(
-                        "📣 Escalation: request {id} by {} for *{}* has had no decision for {}.",
+                        "📣 Escalation: request {id} by {} for {} has had no decision for {}.",
                         request.requester,
-                        role.key,
+                        crate::core::text::strong(&role.key),
                         crate::core::duration::format_duration(now - request.created_at)
                     );
                     let mut out = thread(&self.channels, &policy, &request, &text, &role.escalate_to);
@@ -144,8 +148,9 @@ impl AccessService {
             &self.channels,
             id.as_str(),
             &format!(
-                "⌛ Request {id} by {} for *{}* expired: no MFA step-up",
-                request.requester, request.role
+                "⌛ Request {id} by {} for {} expired: no MFA step-up",
+                request.requester,
+                crate::core::text::strong(&request.role)
             ),
         );
         if let Some(p) = self.requester_to_tell(&policy, &request.requester) {
@@ -154,9 +159,9 @@ impl AccessService {
                 &p,
                 id.as_str(),
                 &format!(
-                    "⌛ Your request {id} for *{}* expired: the MFA step-up was not completed within {}. \
+                    "⌛ Your request {id} for {} expired: the MFA step-up was not completed within {}. \
                      Request it again when you are ready.",
-                    request.role,
+                    crate::core::text::strong(&request.role),
                     crate::core::duration::format_duration(crate::core::identity::STEP_UP_TTL)
                 ),
             ));

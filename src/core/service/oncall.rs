@@ -105,11 +105,11 @@ pub(super) fn announce(
         channels,
         request.id.as_str(),
         &format!(
-            "🚨📟 ON-CALL {what}: {} is on call per {provider} schedule {schedule}, so request {} for *{}* ({}) \
+            "🚨📟 ON-CALL {what}: {} is on call per {provider} schedule {schedule}, so request {} for {} ({}) \
              was approved without a human approver{}",
             request.requester,
             request.id,
-            role.key,
+            crate::core::text::strong(&role.key),
             role.tier.as_str(),
             if approved { "" } else { " for part of its quorum" }
         ),

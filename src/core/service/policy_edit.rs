@@ -211,14 +211,21 @@ impl AccessService {
         outbox.extend(feed(
             &self.channels,
             id.as_str(),
-            &format!("↩️ Request {id} by {} for *{}* was cancelled: {why}", request.requester, request.role),
+            &format!(
+                "↩️ Request {id} by {} for {} was cancelled: {why}",
+                request.requester,
+                crate::core::text::strong(&request.role)
+            ),
         ));
         if let Some(p) = self.requester_to_tell(policy, &request.requester) {
             outbox.extend(direct(
                 &self.channels,
                 &p,
                 id.as_str(),
-                &format!("↩️ Your request {id} for *{}* was cancelled: {why}.", request.role),
+                &format!(
+                    "↩️ Your request {id} for {} was cancelled: {why}.",
+                    crate::core::text::strong(&request.role)
+                ),
             ));
         }
         let audit = vec![AuditEvent::about(

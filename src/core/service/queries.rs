@@ -146,7 +146,7 @@ pub fn render_roles(roles: &[RoleSummary]) -> String {
     if roles.is_empty() {
         return "You are not eligible for any role. Ask your administrator.".into();
     }
-    let mut out = String::from("*Roles you can request*\n");
+    let mut out = format!("{}\n", crate::core::text::strong("Roles you can request"));
     for r in roles {
         let until = r.until.map(|u| format!(", eligible until {}", u.format("%Y-%m-%d"))).unwrap_or_default();
         out.push_str(&format!("• `{}`: {} ({}): {}{until}\n", r.key, r.name, r.tier, r.rules));
@@ -159,7 +159,7 @@ pub fn render_status(lines: &[StatusLine]) -> String {
     if lines.is_empty() {
         return "You have no pending requests and no active roles.".into();
     }
-    let mut out = String::from("*Your requests and roles*\n");
+    let mut out = format!("{}\n", crate::core::text::strong("Your requests and roles"));
     for l in lines {
         out.push_str(&format!("• `{}`: {}\n", l.role, l.text));
     }

@@ -207,7 +207,11 @@ impl AccessService {
                     "activated outside pimbot (a PIM activation; PIM ends it)"
                 }
             };
-            lines.push(format!("• {who} holds *{}* ({until}, {}): {what}", a.role, a.assignment_type));
+            lines.push(format!(
+                "• {who} holds {} ({until}, {}): {what}",
+                crate::core::text::strong(&a.role),
+                a.assignment_type
+            ));
             let detail = json!({"drift": format!("{:?}", d.kind), "principal_id": a.principal_id, "person": d.person,
                 "ends_at": a.ends_at, "assignment_type": a.assignment_type, "removed": d.removed});
             let mut event =

@@ -84,7 +84,10 @@ impl AccessService {
         let current = eligibility_end(role, &person.id, extended, now);
         check_renewal(current, draft.duration, &role.key)?;
         if draft.justification.trim().is_empty() {
-            return Err(Error::PolicyViolation("a renewal needs a justification".into()));
+            return Err(Error::policy(
+                crate::core::refusal::Rule::JustificationRequired,
+                "a renewal needs a justification",
+            ));
         }
         let current_until = current.flatten();
         let from = current_until.unwrap_or(now).max(now);

@@ -3,9 +3,10 @@
 
 use super::queries::{render_roles, render_status};
 use super::{AccessService, Submitted};
-use crate::core::command::{Command, HELP};
+use crate::core::command::Command;
 use crate::core::duration::format_duration;
 use crate::core::error::Result;
+use crate::core::help::{self, Dialect};
 use crate::core::ids::ChatUser;
 
 /// What a command answers.
@@ -22,7 +23,7 @@ impl AccessService {
     /// Runs `command` for `user`.
     pub async fn run_command(&self, user: &ChatUser, command: Command) -> Result<Reply> {
         let text = match command {
-            Command::Help => HELP.to_owned(),
+            Command::Help => help::text(Dialect::of(user.platform)),
             Command::ActivateForm => {
                 let roles = self.roles(user).await?;
                 return Ok(Reply::ActivateForm(roles.into_iter().map(|r| (r.key, r.name)).collect()));

@@ -96,7 +96,8 @@ pub fn render_reviews(items: &[ReviewItem]) -> String {
     if items.is_empty() {
         return "You have no access reviews to answer.".into();
     }
-    let mut out = String::from("*Access reviews waiting for you* (answer on each card)\n");
+    let mut out =
+        format!("{} (answer on each card)\n", crate::core::text::strong("Access reviews waiting for you"));
     for i in items {
         out.push_str(&format!(
             "• {}'s `{}` (item `{}`): by {}, unanswered: {}\n",

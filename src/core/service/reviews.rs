@@ -125,8 +125,8 @@ impl AccessService {
             &self.channels,
             &campaign.id,
             &format!(
-                "📋 Access review *{}* started: {} eligibilit{} to review by {} (unanswered: {})",
-                review.key,
+                "📋 Access review {} started: {} eligibilit{} to review by {} (unanswered: {})",
+                crate::core::text::strong(&review.key),
                 items.len(),
                 if items.len() == 1 { "y" } else { "ies" },
                 deadline.format("%Y-%m-%d %H:%M UTC"),
@@ -198,11 +198,11 @@ impl AccessService {
         if item.nudge_at.is_some_and(|at| at <= now) {
             item.nudge_at = None;
             let text = format!(
-                "⏰ Reminder: does {} still need `{}`? Answer on the review card by {}; unanswered, the default applies: *{}*.",
+                "⏰ Reminder: does {} still need `{}`? Answer on the review card by {}; unanswered, the default applies: {}.",
                 item.person,
                 item.role,
                 item.deadline.format("%Y-%m-%d %H:%M UTC"),
-                item.default.as_str()
+                crate::core::text::strong(item.default.as_str())
             );
             let outbox = dm_reviewers(&self.channels, policy, &item, &text);
             let detail = json!({"item": item.id, "person": item.person});
@@ -269,8 +269,8 @@ impl AccessService {
                 &self.channels,
                 &campaign.id,
                 &format!(
-                    "✅ Access review *{}* of {} is complete: every decision is applied",
-                    campaign.review,
+                    "✅ Access review {} of {} is complete: every decision is applied",
+                    crate::core::text::strong(&campaign.review),
                     campaign.period_start.format("%Y-%m-%d")
                 ),
             );

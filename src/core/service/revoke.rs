@@ -118,9 +118,9 @@ impl AccessService {
             map.extend(extra.clone());
         }
         let text = format!(
-            "🔒 {}'s *{}* was revoked by {} while it was being granted: {reason}",
+            "🔒 {}'s {} was revoked by {} while it was being granted: {reason}",
             grant.person,
-            grant.role,
+            crate::core::text::strong(&grant.role),
             actor.label()
         );
         self.commit(Commit {

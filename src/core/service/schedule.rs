@@ -33,7 +33,8 @@ impl AccessService {
             None => spec.resolve(now, &chrono::Local),
         }
         .map_err(Error::BadInput)?;
-        check_start(start, now, role.max_start_ahead).map_err(Error::PolicyViolation)?;
+        check_start(start, now, role.max_start_ahead)
+            .map_err(|words| Error::policy(crate::core::refusal::Rule::StartWindow, words))?;
         Ok(Some(start))
     }
 }

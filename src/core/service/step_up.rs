@@ -57,10 +57,10 @@ impl AccessService {
             return Err(Error::Conflict(format!("you already approved `{id}`; it needs another approver")));
         }
         if self.sign_in.is_none() {
-            return Err(Error::PolicyViolation(format!(
-                "approving `{}` requires MFA, but signing in is not configured",
-                role.key
-            )));
+            return Err(Error::policy(
+                crate::core::refusal::Rule::SignIn,
+                format!("approving `{}` requires MFA, but signing in is not configured", role.key),
+            ));
         }
         if self.object_id_of(&approver, Some(user)).await?.is_none() {
             return Err(Error::NotAuthorized(
@@ -82,9 +82,9 @@ impl AccessService {
         self.commit(Commit { at: Some(now), new_auth_states: vec![issued.state], ..Commit::default() })
             .await?;
         Ok(Approved::StepUp(format!(
-            "🔐 Approving `{id}` (*{}*) needs a fresh MFA sign-in. Your approval counts once you finish it \
+            "🔐 Approving `{id}` ({}) needs a fresh MFA sign-in. Your approval counts once you finish it \
              (the link works once, for {}, and only for you):\n{url}",
-            role.key,
+            crate::core::text::strong(&role.key),
             crate::core::duration::format_duration(STEP_UP_TTL)
         )))
     }
@@ -153,7 +153,7 @@ impl AccessService {
             &self.channels,
             &person,
             id.as_str(),
-            &format!("🔐 MFA verified for request {id} (*{}*): {next}.", role.key),
+            &format!("🔐 MFA verified for request {id} ({}): {next}.", crate::core::text::strong(&role.key)),
         ));
         self.commit(Commit {
             at: Some(now),

@@ -14,6 +14,7 @@ use crate::core::oncall::OnCallOutcome;
 use crate::core::outbox::OutgoingMessage;
 use crate::core::policy::{Draft, Person, Policy, Role};
 use crate::core::ports::{Commit, Write};
+use crate::core::refusal::{Field, Rule};
 use crate::core::request::{AccessRequest, NudgeStage};
 use crate::core::state::{Action, RequestState, transition};
 use crate::core::text;
@@ -25,8 +26,8 @@ impl AccessService {
         let now = self.now();
         // Text is data: one line, no control or bidi characters, and not too long.
         let draft = Draft {
-            justification: text::field("justification", &draft.justification, policy.max_justification)?,
-            ticket: draft.ticket.map(|t| text::field("ticket", &t, text::MAX_TICKET)).transpose()?,
+            justification: text::field(Field::Justification, &draft.justification, policy.max_justification)?,
+            ticket: draft.ticket.map(|t| text::field(Field::Ticket, &t, text::MAX_TICKET)).transpose()?,
             ..draft
         };
         let person = self.requester(&policy, user).await?;
@@ -41,11 +42,14 @@ impl AccessService {
         if let Some(start) = starts_at
             && !self.eligible(role, &person, start).await?
         {
-            return Err(Error::PolicyViolation(format!(
-                "your eligibility for `{}` ends before {}; pick an earlier start",
-                role.key,
-                crate::core::schedule::format_start(start)
-            )));
+            return Err(Error::policy(
+                Rule::EligibleUntilStart,
+                format!(
+                    "your eligibility for `{}` ends before {}; pick an earlier start",
+                    role.key,
+                    crate::core::schedule::format_start(start)
+                ),
+            ));
         }
         let open = self.store.open_requests_for(&person.id).await?;
         if let Some(dup) = open.iter().find(|r| r.role == role.key && r.state != RequestState::Active) {
@@ -56,10 +60,13 @@ impl AccessService {
         let extended = open.iter().find(|r| r.role == role.key && r.state == RequestState::Active).cloned();
         let extends = self.store.open_grant(&person.id, &role.key).await?.is_some();
         if extends && starts_at.is_some() {
-            return Err(Error::PolicyViolation(format!(
-                "you already hold `{}`; a scheduled start cannot extend it (`/pim extend {} …` extends it now)",
-                role.key, role.key
-            )));
+            return Err(Error::policy(
+                Rule::ScheduledExtension,
+                format!(
+                    "you already hold `{}`; a scheduled start cannot extend it (`/pim extend {} …` extends it now)",
+                    role.key, role.key
+                ),
+            ));
         }
         let needs_approval = role.needs_approval();
         let mut request = AccessRequest {
@@ -188,8 +195,8 @@ impl AccessService {
         // User text is quoted: each platform escapes it and cuts it to fit.
         let ticket = request.ticket.as_deref().map(|t| format!(" #{}", text::quote(t))).unwrap_or_default();
         let asked = format!(
-            "*{}* for {}{}{ticket}: {} ({})",
-            role.key,
+            "{} for {}{}{ticket}: {} ({})",
+            text::strong(&role.key),
             format_duration(request.duration),
             super::schedule::starting(request),
             text::quote(&request.justification),
@@ -334,7 +341,7 @@ impl AccessService {
         outbox.extend(feed(
             &self.channels,
             id.as_str(),
-            &format!("↩️ {} cancelled request {} for *{}*{note}", person.id, id, role.key),
+            &format!("↩️ {} cancelled request {} for {}{note}", person.id, id, text::strong(&role.key)),
         ));
         let audit = vec![AuditEvent::about(
             now,
@@ -366,10 +373,13 @@ pub const CANCELLED_WHILE_GRANTING: &str =
 
 /// The refusal of a second open request for the same person and role.
 fn duplicate(dup: &AccessRequest) -> Error {
-    Error::PolicyViolation(format!(
-        "you already have request `{}` for `{}` ({}); `/pim cancel {}` withdraws it",
-        dup.id, dup.role, dup.state, dup.id
-    ))
+    Error::policy(
+        Rule::OpenRequest,
+        format!(
+            "you already have request `{}` for `{}` ({}); `/pim cancel {}` withdraws it",
+            dup.id, dup.role, dup.state, dup.id
+        ),
+    )
 }
 
 /// Turns a lost compare-and-set into a message the user can act on.

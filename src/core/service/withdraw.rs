@@ -58,8 +58,10 @@ impl AccessService {
             }
         };
         let text = format!(
-            "🚨 A grant of *{}* to {} was being made when {why}; pimbot removed the assignment (grant {}).",
-            ended.role, person.id, ended.id
+            "🚨 A grant of {} to {} was being made when {why}; pimbot removed the assignment (grant {}).",
+            crate::core::text::strong(&ended.role),
+            person.id,
+            ended.id
         );
         // The holder never had it confirmed: tell the feed and the alert channel, not them.
         commit.outbox = feed(&self.channels, ended.request_id.as_str(), &text);
