@@ -87,6 +87,8 @@ pub struct TeamsBotParts {
     pub service_url: String,
     /// Channels (conversation ids).
     pub channels: Channels,
+    /// The alert channel's on-call tag, @mentioned by alarm pages (`[teams] alert_tag`).
+    pub alert_tag: Option<crate::teams::render::Tag>,
 }
 
 /// Break-glass monitoring settings the running app needs (`[break_glass_monitor]`).
@@ -340,12 +342,10 @@ pub async fn start_with(
                     })
                     .unwrap_or_else(|| "approver".into())
             });
-            senders.push(Arc::new(crate::teams::TeamsSender::new(
-                connector,
-                parts.store.clone(),
-                &bot.service_url,
-                name_of,
-            )));
+            senders.push(Arc::new(
+                crate::teams::TeamsSender::new(connector, parts.store.clone(), &bot.service_url, name_of)
+                    .with_alert_tag(bot.alert_tag.clone()),
+            ));
             channels.push(bot.channels.clone());
             let http = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))

@@ -57,6 +57,10 @@ pub fn parts(t: &TeamsConfig) -> anyhow::Result<app::TeamsParts> {
         openid_metadata_url: t.openid_metadata_url.clone(),
         service_url: t.service_url.clone(),
         channels: channels(t),
+        alert_tag: t.alert_tag.as_ref().map(|tag| crate::teams::render::Tag {
+            id: tag.id.trim().to_owned(),
+            name: tag.name.trim().to_owned(),
+        }),
     })))
 }
 
