@@ -224,15 +224,18 @@ impl ChatSender for TeamsSender {
         now: DateTime<Utc>,
     ) -> DeliveryOutcome {
         let message = &item.message;
-        if item.in_doubt && !matches!(message.target, Target::Replace { .. }) {
-            // The Bot Framework takes no idempotency key and cannot list a conversation's
-            // activities, so an earlier attempt that may have landed cannot be found: post
-            // again (a lost alarm or card is worse than a double one) and say so. A `PUT` is
-            // idempotent and needs no such care.
-            tracing::warn!(outbox = item.id, target_kind = ?message.target, "Teams post in doubt: posting again; it may show twice");
-            crate::metrics::chat_reposted_in_doubt("teams");
-        }
         match self.try_deliver(message, existing, now).await {
+            // The Bot Framework takes no idempotency key and cannot list a conversation's
+            // activities, so an earlier attempt that may have landed cannot be found: the row
+            // was posted again (a lost alarm or card is worse than a double one); say so. A
+            // `PUT` is idempotent and needs no such care.
+            Ok(DeliveryOutcome::Sent(posted))
+                if item.in_doubt && !matches!(message.target, Target::Replace { .. }) =>
+            {
+                tracing::warn!(outbox = item.id, target_kind = ?message.target, "Teams post in doubt was posted again; it may show twice");
+                crate::metrics::chat_reposted_in_doubt("teams");
+                DeliveryOutcome::Sent(posted)
+            }
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::warn!(target_kind = ?message.target, error = %e, "Teams delivery failed");
