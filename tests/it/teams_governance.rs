@@ -3,7 +3,8 @@
 //! (`Action.Execute`), a click decides through the `adaptiveCard/action` invoke once, a
 //! stranger's click is refused, and the card is replaced for everyone (`PUT`) without buttons;
 //! a renewal asked on Teams gets an Approve / Deny card in the approver channel mentioning the
-//! approvers, the requester cannot approve it, an approver's click decides it once.
+//! approvers, the requester cannot approve it, an approver's click decides it once (a late
+//! click on Teams or on the Slack copy is refused).
 
 use std::future::Future;
 use std::time::Duration as StdDuration;
@@ -143,6 +144,20 @@ async fn a_renewal_asked_on_teams_is_approved_on_its_card_once() {
         let late = click(&app, "dave", "f:3", &card, "renew_deny", json!({"extensionId": id})).await;
         assert!(late.contains("already approved"), "{late}");
         app.settle().await;
+        // Decided once across platforms: the Slack card's late click is refused too.
+        let slack_card = app
+            .channel(crate::support::app::APPROVERS)
+            .into_iter()
+            .find(|m| m.blocks.to_string().contains("renew_approve") || m.text.contains(&id))
+            .expect("the Slack renewal card");
+        let slack_click =
+            app.slack.click("U0ERIN", "renew_deny", &id, crate::support::app::APPROVERS, &slack_card.ts);
+        slack_click.await.expect("click");
+        app.settle().await;
+        assert!(
+            app.ephemerals("U0ERIN").iter().any(|m| m.text.contains("already approved")),
+            "refused on Slack"
+        );
 
         let edited = app.teams_channel(APPROVERS).into_iter().find(|m| m.id == card.id).expect("card");
         let text = content(&edited).to_string();
