@@ -88,7 +88,8 @@ impl Mentions {
     fn tag(&mut self, tag: &Tag) -> String {
         let name = escape(&tag.name, 100).replace('\\', "");
         let text = format!("<at>{name}</at>");
-        self.0.push(json!({"type": "mention", "text": text, "mentioned": {"id": tag.id, "name": name, "type": "tag"}}));
+        let mentioned = json!({"id": tag.id, "name": name, "type": "tag"});
+        self.0.push(json!({"type": "mention", "text": text, "mentioned": mentioned}));
         text
     }
 
@@ -102,7 +103,7 @@ impl Mentions {
     }
 }
 
-pub(super) fn names(people: &[PersonRef]) -> String {
+fn names(people: &[PersonRef]) -> String {
     people.iter().map(|p| escape(&p.name, 100)).collect::<Vec<_>>().join(", ")
 }
 

@@ -232,7 +232,11 @@ impl ChatSender for TeamsSender {
             Ok(DeliveryOutcome::Sent(posted))
                 if item.in_doubt && !matches!(message.target, Target::Replace { .. }) =>
             {
-                tracing::warn!(outbox = item.id, target_kind = ?message.target, "Teams post in doubt was posted again; it may show twice");
+                tracing::warn!(
+                    outbox = item.id,
+                    target_kind = ?message.target,
+                    "Teams post in doubt was posted again; it may show twice"
+                );
                 crate::metrics::chat_reposted_in_doubt("teams");
                 DeliveryOutcome::Sent(posted)
             }

@@ -5,7 +5,8 @@
 //! authentication as in [`super::fake_client_auth`]), and a Connector under `/amer/` that
 //! requires that token and records every activity: channel threads created, replies, and card
 //! updates (`PUT` replaces). Faults on demand (429 with or without `Retry-After`, 412, 502,
-//! 403), and a post taken but answered too late (the client's outcome is then in doubt). Inbound tokens and activities are built by [`super::teams_client`].
+//! 403), and a post taken but answered too late (the client's outcome is then in doubt).
+//! Inbound tokens and activities are built by [`super::teams_client`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
