@@ -187,12 +187,10 @@ pub async fn start_with(
                     })
                     .unwrap_or_else(|| "approver".into())
             });
-            senders.push(Arc::new(crate::teams::TeamsSender::new(
-                connector,
-                parts.store.clone(),
-                &bot.service_url,
-                name_of,
-            )));
+            senders.push(Arc::new(
+                crate::teams::TeamsSender::new(connector, parts.store.clone(), &bot.service_url, name_of)
+                    .with_alert_tag(bot.alert_tag.clone()),
+            ));
             let http = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
                 .build()

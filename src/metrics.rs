@@ -22,6 +22,7 @@
 //! | `pimbot_oncall_checks_total` | counter | `provider`, `result` | On-call questions (`pagerduty`, `opsgenie`) by `result`: `on_call`, `not_on_call`, `error` (outage, timeout, bad answer: normal approval). |
 //! | `pimbot_http_request_duration_seconds` | histogram | `route`, `status` | HTTP requests by matched route template (`unmatched` for 404s) and status code. |
 //! | `pimbot_chat_rejected_total` | counter | `platform`, `reason` | Chat messages a platform refused for good (`reason`: Slack's error code such as `channel_not_found`, Discord's message in snake case such as `unknown_channel`, `original_missing`, `platform_disabled`); common reasons start at zero. |
+//! | `pimbot_chat_reposts_in_doubt_total` | counter | `platform` | Messages whose earlier attempt may have reached the platform (a timeout or a dropped connection after sending, a crash mid-post) posted again because the platform offers no way to find the first post (Teams); each may show twice. |
 //! | `pimbot_commands_limited_total` | counter | `platform` | Chat commands, clicks and form submissions refused by the per-person rate limit (`[limits] commands_per_minute`); nothing was done for them. |
 //! | `pimbot_chat_rejected_last_hour` | gauge | — | Messages refused for good in the last hour (database-wide). |
 //! | `pimbot_build_info` | gauge | `version`, `commit` | Always 1; the labels say which build runs. |
@@ -119,6 +120,8 @@ pub const CHAT_API_CALL_DURATION: &str = "pimbot_chat_api_call_duration_seconds"
 pub const DIRECTORY_CALL_DURATION: &str = "pimbot_directory_call_duration_seconds";
 /// Store call latency.
 pub const DATABASE_CALL_DURATION: &str = "pimbot_database_call_duration_seconds";
+/// Messages in doubt posted again where the platform offers no way to find the first post.
+pub const CHAT_REPOSTS_IN_DOUBT_TOTAL: &str = "pimbot_chat_reposts_in_doubt_total";
 
 /// Every metric pimbot exports (the alert rules may use only these).
 pub const ALL: &[&str] = &[
@@ -146,6 +149,7 @@ pub const ALL: &[&str] = &[
     REVIEWS_TOTAL,
     ONCALL_CHECKS_TOTAL,
     COMMANDS_LIMITED_TOTAL,
+    CHAT_REPOSTS_IN_DOUBT_TOTAL,
 ];
 
 /// How late a grant's end may be before it counts as overdue.
@@ -234,6 +238,10 @@ fn describe() {
         COMMANDS_LIMITED_TOTAL,
         "Chat commands refused by the per-person rate limit, by platform."
     );
+    describe_counter!(
+        CHAT_REPOSTS_IN_DOUBT_TOTAL,
+        "Chat messages whose earlier attempt may have landed, posted again (they may show twice), by platform."
+    );
     // Series that alerts watch exist from the start, at zero, so `increase()` sees the first one.
     for event in [BreakGlassEvent::Raised, BreakGlassEvent::Acknowledged] {
         counter!(BREAK_GLASS_ALARMS_TOTAL, "event" => event.as_str()).absolute(0);
@@ -259,6 +267,12 @@ fn describe() {
 /// `delivery::refusal::reason_label`).
 pub fn chat_rejected(platform: &'static str, reason: &str) {
     counter!(CHAT_REJECTED_TOTAL, "platform" => platform, "reason" => reason.to_owned()).increment(1);
+}
+
+/// Counts one message in doubt that `platform` got again because it offers no way to find an
+/// earlier post (Teams): it may show twice.
+pub fn chat_reposted_in_doubt(platform: &'static str) {
+    counter!(CHAT_REPOSTS_IN_DOUBT_TOTAL, "platform" => platform).increment(1);
 }
 
 /// Counts one chat command `platform` delivered that the per-person rate limit refused.

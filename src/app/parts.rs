@@ -81,6 +81,8 @@ pub struct TeamsBotParts {
     pub service_url: String,
     /// Channels (conversation ids).
     pub channels: Channels,
+    /// The alert channel's on-call tag, @mentioned by alarm pages (`[teams] alert_tag`).
+    pub alert_tag: Option<crate::teams::render::Tag>,
 }
 
 /// Break-glass monitoring settings the running app needs (`[break_glass_monitor]`).
@@ -327,6 +329,10 @@ impl TeamsParts {
             openid_metadata_url: t.openid_metadata_url.clone(),
             service_url: t.service_url.clone(),
             channels: teams_channels(t),
+            alert_tag: t.alert_tag.as_ref().map(|tag| crate::teams::render::Tag {
+                id: tag.id.trim().to_owned(),
+                name: tag.name.trim().to_owned(),
+            }),
         })))
     }
 }

@@ -58,6 +58,11 @@ pub struct TeamsConfig {
     /// Channel id for break-glass alarms.
     #[serde(default)]
     pub alert_channel: Option<String>,
+    /// The alert channel's on-call tag, @mentioned by every alarm page until it is
+    /// acknowledged: `{ id = "<tag id from Graph GET /teams/{team}/tags>", name = "SecOps on-call" }`.
+    /// Without it a page only starts a thread in the alert channel (bots cannot mention a channel).
+    #[serde(default)]
+    pub alert_tag: Option<TeamsTag>,
     /// The Bot Framework's OpenID metadata (tests point it at a fake).
     #[serde(default = "default_openid_metadata_url")]
     pub openid_metadata_url: String,
@@ -71,6 +76,16 @@ pub struct TeamsConfig {
     /// Adaptive Cards (no bot, no buttons); `PIMBOT_TEAMS_WEBHOOK_URL` overrides it.
     #[serde(default)]
     pub webhook_url: Option<SecretString>,
+}
+
+/// `[teams] alert_tag`: a Teams tag of the alert channel's team.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsTag {
+    /// The tag id (Graph `teamworkTag.id`).
+    pub id: String,
+    /// Its display name, as Teams shows it.
+    pub name: String,
 }
 
 fn default_openid_metadata_url() -> String {
@@ -150,6 +165,11 @@ impl TeamsConfig {
         if let Err(e) = self.credential_source() {
             p.push("teams.credential", e);
         }
+        if let Some(tag) = &self.alert_tag
+            && (tag.id.trim().is_empty() || tag.name.trim().is_empty())
+        {
+            p.push("teams.alert_tag", "needs both `id` (Graph GET /teams/{team}/tags) and `name`");
+        }
         if missing(&self.approver_channel) {
             p.push("teams.approver_channel", "missing; set it (the channel id, like \"19:…@thread.tacv2\")");
         }
@@ -194,6 +214,20 @@ mod tests {
         assert!(problems(full, &none).iter().any(|k| k == "teams.credential"));
         let env = |name: &str| (name == super::ENV_TEAMS_APP_PASSWORD).then(|| "secret".to_owned());
         assert!(problems(full, &env).iter().all(|k| !k.starts_with("teams.")));
+    }
+
+    #[test]
+    fn an_alert_tag_needs_an_id_and_a_name() {
+        let env = |name: &str| (name == super::ENV_TEAMS_APP_PASSWORD).then(|| "secret".to_owned());
+        let full = "[teams]\napp_id = \"9f6b1a3e-2c4d-4e5f-8a7b-1c2d3e4f5a6b\"\ntenant_id = \"t\"\napprover_channel = \"19:a@thread.tacv2\"\n";
+        let with = |tag: &str| problems(&format!("{full}alert_tag = {tag}\n"), &env);
+        assert!(
+            with("{ id = \"tag-1\", name = \"SecOps on-call\" }").iter().all(|k| !k.starts_with("teams."))
+        );
+        assert!(with("{ id = \"\", name = \"SecOps on-call\" }").contains(&"teams.alert_tag".to_owned()));
+        assert!(
+            from_toml_str_with_env(&format!("{BASE}{full}alert_tag = {{ id = \"x\" }}\n"), &env).is_err()
+        );
     }
 
     #[test]

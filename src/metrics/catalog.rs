@@ -50,6 +50,9 @@ pub fn register(policy: &Policy, directory: &'static str, platforms: &[&'static 
     }
     for platform in platforms {
         counter!(super::COMMANDS_LIMITED_TOTAL, "platform" => *platform).increment(0);
+        if *platform == "teams" {
+            counter!(super::CHAT_REPOSTS_IN_DOUBT_TOTAL, "platform" => *platform).increment(0);
+        }
         let methods = if *platform == "slack" { SLACK_METHODS } else { DISCORD_METHODS };
         for method in methods {
             counter!(CHAT_API_CALLS_TOTAL, "platform" => *platform, "method" => *method, "status" => "ok")

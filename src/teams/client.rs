@@ -36,6 +36,10 @@ pub enum ConnectorError {
     /// Anything else (403 BotDisabledByAdmin, 404, 413 MessageSizeTooBig): give up.
     #[error("Teams refused: {0}")]
     Rejected(String),
+    /// A `POST` whose outcome is unknown (a timeout or a dropped connection after the request
+    /// went out, an unreadable success): Teams may have taken it.
+    #[error("Teams may have taken it: {0}")]
+    Unconfirmed(String),
 }
 
 #[derive(Clone)]
@@ -68,6 +72,7 @@ pub struct Connector {
     http: reqwest::Client,
     bot: BotIdentity,
     token: Mutex<Option<Cached>>,
+    call_timeout: Duration,
 }
 
 impl std::fmt::Debug for Connector {
@@ -115,9 +120,14 @@ impl Connector {
         let http = reqwest::Client::builder()
             .user_agent(concat!("pimbot/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
-            .timeout(CALL_TIMEOUT)
             .build()?;
-        Ok(Self { http, bot, token: Mutex::new(None) })
+        Ok(Self { http, bot, token: Mutex::new(None), call_timeout: CALL_TIMEOUT })
+    }
+
+    /// The same client with another per-call timeout (tests use a short one).
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
     }
 
     /// The bot.
@@ -146,6 +156,7 @@ impl Connector {
         let response = self
             .http
             .post(&self.bot.token_url)
+            .timeout(self.call_timeout)
             .form(&form)
             .send()
             .await
@@ -187,14 +198,30 @@ impl Connector {
         body: &Value,
     ) -> Result<Value, ConnectorError> {
         let token = self.token().await?;
-        let response = self
+        let sent = self
             .http
             .request(method.clone(), &url)
+            .timeout(self.call_timeout)
             .bearer_auth(token.expose_secret())
             .json(body)
             .send()
-            .await
-            .map_err(|e| ConnectorError::Transient(format!("{method} {}", e.without_url())))?;
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                let label = if e.is_timeout() { "timeout" } else { "error" };
+                crate::metrics::chat_api_call("teams", method.as_str(), label);
+                let not_sent = e.is_connect();
+                let why = format!("{method} {}", e.without_url());
+                // Not connected: nothing went out. A PUT is idempotent. Anything else may
+                // have landed.
+                return Err(if not_sent || method != reqwest::Method::POST {
+                    ConnectorError::Transient(why)
+                } else {
+                    ConnectorError::Unconfirmed(why)
+                });
+            }
+        };
         let status = response.status();
         let retry = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let text = response.text().await.unwrap_or_default();
@@ -265,7 +292,8 @@ impl Connector {
             .or_else(|| id.split_once(";messageid=").map(|(_, m)| m.to_owned()))
             .unwrap_or_default();
         if id.is_empty() {
-            return Err(ConnectorError::Transient("create conversation answered no id".into()));
+            // A success without a readable id: the thread may exist.
+            return Err(ConnectorError::Unconfirmed("create conversation answered no id".into()));
         }
         let thread =
             if id.contains(";messageid=") { id } else { format!("{channel};messageid={activity_id}") };

@@ -6,8 +6,9 @@
 //! - `message`: the text, minus the bot's @mention, is a `/pim` command in the core grammar;
 //!   the reply goes through the outbox to the sender's personal chat (private, even when the
 //!   command was typed in a channel).
-//! - `invoke` `adaptiveCard/action`: Approve, Deny (reason from the card's input) and the
-//!   alarm's Acknowledge (reason required). The answer is HTTP 200 with the outcome in the body:
+//! - `invoke` `adaptiveCard/action`: Approve, Deny (reason from the card's input), the
+//!   alarm's Acknowledge (reason required), a review card's Keep / Remove and a renewal card's
+//!   Approve / Deny. The answer is HTTP 200 with the outcome in the body:
 //!   the card as it now stands for the clicker (everyone else's copy is updated by the outbox's
 //!   `PUT`), or a message only the clicker sees for a refusal. Clients without Universal
 //!   Actions send the `Action.Submit` fallback as a message with the verb in `value`; it is
@@ -26,11 +27,13 @@ use serde_json::Value;
 use super::TeamsApp;
 use super::activity::{ADAPTIVE_CARD_ACTION, Activity, MSTEAMS};
 use super::render::{self, INPUT_REASON, VERB_ACK, VERB_APPROVE, VERB_DENY};
+use super::render_review::{VERB_RENEW_APPROVE, VERB_RENEW_DENY, VERB_REVIEW_KEEP, VERB_REVIEW_REMOVE};
 use super::sender::{channel_key, user_key};
 use crate::core::command::{self, Command};
 use crate::core::help::{self, Dialect};
 use crate::core::ids::{AlarmId, ChatUser, Platform, RequestId};
 use crate::core::ports::ConversationRef;
+use crate::core::reviews::ReviewDecision;
 use crate::core::service::{Approved, Decision, Reply};
 use crate::core::view::CardView;
 use crate::edge_errors::user_message;
@@ -181,8 +184,35 @@ fn data_str<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
     data.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// Answers a Keep / Remove click on a review card or an Approve / Deny click on a renewal card
+/// (`None` for other verbs). The core decides who may decide and that it is decided once; the
+/// card changes for everyone through the outbox's `PUT`.
+async fn governance_action(app: &TeamsApp, user: &ChatUser, verb: &str, data: &Value) -> Option<Value> {
+    let answer = match (verb, data_str(data, "itemId"), data_str(data, "extensionId")) {
+        (VERB_REVIEW_KEEP | VERB_REVIEW_REMOVE, Some(id), _) => {
+            let decision =
+                if verb == VERB_REVIEW_KEEP { ReviewDecision::Keep } else { ReviewDecision::Remove };
+            match app.service.decide_review(user, id, decision).await {
+                Ok(_) => format!("📋 Recorded: {} (`{id}`).", decision.as_str()),
+                Err(e) => user_message(&e),
+            }
+        }
+        (VERB_RENEW_APPROVE | VERB_RENEW_DENY, _, Some(id)) => {
+            match app.service.decide_renewal(user, id, verb == VERB_RENEW_APPROVE).await {
+                Ok(e) => format!("🔁 Renewal `{}` is {}.", e.id, e.state.as_str()),
+                Err(e) => user_message(&e),
+            }
+        }
+        _ => return None,
+    };
+    Some(render::invoke_message(&answer))
+}
+
 /// Answers a click on `verb` with the card's `data` (and inputs).
 async fn action(app: &TeamsApp, user: &ChatUser, verb: &str, data: &Value) -> Value {
+    if let Some(answer) = governance_action(app, user, verb, data).await {
+        return answer;
+    }
     let reason = data_str(data, INPUT_REASON).map(str::to_owned);
     match (verb, data_str(data, "requestId"), data_str(data, "alarmId")) {
         (VERB_APPROVE, Some(id), _) => {

@@ -1,6 +1,7 @@
 //! The Microsoft Teams adapter, over the Bot Framework. Inbound: `POST /teams/messages`
-//! ([`inbound`], mounted by [`router`] with its state [`TeamsApp`]) behind Bot Framework JWT authentication ([`auth`]), activities parsed by
-//! [`activity`]. Outbound: Adaptive Cards and markdown notices ([`render`]), the Connector
+//! ([`inbound`], mounted by [`router`] with its state [`TeamsApp`]) behind Bot Framework JWT
+//! authentication ([`auth`]), activities parsed by [`activity`]. Outbound: Adaptive Cards and
+//! markdown notices ([`render`]; access-review and renewal cards in [`render_review`]), the Connector
 //! client with the bot's app token ([`client`]), the outbox sender ([`sender`]), and the
 //! notification-only Workflows webhook ([`webhook`]). [`package`] builds the app package.
 //!
@@ -13,6 +14,7 @@ pub mod client;
 pub mod inbound;
 pub mod package;
 pub mod render;
+pub mod render_review;
 pub mod sender;
 pub mod webhook;
 

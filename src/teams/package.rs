@@ -60,8 +60,8 @@ pub fn package(app_id: &str, domain: Option<&str>) -> anyhow::Result<Vec<u8>> {
 mod tests {
     use super::*;
 
-    /// The limits of the v1.17 manifest schema that a hand edit could break (the schema file
-    /// itself is not vendored).
+    /// The limits of the v1.17 manifest schema that a hand edit could break, named one by one
+    /// (`tests/it/teams_schema.rs` validates against the vendored schema itself).
     #[test]
     fn the_shipped_manifest_keeps_the_schema_limits() {
         let m: Value = serde_json::from_str(MANIFEST).expect("json");

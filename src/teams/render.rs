@@ -59,18 +59,38 @@ pub fn escape(text: &str, max: usize) -> String {
     }
 }
 
+/// A Teams tag of the alert channel's team (`[teams] alert_tag`): its id (from Graph
+/// `GET /teams/{team}/tags`) and display name. Alarm pages @mention it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    /// The tag id.
+    pub id: String,
+    /// The tag's display name.
+    pub name: String,
+}
+
 /// Collects `<at>` mentions and their entities.
 #[derive(Debug, Default)]
-struct Mentions(Vec<Value>);
+pub(super) struct Mentions(Vec<Value>);
 
 impl Mentions {
     /// `<at>name</at>` for a person with a Teams (object) id, registering the entity; their
     /// escaped name otherwise.
-    fn person(&mut self, p: &PersonRef) -> String {
+    pub(super) fn person(&mut self, p: &PersonRef) -> String {
         match p.chat_id.as_deref() {
             Some(id) => self.id(id, &p.name),
             None => escape(&p.name, 100),
         }
+    }
+
+    /// `<at>name</at>` for a Teams tag, registering a tag mention (everyone with the tag is
+    /// notified).
+    fn tag(&mut self, tag: &Tag) -> String {
+        let name = escape(&tag.name, 100).replace('\\', "");
+        let text = format!("<at>{name}</at>");
+        let mentioned = json!({"id": tag.id, "name": name, "type": "tag"});
+        self.0.push(json!({"type": "mention", "text": text, "mentioned": mentioned}));
+        text
     }
 
     fn id(&mut self, id: &str, name: &str) -> String {
@@ -87,11 +107,11 @@ fn names(people: &[PersonRef]) -> String {
     people.iter().map(|p| escape(&p.name, 100)).collect::<Vec<_>>().join(", ")
 }
 
-fn text_block(text: impl Into<String>) -> Value {
+pub(super) fn text_block(text: impl Into<String>) -> Value {
     json!({"type": "TextBlock", "text": text.into(), "wrap": true})
 }
 
-fn fact(title: &str, value: impl Into<String>) -> Value {
+pub(super) fn fact(title: &str, value: impl Into<String>) -> Value {
     json!({"title": title, "value": value.into()})
 }
 
@@ -119,7 +139,7 @@ pub fn decision_line(status: &CardStatus) -> Option<String> {
     }
 }
 
-fn adaptive_card(body: Vec<Value>, mentions: Mentions) -> Value {
+pub(super) fn adaptive_card(body: Vec<Value>, mentions: Mentions) -> Value {
     let mut card = json!({
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -134,7 +154,7 @@ fn adaptive_card(body: Vec<Value>, mentions: Mentions) -> Value {
 
 /// An `Action.Execute` with an `Action.Submit` fallback for clients without Universal Actions
 /// (the submit arrives as a message whose `value` carries the verb).
-fn execute(title: &str, verb: &str, data: &Value) -> Value {
+pub(super) fn execute(title: &str, verb: &str, data: &Value) -> Value {
     let mut submit_data = data.clone();
     submit_data["verb"] = json!(verb);
     json!({
@@ -205,6 +225,14 @@ pub fn card(view: &CardView) -> Value {
 /// The Adaptive Card of a break-glass alarm (page 1 or a repeat); open alarms carry the
 /// acknowledge form, which requires a reason.
 pub fn alarm_card(view: &AlarmView) -> Value {
+    alarm_card_paging(view, None)
+}
+
+/// [`alarm_card`] that, while the alarm is open, @mentions `tag` (the alert channel's on-call
+/// tag). Without a tag the page only starts a thread in the alert channel: bots cannot
+/// mention a channel.
+pub fn alarm_card_paging(view: &AlarmView, tag: Option<&Tag>) -> Value {
+    let mut mentions = Mentions::default();
     let mut facts = vec![fact("Account", escape(&view.account, 200)), fact("When", view.at.to_rfc3339())];
     for (title, value) in [
         ("IP", &view.ip),
@@ -224,6 +252,9 @@ pub fn alarm_card(view: &AlarmView) -> Value {
                "weight": "Bolder", "size": "Medium", "color": "Attention", "wrap": true}),
         json!({"type": "FactSet", "facts": facts}),
     ];
+    if let (AlarmStatus::Open, Some(tag)) = (&view.status, tag) {
+        body.push(text_block(format!("Paging {}: acknowledge with a reason.", mentions.tag(tag))));
+    }
     match &view.status {
         AlarmStatus::Open => body.push(json!({"type": "ActionSet", "actions": [reason_form(
             "Acknowledge…",
@@ -240,7 +271,7 @@ pub fn alarm_card(view: &AlarmView) -> Value {
             escape(reason, MAX_USER_TEXT)
         ))),
     }
-    adaptive_card(body, Mentions::default())
+    adaptive_card(body, mentions)
 }
 
 /// A message activity carrying one Adaptive Card (no text: Teams splits text plus attachment,
@@ -289,16 +320,9 @@ pub fn activity(body: &MessageBody, name_of: &dyn Fn(&str) -> String) -> Value {
         MessageBody::Card(view) => card_activity(card(view)),
         MessageBody::Alarm(view) => card_activity(alarm_card(view)),
         MessageBody::Notice(notice) => notice_activity(notice, name_of),
-        MessageBody::Review(view) => summary_activity(&view.summary()),
-        MessageBody::Renewal(view) => summary_activity(&view.summary()),
+        MessageBody::Review(view) => card_activity(super::render_review::review(view)),
+        MessageBody::Renewal(view) => card_activity(super::render_review::renewal(view)),
     }
-}
-
-/// Access-review and renewal cards carry no buttons on Teams yet: their one-line state, and
-/// where to decide.
-fn summary_activity(summary: &str) -> Value {
-    let text = format!("{} (decide it in Slack or Discord)", escape_notice(summary));
-    json!({"type": "message", "textFormat": "markdown", "text": text})
 }
 
 /// The body of an `adaptiveCard/action` answer that replaces the clicker's card.

@@ -1,6 +1,6 @@
-//! The shape of Teams cards. The Adaptive Cards schema is not vendored, so these tests check
-//! the parts of it pimbot relies on: known element and action types of version 1.5 with their
-//! required properties, `Action.Execute` only inside `ActionSet`s, mentions, and the size limit.
+//! The shape of Teams cards beyond the schema (which `tests/it/teams_schema.rs` checks against
+//! the vendored Adaptive Cards 1.5 schema): only the element and action types pimbot means to
+//! use, `Action.Execute` only inside `ActionSet`s, mentions, and the size limit.
 
 use super::*;
 use crate::core::alarm::Severity;
@@ -126,4 +126,76 @@ fn cards_use_only_known_elements_with_their_required_properties() {
     let mut errors = Vec::new();
     walk_card(&alarm_card(&alarm), &mut errors);
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn alarm_pages_mention_the_on_call_tag_only_while_open() {
+    let tag = Tag { id: "tag-1".into(), name: "SecOps <on-call>".into() };
+    let mut alarm = AlarmView {
+        alarm_id: AlarmId::from("a-1"),
+        headline: "Break-glass sign-in".into(),
+        account: "bg1@contoso.com".into(),
+        at: chrono::Utc::now(),
+        ip: None,
+        location: None,
+        app: None,
+        client: None,
+        ca_status: None,
+        succeeded: true,
+        severity: Severity::High.as_str().into(),
+        page: 1,
+        status: AlarmStatus::Open,
+        signins: 1,
+        first_at: None,
+    };
+    let card = alarm_card_paging(&alarm, Some(&tag));
+    let entity = &card["msteams"]["entities"][0];
+    assert_eq!(entity["mentioned"], json!({"id": "tag-1", "name": "SecOps ‹on-call›", "type": "tag"}));
+    assert!(card.to_string().contains("Paging <at>SecOps ‹on-call›</at>"), "{card}");
+    assert!(alarm_card(&alarm)["msteams"].is_null(), "no tag configured: no mention");
+    alarm.status =
+        AlarmStatus::Acknowledged { by: person("carol", None), at: chrono::Utc::now(), reason: "ok".into() };
+    assert!(alarm_card_paging(&alarm, Some(&tag))["msteams"].is_null(), "an acknowledged alarm pages nobody");
+}
+
+#[test]
+fn review_and_renewal_cards_use_known_elements_and_close_once_decided() {
+    use crate::core::reviews::ReviewDecision;
+    use crate::core::view::{RenewalCardView, ReviewCardView, ReviewStatus};
+    let mut review = ReviewCardView {
+        item_id: "ri-1".into(),
+        person: person("bob", Some("oid-b")),
+        role_key: "global-admin".into(),
+        role_name: "Global Administrator".into(),
+        tier: "critical".into(),
+        history: "*none*".into(),
+        deadline: chrono::Utc::now(),
+        default: ReviewDecision::Remove,
+        status: ReviewStatus::Open,
+    };
+    let mut renewal = RenewalCardView {
+        extension_id: "e-1".into(),
+        person: person("alice", Some("oid-a")),
+        role_key: "user-admin".into(),
+        current_until: None,
+        requested_until: chrono::Utc::now(),
+        justification: "<at>x</at>".into(),
+        approvers: vec![person("carol", Some("oid-c"))],
+        decided: None,
+    };
+    for card in [super::super::render_review::review(&review), super::super::render_review::renewal(&renewal)]
+    {
+        let mut errors = Vec::new();
+        walk_card(&card, &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(card.to_string().contains("Action.Execute"));
+        assert!(!card.to_string().contains("<at>x</at>"), "user text cannot mention");
+    }
+    review.status = ReviewStatus::Decided { decision: ReviewDecision::Keep, by: None };
+    renewal.decided = Some((false, person("carol", Some("oid-c"))));
+    let decided =
+        [super::super::render_review::review(&review), super::super::render_review::renewal(&renewal)];
+    assert!(decided.iter().all(|c| !c.to_string().contains("Action.")), "{decided:?}");
+    assert!(decided[0].to_string().contains("keep (the review's default)"));
+    assert!(decided[1].to_string().contains("Denied by carol"));
 }

@@ -11,6 +11,11 @@
 //!
 //! The Connector base is the `serviceUrl` last seen for the channel or user (inbound activities
 //! record it), else `[teams] service_url`.
+//!
+//! In doubt: a `POST` whose outcome is unknown (timeout or dropped connection after sending)
+//! is [`DeliveryOutcome::Unconfirmed`]. The Bot Framework offers no idempotency key and no way
+//! to list a conversation's activities, so the retry posts again and may show twice; it is
+//! logged and counted in `pimbot_chat_reposts_in_doubt_total{platform="teams"}`.
 
 use std::sync::Arc;
 
@@ -22,6 +27,7 @@ use super::render;
 use crate::core::ids::Platform;
 use crate::core::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef, Target};
 use crate::core::ports::{ChatSender, ConversationRef, Store};
+use crate::core::view::MessageBody;
 
 /// Wait after a transient failure.
 pub const TRANSIENT_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
@@ -39,6 +45,7 @@ pub struct TeamsSender {
     store: Arc<dyn Store>,
     default_service_url: String,
     name_of: NameOf,
+    alert_tag: Option<render::Tag>,
 }
 
 /// The store key of a user's conversation reference.
@@ -68,6 +75,7 @@ pub fn outcome_of_error(err: ConnectorError, now: DateTime<Utc>) -> DeliveryOutc
             DeliveryOutcome::RetryAt(later(now, wait), format!("rate limited by Teams for {wait:?}"))
         }
         ConnectorError::Transient(e) => DeliveryOutcome::RetryAt(later(now, TRANSIENT_RETRY), e),
+        ConnectorError::Unconfirmed(e) => DeliveryOutcome::Unconfirmed(later(now, TRANSIENT_RETRY), e),
         ConnectorError::Rejected(e) => DeliveryOutcome::Rejected(e),
     }
 }
@@ -80,7 +88,19 @@ impl TeamsSender {
         default_service_url: &str,
         name_of: NameOf,
     ) -> Self {
-        Self { connector, store, default_service_url: default_service_url.to_owned(), name_of }
+        Self {
+            connector,
+            store,
+            default_service_url: default_service_url.to_owned(),
+            name_of,
+            alert_tag: None,
+        }
+    }
+
+    /// Alarm pages @mention `tag` (the alert channel's on-call tag) while they are open.
+    pub fn with_alert_tag(mut self, tag: Option<render::Tag>) -> Self {
+        self.alert_tag = tag;
+        self
     }
 
     async fn service_url(&self, key: &str) -> String {
@@ -146,7 +166,12 @@ impl TeamsSender {
         existing: Option<&PostedRef>,
         now: DateTime<Utc>,
     ) -> Result<DeliveryOutcome, ConnectorError> {
-        let activity = render::activity(&message.body, &*self.name_of);
+        let activity = match &message.body {
+            MessageBody::Alarm(view) => {
+                render::card_activity(render::alarm_card_paging(view, self.alert_tag.as_ref()))
+            }
+            body => render::activity(body, &*self.name_of),
+        };
         let posted = match &message.target {
             Target::Channel { channel } => self.post_channel(message, channel, &activity).await?,
             Target::Thread { channel, .. } => match existing {
@@ -198,10 +223,23 @@ impl ChatSender for TeamsSender {
         existing: Option<&PostedRef>,
         now: DateTime<Utc>,
     ) -> DeliveryOutcome {
-        // The Bot Framework takes no idempotency key, so a row in doubt is posted again: after
-        // a crash mid-post a Teams message may show twice (Slack and Discord find the first).
         let message = &item.message;
         match self.try_deliver(message, existing, now).await {
+            // The Bot Framework takes no idempotency key and cannot list a conversation's
+            // activities, so an earlier attempt that may have landed cannot be found: the row
+            // was posted again (a lost alarm or card is worse than a double one); say so. A
+            // `PUT` is idempotent and needs no such care.
+            Ok(DeliveryOutcome::Sent(posted))
+                if item.in_doubt && !matches!(message.target, Target::Replace { .. }) =>
+            {
+                tracing::warn!(
+                    outbox = item.id,
+                    target_kind = ?message.target,
+                    "Teams post in doubt was posted again; it may show twice"
+                );
+                crate::metrics::chat_reposted_in_doubt("teams");
+                DeliveryOutcome::Sent(posted)
+            }
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::warn!(target_kind = ?message.target, error = %e, "Teams delivery failed");

@@ -5,7 +5,8 @@
 //! authentication as in [`super::fake_client_auth`]), and a Connector under `/amer/` that
 //! requires that token and records every activity: channel threads created, replies, and card
 //! updates (`PUT` replaces). Faults on demand (429 with or without `Retry-After`, 412, 502,
-//! 403). Inbound tokens and activities are built by [`super::teams_client`].
+//! 403), and a post taken but answered too late (the client's outcome is then in doubt).
+//! Inbound tokens and activities are built by [`super::teams_client`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,6 +69,7 @@ pub(crate) struct Inner {
     messages: Vec<TeamsMessage>,
     calls: Vec<ConnectorCall>,
     faults: VecDeque<(u16, Option<String>)>,
+    stalls: VecDeque<std::time::Duration>,
     problems: Vec<String>,
 }
 
@@ -128,6 +130,7 @@ impl FakeTeams {
             messages: Vec::new(),
             calls: Vec::new(),
             faults: VecDeque::new(),
+            stalls: VecDeque::new(),
             problems: Vec::new(),
         }));
         let fake = Self { base: format!("http://{addr}"), inner, clock };
@@ -184,6 +187,12 @@ impl FakeTeams {
     /// The next Connector calls answer these statuses (with `Retry-After` when given).
     pub fn fail_next(&self, status: u16, retry_after: Option<&str>) {
         lock(&self.inner).faults.push_back((status, retry_after.map(str::to_owned)));
+    }
+
+    /// The next posted activity is taken (held and recorded) but answered only after `delay`:
+    /// a client that gives up sooner cannot know that it landed.
+    pub fn take_then_stall(&self, delay: std::time::Duration) {
+        lock(&self.inner).stalls.push_back(delay);
     }
 
     /// Every activity held, oldest first.
@@ -306,6 +315,14 @@ fn record(f: &FakeTeams, method: &str, path: String, body: &Value) {
     lock(&f.inner).calls.push(ConnectorCall { method: method.into(), path, body: body.clone() });
 }
 
+/// Waits out a queued stall after an activity was taken.
+async fn stall(f: &FakeTeams) {
+    let delay = lock(&f.inner).stalls.pop_front();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+}
+
 fn post_into(f: &FakeTeams, conversation: &str, activity: Value) -> String {
     let mut s = lock(&f.inner);
     check(&mut s, &activity);
@@ -337,6 +354,7 @@ async fn create_conversation(
         if let Some(m) = lock(&f.inner).messages.iter_mut().find(|m| m.id == id) {
             m.conversation = thread.clone();
         }
+        stall(&f).await;
         return Json(json!({"id": thread, "activityId": id, "serviceUrl": f.service_url()})).into_response();
     }
     match body.pointer("/members/0/id").and_then(Value::as_str) {
@@ -355,7 +373,9 @@ async fn send(
         return *r;
     }
     record(&f, "POST", format!("v3/conversations/{conversation}/activities"), &body);
-    Json(json!({"id": post_into(&f, &conversation, body)})).into_response()
+    let id = post_into(&f, &conversation, body);
+    stall(&f).await;
+    Json(json!({"id": id})).into_response()
 }
 
 async fn send_reply(

@@ -52,6 +52,8 @@ mod store_schedule;
 mod teams_auth;
 mod teams_extras;
 mod teams_flow;
+mod teams_governance;
+mod teams_schema;
 mod ui;
 mod ui_browser;
 mod user_text;

@@ -1,5 +1,6 @@
 //! Teams delivery details: `Retry-After` and failure classes on the Connector, the app token
-//! cached across calls, notification-only mode through a fake Workflows webhook (feed and
+//! cached across calls, a post in doubt (taken, answered too late) reported unconfirmed and
+//! counted when posted again, notification-only mode through a fake Workflows webhook (feed and
 //! alarms only, no buttons), and `pimbot teams package`.
 
 use std::io::Read;
@@ -84,6 +85,68 @@ async fn connector_failures_are_classified_and_retry_after_is_honoured() {
         sender.deliver(&OutboxItem::fresh(2, dm, now), None, now).await,
         DeliveryOutcome::Rejected(_)
     ));
+}
+
+#[tokio::test]
+async fn a_post_in_doubt_is_reported_unconfirmed_posted_again_and_counted() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let fake = FakeTeams::start(clock.clone()).await;
+    let db = crate::support::db::sqlite().await;
+    let connector = Connector::new(BotIdentity {
+        app_id: FAKE_TEAMS_APP_ID.into(),
+        tenant_id: FAKE_TEAMS_TENANT.into(),
+        token_url: fake.token_url(),
+        credential: ClientCredential::Secret(FAKE_TEAMS_APP_PASSWORD.to_owned().into()),
+    })
+    .expect("connector")
+    .with_call_timeout(StdDuration::from_millis(500));
+    let sender = TeamsSender::new(
+        Arc::new(connector),
+        db.store.clone(),
+        &fake.service_url(),
+        Arc::new(|id: &str| id.to_owned()),
+    );
+    let now = clock.now();
+    let item = OutboxItem::fresh(7, feed_line("in doubt"), now);
+    let reposts = || {
+        crate::metrics::sample(
+            &pimbot::metrics::render(),
+            "pimbot_chat_reposts_in_doubt_total",
+            &[("platform", "teams")],
+        )
+    };
+    let before = reposts();
+
+    // Teams takes the post but answers after the client gave up: the outcome is unknown.
+    fake.take_then_stall(StdDuration::from_secs(3));
+    let outcome = sender.deliver(&item, None, now).await;
+    assert!(
+        matches!(outcome, DeliveryOutcome::Unconfirmed(at, _) if at == now + Duration::seconds(2)),
+        "{outcome:?}"
+    );
+    assert_eq!(fake.messages().len(), 1, "it landed");
+    // A refused connection never sent anything: an ordinary retry, not in doubt.
+    let closed = TeamsSender::new(
+        Arc::new(
+            Connector::new(BotIdentity {
+                app_id: FAKE_TEAMS_APP_ID.into(),
+                tenant_id: FAKE_TEAMS_TENANT.into(),
+                token_url: fake.token_url(),
+                credential: ClientCredential::Secret(FAKE_TEAMS_APP_PASSWORD.to_owned().into()),
+            })
+            .expect("connector"),
+        ),
+        db.store.clone(),
+        "http://127.0.0.1:9/amer/",
+        Arc::new(|id: &str| id.to_owned()),
+    );
+    assert!(matches!(closed.deliver(&item, None, now).await, DeliveryOutcome::RetryAt(..)));
+
+    // The Bot Framework cannot find the first post, so the retry posts again and counts it.
+    let retry = OutboxItem { in_doubt: true, attempts: 1, ..item.clone() };
+    assert!(matches!(sender.deliver(&retry, None, now).await, DeliveryOutcome::Sent(None)));
+    assert_eq!(fake.messages().len(), 2, "the documented limit: it may show twice");
+    assert!(reposts() >= before + 1.0, "counted in pimbot_chat_reposts_in_doubt_total");
 }
 
 #[derive(Clone, Default)]

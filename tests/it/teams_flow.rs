@@ -3,7 +3,8 @@
 //! click refused, the approver's click answered with the updated card and the card replaced
 //! for everyone (`PUT`), the grant, the feed, expiry; deny with a reason; a request made on
 //! Slack decided on Teams once; SLA reminders as thread replies; commands in a channel answered
-//! privately; break-glass alarms acknowledged on Teams with a reason; the approver's MFA
+//! privately; break-glass alarms paging the alert channel's on-call tag until acknowledged on
+//! Teams with a reason; the approver's MFA
 //! step-up link shown only to the clicker.
 
 use std::future::Future;
@@ -16,7 +17,9 @@ use pimbot::directory::DirectoryCall;
 use serde_json::{Value, json};
 
 use crate::support::app::TestApp;
-use crate::support::teams::{ALERTS, APPROVERS, FEED, OIDS, policy, text_of, user};
+use crate::support::teams::{
+    ALERTS, APPROVERS, FEED, OIDS, ONCALL_TAG_ID, ONCALL_TAG_NAME, policy, text_of, user,
+};
 
 async fn each_backend<F, Fut>(policy_toml: &str, test: F)
 where
@@ -285,6 +288,10 @@ async fn a_break_glass_alarm_reaches_teams_and_is_acknowledged_there_with_a_reas
             content.contains("bg1@contoso.onmicrosoft.com") && content.contains("\"verb\":\"ack\""),
             "{content}"
         );
+        // The alert channel's on-call tag is paged (a tag mention the text carries verbatim).
+        let tag = &card_content(page)["msteams"]["entities"][0];
+        assert_eq!(tag["mentioned"], json!({"id": ONCALL_TAG_ID, "name": ONCALL_TAG_NAME, "type": "tag"}));
+        assert!(content.contains(&format!("Paging <at>{ONCALL_TAG_NAME}</at>")), "{content}");
         let alarm = content
             .split("\"alarmId\":\"")
             .nth(1)
@@ -304,7 +311,9 @@ async fn a_break_glass_alarm_reaches_teams_and_is_acknowledged_there_with_a_reas
         assert!(answer["value"].as_str().unwrap_or_default().contains("reason"), "{answer}");
         app.advance(Duration::minutes(2));
         app.settle().await;
-        assert_eq!(app.teams_channel(ALERTS).len(), 2, "re-paged until acknowledged");
+        let pages = app.teams_channel(ALERTS);
+        assert_eq!(pages.len(), 2, "re-paged until acknowledged");
+        assert!(card_content(&pages[1]).to_string().contains(ONCALL_TAG_ID), "the repeat pages the tag too");
 
         let (_, answer) = app
             .teams_send(&ack("carol", "f:2", json!({"alarmId": alarm, "reason": "planned DR test"})))
@@ -317,7 +326,7 @@ async fn a_break_glass_alarm_reaches_teams_and_is_acknowledged_there_with_a_reas
                 content.contains("Acknowledged by carol") && content.contains("planned DR test"),
                 "{content}"
             );
-            assert!(!content.contains("Action.Execute"));
+            assert!(!content.contains("Action.Execute") && !content.contains(ONCALL_TAG_ID), "{content}");
         }
         app.advance(Duration::minutes(4));
         app.settle().await;

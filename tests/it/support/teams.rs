@@ -34,6 +34,11 @@ pub const FEED: &str = "19:feed@thread.tacv2";
 /// Teams alert channel.
 pub const ALERTS: &str = "19:alerts@thread.tacv2";
 
+/// The alert channel's on-call tag id (`[teams] alert_tag`).
+pub const ONCALL_TAG_ID: &str = "MjQzMmI1N2ItMGFiZC00M2RiLWFhN2ItMTZlYWRiMzg2YjMxIyNlYjJlZDg1Yy1mMDlmLTQ4OWUtOGY1Mi1iNjNmYTRlOTFkZjQjI3RhY29WU3Rh";
+/// Its display name.
+pub const ONCALL_TAG_NAME: &str = "SecOps on-call";
+
 /// Entra object ids of the test people.
 pub const OIDS: [(&str, &str); 5] = [
     ("alice", "7faf8ab2-3d56-4244-b585-20c8a42ed2b8"),
@@ -81,6 +86,10 @@ pub async fn start(clock: Arc<dyn Clock>) -> (FakeTeams, TeamsParts) {
             feed: FEED.into(),
             alert: ALERTS.into(),
         },
+        alert_tag: Some(pimbot::teams::render::Tag {
+            id: ONCALL_TAG_ID.into(),
+            name: ONCALL_TAG_NAME.into(),
+        }),
     }));
     (fake, parts)
 }
