@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     calls: Vec<ConnectorCall>,
     faults: VecDeque<(u16, Option<String>)>,
     problems: Vec<String>,
+    /// Calls a test has taken (see [`super::expect`]).
+    taken: super::expect::Taken,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -129,6 +131,7 @@ impl FakeTeams {
             calls: Vec::new(),
             faults: VecDeque::new(),
             problems: Vec::new(),
+            taken: Default::default(),
         }));
         let fake = Self { base: format!("http://{addr}"), inner, clock };
         let app = Router::new()
@@ -201,6 +204,9 @@ impl FakeTeams {
         lock(&self.inner).problems.clone()
     }
 }
+
+#[path = "fake_teams_expect.rs"]
+mod expect;
 
 async fn metadata(State(f): State<FakeTeams>) -> Json<Value> {
     Json(json!({

@@ -128,6 +128,15 @@ async fn activate_posts_a_card_and_only_an_approver_can_approve_it() {
         assert!(decided.edits >= 1 && decided.content.contains(&format!("Approved by <@{}>", dc::CAROL)));
         assert!(fake.dms(dc::ALICE).iter().any(|m| m.content.contains("approved")), "requester DM'd");
         assert!(fake.calls().iter().all(|c| c.failure.is_none()), "{:#?}", fake.failed_calls());
+        // What Discord was sent, and nothing else (the refusals were interaction answers).
+        fake.expect_post(dc::APPROVERS, id.as_str());
+        fake.expect_post(dc::FEED, id.as_str());
+        fake.expect_edit(id.as_str());
+        fake.expect_post(dc::FEED, "carol approved");
+        fake.expect_post(dc::FEED, "alice is now");
+        fake.expect_dm(dc::ALICE, "approved");
+        fake.expect_dm(dc::ALICE, "You are now");
+        fake.assert_nothing_unexpected();
         app.stop().await;
     })
     .await;

@@ -18,6 +18,7 @@ mod discord_flow;
 mod durability;
 mod edge;
 mod expiry;
+mod fake_expectations;
 mod governance;
 mod governance_discord;
 mod governance_races;

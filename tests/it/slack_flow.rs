@@ -82,6 +82,21 @@ async fn request_is_approved_granted_and_expires_on_time() {
             .await
             .is_ok()
         );
+        // What Slack was sent, and nothing else.
+        let fake = &app.fake;
+        fake.expect_post(APPROVERS, id.as_str());
+        fake.expect_post(FEED, id.as_str());
+        fake.expect_ephemeral("U0ALICE", "your own request");
+        fake.expect_ephemeral("U0BOB", "not an approver");
+        fake.expect_update(id.as_str());
+        fake.expect_post(FEED, "carol approved");
+        fake.expect_post(FEED, "alice is now");
+        fake.expect_post("U0ALICE", "approved");
+        fake.expect_post("U0ALICE", "You are now");
+        fake.expect_ephemeral("U0DAVE", "already");
+        fake.expect_post(FEED, "expired");
+        fake.expect_post("U0ALICE", "expired");
+        fake.assert_nothing_unexpected();
         app.stop().await;
     });
 }
