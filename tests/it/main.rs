@@ -34,6 +34,7 @@ mod invariant_requests;
 mod lookup;
 mod manifests;
 mod metrics;
+mod migrations;
 mod oncall;
 mod ops;
 mod payloads_discord;
