@@ -1,14 +1,15 @@
 //! Every migration keeps the rows of the version before it, on SQLite and PostgreSQL.
 //!
 //! The migrations are read from `migrations/<dialect>/` at run time, so a new one is covered
-//! without touching this file. For each migration N: a fresh database is migrated to N-1, the
-//! rows of that version are inserted with its own SQL (the fixture parts in
-//! `support::migration_rows` whose version is at most N-1), then N runs and every table that
-//! still exists keeps its row count. Last, the newest database is opened by pimbot's store,
-//! which reads every fixture row back: requests in each state, the open ones listed, the grants,
-//! the audit chain verified, the outbox row claimed, the links, alarms and conversations.
+//! without touching this file. For each migration N after the first: a fresh database is grown
+//! to N-1 with the rows of each earlier version inserted with that version's SQL (the parts in
+//! `support::migration_rows`, from the first schema on), then N runs and every table that still
+//! exists keeps its row count. Last, a database grown to the previous-to-last version is
+//! migrated and opened by pimbot's store, which reads the rows back: requests in each state,
+//! the open ones listed (the first release's duplicate closed by 0004), the grants, the audit
+//! chain verified, the outbox row claimed, the links, alarms and conversations.
 //!
-//! A migration that makes the newest fixture part's SQL invalid adds a part at its version.
+//! A migration that adds a table or column worth carrying adds a part at its own version.
 
 use std::path::Path;
 
@@ -55,8 +56,7 @@ async fn each_migration_keeps_the_rows_before_it(dialect: &str) {
         }
         let Some((url, _keep)) = fresh(dialect).await else { return };
         let mut conn = Conn::open(&url).await;
-        conn.migrate_to(&migrator, before).await;
-        rows::insert(&mut conn, before).await;
+        rows::build(&mut conn, &migrator, before).await;
         let counted = conn.table_counts().await;
         conn.migrate_to(&migrator, version).await;
         let after = conn.table_counts().await;
@@ -91,8 +91,7 @@ async fn the_store_reads_rows_of_the_previous_version(dialect: &str) {
     let before = versions[versions.len() - 2];
     let Some((url, _keep)) = fresh(dialect).await else { return };
     let mut conn = Conn::open(&url).await;
-    conn.migrate_to(&migrator, before).await;
-    rows::insert(&mut conn, before).await;
+    rows::build(&mut conn, &migrator, before).await;
     conn.close().await;
 
     let store = pimbot::storage::connect_with(&url, test_linker()).await.expect("store opens and migrates");
@@ -139,6 +138,14 @@ async fn the_store_reads_rows_of_the_previous_version(dialect: &str) {
     let alarm = store.alarm(&AlarmId::from(rows::ALARM_ID)).await.expect("alarm reads").expect("alarm kept");
     assert_eq!(alarm.account_upn, rows::BREAK_GLASS_UPN);
     assert!(store.open_alarm_for(rows::BREAK_GLASS_UPN).await.expect("open alarm reads").is_some());
+    let bob = store.open_requests_for(&"bob".into()).await.expect("open requests");
+    let mut open: Vec<&str> = bob.iter().map(|r| r.id.as_str()).collect();
+    open.sort_unstable();
+    assert_eq!(open, rows::FIRST_REQUESTS[1..], "{dialect}: the older duplicate was closed by 0004");
+    let older = store.request(&rows::FIRST_REQUESTS[0].into()).await.expect("reads").expect("kept");
+    assert_eq!(older.state, RequestState::Cancelled, "{dialect}");
+    let legacy = store.open_grant(&"bob".into(), &"legacy-admin".into()).await.expect("grant reads");
+    assert_eq!(legacy.map(|g| (g.id.to_string(), g.target)), Some((rows::FIRST_GRANT.to_owned(), None)));
     if before >= rows::TEAMS_VERSION {
         let conversation = store.conversation_ref(rows::CONVERSATION_KEY).await.expect("conversation reads");
         assert!(conversation.is_some(), "{dialect}: Teams conversation kept");

@@ -22,18 +22,8 @@ async fn request_is_approved_granted_and_expires_on_time() {
 
         let card = app.card(&id);
         assert!(has_buttons(&card.blocks), "card has Approve/Deny: {}", card.blocks);
+        // What the card shows is the snapshot `slack_card_pending` (payloads_slack.rs).
         let blocks = card.blocks.to_string();
-        for shown in [
-            "Global Administrator",
-            "INC-4711",
-            "rotate leaked secret",
-            "critical",
-            "1h",
-            "<@U0CAROL>",
-            "0/1",
-        ] {
-            assert!(blocks.contains(shown), "card shows {shown}: {blocks}");
-        }
         assert!(
             !blocks.contains("<@U0ALICE> <@") && !card.blocks.to_string().contains("Approvers: <@U0ALICE>"),
             "requester not among approver mentions"

@@ -1,6 +1,7 @@
 //! Rows as earlier versions of pimbot wrote them, inserted with the SQL of their version, for
 //! `tests/it/migrations.rs`. Each part names the migration whose schema its SQL is written
-//! against; a database at version V gets every part up to V. `$N` placeholders and values bound
+//! against; a database at version V gets every part up to V, each inserted when the schema was
+//! at the part's version (see [`build`]). `$N` placeholders and values bound
 //! from Rust serve SQLite and PostgreSQL alike, as in `storage::queries`.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -10,6 +11,8 @@ use pimbot::testing::audit::test_linker;
 use sqlx::migrate::Migrator;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Row, SqliteConnection};
 
+/// The first schema: requests, approvals, grants, outbox and posted cards of the first release.
+pub const FIRST_VERSION: i64 = 1;
 /// The schema the base part is written against (governance tables, keyed audit, identity).
 pub const BASE_VERSION: i64 = 8;
 /// The part with a scheduled start (`requests.starts_at`).
@@ -192,20 +195,24 @@ impl Conn {
 /// One part of the fixture: the version its SQL is written for, and what it inserts.
 type Part = (i64, fn() -> Vec<(&'static str, Vec<Val>)>);
 
-const PARTS: &[Part] = &[(BASE_VERSION, base), (SCHEDULE_VERSION, scheduled), (TEAMS_VERSION, teams)];
+const PARTS: &[Part] =
+    &[(FIRST_VERSION, first), (BASE_VERSION, base), (SCHEDULE_VERSION, scheduled), (TEAMS_VERSION, teams)];
 
 /// The parts a database at `version` gets.
 pub fn parts_at(version: i64) -> Vec<Part> {
     PARTS.iter().copied().filter(|(v, _)| *v <= version).collect()
 }
 
-/// Inserts every part up to `version`.
-pub async fn insert(conn: &mut Conn, version: i64) {
-    for (_, part) in parts_at(version) {
+/// Brings a fresh database to `version` as it would have grown: each part's rows are inserted
+/// once the schema reaches the part's version, then the later migrations carry them on.
+pub async fn build(conn: &mut Conn, migrator: &Migrator, version: i64) {
+    for (at, part) in parts_at(version) {
+        conn.migrate_to(migrator, at).await;
         for (sql, vals) in part() {
             conn.exec(sql, &vals).await;
         }
     }
+    conn.migrate_to(migrator, version).await;
 }
 
 const INSERT_REQUEST: &str = "INSERT INTO requests (id, requester, role, duration_secs, justification, \
@@ -218,6 +225,75 @@ const INSERT_GRANT: &str = "INSERT INTO grants (id, request_id, person, role, st
 
 const INSERT_AUDIT: &str = "INSERT INTO audit_events (seq, at, actor_kind, actor, kind, request_id, role, \
      detail, prev_hash, hash, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// bob's requests of the first release: two pending for the same role (0004 keeps the newer
+/// and cancels the older), one active with its approval and grant (no directory target yet).
+pub const FIRST_REQUESTS: [&str; 3] = ["r-f1257001", "r-f1257002", "r-f1257003"];
+/// bob's grant of the first release.
+pub const FIRST_GRANT: &str = "g-f12570030000";
+
+/// Rows of schema 0001: bob's requests (see [`FIRST_REQUESTS`]), the grant, a delivered
+/// outbox row and the posted card.
+fn first() -> Vec<(&'static str, Vec<Val>)> {
+    let now = now();
+    let sql = "INSERT INTO requests (id, requester, role, duration_secs, justification, ticket, state, version, \
+               origin, created_at, decided_at, decided_by, reason, nudge_stage, next_nudge_at, grant_id) \
+               VALUES ($1, 'bob', $2, 1800, 'first release', NULL, $3, 1, 'slack', $4, $5, $6, NULL, 'none', NULL, $7)";
+    let request = |i: usize, role: &str, state: &str, created: DateTime<Utc>, active: bool| {
+        let decided = active.then_some(created + Duration::minutes(1));
+        let vals = vec![
+            t(FIRST_REQUESTS[i]),
+            t(role),
+            t(state),
+            Val::Time(created),
+            Val::OptTime(decided),
+            Val::OptText(active.then(|| "carol".to_owned())),
+            Val::OptText(active.then(|| FIRST_GRANT.to_owned())),
+        ];
+        (sql, vals)
+    };
+    let active_at = now - Duration::minutes(20);
+    vec![
+        request(0, "legacy-reader", "pending", now - Duration::hours(3), false),
+        request(1, "legacy-reader", "pending", now - Duration::hours(2), false),
+        request(2, "legacy-admin", "active", active_at, true),
+        (
+            "INSERT INTO approvals (request_id, approver, at) VALUES ($1, 'carol', $2)",
+            vec![t(FIRST_REQUESTS[2]), Val::Time(active_at + Duration::minutes(1))],
+        ),
+        (
+            "INSERT INTO grants (id, request_id, person, role, starts_at, ends_at, ended_at, end_reason, version) \
+             VALUES ($1, $2, 'bob', 'legacy-admin', $3, $4, NULL, NULL, 1)",
+            vec![
+                t(FIRST_GRANT),
+                t(FIRST_REQUESTS[2]),
+                Val::Time(active_at + Duration::minutes(1)),
+                Val::Time(active_at + Duration::minutes(31)),
+            ],
+        ),
+        (
+            "INSERT INTO outbox (platform, order_key, message, state, due_at, attempts, created_at, delivered_at) \
+             VALUES ('slack', 'feed', $1, 'done', $2, 1, $2, $2)",
+            vec![t(feed_notice("bob is now legacy-admin")), Val::Time(active_at)],
+        ),
+        (
+            "INSERT INTO posted_refs (platform, ref_key, channel, message_id) VALUES ('slack', $1, 'C0APPROVERS', '1772340000.000100')",
+            vec![t(format!("card:{}", FIRST_REQUESTS[2]))],
+        ),
+    ]
+}
+
+/// A feed notice as the outbox stores it.
+fn feed_notice(text: &str) -> String {
+    serde_json::json!({
+        "platform": "slack",
+        "target": {"to": "channel", "channel": "C0FEED"},
+        "body": {"kind": "notice", "text": text, "mentions": [], "page_channel": false},
+        "order_key": "feed",
+        "remember_as": null
+    })
+    .to_string()
+}
 
 /// Rows of schema 0008: a request in every state (approvals on the decided ones, a grant for
 /// the active and the expired), a keyed audit chain and its head, outbox rows pending, done and
@@ -372,14 +448,7 @@ fn audit_chain(created: DateTime<Utc>, decided: DateTime<Utc>) -> Vec<(&'static 
 
 /// A feed notice as the outbox stored it: pending, delivered, and refused for good.
 fn outbox(now: DateTime<Utc>) -> Vec<(&'static str, Vec<Val>)> {
-    let message = serde_json::json!({
-        "platform": "slack",
-        "target": {"to": "channel", "channel": "C0FEED"},
-        "body": {"kind": "notice", "text": "alice activated Global Reader for 1h", "mentions": [], "page_channel": false},
-        "order_key": "feed",
-        "remember_as": null
-    })
-    .to_string();
+    let message = feed_notice("alice activated Global Reader for 1h");
     let sql = "INSERT INTO outbox (platform, order_key, message, state, due_at, attempts, last_error, \
                created_at, delivered_at, in_doubt, rejected_at) VALUES ('slack', 'feed', $1, $2, $3, $4, $5, $3, $6, $7, $8)";
     vec![
