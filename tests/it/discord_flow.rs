@@ -166,6 +166,13 @@ async fn deny_opens_a_modal_whose_submission_denies_with_the_reason() {
         assert!(decided.embeds.to_string().contains("no incident open"));
         let unknown = app.interact(&ds::click(dc::CAROL, "launch:missiles", dc::APPROVERS, "1")).await;
         assert!(ephemeral_text(&unknown).contains("Unknown action"));
+        let fake = app.fake_discord();
+        fake.expect_post(dc::APPROVERS, id.as_str());
+        fake.expect_post(dc::FEED, id.as_str());
+        fake.expect_edit("no incident open");
+        fake.expect_post(dc::FEED, "denied");
+        fake.expect_dm(dc::ALICE, "denied");
+        fake.assert_nothing_unexpected();
         app.stop().await;
     })
     .await;

@@ -119,6 +119,15 @@ async fn deny_asks_for_a_reason_and_updates_the_card() {
         assert!(card.contains("no incident open") && !card.contains("\"action_id\":\"approve\""), "{card}");
         assert!(app.dms("U0ALICE").iter().any(|m| m.text.contains("denied")));
         assert!(app.directory.calls().is_empty(), "nothing granted");
+        let fake = &app.fake;
+        fake.expect_post(APPROVERS, id.as_str());
+        fake.expect_post(FEED, id.as_str());
+        fake.expect_ephemeral("U0ALICE", "your own request");
+        fake.expect("views.open", |c| c.body.to_string().contains("deny_reason"));
+        fake.expect_update("no incident open");
+        fake.expect_post(FEED, "denied");
+        fake.expect_post("U0ALICE", "denied");
+        fake.assert_nothing_unexpected();
         app.stop().await;
     });
 }

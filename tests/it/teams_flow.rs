@@ -161,6 +161,14 @@ async fn deny_takes_the_reason_from_the_card() {
         let content = card_content(&app.teams_card(id.as_str())).to_string();
         assert!(content.contains("Denied by dave") && content.contains("‹at›break-glass‹/at›"), "{content}");
         assert!(app.directory.calls().is_empty());
+        let fake = app.fake_teams();
+        fake.expect_thread(APPROVERS, id.as_str());
+        fake.expect_thread(FEED, id.as_str());
+        fake.expect_post("a:personal-", id.as_str());
+        fake.expect_update("Denied by dave");
+        fake.expect_thread(FEED, "denied");
+        fake.expect_post("a:personal-", "denied");
+        fake.assert_nothing_unexpected();
         app.stop().await;
     })
     .await;
