@@ -6,6 +6,7 @@ pub mod db;
 pub mod discord;
 pub mod graph_app;
 pub mod identity;
+pub mod migration_conn;
 pub mod migration_rows;
 pub mod snap;
 pub mod teams;
