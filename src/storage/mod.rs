@@ -15,8 +15,6 @@ mod governance;
 mod identity;
 mod instrumented;
 mod outbox;
-#[cfg(test)]
-mod plan_tests;
 mod postgres;
 mod queries;
 mod rows;

@@ -322,3 +322,7 @@ pub const ADVANCE_SINK: &str = "UPDATE audit_sinks SET event_seq = $2, checkpoin
 /// Puts sink `$1` off until `$2` with error `$3`, releasing the lease.
 pub const POSTPONE_SINK: &str = "UPDATE audit_sinks SET due_at = $2, attempts = attempts + 1, \
      last_error = $3, leased_until = NULL WHERE name = $1";
+
+#[cfg(test)]
+#[path = "queries_tests.rs"]
+mod tests;

@@ -57,6 +57,8 @@ struct Inner {
     release: watch::Sender<bool>,
     /// Channels `GET /channels/{id}` knows: name, and whether the bot may view it.
     channels: std::collections::HashMap<String, (String, bool)>,
+    /// Calls a test has taken (see [`super::expect`]).
+    taken: super::expect::Taken,
 }
 
 impl Inner {
@@ -71,6 +73,7 @@ impl Inner {
             held: 0,
             release: watch::channel(false).0,
             channels: std::collections::HashMap::new(),
+            taken: Default::default(),
         }
     }
 }
@@ -267,6 +270,9 @@ async fn get_channel(
         }
     }
 }
+
+#[path = "fake_discord_expect.rs"]
+mod expect;
 
 fn error(status: StatusCode, message: &str, code: u32) -> Response {
     (status, axum::Json(json!({"message": message, "code": code}))).into_response()

@@ -63,6 +63,8 @@ struct Inner {
     removed: Vec<String>,
     /// Channels `conversations.info` knows, by id.
     channels: std::collections::HashMap<String, super::fake_slack_state::FakeChannel>,
+    /// Calls a test has taken (see [`super::expect`]).
+    taken: super::expect::Taken,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -194,7 +196,9 @@ impl FakeSlack {
 
     /// Removes and returns every recorded call (accepted or not). Messages are kept.
     pub fn take_calls(&self) -> Vec<SlackCall> {
-        std::mem::take(&mut lock(&self.inner).calls)
+        let mut inner = lock(&self.inner);
+        inner.taken.clear();
+        std::mem::take(&mut inner.calls)
     }
 
     /// Waits until at least `count` accepted calls to `method` have arrived and returns them;
@@ -279,6 +283,9 @@ impl FakeSlack {
         lock(&self.inner).messages.transcript()
     }
 }
+
+#[path = "fake_slack_expect.rs"]
+mod expect;
 
 fn ok(body: Value) -> Response {
     let mut body = body;

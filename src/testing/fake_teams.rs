@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     faults: VecDeque<(u16, Option<String>)>,
     stalls: VecDeque<std::time::Duration>,
     problems: Vec<String>,
+    /// Calls a test has taken (see [`super::expect`]).
+    taken: super::expect::Taken,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -132,6 +134,7 @@ impl FakeTeams {
             faults: VecDeque::new(),
             stalls: VecDeque::new(),
             problems: Vec::new(),
+            taken: Default::default(),
         }));
         let fake = Self { base: format!("http://{addr}"), inner, clock };
         let app = Router::new()
@@ -210,6 +213,9 @@ impl FakeTeams {
         lock(&self.inner).problems.clone()
     }
 }
+
+#[path = "fake_teams_expect.rs"]
+mod expect;
 
 async fn metadata(State(f): State<FakeTeams>) -> Json<Value> {
     Json(json!({

@@ -18,6 +18,7 @@ pub mod audit;
 pub mod azure_monitor;
 #[cfg(feature = "testing")]
 pub mod discord_signing;
+pub mod expect;
 pub mod fake_audit_webhook;
 pub mod fake_client_auth;
 #[cfg(feature = "testing")]

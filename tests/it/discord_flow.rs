@@ -133,6 +133,15 @@ async fn activate_posts_a_card_and_only_an_approver_can_approve_it() {
         assert!(dms.iter().any(|c| c.contains("for **global-admin** was approved")), "{dms:#?}");
         assert!(dms.iter().all(|c| !c.replace("**", "").contains('*')), "{dms:#?}");
         assert!(fake.calls().iter().all(|c| c.failure.is_none()), "{:#?}", fake.failed_calls());
+        // What Discord was sent, and nothing else (the refusals were interaction answers).
+        fake.expect_post(dc::APPROVERS, id.as_str());
+        fake.expect_post(dc::FEED, id.as_str());
+        fake.expect_edit(id.as_str());
+        fake.expect_post(dc::FEED, "carol approved");
+        fake.expect_post(dc::FEED, "alice is now");
+        fake.expect_dm(dc::ALICE, "approved");
+        fake.expect_dm(dc::ALICE, "You are now");
+        fake.assert_nothing_unexpected();
         app.stop().await;
     })
     .await;
@@ -162,6 +171,13 @@ async fn deny_opens_a_modal_whose_submission_denies_with_the_reason() {
         assert!(decided.embeds.to_string().contains("no incident open"));
         let unknown = app.interact(&ds::click(dc::CAROL, "launch:missiles", dc::APPROVERS, "1")).await;
         assert!(ephemeral_text(&unknown).contains("Unknown action"));
+        let fake = app.fake_discord();
+        fake.expect_post(dc::APPROVERS, id.as_str());
+        fake.expect_post(dc::FEED, id.as_str());
+        fake.expect_edit("no incident open");
+        fake.expect_post(dc::FEED, "denied");
+        fake.expect_dm(dc::ALICE, "denied");
+        fake.assert_nothing_unexpected();
         app.stop().await;
     })
     .await;

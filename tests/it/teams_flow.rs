@@ -132,6 +132,19 @@ async fn request_card_refusal_approval_grant_feed_and_expiry() {
         assert!(matches!(app.directory.calls().last(), Some(DirectoryCall::Revoke(_))));
         assert!(app.teams_channel(FEED).iter().any(|m| text_of(m).contains("expired")), "feed says it ended");
         assert!(app.fake_teams().problems().is_empty(), "{:?}", app.fake_teams().problems());
+        // What Teams was sent, and nothing else (the refusals were invoke answers).
+        let fake = app.fake_teams();
+        fake.expect_thread(APPROVERS, id.as_str());
+        fake.expect_thread(FEED, id.as_str());
+        fake.expect_update(id.as_str());
+        fake.expect_post("a:personal-", id.as_str());
+        fake.expect_thread(FEED, "carol approved");
+        fake.expect_thread(FEED, "alice is now");
+        fake.expect_post("a:personal-", "approved");
+        fake.expect_post("a:personal-", "You are now");
+        fake.expect_thread(FEED, "expired");
+        fake.expect_post("a:personal-", "expired");
+        fake.assert_nothing_unexpected();
         app.stop().await;
     })
     .await;
@@ -151,6 +164,14 @@ async fn deny_takes_the_reason_from_the_card() {
         let content = card_content(&app.teams_card(id.as_str())).to_string();
         assert!(content.contains("Denied by dave") && content.contains("‹at›break-glass‹/at›"), "{content}");
         assert!(app.directory.calls().is_empty());
+        let fake = app.fake_teams();
+        fake.expect_thread(APPROVERS, id.as_str());
+        fake.expect_thread(FEED, id.as_str());
+        fake.expect_post("a:personal-", id.as_str());
+        fake.expect_update("Denied by dave");
+        fake.expect_thread(FEED, "denied");
+        fake.expect_post("a:personal-", "denied");
+        fake.assert_nothing_unexpected();
         app.stop().await;
     })
     .await;

@@ -5,7 +5,7 @@
 use sqlx::Row;
 use sqlx::sqlite::SqlitePoolOptions;
 
-use super::queries as q;
+use crate::storage::queries as q;
 
 /// `(query, name)` of every read on the acknowledgement path of a command, a click or a form
 /// (the replay record is an insert keyed by its primary key).
@@ -23,7 +23,7 @@ const ACK_PATH: &[(&str, &str)] = &[
 #[tokio::test]
 async fn every_acknowledgement_path_query_searches_an_index() {
     let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.expect("open");
-    super::sqlite::MIGRATOR.run(&pool).await.expect("migrate");
+    crate::storage::sqlite::MIGRATOR.run(&pool).await.expect("migrate");
     for (sql, name) in ACK_PATH {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
             .fetch_all(&pool)
