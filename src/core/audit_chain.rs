@@ -133,6 +133,7 @@ impl Linker {
 }
 
 /// The hash state of one event, waiting for its position.
+#[derive(Clone)]
 pub struct PreparedLink {
     mac: LinkMac,
     key_id: String,
@@ -161,6 +162,7 @@ impl PreparedLink {
     }
 }
 
+#[derive(Clone)]
 enum LinkMac {
     Keyed(Box<Hmac<Sha256>>),
     Plain(Sha256),

@@ -1,18 +1,17 @@
-//! The one writer of requests, approvals, grants, alarms and audit records: a [`Commit`] applied
-//! in one write transaction, compare-and-set on every update, outbox rows queued alongside, and
-//! audit events chained behind the head row, which is locked last so it is held briefly. Links
-//! are keyed HMACs (`core::audit_chain`), prepared before the transaction and finished under it.
+//! How one [`Commit`] is written: compare-and-set on every update, outbox rows queued alongside,
+//! and audit events chained behind the head. Links are keyed HMACs (`core::audit_chain`),
+//! prepared before the transaction ([`Prepared`]) and finished under it. The transaction itself,
+//! shared by the commits that arrive together, is `group_commit`'s.
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
-use super::queries as q;
-use super::rows::{HeadRow, actor_columns};
-use super::store_impl::{db, micros, unique_is_conflict};
-use super::{Dialect, SqlStore, on_db};
-use crate::core::error::{Error, Result};
-use crate::core::ids::{GrantId, PersonId, RequestId, RoleKey};
-use crate::core::ports::{Commit, Write};
+use super::SqlStore;
+use super::store_impl::micros;
+use crate::core::audit::AuditEvent;
+use crate::core::audit_chain::PreparedLink;
+use crate::core::error::Result;
+use crate::core::ports::Commit;
 
 /// Binds a request's columns in `queries::request_columns` order, with `$version` as `$8`.
 macro_rules! bind_request {
@@ -27,17 +26,19 @@ macro_rules! bind_request {
             .bind($r.state.as_str())
             .bind($version)
             .bind($r.origin.as_str())
-            .bind(micros($r.created_at))
-            .bind($r.decided_at.map(micros))
-            .bind($r.decided_by.as_ref().map(PersonId::as_str))
+            .bind($crate::storage::store_impl::micros($r.created_at))
+            .bind($r.decided_at.map($crate::storage::store_impl::micros))
+            .bind($r.decided_by.as_ref().map($crate::core::ids::PersonId::as_str))
             .bind($r.reason.as_deref())
             .bind($r.nudge_stage.as_str())
-            .bind($r.next_nudge_at.map(micros))
-            .bind($r.grant_id.as_ref().map(GrantId::as_str))
-            .bind($r.starts_at.map(micros))
-            .bind($r.activation_lease_until.map(micros))
+            .bind($r.next_nudge_at.map($crate::storage::store_impl::micros))
+            .bind($r.grant_id.as_ref().map($crate::core::ids::GrantId::as_str))
+            .bind($r.starts_at.map($crate::storage::store_impl::micros))
+            .bind($r.activation_lease_until.map($crate::storage::store_impl::micros))
     };
 }
+
+pub(super) use bind_request;
 
 /// Binds a grant's columns in `queries::grant_columns` order, with `$version` as `$9`.
 macro_rules! bind_grant {
@@ -47,9 +48,9 @@ macro_rules! bind_grant {
             .bind($g.request_id.as_str())
             .bind($g.person.as_str())
             .bind($g.role.as_str())
-            .bind(micros($g.starts_at))
-            .bind(micros($g.ends_at))
-            .bind($g.ended_at.map(micros))
+            .bind($crate::storage::store_impl::micros($g.starts_at))
+            .bind($crate::storage::store_impl::micros($g.ends_at))
+            .bind($g.ended_at.map($crate::storage::store_impl::micros))
             .bind($g.end_reason.map(|r| r.as_str()))
             .bind($version)
             .bind($g.target.as_ref().map(|t| t.kind.as_str()))
@@ -60,14 +61,45 @@ macro_rules! bind_grant {
     };
 }
 
+/// A commit made ready for the writer: its outbox rows serialised and its audit events hashed
+/// (all but their position), so little work happens inside the write transaction.
+pub(super) struct Prepared {
+    pub(super) commit: Commit,
+    pub(super) at: DateTime<Utc>,
+    pub(super) outbox: Vec<(&'static str, String, String)>,
+    pub(super) appends: Vec<(AuditEvent, String, PreparedLink)>,
+}
+
+impl Prepared {
+    /// Whether the commit appends audit records (and so needs the chain head).
+    pub(super) fn appends(&self) -> bool {
+        !self.appends.is_empty()
+    }
+}
+
+pub(super) use bind_grant;
+
 impl SqlStore {
-    /// Applies a commit in one write transaction (see `Store::commit`).
+    /// Applies a commit (see `Store::commit`): prepared here, written by the group-commit
+    /// writer in a transaction it may share with other commits.
     pub(super) async fn apply(&self, commit: Commit) -> Result<()> {
+        let prepared = self.prepare(commit)?;
+        self.writer().write(super::group_commit::Work::Commit(Box::new(prepared))).await.map(|_| ())
+    }
+
+    /// Records a replay key through the same writer (see `Store::remember_request`).
+    pub(super) async fn remember(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+        let work = super::group_commit::Work::Remember { key: key.to_owned(), now, until };
+        self.writer().write(work).await
+    }
+
+    /// Serialises and hashes what can be before the transaction (see [`Prepared`]).
+    pub(super) fn prepare(&self, commit: Commit) -> Result<Prepared> {
         let at = micros(commit.at.unwrap_or_else(Utc::now));
         let outbox = commit
             .outbox
             .iter()
-            .map(|m| Ok((m.platform.as_str(), m.order_key.as_str(), serde_json::to_string(m)?)))
+            .map(|m| Ok((m.platform.as_str(), m.order_key.clone(), serde_json::to_string(m)?)))
             .collect::<serde_json::Result<Vec<_>>>()
             .context("serializing an outbox message")?;
         // Everything about the events but their position is encoded and hashed now, before
@@ -81,26 +113,45 @@ impl SqlStore {
             let link = self.linker.prepare(&event);
             appends.push((event, detail, link));
         }
-        on_db!(write self, pool => {
-            let mut tx = pool.begin_write().await.map_err(db("starting a write transaction"))?;
+        Ok(Prepared { commit, at, outbox, appends })
+    }
+}
+
+/// Writes one prepared commit inside the open transaction `$tx` of `$pool`, chaining its audit
+/// records after `$seq`/`$prev` (the head as the batch has moved it so far). Evaluates to
+/// `Result<()>`; on an error the caller rolls the commit's writes back.
+macro_rules! write_commit {
+    ($tx:ident, $pool:ident, $prepared:expr, $seq:ident, $prev:ident) => {
+        async {
+            let prepared: &$crate::storage::commit::Prepared = $prepared;
+            let commit = &prepared.commit;
+            let at = prepared.at;
             for write in &commit.requests {
                 match write {
-                    Write::Insert(r) => {
-                        bind_request!(sqlx::query(q::INSERT_REQUEST), r, r.version)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(unique_is_conflict("inserting a request", || {
-                                format!("request {} already exists", r.id)
-                            }))?;
+                    $crate::core::ports::Write::Insert(r) => {
+                        $crate::storage::commit::bind_request!(
+                            sqlx::query($crate::storage::queries::INSERT_REQUEST),
+                            r,
+                            r.version
+                        )
+                        .execute(&mut *$tx)
+                        .await
+                        .map_err($crate::storage::store_impl::unique_is_conflict(
+                            "inserting a request",
+                            || format!("request {} already exists", r.id),
+                        ))?;
                     }
-                    Write::Update { row, expected_version } => {
-                        let applied: Option<i64> =
-                            bind_request!(sqlx::query_scalar(q::UPDATE_REQUEST), row, *expected_version)
-                                .fetch_optional(&mut *tx)
-                                .await
-                                .map_err(db("updating a request"))?;
+                    $crate::core::ports::Write::Update { row, expected_version } => {
+                        let applied: Option<i64> = $crate::storage::commit::bind_request!(
+                            sqlx::query_scalar($crate::storage::queries::UPDATE_REQUEST),
+                            row,
+                            *expected_version
+                        )
+                        .fetch_optional(&mut *$tx)
+                        .await
+                        .map_err($crate::storage::store_impl::db("updating a request"))?;
                         if applied.is_none() {
-                            return Err(Error::Conflict(format!(
+                            return Err($crate::core::error::Error::Conflict(format!(
                                 "request {} was already changed by someone else",
                                 row.id
                             )));
@@ -109,36 +160,46 @@ impl SqlStore {
                 }
             }
             for (request, approval) in &commit.approvals {
-                sqlx::query(q::INSERT_APPROVAL)
+                sqlx::query($crate::storage::queries::INSERT_APPROVAL)
                     .bind(request.as_str())
                     .bind(approval.approver.as_str())
-                    .bind(micros(approval.at))
-                    .execute(&mut *tx)
+                    .bind($crate::storage::store_impl::micros(approval.at))
+                    .execute(&mut *$tx)
                     .await
-                    .map_err(unique_is_conflict("inserting an approval", || {
-                        format!("{} already approved request {request}", approval.approver)
-                    }))?;
+                    .map_err($crate::storage::store_impl::unique_is_conflict(
+                        "inserting an approval",
+                        || format!("{} already approved request {request}", approval.approver),
+                    ))?;
             }
             for write in &commit.grants {
                 match write {
-                    Write::Insert(g) => {
-                        bind_grant!(sqlx::query(q::INSERT_GRANT), g, g.version)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(unique_is_conflict("inserting a grant", || {
-                                format!("{} already holds an open grant of {}", g.person, g.role)
-                            }))?;
+                    $crate::core::ports::Write::Insert(g) => {
+                        $crate::storage::commit::bind_grant!(
+                            sqlx::query($crate::storage::queries::INSERT_GRANT),
+                            g,
+                            g.version
+                        )
+                        .execute(&mut *$tx)
+                        .await
+                        .map_err($crate::storage::store_impl::unique_is_conflict(
+                            "inserting a grant",
+                            || format!("{} already holds an open grant of {}", g.person, g.role),
+                        ))?;
                     }
-                    Write::Update { row, expected_version } => {
-                        let applied: Option<i64> =
-                            bind_grant!(sqlx::query_scalar(q::UPDATE_GRANT), row, *expected_version)
-                                .fetch_optional(&mut *tx)
-                                .await
-                                .map_err(unique_is_conflict("updating a grant", || {
-                                    format!("{} already holds an open grant of {}", row.person, row.role)
-                                }))?;
+                    $crate::core::ports::Write::Update { row, expected_version } => {
+                        let applied: Option<i64> = $crate::storage::commit::bind_grant!(
+                            sqlx::query_scalar($crate::storage::queries::UPDATE_GRANT),
+                            row,
+                            *expected_version
+                        )
+                        .fetch_optional(&mut *$tx)
+                        .await
+                        .map_err($crate::storage::store_impl::unique_is_conflict(
+                            "updating a grant",
+                            || format!("{} already holds an open grant of {}", row.person, row.role),
+                        ))?;
                         if applied.is_none() {
-                            return Err(Error::Conflict(format!(
+                            return Err($crate::core::error::Error::Conflict(format!(
                                 "grant {} was already changed by someone else",
                                 row.id
                             )));
@@ -146,71 +207,46 @@ impl SqlStore {
                     }
                 }
             }
-            super::alarms::write_alarms!(tx, &commit.alarms);
-            super::alarms::write_alarm_signins!(tx, &commit.signins);
-            super::governance::write_governance!(tx, &commit.governance, at);
-            super::identity::write_identity!(tx, commit, at);
-            for (platform, order_key, message) in &outbox {
-                sqlx::query(q::INSERT_OUTBOX)
+            $crate::storage::alarms::write_alarms!($tx, &commit.alarms);
+            $crate::storage::alarms::write_alarm_signins!($tx, &commit.signins);
+            $crate::storage::governance::write_governance!($tx, &commit.governance, at);
+            $crate::storage::identity::write_identity!($tx, commit, at);
+            for (platform, order_key, message) in &prepared.outbox {
+                sqlx::query($crate::storage::queries::INSERT_OUTBOX)
                     .bind(*platform)
-                    .bind(*order_key)
+                    .bind(order_key.as_str())
                     .bind(message.as_str())
                     .bind(at)
-                    .execute(&mut *tx)
+                    .execute(&mut *$tx)
                     .await
-                    .map_err(db("queueing an outbox message"))?;
+                    .map_err($crate::storage::store_impl::db("queueing an outbox message"))?;
             }
-            if !appends.is_empty() {
-                // The head lock serializes appends, so sequence numbers never collide. It is
-                // taken last, so it is held only for the appends and the commit itself.
-                let head: HeadRow = sqlx::query_as(pool.lock_audit_head_sql())
-                    .fetch_one(&mut *tx)
+            // The batch holds the chain head (locked before its first commit), so sequence
+            // numbers never collide; the head row itself moves once, at the batch's end.
+            for (event, detail, link) in &prepared.appends {
+                $seq += 1;
+                let hash = link.clone().finish($seq, &$prev);
+                let (actor_kind, actor) = $crate::storage::rows::actor_columns(&event.actor);
+                sqlx::query($crate::storage::queries::INSERT_AUDIT)
+                    .bind($seq)
+                    .bind(event.at)
+                    .bind(actor_kind)
+                    .bind(actor)
+                    .bind(event.kind.as_str())
+                    .bind(event.request_id.as_ref().map($crate::core::ids::RequestId::as_str))
+                    .bind(event.role.as_ref().map($crate::core::ids::RoleKey::as_str))
+                    .bind(detail.as_str())
+                    .bind($prev.as_str())
+                    .bind(hash.as_str())
+                    .bind(link.key_id())
+                    .execute(&mut *$tx)
                     .await
-                    .map_err(db("locking the audit head"))?;
-                let (mut seq, mut prev) = (head.last_seq, head.last_hash);
-                let last = appends.len() - 1;
-                let mut head_moved = false;
-                for (i, (event, detail, link)) in appends.into_iter().enumerate() {
-                    seq += 1;
-                    let key_id = link.key_id().to_owned();
-                    let hash = link.finish(seq, &prev);
-                    let (actor_kind, actor) = actor_columns(&event.actor);
-                    // Where the dialect can, the last append moves the head in the same
-                    // statement: one round trip less while the head is locked.
-                    let sql = match (i == last, pool.append_audit_moving_head_sql()) {
-                        (true, Some(sql)) => {
-                            head_moved = true;
-                            sql
-                        }
-                        _ => q::INSERT_AUDIT,
-                    };
-                    sqlx::query(sql)
-                        .bind(seq)
-                        .bind(event.at)
-                        .bind(actor_kind)
-                        .bind(actor)
-                        .bind(event.kind.as_str())
-                        .bind(event.request_id.as_ref().map(RequestId::as_str))
-                        .bind(event.role.as_ref().map(RoleKey::as_str))
-                        .bind(detail.as_str())
-                        .bind(prev.as_str())
-                        .bind(hash.as_str())
-                        .bind(key_id.as_str())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("appending an audit record"))?;
-                    prev = hash;
-                }
-                if !head_moved {
-                    sqlx::query(q::UPDATE_AUDIT_HEAD)
-                        .bind(seq)
-                        .bind(prev.as_str())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("moving the audit head"))?;
-                }
+                    .map_err($crate::storage::store_impl::db("appending an audit record"))?;
+                $prev = hash;
             }
-            tx.commit().await.map_err(db("committing"))
-        })
-    }
+            let _ = &$pool;
+            Ok::<(), $crate::core::error::Error>(())
+        }
+    };
 }
+pub(super) use write_commit;

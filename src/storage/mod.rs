@@ -12,6 +12,7 @@ mod audit;
 pub mod audit_export;
 mod commit;
 mod governance;
+mod group_commit;
 mod identity;
 mod instrumented;
 mod outbox;
@@ -39,6 +40,8 @@ pub struct SqlStore {
     db: Db,
     /// How appended audit records are linked (keyed with `PIMBOT_AUDIT_KEY` in production).
     linker: Linker,
+    /// The writer of commits and replay keys, started on first use (see `group_commit`).
+    writer: Arc<std::sync::OnceLock<group_commit::GroupCommit>>,
 }
 
 /// The pool of the backend in use; every query method matches on it once.
@@ -80,11 +83,6 @@ pub(crate) trait Dialect {
     type Db: Database;
     /// Statement that reads and locks the audit head for the rest of the transaction.
     fn lock_audit_head_sql(&self) -> &'static str;
-    /// Statement that appends one audit record and moves the head to it, where the dialect
-    /// has one (see `queries::APPEND_AUDIT_MOVING_HEAD`).
-    fn append_audit_moving_head_sql(&self) -> Option<&'static str> {
-        None
-    }
     /// Statement that claims due outbox rows (see `queries::CLAIM_OUTBOX_*`).
     fn claim_outbox_sql(&self) -> &'static str;
     /// Statements run in the claim's transaction just before it.
@@ -119,12 +117,17 @@ impl SqlStore {
         } else {
             Db::Sqlite(sqlite::open(url, migrate).await?)
         };
-        Ok(Self { db, linker: Linker::Unkeyed })
+        Ok(Self { db, linker: Linker::Unkeyed, writer: Arc::default() })
     }
 
     /// The same store, linking the audit records it appends with `linker`.
     pub fn with_linker(self, linker: Linker) -> Self {
         Self { linker, ..self }
+    }
+
+    /// The group-commit writer, started on the runtime of the first write.
+    fn writer(&self) -> &group_commit::GroupCommit {
+        self.writer.get_or_init(|| group_commit::GroupCommit::start(self.db.clone()))
     }
 
     /// `"sqlite"` or `"postgres"`, for logs.

@@ -42,10 +42,6 @@ impl Dialect for PgPool {
         queries::AUDIT_HEAD_FOR_UPDATE
     }
 
-    fn append_audit_moving_head_sql(&self) -> Option<&'static str> {
-        Some(queries::APPEND_AUDIT_MOVING_HEAD)
-    }
-
     fn claim_outbox_sql(&self) -> &'static str {
         queries::CLAIM_OUTBOX_POSTGRES
     }

@@ -169,14 +169,6 @@ pub const INSERT_AUDIT: &str = concat!(
     audit_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 );
-/// Appends one chained record (binds as [`INSERT_AUDIT`]) and moves the head to it, in one
-/// statement (PostgreSQL: SQLite has no data-modifying `WITH`).
-pub const APPEND_AUDIT_MOVING_HEAD: &str = concat!(
-    "WITH appended AS (INSERT INTO audit_events (",
-    audit_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)) ",
-    "UPDATE audit_head SET last_seq = $1, last_hash = $10 WHERE id = 1"
-);
 /// Every audit record in chain order.
 pub const AUDIT_ALL: &str = concat!("SELECT ", audit_columns!(), " FROM audit_events ORDER BY seq");
 /// Audit records at or after `$1`, in chain order.

@@ -161,17 +161,7 @@ impl Store for SqlStore {
     }
 
     async fn remember_request(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
-        let affected = on_db!(write self, pool => {
-            sqlx::query(q::REMEMBER_REQUEST)
-                .bind(key)
-                .bind(micros(now))
-                .bind(micros(until))
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })
-        .map_err(db("remembering a request"))?;
-        Ok(affected == 1)
+        self.remember(key, now, until).await
     }
 
     async fn prune_seen_requests(&self, now: DateTime<Utc>) -> Result<u64> {

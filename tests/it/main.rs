@@ -49,6 +49,7 @@ mod slack_refusals;
 mod socket_mode;
 mod step_up;
 mod store;
+mod store_group_commit;
 mod store_identity;
 mod store_invariants;
 mod store_lease;

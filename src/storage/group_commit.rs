@@ -1,0 +1,182 @@
+//! Group commit: the writes that arrive while a write transaction runs are applied together in
+//! the next one.
+//!
+//! Every [`Commit`](crate::core::ports::Commit) and every replay key goes to one writer task per
+//! store. It takes what is waiting (up to [`MAX_BATCH`]) and applies it in one transaction: each
+//! commit inside its own savepoint, so a commit that loses a compare-and-set or hits a unique
+//! index is rolled back alone and answered with its own error, exactly as if it had run by
+//! itself; the others carry on. Callers are answered only once the transaction has committed
+//! (or failed, which fails every member). Nothing waits to fill a batch: an idle writer starts
+//! on the first commit at once, so a lone commit costs what it did before.
+//!
+//! Why: on PostgreSQL the audit chain head is locked until the end of the transaction, through
+//! the commit's WAL flush, so one commit per transaction capped every replica together at one
+//! flush per commit; on SQLite each transaction rewrites the pages it touched into the WAL.
+//! A batch pays both once. The head is locked first, before any member writes, so a batch that
+//! holds it never waits for a row another batch holds while waiting for the head.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::commit::{Prepared, write_commit};
+use super::queries as q;
+use super::rows::HeadRow;
+use super::store_impl::{db, micros};
+use super::{Db, Dialect, on_db};
+use crate::core::error::{Error, Result};
+
+/// Most writes one transaction takes.
+pub(super) const MAX_BATCH: usize = 64;
+/// Writes waiting for the writer before callers wait to hand theirs over.
+const QUEUE: usize = 4096;
+
+/// One write waiting for the writer.
+pub(super) enum Work {
+    /// A commit (answers `true`).
+    Commit(Box<Prepared>),
+    /// A replay key (answers whether it was new; see `Store::remember_request`).
+    Remember { key: String, now: chrono::DateTime<chrono::Utc>, until: chrono::DateTime<chrono::Utc> },
+}
+
+struct Job {
+    work: Work,
+    done: oneshot::Sender<Result<bool>>,
+}
+
+/// The handle writers use; the task behind it ends when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub(super) struct GroupCommit {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the writer task of `db` on the current runtime.
+    pub(super) fn start(db: Db) -> Self {
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(Writer { db }, rx));
+        Self { jobs }
+    }
+
+    /// Hands `work` to the writer and waits for its outcome.
+    pub(super) async fn write(&self, work: Work) -> Result<bool> {
+        let (done, outcome) = oneshot::channel();
+        let gone = || Error::Internal(anyhow::anyhow!("the database writer has stopped"));
+        self.jobs.send(Job { work, done }).await.map_err(|_| gone())?;
+        outcome.await.map_err(|_| gone())?
+    }
+}
+
+struct Writer {
+    db: Db,
+}
+
+async fn run(writer: Writer, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let outcomes = writer.write_batch(&batch).await;
+        for (job, outcome) in batch.drain(..).zip(outcomes) {
+            let _ = job.done.send(outcome); // a caller that gave up no longer listens
+        }
+    }
+}
+
+impl Writer {
+    /// Applies `batch` in one transaction; one outcome per job, in order.
+    async fn write_batch(&self, batch: &[Job]) -> Vec<Result<bool>> {
+        let mut outcomes: Vec<Result<bool>> = Vec::with_capacity(batch.len());
+        // A lone write needs no savepoint: its failure rolls back the whole transaction.
+        let savepoints = batch.len() > 1;
+        let written: Result<()> = on_db!(write self, pool => {
+            async {
+                let mut tx = pool.begin_write().await.map_err(db("starting a write transaction"))?;
+                let chained = batch.iter().any(|j| matches!(&j.work, Work::Commit(p) if p.appends()));
+                let head = if chained {
+                    let head: HeadRow = sqlx::query_as(pool.lock_audit_head_sql())
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db("locking the audit head"))?;
+                    Some(head)
+                } else {
+                    None
+                };
+                let start_seq = head.as_ref().map_or(0, |h| h.last_seq);
+                let (mut seq, mut prev) = head.map(|h| (h.last_seq, h.last_hash)).unwrap_or_default();
+                for job in batch {
+                    if savepoints {
+                        sqlx::query("SAVEPOINT member").execute(&mut *tx).await.map_err(db("starting a savepoint"))?;
+                    }
+                    let (seq_before, prev_before) = (seq, prev.clone());
+                    let outcome: Result<bool> = match &job.work {
+                        Work::Commit(prepared) => write_commit!(tx, pool, prepared, seq, prev).await.map(|()| true),
+                        Work::Remember { key, now, until } => sqlx::query(q::REMEMBER_REQUEST)
+                            .bind(key.as_str())
+                            .bind(micros(*now))
+                            .bind(micros(*until))
+                            .execute(&mut *tx)
+                            .await
+                            .map(|r| r.rows_affected() == 1)
+                            .map_err(db("remembering a request")),
+                    };
+                    match &outcome {
+                        Ok(_) if savepoints => {
+                            sqlx::query("RELEASE SAVEPOINT member")
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db("releasing a savepoint"))?;
+                        }
+                        Ok(_) => {}
+                        Err(_) if savepoints => {
+                            sqlx::query("ROLLBACK TO SAVEPOINT member")
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db("rolling back a savepoint"))?;
+                            sqlx::query("RELEASE SAVEPOINT member")
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db("releasing a savepoint"))?;
+                            (seq, prev) = (seq_before, prev_before);
+                        }
+                        // Alone: nothing of the batch is worth keeping.
+                        Err(_) => {
+                            outcomes.push(outcome);
+                            return Ok(());
+                        }
+                    }
+                    outcomes.push(outcome);
+                }
+                if seq != start_seq {
+                    sqlx::query(q::UPDATE_AUDIT_HEAD)
+                        .bind(seq)
+                        .bind(prev.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("moving the audit head"))?;
+                }
+                tx.commit().await.map_err(db("committing"))
+            }
+            .await
+        });
+        match written {
+            Ok(()) => outcomes,
+            Err(e) => {
+                // Nothing of this transaction was kept: every member fails, with the members'
+                // own refusals (a lost compare-and-set stays a conflict) where they had one.
+                let why = format!("{e:#}");
+                let mut all: Vec<Result<bool>> = outcomes
+                    .into_iter()
+                    .map(|o| match o {
+                        Err(own) if !matches!(own, Error::Internal(_)) => Err(own),
+                        _ => Err(Error::Internal(anyhow::anyhow!("the write transaction failed: {why}"))),
+                    })
+                    .collect();
+                all.resize_with(batch.len(), || {
+                    Err(Error::Internal(anyhow::anyhow!("the write transaction failed: {why}")))
+                });
+                all
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "group_commit_tests.rs"]
+mod tests;
