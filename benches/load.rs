@@ -10,6 +10,9 @@
 //!
 //! - `cargo bench --bench load -- workloads [--secs 3] [--db URL]`: the floor, many people at
 //!   200/s and 1,500/s, and a one-person burst at 200/s (see `load/workloads.rs`).
+//! - `cargo bench --bench load -- replicas --db postgres://… [--secs 3] [--rate 1500]`: the
+//!   many-people workload on one replica, then round robin over two sharing the database, and
+//!   what was done twice (see `load/replicas.rs`).
 //!
 //! `--db` defaults to a temporary SQLite file; pass `postgres://…/db` for PostgreSQL.
 
@@ -26,6 +29,8 @@ use pimbot::demo::driver::SlackDriver;
 use pimbot::testing::FakeSlack;
 use pimbot::testing::seed::push_active_grant;
 
+#[path = "load/replicas.rs"]
+mod replicas;
 #[path = "load/workloads.rs"]
 mod workloads;
 
@@ -286,9 +291,11 @@ async fn main() {
         expiry(&args, &db, dir.path()).await;
     } else if args.iter().any(|a| a == "workloads") {
         workloads::run(&args, &db, dir.path()).await;
+    } else if args.iter().any(|a| a == "replicas") {
+        replicas::run(&args, &db, dir.path()).await;
     } else if args.iter().any(|a| a == "ack") {
         ack(&args, &db, dir.path()).await;
     } else {
-        println!("usage: cargo bench --bench load -- ack|expiry|workloads [options]");
+        println!("usage: cargo bench --bench load -- ack|expiry|workloads|replicas [options]");
     }
 }

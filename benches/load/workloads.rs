@@ -26,7 +26,7 @@ use pimbot::testing::FakeSlack;
 use super::{PEOPLE, SECRET, Server, arg, free_port, pct, policy};
 
 /// What one workload measured.
-struct Figures {
+pub(super) struct Figures {
     offered: u64,
     answered: usize,
     achieved: f64,
@@ -38,7 +38,7 @@ struct Figures {
 }
 
 impl Figures {
-    fn print(&self, name: &str) {
+    pub(super) fn print(&self, name: &str) {
         println!(
             "{name:<34} offered={:>5}/s achieved={:>7.1}/s answered={:<6} p50={:>8.2}ms p99={:>9.2}ms max={:>9.2}ms errors={} limited={}",
             self.offered,
@@ -53,9 +53,10 @@ impl Figures {
     }
 }
 
-/// Sends `rate × secs` commands, the i-th by `user(i)`, each at its scheduled time.
-async fn open_loop(
-    driver: &Arc<SlackDriver>,
+/// Sends `rate × secs` commands, the i-th by `user(i)` to `drivers[i % len]` (round robin over
+/// replicas), each at its scheduled time.
+pub(super) async fn open_loop(
+    drivers: &[Arc<SlackDriver>],
     rate: u64,
     secs: u64,
     user: fn(u64) -> String,
@@ -65,7 +66,7 @@ async fn open_loop(
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..total {
-        let (driver, text) = (driver.clone(), text.to_owned());
+        let (driver, text) = (drivers[i as usize % drivers.len()].clone(), text.to_owned());
         let at = start + Duration::from_nanos(i * 1_000_000_000 / rate);
         tasks.spawn(async move {
             tokio::time::sleep_until(at).await;
@@ -99,7 +100,7 @@ async fn open_loop(
 }
 
 /// A bare axum server answering `POST /slack/commands` after the HMAC check only.
-async fn floor_server() -> String {
+pub(super) async fn floor_server() -> String {
     async fn command(headers: HeaderMap, body: Bytes) -> axum::response::Response {
         use axum::response::IntoResponse;
         match pimbot::slack::verify::verify(SECRET, &headers, &body, chrono::Utc::now()) {
@@ -116,7 +117,7 @@ async fn floor_server() -> String {
     base
 }
 
-fn anyone(i: u64) -> String {
+pub(super) fn anyone(i: u64) -> String {
     format!("U{:07}", (i as usize) % PEOPLE)
 }
 
@@ -138,30 +139,32 @@ pub async fn run(args: &[String], db: &str, dir: &std::path::Path) {
         Arc::new(SlackDriver::new(base, SECRET, Arc::new(SystemClock), fake.response_url("C0CMD", "1")))
     };
     let floor = driver(floor_server().await);
-    open_loop(&floor, 200, 1, anyone, "status").await; // warm-up
-    open_loop(&floor, 1500, secs, anyone, "activate reader 1h bench").await.print("floor: HMAC check only");
+    open_loop(std::slice::from_ref(&floor), 200, 1, anyone, "status").await; // warm-up
+    open_loop(std::slice::from_ref(&floor), 1500, secs, anyone, "activate reader 1h bench")
+        .await
+        .print("floor: HMAC check only");
 
     let port = free_port();
     let server = Server::start(&policy(db, port, &fake.api_url()), dir, port).await;
     let pimbot = driver(server.base.clone());
     let started = Instant::now();
-    open_loop(&pimbot, 200, secs, anyone, "activate reader 1h bench")
+    open_loop(std::slice::from_ref(&pimbot), 200, secs, anyone, "activate reader 1h bench")
         .await
         .print("many people, activate reader");
     drain(db).await;
-    open_loop(&pimbot, 1500, secs, anyone, "activate reader 1h bench")
+    open_loop(std::slice::from_ref(&pimbot), 1500, secs, anyone, "activate reader 1h bench")
         .await
         .print("many people, activate reader");
     drain(db).await;
-    open_loop(&pimbot, 200, secs, one_person, "activate reader 1h bench")
+    open_loop(std::slice::from_ref(&pimbot), 200, secs, one_person, "activate reader 1h bench")
         .await
         .print("one-person burst, activate reader");
     drain(db).await;
     // Does a burst slow anyone else down? Many people's `/pim status` at 200/s beside another
     // person (with a fresh allowance) bursting at 200/s.
     let (others, burst) = tokio::join!(
-        open_loop(&pimbot, 200, secs, anyone, "status"),
-        open_loop(&pimbot, 200, secs, other_person, "activate reader 1h bench"),
+        open_loop(std::slice::from_ref(&pimbot), 200, secs, anyone, "status"),
+        open_loop(std::slice::from_ref(&pimbot), 200, secs, other_person, "activate reader 1h bench"),
     );
     others.print("many people /pim status, beside...");
     burst.print("...a one-person burst at 200/s");
@@ -175,7 +178,7 @@ pub async fn run(args: &[String], db: &str, dir: &std::path::Path) {
 
 /// Lets the server finish the previous workload (outbox empty, or 20 s) so the next one is
 /// measured on its own.
-async fn drain(db: &str) {
+pub(super) async fn drain(db: &str) {
     for _ in 0..40 {
         if outbox_left(db).await == 0 {
             break;
@@ -186,7 +189,7 @@ async fn drain(db: &str) {
 }
 
 /// Undelivered outbox rows when the load ends.
-async fn outbox_left(db: &str) -> i64 {
+pub(super) async fn outbox_left(db: &str) -> i64 {
     match pimbot::storage::connect_with(db, pimbot::testing::audit::test_linker()).await {
         Ok(store) => store.outbox_depth().await.unwrap_or(-1),
         Err(_) => -1,

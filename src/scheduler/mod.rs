@@ -213,14 +213,37 @@ async fn sweep_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let kick = service.work_kick();
     loop {
-        tokio::select! {
+        let kicked = tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-            _ = kick.notified() => {}
+            _ = tick.tick() => false,
+            _ = kick.notified() => true,
+        };
+        // A kick means grants to make or withdraw; the other sweeps wait for the tick, so a
+        // busy server's approvals do not run every sweep's queries once each.
+        if kicked {
+            while grant_work_once(&service).await >= SWEEP_BATCH as usize {}
+            continue;
         }
         // Keep going while a full batch was moved: a backlog after downtime drains at once.
         while sweep_once(&service).await >= SWEEP_BATCH as usize {}
     }
+}
+
+/// The sweeps a kick asks for: withdrawn grants first, then approved requests' grants.
+async fn grant_work_once(service: &AccessService) -> usize {
+    let mut moved = 0;
+    for (name, result) in [
+        ("withdraw", service.finish_withdrawn(SWEEP_BATCH).await),
+        ("activate", service.activate_approved(SWEEP_BATCH).await),
+    ] {
+        match result {
+            Ok(n) => moved += n,
+            Err(e) => {
+                tracing::error!(sweep = name, error = %format!("{e:#}"), "sweep failed; will retry next tick")
+            }
+        }
+    }
+    moved
 }
 
 async fn outbox_loop(service: Arc<AccessService>, dispatcher: Arc<Dispatcher>, shutdown: CancellationToken) {
