@@ -101,7 +101,11 @@ impl Writer {
                 let start_seq = head.as_ref().map_or(0, |h| h.last_seq);
                 let (mut seq, mut prev) = head.map(|h| (h.last_seq, h.last_hash)).unwrap_or_default();
                 for job in batch {
-                    if savepoints {
+                    // A replay key cannot lose a race (the insert decides, without an error), so
+                    // only commits need a savepoint. Savepoints nest rather than being released:
+                    // one statement per member, and a rollback goes to the newest.
+                    let guarded = savepoints && matches!(&job.work, Work::Commit(_));
+                    if guarded {
                         sqlx::query("SAVEPOINT member").execute(&mut *tx).await.map_err(db("starting a savepoint"))?;
                     }
                     let (seq_before, prev_before) = (seq, prev.clone());
@@ -117,29 +121,22 @@ impl Writer {
                             .map_err(db("remembering a request")),
                     };
                     match &outcome {
-                        Ok(_) if savepoints => {
-                            sqlx::query("RELEASE SAVEPOINT member")
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(db("releasing a savepoint"))?;
-                        }
                         Ok(_) => {}
-                        Err(_) if savepoints => {
+                        Err(_) if guarded => {
                             sqlx::query("ROLLBACK TO SAVEPOINT member")
                                 .execute(&mut *tx)
                                 .await
                                 .map_err(db("rolling back a savepoint"))?;
-                            sqlx::query("RELEASE SAVEPOINT member")
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(db("releasing a savepoint"))?;
                             (seq, prev) = (seq_before, prev_before);
                         }
                         // Alone: nothing of the batch is worth keeping.
-                        Err(_) => {
+                        Err(_) if !savepoints => {
                             outcomes.push(outcome);
                             return Ok(());
                         }
+                        // A replay key that failed is a database failure: the transaction
+                        // cannot go on, and every member fails.
+                        Err(e) => return Err(Error::Internal(anyhow::anyhow!("{e}"))),
                     }
                     outcomes.push(outcome);
                 }
