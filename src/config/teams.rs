@@ -152,6 +152,11 @@ impl TeamsConfig {
         {
             p.push("teams.webhook_url", "is not an http(s) URL (copy it from the Workflows \"Post to a channel when a webhook request is received\" flow)");
         }
+        if let Some(tag) = &self.alert_tag
+            && (tag.id.trim().is_empty() || tag.name.trim().is_empty())
+        {
+            p.push("teams.alert_tag", "needs both `id` (Graph GET /teams/{team}/tags) and `name`");
+        }
         if self.webhook_only() {
             return;
         }
@@ -164,11 +169,6 @@ impl TeamsConfig {
         }
         if let Err(e) = self.credential_source() {
             p.push("teams.credential", e);
-        }
-        if let Some(tag) = &self.alert_tag
-            && (tag.id.trim().is_empty() || tag.name.trim().is_empty())
-        {
-            p.push("teams.alert_tag", "needs both `id` (Graph GET /teams/{team}/tags) and `name`");
         }
         if missing(&self.approver_channel) {
             p.push("teams.approver_channel", "missing; set it (the channel id, like \"19:…@thread.tacv2\")");
