@@ -205,9 +205,11 @@ pub async fn start_with(
                 tenant_id: bot.bot.tenant_id.clone(),
             });
         }
-        Some(TeamsParts::Webhook { url }) => {
+        Some(TeamsParts::Webhook { url, alert_tag }) => {
             senders.push(Arc::new(
-                crate::teams::WebhookSender::new(url.clone()).context("building the webhook client")?,
+                crate::teams::WebhookSender::new(url.clone())
+                    .context("building the webhook client")?
+                    .with_on_call(alert_tag.clone()),
             ));
         }
         None => {}

@@ -67,6 +67,8 @@ pub enum TeamsParts {
     Webhook {
         /// The webhook URL (it carries its own signature).
         url: SecretString,
+        /// `[teams] alert_tag`, named as on call on open alarms (a webhook cannot mention it).
+        alert_tag: Option<crate::teams::render::Tag>,
     },
 }
 
@@ -316,7 +318,10 @@ impl TeamsParts {
     /// The running app's Teams settings from `[teams]`.
     pub fn from_config(t: &crate::config::teams::TeamsConfig) -> anyhow::Result<Self> {
         if t.webhook_only() {
-            return Ok(Self::Webhook { url: t.webhook_url.clone().context("[teams] webhook_url missing")? });
+            return Ok(Self::Webhook {
+                url: t.webhook_url.clone().context("[teams] webhook_url missing")?,
+                alert_tag: alert_tag(t),
+            });
         }
         let source = t.credential_source().map_err(|e| anyhow::anyhow!("[teams] credential: {e}"))?;
         Ok(Self::Bot(Box::new(TeamsBotParts {
@@ -329,12 +334,16 @@ impl TeamsParts {
             openid_metadata_url: t.openid_metadata_url.clone(),
             service_url: t.service_url.clone(),
             channels: teams_channels(t),
-            alert_tag: t.alert_tag.as_ref().map(|tag| crate::teams::render::Tag {
-                id: tag.id.trim().to_owned(),
-                name: tag.name.trim().to_owned(),
-            }),
+            alert_tag: alert_tag(t),
         })))
     }
+}
+
+fn alert_tag(t: &crate::config::teams::TeamsConfig) -> Option<crate::teams::render::Tag> {
+    t.alert_tag.as_ref().map(|tag| crate::teams::render::Tag {
+        id: tag.id.trim().to_owned(),
+        name: tag.name.trim().to_owned(),
+    })
 }
 
 /// Re-reads and validates the policy.

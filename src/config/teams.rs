@@ -61,6 +61,8 @@ pub struct TeamsConfig {
     /// The alert channel's on-call tag, @mentioned by every alarm page until it is
     /// acknowledged: `{ id = "<tag id from Graph GET /teams/{team}/tags>", name = "SecOps on-call" }`.
     /// Without it a page only starts a thread in the alert channel (bots cannot mention a channel).
+    /// In notification-only mode the tag is only named in the alarm's text (a webhook cannot
+    /// mention it).
     #[serde(default)]
     pub alert_tag: Option<TeamsTag>,
     /// The Bot Framework's OpenID metadata (tests point it at a fake).
@@ -152,6 +154,11 @@ impl TeamsConfig {
         {
             p.push("teams.webhook_url", "is not an http(s) URL (copy it from the Workflows \"Post to a channel when a webhook request is received\" flow)");
         }
+        if let Some(tag) = &self.alert_tag
+            && (tag.id.trim().is_empty() || tag.name.trim().is_empty())
+        {
+            p.push("teams.alert_tag", "needs both `id` (Graph GET /teams/{team}/tags) and `name`");
+        }
         if self.webhook_only() {
             return;
         }
@@ -164,11 +171,6 @@ impl TeamsConfig {
         }
         if let Err(e) = self.credential_source() {
             p.push("teams.credential", e);
-        }
-        if let Some(tag) = &self.alert_tag
-            && (tag.id.trim().is_empty() || tag.name.trim().is_empty())
-        {
-            p.push("teams.alert_tag", "needs both `id` (Graph GET /teams/{team}/tags) and `name`");
         }
         if missing(&self.approver_channel) {
             p.push("teams.approver_channel", "missing; set it (the channel id, like \"19:…@thread.tacv2\")");
@@ -241,5 +243,12 @@ mod tests {
         assert!(
             problems("[teams]\nwebhook_url = \"ftp://x\"\n", &none).contains(&"teams.webhook_url".to_owned())
         );
+        // The on-call tag is named on webhook alarms, so it is checked there too.
+        let hook = "[teams]\nwebhook_url = \"https://example.invalid/hook\"\nalert_tag = ";
+        let tagged = |tag: &str| problems(&format!("{hook}{tag}\n"), &none);
+        assert!(
+            tagged("{ id = \"tag-1\", name = \"SecOps on-call\" }").iter().all(|k| !k.starts_with("teams."))
+        );
+        assert!(tagged("{ id = \"tag-1\", name = \" \" }").contains(&"teams.alert_tag".to_owned()));
     }
 }

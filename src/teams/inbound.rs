@@ -8,11 +8,12 @@
 //!   command was typed in a channel).
 //! - `invoke` `adaptiveCard/action`: Approve, Deny (reason from the card's input), the
 //!   alarm's Acknowledge (reason required), a review card's Keep / Remove and a renewal card's
-//!   Approve / Deny. The answer is HTTP 200 with the outcome in the body:
-//!   the card as it now stands for the clicker (everyone else's copy is updated by the outbox's
-//!   `PUT`), or a message only the clicker sees for a refusal. Clients without Universal
-//!   Actions send the `Action.Submit` fallback as a message with the verb in `value`; it is
-//!   handled the same way, and its outcome told in the personal chat.
+//!   Approve / Deny. The answer is HTTP 200 with the outcome in the body: the card as it now
+//!   stands for the clicker (approval, review and renewal cards; everyone else's copy is updated
+//!   by the outbox's `PUT`), or a message only the clicker sees for a refusal or an
+//!   acknowledgement. Clients without Universal Actions send the `Action.Submit` fallback as a
+//!   message with the verb in `value`; it is handled the same way, and its outcome told in the
+//!   personal chat.
 //!
 //! The actor is always `from.aadObjectId`, matched against `[[person]] object_id`; nothing in
 //! the card's data names who clicked.
@@ -27,14 +28,14 @@ use serde_json::Value;
 use super::TeamsApp;
 use super::activity::{ADAPTIVE_CARD_ACTION, Activity, MSTEAMS};
 use super::render::{self, INPUT_REASON, VERB_ACK, VERB_APPROVE, VERB_DENY};
-use super::render_review::{VERB_RENEW_APPROVE, VERB_RENEW_DENY, VERB_REVIEW_KEEP, VERB_REVIEW_REMOVE};
+use super::render_review::{self, VERB_RENEW_APPROVE, VERB_RENEW_DENY, VERB_REVIEW_KEEP, VERB_REVIEW_REMOVE};
 use super::sender::{channel_key, user_key};
 use crate::core::command::{self, Command};
 use crate::core::help::{self, Dialect};
 use crate::core::ids::{AlarmId, ChatUser, Platform, RequestId};
 use crate::core::ports::ConversationRef;
 use crate::core::reviews::ReviewDecision;
-use crate::core::service::{Approved, Decision, Reply};
+use crate::core::service::{Approved, Decision, Reply, renewal_card_view, review_card_view};
 use crate::core::view::CardView;
 use crate::edge_errors::user_message;
 
@@ -185,27 +186,37 @@ fn data_str<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// Answers a Keep / Remove click on a review card or an Approve / Deny click on a renewal card
-/// (`None` for other verbs). The core decides who may decide and that it is decided once; the
-/// card changes for everyone through the outbox's `PUT`.
+/// (`None` for other verbs): the decided card for the clicker, or a message for a refusal.
+/// The core decides who may decide and that it is decided once; everyone else's copy changes
+/// through the outbox's `PUT` from the same commit.
 async fn governance_action(app: &TeamsApp, user: &ChatUser, verb: &str, data: &Value) -> Option<Value> {
+    let policy = app.service.policy();
     let answer = match (verb, data_str(data, "itemId"), data_str(data, "extensionId")) {
         (VERB_REVIEW_KEEP | VERB_REVIEW_REMOVE, Some(id), _) => {
             let decision =
                 if verb == VERB_REVIEW_KEEP { ReviewDecision::Keep } else { ReviewDecision::Remove };
             match app.service.decide_review(user, id, decision).await {
-                Ok(_) => format!("📋 Recorded: {} (`{id}`).", decision.as_str()),
-                Err(e) => user_message(&e),
+                Ok(item) => render::invoke_card(render_review::review(&review_card_view(
+                    &policy,
+                    &item,
+                    Platform::Teams,
+                ))),
+                Err(e) => render::invoke_message(&user_message(&e)),
             }
         }
         (VERB_RENEW_APPROVE | VERB_RENEW_DENY, _, Some(id)) => {
             match app.service.decide_renewal(user, id, verb == VERB_RENEW_APPROVE).await {
-                Ok(e) => format!("🔁 Renewal `{}` is {}.", e.id, e.state.as_str()),
-                Err(e) => user_message(&e),
+                Ok(e) => render::invoke_card(render_review::renewal(&renewal_card_view(
+                    &policy,
+                    &e,
+                    Platform::Teams,
+                ))),
+                Err(e) => render::invoke_message(&user_message(&e)),
             }
         }
         _ => return None,
     };
-    Some(render::invoke_message(&answer))
+    Some(answer)
 }
 
 /// Answers a click on `verb` with the card's `data` (and inputs).

@@ -1,7 +1,8 @@
 //! Access-review and renewal cards on Teams: Adaptive Cards with `Action.Execute` buttons
 //! (Keep / Remove on a reviewer's card, Approve / Deny on a renewal in the approver channel)
-//! inside an `ActionSet`, decided through the `adaptiveCard/action` invoke and replaced for
-//! everyone by the outbox's `PUT` once decided. Pure functions, like [`super::render`].
+//! inside an `ActionSet`, decided through the `adaptiveCard/action` invoke: the decided card is
+//! the invoke's answer for the clicker and replaces everyone's copy by the outbox's `PUT`.
+//! Pure functions, like [`super::render`].
 
 use serde_json::{Value, json};
 

@@ -153,9 +153,27 @@ fn alarm_pages_mention_the_on_call_tag_only_while_open() {
     assert_eq!(entity["mentioned"], json!({"id": "tag-1", "name": "SecOps ‹on-call›", "type": "tag"}));
     assert!(card.to_string().contains("Paging <at>SecOps ‹on-call›</at>"), "{card}");
     assert!(alarm_card(&alarm)["msteams"].is_null(), "no tag configured: no mention");
+    // Through a Workflows webhook the tag is named, never mentioned, and acknowledging is asked
+    // for in bold.
+    let body = crate::core::view::MessageBody::Alarm(Box::new(alarm.clone()));
+    let hook = super::super::webhook::webhook_card(&body, Some(&tag)).expect("a webhook card");
+    let text = hook.to_string();
+    assert!(hook["msteams"].is_null() && !text.contains("<at>") && !text.contains("ActionSet"), "{hook}");
+    assert!(text.contains("On call: SecOps ‹on-call›."), "{hook}");
+    let must = hook["body"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|b| b["text"] == super::super::webhook::MUST_ACKNOWLEDGE);
+    assert_eq!(must.map(|b| b["weight"].clone()), Some(json!("Bolder")), "{hook}");
+    let unnamed = super::super::webhook::webhook_card(&body, None).expect("a webhook card").to_string();
+    assert!(unnamed.contains("must be acknowledged") && !unnamed.contains("On call"), "{unnamed}");
     alarm.status =
         AlarmStatus::Acknowledged { by: person("carol", None), at: chrono::Utc::now(), reason: "ok".into() };
     assert!(alarm_card_paging(&alarm, Some(&tag))["msteams"].is_null(), "an acknowledged alarm pages nobody");
+    let body = crate::core::view::MessageBody::Alarm(Box::new(alarm));
+    let done = super::super::webhook::webhook_card(&body, Some(&tag)).expect("a webhook card").to_string();
+    assert!(!done.contains("must be acknowledged") && !done.contains("On call"), "{done}");
 }
 
 #[test]

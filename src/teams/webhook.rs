@@ -3,6 +3,12 @@
 //! request is received"). Nothing can be clicked there (no bot answers), so approval cards,
 //! direct messages, card updates and thread replies are skipped, and alarms carry no
 //! acknowledge form: acknowledge them on another platform.
+//!
+//! An open alarm cannot page the on-call tag here: Microsoft documents tag mentions for bots
+//! only, and user mentions (not tags) for webhook cards, while the Workflows trigger answers
+//! `202` before it posts, so a refused mention would lose the alarm silently. The card instead
+//! says in bold that it must be acknowledged and names the on-call tag (`[teams] alert_tag`) in
+//! plain text, without a mention entity.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -27,6 +33,7 @@ pub const WEBHOOK_APPROVER: &str = "webhook:approver";
 pub struct WebhookSender {
     http: reqwest::Client,
     url: SecretString,
+    on_call: Option<render::Tag>,
 }
 
 impl std::fmt::Debug for WebhookSender {
@@ -42,8 +49,10 @@ pub fn envelope(card: Value) -> Value {
     }]})
 }
 
-/// The card posted for `body`, or `None` for what a webhook cannot carry (approval cards).
-pub fn webhook_card(body: &MessageBody) -> Option<Value> {
+/// The card posted for `body`, or `None` for what a webhook cannot carry (approval cards). An
+/// open alarm says that it must be acknowledged and, with `on_call`, names the on-call tag in
+/// text (no mention entity: see the module's documentation).
+pub fn webhook_card(body: &MessageBody, on_call: Option<&render::Tag>) -> Option<Value> {
     match body {
         MessageBody::Card(_) => None,
         MessageBody::Alarm(view) => {
@@ -51,8 +60,14 @@ pub fn webhook_card(body: &MessageBody) -> Option<Value> {
             if let Some(items) = card["body"].as_array_mut() {
                 items.retain(|i| i["type"] != "ActionSet");
                 if view.is_open() {
-                    items.push(json!({"type": "TextBlock", "wrap": true,
-                        "text": "Acknowledge it with a reason in the bot's alert channel."}));
+                    items.push(json!({"type": "TextBlock", "wrap": true, "weight": "Bolder",
+                        "color": "Attention", "text": MUST_ACKNOWLEDGE}));
+                    if let Some(tag) = on_call {
+                        items.push(json!({"type": "TextBlock", "wrap": true, "text": format!(
+                            "On call: {}. This post cannot @mention the tag; make sure they know.",
+                            render::escape(&tag.name, 100)
+                        )}));
+                    }
                 }
             }
             Some(card)
@@ -74,6 +89,11 @@ pub fn webhook_card(body: &MessageBody) -> Option<Value> {
     }
 }
 
+/// What an open alarm's webhook card says about acknowledging it.
+pub const MUST_ACKNOWLEDGE: &str = "This alarm must be acknowledged. Nothing can be clicked here: \
+    acknowledge it with a reason in pimbot's alert channel on Slack or Discord. It pages again \
+    until someone does.";
+
 impl WebhookSender {
     /// A sender posting to `url`.
     pub fn new(url: SecretString) -> anyhow::Result<Self> {
@@ -81,7 +101,13 @@ impl WebhookSender {
             .user_agent(concat!("pimbot/", env!("CARGO_PKG_VERSION")))
             .timeout(super::client::CALL_TIMEOUT)
             .build()?;
-        Ok(Self { http, url })
+        Ok(Self { http, url, on_call: None })
+    }
+
+    /// Names `tag` (`[teams] alert_tag`) as on call on open alarms.
+    pub fn with_on_call(mut self, tag: Option<render::Tag>) -> Self {
+        self.on_call = tag;
+        self
     }
 }
 
@@ -99,7 +125,7 @@ impl ChatSender for WebhookSender {
     ) -> DeliveryOutcome {
         let message = &item.message;
         let for_webhook = matches!(&message.target, Target::Channel { channel } if channel == WEBHOOK_FEED || channel == WEBHOOK_ALERT);
-        let Some(card) = webhook_card(&message.body).filter(|_| for_webhook) else {
+        let Some(card) = webhook_card(&message.body, self.on_call.as_ref()).filter(|_| for_webhook) else {
             return DeliveryOutcome::Sent(None);
         };
         let response = match self.http.post(self.url.expose_secret()).json(&envelope(card)).send().await {

@@ -1,7 +1,8 @@
 //! Teams delivery details: `Retry-After` and failure classes on the Connector, the app token
 //! cached across calls, a post in doubt (taken, answered too late) reported unconfirmed and
 //! counted when posted again, notification-only mode through a fake Workflows webhook (feed and
-//! alarms only, no buttons), and `pimbot teams package`.
+//! alarms only, no buttons; an open alarm says it must be acknowledged and names the on-call
+//! tag in text, since a webhook cannot page it), and `pimbot teams package`.
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -17,12 +18,12 @@ use pimbot::core::ids::Platform;
 use pimbot::core::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, Target};
 use pimbot::core::ports::{ChatSender, Clock, ManualClock};
 use pimbot::core::view::{MessageBody, Notice};
-use pimbot::teams::{BotIdentity, Connector, TeamsSender};
+use pimbot::teams::{BotIdentity, Connector, TeamsSender, webhook};
 use pimbot::testing::{FAKE_TEAMS_APP_ID, FAKE_TEAMS_APP_PASSWORD, FAKE_TEAMS_TENANT, FakeTeams};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::app::TestApp;
-use crate::support::teams::{FEED, policy};
+use crate::support::teams::{FEED, ONCALL_TAG_NAME, policy};
 
 fn feed_line(text: &str) -> OutgoingMessage {
     OutgoingMessage {
@@ -198,7 +199,23 @@ async fn notification_only_mode_posts_the_feed_and_alarms_to_the_webhook() {
             assert!(posts.iter().all(|p| p["type"] == "message"
                 && p["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"));
             assert!(posts.iter().any(|p| p.to_string().contains(id.as_str())), "the feed line: {posts:?}");
-            assert!(posts.iter().any(|p| p.to_string().contains("bg1@contoso.onmicrosoft.com")), "the alarm");
+            let alarm = posts
+                .iter()
+                .find(|p| p.to_string().contains("bg1@contoso.onmicrosoft.com"))
+                .map(|p| p["attachments"][0]["content"].clone())
+                .expect("the alarm");
+            // Workflows cannot page the on-call tag (documented for bots only): the card says
+            // in bold that it must be acknowledged and names who is on call, with no mention.
+            let body = alarm["body"].as_array().expect("body");
+            let must = body.iter().find(|b| b["text"] == webhook::MUST_ACKNOWLEDGE).expect("must ack");
+            assert_eq!((&must["weight"], &must["color"]), (&json!("Bolder"), &json!("Attention")), "{must}");
+            let on_call = format!("On call: {ONCALL_TAG_NAME}.");
+            assert!(
+                body.iter().any(|b| b["text"].as_str().is_some_and(|t| t.starts_with(&on_call))),
+                "{alarm}"
+            );
+            assert!(alarm["msteams"].is_null() && !alarm.to_string().contains("<at>"), "no mention: {alarm}");
+            crate::teams_schema::assert_valid_card("the webhook's alarm", &alarm);
             assert!(posts.iter().all(|p| !p.to_string().contains("Action.")), "nothing to click: {posts:?}");
             assert!(
                 posts.iter().all(|p| !p.to_string().contains("FactSet") || p.to_string().contains("bg1")),

@@ -1,10 +1,12 @@
 //! Access reviews and renewals on Teams against the fake Bot Framework, on SQLite and
 //! PostgreSQL: a reviewer's card arrives in their personal chat with Keep / Remove
-//! (`Action.Execute`), a click decides through the `adaptiveCard/action` invoke once, a
-//! stranger's click is refused, and the card is replaced for everyone (`PUT`) without buttons;
-//! a renewal asked on Teams gets an Approve / Deny card in the approver channel mentioning the
-//! approvers, the requester cannot approve it, an approver's click decides it once (a late
-//! click on Teams or on the Slack copy is refused).
+//! (`Action.Execute`), a click decides through the `adaptiveCard/action` invoke once and is
+//! answered with the decided card (valid against the Adaptive Cards schema), a stranger's or a
+//! second click is answered with a message, and the card is replaced for everyone (one `PUT`,
+//! the same card) without buttons; a renewal asked on Teams gets an Approve / Deny card in the
+//! approver channel mentioning the approvers, the requester cannot approve it, an approver's
+//! click decides it once (a late click on Teams or on the Slack copy is refused). Each test
+//! ends with everything Teams was sent taken and nothing else.
 
 use std::future::Future;
 use std::time::Duration as StdDuration;
@@ -16,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::support::app::TestApp;
 use crate::support::teams::{APPROVERS, FEED, OIDS, policy, text_of, user};
+use crate::teams_schema::assert_valid_card;
 
 const REVIEW: &str = "\n[[review]]\nname = \"ga\"\nroles = [\"global-admin\"]\nreviewer = \"carol\"\ncadence = \"30d\"\nduration = \"2d\"\n";
 
@@ -37,13 +40,31 @@ fn content(m: &TeamsMessage) -> Value {
     m.activity["attachments"][0]["content"].clone()
 }
 
-/// `who` clicks `verb` with `data` on `card`; returns the text the clicker is shown.
-async fn click(app: &TestApp, who: &str, n: &str, card: &TeamsMessage, verb: &str, data: Value) -> String {
+/// `who` clicks `verb` with `data` on `card`; returns the invoke's answer (HTTP 200).
+async fn click(app: &TestApp, who: &str, n: &str, card: &TeamsMessage, verb: &str, data: Value) -> Value {
     let invoke = app.fake_teams().invoke(&user(who), n, &card.conversation, &card.id, verb, data);
     let (status, answer) = app.teams_send(&invoke).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["type"], "application/vnd.microsoft.activity.message", "{answer}");
+    answer
+}
+
+/// The message a refused click is answered with (only the clicker sees it).
+#[track_caller]
+fn refusal(answer: &Value) -> String {
+    assert_eq!(answer["type"], "application/vnd.microsoft.activity.message", "a message: {answer}");
     answer["value"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The decided card a recorded click is answered with: an Adaptive Card replacing the
+/// clicker's copy, without buttons, valid against the schema.
+#[track_caller]
+fn decided_card(answer: &Value) -> Value {
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    assert_eq!(answer["type"], "application/vnd.microsoft.card.adaptive", "the updated card: {answer}");
+    let card = answer["value"].clone();
+    assert!(!card.to_string().contains("Action.Execute"), "decided, so no buttons: {card}");
+    assert_valid_card("the clicker's decided card", &card);
+    card
 }
 
 /// `who` writes `text` to the bot in their personal chat.
@@ -78,11 +99,13 @@ async fn a_review_card_on_teams_is_decided_once_and_replaced_for_everyone() {
         assert!(text.contains("Global Administrator") && text.contains("activation(s) since"), "{text}");
 
         // Someone who is not a reviewer is refused and nothing changes.
-        let refused = click(&app, "dave", "f:1", &card, "review_keep", json!({"itemId": alice})).await;
+        let refused =
+            refusal(&click(&app, "dave", "f:1", &card, "review_keep", json!({"itemId": alice})).await);
         assert!(refused.contains("not a reviewer"), "{refused}");
-        let recorded = click(&app, "carol", "f:2", &card, "review_remove", json!({"itemId": bob})).await;
-        assert!(recorded.contains("remove"), "{recorded}");
-        let again = click(&app, "carol", "f:3", &card, "review_keep", json!({"itemId": bob})).await;
+        let answer = click(&app, "carol", "f:2", &card, "review_remove", json!({"itemId": bob})).await;
+        let decided = decided_card(&answer);
+        assert!(decided.to_string().contains("remove by carol"), "{decided}");
+        let again = refusal(&click(&app, "carol", "f:3", &card, "review_keep", json!({"itemId": bob})).await);
         assert!(again.contains("already decided"), "{again}");
         app.settle().await;
 
@@ -95,10 +118,24 @@ async fn a_review_card_on_teams_is_decided_once_and_replaced_for_everyone() {
         let open = app.store().open_review_items(10).await.expect("items");
         assert!(open.iter().any(|i| i.id == alice), "alice's item is still open");
         let edited = app.teams_dms("carol").into_iter().find(|m| m.id == card.id).expect("the card");
-        let text = content(&edited).to_string();
-        assert!(edited.updates >= 1 && !text.contains("Action.Execute"), "replaced without buttons: {text}");
-        assert!(text.contains("remove by carol"), "{text}");
+        assert_eq!(edited.updates, 1, "replaced once in place");
+        assert_eq!(content(&edited), decided, "everyone's copy is the clicker's card");
         assert!(app.fake_teams().problems().is_empty(), "{:?}", app.fake_teams().problems());
+
+        // What Teams was sent, and nothing else (the answers went back on the invokes).
+        let fake = app.fake_teams();
+        fake.expect_post("a:personal-", "carol");
+        fake.expect_post("a:personal-", &bob);
+        fake.expect_post("a:personal-", &alice);
+        fake.expect_thread(FEED, "Access review **ga** started");
+        fake.expect_thread(FEED, "bob's `global-admin` removed");
+        let put = fake.expect_update("remove by carol");
+        assert!(
+            put.path.ends_with(&format!("/activities/{}", card.id)),
+            "the card's own message: {}",
+            put.path
+        );
+        fake.assert_nothing_unexpected();
         app.stop().await;
     })
     .await;
@@ -137,11 +174,17 @@ async fn a_renewal_asked_on_teams_is_approved_on_its_card_once() {
         let oid = |n: &str| OIDS.iter().find(|(p, _)| *p == n).map(|(_, o)| (*o).to_owned()).expect("oid");
         assert!(mentioned.contains(&oid("carol")) && !mentioned.contains(&oid("alice")), "{mentioned:?}");
 
-        let refused = click(&app, "alice", "f:1", &card, "renew_approve", json!({"extensionId": id})).await;
-        assert!(!refused.contains("is approved"), "the requester cannot approve: {refused}");
-        let approved = click(&app, "carol", "f:2", &card, "renew_approve", json!({"extensionId": id})).await;
-        assert!(approved.contains("is approved"), "{approved}");
-        let late = click(&app, "dave", "f:3", &card, "renew_deny", json!({"extensionId": id})).await;
+        let refused =
+            refusal(&click(&app, "alice", "f:1", &card, "renew_approve", json!({"extensionId": id})).await);
+        assert!(
+            !refused.contains("is approved") && !refused.is_empty(),
+            "the requester cannot approve: {refused}"
+        );
+        let answer = click(&app, "carol", "f:2", &card, "renew_approve", json!({"extensionId": id})).await;
+        let decided = decided_card(&answer);
+        assert!(decided.to_string().contains("Approved by carol"), "{decided}");
+        let late =
+            refusal(&click(&app, "dave", "f:3", &card, "renew_deny", json!({"extensionId": id})).await);
         assert!(late.contains("already approved"), "{late}");
         app.settle().await;
         // Decided once across platforms: the Slack card's late click is refused too.
@@ -160,11 +203,24 @@ async fn a_renewal_asked_on_teams_is_approved_on_its_card_once() {
         );
 
         let edited = app.teams_channel(APPROVERS).into_iter().find(|m| m.id == card.id).expect("card");
-        let text = content(&edited).to_string();
-        assert!(edited.updates >= 1 && !text.contains("Action.Execute"), "{text}");
-        assert!(text.contains("Approved by carol"), "{text}");
+        assert_eq!(edited.updates, 1, "replaced once in place");
+        assert_eq!(content(&edited), decided, "everyone's copy is the clicker's card");
         assert!(app.teams_channel(FEED).iter().any(|m| text_of(m).contains("renewed")), "the feed says so");
         assert!(app.teams_dms("alice").iter().any(|m| text_of(m).contains("renewed")), "alice is told");
+
+        // What Teams was sent, and nothing else (the refusals were invoke answers).
+        let fake = app.fake_teams();
+        fake.expect_post("a:personal-", "Renewal");
+        fake.expect_thread(APPROVERS, &id);
+        let put = fake.expect_update("Approved by carol");
+        assert!(
+            put.path.ends_with(&format!("/activities/{}", card.id)),
+            "the card's own message: {}",
+            put.path
+        );
+        fake.expect_thread(FEED, "renewed");
+        fake.expect_post("a:personal-", "renewed");
+        fake.assert_nothing_unexpected();
         app.stop().await;
     })
     .await;

@@ -1,8 +1,9 @@
 //! Teams JSON against Microsoft's published schemas (vendored in `tests/schemas/`, sources and
 //! licences in its README): every Adaptive Card pimbot sends to Teams — the approval card in
 //! each state, the clicker's invoke answer, alarm pages (with and without the on-call tag, and
-//! acknowledged), review and renewal cards open and decided, and the notification-only
-//! webhook's feed and alarm cards — validates against the Adaptive Cards 1.5 schema, the
+//! acknowledged), review and renewal cards open and decided (also as the clicker's invoke
+//! answer), and the notification-only webhook's feed and alarm cards, with and without the
+//! on-call tag named — validates against the Adaptive Cards 1.5 schema, the
 //! version the cards declare; the app manifest, as shipped and as `pimbot teams package`
 //! fills it in, validates against the v1.17 Teams app manifest schema it names.
 //!
@@ -170,16 +171,29 @@ fn every_card() -> Vec<(String, Value)> {
     cards.push(("review removed by default".into(), render_review::review(&review(by_default))));
     cards.push(("renewal open".into(), render_review::renewal(&renewal(None))));
     cards.push(("renewal approved".into(), render_review::renewal(&renewal(Some((true, carol.clone()))))));
-    cards.push(("renewal denied".into(), render_review::renewal(&renewal(Some((false, carol))))));
+    cards.push(("renewal denied".into(), render_review::renewal(&renewal(Some((false, carol.clone()))))));
+    let kept = ReviewStatus::Decided { decision: ReviewDecision::Keep, by: Some(carol.clone()) };
+    for (name, card) in [
+        ("review kept", render_review::review(&review(kept))),
+        ("renewal approved", render_review::renewal(&renewal(Some((true, carol))))),
+    ] {
+        cards.push((
+            format!("{name} as the clicker's invoke answer"),
+            render::invoke_card(card)["value"].clone(),
+        ));
+    }
     let webhook_bodies = [
         ("webhook feed line", MessageBody::Notice(Notice::text("✅ carol approved `r-1a2b3c4d`"))),
         ("webhook alarm", MessageBody::Alarm(Box::new(alarm(AlarmStatus::Open, 1)))),
         ("webhook alarm acknowledged", MessageBody::Alarm(Box::new(alarm(acked, 1)))),
     ];
     for (name, body) in webhook_bodies {
-        let card = webhook::webhook_card(&body).expect("a webhook card");
-        assert_eq!(webhook::envelope(card.clone())["attachments"][0]["content"], card);
-        cards.push((name.into(), card));
+        for on_call in [None, Some(&tag)] {
+            let card = webhook::webhook_card(&body, on_call).expect("a webhook card");
+            assert_eq!(webhook::envelope(card.clone())["attachments"][0]["content"], card);
+            assert!(card["msteams"].is_null(), "a webhook card mentions nobody: {card}");
+            cards.push((format!("{name} (on call named: {})", on_call.is_some()), card));
+        }
     }
     // What a real message body renders to (review and renewal bodies included).
     for body in [
@@ -191,6 +205,16 @@ fn every_card() -> Vec<(String, Value)> {
         cards.push((format!("{} body", body.summary()), activity["attachments"][0]["content"].clone()));
     }
     cards
+}
+
+/// Fails unless `card` (as sent, with Teams' `msteams` extension) validates against the
+/// vendored Adaptive Cards 1.5 schema; for cards other tests take from the wire.
+#[track_caller]
+pub(crate) fn assert_valid_card(name: &str, card: &Value) {
+    assert_eq!(card["version"], render::CARD_VERSION, "{name} declares the schema's version");
+    assert_eq!(card["type"], "AdaptiveCard", "{name}");
+    let problems = errors(&validator(CARD_SCHEMA), &without_teams_extension(card));
+    assert!(problems.is_empty(), "{name}: {problems:?}\n{card}");
 }
 
 #[test]

@@ -54,8 +54,10 @@ pub use policy_edit::{Orphan, PolicyImpact, orphans};
 pub use queries::{RoleSummary, StatusLine, render_roles, render_status};
 pub use raise::{DEFAULT_COALESCE_WINDOW, Raised};
 pub use reconcile::{Drift, DriftKind, ReconcileReport};
+pub use renew::renewal_card_view;
 pub use replies::{Reply, revoked_text, submitted_text};
 pub use review_cards::render_reviews;
+pub use review_cards::review_card_view;
 pub use revoke::{ELIGIBILITY_SWEEP_EVERY, NO_LONGER_ELIGIBLE, Revoked, Revoker, resolve_person};
 pub use target::{detached_role, target_of};
 

@@ -11,7 +11,7 @@ use super::messages::{Channels, direct, feed};
 use crate::core::audit::{Actor, EventKind};
 use crate::core::duration::format_duration;
 use crate::core::error::{Error, Result};
-use crate::core::ids::ChatUser;
+use crate::core::ids::{ChatUser, Platform};
 use crate::core::outbox::{OutgoingMessage, Target};
 use crate::core::policy::{Draft, Policy};
 use crate::core::ports::{Commit, GovernanceWrites, Write};
@@ -22,29 +22,35 @@ fn card_key(e: &EligibilityExtension) -> String {
     format!("renewal:{}", e.id)
 }
 
+/// The renewal card of `e` for `platform` (also the card a platform answers an approver's
+/// click with).
+pub fn renewal_card_view(policy: &Policy, e: &EligibilityExtension, platform: Platform) -> RenewalCardView {
+    let role = policy.role(&e.role).ok();
+    let who = |p: &crate::core::ids::PersonId| PersonRef::of(policy, p, platform);
+    RenewalCardView {
+        extension_id: e.id.clone(),
+        person: who(&e.person),
+        role_key: e.role.to_string(),
+        current_until: e.current_until,
+        requested_until: e.requested_until,
+        justification: e.justification.clone(),
+        approvers: role
+            .map(|r| r.approver_pool(&e.person, e.created_at).iter().map(&who).collect())
+            .unwrap_or_default(),
+        decided: e.decided_by.as_ref().map(|by| (e.state == ExtensionState::Approved, who(by))),
+    }
+}
+
 fn cards(
     channels: &[Channels],
     policy: &Policy,
     e: &EligibilityExtension,
     replace: bool,
 ) -> Vec<OutgoingMessage> {
-    let role = policy.role(&e.role).ok();
     channels
         .iter()
         .map(|c| {
-            let who = |p: &crate::core::ids::PersonId| PersonRef::of(policy, p, c.platform);
-            let view = RenewalCardView {
-                extension_id: e.id.clone(),
-                person: who(&e.person),
-                role_key: e.role.to_string(),
-                current_until: e.current_until,
-                requested_until: e.requested_until,
-                justification: e.justification.clone(),
-                approvers: role
-                    .map(|r| r.approver_pool(&e.person, e.created_at).iter().map(&who).collect())
-                    .unwrap_or_default(),
-                decided: e.decided_by.as_ref().map(|by| (e.state == ExtensionState::Approved, who(by))),
-            };
+            let view = renewal_card_view(policy, e, c.platform);
             OutgoingMessage {
                 platform: c.platform,
                 target: if replace {

@@ -14,8 +14,9 @@ fn card_key(item: &ReviewItem, reviewer: &PersonId) -> String {
     format!("review:{}:{reviewer}", item.id)
 }
 
-/// The card of `item` for `platform`.
-pub(super) fn card(policy: &Policy, item: &ReviewItem, platform: Platform) -> ReviewCardView {
+/// The card of `item` for `platform` (also the card a platform answers a reviewer's click
+/// with).
+pub fn review_card_view(policy: &Policy, item: &ReviewItem, platform: Platform) -> ReviewCardView {
     let role = policy.role(&item.role).ok();
     let status = match item.decision {
         None => ReviewStatus::Open,
@@ -58,7 +59,7 @@ pub(super) fn cards(
                 } else {
                     Target::User { user: user.to_owned() }
                 },
-                body: MessageBody::Review(Box::new(card(policy, item, c.platform))),
+                body: MessageBody::Review(Box::new(review_card_view(policy, item, c.platform))),
                 order_key: key.clone(),
                 remember_as: (!replace).then_some(key),
             });

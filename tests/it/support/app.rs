@@ -274,7 +274,11 @@ impl TestApp {
                 (Some(fake), Some(parts))
             }
             super::teams::TeamsMode::Webhook(url) => {
-                (None, Some(app::TeamsParts::Webhook { url: url.into() }))
+                let alert_tag = Some(pimbot::teams::render::Tag {
+                    id: super::teams::ONCALL_TAG_ID.into(),
+                    name: super::teams::ONCALL_TAG_NAME.into(),
+                });
+                (None, Some(app::TeamsParts::Webhook { url: url.into(), alert_tag }))
             }
             super::teams::TeamsMode::Off => (None, None),
         };
