@@ -128,7 +128,7 @@ pub async fn run(audit: &AuditConfig, database_url: &str, cmd: AuditCmd) -> anyh
                 tokio::spawn({
                     let stop = stop.clone();
                     async move {
-                        super::wait_for_signal().await;
+                        super::serve::wait_for_signal().await;
                         stop.cancel();
                     }
                 });

@@ -13,12 +13,15 @@
 pub mod audit;
 mod eligible;
 pub mod file;
+mod file_directory;
+mod file_policy;
 pub mod formats;
 pub mod governance;
 pub mod identity;
 pub mod oncall;
 mod resolve;
 mod resolve_mfa;
+mod resolve_refs;
 pub mod summary;
 pub mod teams;
 pub mod tier;

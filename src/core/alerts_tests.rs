@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::core::audit::{Actor, AuditEvent, AuditRecord, EventKind, GENESIS_HASH};
+use std::collections::BTreeMap;
+
 use crate::core::ids::RequestId;
 use chrono::TimeZone;
 use serde_json::json;

@@ -1,4 +1,8 @@
-//! Wire-level checks of the Discord rendering: buttons, mentions, limits.
+//! Tests of the Discord rendering. What a payload looks like is a snapshot
+//! (`src/discord/snapshots/pimbot__discord__render__tests__*.snap`: the approval card open and
+//! decided, the edit that closes a denied card, two notices and the deny form); the rules a
+//! layout change must not break (who is pinged, the request id in every `custom_id`, no
+//! buttons once decided, Discord's limits, escaping) are asserted by name below.
 
 use serde_json::{Value, json};
 
@@ -28,52 +32,78 @@ fn view(status: CardStatus) -> CardView {
     }
 }
 
+/// The decided states, with the snapshot that shows each.
+fn decided() -> Vec<(&'static str, CardStatus)> {
+    vec![
+        ("card_approved", CardStatus::Approved { by: vec![who("carol", Some("333"))] }),
+        ("card_retrying", CardStatus::Retrying { by: vec![who("carol", Some("333"))] }),
+        (
+            "card_grant_failed",
+            CardStatus::GrantFailed {
+                by: vec![who("carol", Some("333"))],
+                reason: Some("the directory refused the grant".into()),
+            },
+        ),
+    ]
+}
+
 fn json_of(r: Rendered) -> Value {
     serde_json::to_value(r.create(None)).expect("serializes")
 }
 
+fn denied_edit() -> Value {
+    let denied = card(&view(CardStatus::Denied { by: who("dave", Some("444")), reason: Some("no".into()) }));
+    serde_json::to_value(denied.edit()).expect("serializes")
+}
+
+/// Asserts `value` against the snapshot `name` in `src/discord/snapshots/`.
+fn snapshot(name: &str, value: &Value) {
+    insta::with_settings!({sort_maps => true, omit_expression => true}, {
+        insta::assert_json_snapshot!(name, value);
+    });
+}
+
 #[test]
-fn an_open_card_pings_the_approvers_only_and_carries_both_buttons() {
+fn snapshot_cards() {
+    snapshot("card_open", &json_of(card(&view(CardStatus::Open))));
+    for (name, status) in decided() {
+        snapshot(name, &json_of(card(&view(status))));
+    }
+    snapshot("card_denied_edit", &denied_edit());
+}
+
+#[test]
+fn snapshot_notices_and_deny_modal() {
+    let page = Notice { text: "break-glass sign-in".into(), mentions: vec![], page_channel: true };
+    snapshot("notice_paging", &json_of(notice(&page)));
+    let plain = Notice::mentioning("please decide @here", vec!["333".into(), "not-a-snowflake".into()]);
+    snapshot("notice_mentioning", &json_of(notice(&plain)));
+    snapshot("deny_modal", &serde_json::to_value(deny_modal("r-1")).expect("serializes"));
+}
+
+#[test]
+fn an_open_card_pings_the_approvers_only_and_its_buttons_carry_the_request_id() {
     let v = json_of(card(&view(CardStatus::Open)));
-    assert_eq!(v["content"], "🔔 Approval needed from <@333>, <@444>");
     assert_eq!(v["allowed_mentions"], json!({"parse": [], "users": ["333", "444"], "roles": []}));
     let buttons = &v["components"][0]["components"];
     assert_eq!(buttons[0]["custom_id"], "approve:r-1a2b3c4d");
-    assert_eq!(buttons[0]["style"], 3);
     assert_eq!(buttons[1]["custom_id"], "deny:r-1a2b3c4d");
-    assert_eq!(buttons[1]["style"], 4);
     let embed = v["embeds"][0].to_string();
-    for shown in ["Global Administrator", "INC-4711", "critical", "1h", "r-1a2b3c4d", "0/1", "5m", "<@111>"] {
-        assert!(embed.contains(shown), "embed shows {shown}: {embed}");
-    }
     assert!(!embed.contains("@everyone"), "typed @everyone is defused: {embed}");
 }
 
 #[test]
-fn a_decided_card_has_no_buttons_and_names_the_decider() {
-    let approved = json_of(card(&view(CardStatus::Approved { by: vec![who("carol", Some("333"))] })));
-    assert_eq!(approved["components"], json!([]));
-    assert_eq!(approved["content"], "✅ Approved by <@333>");
-    assert_eq!(approved["allowed_mentions"]["users"], json!([]));
-    let denied = card(&view(CardStatus::Denied { by: who("dave", Some("444")), reason: Some("no".into()) }));
-    let edit = serde_json::to_value(denied.edit()).expect("serializes");
-    assert_eq!(edit["components"], json!([]));
-    assert!(edit["embeds"][0].to_string().contains("Denied by <@444>: no"));
-    let retrying = json_of(card(&view(CardStatus::Retrying { by: vec![who("carol", Some("333"))] })));
-    assert_eq!(retrying["content"], "✅ Approved by <@333>: granting… (retrying)");
-    assert_eq!(retrying["components"], json!([]));
-    let failed = json_of(card(&view(CardStatus::GrantFailed {
-        by: vec![who("carol", Some("333"))],
-        reason: Some("the directory refused the grant".into()),
-    })));
-    assert_eq!(
-        failed["content"],
-        "❌ Approved by <@333>, but the grant failed: the directory refused the grant"
-    );
+fn a_decided_card_has_no_buttons_and_pings_nobody() {
+    for (name, status) in decided() {
+        let v = json_of(card(&view(status)));
+        assert_eq!(v["components"], json!([]), "{name}");
+        assert_eq!(v["allowed_mentions"]["users"], json!([]), "{name}");
+    }
+    assert_eq!(denied_edit()["components"], json!([]));
 }
 
 #[test]
-fn notices_ping_exactly_their_mentions_and_paging_allows_everyone() {
+fn notices_ping_exactly_their_mentions_and_only_paging_allows_everyone() {
     let page = Notice { text: "break-glass sign-in".into(), mentions: vec![], page_channel: true };
     let v = json_of(notice(&page));
     assert_eq!(v["content"], "@everyone break-glass sign-in");
@@ -115,13 +145,10 @@ fn user_text_is_cut_to_discords_limits() {
 }
 
 #[test]
-fn the_deny_modal_has_one_paragraph_reason_input() {
+fn the_deny_form_carries_the_request_id_and_answers_as_reason() {
     let v = serde_json::to_value(deny_modal("r-1")).expect("serializes");
     assert_eq!(v["custom_id"], "deny_reason:r-1");
-    let input = &v["components"][0]["components"][0];
-    assert_eq!(input["custom_id"], "reason");
-    assert_eq!(input["style"], 2);
-    assert_eq!(input["type"], 4);
+    assert_eq!(v["components"][0]["components"][0]["custom_id"], "reason");
 }
 
 #[test]

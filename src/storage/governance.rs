@@ -6,13 +6,14 @@
 
 use chrono::{DateTime, Utc};
 
+use super::rows::{CampaignRow, ExtensionRow, ItemRow, RemovalRow};
 use super::store_impl::{db, micros};
 use super::{SqlStore, on_db};
 use crate::core::error::Result;
 use crate::core::ids::{PersonId, RoleKey};
 use crate::core::ports::EligibilityRemoval;
-use crate::core::renewal::{EligibilityExtension, ExtensionState};
-use crate::core::reviews::{Campaign, EligibilityOrigin, ReviewDecision, ReviewItem};
+use crate::core::renewal::EligibilityExtension;
+use crate::core::reviews::{Campaign, ReviewItem};
 
 /// Inserts an alert; the key is the primary key.
 pub(super) const INSERT_ALERT: &str =
@@ -175,116 +176,6 @@ macro_rules! write_governance {
     }};
 }
 pub(super) use write_governance;
-
-#[derive(Debug, sqlx::FromRow)]
-struct CampaignRow {
-    id: String,
-    review: String,
-    period_start: DateTime<Utc>,
-    deadline: DateTime<Utc>,
-    started_at: DateTime<Utc>,
-    completed_at: Option<DateTime<Utc>>,
-    undecided: i64,
-    unapplied: i64,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct ItemRow {
-    id: String,
-    campaign_id: String,
-    person: String,
-    role: String,
-    reviewers: String,
-    origin: String,
-    default_decision: String,
-    deadline: DateTime<Utc>,
-    nudge_at: Option<DateTime<Utc>>,
-    decision: Option<String>,
-    decided_by: Option<String>,
-    decided_at: Option<DateTime<Utc>>,
-    applied_at: Option<DateTime<Utc>>,
-    history: String,
-    version: i64,
-}
-
-impl TryFrom<ItemRow> for ReviewItem {
-    type Error = anyhow::Error;
-    fn try_from(r: ItemRow) -> anyhow::Result<Self> {
-        let bad = |what: &str, v: &str| anyhow::anyhow!("review item {}: bad {what} `{v}`", r.id);
-        let decision = match r.decision.as_deref() {
-            Some(d) => Some(ReviewDecision::parse(d).ok_or_else(|| bad("decision", d))?),
-            None => None,
-        };
-        if decision.is_none() && (r.decided_at.is_some() || r.applied_at.is_some()) {
-            anyhow::bail!("review item {}: decided or applied without a decision", r.id);
-        }
-        Ok(ReviewItem {
-            origin: EligibilityOrigin::parse(&r.origin).ok_or_else(|| bad("origin", &r.origin))?,
-            default: ReviewDecision::parse(&r.default_decision)
-                .ok_or_else(|| bad("default", &r.default_decision))?,
-            reviewers: serde_json::from_str::<Vec<String>>(&r.reviewers)?
-                .into_iter()
-                .map(PersonId::from)
-                .collect(),
-            id: r.id,
-            campaign: r.campaign_id,
-            person: r.person.into(),
-            role: r.role.into(),
-            deadline: r.deadline,
-            nudge_at: r.nudge_at,
-            decision,
-            decided_by: r.decided_by.map(PersonId::from),
-            decided_at: r.decided_at,
-            applied_at: r.applied_at,
-            history: r.history,
-            version: r.version,
-        })
-    }
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct RemovalRow {
-    person: String,
-    role: String,
-    removed_at: DateTime<Utc>,
-    item_id: Option<String>,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct ExtensionRow {
-    id: String,
-    person: String,
-    role: String,
-    current_until: Option<DateTime<Utc>>,
-    requested_until: DateTime<Utc>,
-    justification: String,
-    state: String,
-    decided_by: Option<String>,
-    decided_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    version: i64,
-}
-
-impl TryFrom<ExtensionRow> for EligibilityExtension {
-    type Error = anyhow::Error;
-    fn try_from(r: ExtensionRow) -> anyhow::Result<Self> {
-        let state = ExtensionState::parse(&r.state)
-            .ok_or_else(|| anyhow::anyhow!("extension {}: bad state", r.id))?;
-        Ok(EligibilityExtension {
-            id: r.id,
-            person: r.person.into(),
-            role: r.role.into(),
-            current_until: r.current_until,
-            requested_until: r.requested_until,
-            justification: r.justification,
-            state,
-            decided_by: r.decided_by.map(PersonId::from),
-            decided_at: r.decided_at,
-            created_at: r.created_at,
-            version: r.version,
-        })
-    }
-}
 
 fn items(rows: Vec<ItemRow>) -> Result<Vec<ReviewItem>> {
     Ok(rows.into_iter().map(ReviewItem::try_from).collect::<anyhow::Result<_>>()?)

@@ -1,14 +1,16 @@
 //! Outbox claims and outcomes. A claim leases due rows to one dispatcher (`SKIP LOCKED` on
-//! PostgreSQL, the single writer on SQLite); outcomes of a round are written back together.
+//! PostgreSQL, the single writer on SQLite); outcomes of a round are written back together;
+//! the posted-message lookups, depth and pruning read and trim the same table.
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::queries as q;
-use super::rows::{OutboxRow, RejectedRow};
+use super::rows::{OutboxRow, PostedRefRow, RejectedRow};
 use super::store_impl::{db, micros};
 use super::{Dialect, SqlStore, on_db};
 use crate::core::error::Result;
-use crate::core::outbox::{DeliveryOutcome, OutboxItem, RejectedMessage};
+use crate::core::ids::Platform;
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, PostedRef, RejectedMessage};
 
 impl SqlStore {
     /// Claims due rows for `lease` (see `Store::claim_outbox` and `Store::claim_outbox_for`):
@@ -148,5 +150,38 @@ impl SqlStore {
                 .map_err(db("reading refused outbox rows"))?
         });
         Ok(rows.into_iter().map(RejectedMessage::try_from).collect::<anyhow::Result<_>>()?)
+    }
+
+    /// Where the message `ref_key` landed on `platform` (see `Store::posted_ref`).
+    pub(super) async fn load_posted_ref(
+        &self,
+        platform: Platform,
+        ref_key: &str,
+    ) -> Result<Option<PostedRef>> {
+        let row: Option<PostedRefRow> = on_db!(self, pool => {
+            sqlx::query_as(q::POSTED_REF).bind(platform.as_str()).bind(ref_key).fetch_optional(pool).await
+        })
+        .map_err(db("loading a posted message"))?;
+        Ok(row.map(PostedRef::try_from).transpose()?)
+    }
+
+    /// Deletes finished rows older than `before` (see `Store::prune_outbox`).
+    pub(super) async fn delete_outbox_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        on_db!(write self, pool => {
+            sqlx::query(q::PRUNE_OUTBOX).bind(micros(before)).execute(pool).await.map(|r| r.rows_affected())
+        })
+        .map_err(db("pruning the outbox"))
+    }
+
+    /// Rows not yet delivered (see `Store::outbox_depth`).
+    pub(super) async fn count_outbox(&self) -> Result<i64> {
+        on_db!(self, pool => sqlx::query_scalar(q::OUTBOX_DEPTH).fetch_one(pool).await)
+            .map_err(db("counting outbox rows"))
+    }
+
+    /// When the oldest undelivered row was queued (see `Store::outbox_oldest_pending`).
+    pub(super) async fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
+        on_db!(self, pool => sqlx::query_scalar(q::OUTBOX_OLDEST_PENDING).fetch_one(pool).await)
+            .map_err(db("reading the oldest outbox row"))
     }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use super::queries as q;
-use super::rows::{ApprovalRow, AuditRow, GrantRow, HeadRow, PostedRefRow, RequestRow};
+use super::rows::{ApprovalRow, AuditRow, GrantRow, HeadRow, RequestRow};
 use super::{SqlStore, on_db};
 use crate::core::alarm::Alarm;
 use crate::core::audit::{AuditRecord, truncate_micros};
@@ -199,23 +199,15 @@ impl Store for SqlStore {
     }
 
     async fn posted_ref(&self, platform: Platform, ref_key: &str) -> Result<Option<PostedRef>> {
-        let row: Option<PostedRefRow> = on_db!(self, pool => {
-            sqlx::query_as(q::POSTED_REF).bind(platform.as_str()).bind(ref_key).fetch_optional(pool).await
-        })
-        .map_err(db("loading a posted message"))?;
-        Ok(row.map(PostedRef::try_from).transpose()?)
+        self.load_posted_ref(platform, ref_key).await
     }
 
     async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64> {
-        on_db!(write self, pool => {
-            sqlx::query(q::PRUNE_OUTBOX).bind(micros(before)).execute(pool).await.map(|r| r.rows_affected())
-        })
-        .map_err(db("pruning the outbox"))
+        self.delete_outbox_before(before).await
     }
 
     async fn outbox_depth(&self) -> Result<i64> {
-        on_db!(self, pool => sqlx::query_scalar(q::OUTBOX_DEPTH).fetch_one(pool).await)
-            .map_err(db("counting outbox rows"))
+        self.count_outbox().await
     }
 
     async fn recent_rejections(
@@ -227,8 +219,7 @@ impl Store for SqlStore {
     }
 
     async fn outbox_oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
-        on_db!(self, pool => sqlx::query_scalar(q::OUTBOX_OLDEST_PENDING).fetch_one(pool).await)
-            .map_err(db("reading the oldest outbox row"))
+        self.oldest_pending().await
     }
 
     async fn gauge_counts(&self) -> Result<crate::core::ports::GaugeCounts> {

@@ -336,28 +336,5 @@ pub fn invoke_message(text: &str) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_text_cannot_mention_link_or_format() {
-        assert_eq!(escape("<at>Carol</at> *x* [a](b)", 100), "‹at›Carol‹/at› \\*x\\* \\[a\\](b)");
-        assert_eq!(escape("abcdef", 4), "abc…");
-        assert_eq!(escape("ab*cd", 4), "ab…", "no dangling escape");
-        assert_eq!(escape("a\u{7}b\nc", 10), "ab\nc");
-    }
-
-    #[test]
-    fn notice_mentions_have_entities_that_occur_in_the_text() {
-        let notice = Notice::mentioning("reminder", vec!["oid-carol".into()]);
-        let a = notice_activity(&notice, &|_| "carol".into());
-        let text = a["text"].as_str().expect("text");
-        let entity = &a["entities"][0];
-        assert_eq!(entity["mentioned"]["id"], "oid-carol");
-        assert!(text.contains(entity["text"].as_str().expect("entity text")));
-    }
-}
-
-#[cfg(test)]
 #[path = "render_tests.rs"]
-mod card_shape;
+mod tests;

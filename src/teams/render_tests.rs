@@ -1,10 +1,18 @@
-//! The shape of Teams cards beyond the schema (which `tests/it/teams_schema.rs` checks against
-//! the vendored Adaptive Cards 1.5 schema): only the element and action types pimbot means to
-//! use, `Action.Execute` only inside `ActionSet`s, mentions, and the size limit.
+//! Tests of the Teams rendering. What a card looks like is a snapshot
+//! (`src/teams/snapshots/pimbot__teams__render__tests__*.snap`: the approval card open and
+//! decided, the break-glass alarm paging the on-call tag, the review and renewal cards open and
+//! decided, a notice activity). The rules are asserted by name: the shape beyond the schema
+//! (which `tests/it/teams_schema.rs` checks against the vendored Adaptive Cards 1.5 schema: only
+//! the element and action types pimbot means to use, `Action.Execute` only inside `ActionSet`s),
+//! mentions (never the requester, always in the text), the size limit and escaping.
+
+use chrono::{DateTime, TimeZone, Utc};
 
 use super::*;
 use crate::core::alarm::Severity;
 use crate::core::ids::{AlarmId, RequestId};
+use crate::core::reviews::ReviewDecision;
+use crate::core::view::ReviewStatus;
 use crate::core::view::{AlarmStatus, AlarmView, CardStatus, CardView, PersonRef};
 
 const ELEMENTS: [&str; 4] = ["TextBlock", "FactSet", "ActionSet", "Input.Text"];
@@ -56,6 +64,65 @@ fn person(name: &str, id: Option<&str>) -> PersonRef {
     PersonRef { name: name.into(), chat_id: id.map(str::to_owned) }
 }
 
+/// A fixed instant, so snapshots do not change from run to run.
+fn at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 9, 30, 0).single().expect("a valid time")
+}
+
+fn alarm_view() -> AlarmView {
+    AlarmView {
+        alarm_id: AlarmId::from("a-1"),
+        headline: "Break-glass sign-in".into(),
+        account: "bg1@contoso.com".into(),
+        at: at(),
+        ip: Some("203.0.113.7".into()),
+        location: None,
+        app: None,
+        client: None,
+        ca_status: None,
+        succeeded: true,
+        severity: Severity::High.as_str().into(),
+        page: 2,
+        status: AlarmStatus::Open,
+        signins: 3,
+        first_at: None,
+    }
+}
+
+fn review_view() -> crate::core::view::ReviewCardView {
+    crate::core::view::ReviewCardView {
+        item_id: "ri-1".into(),
+        person: person("bob", Some("oid-b")),
+        role_key: "global-admin".into(),
+        role_name: "Global Administrator".into(),
+        tier: "critical".into(),
+        history: "*none*".into(),
+        deadline: at(),
+        default: crate::core::reviews::ReviewDecision::Remove,
+        status: crate::core::view::ReviewStatus::Open,
+    }
+}
+
+fn renewal_view() -> crate::core::view::RenewalCardView {
+    crate::core::view::RenewalCardView {
+        extension_id: "e-1".into(),
+        person: person("alice", Some("oid-a")),
+        role_key: "user-admin".into(),
+        current_until: None,
+        requested_until: at(),
+        justification: "<at>x</at>".into(),
+        approvers: vec![person("carol", Some("oid-c"))],
+        decided: None,
+    }
+}
+
+/// Asserts `value` against the snapshot `name` in `src/teams/snapshots/`.
+fn snapshot(name: &str, value: &Value) {
+    insta::with_settings!({sort_maps => true, omit_expression => true}, {
+        insta::assert_json_snapshot!(name, value);
+    });
+}
+
 fn view(status: CardStatus, long: bool) -> CardView {
     let text = if long { "x".repeat(5000) } else { "rotate leaked secret".into() };
     CardView {
@@ -80,7 +147,35 @@ fn view(status: CardStatus, long: bool) -> CardView {
 }
 
 #[test]
-fn cards_use_only_known_elements_with_their_required_properties() {
+fn snapshot_approval_cards() {
+    let statuses = [
+        ("card_open", CardStatus::Open),
+        ("card_approved", CardStatus::Approved { by: vec![person("carol", Some("oid-c"))] }),
+        ("card_denied", CardStatus::Denied { by: person("dave", None), reason: None }),
+        ("card_timed_out", CardStatus::TimedOut),
+    ];
+    for (name, status) in statuses {
+        snapshot(name, &card(&view(status, false)));
+    }
+}
+
+#[test]
+fn snapshot_alarm_review_renewal_and_notice() {
+    let tag = Tag { id: "tag-1".into(), name: "SecOps <on-call>".into() };
+    snapshot("alarm_paging", &alarm_card_paging(&alarm_view(), Some(&tag)));
+    let (mut review, mut renewal) = (review_view(), renewal_view());
+    snapshot("review_open", &super::super::render_review::review(&review));
+    snapshot("renewal_open", &super::super::render_review::renewal(&renewal));
+    review.status = ReviewStatus::Decided { decision: ReviewDecision::Keep, by: None };
+    renewal.decided = Some((false, person("carol", Some("oid-c"))));
+    snapshot("review_decided", &super::super::render_review::review(&review));
+    snapshot("renewal_denied", &super::super::render_review::renewal(&renewal));
+    let notice = Notice::mentioning("please decide on r-1", vec!["oid-carol".into()]);
+    snapshot("notice_mentioning", &notice_activity(&notice, &|_| "carol".into()));
+}
+
+#[test]
+fn cards_use_only_known_elements_never_mention_the_requester_and_fit() {
     let statuses = [
         CardStatus::Open,
         CardStatus::Approved { by: vec![person("carol", Some("oid-c"))] },
@@ -106,48 +201,15 @@ fn cards_use_only_known_elements_with_their_required_properties() {
             }
         }
     }
-    let alarm = AlarmView {
-        alarm_id: AlarmId::from("a-1"),
-        headline: "Break-glass sign-in".into(),
-        account: "bg1@contoso.com".into(),
-        at: chrono::Utc::now(),
-        ip: Some("203.0.113.7".into()),
-        location: None,
-        app: None,
-        client: None,
-        ca_status: None,
-        succeeded: true,
-        severity: Severity::High.as_str().into(),
-        page: 2,
-        status: AlarmStatus::Open,
-        signins: 3,
-        first_at: None,
-    };
     let mut errors = Vec::new();
-    walk_card(&alarm_card(&alarm), &mut errors);
+    walk_card(&alarm_card(&alarm_view()), &mut errors);
     assert!(errors.is_empty(), "{errors:?}");
 }
 
 #[test]
 fn alarm_pages_mention_the_on_call_tag_only_while_open() {
     let tag = Tag { id: "tag-1".into(), name: "SecOps <on-call>".into() };
-    let mut alarm = AlarmView {
-        alarm_id: AlarmId::from("a-1"),
-        headline: "Break-glass sign-in".into(),
-        account: "bg1@contoso.com".into(),
-        at: chrono::Utc::now(),
-        ip: None,
-        location: None,
-        app: None,
-        client: None,
-        ca_status: None,
-        succeeded: true,
-        severity: Severity::High.as_str().into(),
-        page: 1,
-        status: AlarmStatus::Open,
-        signins: 1,
-        first_at: None,
-    };
+    let mut alarm = alarm_view();
     let card = alarm_card_paging(&alarm, Some(&tag));
     let entity = &card["msteams"]["entities"][0];
     assert_eq!(entity["mentioned"], json!({"id": "tag-1", "name": "SecOps ‹on-call›", "type": "tag"}));
@@ -168,8 +230,7 @@ fn alarm_pages_mention_the_on_call_tag_only_while_open() {
     assert_eq!(must.map(|b| b["weight"].clone()), Some(json!("Bolder")), "{hook}");
     let unnamed = super::super::webhook::webhook_card(&body, None).expect("a webhook card").to_string();
     assert!(unnamed.contains("must be acknowledged") && !unnamed.contains("On call"), "{unnamed}");
-    alarm.status =
-        AlarmStatus::Acknowledged { by: person("carol", None), at: chrono::Utc::now(), reason: "ok".into() };
+    alarm.status = AlarmStatus::Acknowledged { by: person("carol", None), at: at(), reason: "ok".into() };
     assert!(alarm_card_paging(&alarm, Some(&tag))["msteams"].is_null(), "an acknowledged alarm pages nobody");
     let body = crate::core::view::MessageBody::Alarm(Box::new(alarm));
     let done = super::super::webhook::webhook_card(&body, Some(&tag)).expect("a webhook card").to_string();
@@ -178,29 +239,7 @@ fn alarm_pages_mention_the_on_call_tag_only_while_open() {
 
 #[test]
 fn review_and_renewal_cards_use_known_elements_and_close_once_decided() {
-    use crate::core::reviews::ReviewDecision;
-    use crate::core::view::{RenewalCardView, ReviewCardView, ReviewStatus};
-    let mut review = ReviewCardView {
-        item_id: "ri-1".into(),
-        person: person("bob", Some("oid-b")),
-        role_key: "global-admin".into(),
-        role_name: "Global Administrator".into(),
-        tier: "critical".into(),
-        history: "*none*".into(),
-        deadline: chrono::Utc::now(),
-        default: ReviewDecision::Remove,
-        status: ReviewStatus::Open,
-    };
-    let mut renewal = RenewalCardView {
-        extension_id: "e-1".into(),
-        person: person("alice", Some("oid-a")),
-        role_key: "user-admin".into(),
-        current_until: None,
-        requested_until: chrono::Utc::now(),
-        justification: "<at>x</at>".into(),
-        approvers: vec![person("carol", Some("oid-c"))],
-        decided: None,
-    };
+    let (mut review, mut renewal) = (review_view(), renewal_view());
     for card in [super::super::render_review::review(&review), super::super::render_review::renewal(&renewal)]
     {
         let mut errors = Vec::new();
@@ -214,6 +253,22 @@ fn review_and_renewal_cards_use_known_elements_and_close_once_decided() {
     let decided =
         [super::super::render_review::review(&review), super::super::render_review::renewal(&renewal)];
     assert!(decided.iter().all(|c| !c.to_string().contains("Action.")), "{decided:?}");
-    assert!(decided[0].to_string().contains("keep (the review's default)"));
-    assert!(decided[1].to_string().contains("Denied by carol"));
+}
+
+#[test]
+fn user_text_cannot_mention_link_or_format() {
+    assert_eq!(escape("<at>Carol</at> *x* [a](b)", 100), "‹at›Carol‹/at› \\*x\\* \\[a\\](b)");
+    assert_eq!(escape("abcdef", 4), "abc…");
+    assert_eq!(escape("ab*cd", 4), "ab…", "no dangling escape");
+    assert_eq!(escape("a\u{7}b\nc", 10), "ab\nc");
+}
+
+#[test]
+fn notice_mentions_have_entities_that_occur_in_the_text() {
+    let notice = Notice::mentioning("reminder", vec!["oid-carol".into()]);
+    let a = notice_activity(&notice, &|_| "carol".into());
+    let text = a["text"].as_str().expect("text");
+    let entity = &a["entities"][0];
+    assert_eq!(entity["mentioned"]["id"], "oid-carol");
+    assert!(text.contains(entity["text"].as_str().expect("entity text")));
 }

@@ -1,16 +1,21 @@
 //! Platform-neutral views: what a card or notice says, never how Block Kit or an embed spells it.
-//! Views are built per platform because mentions carry that platform's user ids.
+//! Views are built per platform because mentions carry that platform's user ids. The approval
+//! card and notices are here; `alarm` holds the break-glass alarm, `review` the access-review
+//! and renewal cards.
+
+mod alarm;
+mod review;
 
 use serde::{Deserialize, Serialize};
 
-use chrono::{DateTime, Utc};
-
-use super::alarm::Alarm;
 use super::duration::format_duration;
-use super::ids::{AlarmId, Platform, RequestId};
+use super::ids::{Platform, RequestId};
 use super::policy::{Policy, Role};
 use super::request::AccessRequest;
 use super::state::RequestState;
+
+pub use alarm::{AlarmStatus, AlarmView};
+pub use review::{RenewalCardView, ReviewCardView, ReviewStatus};
 
 /// A person as shown on one platform: a display name and, when known, their user id there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,99 +222,6 @@ pub enum MessageBody {
     Renewal(Box<RenewalCardView>),
 }
 
-/// A request to extend a time-bound eligibility, as posted to the approver channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RenewalCardView {
-    /// Extension id (the buttons' value).
-    pub extension_id: String,
-    /// Who asks.
-    pub person: PersonRef,
-    /// Role key.
-    pub role_key: String,
-    /// The current end.
-    pub current_until: Option<DateTime<Utc>>,
-    /// The end asked for.
-    pub requested_until: DateTime<Utc>,
-    /// Why.
-    pub justification: String,
-    /// Approvers who may decide (mentioned).
-    pub approvers: Vec<PersonRef>,
-    /// `None` while open; `Some((approved, by))` once decided.
-    pub decided: Option<(bool, PersonRef)>,
-}
-
-impl RenewalCardView {
-    /// One-line fallback text.
-    pub fn summary(&self) -> String {
-        let state = match &self.decided {
-            None => "waiting for an approver".to_owned(),
-            Some((true, by)) => format!("approved by {}", by.name),
-            Some((false, by)) => format!("denied by {}", by.name),
-        };
-        format!(
-            "Renewal {}: {} asks to stay eligible for {} until {} — {state}",
-            self.extension_id,
-            self.person.name,
-            self.role_key,
-            self.requested_until.format("%Y-%m-%d %H:%M UTC")
-        )
-    }
-}
-
-/// Where a review card stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum ReviewStatus {
-    /// Waiting: Keep / Remove buttons shown.
-    Open,
-    /// Decided by a reviewer or, with `by = None`, by the review's default at the deadline.
-    Decided {
-        /// The decision.
-        decision: super::reviews::ReviewDecision,
-        /// Who decided; `None` for the default.
-        by: Option<PersonRef>,
-    },
-}
-
-/// An access-review card: one eligibility, the person's history and the reviewer's choice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReviewCardView {
-    /// Review item id (the buttons' value).
-    pub item_id: String,
-    /// Whose eligibility.
-    pub person: PersonRef,
-    /// Role key.
-    pub role_key: String,
-    /// Role display name.
-    pub role_name: String,
-    /// Tier name.
-    pub tier: String,
-    /// The person's history: activations in the period, last use, recent justifications.
-    pub history: String,
-    /// When the default applies.
-    pub deadline: DateTime<Utc>,
-    /// The default (`keep` or `remove`).
-    pub default: super::reviews::ReviewDecision,
-    /// Open or decided.
-    pub status: ReviewStatus,
-}
-
-impl ReviewCardView {
-    /// One-line fallback text.
-    pub fn summary(&self) -> String {
-        let state = match &self.status {
-            ReviewStatus::Open => format!("keep or remove by {}", self.deadline.format("%Y-%m-%d %H:%M UTC")),
-            ReviewStatus::Decided { decision, by: Some(by) } => {
-                format!("{} by {}", decision.as_str(), by.name)
-            }
-            ReviewStatus::Decided { decision, by: None } => {
-                format!("{} (the review's default)", decision.as_str())
-            }
-        };
-        format!("Access review: {}'s eligibility for {} — {state}", self.person.name, self.role_name)
-    }
-}
-
 impl MessageBody {
     /// Fallback text.
     pub fn summary(&self) -> String {
@@ -319,119 +231,6 @@ impl MessageBody {
             MessageBody::Alarm(a) => a.summary(),
             MessageBody::Review(r) => r.summary(),
             MessageBody::Renewal(r) => r.summary(),
-        }
-    }
-}
-
-/// Where a break-glass alarm stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum AlarmStatus {
-    /// Nobody acknowledged it yet: it keeps paging and shows the acknowledge button.
-    Open,
-    /// Acknowledged: no button, who/when/why shown.
-    Acknowledged {
-        /// Who.
-        by: PersonRef,
-        /// When.
-        at: DateTime<Utc>,
-        /// Why.
-        reason: String,
-    },
-}
-
-/// A break-glass alarm as posted to the alert channel (first page and every repeat).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlarmView {
-    /// Alarm id (the acknowledge button's value).
-    pub alarm_id: AlarmId,
-    /// One line without mentions: what happened to which account.
-    pub headline: String,
-    /// The break-glass account.
-    pub account: String,
-    /// When the sign-in happened.
-    pub at: DateTime<Utc>,
-    /// Client IP.
-    pub ip: Option<String>,
-    /// Location.
-    pub location: Option<String>,
-    /// Application.
-    pub app: Option<String>,
-    /// Client.
-    pub client: Option<String>,
-    /// Conditional Access status.
-    pub ca_status: Option<String>,
-    /// Successful sign-in (true) or failed attempt (false, lower severity).
-    pub succeeded: bool,
-    /// `high` or `medium`.
-    pub severity: String,
-    /// Which page this message is: 1 for the alarm itself, 2… for repeats.
-    pub page: i32,
-    /// Open or acknowledged.
-    pub status: AlarmStatus,
-    /// How many sign-ins the alarm stands for (`at`, `ip`… are the latest's).
-    #[serde(default = "one")]
-    pub signins: i32,
-    /// When the first of them happened (absent in messages queued before coalescing).
-    #[serde(default)]
-    pub first_at: Option<DateTime<Utc>>,
-}
-
-fn one() -> i32 {
-    1
-}
-
-impl AlarmView {
-    /// The view of `alarm` as page `page`, with people shown for `platform`.
-    pub fn build(policy: &Policy, alarm: &Alarm, platform: Platform, page: i32) -> Self {
-        let status = match (&alarm.acknowledged_by, alarm.acknowledged_at) {
-            (Some(by), Some(at)) => AlarmStatus::Acknowledged {
-                by: PersonRef::of(policy, by, platform),
-                at,
-                reason: alarm.reason.clone().unwrap_or_default(),
-            },
-            _ => AlarmStatus::Open,
-        };
-        Self {
-            alarm_id: alarm.id.clone(),
-            headline: alarm.headline(),
-            account: alarm.account_upn.clone(),
-            at: alarm.at,
-            ip: alarm.ip.clone(),
-            location: alarm.location.clone(),
-            app: alarm.app.clone(),
-            client: alarm.client.clone(),
-            ca_status: alarm.ca_status.clone(),
-            succeeded: alarm.succeeded,
-            severity: alarm.severity.as_str().into(),
-            page,
-            status,
-            signins: alarm.signins,
-            first_at: Some(alarm.first_at),
-        }
-    }
-
-    /// "1500 sign-ins since 14:04:49 UTC" when it stands for more than one, else `None`.
-    pub fn count_line(&self) -> Option<String> {
-        (self.signins > 1).then(|| {
-            let since = self.first_at.map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M:%S UTC")));
-            format!("{} sign-ins{}; the latest is shown", self.signins, since.unwrap_or_default())
-        })
-    }
-
-    /// Whether it still pages (and shows the acknowledge button).
-    pub fn is_open(&self) -> bool {
-        self.status == AlarmStatus::Open
-    }
-
-    /// One-line fallback text (no mentions; adapters add the channel page while open).
-    pub fn summary(&self) -> String {
-        let repeat = if self.page > 1 { format!(" (page {})", self.page) } else { String::new() };
-        match &self.status {
-            AlarmStatus::Open => format!("{}{repeat} — alarm {}", self.headline, self.alarm_id),
-            AlarmStatus::Acknowledged { by, reason, .. } => {
-                format!("{} — acknowledged by {}: {reason}", self.headline, by.name)
-            }
         }
     }
 }

@@ -1,116 +1,20 @@
-//! Ports: the small traits the use cases need from the outside world (storage, the directory,
-//! the clock). Adapters implement them; the core never names a database or an HTTP client.
-
-use std::sync::Mutex;
+//! The [`Store`] port: durable state, one short transaction per method, and the small row types
+//! its reads answer with (metrics gauge counts, audit sink cursors, Teams conversation refs).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
-use super::alarm::{Alarm, AlarmSignIn};
-use super::audit::{AuditEvent, AuditRecord};
-use super::checkpoint::Checkpoint;
-use super::error::Result;
-use super::identity::{AuthState, IdentityLink};
-use super::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
-use super::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
-use super::policy::{Person, Role};
-use super::renewal::EligibilityExtension;
-use super::request::{AccessRequest, Approval, Grant};
-use super::reviews::{Campaign, ReviewItem};
-
-/// An insert, or a compare-and-set update that only applies if the stored version matches.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Write<T> {
-    /// A new row.
-    Insert(T),
-    /// Replace the row if its stored version is still `expected_version`; the store bumps it.
-    Update {
-        /// The new content.
-        row: T,
-        /// The version read before deciding.
-        expected_version: i64,
-    },
-}
-
-/// Everything one decision changes, written in one database transaction: state, audit trail
-/// and the chat messages it causes. If any compare-and-set fails, nothing is written and the
-/// store answers `Error::Conflict`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Commit {
-    /// When the decision was taken (outbox rows become due then).
-    pub at: Option<DateTime<Utc>>,
-    /// Request rows.
-    pub requests: Vec<Write<AccessRequest>>,
-    /// New approvals (one per approver and request; a duplicate is a conflict).
-    pub approvals: Vec<(RequestId, Approval)>,
-    /// Grant rows (at most one open grant per person and role; a second is a conflict).
-    pub grants: Vec<Write<Grant>>,
-    /// Break-glass alarm rows. Inserting a second alarm for the same sign-in (same
-    /// `signin_id`) is a conflict: the caller treats it as "already raised".
-    pub alarms: Vec<Write<Alarm>>,
-    /// Sign-ins recorded for alarms (written after the alarms). One already recorded is a
-    /// conflict: the caller reads again and counts only new ones.
-    pub signins: Vec<AlarmSignIn>,
-    /// Audit events, chained in order.
-    pub audit: Vec<AuditEvent>,
-    /// Messages to deliver.
-    pub outbox: Vec<OutgoingMessage>,
-    /// Identity links to create or replace (one per chat account; one chat account per
-    /// platform and directory account, a second is a conflict).
-    pub links: Vec<IdentityLink>,
-    /// One-time sign-in states to store.
-    pub new_auth_states: Vec<AuthState>,
-    /// Ids of sign-in states this commit uses up. Each must be unused and unexpired at `at`,
-    /// or the whole commit is a conflict: a state works once.
-    pub use_auth_states: Vec<String>,
-    /// Alerts, review campaigns, eligibility removals and extensions.
-    pub governance: GovernanceWrites,
-}
-
-/// An alert raised, by its dedupe key (kind, subject and period).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertLogEntry {
-    /// Dedupe key; a second insert of the same key is a conflict ("already raised").
-    pub key: String,
-    /// Alert kind.
-    pub kind: String,
-    /// Role concerned.
-    pub role: Option<RoleKey>,
-    /// Person concerned.
-    pub person: Option<PersonId>,
-}
-
-/// A policy-held eligibility a review removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EligibilityRemoval {
-    /// Whose.
-    pub person: PersonId,
-    /// Which role.
-    pub role: RoleKey,
-    /// When.
-    pub removed_at: DateTime<Utc>,
-    /// The review item that removed it.
-    pub item_id: Option<String>,
-}
-
-/// The governance rows of a commit (see `core::alerts`, `core::reviews`, `core::renewal`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GovernanceWrites {
-    /// Alerts raised (insert; a duplicate key is a conflict).
-    pub alerts: Vec<AlertLogEntry>,
-    /// New campaigns (a second for the same review and period is a conflict).
-    pub campaigns: Vec<Campaign>,
-    /// Campaigns completed at the given time (a campaign already completed is a conflict).
-    pub completed: Vec<(String, DateTime<Utc>)>,
-    /// Review items (inserts, or compare-and-set updates).
-    pub items: Vec<Write<ReviewItem>>,
-    /// Eligibility removals (idempotent).
-    pub removals: Vec<EligibilityRemoval>,
-    /// Removals to forget (the policy file no longer lists them).
-    pub forget_removals: Vec<(PersonId, RoleKey)>,
-    /// Eligibility extensions (inserts, or compare-and-set updates).
-    pub extensions: Vec<Write<EligibilityExtension>>,
-}
+use super::{Commit, EligibilityRemoval};
+use crate::core::alarm::Alarm;
+use crate::core::audit::AuditRecord;
+use crate::core::checkpoint::Checkpoint;
+use crate::core::error::Result;
+use crate::core::identity::{AuthState, IdentityLink};
+use crate::core::ids::{AlarmId, ChatUser, GrantId, PersonId, Platform, RequestId, RoleKey};
+use crate::core::outbox::{DeliveryOutcome, OutboxItem, OutgoingMessage, PostedRef};
+use crate::core::renewal::EligibilityExtension;
+use crate::core::request::{AccessRequest, Grant};
+use crate::core::reviews::{Campaign, ReviewItem};
 
 /// Durable state. Every method is one short transaction; `commit` is the only writer of
 /// requests, grants and audit events.
@@ -184,7 +88,7 @@ pub trait Store: Send + Sync {
     async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64>;
     /// When the oldest undelivered outbox row was created; `None` when the outbox is empty.
     async fn outbox_oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
-        Err(super::error::Error::Internal(anyhow::anyhow!("outbox_oldest_pending is not supported")))
+        Err(crate::core::error::Error::Internal(anyhow::anyhow!("outbox_oldest_pending is not supported")))
     }
     /// Messages the platforms refused for good at or after `since`, newest first, at most
     /// `limit` (what `pimbot outbox status` names).
@@ -192,12 +96,12 @@ pub trait Store: Send + Sync {
         &self,
         _since: DateTime<Utc>,
         _limit: i64,
-    ) -> Result<Vec<super::outbox::RejectedMessage>> {
-        Err(super::error::Error::Internal(anyhow::anyhow!("recent_rejections is not supported")))
+    ) -> Result<Vec<crate::core::outbox::RejectedMessage>> {
+        Err(crate::core::error::Error::Internal(anyhow::anyhow!("recent_rejections is not supported")))
     }
     /// Grants in force: not yet ended, and confirmed by the directory.
     async fn open_grant_count(&self) -> Result<i64> {
-        Err(super::error::Error::Internal(anyhow::anyhow!("open_grant_count is not supported")))
+        Err(crate::core::error::Error::Internal(anyhow::anyhow!("open_grant_count is not supported")))
     }
     /// Audit records at or after `since` (all when `None`), in chain order.
     async fn audit_records(&self, since: Option<DateTime<Utc>>) -> Result<Vec<AuditRecord>>;
@@ -223,7 +127,7 @@ pub trait Store: Send + Sync {
     }
     /// A sign-in state by id (the hash of its value).
     async fn auth_state(&self, _id: &str) -> Result<Option<AuthState>> {
-        Err(super::error::Error::Internal(anyhow::anyhow!("auth_state is not supported")))
+        Err(crate::core::error::Error::Internal(anyhow::anyhow!("auth_state is not supported")))
     }
     /// The directory account a chat account is linked to.
     async fn identity_link(&self, _user: &ChatUser) -> Result<Option<IdentityLink>> {
@@ -317,7 +221,7 @@ pub trait Store: Send + Sync {
     /// Database-wide counts behind the `/metrics` gauges: pending requests and open grants by
     /// role, unacknowledged break-glass alarms by account and severity.
     async fn gauge_counts(&self) -> Result<GaugeCounts> {
-        Err(super::error::Error::Internal(anyhow::anyhow!("gauge_counts is not supported")))
+        Err(crate::core::error::Error::Internal(anyhow::anyhow!("gauge_counts is not supported")))
     }
     /// How a chat platform reaches a user or channel (`key`), as last learned.
     async fn conversation_ref(&self, _key: &str) -> Result<Option<ConversationRef>> {
@@ -326,7 +230,7 @@ pub trait Store: Send + Sync {
     /// Records (or replaces) how a chat platform reaches a user or channel. Fields left `None`
     /// keep their stored value.
     async fn remember_conversation(&self, _conversation: &ConversationRef) -> Result<()> {
-        Err(super::error::Error::Internal(anyhow::anyhow!("remember_conversation is not supported")))
+        Err(crate::core::error::Error::Internal(anyhow::anyhow!("remember_conversation is not supported")))
     }
     /// Deletes sign-in states that stopped working before `before` (expired, used or not);
     /// returns how many went.
@@ -346,8 +250,8 @@ pub struct GaugeCounts {
     pub open_alarms: Vec<(String, String, i64)>,
 }
 
-fn unsupported(what: &str) -> super::error::Error {
-    super::error::Error::Internal(anyhow::anyhow!("{what} is not supported by this store"))
+fn unsupported(what: &str) -> crate::core::error::Error {
+    crate::core::error::Error::Internal(anyhow::anyhow!("{what} is not supported by this store"))
 }
 
 /// Where an audit sink stands: what it has received, and its retry state.
@@ -379,202 +283,4 @@ pub struct ConversationRef {
     pub user_id: Option<String>,
     /// When it was learned.
     pub updated_at: DateTime<Utc>,
-}
-
-/// What the directory needs to make or end an assignment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrantSpec {
-    /// pimbot's grant id (idempotency key).
-    pub grant_id: GrantId,
-    /// Holder.
-    pub person: Person,
-    /// Role.
-    pub role: Role,
-    /// Start.
-    pub starts_at: DateTime<Utc>,
-    /// End.
-    pub ends_at: DateTime<Utc>,
-    /// Justification.
-    pub justification: String,
-    /// Ticket.
-    pub ticket: Option<String>,
-}
-
-/// The identity system that actually holds assignments. Both calls must be safe to repeat.
-#[async_trait]
-pub trait Directory: Send + Sync {
-    /// Short name for logs and the feed (`static`, `graph`).
-    fn name(&self) -> &'static str;
-    /// Makes (or extends to `ends_at`) the assignment.
-    async fn grant(&self, spec: &GrantSpec) -> Result<()>;
-    /// Ends the assignment; succeeds if it is already gone.
-    async fn revoke(&self, spec: &GrantSpec) -> Result<()>;
-    /// The keys of those `roles` the directory says `person` is eligible for at `now`, or
-    /// `None` when eligibility comes from the policy file (the default).
-    async fn eligible_roles(
-        &self,
-        _person: &Person,
-        _roles: &[Role],
-        _now: DateTime<Utc>,
-    ) -> Result<Option<Vec<RoleKey>>> {
-        Ok(None)
-    }
-    /// Every active assignment of the managed `roles` the directory holds, or `None` when the
-    /// directory cannot list them (nothing to reconcile).
-    async fn active_assignments(&self, _roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
-        Ok(None)
-    }
-    /// Whether reconciliation should remove assignments not made through pimbot
-    /// (`[directory] remove_unmanaged`).
-    fn remove_unmanaged(&self) -> bool {
-        false
-    }
-    /// Removes an assignment found by [`Directory::active_assignments`]; succeeds if it is
-    /// already gone.
-    async fn remove_assignment(&self, _role: &Role, _assignment: &DirectoryAssignment) -> Result<()> {
-        Ok(())
-    }
-    /// Removes `person`'s PIM eligibility schedule for `role` (`adminRemove`; an access review's
-    /// "remove"). `Ok(false)` when eligibility is not held in the directory (the default):
-    /// the caller then records the removal itself. Succeeds if it is already gone.
-    async fn remove_eligibility(&self, _person: &Person, _role: &Role) -> Result<bool> {
-        Ok(false)
-    }
-    /// Permanent active assignments of the managed `roles` (posture question 1), or `None`
-    /// when the directory cannot list them. By default, the listed assignments without an end.
-    async fn standing_assignments(&self, roles: &[Role]) -> Result<Option<Vec<DirectoryAssignment>>> {
-        Ok(self
-            .active_assignments(roles)
-            .await?
-            .map(|all| all.into_iter().filter(|a| a.ends_at.is_none()).collect()))
-    }
-    /// The directory account whose user principal name is `upn` (lookup by email), or `None`
-    /// when there is none or the directory cannot look people up (the default).
-    async fn lookup_user(&self, _upn: &str) -> Result<Option<DirectoryUser>> {
-        Ok(None)
-    }
-    /// The keys of those `roles` PIM says `person` is eligible for at `now`, whatever
-    /// `[directory] eligibility` is set to (separation of duties asks it), or `None` when the
-    /// directory keeps no eligibility (the default).
-    async fn pim_eligible_roles(
-        &self,
-        _person: &Person,
-        _roles: &[Role],
-        _now: DateTime<Utc>,
-    ) -> Result<Option<Vec<RoleKey>>> {
-        Ok(None)
-    }
-    /// How long an approved grant that fails for a transient reason ([`crate::core::Error::is_transient`])
-    /// is retried before the request fails (`[directory] grant_retry_for`).
-    fn grant_retry_for(&self) -> Duration {
-        DEFAULT_GRANT_RETRY_FOR
-    }
-}
-
-/// Default of `[directory] grant_retry_for`.
-pub const DEFAULT_GRANT_RETRY_FOR: Duration = Duration::minutes(15);
-
-/// A directory account found by [`Directory::lookup_user`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryUser {
-    /// Directory object id.
-    pub object_id: String,
-    /// User principal name, as the directory spells it.
-    pub upn: String,
-    /// Whether the account may sign in; pimbot refuses to act for disabled accounts.
-    pub account_enabled: bool,
-}
-
-/// Who a chat user is outside the policy file, as the chat platform knows them. Used only for
-/// the opt-in lookup by email (`[directory] lookup_by_email`).
-#[async_trait]
-pub trait ChatIdentity: Send + Sync {
-    /// The profile email of `user`, or `None` when the platform has none to offer (unknown
-    /// user, bot, deleted account, guest or external user).
-    async fn email(&self, user: &ChatUser) -> Result<Option<String>>;
-}
-
-/// An active assignment of a managed role as the directory reports it (reconciliation).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryAssignment {
-    /// The managed role it assigns.
-    pub role: RoleKey,
-    /// Directory object id of the holder.
-    pub principal_id: String,
-    /// Start, when time-bound.
-    pub starts_at: Option<DateTime<Utc>>,
-    /// End; `None` is a permanent (standing) assignment.
-    pub ends_at: Option<DateTime<Utc>>,
-    /// `Assigned` (made by an administrator or pimbot) or `Activated` (self-activated
-    /// eligibility), as the directory spells it.
-    pub assignment_type: String,
-}
-
-/// The time source. Only services and the scheduler read it; pure code takes `now` as a value.
-pub trait Clock: Send + Sync {
-    /// The current instant.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The real clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock that moves only when told; for tests and the demo.
-#[derive(Debug)]
-pub struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    /// Starts at `at`.
-    pub fn new(at: DateTime<Utc>) -> Self {
-        Self(Mutex::new(at))
-    }
-
-    /// Moves forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *t += by;
-    }
-
-    /// Jumps to `at`.
-    pub fn set(&self, at: DateTime<Utc>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Delivers outbox messages to one chat platform. Implementations render the neutral view,
-/// call the platform, and classify the result; they never retry on their own.
-#[async_trait]
-pub trait ChatSender: Send + Sync {
-    /// The platform this sender delivers to.
-    fn platform(&self) -> Platform;
-    /// Delivers one claimed row. `existing` is the remembered message a `Replace` or `Thread`
-    /// target refers to (the dispatcher looks it up; `None` means it was never posted). A
-    /// row `in_doubt` may already have been posted by an earlier attempt: the sender must
-    /// find and adopt that post rather than post a second time.
-    async fn deliver(
-        &self,
-        item: &OutboxItem,
-        existing: Option<&PostedRef>,
-        now: DateTime<Utc>,
-    ) -> super::outbox::DeliveryOutcome;
-}
-
-/// Told about every committed change, after it is durable (metrics and the like). It must be
-/// cheap and must not fail: the change is already made.
-pub trait CommitObserver: Send + Sync {
-    /// The audit events of one successful commit.
-    fn committed(&self, audit: &[AuditEvent]);
 }

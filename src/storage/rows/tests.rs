@@ -3,6 +3,9 @@
 use super::*;
 use chrono::TimeZone;
 
+use crate::core::alarm::Alarm;
+use crate::core::audit::{Actor, AuditRecord};
+
 fn grant_row(ended: bool, reason: Option<&str>) -> GrantRow {
     let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid");
     GrantRow {
