@@ -35,6 +35,8 @@ pub(super) struct Figures {
     max: f64,
     errors: usize,
     limited: usize,
+    /// What the first failed answer said, to tell a refusal from a timeout.
+    first_error: Option<String>,
 }
 
 impl Figures {
@@ -50,6 +52,9 @@ impl Figures {
             self.errors,
             self.limited
         );
+        if let Some(e) = &self.first_error {
+            println!("{:<34} first error: {e}", "");
+        }
     }
 }
 
@@ -75,13 +80,18 @@ pub(super) async fn open_loop(
             let ms = (done - at).as_secs_f64() * 1000.0;
             let ok = reply.as_ref().is_ok_and(|r| r.status == 200 && !r.body.contains("went wrong"));
             let limited = reply.as_ref().is_ok_and(|r| r.body.contains("Slow down"));
-            (ms, ok, limited, done)
+            let error = (!ok).then(|| match &reply {
+                Ok(r) => format!("{} {}", r.status, r.body.chars().take(160).collect::<String>()),
+                Err(e) => format!("{e:#}").chars().take(160).collect(),
+            });
+            (ms, error, limited, done)
         });
     }
-    let (mut lat, mut errors, mut limited, mut last) = (Vec::new(), 0, 0, start);
-    while let Some(Ok((ms, ok, was_limited, done))) = tasks.join_next().await {
+    let (mut lat, mut errors, mut limited, mut last, mut first_error) = (Vec::new(), 0, 0, start, None);
+    while let Some(Ok((ms, error, was_limited, done))) = tasks.join_next().await {
         lat.push(ms);
-        errors += usize::from(!ok);
+        errors += usize::from(error.is_some());
+        first_error = first_error.or(error);
         limited += usize::from(was_limited);
         last = last.max(done);
     }
@@ -96,6 +106,7 @@ pub(super) async fn open_loop(
         max: lat.last().copied().unwrap_or(f64::NAN),
         errors,
         limited,
+        first_error,
     }
 }
 

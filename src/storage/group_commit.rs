@@ -88,6 +88,7 @@ impl Writer {
         let written: Result<()> = on_db!(write self, pool => {
             async {
                 let mut tx = pool.begin_write().await.map_err(db("starting a write transaction"))?;
+                let nest = pool.nest_savepoints();
                 let chained = batch.iter().any(|j| matches!(&j.work, Work::Commit(p) if p.appends()));
                 let head = if chained {
                     let head: HeadRow = sqlx::query_as(pool.lock_audit_head_sql())
@@ -102,8 +103,8 @@ impl Writer {
                 let (mut seq, mut prev) = head.map(|h| (h.last_seq, h.last_hash)).unwrap_or_default();
                 for job in batch {
                     // A replay key cannot lose a race (the insert decides, without an error), so
-                    // only commits need a savepoint. Savepoints nest rather than being released:
-                    // one statement per member, and a rollback goes to the newest.
+                    // only commits need a savepoint. On PostgreSQL savepoints nest rather than
+                    // being released (one statement per commit; a rollback goes to the newest).
                     let guarded = savepoints && matches!(&job.work, Work::Commit(_));
                     if guarded {
                         sqlx::query("SAVEPOINT member").execute(&mut *tx).await.map_err(db("starting a savepoint"))?;
@@ -121,12 +122,24 @@ impl Writer {
                             .map_err(db("remembering a request")),
                     };
                     match &outcome {
+                        Ok(_) if guarded && !nest => {
+                            sqlx::query("RELEASE SAVEPOINT member")
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db("releasing a savepoint"))?;
+                        }
                         Ok(_) => {}
                         Err(_) if guarded => {
                             sqlx::query("ROLLBACK TO SAVEPOINT member")
                                 .execute(&mut *tx)
                                 .await
                                 .map_err(db("rolling back a savepoint"))?;
+                            if !nest {
+                                sqlx::query("RELEASE SAVEPOINT member")
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err(db("releasing a savepoint"))?;
+                            }
                             (seq, prev) = (seq_before, prev_before);
                         }
                         // Alone: nothing of the batch is worth keeping.

@@ -89,6 +89,12 @@ pub(crate) trait Dialect {
     fn claim_outbox_settings(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Whether a group commit's savepoints nest instead of being released one by one. Measured
+    /// (BENCHMARKS.md): nesting saves PostgreSQL a round trip per commit, while SQLite journals
+    /// every page again for each open savepoint and slows down.
+    fn nest_savepoints(&self) -> bool {
+        false
+    }
     /// Starts a transaction that will write.
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Self::Db>>;
 }
