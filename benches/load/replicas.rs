@@ -9,14 +9,11 @@
 //! and this workload measures the write path, not the limit.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use pimbot::core::ports::SystemClock;
-use pimbot::demo::driver::SlackDriver;
 use pimbot::testing::FakeSlack;
 
-use super::workloads::{anyone, drain, floor_server, open_loop, outbox_left};
-use super::{SECRET, Server, arg, free_port, policy};
+use super::workloads::{anyone, drain, driver, floor, open_loop, outbox_left};
+use super::{Server, arg, free_port, policy};
 
 /// Runs the floor, one replica, then two replicas, and prints what was done twice.
 pub async fn run(args: &[String], db: &str, dir: &std::path::Path) {
@@ -30,14 +27,8 @@ pub async fn run(args: &[String], db: &str, dir: &std::path::Path) {
         "replicas: backend=postgres secs={secs} rate={rate}/s (open loop, latency from the scheduled send)"
     );
     let fake = FakeSlack::start().await;
-    let driver = |base: String| {
-        Arc::new(SlackDriver::new(base, SECRET, Arc::new(SystemClock), fake.response_url("C0CMD", "1")))
-    };
-    let floor = driver(floor_server().await);
-    open_loop(std::slice::from_ref(&floor), 200, 1, anyone, "status").await; // warm-up
-    open_loop(std::slice::from_ref(&floor), rate, secs, anyone, "activate reader 1h bench")
-        .await
-        .print("floor: HMAC check only");
+    let driver = |base: String| driver(&fake, base);
+    floor(&fake, rate, secs).await;
 
     let config =
         |port: u16| format!("{}[limits]\ncommands_per_minute = 600\n", policy(db, port, &fake.api_url()));

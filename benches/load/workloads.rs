@@ -111,7 +111,7 @@ pub(super) async fn open_loop(
 }
 
 /// A bare axum server answering `POST /slack/commands` after the HMAC check only.
-pub(super) async fn floor_server() -> String {
+async fn floor_server() -> String {
     async fn command(headers: HeaderMap, body: Bytes) -> axum::response::Response {
         use axum::response::IntoResponse;
         match pimbot::slack::verify::verify(SECRET, &headers, &body, chrono::Utc::now()) {
@@ -140,20 +140,28 @@ fn other_person(_: u64) -> String {
     "U0000999".to_owned()
 }
 
+/// A client signing slash commands for `base`, with `fake`'s `response_url`.
+pub(super) fn driver(fake: &FakeSlack, base: String) -> Arc<SlackDriver> {
+    Arc::new(SlackDriver::new(base, SECRET, Arc::new(SystemClock), fake.response_url("C0CMD", "1")))
+}
+
+/// Measures and prints the floor at `rate` (after a warm-up): the same run's yardstick.
+pub(super) async fn floor(fake: &FakeSlack, rate: u64, secs: u64) {
+    let floor = driver(fake, floor_server().await);
+    open_loop(std::slice::from_ref(&floor), 200, 1, anyone, "status").await; // warm-up
+    open_loop(std::slice::from_ref(&floor), rate, secs, anyone, "activate reader 1h bench")
+        .await
+        .print("floor: HMAC check only");
+}
+
 /// Runs the floor and the three pimbot workloads.
 pub async fn run(args: &[String], db: &str, dir: &std::path::Path) {
     let secs: u64 = arg(args, "--secs").and_then(|v| v.parse().ok()).unwrap_or(3);
     let backend = if db.starts_with("postgres") { "postgres" } else { "sqlite" };
     println!("workloads: backend={backend} secs={secs} (open loop, latency from the scheduled send)");
     let fake = FakeSlack::start().await;
-    let driver = |base: String| {
-        Arc::new(SlackDriver::new(base, SECRET, Arc::new(SystemClock), fake.response_url("C0CMD", "1")))
-    };
-    let floor = driver(floor_server().await);
-    open_loop(std::slice::from_ref(&floor), 200, 1, anyone, "status").await; // warm-up
-    open_loop(std::slice::from_ref(&floor), 1500, secs, anyone, "activate reader 1h bench")
-        .await
-        .print("floor: HMAC check only");
+    let driver = |base: String| driver(&fake, base);
+    floor(&fake, 1500, secs).await;
 
     let port = free_port();
     let server = Server::start(&policy(db, port, &fake.api_url()), dir, port).await;

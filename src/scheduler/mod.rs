@@ -188,16 +188,28 @@ where
 
 /// One pass of every sweep; returns the number of rows moved.
 pub async fn sweep_once(service: &AccessService) -> usize {
-    let mut moved = 0;
-    for (name, result) in [
-        // Withdrawn grants first: a new activation of the same person and role waits for them.
+    grant_work_once(service).await
+        + tally([
+            ("expire", service.expire_due(SWEEP_BATCH).await),
+            ("nudge", service.nudge_due(SWEEP_BATCH).await),
+            ("repage", service.repage_due(SWEEP_BATCH).await),
+            ("eligibility", service.revoke_ineligible().await),
+        ])
+}
+
+/// The sweeps a kick asks for: withdrawn grants first (a new activation of the same person and
+/// role waits for them), then approved requests' grants.
+async fn grant_work_once(service: &AccessService) -> usize {
+    tally([
         ("withdraw", service.finish_withdrawn(SWEEP_BATCH).await),
         ("activate", service.activate_approved(SWEEP_BATCH).await),
-        ("expire", service.expire_due(SWEEP_BATCH).await),
-        ("nudge", service.nudge_due(SWEEP_BATCH).await),
-        ("repage", service.repage_due(SWEEP_BATCH).await),
-        ("eligibility", service.revoke_ineligible().await),
-    ] {
+    ])
+}
+
+/// Rows the sweeps moved; a failed sweep is logged and tried again on the next tick.
+fn tally<const N: usize>(results: [(&str, crate::core::error::Result<usize>); N]) -> usize {
+    let mut moved = 0;
+    for (name, result) in results {
         match result {
             Ok(n) => moved += n,
             Err(e) => {
@@ -227,23 +239,6 @@ async fn sweep_loop(service: Arc<AccessService>, shutdown: CancellationToken) {
         // Keep going while a full batch was moved: a backlog after downtime drains at once.
         while sweep_once(&service).await >= SWEEP_BATCH as usize {}
     }
-}
-
-/// The sweeps a kick asks for: withdrawn grants first, then approved requests' grants.
-async fn grant_work_once(service: &AccessService) -> usize {
-    let mut moved = 0;
-    for (name, result) in [
-        ("withdraw", service.finish_withdrawn(SWEEP_BATCH).await),
-        ("activate", service.activate_approved(SWEEP_BATCH).await),
-    ] {
-        match result {
-            Ok(n) => moved += n,
-            Err(e) => {
-                tracing::error!(sweep = name, error = %format!("{e:#}"), "sweep failed; will retry next tick")
-            }
-        }
-    }
-    moved
 }
 
 async fn outbox_loop(service: Arc<AccessService>, dispatcher: Arc<Dispatcher>, shutdown: CancellationToken) {

@@ -37,10 +37,10 @@ pub(super) async fn open(url: &str, migrate: bool) -> anyhow::Result<PgPool> {
 }
 
 impl Dialect for PgPool {
+    type Db = Postgres;
     fn nest_savepoints(&self) -> bool {
         true
     }
-    type Db = Postgres;
     fn lock_audit_head_sql(&self) -> &'static str {
         queries::AUDIT_HEAD_FOR_UPDATE
     }
