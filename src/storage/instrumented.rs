@@ -304,6 +304,14 @@ impl Store for InstrumentedStore {
         timed("extended_until", self.inner.extended_until(person, role)).await
     }
 
+    async fn eligibility_marks(
+        &self,
+        person: &PersonId,
+        role: &RoleKey,
+    ) -> Result<(bool, Option<DateTime<Utc>>)> {
+        timed("eligibility_marks", self.inner.eligibility_marks(person, role)).await
+    }
+
     async fn conversation_ref(&self, key: &str) -> Result<Option<crate::core::ports::ConversationRef>> {
         timed("conversation_ref", self.inner.conversation_ref(key)).await
     }

@@ -8,6 +8,7 @@
 //! decides state (that is `core::state`) and never talks to chat platforms.
 
 mod alarms;
+mod approvals;
 mod audit;
 pub mod audit_export;
 mod commit;

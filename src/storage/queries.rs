@@ -99,8 +99,15 @@ pub const APPROVED_REQUESTS: &str = concat!(
     "ORDER BY next_nudge_at IS NOT NULL, next_nudge_at, created_at, id LIMIT $1"
 );
 
-/// A request's approvals, in the order they were given.
-pub const APPROVALS_OF: &str = "SELECT approver, at FROM approvals WHERE request_id = $1 ORDER BY at, id";
+/// The approvals of `n` requests (`$1`…`$n` their ids), oldest first within each request.
+pub fn approvals_of(n: usize) -> String {
+    let marks: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!(
+        "SELECT request_id, approver, at FROM approvals WHERE request_id IN ({}) ORDER BY request_id, at, id",
+        marks.join(", ")
+    )
+}
+
 /// Inserts an approval (`$1` request, `$2` approver, `$3` at).
 pub const INSERT_APPROVAL: &str = "INSERT INTO approvals (request_id, approver, at) VALUES ($1, $2, $3)";
 

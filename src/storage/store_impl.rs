@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use super::queries as q;
-use super::rows::{ApprovalRow, AuditRow, GrantRow, HeadRow, RequestRow};
+use super::rows::{AuditRow, GrantRow, HeadRow, RequestRow};
 use super::{SqlStore, on_db};
 use crate::core::alarm::Alarm;
 use crate::core::audit::{AuditRecord, truncate_micros};
@@ -40,19 +40,6 @@ pub(super) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl SqlStore {
-    /// Attaches each request's approvals (oldest first) and converts the rows.
-    async fn with_approvals(&self, rows: Vec<RequestRow>) -> Result<Vec<AccessRequest>> {
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let approvals: Vec<ApprovalRow> = on_db!(self, pool => {
-                sqlx::query_as(q::APPROVALS_OF).bind(row.id.as_str()).fetch_all(pool).await
-            })
-            .map_err(db("loading approvals"))?;
-            out.push(row.into_request(approvals.into_iter().map(Into::into).collect())?);
-        }
-        Ok(out)
-    }
-
     fn grants(rows: Vec<GrantRow>) -> Result<Vec<Grant>> {
         Ok(rows.into_iter().map(Grant::try_from).collect::<anyhow::Result<_>>()?)
     }
@@ -406,5 +393,13 @@ impl Store for SqlStore {
 
     async fn extended_until(&self, person: &PersonId, role: &RoleKey) -> Result<Option<DateTime<Utc>>> {
         self.gv_extended_until(person, role).await
+    }
+
+    async fn eligibility_marks(
+        &self,
+        person: &PersonId,
+        role: &RoleKey,
+    ) -> Result<(bool, Option<DateTime<Utc>>)> {
+        self.gv_marks(person, role).await
     }
 }

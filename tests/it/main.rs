@@ -54,6 +54,7 @@ mod store_identity;
 mod store_invariants;
 mod store_lease;
 mod store_outbox;
+mod store_reads;
 mod store_schedule;
 mod teams_auth;
 mod teams_extras;

@@ -218,6 +218,16 @@ pub trait Store: Send + Sync {
     async fn extended_until(&self, _person: &PersonId, _role: &RoleKey) -> Result<Option<DateTime<Utc>>> {
         Ok(None)
     }
+    /// Both marks the database keeps on `person`'s policy eligibility for `role` in one read:
+    /// whether a review removed it, and the latest approved extension end. Every command
+    /// checks both; a backend answers them together.
+    async fn eligibility_marks(
+        &self,
+        person: &PersonId,
+        role: &RoleKey,
+    ) -> Result<(bool, Option<DateTime<Utc>>)> {
+        Ok((self.eligibility_removed(person, role).await?, self.extended_until(person, role).await?))
+    }
     /// Database-wide counts behind the `/metrics` gauges: pending requests and open grants by
     /// role, unacknowledged break-glass alarms by account and severity.
     async fn gauge_counts(&self) -> Result<GaugeCounts> {

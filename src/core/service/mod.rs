@@ -258,10 +258,10 @@ impl AccessService {
             Some(keys) => Ok(keys.contains(&role.key)),
             None => {
                 // A review's removal is honoured at once; an approved renewal moves `until`.
-                if self.removed_by_review(&person.id, &role.key).await? {
+                let (removed, extended) = self.store.eligibility_marks(&person.id, &role.key).await?;
+                if removed {
                     return Ok(false);
                 }
-                let extended = self.store.extended_until(&person.id, &role.key).await?;
                 Ok(super::renewal::eligibility_end(role, &person.id, extended, now).is_some())
             }
         }

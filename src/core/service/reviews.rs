@@ -360,9 +360,4 @@ impl AccessService {
             .filter(|i| i.reviewers.contains(&who.id))
             .collect())
     }
-
-    /// Whether a review removed `person`'s policy-held eligibility for `role`.
-    pub(super) async fn removed_by_review(&self, person: &PersonId, role: &RoleKey) -> Result<bool> {
-        self.store.eligibility_removed(person, role).await
-    }
 }

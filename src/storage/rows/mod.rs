@@ -113,21 +113,6 @@ impl RequestRow {
     }
 }
 
-/// An `approvals` row (without its request id).
-#[derive(Debug, sqlx::FromRow)]
-pub struct ApprovalRow {
-    /// Approver person id.
-    pub approver: String,
-    /// When.
-    pub at: DateTime<Utc>,
-}
-
-impl From<ApprovalRow> for Approval {
-    fn from(row: ApprovalRow) -> Self {
-        Approval { approver: row.approver.into(), at: row.at }
-    }
-}
-
 /// A `grants` row.
 #[derive(Debug, sqlx::FromRow)]
 pub struct GrantRow {
