@@ -93,7 +93,11 @@ impl Dispatcher {
 
     /// Records that this dispatcher is alive; the scheduler calls it every [`HEARTBEAT_EVERY`].
     pub async fn heartbeat(&self) -> Result<()> {
-        let now = self.clock.now();
+        self.heartbeat_at(self.clock.now()).await
+    }
+
+    /// Records a heartbeat at `now`.
+    async fn heartbeat_at(&self, now: DateTime<Utc>) -> Result<()> {
         self.store.dispatcher_heartbeat(&self.id, now).await?;
         self.registered.store(true, Ordering::Relaxed);
         self.last_beat.store(now.timestamp_millis(), Ordering::Relaxed);
@@ -108,17 +112,18 @@ impl Dispatcher {
     /// Delivers everything due now, round after round until a round claims nothing; returns
     /// how many rows were handled (delivered, rescheduled or rejected).
     pub async fn deliver_due(&self) -> Result<usize> {
-        // A claim before the first heartbeat would look like a dead dispatcher's to others; so
-        // would one whose last beat is older than a beat period by this dispatcher's clock (the
-        // heartbeat loop fell behind, or the clock moved on): beat first, then claim.
-        let beat_age =
-            self.clock.now().timestamp_millis().saturating_sub(self.last_beat.load(Ordering::Relaxed));
-        if !self.registered.load(Ordering::Relaxed) || beat_age >= HEARTBEAT_EVERY.as_millis() as i64 {
-            self.heartbeat().await?;
-        }
         let mut handled = 0;
         loop {
+            // A claim before the first heartbeat would look like a dead dispatcher's to others;
+            // so would one whose last beat is older than a beat period by this dispatcher's
+            // clock (the heartbeat loop fell behind, or the clock moved on): beat first, then
+            // claim. The beat and the claim read the clock once, so a clock that moves between
+            // them cannot leave a claim newer than its dispatcher's last recorded beat.
             let now = self.clock.now();
+            let beat_age = now.timestamp_millis().saturating_sub(self.last_beat.load(Ordering::Relaxed));
+            if !self.registered.load(Ordering::Relaxed) || beat_age >= HEARTBEAT_EVERY.as_millis() as i64 {
+                self.heartbeat_at(now).await?;
+            }
             let alive_since = now - DISPATCHER_TIMEOUT;
             let items =
                 self.store.claim_outbox_for(&self.id, alive_since, now, CLAIM_LEASE, CLAIM_BATCH).await?;

@@ -87,22 +87,10 @@ impl SqlStore {
         self.writer().write(super::group_commit::Work::Commit(Box::new(prepared))).await.map(|_| ())
     }
 
-    /// Records a replay key (see `Store::remember_request`). On PostgreSQL the key is one
-    /// autocommit insert on the pool, beside the writer: the primary key decides between two
-    /// arrivals of the same key (`ON CONFLICT`, atomic there), so it needs no place in the
-    /// writer's queue, and a command no longer waits for two write batches in turn. On SQLite
-    /// it goes through the writer, the one connection that may write.
+    /// Records a replay key through the same writer (see `Store::remember_request`). An
+    /// autocommit insert beside the writer on PostgreSQL was measured and was not faster (each
+    /// key then pays its own WAL flush; BENCHMARKS.md), so both backends batch them.
     pub(super) async fn remember(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
-        if let super::Db::Postgres(pool) = &self.db {
-            return sqlx::query(super::queries::REMEMBER_REQUEST)
-                .bind(key)
-                .bind(micros(now))
-                .bind(micros(until))
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected() == 1)
-                .map_err(super::store_impl::db("remembering a request"));
-        }
         let work = super::group_commit::Work::Remember { key: key.to_owned(), now, until };
         self.writer().write(work).await
     }

@@ -1,10 +1,8 @@
 //! Group commit: the writes that arrive while a write transaction runs are applied together in
 //! the next one.
 //!
-//! Every [`Commit`](crate::core::ports::Commit) goes to one writer task per store, and so does
-//! every replay key on SQLite (on PostgreSQL a replay key is its own autocommit insert; see
-//! `SqlStore::remember`). The writer takes what is waiting (up to [`MAX_BATCH`]) and applies it
-//! in one transaction: each commit inside its own savepoint, so a commit that loses a
+//! Every [`Commit`](crate::core::ports::Commit) and every replay key goes to one writer task per
+//! store. It takes what is waiting (up to [`MAX_BATCH`]) and applies it in one transaction: each commit inside its own savepoint, so a commit that loses a
 //! compare-and-set or hits a unique index is rolled back alone and answered with its own error,
 //! exactly as if it had run by itself; the others carry on. Callers are answered only once the transaction has committed
 //! (or failed, which fails every member). Nothing waits to fill a batch: an idle writer starts
