@@ -15,6 +15,7 @@ mod crash_delivery;
 mod credentials;
 mod discord_alarm;
 mod discord_flow;
+mod dispatcher_clock;
 mod durability;
 mod edge;
 mod expiry;
