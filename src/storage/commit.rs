@@ -119,11 +119,11 @@ impl SqlStore {
     }
 }
 
-/// Writes one prepared commit inside the open transaction `$tx` of `$pool`, chaining its audit
-/// records after `$seq`/`$prev` (the head as the batch has moved it so far). Evaluates to
-/// `Result<()>`; on an error the caller rolls the commit's writes back.
+/// Writes one prepared commit's rows (all but its outbox messages and audit records, which
+/// [`write_tails`] writes for the whole batch) inside the open transaction `$tx` of `$pool`.
+/// Evaluates to `Result<()>`; on an error the caller rolls the commit's writes back.
 macro_rules! write_commit {
-    ($tx:ident, $pool:ident, $prepared:expr, $seq:ident, $prev:ident) => {
+    ($tx:ident, $pool:ident, $prepared:expr) => {
         async {
             let prepared: &$crate::storage::commit::Prepared = $prepared;
             let commit = &prepared.commit;
@@ -213,42 +213,95 @@ macro_rules! write_commit {
             $crate::storage::alarms::write_alarm_signins!($tx, &commit.signins);
             $crate::storage::governance::write_governance!($tx, &commit.governance, at);
             $crate::storage::identity::write_identity!($tx, commit, at);
-            for (platform, order_key, message) in &prepared.outbox {
-                sqlx::query($crate::storage::queries::INSERT_OUTBOX)
-                    .bind(*platform)
-                    .bind(order_key.as_str())
-                    .bind(message.as_str())
-                    .bind(at)
-                    .execute(&mut *$tx)
-                    .await
-                    .map_err($crate::storage::store_impl::db("queueing an outbox message"))?;
-            }
-            // The batch holds the chain head (locked before its first commit), so sequence
-            // numbers never collide; the head row itself moves once, at the batch's end.
-            for (event, detail, link) in &prepared.appends {
-                $seq += 1;
-                let hash = link.clone().finish($seq, &$prev);
-                let (actor_kind, actor) = $crate::storage::rows::actor_columns(&event.actor);
-                sqlx::query($crate::storage::queries::INSERT_AUDIT)
-                    .bind($seq)
-                    .bind(event.at)
-                    .bind(actor_kind)
-                    .bind(actor)
-                    .bind(event.kind.as_str())
-                    .bind(event.request_id.as_ref().map($crate::core::ids::RequestId::as_str))
-                    .bind(event.role.as_ref().map($crate::core::ids::RoleKey::as_str))
-                    .bind(detail.as_str())
-                    .bind($prev.as_str())
-                    .bind(hash.as_str())
-                    .bind(link.key_id())
-                    .execute(&mut *$tx)
-                    .await
-                    .map_err($crate::storage::store_impl::db("appending an audit record"))?;
-                $prev = hash;
-            }
             let _ = &$pool;
             Ok::<(), $crate::core::error::Error>(())
         }
     };
 }
 pub(super) use write_commit;
+
+/// Outbox rows one insert statement takes (4 binds each).
+pub(super) const OUTBOX_ROWS_PER_INSERT: usize = 1000;
+/// Audit records one insert statement takes (11 binds each; both backends allow far more).
+pub(super) const AUDIT_ROWS_PER_INSERT: usize = 500;
+
+/// Writes the outbox messages and audit records of `$members` (the commits of a batch that
+/// were kept, in order) inside `$tx`: one multi-row insert each, not one statement per row.
+/// Records are chained after `$seq`/`$prev` (the head, locked by the batch) in member order,
+/// which is also the order of the outbox ids. Evaluates to `Result<()>`; a failure fails the
+/// batch, as any database failure does.
+macro_rules! write_tails {
+    ($tx:ident, $members:expr, $seq:ident, $prev:ident) => {
+        async {
+            let members: &[&$crate::storage::commit::Prepared] = $members;
+            let outbox: Vec<(&str, &str, &str, chrono::DateTime<chrono::Utc>)> = members
+                .iter()
+                .flat_map(|p| p.outbox.iter().map(move |(pl, k, m)| (*pl, k.as_str(), m.as_str(), p.at)))
+                .collect();
+            for chunk in outbox.chunks($crate::storage::commit::OUTBOX_ROWS_PER_INSERT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO outbox (platform, order_key, message, state, due_at, attempts, created_at) ",
+                );
+                insert.push_values(chunk, |mut row, (platform, key, message, at)| {
+                    row.push_bind(*platform)
+                        .push_bind(*key)
+                        .push_bind(*message)
+                        .push("'pending'")
+                        .push_bind(*at)
+                        .push("0")
+                        .push_bind(*at);
+                });
+                insert
+                    .build()
+                    .persistent(false)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err($crate::storage::store_impl::db("queueing outbox messages"))?;
+            }
+            let mut records = Vec::new();
+            for prepared in members {
+                for (event, detail, link) in &prepared.appends {
+                    $seq += 1;
+                    let hash = link.clone().finish($seq, &$prev);
+                    records.push((
+                        $seq,
+                        event,
+                        detail.as_str(),
+                        std::mem::replace(&mut $prev, hash.clone()),
+                        hash,
+                        link,
+                    ));
+                }
+            }
+            for chunk in records.chunks($crate::storage::commit::AUDIT_ROWS_PER_INSERT) {
+                let mut insert = sqlx::QueryBuilder::new(concat!(
+                    "INSERT INTO audit_events (",
+                    $crate::storage::queries::audit_columns!(),
+                    ") "
+                ));
+                insert.push_values(chunk, |mut row, (seq, event, detail, prev, hash, link)| {
+                    let (actor_kind, actor) = $crate::storage::rows::actor_columns(&event.actor);
+                    row.push_bind(*seq)
+                        .push_bind(event.at)
+                        .push_bind(actor_kind)
+                        .push_bind(actor)
+                        .push_bind(event.kind.as_str())
+                        .push_bind(event.request_id.as_ref().map(|r| r.as_str().to_owned()))
+                        .push_bind(event.role.as_ref().map(|r| r.as_str().to_owned()))
+                        .push_bind(*detail)
+                        .push_bind(prev.as_str())
+                        .push_bind(hash.as_str())
+                        .push_bind(link.key_id());
+                });
+                insert
+                    .build()
+                    .persistent(false)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err($crate::storage::store_impl::db("appending audit records"))?;
+            }
+            Ok::<(), $crate::core::error::Error>(())
+        }
+    };
+}
+pub(super) use write_tails;

@@ -16,7 +16,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::commit::{Prepared, write_commit};
+use super::commit::{Prepared, write_commit, write_tails};
 use super::queries as q;
 use super::rows::HeadRow;
 use super::store_impl::{db, micros};
@@ -108,9 +108,8 @@ impl Writer {
                     if guarded {
                         sqlx::query("SAVEPOINT member").execute(&mut *tx).await.map_err(db("starting a savepoint"))?;
                     }
-                    let (seq_before, prev_before) = (seq, prev.clone());
                     let outcome: Result<bool> = match &job.work {
-                        Work::Commit(prepared) => write_commit!(tx, pool, prepared, seq, prev).await.map(|()| true),
+                        Work::Commit(prepared) => write_commit!(tx, pool, prepared).await.map(|()| true),
                         Work::Remember { key, now, until } => sqlx::query(q::REMEMBER_REQUEST)
                             .bind(key.as_str())
                             .bind(micros(*now))
@@ -139,7 +138,6 @@ impl Writer {
                                     .await
                                     .map_err(db("releasing a savepoint"))?;
                             }
-                            (seq, prev) = (seq_before, prev_before);
                         }
                         // Alone: nothing of the batch is worth keeping.
                         Err(_) if !savepoints => {
@@ -152,6 +150,16 @@ impl Writer {
                     }
                     outcomes.push(outcome);
                 }
+                // The kept commits' outbox messages and audit records, one insert each.
+                let kept: Vec<&Prepared> = batch
+                    .iter()
+                    .zip(&outcomes)
+                    .filter_map(|(job, outcome)| match (&job.work, outcome) {
+                        (Work::Commit(prepared), Ok(_)) => Some(prepared.as_ref()),
+                        _ => None,
+                    })
+                    .collect();
+                write_tails!(tx, &kept, seq, prev).await?;
                 if seq != start_seq {
                     sqlx::query(q::UPDATE_AUDIT_HEAD)
                         .bind(seq)

@@ -22,6 +22,7 @@ macro_rules! audit_columns {
         "seq, at, actor_kind, actor, kind, request_id, role, detail, prev_hash, hash, key_id"
     };
 }
+pub(super) use audit_columns;
 
 /// The open states of a request (pending, approved, active), as an SQL list.
 macro_rules! open_states {
@@ -170,12 +171,6 @@ pub const AUDIT_HEAD: &str = "SELECT last_seq, last_hash FROM audit_head WHERE i
 pub const AUDIT_HEAD_FOR_UPDATE: &str = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE";
 /// Moves the head (`$1` seq, `$2` hash).
 pub const UPDATE_AUDIT_HEAD: &str = "UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1";
-/// Appends one chained record; `$1..$11` in [`audit_columns`] order.
-pub const INSERT_AUDIT: &str = concat!(
-    "INSERT INTO audit_events (",
-    audit_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-);
 /// Every audit record in chain order.
 pub const AUDIT_ALL: &str = concat!("SELECT ", audit_columns!(), " FROM audit_events ORDER BY seq");
 /// Audit records at or after `$1`, in chain order.
