@@ -63,7 +63,7 @@ macro_rules! bind_grant {
 
 /// A commit made ready for the writer: its outbox rows serialised and its audit events hashed
 /// (all but their position), so little work happens inside the write transaction.
-pub(super) struct Prepared {
+pub(crate) struct Prepared {
     pub(super) commit: Commit,
     pub(super) at: DateTime<Utc>,
     pub(super) outbox: Vec<(&'static str, String, String)>,
@@ -220,13 +220,15 @@ macro_rules! write_commit {
 }
 pub(super) use write_commit;
 
-/// Outbox rows one insert statement takes (4 binds each).
+/// Outbox rows one multi-row insert takes (4 binds each).
 pub(super) const OUTBOX_ROWS_PER_INSERT: usize = 1000;
-/// Audit records one insert statement takes (11 binds each; both backends allow far more).
+/// Audit records one multi-row insert takes (11 binds each).
 pub(super) const AUDIT_ROWS_PER_INSERT: usize = 500;
 
 /// Writes the outbox messages and audit records of `$members` (the commits of a batch that
-/// were kept, in order) inside `$tx`: one multi-row insert each, not one statement per row.
+/// were kept, in order) on the connection `$conn` as multi-row inserts, chaining the records
+/// after `$seq`/`$prev`. SQLite's `Dialect::write_tails`; each statement's text depends on its
+/// row count, so it is not kept prepared.
 /// Records are chained after `$seq`/`$prev` (the head, locked by the batch) in member order,
 /// which is also the order of the outbox ids. Evaluates to `Result<()>`; a failure fails the
 /// batch, as any database failure does.

@@ -16,7 +16,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::commit::{Prepared, write_commit, write_tails};
+use super::commit::{Prepared, write_commit};
 use super::queries as q;
 use super::rows::HeadRow;
 use super::store_impl::{db, micros};
@@ -159,7 +159,7 @@ impl Writer {
                         _ => None,
                     })
                     .collect();
-                write_tails!(tx, &kept, seq, prev).await?;
+                pool.write_tails(&mut tx, &kept, &mut seq, &mut prev).await?;
                 if seq != start_seq {
                     sqlx::query(q::UPDATE_AUDIT_HEAD)
                         .bind(seq)

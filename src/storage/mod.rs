@@ -96,6 +96,18 @@ pub(crate) trait Dialect {
     fn nest_savepoints(&self) -> bool {
         false
     }
+    /// Writes the outbox messages and audit records of the commits a group commit kept, in
+    /// member order, chaining the records after `seq`/`prev` (the head the batch holds).
+    /// Measured (BENCHMARKS.md): SQLite takes them as multi-row inserts; PostgreSQL as one
+    /// `UNNEST` insert a table, whose text stays the same whatever the row count, so it stays
+    /// prepared (a multi-row statement there is parsed anew each time and was slower).
+    async fn write_tails(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        kept: &[&commit::Prepared],
+        seq: &mut i64,
+        prev: &mut String,
+    ) -> crate::core::error::Result<()>;
     /// Starts a transaction that will write.
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Self::Db>>;
 }

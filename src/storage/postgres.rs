@@ -2,7 +2,8 @@
 //!
 //! Several replicas may share one database. Compare-and-set updates decide races on requests
 //! and grants; the audit head is locked with `FOR UPDATE` so appends are serial; outbox claims
-//! use `FOR UPDATE SKIP LOCKED` so two replicas never claim the same row.
+//! use `FOR UPDATE SKIP LOCKED` so two replicas never claim the same row. A group commit's
+//! outbox messages and audit records go in as one `UNNEST` insert a table.
 
 use std::time::Duration;
 
@@ -11,10 +12,21 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction};
 
+use super::store_impl::db;
 use super::{Dialect, queries};
 
 /// The PostgreSQL migrations, embedded at build time.
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A batch's outbox messages in one statement: one array a column, rows in array order (the
+/// order of their ids).
+const INSERT_OUTBOX_UNNEST: &str = "INSERT INTO outbox (platform, order_key, message, state, due_at, attempts, created_at) \
+     SELECT p, k, m, 'pending', t, 0, t FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[]) \
+     WITH ORDINALITY AS u(p, k, m, t, n) ORDER BY n";
+/// A batch's audit records in one statement, one array a column (each row carries its `seq`).
+const INSERT_AUDIT_UNNEST: &str = "INSERT INTO audit_events (seq, at, actor_kind, actor, kind, request_id, role, detail, \
+     prev_hash, hash, key_id) SELECT * FROM UNNEST($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], \
+     $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])";
 
 /// Pool size per replica.
 const MAX_CONNECTIONS: u32 = 10;
@@ -38,6 +50,73 @@ pub(super) async fn open(url: &str, migrate: bool) -> anyhow::Result<PgPool> {
 
 impl Dialect for PgPool {
     type Db = Postgres;
+    async fn write_tails(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        kept: &[&super::commit::Prepared],
+        seq: &mut i64,
+        prev: &mut String,
+    ) -> crate::core::error::Result<()> {
+        let conn: &mut sqlx::PgConnection = tx;
+        let (mut platforms, mut keys, mut messages, mut ats) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for prepared in kept {
+            for (platform, key, message) in &prepared.outbox {
+                platforms.push(*platform);
+                keys.push(key.as_str());
+                messages.push(message.as_str());
+                ats.push(prepared.at);
+            }
+        }
+        if !platforms.is_empty() {
+            sqlx::query(INSERT_OUTBOX_UNNEST)
+                .bind(&platforms)
+                .bind(&keys)
+                .bind(&messages)
+                .bind(&ats)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("queueing outbox messages"))?;
+        }
+        let mut rows = AuditColumns::default();
+        for prepared in kept {
+            for (event, detail, link) in &prepared.appends {
+                *seq += 1;
+                let hash = link.clone().finish(*seq, prev);
+                let (actor_kind, actor) = super::rows::actor_columns(&event.actor);
+                rows.seq.push(*seq);
+                rows.at.push(event.at);
+                rows.actor_kind.push(actor_kind);
+                rows.actor.push(actor);
+                rows.kind.push(event.kind.as_str());
+                rows.request_id.push(event.request_id.as_ref().map(|r| r.as_str().to_owned()));
+                rows.role.push(event.role.as_ref().map(|r| r.as_str().to_owned()));
+                rows.detail.push(detail.as_str());
+                rows.prev.push(std::mem::replace(prev, hash.clone()));
+                rows.hash.push(hash);
+                rows.key_id.push(link.key_id());
+            }
+        }
+        if !rows.seq.is_empty() {
+            sqlx::query(INSERT_AUDIT_UNNEST)
+                .bind(&rows.seq)
+                .bind(&rows.at)
+                .bind(&rows.actor_kind)
+                .bind(&rows.actor)
+                .bind(&rows.kind)
+                .bind(&rows.request_id)
+                .bind(&rows.role)
+                .bind(&rows.detail)
+                .bind(&rows.prev)
+                .bind(&rows.hash)
+                .bind(&rows.key_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("appending audit records"))?;
+        }
+        Ok(())
+    }
+
     fn nest_savepoints(&self) -> bool {
         true
     }
@@ -61,4 +140,20 @@ impl Dialect for PgPool {
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
         self.begin().await
     }
+}
+
+/// The columns of a batch's audit records, one array each (see [`INSERT_AUDIT_UNNEST`]).
+#[derive(Default)]
+struct AuditColumns<'a> {
+    seq: Vec<i64>,
+    at: Vec<chrono::DateTime<chrono::Utc>>,
+    actor_kind: Vec<&'static str>,
+    actor: Vec<String>,
+    kind: Vec<&'a str>,
+    request_id: Vec<Option<String>>,
+    role: Vec<Option<String>>,
+    detail: Vec<&'a str>,
+    prev: Vec<String>,
+    hash: Vec<String>,
+    key_id: Vec<&'a str>,
 }

@@ -110,6 +110,20 @@ impl Dialect for SqlitePool {
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
         self.begin_with("BEGIN IMMEDIATE").await
     }
+
+    async fn write_tails(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        kept: &[&super::commit::Prepared],
+        seq: &mut i64,
+        prev: &mut String,
+    ) -> crate::core::error::Result<()> {
+        let conn: &mut sqlx::SqliteConnection = tx;
+        let (mut at, mut link) = (*seq, std::mem::take(prev));
+        let written = super::commit::write_tails!(conn, kept, at, link).await;
+        (*seq, *prev) = (at, link);
+        written
+    }
 }
 
 /// Runs the migrations. SQLite has no migration lock, so two processes starting on one file
