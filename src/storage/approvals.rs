@@ -30,7 +30,7 @@ impl SqlStore {
         for chunk in rows.chunks(CHUNK) {
             let sql = super::queries::approvals_of(chunk.len());
             let found: Vec<ApprovalOfRow> = on_db!(self, pool => {
-                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                 for row in chunk {
                     query = query.bind(row.id.as_str());
                 }

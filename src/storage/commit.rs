@@ -120,7 +120,7 @@ impl SqlStore {
 }
 
 /// Writes one prepared commit's rows (all but its outbox messages and audit records, which
-/// [`write_tails`] writes for the whole batch) inside the open transaction `$tx` of `$pool`.
+/// `Dialect::write_tails` writes for the whole batch) inside the open transaction `$tx` of `$pool`.
 /// Evaluates to `Result<()>`; on an error the caller rolls the commit's writes back.
 macro_rules! write_commit {
     ($tx:ident, $pool:ident, $prepared:expr) => {
@@ -220,90 +220,38 @@ macro_rules! write_commit {
 }
 pub(super) use write_commit;
 
-/// Outbox rows one multi-row insert takes (4 binds each).
-pub(super) const OUTBOX_ROWS_PER_INSERT: usize = 1000;
-/// Audit records one multi-row insert takes (11 binds each).
-pub(super) const AUDIT_ROWS_PER_INSERT: usize = 500;
+/// An outbox message of a batch's tail: platform, order key, message, queued at.
+pub(super) type TailMessage<'a> = (&'static str, &'a str, &'a str, DateTime<Utc>);
 
-/// Writes the outbox messages and audit records of `$members` (the commits of a batch that
-/// were kept, in order) on the connection `$conn` as multi-row inserts, chaining the records
-/// after `$seq`/`$prev`. SQLite's `Dialect::write_tails`; each statement's text depends on its
-/// row count, so it is not kept prepared.
-/// Records are chained after `$seq`/`$prev` (the head, locked by the batch) in member order,
-/// which is also the order of the outbox ids. Evaluates to `Result<()>`; a failure fails the
-/// batch, as any database failure does.
-macro_rules! write_tails {
-    ($tx:ident, $members:expr, $seq:ident, $prev:ident) => {
-        async {
-            let members: &[&$crate::storage::commit::Prepared] = $members;
-            let outbox: Vec<(&str, &str, &str, chrono::DateTime<chrono::Utc>)> = members
-                .iter()
-                .flat_map(|p| p.outbox.iter().map(move |(pl, k, m)| (*pl, k.as_str(), m.as_str(), p.at)))
-                .collect();
-            for chunk in outbox.chunks($crate::storage::commit::OUTBOX_ROWS_PER_INSERT) {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO outbox (platform, order_key, message, state, due_at, attempts, created_at) ",
-                );
-                insert.push_values(chunk, |mut row, (platform, key, message, at)| {
-                    row.push_bind(*platform)
-                        .push_bind(*key)
-                        .push_bind(*message)
-                        .push("'pending'")
-                        .push_bind(*at)
-                        .push("0")
-                        .push_bind(*at);
-                });
-                insert
-                    .build()
-                    .persistent(false)
-                    .execute(&mut *$tx)
-                    .await
-                    .map_err($crate::storage::store_impl::db("queueing outbox messages"))?;
-            }
-            let mut records = Vec::new();
-            for prepared in members {
-                for (event, detail, link) in &prepared.appends {
-                    $seq += 1;
-                    let hash = link.clone().finish($seq, &$prev);
-                    records.push((
-                        $seq,
-                        event,
-                        detail.as_str(),
-                        std::mem::replace(&mut $prev, hash.clone()),
-                        hash,
-                        link,
-                    ));
-                }
-            }
-            for chunk in records.chunks($crate::storage::commit::AUDIT_ROWS_PER_INSERT) {
-                let mut insert = sqlx::QueryBuilder::new(concat!(
-                    "INSERT INTO audit_events (",
-                    $crate::storage::queries::audit_columns!(),
-                    ") "
-                ));
-                insert.push_values(chunk, |mut row, (seq, event, detail, prev, hash, link)| {
-                    let (actor_kind, actor) = $crate::storage::rows::actor_columns(&event.actor);
-                    row.push_bind(*seq)
-                        .push_bind(event.at)
-                        .push_bind(actor_kind)
-                        .push_bind(actor)
-                        .push_bind(event.kind.as_str())
-                        .push_bind(event.request_id.as_ref().map(|r| r.as_str().to_owned()))
-                        .push_bind(event.role.as_ref().map(|r| r.as_str().to_owned()))
-                        .push_bind(*detail)
-                        .push_bind(prev.as_str())
-                        .push_bind(hash.as_str())
-                        .push_bind(link.key_id());
-                });
-                insert
-                    .build()
-                    .persistent(false)
-                    .execute(&mut *$tx)
-                    .await
-                    .map_err($crate::storage::store_impl::db("appending audit records"))?;
-            }
-            Ok::<(), $crate::core::error::Error>(())
-        }
-    };
+/// An audit record of a batch's tail, chained to its predecessor.
+pub(super) struct TailRecord<'a> {
+    pub(super) seq: i64,
+    pub(super) event: &'a AuditEvent,
+    pub(super) detail: &'a str,
+    pub(super) prev: String,
+    pub(super) hash: String,
+    pub(super) key_id: &'a str,
 }
-pub(super) use write_tails;
+
+/// The outbox messages of the commits a batch kept, in member order (the order of their ids).
+pub(super) fn tail_messages<'a>(kept: &[&'a Prepared]) -> Vec<TailMessage<'a>> {
+    kept.iter()
+        .flat_map(|p| p.outbox.iter().map(move |(pl, k, m)| (*pl, k.as_str(), m.as_str(), p.at)))
+        .collect()
+}
+
+/// The audit records of the commits a batch kept, chained after `seq`/`prev` (the head the
+/// batch holds) in member order; `seq`/`prev` end at the last record. The one place a
+/// batch's records get their positions and links, whatever the dialect writes them with.
+pub(super) fn chain_tail<'a>(kept: &[&'a Prepared], seq: &mut i64, prev: &mut String) -> Vec<TailRecord<'a>> {
+    let mut records = Vec::new();
+    for prepared in kept {
+        for (event, detail, link) in &prepared.appends {
+            *seq += 1;
+            let hash = link.clone().finish(*seq, prev);
+            let before = std::mem::replace(prev, hash.clone());
+            records.push(TailRecord { seq: *seq, event, detail, prev: before, hash, key_id: link.key_id() });
+        }
+    }
+    records
+}

@@ -28,13 +28,13 @@ const ITEM_COLUMNS: &str = "id, campaign_id, person, role, reviewers, origin, de
 pub(super) const INSERT_ITEM: &str = "INSERT INTO review_items (id, campaign_id, person, role, reviewers, origin, default_decision, deadline, nudge_at, decision, decided_by, decided_at, applied_at, history, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 /// Compare-and-set update of a review item; `$15` is the expected version.
 pub(super) const UPDATE_ITEM: &str = "UPDATE review_items SET reviewers = $5, nudge_at = $9, decision = $10, decided_by = $11, decided_at = $12, applied_at = $13, history = $14, version = version + 1 WHERE id = $1 AND version = $15 AND campaign_id = $2 AND person = $3 AND role = $4 AND origin = $6 AND default_decision = $7 AND deadline = $8 RETURNING version";
-/// Records a removal; repeating it changes nothing.
 /// Whether a review removed `$1`'s eligibility for `$2` (a count, 0 or 1), and the latest
 /// approved extension end (NULL when none): both index searches.
 pub(super) const ELIGIBILITY_MARKS: &str = "SELECT \
      (SELECT COUNT(*) FROM eligibility_removals WHERE person = $1 AND role = $2) AS removed, \
      (SELECT requested_until FROM eligibility_extensions WHERE person = $1 AND role = $2 AND state = 'approved' \
       ORDER BY requested_until DESC LIMIT 1) AS until";
+/// Records a removal; repeating it changes nothing.
 pub(super) const INSERT_REMOVAL: &str = "INSERT INTO eligibility_removals (person, role, removed_at, item_id) VALUES ($1, $2, $3, $4) ON CONFLICT (person, role) DO NOTHING";
 /// Forgets a removal.
 pub(super) const DELETE_REMOVAL: &str = "DELETE FROM eligibility_removals WHERE person = $1 AND role = $2";

@@ -2,9 +2,10 @@
 //! the next one.
 //!
 //! Every [`Commit`](crate::core::ports::Commit) and every replay key goes to one writer task per
-//! store. It takes what is waiting (up to [`MAX_BATCH`]) and applies it in one transaction: each commit inside its own savepoint, so a commit that loses a
-//! compare-and-set or hits a unique index is rolled back alone and answered with its own error,
-//! exactly as if it had run by itself; the others carry on. Callers are answered only once the transaction has committed
+//! store. It takes what is waiting (up to [`MAX_BATCH`]) and applies it in one transaction: each
+//! commit inside its own savepoint, so a commit that loses a compare-and-set or hits a unique
+//! index is rolled back alone and answered with its own error, exactly as if it had run by
+//! itself; the others carry on. Callers are answered only once the transaction has committed
 //! (or failed, which fails every member). Nothing waits to fill a batch: an idle writer starts
 //! on the first commit at once, so a lone commit costs what it did before.
 //!

@@ -24,9 +24,12 @@ const INSERT_OUTBOX_UNNEST: &str = "INSERT INTO outbox (platform, order_key, mes
      SELECT p, k, m, 'pending', t, 0, t FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[]) \
      WITH ORDINALITY AS u(p, k, m, t, n) ORDER BY n";
 /// A batch's audit records in one statement, one array a column (each row carries its `seq`).
-const INSERT_AUDIT_UNNEST: &str = "INSERT INTO audit_events (seq, at, actor_kind, actor, kind, request_id, role, detail, \
-     prev_hash, hash, key_id) SELECT * FROM UNNEST($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], \
-     $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])";
+const INSERT_AUDIT_UNNEST: &str = concat!(
+    "INSERT INTO audit_events (",
+    queries::audit_columns!(),
+    ") SELECT * FROM UNNEST($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], \
+     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])"
+);
 
 /// Pool size per replica.
 const MAX_CONNECTIONS: u32 = 10;
@@ -60,13 +63,11 @@ impl Dialect for PgPool {
         let conn: &mut sqlx::PgConnection = tx;
         let (mut platforms, mut keys, mut messages, mut ats) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for prepared in kept {
-            for (platform, key, message) in &prepared.outbox {
-                platforms.push(*platform);
-                keys.push(key.as_str());
-                messages.push(message.as_str());
-                ats.push(prepared.at);
-            }
+        for (platform, key, message, at) in super::commit::tail_messages(kept) {
+            platforms.push(platform);
+            keys.push(key);
+            messages.push(message);
+            ats.push(at);
         }
         if !platforms.is_empty() {
             sqlx::query(INSERT_OUTBOX_UNNEST)
@@ -79,23 +80,19 @@ impl Dialect for PgPool {
                 .map_err(db("queueing outbox messages"))?;
         }
         let mut rows = AuditColumns::default();
-        for prepared in kept {
-            for (event, detail, link) in &prepared.appends {
-                *seq += 1;
-                let hash = link.clone().finish(*seq, prev);
-                let (actor_kind, actor) = super::rows::actor_columns(&event.actor);
-                rows.seq.push(*seq);
-                rows.at.push(event.at);
-                rows.actor_kind.push(actor_kind);
-                rows.actor.push(actor);
-                rows.kind.push(event.kind.as_str());
-                rows.request_id.push(event.request_id.as_ref().map(|r| r.as_str().to_owned()));
-                rows.role.push(event.role.as_ref().map(|r| r.as_str().to_owned()));
-                rows.detail.push(detail.as_str());
-                rows.prev.push(std::mem::replace(prev, hash.clone()));
-                rows.hash.push(hash);
-                rows.key_id.push(link.key_id());
-            }
+        for r in super::commit::chain_tail(kept, seq, prev) {
+            let (actor_kind, actor) = super::rows::actor_columns(&r.event.actor);
+            rows.seq.push(r.seq);
+            rows.at.push(r.event.at);
+            rows.actor_kind.push(actor_kind);
+            rows.actor.push(actor);
+            rows.kind.push(r.event.kind.as_str());
+            rows.request_id.push(r.event.request_id.as_ref().map(|id| id.as_str()));
+            rows.role.push(r.event.role.as_ref().map(|role| role.as_str()));
+            rows.detail.push(r.detail);
+            rows.prev.push(r.prev);
+            rows.hash.push(r.hash);
+            rows.key_id.push(r.key_id);
         }
         if !rows.seq.is_empty() {
             sqlx::query(INSERT_AUDIT_UNNEST)
@@ -150,8 +147,8 @@ struct AuditColumns<'a> {
     actor_kind: Vec<&'static str>,
     actor: Vec<String>,
     kind: Vec<&'a str>,
-    request_id: Vec<Option<String>>,
-    role: Vec<Option<String>>,
+    request_id: Vec<Option<&'a str>>,
+    role: Vec<Option<&'a str>>,
     detail: Vec<&'a str>,
     prev: Vec<String>,
     hash: Vec<String>,

@@ -15,8 +15,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
+use super::store_impl::db;
 use super::{Dialect, queries};
 
 /// The SQLite migrations, embedded at build time.
@@ -29,6 +30,10 @@ const READERS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a caller waits for its turn on a connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Outbox rows one multi-row insert of a group commit's tail takes (4 binds each).
+const OUTBOX_ROWS_PER_INSERT: usize = 1000;
+/// Audit records one multi-row insert takes (11 binds each).
+const AUDIT_ROWS_PER_INSERT: usize = 500;
 /// How often the WAL is copied back into the database, off the writer's path.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
@@ -118,11 +123,57 @@ impl Dialect for SqlitePool {
         seq: &mut i64,
         prev: &mut String,
     ) -> crate::core::error::Result<()> {
+        // Multi-row inserts; each statement's text depends on its row count, so it is not
+        // kept prepared.
         let conn: &mut sqlx::SqliteConnection = tx;
-        let (mut at, mut link) = (*seq, std::mem::take(prev));
-        let written = super::commit::write_tails!(conn, kept, at, link).await;
-        (*seq, *prev) = (at, link);
-        written
+        for chunk in super::commit::tail_messages(kept).chunks(OUTBOX_ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO outbox (platform, order_key, message, state, due_at, attempts, created_at) ",
+            );
+            insert.push_values(chunk, |mut row, (platform, key, message, at)| {
+                row.push_bind(*platform)
+                    .push_bind(*key)
+                    .push_bind(*message)
+                    .push("'pending'")
+                    .push_bind(*at)
+                    .push("0")
+                    .push_bind(*at);
+            });
+            insert
+                .build()
+                .persistent(false)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("queueing outbox messages"))?;
+        }
+        for chunk in super::commit::chain_tail(kept, seq, prev).chunks(AUDIT_ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(concat!(
+                "INSERT INTO audit_events (",
+                queries::audit_columns!(),
+                ") "
+            ));
+            insert.push_values(chunk, |mut row, r| {
+                let (actor_kind, actor) = super::rows::actor_columns(&r.event.actor);
+                row.push_bind(r.seq)
+                    .push_bind(r.event.at)
+                    .push_bind(actor_kind)
+                    .push_bind(actor)
+                    .push_bind(r.event.kind.as_str())
+                    .push_bind(r.event.request_id.as_ref().map(|id| id.as_str()))
+                    .push_bind(r.event.role.as_ref().map(|role| role.as_str()))
+                    .push_bind(r.detail)
+                    .push_bind(r.prev.as_str())
+                    .push_bind(r.hash.as_str())
+                    .push_bind(r.key_id);
+            });
+            insert
+                .build()
+                .persistent(false)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("appending audit records"))?;
+        }
+        Ok(())
     }
 }
 

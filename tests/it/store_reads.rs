@@ -4,38 +4,13 @@
 //! are right; the statement counts are `queries_tests`'s and the load benchmark's.
 
 use chrono::{DateTime, Duration, Utc};
-use pimbot::core::ids::Platform;
 use pimbot::core::ports::{Commit, EligibilityRemoval, GovernanceWrites, Write};
 use pimbot::core::renewal::{EligibilityExtension, ExtensionState};
-use pimbot::core::request::{AccessRequest, Approval, NudgeStage};
-use pimbot::core::state::RequestState;
+use pimbot::core::request::Approval;
 
 use crate::store::t0;
+use crate::store_schedule::approved;
 use crate::support::db::backends;
-
-fn approved(id: &str, requester: &str) -> AccessRequest {
-    AccessRequest {
-        id: id.into(),
-        requester: requester.into(),
-        role: "ops".into(),
-        duration: Duration::hours(1),
-        justification: "j".into(),
-        ticket: None,
-        state: RequestState::Approved,
-        version: 1,
-        origin: Platform::Slack,
-        created_at: t0(),
-        decided_at: Some(t0()),
-        decided_by: None,
-        reason: None,
-        approvals: Vec::new(),
-        nudge_stage: NudgeStage::None,
-        next_nudge_at: None,
-        grant_id: None,
-        starts_at: None,
-        activation_lease_until: None,
-    }
-}
 
 /// The approvals request `i` gets: none, one, or two given in reverse order of time.
 fn approvals_for(i: usize) -> Vec<Approval> {
@@ -58,7 +33,7 @@ async fn approvals_of_many_requests_are_read_together_each_with_its_own_in_order
         let mut commit = Commit::default();
         for i in 0..N {
             let id = format!("r-{i:04}");
-            commit.requests.push(Write::Insert(approved(&id, &format!("p{i}"))));
+            commit.requests.push(Write::Insert(approved(&id, &format!("p{i}"), None)));
             for a in approvals_for(i) {
                 commit.approvals.push((id.as_str().into(), a));
             }

@@ -12,7 +12,7 @@ use sqlx::{AssertSqlSafe, Connection};
 use crate::store::t0;
 use crate::support::db::{POSTGRES_URL_VAR, TestDb, backends, pg_url_for_new_db};
 
-fn approved(id: &str, requester: &str, starts_at: Option<DateTime<Utc>>) -> AccessRequest {
+pub(crate) fn approved(id: &str, requester: &str, starts_at: Option<DateTime<Utc>>) -> AccessRequest {
     AccessRequest {
         id: id.into(),
         requester: requester.into(),
