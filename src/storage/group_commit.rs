@@ -15,6 +15,9 @@
 //! A batch pays both once. The head is locked first, before any member writes, so a batch that
 //! holds it never waits for a row another batch holds while waiting for the head.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::{mpsc, oneshot};
 
 use super::commit::{Prepared, write_commit};
@@ -46,14 +49,21 @@ struct Job {
 #[derive(Debug, Clone)]
 pub(super) struct GroupCommit {
     jobs: mpsc::Sender<Job>,
+    paths: Arc<BatchPaths>,
 }
 
 impl GroupCommit {
-    /// Starts the writer task of `db` on the current runtime.
+    /// Starts the writer of `db` on a thread of its own (see [`own_thread`]).
     pub(super) fn start(db: Db) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(Writer { db }, rx));
-        Self { jobs }
+        let paths = Arc::new(BatchPaths::default());
+        own_thread(Writer { db, paths: paths.clone() }, rx);
+        Self { jobs, paths }
+    }
+
+    /// How the batches so far were written.
+    pub(super) fn paths(&self) -> &BatchPaths {
+        &self.paths
     }
 
     /// Hands `work` to the writer and waits for its outcome.
@@ -67,6 +77,47 @@ impl GroupCommit {
 
 struct Writer {
     db: Db,
+    paths: Arc<BatchPaths>,
+}
+
+/// How the writer's batches were written, since the store opened.
+#[derive(Debug, Default)]
+pub struct BatchPaths {
+    /// Batches written set-based, one statement a table (PostgreSQL).
+    pub set: AtomicU64,
+    /// Set-based attempts rolled back (a lost race, a unique index) and written member by member.
+    pub fell_back: AtomicU64,
+    /// Batches written member by member (including those that fell back).
+    pub members: AtomicU64,
+}
+
+/// Runs the writer on a thread and runtime of its own, with (on PostgreSQL) a connection of its
+/// own, until the last handle is dropped. On the shared runtime, under load, every statement's
+/// answer woke the writer behind whatever request tasks were queued there, and the writer was
+/// a statement per wake-up: a batch took milliseconds of waiting for its turn (BENCHMARKS.md).
+fn own_thread(writer: Writer, rx: mpsc::Receiver<Job>) {
+    let started = std::thread::Builder::new().name("pimbot-db-writer".into()).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => return tracing::error!(error = %e, "the database writer could not start"),
+        };
+        runtime.block_on(async move {
+            // A connection belongs to the runtime that opened it: the writer opens its own.
+            let db = match writer.db {
+                Db::Postgres(pool) => {
+                    let options = (*pool.connect_options()).clone();
+                    Db::Postgres(
+                        sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_lazy_with(options),
+                    )
+                }
+                sqlite => sqlite,
+            };
+            run(Writer { db, paths: writer.paths }, rx).await;
+        });
+    });
+    if let Err(e) = started {
+        tracing::error!(error = %e, "the database writer thread could not start");
+    }
 }
 
 async fn run(writer: Writer, mut rx: mpsc::Receiver<Job>) {
@@ -80,8 +131,32 @@ async fn run(writer: Writer, mut rx: mpsc::Receiver<Job>) {
 }
 
 impl Writer {
-    /// Applies `batch` in one transaction; one outcome per job, in order.
+    /// Applies `batch` in one transaction; one outcome per job, in order. On PostgreSQL a
+    /// batch of plain rows goes in set-based first (`set_write`).
     async fn write_batch(&self, batch: &[Job]) -> Vec<Result<bool>> {
+        if let Db::Postgres(pool) = &self.db
+            && batch.len() > 1
+        {
+            let works: Vec<&Work> = batch.iter().map(|j| &j.work).collect();
+            if super::set_write::fits(&works) {
+                match super::set_write::write_batch(pool, &works).await {
+                    Ok(outcomes) => {
+                        self.paths.set.fetch_add(1, Ordering::Relaxed);
+                        return outcomes;
+                    }
+                    Err(super::set_write::Fallback(why)) => {
+                        self.paths.fell_back.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(error = %why, "a set-based batch went member by member");
+                    }
+                }
+            }
+        }
+        self.paths.members.fetch_add(1, Ordering::Relaxed);
+        self.write_members(batch).await
+    }
+
+    /// Applies `batch` member by member in one transaction, each commit in its savepoint.
+    async fn write_members(&self, batch: &[Job]) -> Vec<Result<bool>> {
         let mut outcomes: Vec<Result<bool>> = Vec::with_capacity(batch.len());
         // A lone write needs no savepoint: its failure rolls back the whole transaction.
         let savepoints = batch.len() > 1;

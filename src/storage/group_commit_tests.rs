@@ -1,6 +1,8 @@
 //! A batch behaves as its members would one by one: each member's refusal is its own and
 //! undoes only its own writes, the others commit, and the audit chain runs on across them.
 
+use std::sync::atomic::Ordering;
+
 use chrono::{Duration, TimeZone, Utc};
 use tokio::sync::oneshot;
 
@@ -45,7 +47,7 @@ async fn each_member_of_a_batch_succeeds_or_fails_alone() {
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}", dir.path().join("g.db").display());
     let store = SqlStore::open(&url).await.expect("open");
-    let writer = Writer { db: store.db.clone() };
+    let writer = Writer { db: store.db.clone(), paths: Default::default() };
 
     // A stale compare-and-set of a request that exists once the first member commits.
     let first = seeded(&store, "a", "alice");
@@ -86,6 +88,7 @@ async fn each_member_of_a_batch_succeeds_or_fails_alone() {
     assert_eq!(records[1].prev_hash, records[0].hash);
     assert_eq!(records[2].prev_hash, records[1].hash);
     assert_eq!(store.audit_head().await.expect("head"), Some((3, records[2].hash.clone())));
+    assert_eq!(writer.paths.members.load(Ordering::Relaxed), 1, "SQLite writes member by member");
 }
 
 #[tokio::test]
@@ -97,4 +100,119 @@ async fn a_lone_refused_commit_leaves_nothing_behind() {
     let again = store.commit(seeded(&store, "a", "alice")).await;
     assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
     assert_eq!(store.audit_records(None).await.expect("audit").len(), 1);
+}
+
+/// Outcomes as short words, for comparing a batch's answers.
+fn shapes(outcomes: &[crate::core::error::Result<bool>]) -> Vec<String> {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            Ok(v) => format!("ok {v}"),
+            Err(Error::Conflict(_)) => "conflict".into(),
+            Err(e) => format!("error {e}"),
+        })
+        .collect()
+}
+
+/// A store on a new PostgreSQL database, or `None` without `PIMBOT_TEST_POSTGRES_URL` (an
+/// error under CI, where the PostgreSQL tests must run). The database is dropped by the caller.
+async fn postgres_store() -> Option<(SqlStore, String, String)> {
+    let admin = match std::env::var("PIMBOT_TEST_POSTGRES_URL") {
+        Ok(url) => url,
+        Err(_) if std::env::var_os("CI").is_some() => panic!("PIMBOT_TEST_POSTGRES_URL must be set under CI"),
+        Err(_) => return None,
+    };
+    let name = format!("pimbot_unit_{:016x}", rand::random::<u64>());
+    let pool = sqlx::PgPool::connect(&admin).await.expect("connect");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.expect("create");
+    let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
+    let store = SqlStore::open(&format!("{base}/{name}")).await.expect("open");
+    Some((store, admin, name))
+}
+
+async fn drop_database(admin: &str, name: &str) {
+    let pool = sqlx::PgPool::connect(admin).await.expect("connect");
+    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await.expect("drop");
+}
+
+/// A request update of `key`'s seeded request, expecting `version`.
+fn edit(store: &SqlStore, key: &str, person: &str, version: i64) -> Commit {
+    let Write::Insert(mut row) = seeded(store, key, person).requests[0].clone() else { unreachable!() };
+    row.reason = Some("edited".into());
+    Commit { requests: vec![Write::Update { row, expected_version: version }], ..Commit::default() }
+}
+
+#[tokio::test]
+async fn a_postgres_batch_of_plain_rows_is_written_set_based_with_each_answer_its_own() {
+    let Some((store, admin, name)) = postgres_store().await else { return };
+    store.commit(seeded(&store, "s", "sally")).await.expect("seed s");
+    store.commit(seeded(&store, "t", "tom")).await.expect("seed t");
+    let writer = Writer { db: store.db.clone(), paths: Default::default() };
+
+    let batch = vec![
+        job(&store, seeded(&store, "a", "alice")).0,
+        job(&store, edit(&store, "s", "sally", 7)).0, // stale: refused alone
+        job(&store, edit(&store, "t", "tom", 1)).0,   // current: applies
+        remember("k1"),
+        remember("k1"), // the same key again in the batch: a replay
+        job(&store, seeded(&store, "b", "bob")).0,
+        remember("k2"),
+    ];
+    let outcomes = writer.write_batch(&batch).await;
+    assert_eq!(
+        shapes(&outcomes),
+        ["ok true", "conflict", "ok true", "ok true", "ok false", "ok true", "ok true"]
+    );
+    assert_eq!(writer.paths.set.load(Ordering::Relaxed), 1, "written set-based");
+    assert_eq!(writer.paths.fell_back.load(Ordering::Relaxed), 0, "a stale member needs no fallback");
+
+    let sally = store.open_requests_for(&"sally".into()).await.expect("read");
+    assert_eq!((sally[0].reason.as_deref(), sally[0].version), (None, 1), "the stale update left no trace");
+    let tom = store.open_requests_for(&"tom".into()).await.expect("read");
+    assert_eq!((tom[0].reason.as_deref(), tom[0].version), (Some("edited"), 2));
+    for person in ["alice", "bob"] {
+        assert_eq!(store.open_requests_for(&person.into()).await.expect("read").len(), 1, "{person}");
+        assert!(
+            store.open_grant(&person.into(), &"reader".into()).await.expect("grant").is_some(),
+            "{person}"
+        );
+    }
+    // Seeds s and t, then a and b, chained in member order; the head moved to the last.
+    let records = store.audit_records(None).await.expect("audit");
+    let keys: Vec<String> =
+        records.iter().map(|r| r.event.detail["key"].as_str().unwrap_or("").to_owned()).collect();
+    assert_eq!(keys, ["s", "t", "a", "b"]);
+    for pair in records.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash, "chained");
+    }
+    assert_eq!(store.audit_head().await.expect("head"), Some((4, records[3].hash.clone())));
+    // A key remembered by the batch is a replay afterwards.
+    assert_eq!(shapes(&writer.write_batch(&[remember("k1"), remember("k3")]).await), ["ok false", "ok true"]);
+    drop(store);
+    drop_database(&admin, &name).await;
+}
+
+#[tokio::test]
+async fn a_postgres_batch_that_hits_a_unique_index_falls_back_to_member_by_member() {
+    let Some((store, admin, name)) = postgres_store().await else { return };
+    let writer = Writer { db: store.db.clone(), paths: Default::default() };
+    let batch = vec![
+        job(&store, seeded(&store, "c", "carol")).0,
+        job(&store, seeded(&store, "c2", "carol")).0, // a second open request and grant of carol's
+        remember("k1"),
+        job(&store, seeded(&store, "d", "dave")).0,
+    ];
+    let outcomes = writer.write_batch(&batch).await;
+    assert_eq!(shapes(&outcomes), ["ok true", "conflict", "ok true", "ok true"]);
+    assert_eq!(writer.paths.fell_back.load(Ordering::Relaxed), 1);
+    assert_eq!(writer.paths.members.load(Ordering::Relaxed), 1);
+    assert_eq!(writer.paths.set.load(Ordering::Relaxed), 0);
+    let carol = store.open_requests_for(&"carol".into()).await.expect("read");
+    assert_eq!(carol.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r-c"]);
+    // Nothing of the rolled-back attempt stayed: two records, one key.
+    assert_eq!(store.audit_records(None).await.expect("audit").len(), 2);
+    assert_eq!(shapes(&writer.write_batch(&[remember("k1"), remember("k9")]).await), ["ok false", "ok true"]);
+    drop(store);
+    drop_database(&admin, &name).await;
 }

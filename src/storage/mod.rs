@@ -20,6 +20,7 @@ mod outbox;
 mod postgres;
 mod queries;
 mod rows;
+mod set_write;
 mod sqlite;
 pub mod status;
 mod store_impl;
@@ -31,6 +32,7 @@ use anyhow::Context;
 use sqlx::{Database, PgPool, Transaction};
 
 use crate::core::audit_chain::Linker;
+pub use group_commit::BatchPaths;
 pub use instrumented::InstrumentedStore;
 
 use crate::core::ports::Store;
@@ -108,6 +110,13 @@ pub(crate) trait Dialect {
         seq: &mut i64,
         prev: &mut String,
     ) -> crate::core::error::Result<()>;
+    /// Marks the outbox rows `ids` delivered at `at`, in one statement.
+    async fn complete_outbox(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        ids: &[i64],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> crate::core::error::Result<()>;
     /// Starts a transaction that will write.
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Self::Db>>;
 }
@@ -147,6 +156,12 @@ impl SqlStore {
     /// The group-commit writer, started on the runtime of the first write.
     fn writer(&self) -> &group_commit::GroupCommit {
         self.writer.get_or_init(|| group_commit::GroupCommit::start(self.db.clone()))
+    }
+
+    /// How this store's group-commit batches were written so far (set-based on PostgreSQL,
+    /// member by member, or set-based attempts that fell back); for tests and diagnosis.
+    pub fn batch_paths(&self) -> &BatchPaths {
+        self.writer().paths()
     }
 
     /// `"sqlite"` or `"postgres"`, for logs.

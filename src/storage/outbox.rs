@@ -53,28 +53,31 @@ impl SqlStore {
             return Ok(());
         }
         let delivered_at = micros(Utc::now());
+        // Delivered rows, the usual outcome, are marked in one statement.
+        let sent: Vec<i64> = finished
+            .iter()
+            .filter(|(_, o)| matches!(o, DeliveryOutcome::Sent(_)))
+            .map(|(id, _)| *id)
+            .collect();
         on_db!(write self, pool => {
             let mut tx = pool.begin_write().await.map_err(db("starting an outbox update"))?;
+            if !sent.is_empty() {
+                pool.complete_outbox(&mut tx, &sent, delivered_at).await?;
+            }
+            for (_, outcome) in finished {
+                let DeliveryOutcome::Sent(Some(p)) = outcome else { continue };
+                sqlx::query(q::UPSERT_POSTED_REF)
+                    .bind(p.platform.as_str())
+                    .bind(p.ref_key.as_str())
+                    .bind(p.channel.as_str())
+                    .bind(p.message_id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("remembering a posted message"))?;
+            }
             for (id, outcome) in finished {
                 match outcome {
-                    DeliveryOutcome::Sent(posted) => {
-                        sqlx::query(q::COMPLETE_OUTBOX)
-                            .bind(id)
-                            .bind(delivered_at)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db("completing an outbox row"))?;
-                        if let Some(p) = posted {
-                            sqlx::query(q::UPSERT_POSTED_REF)
-                                .bind(p.platform.as_str())
-                                .bind(p.ref_key.as_str())
-                                .bind(p.channel.as_str())
-                                .bind(p.message_id.as_str())
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(db("remembering a posted message"))?;
-                        }
-                    }
+                    DeliveryOutcome::Sent(_) => {}
                     DeliveryOutcome::RetryAt(due_at, error) => {
                         sqlx::query(q::RETRY_OUTBOX)
                             .bind(id)

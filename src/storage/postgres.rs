@@ -134,6 +134,21 @@ impl Dialect for PgPool {
         &["SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_sort = off"]
     }
 
+    async fn complete_outbox(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        ids: &[i64],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> crate::core::error::Result<()> {
+        sqlx::query(queries::COMPLETE_OUTBOX_POSTGRES)
+            .bind(ids)
+            .bind(at)
+            .execute(&mut **tx)
+            .await
+            .map(drop)
+            .map_err(db("completing outbox rows"))
+    }
+
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
         self.begin().await
     }

@@ -193,9 +193,12 @@ pub const INSERT_OUTBOX: &str = "INSERT INTO outbox (platform, order_key, messag
 pub const CLAIM_OUTBOX_SQLITE: &str = claim_outbox!("");
 /// Outbox claim on PostgreSQL: rows another replica is claiming are skipped, not waited for.
 pub const CLAIM_OUTBOX_POSTGRES: &str = claim_outbox!(" FOR UPDATE OF o SKIP LOCKED");
-/// Marks a row delivered (`$1` id, `$2` delivered at).
-pub const COMPLETE_OUTBOX: &str = "UPDATE outbox SET state = 'done', delivered_at = $2, claimed_until = NULL \
-     WHERE id = $1 AND state = 'pending'";
+/// Marks rows delivered on SQLite (`$1` the ids as a JSON array, `$2` delivered at).
+pub const COMPLETE_OUTBOX_SQLITE: &str = "UPDATE outbox SET state = 'done', delivered_at = $2, claimed_until = NULL \
+     WHERE id IN (SELECT value FROM json_each($1)) AND state = 'pending'";
+/// Marks rows delivered on PostgreSQL (`$1` the ids, `$2` delivered at).
+pub const COMPLETE_OUTBOX_POSTGRES: &str = "UPDATE outbox SET state = 'done', delivered_at = $2, \
+     claimed_until = NULL WHERE id = ANY($1) AND state = 'pending'";
 /// Puts a row back (`$1` id, `$2` due at, `$3` error).
 pub const RETRY_OUTBOX: &str = "UPDATE outbox SET due_at = $2, attempts = attempts + 1, last_error = $3, \
      claimed_until = NULL WHERE id = $1 AND state = 'pending'";

@@ -116,6 +116,23 @@ impl Dialect for SqlitePool {
         self.begin_with("BEGIN IMMEDIATE").await
     }
 
+    async fn complete_outbox(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        ids: &[i64],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> crate::core::error::Result<()> {
+        // SQLite has no arrays: the ids go in as one JSON array.
+        let ids = serde_json::to_string(ids).map_err(|e| crate::core::error::Error::Internal(e.into()))?;
+        sqlx::query(queries::COMPLETE_OUTBOX_SQLITE)
+            .bind(ids)
+            .bind(at)
+            .execute(&mut **tx)
+            .await
+            .map(drop)
+            .map_err(db("completing outbox rows"))
+    }
+
     async fn write_tails(
         &self,
         tx: &mut Transaction<'static, Sqlite>,

@@ -27,7 +27,15 @@ fn with_revokers(policy: &str) -> String {
     policy.replacen("[[person]]", "[security]\nrevokers = [\"erin\"]\n\n[[person]]", 1)
 }
 
-fn pimbot(args: &[&str]) -> (i32, String, String) {
+/// Runs the binary beside the app. It runs on a blocking thread, so the app's tasks on this
+/// test's runtime keep going meanwhile: a task frozen inside a write transaction would hold
+/// SQLite's write lock and make the command wait out its busy timeout.
+async fn pimbot(args: &[&str]) -> (i32, String, String) {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || run(&args)).await.expect("the command's thread")
+}
+
+fn run(args: &[String]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pimbot"))
         .args(args)
         .env_remove("PIMBOT_CONFIG")
@@ -124,7 +132,7 @@ async fn check_reports_what_a_new_policy_would_orphan() {
             .replace("sqlite://unused.db", &app.db.url);
         let path = dir.path().join("edited.toml");
         std::fs::write(&path, edited).expect("write");
-        let (code, out, err) = pimbot(&["check", "--config", &path.display().to_string()]);
+        let (code, out, err) = pimbot(&["check", "--config", &path.display().to_string()]).await;
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains(&format!("request {waiting}")), "{out}");
         assert!(out.contains("alice is not eligible under the new policy"), "{out}");
@@ -246,7 +254,7 @@ async fn revoke_on_discord_and_at_the_command_line() {
             "--reason",
             "incident 7",
         ];
-        let (code, out, err) = pimbot(&args);
+        let (code, out, err) = pimbot(&args).await;
         assert_eq!(code, 0, "{name}: {out}{err}");
         assert!(out.contains("is revoked"), "{out}");
         assert_eq!(app.request(&second).await.state, RequestState::Revoked);
@@ -263,10 +271,10 @@ async fn revoke_on_discord_and_at_the_command_line() {
         )
         .await;
         assert!(chain.is_ok(), "{name}: the command line appends keyed records too: {chain:?}");
-        let (code, _, err) = pimbot(&args);
+        let (code, _, err) = pimbot(&args).await;
         assert_eq!(code, 1, "{name}: nothing left to revoke is a failure: {err}");
         assert!(err.contains("holds no active"), "{err}");
-        let (code, _, _) = pimbot(&["revoke", "--config", &config, "--person", "bob"]);
+        let (code, _, _) = pimbot(&["revoke", "--config", &config, "--person", "bob"]).await;
         assert_eq!(code, 2, "a usage error");
         app.stop().await;
     }

@@ -1,0 +1,514 @@
+//! Set-based group commits on PostgreSQL: a batch's rows go in one statement a table and kind.
+//!
+//! Member by member, a batch of 64 commits is several hundred statements on the one writer
+//! connection, each a round trip (savepoint, replay key, request, approval, grant); the writer
+//! was bound by them (BENCHMARKS.md). When every member of a batch writes only replay keys,
+//! requests, approvals and grants (the commands' and activations' commits), the batch is
+//! written here instead: one `UNNEST` statement for the replay keys, one for the request
+//! compare-and-set updates, one for the request inserts, one for the approvals, and likewise
+//! for grants, whatever the batch's size.
+//!
+//! The outcome must be the one the member-by-member path would give. So this path is only
+//! taken when it cannot differ: no row is written twice in the batch, and every compare-and-set
+//! must apply and every insert must succeed. If any does not (a lost race, a unique index), the
+//! whole transaction is rolled back and the batch is written member by member, where each
+//! member gets its own answer. Replay keys never fail: a key seen twice in one batch is new for
+//! its first member only, as it would be in order.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::Dialect;
+use super::commit::Prepared;
+use super::group_commit::Work;
+use super::queries as q;
+use super::rows::HeadRow;
+use super::store_impl::micros;
+use crate::core::error::{Error, Result};
+use crate::core::ports::{Commit, Write};
+use crate::core::request::{AccessRequest, Grant};
+
+/// Replay keys: new, or expired before `$3` (the batch's earliest `now`). Returns the keys
+/// that were new.
+const REMEMBER_MANY: &str = "INSERT INTO seen_requests (key, expires_at) SELECT * FROM UNNEST($1::text[], \
+     $2::timestamptz[]) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at \
+     WHERE seen_requests.expires_at < $3 RETURNING key";
+
+/// The request columns as arrays, `$1..$18` in `request_columns` order.
+macro_rules! request_arrays {
+    () => {
+        "UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], \
+         $8::bigint[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], \
+         $14::text[], $15::timestamptz[], $16::text[], $17::timestamptz[], $18::timestamptz[])"
+    };
+}
+
+/// The grant columns as arrays, `$1..$14` in `grant_columns` order.
+macro_rules! grant_arrays {
+    () => {
+        "UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], \
+         $7::timestamptz[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[], \
+         $14::boolean[])"
+    };
+}
+
+const INSERT_REQUESTS: &str = concat!(
+    "INSERT INTO requests (id, requester, role, duration_secs, justification, ticket, state, version, origin, \
+     created_at, decided_at, decided_by, reason, nudge_stage, next_nudge_at, grant_id, starts_at, \
+     activation_lease_until) SELECT * FROM ",
+    request_arrays!()
+);
+/// Compare-and-set of many requests: the version column carries each one's expected version.
+/// Returns the ids that applied.
+const UPDATE_REQUESTS: &str = concat!(
+    "UPDATE requests AS r SET requester = u.requester, role = u.role, duration_secs = u.duration_secs, \
+     justification = u.justification, ticket = u.ticket, state = u.state, origin = u.origin, \
+     created_at = u.created_at, decided_at = u.decided_at, decided_by = u.decided_by, reason = u.reason, \
+     nudge_stage = u.nudge_stage, next_nudge_at = u.next_nudge_at, grant_id = u.grant_id, \
+     starts_at = u.starts_at, activation_lease_until = u.activation_lease_until, version = r.version + 1 FROM ",
+    request_arrays!(),
+    " AS u(id, requester, role, duration_secs, justification, ticket, state, expected, origin, created_at, \
+     decided_at, decided_by, reason, nudge_stage, next_nudge_at, grant_id, starts_at, activation_lease_until) \
+     WHERE r.id = u.id AND r.version = u.expected RETURNING r.id"
+);
+const INSERT_APPROVALS: &str = "INSERT INTO approvals (request_id, approver, at) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[])";
+const INSERT_GRANTS: &str = concat!(
+    "INSERT INTO grants (id, request_id, person, role, starts_at, ends_at, ended_at, end_reason, version, \
+     target_kind, target_directory_id, target_scope, target_principal, granting) SELECT * FROM ",
+    grant_arrays!()
+);
+/// Compare-and-set of many grants, like [`UPDATE_REQUESTS`].
+const UPDATE_GRANTS: &str = concat!(
+    "UPDATE grants AS g SET request_id = u.request_id, person = u.person, role = u.role, \
+     starts_at = u.starts_at, ends_at = u.ends_at, ended_at = u.ended_at, end_reason = u.end_reason, \
+     target_kind = u.target_kind, target_directory_id = u.target_directory_id, target_scope = u.target_scope, \
+     target_principal = u.target_principal, granting = u.granting, version = g.version + 1 FROM ",
+    grant_arrays!(),
+    " AS u(id, request_id, person, role, starts_at, ends_at, ended_at, end_reason, expected, target_kind, \
+     target_directory_id, target_scope, target_principal, granting) \
+     WHERE g.id = u.id AND g.version = u.expected RETURNING g.id"
+);
+
+/// Binds [`RequestColumns`] as `$1..$18`.
+macro_rules! bind_requests {
+    ($q:expr, $c:expr) => {
+        $q.bind(&$c.id)
+            .bind(&$c.requester)
+            .bind(&$c.role)
+            .bind(&$c.duration)
+            .bind(&$c.justification)
+            .bind(&$c.ticket)
+            .bind(&$c.state)
+            .bind(&$c.version)
+            .bind(&$c.origin)
+            .bind(&$c.created_at)
+            .bind(&$c.decided_at)
+            .bind(&$c.decided_by)
+            .bind(&$c.reason)
+            .bind(&$c.nudge_stage)
+            .bind(&$c.next_nudge_at)
+            .bind(&$c.grant_id)
+            .bind(&$c.starts_at)
+            .bind(&$c.lease)
+    };
+}
+
+/// Binds [`GrantColumns`] as `$1..$14`.
+macro_rules! bind_grants {
+    ($q:expr, $c:expr) => {
+        $q.bind(&$c.id)
+            .bind(&$c.request_id)
+            .bind(&$c.person)
+            .bind(&$c.role)
+            .bind(&$c.starts_at)
+            .bind(&$c.ends_at)
+            .bind(&$c.ended_at)
+            .bind(&$c.end_reason)
+            .bind(&$c.version)
+            .bind(&$c.target_kind)
+            .bind(&$c.target_directory_id)
+            .bind(&$c.target_scope)
+            .bind(&$c.target_principal)
+            .bind(&$c.granting)
+    };
+}
+
+/// Why a batch goes member by member after all: a compare-and-set did not apply, or a
+/// statement failed (a unique index, a lost connection). Nothing of the attempt was kept.
+#[derive(Debug)]
+pub(super) struct Fallback(pub(super) Error);
+
+/// Writes `works` (which [`fits`]) in one transaction. `Ok`: one outcome per member: the
+/// transaction committed (a member whose compare-and-set would not apply is refused alone, as
+/// in order), or its `COMMIT` failed (which may or may not have applied) and every member
+/// failed. `Err`: nothing was kept and the batch must go member by member.
+pub(super) async fn write_batch(
+    pool: &PgPool,
+    works: &[&Work],
+) -> std::result::Result<Vec<Result<bool>>, Fallback> {
+    let mut tx = pool.begin().await.map_err(lost)?;
+    // The head is locked first, as member by member (see `group_commit`).
+    let head: Option<HeadRow> = if commits_of(works).any(|p| p.appends()) {
+        Some(sqlx::query_as(q::AUDIT_HEAD_FOR_UPDATE).fetch_one(&mut *tx).await.map_err(lost)?)
+    } else {
+        None
+    };
+    let start_seq = head.as_ref().map_or(0, |h| h.last_seq);
+    let (mut seq, mut prev) = head.map(|h| (h.last_seq, h.last_hash)).unwrap_or_default();
+    let mut outcomes = remember(&mut tx, works).await?;
+    refuse_stale(&mut tx, works, &mut outcomes).await?;
+    let kept: Vec<&Prepared> = works
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(w, o)| match (w, o) {
+            (Work::Commit(p), Ok(_)) => Some(p.as_ref()),
+            _ => None,
+        })
+        .collect();
+    write_rows(&mut tx, &kept).await?;
+    pool.write_tails(&mut tx, &kept, &mut seq, &mut prev).await.map_err(Fallback)?;
+    if seq != start_seq {
+        sqlx::query(q::UPDATE_AUDIT_HEAD)
+            .bind(seq)
+            .bind(prev.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(lost)?;
+    }
+    if let Err(e) = tx.commit().await {
+        let why = format!("the write transaction failed: committing: {e}");
+        return Ok(works.iter().map(|_| Err(Error::Internal(anyhow::anyhow!("{why}")))).collect());
+    }
+    Ok(outcomes)
+}
+
+fn commits_of<'a>(works: &'a [&'a Work]) -> impl Iterator<Item = &'a Prepared> {
+    works.iter().filter_map(|w| match w {
+        Work::Commit(p) => Some(p.as_ref()),
+        Work::Remember { .. } => None,
+    })
+}
+
+/// Versions of the rows the batch updates, locked (in id order) until the transaction ends.
+const REQUEST_VERSIONS: &str = "SELECT id, version FROM requests WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+const GRANT_VERSIONS: &str = "SELECT id, version FROM grants WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+
+/// Decides every compare-and-set of the batch up front: the rows it updates are locked and
+/// their versions read, and a commit expecting another version is refused (its outcome set to
+/// the conflict the member-by-member path gives) and written not at all.
+async fn refuse_stale(
+    tx: &mut sqlx::PgConnection,
+    works: &[&Work],
+    outcomes: &mut [Result<bool>],
+) -> std::result::Result<(), Fallback> {
+    let request_ids: Vec<&str> = commits_of(works)
+        .flat_map(|p| p.commit.requests.iter().filter(|w| is_update(w)).map(|w| row_of(w).id.as_str()))
+        .collect();
+    let grant_ids: Vec<&str> = commits_of(works)
+        .flat_map(|p| p.commit.grants.iter().filter(|w| is_update(w)).map(|w| row_of(w).id.as_str()))
+        .collect();
+    let requests = versions(tx, REQUEST_VERSIONS, &request_ids).await?;
+    let grants = versions(tx, GRANT_VERSIONS, &grant_ids).await?;
+    for (work, outcome) in works.iter().zip(outcomes.iter_mut()) {
+        let Work::Commit(p) = work else { continue };
+        let stale_request = p.commit.requests.iter().find_map(|w| match w {
+            Write::Update { row, expected_version }
+                if requests.get(row.id.as_str()) != Some(expected_version) =>
+            {
+                Some(format!("request {} was already changed by someone else", row.id))
+            }
+            _ => None,
+        });
+        let stale_grant = || {
+            p.commit.grants.iter().find_map(|w| match w {
+                Write::Update { row, expected_version }
+                    if grants.get(row.id.as_str()) != Some(expected_version) =>
+                {
+                    Some(format!("grant {} was already changed by someone else", row.id))
+                }
+                _ => None,
+            })
+        };
+        if let Some(why) = stale_request.or_else(stale_grant) {
+            *outcome = Err(Error::Conflict(why));
+        }
+    }
+    Ok(())
+}
+
+async fn versions(
+    tx: &mut sqlx::PgConnection,
+    sql: &'static str,
+    ids: &[&str],
+) -> std::result::Result<HashMap<String, i64>, Fallback> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, i64)> = sqlx::query_as(sql).bind(ids).fetch_all(&mut *tx).await.map_err(lost)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Whether every member of the batch is of the kinds written here, and no row is written
+/// twice (one statement cannot write the same row twice the way members in order would).
+pub(super) fn fits(works: &[&Work]) -> bool {
+    let (mut requests, mut grants, mut approvals) = (HashSet::new(), HashSet::new(), HashSet::new());
+    works.iter().all(|work| match work {
+        Work::Remember { .. } => true,
+        Work::Commit(prepared) => {
+            let c = &prepared.commit;
+            only_rows(c)
+                && c.requests.iter().all(|w| requests.insert(row_of(w).id.as_str()))
+                && c.grants.iter().all(|w| grants.insert(row_of(w).id.as_str()))
+                && c.approvals.iter().all(|(r, a)| approvals.insert((r.as_str(), a.approver.as_str())))
+        }
+    })
+}
+
+/// Whether a commit writes nothing but requests, approvals, grants, outbox and audit rows.
+fn only_rows(c: &Commit) -> bool {
+    let g = &c.governance;
+    c.alarms.is_empty()
+        && c.signins.is_empty()
+        && c.links.is_empty()
+        && c.new_auth_states.is_empty()
+        && c.use_auth_states.is_empty()
+        && g.alerts.is_empty()
+        && g.campaigns.is_empty()
+        && g.completed.is_empty()
+        && g.items.is_empty()
+        && g.removals.is_empty()
+        && g.forget_removals.is_empty()
+        && g.extensions.is_empty()
+}
+
+fn is_update<T>(write: &Write<T>) -> bool {
+    matches!(write, Write::Update { .. })
+}
+
+fn row_of<T>(write: &Write<T>) -> &T {
+    match write {
+        Write::Insert(row) | Write::Update { row, .. } => row,
+    }
+}
+
+/// Writes the rows of `commits` in the open transaction, one statement a table and kind.
+/// Their compare-and-sets were decided by [`refuse_stale`] under lock, so each must apply.
+async fn write_rows(tx: &mut sqlx::PgConnection, commits: &[&Prepared]) -> std::result::Result<(), Fallback> {
+    let requests = commits.iter().flat_map(|p| &p.commit.requests);
+    let (updates, inserts): (Vec<_>, Vec<_>) = requests.partition(|w| matches!(w, Write::Update { .. }));
+    // Updates first: a superseded request leaves the open states before its successor enters.
+    let mut cols = RequestColumns::default();
+    updates.iter().for_each(|w| cols.push(w));
+    cols.update(tx).await?;
+    let mut cols = RequestColumns::default();
+    inserts.iter().for_each(|w| cols.push(w));
+    cols.insert(tx).await?;
+    let (mut ids, mut approvers, mut ats) = (Vec::new(), Vec::new(), Vec::new());
+    for (request, approval) in commits.iter().flat_map(|p| &p.commit.approvals) {
+        ids.push(request.as_str());
+        approvers.push(approval.approver.as_str());
+        ats.push(micros(approval.at));
+    }
+    if !ids.is_empty() {
+        sqlx::query(INSERT_APPROVALS)
+            .bind(&ids)
+            .bind(&approvers)
+            .bind(&ats)
+            .execute(&mut *tx)
+            .await
+            .map_err(lost)?;
+    }
+    let grants = commits.iter().flat_map(|p| &p.commit.grants);
+    let (updates, inserts): (Vec<_>, Vec<_>) = grants.partition(|w| matches!(w, Write::Update { .. }));
+    let mut cols = GrantColumns::default();
+    updates.iter().for_each(|w| cols.push(w));
+    cols.update(tx).await?;
+    let mut cols = GrantColumns::default();
+    inserts.iter().for_each(|w| cols.push(w));
+    cols.insert(tx).await
+}
+
+/// The batch's replay keys in one statement: each key member's outcome (whether its key was
+/// new), and `Ok(true)` for the commits for now.
+async fn remember(
+    tx: &mut sqlx::PgConnection,
+    works: &[&Work],
+) -> std::result::Result<Vec<Result<bool>>, Fallback> {
+    let (mut keys, mut untils) = (Vec::new(), Vec::new());
+    let mut first_seen = HashSet::new();
+    let mut earliest: Option<DateTime<Utc>> = None;
+    for work in works {
+        if let Work::Remember { key, now, until } = work
+            && first_seen.insert(key.as_str())
+        {
+            keys.push(key.as_str());
+            untils.push(micros(*until));
+            earliest = Some(earliest.map_or(*now, |e| e.min(*now)));
+        }
+    }
+    let new: HashSet<String> = match earliest {
+        Some(now) => sqlx::query_scalar(REMEMBER_MANY)
+            .bind(&keys)
+            .bind(&untils)
+            .bind(micros(now))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(lost)?
+            .into_iter()
+            .collect(),
+        None => HashSet::new(),
+    };
+    // A key twice in the batch is new for its first member only, as in order.
+    let mut answered = HashSet::new();
+    Ok(works
+        .iter()
+        .map(|w| match w {
+            Work::Remember { key, .. } => Ok(new.contains(key.as_str()) && answered.insert(key.as_str())),
+            Work::Commit(_) => Ok(true),
+        })
+        .collect())
+}
+
+fn lost(e: sqlx::Error) -> Fallback {
+    Fallback(Error::Internal(anyhow::anyhow!("set-based write: {e}")))
+}
+
+/// A compare-and-set statement that applied to fewer rows than it was given lost a race.
+fn all_applied(applied: usize, given: usize, what: &str) -> std::result::Result<(), Fallback> {
+    if applied == given {
+        Ok(())
+    } else {
+        Err(Fallback(Error::Conflict(format!("{} of {given} {what} had changed", given - applied))))
+    }
+}
+
+/// Request rows, one array a column (`request_columns` order; `version` holds the expected
+/// version of an update).
+#[derive(Default)]
+struct RequestColumns<'a> {
+    id: Vec<&'a str>,
+    requester: Vec<&'a str>,
+    role: Vec<&'a str>,
+    duration: Vec<i64>,
+    justification: Vec<&'a str>,
+    ticket: Vec<Option<&'a str>>,
+    state: Vec<&'static str>,
+    version: Vec<i64>,
+    origin: Vec<&'static str>,
+    created_at: Vec<DateTime<Utc>>,
+    decided_at: Vec<Option<DateTime<Utc>>>,
+    decided_by: Vec<Option<&'a str>>,
+    reason: Vec<Option<&'a str>>,
+    nudge_stage: Vec<&'static str>,
+    next_nudge_at: Vec<Option<DateTime<Utc>>>,
+    grant_id: Vec<Option<&'a str>>,
+    starts_at: Vec<Option<DateTime<Utc>>>,
+    lease: Vec<Option<DateTime<Utc>>>,
+}
+
+impl<'a> RequestColumns<'a> {
+    fn push(&mut self, write: &'a Write<AccessRequest>) {
+        let (r, version): (&AccessRequest, i64) = match write {
+            Write::Insert(r) => (r, r.version),
+            Write::Update { row, expected_version } => (row, *expected_version),
+        };
+        self.id.push(r.id.as_str());
+        self.requester.push(r.requester.as_str());
+        self.role.push(r.role.as_str());
+        self.duration.push(r.duration.num_seconds());
+        self.justification.push(r.justification.as_str());
+        self.ticket.push(r.ticket.as_deref());
+        self.state.push(r.state.as_str());
+        self.version.push(version);
+        self.origin.push(r.origin.as_str());
+        self.created_at.push(micros(r.created_at));
+        self.decided_at.push(r.decided_at.map(micros));
+        self.decided_by.push(r.decided_by.as_ref().map(|p| p.as_str()));
+        self.reason.push(r.reason.as_deref());
+        self.nudge_stage.push(r.nudge_stage.as_str());
+        self.next_nudge_at.push(r.next_nudge_at.map(micros));
+        self.grant_id.push(r.grant_id.as_ref().map(|g| g.as_str()));
+        self.starts_at.push(r.starts_at.map(micros));
+        self.lease.push(r.activation_lease_until.map(micros));
+    }
+
+    async fn insert(&self, tx: &mut sqlx::PgConnection) -> std::result::Result<(), Fallback> {
+        if self.id.is_empty() {
+            return Ok(());
+        }
+        bind_requests!(sqlx::query(INSERT_REQUESTS), self).execute(&mut *tx).await.map(drop).map_err(lost)
+    }
+
+    async fn update(&self, tx: &mut sqlx::PgConnection) -> std::result::Result<(), Fallback> {
+        if self.id.is_empty() {
+            return Ok(());
+        }
+        let applied: Vec<String> = bind_requests!(sqlx::query_scalar(UPDATE_REQUESTS), self)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(lost)?;
+        all_applied(applied.len(), self.id.len(), "requests")
+    }
+}
+
+/// Grant rows, one array a column (`grant_columns` order; `version` holds the expected version
+/// of an update).
+#[derive(Default)]
+struct GrantColumns<'a> {
+    id: Vec<&'a str>,
+    request_id: Vec<&'a str>,
+    person: Vec<&'a str>,
+    role: Vec<&'a str>,
+    starts_at: Vec<DateTime<Utc>>,
+    ends_at: Vec<DateTime<Utc>>,
+    ended_at: Vec<Option<DateTime<Utc>>>,
+    end_reason: Vec<Option<&'static str>>,
+    version: Vec<i64>,
+    target_kind: Vec<Option<&'static str>>,
+    target_directory_id: Vec<Option<&'a str>>,
+    target_scope: Vec<Option<&'a str>>,
+    target_principal: Vec<Option<&'a str>>,
+    granting: Vec<bool>,
+}
+
+impl<'a> GrantColumns<'a> {
+    fn push(&mut self, write: &'a Write<Grant>) {
+        let (g, version): (&Grant, i64) = match write {
+            Write::Insert(g) => (g, g.version),
+            Write::Update { row, expected_version } => (row, *expected_version),
+        };
+        self.id.push(g.id.as_str());
+        self.request_id.push(g.request_id.as_str());
+        self.person.push(g.person.as_str());
+        self.role.push(g.role.as_str());
+        self.starts_at.push(micros(g.starts_at));
+        self.ends_at.push(micros(g.ends_at));
+        self.ended_at.push(g.ended_at.map(micros));
+        self.end_reason.push(g.end_reason.map(|r| r.as_str()));
+        self.version.push(version);
+        self.target_kind.push(g.target.as_ref().map(|t| t.kind.as_str()));
+        self.target_directory_id.push(g.target.as_ref().map(|t| t.directory_id.as_str()));
+        self.target_scope.push(g.target.as_ref().map(|t| t.scope.as_str()));
+        self.target_principal.push(g.target.as_ref().and_then(|t| t.principal_id.as_deref()));
+        self.granting.push(g.granting);
+    }
+
+    async fn insert(&self, tx: &mut sqlx::PgConnection) -> std::result::Result<(), Fallback> {
+        if self.id.is_empty() {
+            return Ok(());
+        }
+        bind_grants!(sqlx::query(INSERT_GRANTS), self).execute(&mut *tx).await.map(drop).map_err(lost)
+    }
+
+    async fn update(&self, tx: &mut sqlx::PgConnection) -> std::result::Result<(), Fallback> {
+        if self.id.is_empty() {
+            return Ok(());
+        }
+        let applied: Vec<String> =
+            bind_grants!(sqlx::query_scalar(UPDATE_GRANTS), self).fetch_all(&mut *tx).await.map_err(lost)?;
+        all_applied(applied.len(), self.id.len(), "grants")
+    }
+}
