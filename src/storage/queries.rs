@@ -10,6 +10,17 @@ macro_rules! request_columns {
     };
 }
 
+/// The request columns a read selects: [`request_columns`] and whether the request has any
+/// approval (an index search), so reads of requests without approvals need no second query.
+macro_rules! request_select {
+    () => {
+        concat!(
+            request_columns!(),
+            ", EXISTS (SELECT 1 FROM approvals a WHERE a.request_id = requests.id) AS has_approvals"
+        )
+    };
+}
+
 macro_rules! grant_columns {
     () => {
         "id, request_id, person, role, starts_at, ends_at, ended_at, end_reason, version, target_kind, \
@@ -68,11 +79,11 @@ pub const UPDATE_REQUEST: &str = "UPDATE requests SET requester = $2, role = $3,
      decided_by = $12, reason = $13, nudge_stage = $14, next_nudge_at = $15, grant_id = $16, \
      starts_at = $17, activation_lease_until = $18, version = version + 1 WHERE id = $1 AND version = $8 RETURNING version";
 /// One request by id.
-pub const REQUEST_BY_ID: &str = concat!("SELECT ", request_columns!(), " FROM requests WHERE id = $1");
+pub const REQUEST_BY_ID: &str = concat!("SELECT ", request_select!(), " FROM requests WHERE id = $1");
 /// A person's open requests, newest first.
 pub const OPEN_REQUESTS_FOR: &str = concat!(
     "SELECT ",
-    request_columns!(),
+    request_select!(),
     " FROM requests WHERE requester = $1 AND state IN ",
     open_states!(),
     " ORDER BY created_at DESC, id DESC"
@@ -80,14 +91,14 @@ pub const OPEN_REQUESTS_FOR: &str = concat!(
 /// Active requests linked to a grant.
 pub const ACTIVE_REQUESTS_OF_GRANT: &str = concat!(
     "SELECT ",
-    request_columns!(),
+    request_select!(),
     " FROM requests WHERE grant_id = $1 AND state = 'active' ORDER BY created_at, id"
 );
 /// Pending requests whose next SLA step is due at `$1`, and requests whose step-up window closed
 /// then, at most `$2`.
 pub const DUE_NUDGES: &str = concat!(
     "SELECT ",
-    request_columns!(),
+    request_select!(),
     " FROM requests WHERE state IN ('pending', 'awaiting_mfa') AND next_nudge_at <= $1 ",
     "ORDER BY next_nudge_at, id LIMIT $2"
 );
@@ -95,7 +106,7 @@ pub const DUE_NUDGES: &str = concat!(
 /// start), at most `$1`: requests waiting for a start days ahead never crowd out due ones.
 pub const APPROVED_REQUESTS: &str = concat!(
     "SELECT ",
-    request_columns!(),
+    request_select!(),
     " FROM requests WHERE state = 'approved' ",
     "ORDER BY next_nudge_at IS NOT NULL, next_nudge_at, created_at, id LIMIT $1"
 );
@@ -155,7 +166,7 @@ pub const WITHDRAWN_GRANTS: &str = "SELECT g.id, g.request_id, g.person, g.role,
 /// Pending and approved requests, oldest first, at most `$1`.
 pub const REQUESTS_IN_FLIGHT: &str = concat!(
     "SELECT ",
-    request_columns!(),
+    request_select!(),
     " FROM requests WHERE state IN ('pending', 'approved') ORDER BY created_at, id LIMIT $1"
 );
 /// Records a handled request key (`$1` key, `$2` now, `$3` until). A key still unexpired is

@@ -68,6 +68,8 @@ pub struct RequestRow {
     pub starts_at: Option<DateTime<Utc>>,
     /// Activation lease (migration 0014).
     pub activation_lease_until: Option<DateTime<Utc>>,
+    /// Whether any approval of the request is stored (`queries::request_select`).
+    pub has_approvals: bool,
 }
 
 impl RequestRow {
