@@ -20,6 +20,7 @@ mod outbox;
 mod postgres;
 mod queries;
 mod rows;
+mod set_columns;
 mod set_write;
 mod sqlite;
 pub mod status;

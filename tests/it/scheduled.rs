@@ -157,8 +157,10 @@ async fn two_replicas_make_a_scheduled_grant_once() {
         let toml = graph_app::policy(&fake, &Knobs::default());
         let run = async {
             let app = graph_app::spawn(db, &toml).await;
-            let replica = graph_app::spawn(TestDb::replica(&app.db).await, &toml).await;
+            // The replica starts once the card is out: each replica posts to its own fake
+            // workspace, and the first replica's checks read the card from its own.
             let (id, start) = scheduled_and_approved(&app).await;
+            let replica = graph_app::spawn(TestDb::replica(&app.db).await, &toml).await;
             replica.clock.set(start - Duration::seconds(30));
             replica.settle().await;
             nothing_granted(&app, &fake, &id).await;
