@@ -75,6 +75,12 @@ impl AccessService {
         person: &crate::core::ids::PersonId,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        // Only a time-bound eligibility can be moved by a renewal: a permanent one, or none,
+        // needs no read (one statement less for every activation of a permanently eligible
+        // person).
+        if !role.eligible.iter().any(|e| &e.person == person && e.until.is_some()) {
+            return Ok(eligibility_end(role, person, None, now).flatten());
+        }
         let extended = self.store.extended_until(person, &role.key).await?;
         Ok(eligibility_end(role, person, extended, now).flatten())
     }
