@@ -122,12 +122,12 @@ impl Dispatcher {
     pub async fn deliver_due(&self) -> Result<usize> {
         let mut handled = 0;
         loop {
+            self.pace().await;
             // A claim before the first heartbeat would look like a dead dispatcher's to others;
             // so would one whose last beat is older than a beat period by this dispatcher's
             // clock (the heartbeat loop fell behind, or the clock moved on): beat first, then
             // claim. The beat and the claim read the clock once, so a clock that moves between
             // them cannot leave a claim newer than its dispatcher's last recorded beat.
-            self.pace().await;
             let now = self.clock.now();
             let beat_age = now.timestamp_millis().saturating_sub(self.last_beat.load(Ordering::Relaxed));
             if !self.registered.load(Ordering::Relaxed) || beat_age >= HEARTBEAT_EVERY.as_millis() as i64 {
@@ -142,8 +142,8 @@ impl Dispatcher {
             handled += items.len();
             let claimed = items.len();
             // Rows in one claim never share an order key, so they may go out concurrently.
-            // Outcomes are recorded as they arrive, in batches: whatever finished while the
-            // previous batch was being written goes in the next transaction.
+            // Outcomes are recorded in batches: the round's, gathered for up to
+            // [`GATHER_OUTCOMES`] after the first; whatever finishes later goes in the next.
             let (done, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
             for item in items {
                 let (store, done) = (self.store.clone(), done.clone());
