@@ -227,14 +227,7 @@ impl Writer {
                     outcomes.push(outcome);
                 }
                 // The kept commits' outbox messages and audit records, one insert each.
-                let kept: Vec<&Prepared> = batch
-                    .iter()
-                    .zip(&outcomes)
-                    .filter_map(|(job, outcome)| match (&job.work, outcome) {
-                        (Work::Commit(prepared), Ok(_)) => Some(prepared.as_ref()),
-                        _ => None,
-                    })
-                    .collect();
+                let kept = kept(batch.iter().map(|j| &j.work), &outcomes);
                 pool.write_tails(&mut tx, &kept, &mut seq, &mut prev).await?;
                 if seq != start_seq {
                     sqlx::query(q::UPDATE_AUDIT_HEAD)
@@ -268,6 +261,21 @@ impl Writer {
             }
         }
     }
+}
+
+/// The commits among `works` whose outcome is a success, in member order: the ones a batch
+/// keeps, whose outbox messages and audit records its tail writes.
+pub(super) fn kept<'a>(
+    works: impl Iterator<Item = &'a Work>,
+    outcomes: &[Result<bool>],
+) -> Vec<&'a Prepared> {
+    works
+        .zip(outcomes)
+        .filter_map(|(work, outcome)| match (work, outcome) {
+            (Work::Commit(prepared), Ok(_)) => Some(prepared.as_ref()),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -132,7 +132,14 @@ pub(super) struct RequestColumns<'a> {
 }
 
 impl<'a> RequestColumns<'a> {
-    pub(super) fn push(&mut self, write: &'a Write<AccessRequest>) {
+    /// The columns of `writes`, in order.
+    pub(super) fn of(writes: &[&'a Write<AccessRequest>]) -> Self {
+        let mut columns = Self::default();
+        writes.iter().for_each(|w| columns.push(w));
+        columns
+    }
+
+    fn push(&mut self, write: &'a Write<AccessRequest>) {
         let (r, version): (&AccessRequest, i64) = match write {
             Write::Insert(r) => (r, r.version),
             Write::Update { row, expected_version } => (row, *expected_version),
@@ -197,7 +204,14 @@ pub(super) struct GrantColumns<'a> {
 }
 
 impl<'a> GrantColumns<'a> {
-    pub(super) fn push(&mut self, write: &'a Write<Grant>) {
+    /// The columns of `writes`, in order.
+    pub(super) fn of(writes: &[&'a Write<Grant>]) -> Self {
+        let mut columns = Self::default();
+        writes.iter().for_each(|w| columns.push(w));
+        columns
+    }
+
+    fn push(&mut self, write: &'a Write<Grant>) {
         let (g, version): (&Grant, i64) = match write {
             Write::Insert(g) => (g, g.version),
             Write::Update { row, expected_version } => (row, *expected_version),

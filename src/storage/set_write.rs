@@ -64,14 +64,7 @@ pub(super) async fn write_batch(
     let (mut seq, mut prev) = head.map(|h| (h.last_seq, h.last_hash)).unwrap_or_default();
     let mut outcomes = remember(&mut tx, works).await?;
     refuse_stale(&mut tx, works, &mut outcomes).await?;
-    let kept: Vec<&Prepared> = works
-        .iter()
-        .zip(&outcomes)
-        .filter_map(|(w, o)| match (w, o) {
-            (Work::Commit(p), Ok(_)) => Some(p.as_ref()),
-            _ => None,
-        })
-        .collect();
+    let kept = super::group_commit::kept(works.iter().copied(), &outcomes);
     write_rows(&mut tx, &kept).await?;
     pool.write_tails(&mut tx, &kept, &mut seq, &mut prev).await.map_err(Fallback)?;
     if seq != start_seq {
@@ -202,14 +195,10 @@ fn row_of<T>(write: &Write<T>) -> &T {
 /// Their compare-and-sets were decided by [`refuse_stale`] under lock, so each must apply.
 async fn write_rows(tx: &mut sqlx::PgConnection, commits: &[&Prepared]) -> std::result::Result<(), Fallback> {
     let requests = commits.iter().flat_map(|p| &p.commit.requests);
-    let (updates, inserts): (Vec<_>, Vec<_>) = requests.partition(|w| matches!(w, Write::Update { .. }));
+    let (updates, inserts): (Vec<_>, Vec<_>) = requests.partition(|w| is_update(w));
     // Updates first: a superseded request leaves the open states before its successor enters.
-    let mut cols = RequestColumns::default();
-    updates.iter().for_each(|w| cols.push(w));
-    cols.update(tx).await?;
-    let mut cols = RequestColumns::default();
-    inserts.iter().for_each(|w| cols.push(w));
-    cols.insert(tx).await?;
+    RequestColumns::of(&updates).update(tx).await?;
+    RequestColumns::of(&inserts).insert(tx).await?;
     let (mut ids, mut approvers, mut ats) = (Vec::new(), Vec::new(), Vec::new());
     for (request, approval) in commits.iter().flat_map(|p| &p.commit.approvals) {
         ids.push(request.as_str());
@@ -226,13 +215,9 @@ async fn write_rows(tx: &mut sqlx::PgConnection, commits: &[&Prepared]) -> std::
             .map_err(lost)?;
     }
     let grants = commits.iter().flat_map(|p| &p.commit.grants);
-    let (updates, inserts): (Vec<_>, Vec<_>) = grants.partition(|w| matches!(w, Write::Update { .. }));
-    let mut cols = GrantColumns::default();
-    updates.iter().for_each(|w| cols.push(w));
-    cols.update(tx).await?;
-    let mut cols = GrantColumns::default();
-    inserts.iter().for_each(|w| cols.push(w));
-    cols.insert(tx).await
+    let (updates, inserts): (Vec<_>, Vec<_>) = grants.partition(|w| is_update(w));
+    GrantColumns::of(&updates).update(tx).await?;
+    GrantColumns::of(&inserts).insert(tx).await
 }
 
 /// The batch's replay keys in one statement: each key member's outcome (whether its key was
