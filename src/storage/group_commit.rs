@@ -15,7 +15,6 @@
 //! A batch pays both once. The head is locked first, before any member writes, so a batch that
 //! holds it never waits for a row another batch holds while waiting for the head.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
@@ -49,21 +48,14 @@ struct Job {
 #[derive(Debug, Clone)]
 pub(super) struct GroupCommit {
     jobs: mpsc::Sender<Job>,
-    paths: Arc<BatchPaths>,
 }
 
 impl GroupCommit {
     /// Starts the writer of `db` on a thread of its own (see [`own_thread`]).
     pub(super) fn start(db: Db) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        let paths = Arc::new(BatchPaths::default());
-        own_thread(Writer { db, paths: paths.clone() }, rx);
-        Self { jobs, paths }
-    }
-
-    /// How the batches so far were written.
-    pub(super) fn paths(&self) -> &BatchPaths {
-        &self.paths
+        own_thread(Writer { db, paths: BatchPaths::default() }, rx);
+        Self { jobs }
     }
 
     /// Hands `work` to the writer and waits for its outcome.
@@ -77,18 +69,18 @@ impl GroupCommit {
 
 struct Writer {
     db: Db,
-    paths: Arc<BatchPaths>,
+    paths: BatchPaths,
 }
 
-/// How the writer's batches were written, since the store opened.
+/// How a writer's batches were written (the tests read which path a batch took).
 #[derive(Debug, Default)]
-pub struct BatchPaths {
+pub(super) struct BatchPaths {
     /// Batches written set-based, one statement a table (PostgreSQL).
-    pub set: AtomicU64,
+    pub(super) set: AtomicU64,
     /// Set-based attempts rolled back (a lost race, a unique index) and written member by member.
-    pub fell_back: AtomicU64,
+    pub(super) fell_back: AtomicU64,
     /// Batches written member by member (including those that fell back).
-    pub members: AtomicU64,
+    pub(super) members: AtomicU64,
 }
 
 /// Runs the writer on a thread and runtime of its own, with (on PostgreSQL) a connection of its

@@ -33,7 +33,6 @@ use anyhow::Context;
 use sqlx::{Database, PgPool, Transaction};
 
 use crate::core::audit_chain::Linker;
-pub use group_commit::BatchPaths;
 pub use instrumented::InstrumentedStore;
 
 use crate::core::ports::Store;
@@ -157,12 +156,6 @@ impl SqlStore {
     /// The group-commit writer, started on the runtime of the first write.
     fn writer(&self) -> &group_commit::GroupCommit {
         self.writer.get_or_init(|| group_commit::GroupCommit::start(self.db.clone()))
-    }
-
-    /// How this store's group-commit batches were written so far (set-based on PostgreSQL,
-    /// member by member, or set-based attempts that fell back); for tests and diagnosis.
-    pub fn batch_paths(&self) -> &BatchPaths {
-        self.writer().paths()
     }
 
     /// `"sqlite"` or `"postgres"`, for logs.
