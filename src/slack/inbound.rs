@@ -68,11 +68,6 @@ pub fn trigger_key(event: &SlackInteractionEvent) -> Option<String> {
     trigger.map(|t| format!("slack:trigger:{t}"))
 }
 
-/// The ephemeral answer to a replayed command.
-pub fn replayed(text: String) -> SlackCommandEventResponse {
-    ephemeral(text)
-}
-
 /// The replay key of a signed HTTP request: its signature and timestamp (the signature
 /// middleware already checked both).
 fn signature_key(headers: &HeaderMap) -> String {
@@ -98,31 +93,43 @@ pub async fn handle_command(State(app): State<SlackApp>, headers: HeaderMap, bod
     if let Some(slow_down) = super::limited::command(&app, &event) {
         return Json(slow_down).into_response();
     }
-    if let Err(text) = first_time(&app, signature_key(&headers)).await {
-        return Json(ephemeral(text)).into_response();
-    }
-    match command_reply(&app, &slack, event).await {
+    match command_reply(&app, &slack, signature_key(&headers), event).await {
         Some(reply) => Json(reply).into_response(),
         None => StatusCode::OK.into_response(),
     }
 }
 
-/// What `/pim …` answers: the ephemeral reply, or `None` when the answer is a modal opened
-/// separately (an empty HTTP 200, or a Socket Mode ack without payload).
+/// What `/pim …` with replay key `key` answers: the ephemeral reply, or `None` when the answer
+/// is a modal opened separately (an empty HTTP 200, or a Socket Mode ack without payload). The
+/// command runs once (`AccessService::once`): its key is recorded with what it changes, and a
+/// replay is answered [`REPLAYED`] without acting.
 pub async fn command_reply(
     app: &SlackApp,
     slack: &SlackState,
+    key: String,
     event: SlackCommandEvent,
 ) -> Option<SlackCommandEventResponse> {
     let user = ChatUser::slack(event.user_id.0.clone());
     let text = event.text.clone().unwrap_or_default();
-    let command = match command::parse(&text) {
-        Ok(c) => c,
-        Err(e) => {
-            return Some(ephemeral(format!("{}\n\n{}", user_message(&e), help::text(Dialect::SlashTyped))));
-        }
+    // `Err`: the text is not a command (its key is recorded all the same); `Ok`: what running
+    // it answered.
+    let ran = match command::parse(&text) {
+        Ok(command) => app.service.run_command_once(&key, &user, command).await.map(|o| o.map(Ok)),
+        Err(e) => app.service.once(&key, async { Err(e) }).await,
     };
-    match app.service.run_command(&user, command).await {
+    let replied = match ran {
+        Ok(Some(Ok(replied))) => replied,
+        Ok(Some(Err(unparsed))) => {
+            let help = help::text(Dialect::SlashTyped);
+            return Some(ephemeral(format!("{}\n\n{help}", user_message(&unparsed))));
+        }
+        Ok(None) => {
+            tracing::warn!(%key, "replayed Slack command refused");
+            return Some(ephemeral(REPLAYED));
+        }
+        Err(e) => return Some(ephemeral(user_message(&e))),
+    };
+    match replied {
         Ok(Reply::Text(text)) => Some(ephemeral(text)),
         Ok(Reply::ActivateForm(roles)) => {
             let trigger = event.trigger_id.0.clone();

@@ -81,10 +81,8 @@ async fn on_command(
         return Ok(slow_down);
     }
     // Slack redelivers an envelope it did not see acknowledged: act on it once.
-    if let Err(text) = inbound::first_time(&app, format!("slack:trigger:{}", event.trigger_id.0)).await {
-        return Ok(inbound::replayed(text));
-    }
-    match inbound::command_reply(&app, &slack, event).instrument(span).await {
+    let key = format!("slack:trigger:{}", event.trigger_id.0);
+    match inbound::command_reply(&app, &slack, key, event).instrument(span).await {
         Some(reply) => Ok(reply),
         None => Err(Box::new(NoReply)),
     }

@@ -79,6 +79,11 @@ impl Prepared {
 
 pub(super) use bind_grant;
 
+/// The conflict a commit whose replay key was already recorded answers with.
+pub(crate) fn replayed(replay: &crate::core::ports::ReplayKey) -> String {
+    format!("request {} was already received", replay.key)
+}
+
 impl SqlStore {
     /// Applies a commit (see `Store::commit`): prepared here, written by the group-commit
     /// writer in a transaction it may share with other commits.
@@ -128,6 +133,22 @@ macro_rules! write_commit {
             let prepared: &$crate::storage::commit::Prepared = $prepared;
             let commit = &prepared.commit;
             let at = prepared.at;
+            if let Some(replay) = &commit.replay {
+                let new = sqlx::query($crate::storage::queries::REMEMBER_REQUEST)
+                    .bind(replay.key.as_str())
+                    .bind($crate::storage::store_impl::micros(replay.now))
+                    .bind($crate::storage::store_impl::micros(replay.until))
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err($crate::storage::store_impl::db("remembering a request"))?
+                    .rows_affected()
+                    == 1;
+                if !new {
+                    return Err($crate::core::error::Error::Conflict($crate::storage::commit::replayed(
+                        replay,
+                    )));
+                }
+            }
             for write in &commit.requests {
                 match write {
                     $crate::core::ports::Write::Insert(r) => {

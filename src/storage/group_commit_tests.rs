@@ -10,7 +10,7 @@ use super::{Job, Work, Writer};
 use crate::core::audit::{Actor, AuditEvent, EventKind};
 use crate::core::error::Error;
 use crate::core::ids::RequestId;
-use crate::core::ports::{Commit, Store, Write};
+use crate::core::ports::{Commit, ReplayKey, Store, Write};
 use crate::storage::SqlStore;
 use crate::testing::seed::push_active_grant;
 
@@ -213,6 +213,60 @@ async fn a_postgres_batch_that_hits_a_unique_index_falls_back_to_member_by_membe
     // Nothing of the rolled-back attempt stayed: two records, one key.
     assert_eq!(store.audit_records(None).await.expect("audit").len(), 2);
     assert_eq!(shapes(&writer.write_batch(&[remember("k1"), remember("k9")]).await), ["ok false", "ok true"]);
+    drop(store);
+    drop_database(&admin, &name).await;
+}
+
+/// `commit` carrying replay key `key` (see `Commit::replay`).
+fn keyed(mut commit: Commit, key: &str) -> Commit {
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).single().expect("valid");
+    commit.replay = Some(ReplayKey { key: key.into(), now, until: now + Duration::minutes(5) });
+    commit
+}
+
+/// Commits carrying replay keys, in one batch: a key already recorded, or taken by an earlier
+/// member, refuses its commit alone; a commit refused for a stale compare-and-set records no key.
+async fn replay_keys_ride_with_their_commits(store: &SqlStore) -> Writer {
+    store.commit(seeded(store, "s", "sally")).await.expect("seed s");
+    let writer = Writer { db: store.db.clone(), paths: Default::default() };
+    assert_eq!(shapes(&writer.write_batch(&[remember("k0")]).await), ["ok true"]);
+    let batch = vec![
+        job(store, keyed(seeded(store, "a", "alice"), "k1")).0,
+        job(store, keyed(seeded(store, "b", "bob"), "k1")).0, // the same request again
+        job(store, keyed(edit(store, "s", "sally", 7), "k2")).0, // stale: its key stays free
+        remember("k2"),
+        job(store, keyed(seeded(store, "c", "carol"), "k0")).0, // received before the batch
+        job(store, keyed(seeded(store, "d", "dave"), "k3")).0,
+    ];
+    let outcomes = writer.write_batch(&batch).await;
+    assert_eq!(shapes(&outcomes), ["ok true", "conflict", "conflict", "ok true", "conflict", "ok true"]);
+    for (person, open) in [("alice", 1), ("bob", 0), ("carol", 0), ("dave", 1)] {
+        assert_eq!(store.open_requests_for(&person.into()).await.expect("read").len(), open, "{person}");
+    }
+    let records = store.audit_records(None).await.expect("audit");
+    let keys: Vec<&str> = records.iter().map(|r| r.event.detail["key"].as_str().unwrap_or("")).collect();
+    assert_eq!(keys, ["s", "a", "d"], "the refused commits left no audit record");
+    // Every key that went in is a replay afterwards; none other was recorded.
+    let again = [remember("k1"), remember("k2"), remember("k3"), remember("k4")];
+    assert_eq!(shapes(&writer.write_batch(&again).await), ["ok false", "ok false", "ok false", "ok true"]);
+    writer
+}
+
+#[tokio::test]
+async fn a_commit_carrying_a_replay_key_already_recorded_writes_nothing_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("g.db").display());
+    let store = SqlStore::open(&url).await.expect("open");
+    let writer = replay_keys_ride_with_their_commits(&store).await;
+    assert_eq!(writer.paths.set.load(Ordering::Relaxed), 0, "SQLite writes member by member");
+}
+
+#[tokio::test]
+async fn a_commit_carrying_a_replay_key_already_recorded_writes_nothing_on_postgres() {
+    let Some((store, admin, name)) = postgres_store().await else { return };
+    let writer = replay_keys_ride_with_their_commits(&store).await;
+    assert_eq!(writer.paths.fell_back.load(Ordering::Relaxed), 0, "no fallback for a replay");
+    assert!(writer.paths.set.load(Ordering::Relaxed) >= 1, "the keyed batch went set-based");
     drop(store);
     drop_database(&admin, &name).await;
 }

@@ -102,6 +102,10 @@ impl Store for InstrumentedStore {
         timed("remember_request", self.inner.remember_request(key, now, until)).await
     }
 
+    async fn seen_request(&self, key: &str, now: DateTime<Utc>) -> Result<bool> {
+        timed("seen_request", self.inner.seen_request(key, now)).await
+    }
+
     async fn prune_seen_requests(&self, now: DateTime<Utc>) -> Result<u64> {
         timed("prune_seen_requests", self.inner.prune_seen_requests(now)).await
     }

@@ -173,6 +173,8 @@ pub const REQUESTS_IN_FLIGHT: &str = concat!(
 /// left alone (no row affected: a replay); an expired one is taken over.
 pub const REMEMBER_REQUEST: &str = "INSERT INTO seen_requests (key, expires_at) VALUES ($1, $3) \
      ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE seen_requests.expires_at < $2";
+/// Whether request key `$1` is recorded and unexpired at `$2`.
+pub const SEEN_REQUEST: &str = "SELECT 1 FROM seen_requests WHERE key = $1 AND expires_at >= $2";
 /// Forgets request keys expired before `$1`.
 pub const PRUNE_SEEN_REQUESTS: &str = "DELETE FROM seen_requests WHERE expires_at < $1";
 

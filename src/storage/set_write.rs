@@ -14,7 +14,9 @@
 //! anything else that fails (a unique index, a lost connection) rolls the attempt back and the
 //! batch is written member by member, where each member gets its own answer. Replay keys never
 //! fail: a key seen twice in one batch is new for its first member only, as it would be in
-//! order. The rows' columns and their statements are in `set_columns`.
+//! order, and a commit carrying a key that was not new is refused alone (its key is decided
+//! after the compare-and-sets, so a commit refused for one records none). The rows' columns and
+//! their statements are in `set_columns`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -62,8 +64,10 @@ pub(super) async fn write_batch(
     };
     let start_seq = head.as_ref().map_or(0, |h| h.last_seq);
     let (mut seq, mut prev) = head.map(|h| (h.last_seq, h.last_hash)).unwrap_or_default();
-    let mut outcomes = remember(&mut tx, works).await?;
+    let mut outcomes: Vec<Result<bool>> = works.iter().map(|_| Ok(true)).collect();
+    // Compare-and-sets first: a commit refused for one records no replay key.
     refuse_stale(&mut tx, works, &mut outcomes).await?;
+    remember(&mut tx, works, &mut outcomes).await?;
     let kept = super::group_commit::kept(works.iter().copied(), &outcomes);
     write_rows(&mut tx, &kept).await?;
     pool.write_tails(&mut tx, &kept, &mut seq, &mut prev).await.map_err(Fallback)?;
@@ -220,45 +224,61 @@ async fn write_rows(tx: &mut sqlx::PgConnection, commits: &[&Prepared]) -> std::
     GrantColumns::of(&inserts).insert(tx).await
 }
 
-/// The batch's replay keys in one statement: each key member's outcome (whether its key was
-/// new), and `Ok(true)` for the commits for now.
+/// The batch's replay keys in one statement: the replay keys' own members and the commits
+/// that carry one (and were not refused already). A key member's outcome says whether its key
+/// was new; a commit whose key was not is refused with the conflict member by member gives.
 async fn remember(
     tx: &mut sqlx::PgConnection,
     works: &[&Work],
-) -> std::result::Result<Vec<Result<bool>>, Fallback> {
+    outcomes: &mut [Result<bool>],
+) -> std::result::Result<(), Fallback> {
     let (mut keys, mut untils) = (Vec::new(), Vec::new());
     let mut first_seen = HashSet::new();
     let mut earliest: Option<DateTime<Utc>> = None;
-    for work in works {
-        if let Work::Remember { key, now, until } = work
-            && first_seen.insert(key.as_str())
+    for (work, outcome) in works.iter().zip(outcomes.iter()) {
+        if let (Some((key, now, until)), Ok(_)) = (key_of(work), outcome)
+            && first_seen.insert(key)
         {
-            keys.push(key.as_str());
-            untils.push(micros(*until));
-            earliest = Some(earliest.map_or(*now, |e| e.min(*now)));
+            keys.push(key);
+            untils.push(micros(until));
+            earliest = Some(earliest.map_or(now, |e| e.min(now)));
         }
     }
-    let new: HashSet<String> = match earliest {
-        Some(now) => sqlx::query_scalar(REMEMBER_MANY)
-            .bind(&keys)
-            .bind(&untils)
-            .bind(micros(now))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(lost)?
-            .into_iter()
-            .collect(),
-        None => HashSet::new(),
-    };
+    let Some(now) = earliest else { return Ok(()) };
+    let new: HashSet<String> = sqlx::query_scalar(REMEMBER_MANY)
+        .bind(&keys)
+        .bind(&untils)
+        .bind(micros(now))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(lost)?
+        .into_iter()
+        .collect();
     // A key twice in the batch is new for its first member only, as in order.
     let mut answered = HashSet::new();
-    Ok(works
-        .iter()
-        .map(|w| match w {
-            Work::Remember { key, .. } => Ok(new.contains(key.as_str()) && answered.insert(key.as_str())),
+    for (work, outcome) in works.iter().zip(outcomes.iter_mut()) {
+        let Some((key, ..)) = key_of(work) else { continue };
+        if outcome.is_err() {
+            continue;
+        }
+        let fresh = new.contains(key) && answered.insert(key);
+        *outcome = match work {
+            Work::Remember { .. } => Ok(fresh),
+            Work::Commit(p) if !fresh => Err(Error::Conflict(
+                p.commit.replay.as_ref().map(super::commit::replayed).unwrap_or_default(),
+            )),
             Work::Commit(_) => Ok(true),
-        })
-        .collect())
+        };
+    }
+    Ok(())
+}
+
+/// A member's replay key, with when it arrived and until when it is kept.
+fn key_of(work: &Work) -> Option<(&str, DateTime<Utc>, DateTime<Utc>)> {
+    match work {
+        Work::Remember { key, now, until } => Some((key.as_str(), *now, *until)),
+        Work::Commit(p) => p.commit.replay.as_ref().map(|r| (r.key.as_str(), r.now, r.until)),
+    }
 }
 
 pub(super) fn lost(e: sqlx::Error) -> Fallback {

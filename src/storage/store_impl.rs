@@ -151,6 +151,14 @@ impl Store for SqlStore {
         self.remember(key, now, until).await
     }
 
+    async fn seen_request(&self, key: &str, now: DateTime<Utc>) -> Result<bool> {
+        let seen: Option<i32> = on_db!(self, pool => {
+            sqlx::query_scalar(q::SEEN_REQUEST).bind(key).bind(micros(now)).fetch_optional(pool).await
+        })
+        .map_err(db("reading a request key"))?;
+        Ok(seen.is_some())
+    }
+
     async fn prune_seen_requests(&self, now: DateTime<Utc>) -> Result<u64> {
         on_db!(write self, pool => {
             sqlx::query(q::PRUNE_SEEN_REQUESTS).bind(micros(now)).execute(pool).await.map(|r| r.rows_affected())

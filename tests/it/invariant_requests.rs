@@ -189,3 +189,47 @@ async fn a_redelivered_socket_mode_envelope_is_acted_on_once() {
         app.stop().await;
     }
 }
+
+/// Copies of one signed command racing each other, on this replica and on a second one sharing
+/// the database: the command's replay key goes in with what it changes, so exactly one copy
+/// acts and every other is answered as a replay, whichever commit came first. A command that
+/// changes nothing (`/pim status`) records its key by itself and is a replay afterwards too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_copies_of_one_signed_command_act_once_on_any_replica() {
+    for db in backends().await {
+        let name = db.name;
+        let app = TestApp::spawn(db).await;
+        let replica = TestApp::spawn_with(TestDb::replica(&app.db).await, POLICY).await;
+        let body = slash_command_form(
+            "U0ALICE",
+            "activate reader 30m racing copies",
+            "http://127.0.0.1:9/h",
+            &trigger_id(),
+        );
+        let headers = signed_slack_headers(SECRET, app.clock.now_ts(), &body);
+        let copies = (0..8).map(|i| {
+            let to = if i % 2 == 0 { &app } else { &replica };
+            to.slack.post_with("/slack/commands", body.clone(), &headers)
+        });
+        let replies = futures::future::join_all(copies).await;
+        let texts: Vec<String> = replies.iter().map(|r| r.as_ref().expect("answered").text()).collect();
+        let acted = texts.iter().filter(|t| t.contains("needs no approval")).count();
+        let replayed = texts.iter().filter(|t| t.contains("already received")).count();
+        assert_eq!((acted, replayed), (1, 7), "{name}: {texts:?}");
+        app.settle().await;
+        let open = app.store().open_requests_for(&"alice".into()).await.expect("open");
+        assert_eq!(open.len(), 1, "{name}: one request");
+        let audit = app.store().audit_records(None).await.expect("audit");
+        let submitted = audit.iter().filter(|r| r.event.kind == "request.submitted").count();
+        assert_eq!(submitted, 1, "{name}: one submission recorded");
+
+        let status = slash_command_form("U0BOB", "status", "http://127.0.0.1:9/h", &trigger_id());
+        let headers = signed_slack_headers(SECRET, app.clock.now_ts(), &status);
+        let first = app.slack.post_with("/slack/commands", status.clone(), &headers).await.expect("post");
+        assert!(!first.text().contains("already received"), "{name}: {}", first.text());
+        let again = replica.slack.post_with("/slack/commands", status, &headers).await.expect("post");
+        assert!(again.text().contains("already received"), "{name}: {}", again.text());
+        replica.stop().await;
+        app.stop().await;
+    }
+}

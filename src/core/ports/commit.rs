@@ -59,6 +59,21 @@ pub struct Commit {
     pub use_auth_states: Vec<String>,
     /// Alerts, review campaigns, eligibility removals and extensions.
     pub governance: GovernanceWrites,
+    /// The replay key of the signed request this commit acts on, recorded with it: if the key
+    /// is already recorded and unexpired (the request was acted on before), nothing is written
+    /// and the store answers `Error::Conflict`. Set by the service, never by a use case.
+    pub replay: Option<ReplayKey>,
+}
+
+/// A signed request's replay key, recorded until `until` (see [`Commit::replay`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayKey {
+    /// The key (platform and the request's signature, trigger or id).
+    pub key: String,
+    /// When the request arrived: a recorded key that expired before then is taken over.
+    pub now: DateTime<Utc>,
+    /// When the key may be forgotten.
+    pub until: DateTime<Utc>,
 }
 
 /// An alert raised, by its dedupe key (kind, subject and period).

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
-pub use commit::{AlertLogEntry, Commit, EligibilityRemoval, GovernanceWrites, Write};
+pub use commit::{AlertLogEntry, Commit, EligibilityRemoval, GovernanceWrites, ReplayKey, Write};
 pub use directory::{
     ChatIdentity, DEFAULT_GRANT_RETRY_FOR, Directory, DirectoryAssignment, DirectoryUser, GrantSpec,
 };

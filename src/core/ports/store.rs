@@ -53,6 +53,8 @@ pub trait Store: Send + Sync {
     /// the key was already recorded and has not expired (a replay). Decided by the database's
     /// unique key, so two replicas never both accept the same request.
     async fn remember_request(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool>;
+    /// Whether `key` is recorded and unexpired at `now` (a read; the record itself decides).
+    async fn seen_request(&self, key: &str, now: DateTime<Utc>) -> Result<bool>;
     /// Forgets request keys that expired before `now`; returns how many went.
     async fn prune_seen_requests(&self, now: DateTime<Utc>) -> Result<u64>;
     /// Claims due outbox rows for `lease`: rows are handed to one claimer at a time, in id

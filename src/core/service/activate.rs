@@ -68,9 +68,17 @@ impl AccessService {
     /// Eligibility is checked once more; a permanent failure puts the request in `failed`,
     /// loudly; a transient one is retried later.
     pub async fn activate(&self, id: &RequestId) -> Result<AccessRequest> {
+        let request = self.load(id).await?;
+        self.activate_row(request).await
+    }
+
+    /// [`AccessService::activate`] for a request row just read: the claim's compare-and-set
+    /// refuses a row that changed since (a conflict; the next sweep reads it again).
+    async fn activate_row(&self, mut request: AccessRequest) -> Result<AccessRequest> {
         let policy = self.policy();
         let now = self.now();
-        let mut request = self.load(id).await?;
+        let owned_id = request.id.clone();
+        let id = &owned_id;
         if request.state != RequestState::Approved {
             return Ok(request);
         }
@@ -330,11 +338,12 @@ impl AccessService {
     pub async fn activate_approved(&self, limit: i64) -> Result<usize> {
         let mut done = 0;
         for request in self.store.approved_requests(limit).await? {
-            match self.activate(&request.id).await {
+            let id = request.id.clone();
+            match self.activate_row(request).await {
                 Ok(_) => done += 1,
                 Err(Error::Conflict(_)) => {}
                 Err(e) => {
-                    tracing::error!(request = %request.id, error = %format!("{e:#}"), "activation failed; will retry")
+                    tracing::error!(request = %id, error = %format!("{e:#}"), "activation failed; will retry")
                 }
             }
         }

@@ -23,6 +23,7 @@ mod queries;
 mod raise;
 mod reconcile;
 mod renew;
+mod replay;
 mod replies;
 mod review_cards;
 mod reviews;
@@ -216,7 +217,9 @@ impl AccessService {
         self.commit(Commit { at: Some(now), outbox, ..Commit::default() }).await
     }
 
-    async fn commit(&self, commit: Commit) -> Result<()> {
+    async fn commit(&self, mut commit: Commit) -> Result<()> {
+        // Inside `once`, the first commit records the request's replay key with it.
+        let carried = replay::carry(&mut commit)?;
         // Only an approval needs the sweeper at once (to make the grant); everything else it
         // finds on its next tick, so ordinary traffic does not keep it spinning.
         let approved = commit.requests.iter().any(|w| match w {
@@ -226,7 +229,11 @@ impl AccessService {
         });
         let messages = !commit.outbox.is_empty();
         let audit = self.observer.as_ref().map(|_| commit.audit.clone());
-        self.store.commit(commit).await?;
+        let written = self.store.commit(commit).await;
+        if carried {
+            replay::settle(self.store.as_ref(), &written).await;
+        }
+        written?;
         if let (Some(observer), Some(audit)) = (&self.observer, audit) {
             observer.committed(&audit);
         }
