@@ -187,8 +187,13 @@ impl AccessService {
             Some(&role),
             detail,
         )];
-        if let Err(e) = self.commit(Commit { at: Some(now), audit, ..Commit::default() }).await {
-            tracing::error!(error = %format!("{e:#}"), "recording a refused activation failed");
+        match self.commit(Commit { at: Some(now), audit, ..Commit::default() }).await {
+            Ok(()) => {}
+            // The command was a copy of one already received (see `replay`): nothing to record.
+            Err(Error::Conflict(e)) => {
+                tracing::debug!(error = %e, "refusal of a replayed command not recorded")
+            }
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "recording a refused activation failed"),
         }
     }
 }

@@ -1,9 +1,8 @@
 //! Replays: a signed request (a slash command) is acted on once, on any replica, and its replay
 //! key is recorded in the same transaction as what it changed.
 //!
-//! [`AccessService::once`] runs the handling of a request keyed `key` in a scope. A key already
-//! recorded is answered at once, by a read. Otherwise the first commit the handling makes
-//! carries the key ([`Commit::replay`]): the key and the change are one transaction, and the
+//! [`AccessService::once`] runs the handling of a request keyed `key` in a scope: the first
+//! commit the handling makes carries the key ([`Commit::replay`]): the key and the change are one transaction, and the
 //! database's unique key decides between a request and its replay, so the acknowledgement waits
 //! for one write instead of two in series. A handling that commits nothing (`/pim status`, a
 //! refusal) records the key by itself at its end. If a commit finds the key recorded (a replay
@@ -49,10 +48,9 @@ impl AccessService {
     /// when the request was already received (before, or by a racing copy of it), and nothing
     /// of `work` was kept.
     pub async fn once<F: Future>(&self, key: &str, work: F) -> Result<Option<F::Output>> {
+        // No read of the key first: a replay is rare, and its commit (or its key's own record
+        // at the end) refuses it anyway; a read per request cost more than it saved (BENCHMARKS.md).
         let now = self.clock.now();
-        if self.store.seen_request(key, now).await? {
-            return Ok(None);
-        }
         let scope = Scope { key: key.to_owned(), now, state: Cell::new(KeyState::Pending) };
         let (out, state) = SCOPE
             .scope(scope, async {
