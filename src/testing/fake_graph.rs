@@ -83,6 +83,9 @@ pub(super) struct Inner {
     pub(super) arm_requests: HashMap<String, Value>,
     pub(super) next_id: usize,
     pub(super) delay: std::time::Duration,
+    /// Graph/ARM calls being answered now, and the most at once so far.
+    pub(super) in_flight: usize,
+    pub(super) max_in_flight: usize,
     pub(super) ignore_filters: bool,
     pub(super) members: Vec<(String, String)>,
     /// Path prefixes answered 403, as for a permission the app registration lacks.
@@ -252,6 +255,11 @@ impl FakeGraph {
     /// Drops every pending injected failure.
     pub fn clear_faults(&self) {
         lock(&self.inner).faults.clear();
+    }
+
+    /// The most Graph/ARM calls (token requests aside) the fake was answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        lock(&self.inner).max_in_flight
     }
 
     /// Every Graph/ARM answer from now on is sent `delay` after the change it makes.

@@ -38,9 +38,12 @@ pub(super) async fn handle(
         if path.starts_with("/login/") {
             (token(&mut state, &path, &body), std::time::Duration::ZERO)
         } else {
+            state.in_flight += 1;
+            state.max_in_flight = state.max_in_flight.max(state.in_flight);
             (route(&mut state, &method, &path, &query, &headers, &json_body), state.delay)
         }
     };
+    let counted = !path.starts_with("/login/");
     let call = GraphCall {
         method: method.to_string(),
         path,
@@ -51,6 +54,9 @@ pub(super) async fn handle(
     lock(&inner).calls.push(call);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    if counted {
+        lock(&inner).in_flight -= 1;
     }
     response
 }

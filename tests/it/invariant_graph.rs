@@ -13,7 +13,7 @@ use pimbot::testing::{FakeAssignment, FakeGraph, FakeKind, FakeUser, GraphFault}
 
 use crate::support::app::{ALERTS, TestApp};
 use crate::support::graph_app::{
-    ALICE, BOB, CAROL, GA, Knobs, READER, active_grants, fake_assignments, on_every_backend,
+    ALICE, BOB, CAROL, DAVE, GA, Knobs, READER, active_grants, fake_assignments, on_every_backend,
     wait_for_agreement,
 };
 
@@ -54,6 +54,55 @@ async fn an_outage_at_approval_keeps_the_request_approved_and_grants_when_graph_
             app.store().audit_records(None).await.expect("audit").into_iter().map(|r| r.event.kind).collect();
         assert_eq!(kinds.iter().filter(|k| *k == "grant.retrying").count(), 1, "{kinds:?}");
         assert!(!kinds.contains(&"grant.failed".to_owned()));
+        app.stop().await;
+    })
+    .await;
+}
+
+/// Security Reader, a no-approval role four people may activate.
+const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
+
+/// The activation sweep makes the grants it finds waiting side by side (up to
+/// `ACTIVATION_CONCURRENCY`), not one after another: with every Graph answer slow, four
+/// people's grants are in flight together (serial sweeps, even two racing, make at most two at
+/// once), and each is asked for once.
+#[tokio::test]
+async fn waiting_grants_are_made_side_by_side_and_each_once() {
+    let tail = format!(
+        "\n[[role]]\nkey = \"security-reader\"\nname = \"Security Reader\"\nkind = \"entra-role\"\n\
+         directory_id = \"{SECURITY_READER}\"\ntier = \"standard\"\nmin_duration = \"1m\"\n\
+         eligible = [\"alice\", \"bob\", \"carol\", \"dave\"]\n"
+    );
+    on_every_backend(Knobs { tail, ..Knobs::default() }, |app: TestApp, fake: FakeGraph| async move {
+        const PEOPLE: [(&str, &str); 4] =
+            [("U0ALICE", ALICE), ("U0BOB", BOB), ("U0CAROL", CAROL), ("U0DAVE", DAVE)];
+        fake.fail_next(usize::MAX, GraphFault::Unavailable);
+        let mut ids = Vec::new();
+        for (user, _) in PEOPLE {
+            ids.push(app.activate(user, "security-reader 30m read the sign-in logs").await.1);
+        }
+        app.settle().await;
+        for id in &ids {
+            assert_eq!(app.request(id).await.state, RequestState::Approved, "waiting for the directory");
+        }
+        fake.clear_faults();
+        fake.set_delay(std::time::Duration::from_millis(300));
+        // Every retry falls due at once, so one sweep reads them all.
+        app.advance(Duration::minutes(2));
+        wait_for_agreement(&app, &fake, AGREE).await;
+        for id in &ids {
+            assert_eq!(app.request(id).await.state, RequestState::Active);
+        }
+        assert!(
+            fake.max_in_flight() >= 4,
+            "grants were made one at a time: at most {} at once",
+            fake.max_in_flight()
+        );
+        let mut all: Vec<(String, String)> =
+            PEOPLE.iter().map(|(_, object)| (object.to_string(), SECURITY_READER.to_owned())).collect();
+        all.sort();
+        assert_eq!(fake_assignments(&fake), all);
+        assert_eq!(fake.accepted_requests().len(), 4, "each grant asked for once");
         app.stop().await;
     })
     .await;
