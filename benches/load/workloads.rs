@@ -12,7 +12,10 @@
 //!
 //! Each prints the rate offered and achieved (answers per second of wall time from the first
 //! scheduled send to the last answer), p50/p99/max and errors; the pimbot workloads also the
-//! answers refused by the rate limit, and the server's peak RSS at the end.
+//! answers refused by the rate limit, and the server's peak RSS at the end. After many people
+//! at 1,500/s it prints, from the audit trail, how long each request waited from its
+//! submission to its activation, and how many commands were refused (a person's next command
+//! finding the previous request not yet active is refused as a duplicate).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -171,10 +174,12 @@ pub async fn run(args: &[String], db: &str, dir: &std::path::Path) {
         .await
         .print("many people, activate reader");
     drain(db).await;
+    let since = chrono::Utc::now();
     open_loop(std::slice::from_ref(&pimbot), 1500, secs, anyone, "activate reader 1h bench")
         .await
         .print("many people, activate reader");
     drain(db).await;
+    time_to_grant(db, since).await;
     open_loop(std::slice::from_ref(&pimbot), 200, secs, one_person, "activate reader 1h bench")
         .await
         .print("one-person burst, activate reader");
@@ -205,6 +210,43 @@ pub(super) async fn drain(db: &str) {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// From the audit trail of the requests submitted since `since`: how long each waited from its
+/// submission to the start of its activation (`grant.activated`/`grant.extended` are stamped
+/// when the activation claims the request), and how many commands were refused.
+pub(super) async fn time_to_grant(db: &str, since: chrono::DateTime<chrono::Utc>) {
+    let Ok(store) = pimbot::storage::connect_with(db, pimbot::testing::audit::test_linker()).await else {
+        return println!("{:<34} (the audit trail could not be read)", "");
+    };
+    let kinds = ["request.submitted", "grant.activated", "grant.extended", "request.refused"];
+    let records = store.audit_records_of(since, &kinds).await.unwrap_or_default();
+    let mut submitted = std::collections::HashMap::new();
+    let mut waits = Vec::new();
+    let mut refused = 0;
+    for r in &records {
+        match (r.event.kind.as_str(), &r.event.request_id) {
+            ("request.submitted", Some(id)) => {
+                submitted.insert(id.clone(), r.event.at);
+            }
+            ("grant.activated" | "grant.extended", Some(id)) => {
+                if let Some(at) = submitted.remove(id) {
+                    waits.push((r.event.at - at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+                }
+            }
+            ("request.refused", _) => refused += 1,
+            _ => {}
+        }
+    }
+    waits.sort_by(f64::total_cmp);
+    println!(
+        "{:<34} submitted→activation n={} p50={:.0}ms p99={:.0}ms max={:.0}ms; refused={refused}",
+        "",
+        waits.len(),
+        pct(&waits, 50.0),
+        pct(&waits, 99.0),
+        waits.last().copied().unwrap_or(f64::NAN)
+    );
 }
 
 /// Undelivered outbox rows when the load ends.
