@@ -166,7 +166,6 @@ impl Writer {
                 } else {
                     None
                 };
-                let start_seq = head.as_ref().map_or(0, |h| h.last_seq);
                 let (mut seq, mut prev) = head.map(|h| (h.last_seq, h.last_hash)).unwrap_or_default();
                 for job in batch {
                     // A replay key cannot lose a race (the insert decides, without an error), so
@@ -220,15 +219,8 @@ impl Writer {
                 }
                 // The kept commits' outbox messages and audit records, one insert each.
                 let kept = kept(batch.iter().map(|j| &j.work), &outcomes);
+                // ...and the audit head moved to the last record, if the chain grew.
                 pool.write_tails(&mut tx, &kept, &mut seq, &mut prev).await?;
-                if seq != start_seq {
-                    sqlx::query(q::UPDATE_AUDIT_HEAD)
-                        .bind(seq)
-                        .bind(prev.as_str())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("moving the audit head"))?;
-                }
                 tx.commit().await.map_err(db("committing"))
             }
             .await

@@ -18,17 +18,20 @@ use super::{Dialect, queries};
 /// The PostgreSQL migrations, embedded at build time.
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// A batch's outbox messages in one statement: one array a column, rows in array order (the
-/// order of their ids).
-const INSERT_OUTBOX_UNNEST: &str = "INSERT INTO outbox (platform, order_key, message, state, due_at, attempts, created_at) \
+/// A batch's tails in one statement (one round trip on the writer's connection): its outbox
+/// messages (one array a column, rows in array order, the order of their ids), its audit
+/// records (each row carries its `seq`), and the audit head moved to the last of them when
+/// `$18` (the chain grew). Data-modifying `WITH` parts run once and to completion whether or
+/// not the main statement reads them; an empty array inserts nothing.
+const WRITE_TAILS: &str = concat!(
+    "WITH outbox_rows AS (INSERT INTO outbox (platform, order_key, message, state, due_at, attempts, created_at) \
      SELECT p, k, m, 'pending', t, 0, t FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[]) \
-     WITH ORDINALITY AS u(p, k, m, t, n) ORDER BY n";
-/// A batch's audit records in one statement, one array a column (each row carries its `seq`).
-const INSERT_AUDIT_UNNEST: &str = concat!(
-    "INSERT INTO audit_events (",
+     WITH ORDINALITY AS u(p, k, m, t, n) ORDER BY n), \
+     audit_rows AS (INSERT INTO audit_events (",
     queries::audit_columns!(),
-    ") SELECT * FROM UNNEST($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], \
-     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])"
+    ") SELECT * FROM UNNEST($5::bigint[], $6::timestamptz[], $7::text[], $8::text[], $9::text[], \
+     $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])) \
+     UPDATE audit_head SET last_seq = $16, last_hash = $17 WHERE id = 1 AND $18"
 );
 
 /// Pool size per replica.
@@ -69,16 +72,7 @@ impl Dialect for PgPool {
             messages.push(message);
             ats.push(at);
         }
-        if !platforms.is_empty() {
-            sqlx::query(INSERT_OUTBOX_UNNEST)
-                .bind(&platforms)
-                .bind(&keys)
-                .bind(&messages)
-                .bind(&ats)
-                .execute(&mut *conn)
-                .await
-                .map_err(db("queueing outbox messages"))?;
-        }
+        let start_seq = *seq;
         let mut rows = AuditColumns::default();
         for r in super::commit::chain_tail(kept, seq, prev) {
             let (actor_kind, actor) = super::rows::actor_columns(&r.event.actor);
@@ -94,23 +88,31 @@ impl Dialect for PgPool {
             rows.hash.push(r.hash);
             rows.key_id.push(r.key_id);
         }
-        if !rows.seq.is_empty() {
-            sqlx::query(INSERT_AUDIT_UNNEST)
-                .bind(&rows.seq)
-                .bind(&rows.at)
-                .bind(&rows.actor_kind)
-                .bind(&rows.actor)
-                .bind(&rows.kind)
-                .bind(&rows.request_id)
-                .bind(&rows.role)
-                .bind(&rows.detail)
-                .bind(&rows.prev)
-                .bind(&rows.hash)
-                .bind(&rows.key_id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db("appending audit records"))?;
+        if platforms.is_empty() && rows.seq.is_empty() {
+            return Ok(());
         }
+        sqlx::query(WRITE_TAILS)
+            .bind(&platforms)
+            .bind(&keys)
+            .bind(&messages)
+            .bind(&ats)
+            .bind(&rows.seq)
+            .bind(&rows.at)
+            .bind(&rows.actor_kind)
+            .bind(&rows.actor)
+            .bind(&rows.kind)
+            .bind(&rows.request_id)
+            .bind(&rows.role)
+            .bind(&rows.detail)
+            .bind(&rows.prev)
+            .bind(&rows.hash)
+            .bind(&rows.key_id)
+            .bind(*seq)
+            .bind(prev.as_str())
+            .bind(*seq != start_seq)
+            .execute(&mut *conn)
+            .await
+            .map_err(db("writing outbox messages, audit records and the audit head"))?;
         Ok(())
     }
 
@@ -154,7 +156,7 @@ impl Dialect for PgPool {
     }
 }
 
-/// The columns of a batch's audit records, one array each (see [`INSERT_AUDIT_UNNEST`]).
+/// The columns of a batch's audit records, one array each (see [`WRITE_TAILS`]).
 #[derive(Default)]
 struct AuditColumns<'a> {
     seq: Vec<i64>,

@@ -62,7 +62,6 @@ pub(super) async fn write_batch(
     } else {
         None
     };
-    let start_seq = head.as_ref().map_or(0, |h| h.last_seq);
     let (mut seq, mut prev) = head.map(|h| (h.last_seq, h.last_hash)).unwrap_or_default();
     let mut outcomes: Vec<Result<bool>> = works.iter().map(|_| Ok(true)).collect();
     // Compare-and-sets first: a commit refused for one records no replay key.
@@ -70,15 +69,8 @@ pub(super) async fn write_batch(
     remember(&mut tx, works, &mut outcomes).await?;
     let kept = super::group_commit::kept(works.iter().copied(), &outcomes);
     write_rows(&mut tx, &kept).await?;
+    // The tails and the moved audit head: one statement on PostgreSQL.
     pool.write_tails(&mut tx, &kept, &mut seq, &mut prev).await.map_err(Fallback)?;
-    if seq != start_seq {
-        sqlx::query(q::UPDATE_AUDIT_HEAD)
-            .bind(seq)
-            .bind(prev.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(lost)?;
-    }
     if let Err(e) = tx.commit().await {
         let why = format!("the write transaction failed: committing: {e}");
         return Ok(works.iter().map(|_| Err(Error::Internal(anyhow::anyhow!("{why}")))).collect());

@@ -143,6 +143,7 @@ impl Dialect for SqlitePool {
         // Multi-row inserts; each statement's text depends on its row count, so it is not
         // kept prepared.
         let conn: &mut sqlx::SqliteConnection = tx;
+        let start_seq = *seq;
         for chunk in super::commit::tail_messages(kept).chunks(OUTBOX_ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO outbox (platform, order_key, message, state, due_at, attempts, created_at) ",
@@ -189,6 +190,14 @@ impl Dialect for SqlitePool {
                 .execute(&mut *conn)
                 .await
                 .map_err(db("appending audit records"))?;
+        }
+        if *seq != start_seq {
+            sqlx::query(queries::UPDATE_AUDIT_HEAD)
+                .bind(*seq)
+                .bind(prev.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(db("moving the audit head"))?;
         }
         Ok(())
     }
