@@ -80,6 +80,13 @@ async fn replay_everywhere(
     replies
 }
 
+/// Alice's `/pim` command `text`, signed now: the form body and its headers.
+fn alices_signed_command(app: &TestApp, text: &str) -> (String, Vec<(String, String)>) {
+    let body = slash_command_form("U0ALICE", text, "http://127.0.0.1:9/h", &trigger_id());
+    let headers = signed_slack_headers(SECRET, app.clock.now_ts(), &body);
+    (body, headers)
+}
+
 #[tokio::test]
 async fn a_replayed_command_click_or_form_changes_nothing_on_any_replica() {
     for db in backends().await {
@@ -90,13 +97,7 @@ async fn a_replayed_command_click_or_form_changes_nothing_on_any_replica() {
         };
 
         // A signed command, replayed on both replicas inside the signature window.
-        let body = slash_command_form(
-            "U0ALICE",
-            "activate reader 30m quick look",
-            "http://127.0.0.1:9/h",
-            &trigger_id(),
-        );
-        let headers = signed_slack_headers(SECRET, app.clock.now_ts(), &body);
+        let (body, headers) = alices_signed_command(&app, "activate reader 30m quick look");
         let first = post("/slack/commands", &body, &headers).await;
         assert!(first.text().contains("needs no approval"), "{name}: {}", first.text());
         app.settle().await;
@@ -202,13 +203,7 @@ async fn racing_copies_of_one_signed_command_act_once_on_any_replica() {
         let policy = format!("{POLICY}\n[limits]\ncommands_per_minute = 100\n");
         let app = TestApp::spawn_with(db, &policy).await;
         let replica = TestApp::spawn_with(TestDb::replica(&app.db).await, &policy).await;
-        let body = slash_command_form(
-            "U0ALICE",
-            "activate reader 30m racing copies",
-            "http://127.0.0.1:9/h",
-            &trigger_id(),
-        );
-        let headers = signed_slack_headers(SECRET, app.clock.now_ts(), &body);
+        let (body, headers) = alices_signed_command(&app, "activate reader 30m racing copies");
         let copies = (0..32).map(|i| {
             let to = if i % 2 == 0 { &app } else { &replica };
             to.slack.post_with("/slack/commands", body.clone(), &headers)
