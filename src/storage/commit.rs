@@ -75,6 +75,18 @@ impl Prepared {
     pub(super) fn appends(&self) -> bool {
         !self.appends.is_empty()
     }
+
+    /// Whether the commit writes no row of its own: only its replay key (written first; a key
+    /// already recorded writes nothing and refuses the commit) and the tails the batch writes
+    /// for the commits it keeps. Such a member cannot fail half-way, so it needs no savepoint
+    /// (a refusal's record is one: most of the commands under load).
+    pub(super) fn writes_no_rows(&self) -> bool {
+        let c = &self.commit;
+        c.requests.is_empty()
+            && c.approvals.is_empty()
+            && c.grants.is_empty()
+            && super::set_write::only_rows(c)
+    }
 }
 
 pub(super) use bind_grant;

@@ -14,7 +14,16 @@
 //! flush per commit; on SQLite each transaction rewrites the pages it touched into the WAL.
 //! A batch pays both once. The head is locked first, before any member writes, so a batch that
 //! holds it never waits for a row another batch holds while waiting for the head.
+//!
+//! Commands go first. A write that answers a signed request (a commit carrying its replay key,
+//! or the key alone) waits in one queue, everything else (the sweeps' activations, expiries,
+//! nudges) in another; a batch takes the commands' writes first and at most
+//! [`BACKGROUND_PER_BATCH`] of the others, and always leaves them that much room. A sweep that
+//! hands over a hundred writes at once therefore no longer makes the next acknowledgement wait
+//! for a hundred-member batch (on SQLite a batch's time grows with its members), and a steady
+//! stream of commands cannot starve the sweeps.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
@@ -28,7 +37,10 @@ use crate::core::error::{Error, Result};
 
 /// Most writes one transaction takes.
 pub(super) const MAX_BATCH: usize = 64;
-/// Writes waiting for the writer before callers wait to hand theirs over.
+/// Most writes of the background queue (sweeps) one batch takes; the commands' writes take
+/// the rest ([`MAX_BATCH`] less this).
+pub(super) const BACKGROUND_PER_BATCH: usize = 16;
+/// Writes waiting for the writer, per queue, before callers wait to hand theirs over.
 const QUEUE: usize = 4096;
 
 /// One write waiting for the writer.
@@ -39,6 +51,17 @@ pub(super) enum Work {
     Remember { key: String, now: chrono::DateTime<chrono::Utc>, until: chrono::DateTime<chrono::Utc> },
 }
 
+impl Work {
+    /// Whether someone's acknowledgement waits for this write: a signed request's replay key,
+    /// alone or carried by the commit of what the request changes (see `core::service::replay`).
+    fn answers_a_command(&self) -> bool {
+        match self {
+            Work::Remember { .. } => true,
+            Work::Commit(prepared) => prepared.commit.replay.is_some(),
+        }
+    }
+}
+
 struct Job {
     work: Work,
     done: oneshot::Sender<Result<bool>>,
@@ -47,23 +70,97 @@ struct Job {
 /// The handle writers use; the task behind it ends when the last handle is dropped.
 #[derive(Debug, Clone)]
 pub(super) struct GroupCommit {
-    jobs: mpsc::Sender<Job>,
+    /// Writes that answer a command.
+    commands: mpsc::Sender<Job>,
+    /// Everything else.
+    background: mpsc::Sender<Job>,
+    /// The writer's runtime (see [`GroupCommit::beside`]).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl GroupCommit {
     /// Starts the writer of `db` on a thread of its own (see [`own_thread`]).
     pub(super) fn start(db: Db) -> Self {
-        let (jobs, rx) = mpsc::channel(QUEUE);
-        own_thread(Writer { db, paths: BatchPaths::default() }, rx);
-        Self { jobs }
+        let (mut handle, queues) = queues();
+        let sqlite = matches!(db, Db::Sqlite(_));
+        let runtime = own_thread(Writer { db, paths: BatchPaths::default() }, queues);
+        handle.runtime = runtime.filter(|_| sqlite);
+        handle
+    }
+
+    /// Runs `work`, a write transaction of its own outside the group commit (an outbox claim,
+    /// the outcomes of a delivery round), on the writer's thread on SQLite. There such a
+    /// transaction holds the one write connection the writer also needs; on the shared
+    /// runtime, under load, each of its statements waited for a turn there while the writer
+    /// waited for the connection (measured: a quarter to a third of the writer's time went to
+    /// getting the connection). On the writer's thread it runs when the writer waits. On
+    /// PostgreSQL, where it takes a connection of its own, it runs in place.
+    pub(super) async fn beside<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        match &self.runtime {
+            Some(runtime) => runtime.spawn(work).await.map_err(|e| {
+                Error::Internal(anyhow::anyhow!("a write beside the database writer failed: {e}"))
+            })?,
+            None => work.await,
+        }
     }
 
     /// Hands `work` to the writer and waits for its outcome.
     pub(super) async fn write(&self, work: Work) -> Result<bool> {
         let (done, outcome) = oneshot::channel();
         let gone = || Error::Internal(anyhow::anyhow!("the database writer has stopped"));
-        self.jobs.send(Job { work, done }).await.map_err(|_| gone())?;
+        let queue = if work.answers_a_command() { &self.commands } else { &self.background };
+        queue.send(Job { work, done }).await.map_err(|_| gone())?;
         outcome.await.map_err(|_| gone())?
+    }
+}
+
+/// The writer's end of the two queues.
+struct Queues {
+    commands: mpsc::Receiver<Job>,
+    background: mpsc::Receiver<Job>,
+}
+
+fn queues() -> (GroupCommit, Queues) {
+    let (commands, commands_rx) = mpsc::channel(QUEUE);
+    let (background, background_rx) = mpsc::channel(QUEUE);
+    (
+        GroupCommit { commands, background, runtime: None },
+        Queues { commands: commands_rx, background: background_rx },
+    )
+}
+
+impl Queues {
+    /// Waits for a write, then takes into `batch` what waits: the commands' writes first (up to
+    /// [`MAX_BATCH`] less [`BACKGROUND_PER_BATCH`]), then background writes up to
+    /// [`BACKGROUND_PER_BATCH`]. `false` once every handle is gone and nothing is left.
+    async fn take(&mut self, batch: &mut Vec<Job>) -> bool {
+        const COMMANDS: usize = MAX_BATCH - BACKGROUND_PER_BATCH;
+        let first = tokio::select! {
+            biased;
+            job = self.commands.recv() => job,
+            job = self.background.recv() => job,
+        };
+        // `None`: both queues are closed (one handle holds both senders); what is left in them
+        // is still taken below, and an empty batch ends the writer.
+        batch.extend(first);
+        let mut background = batch.iter().filter(|j| !j.work.answers_a_command()).count();
+        let mut commands = batch.len() - background;
+        while commands < COMMANDS
+            && let Ok(job) = self.commands.try_recv()
+        {
+            batch.push(job);
+            commands += 1;
+        }
+        while background < BACKGROUND_PER_BATCH
+            && let Ok(job) = self.background.try_recv()
+        {
+            batch.push(job);
+            background += 1;
+        }
+        !batch.is_empty()
     }
 }
 
@@ -87,34 +184,40 @@ pub(super) struct BatchPaths {
 /// own, until the last handle is dropped. On the shared runtime, under load, every statement's
 /// answer woke the writer behind whatever request tasks were queued there, and the writer was
 /// a statement per wake-up: a batch took milliseconds of waiting for its turn (BENCHMARKS.md).
-fn own_thread(writer: Writer, rx: mpsc::Receiver<Job>) {
+fn own_thread(writer: Writer, queues: Queues) -> Option<tokio::runtime::Handle> {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "the database writer could not start");
+            return None;
+        }
+    };
+    let handle = runtime.handle().clone();
     let started = std::thread::Builder::new().name("pimbot-db-writer".into()).spawn(move || {
-        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(runtime) => runtime,
-            Err(e) => return tracing::error!(error = %e, "the database writer could not start"),
-        };
         runtime.block_on(async move {
             // A connection belongs to the runtime that opened it: the writer opens its own.
             let db = match writer.db {
                 Db::Postgres(pool) => {
                     let options = (*pool.connect_options()).clone();
-                    Db::Postgres(
-                        sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_lazy_with(options),
-                    )
+                    Db::Postgres(super::postgres::pool_options(1).connect_lazy_with(options))
                 }
                 sqlite => sqlite,
             };
-            run(Writer { db, paths: writer.paths }, rx).await;
+            run(Writer { db, paths: writer.paths }, queues).await;
         });
     });
-    if let Err(e) = started {
-        tracing::error!(error = %e, "the database writer thread could not start");
+    match started {
+        Ok(_) => Some(handle),
+        Err(e) => {
+            tracing::error!(error = %e, "the database writer thread could not start");
+            None
+        }
     }
 }
 
-async fn run(writer: Writer, mut rx: mpsc::Receiver<Job>) {
+async fn run(writer: Writer, mut queues: Queues) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while queues.take(&mut batch).await {
         let outcomes = writer.write_batch(&batch).await;
         for (job, outcome) in batch.drain(..).zip(outcomes) {
             let _ = job.done.send(outcome); // a caller that gave up no longer listens
@@ -169,9 +272,10 @@ impl Writer {
                 let (mut seq, mut prev) = head.map(|h| (h.last_seq, h.last_hash)).unwrap_or_default();
                 for job in batch {
                     // A replay key cannot lose a race (the insert decides, without an error), so
-                    // only commits need a savepoint. On PostgreSQL savepoints nest rather than
-                    // being released (one statement per commit; a rollback goes to the newest).
-                    let guarded = savepoints && matches!(&job.work, Work::Commit(_));
+                    // only commits that write rows need a savepoint. On PostgreSQL savepoints nest
+                    // rather than being released (one statement per commit; a rollback goes to
+                    // the newest).
+                    let guarded = savepoints && matches!(&job.work, Work::Commit(p) if !p.writes_no_rows());
                     if guarded {
                         sqlx::query("SAVEPOINT member").execute(&mut *tx).await.map_err(db("starting a savepoint"))?;
                     }
@@ -211,6 +315,8 @@ impl Writer {
                             outcomes.push(outcome);
                             return Ok(());
                         }
+                        // A commit without rows whose key was recorded before: it wrote nothing.
+                        Err(Error::Conflict(_)) => {}
                         // A replay key that failed is a database failure: the transaction
                         // cannot go on, and every member fails.
                         Err(e) => return Err(Error::Internal(anyhow::anyhow!("{e}"))),
@@ -265,3 +371,7 @@ pub(super) fn kept<'a>(
 #[cfg(test)]
 #[path = "group_commit_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "group_queue_tests.rs"]
+mod queue_tests;

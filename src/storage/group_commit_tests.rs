@@ -224,6 +224,20 @@ fn keyed(mut commit: Commit, key: &str) -> Commit {
     commit
 }
 
+/// A commit that writes no row, only an audit record (a refusal's record, say).
+fn noted(key: &str) -> Commit {
+    let t = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).single().expect("valid");
+    let event = AuditEvent::about(
+        t,
+        Actor::System,
+        EventKind::RequestRefused,
+        &RequestId(format!("r-{key}")),
+        &"reader".into(),
+        serde_json::json!({"key": key}),
+    );
+    Commit { at: Some(t), audit: vec![event], ..Commit::default() }
+}
+
 /// Commits carrying replay keys, in one batch: a key already recorded, or taken by an earlier
 /// member, refuses its commit alone; a commit refused for a stale compare-and-set records no key.
 async fn replay_keys_ride_with_their_commits(store: &SqlStore) -> Writer {
@@ -237,18 +251,32 @@ async fn replay_keys_ride_with_their_commits(store: &SqlStore) -> Writer {
         remember("k2"),
         job(store, keyed(seeded(store, "c", "carol"), "k0")).0, // received before the batch
         job(store, keyed(seeded(store, "d", "dave"), "k3")).0,
+        // Commits writing no row (written without a savepoint of their own on SQLite).
+        job(store, keyed(noted("n1"), "k0")).0, // received before the batch: nothing
+        job(store, keyed(noted("n2"), "k5")).0,
+        job(store, keyed(noted("n3"), "k5")).0, // its copy in the same batch: nothing
+        job(store, keyed(seeded(store, "e", "erin"), "k6")).0, // the batch carries on
     ];
     let outcomes = writer.write_batch(&batch).await;
-    assert_eq!(shapes(&outcomes), ["ok true", "conflict", "conflict", "ok true", "conflict", "ok true"]);
-    for (person, open) in [("alice", 1), ("bob", 0), ("carol", 0), ("dave", 1)] {
+    assert_eq!(
+        shapes(&outcomes),
+        [
+            "ok true", "conflict", "conflict", "ok true", "conflict", "ok true", "conflict", "ok true",
+            "conflict", "ok true"
+        ]
+    );
+    for (person, open) in [("alice", 1), ("bob", 0), ("carol", 0), ("dave", 1), ("erin", 1)] {
         assert_eq!(store.open_requests_for(&person.into()).await.expect("read").len(), open, "{person}");
     }
     let records = store.audit_records(None).await.expect("audit");
     let keys: Vec<&str> = records.iter().map(|r| r.event.detail["key"].as_str().unwrap_or("")).collect();
-    assert_eq!(keys, ["s", "a", "d"], "the refused commits left no audit record");
+    assert_eq!(keys, ["s", "a", "d", "n2", "e"], "the refused commits left no audit record");
     // Every key that went in is a replay afterwards; none other was recorded.
-    let again = [remember("k1"), remember("k2"), remember("k3"), remember("k4")];
-    assert_eq!(shapes(&writer.write_batch(&again).await), ["ok false", "ok false", "ok false", "ok true"]);
+    let again = [remember("k1"), remember("k2"), remember("k3"), remember("k5"), remember("k4")];
+    assert_eq!(
+        shapes(&writer.write_batch(&again).await),
+        ["ok false", "ok false", "ok false", "ok false", "ok true"]
+    );
     writer
 }
 
@@ -267,6 +295,29 @@ async fn a_commit_carrying_a_replay_key_already_recorded_writes_nothing_on_postg
     let writer = replay_keys_ride_with_their_commits(&store).await;
     assert_eq!(writer.paths.fell_back.load(Ordering::Relaxed), 0, "no fallback for a replay");
     assert!(writer.paths.set.load(Ordering::Relaxed) >= 1, "the keyed batch went set-based");
+    drop(store);
+    drop_database(&admin, &name).await;
+}
+
+#[tokio::test]
+async fn a_postgres_connection_that_died_while_idle_is_replaced_before_it_is_used() {
+    let Some((store, admin, name)) = postgres_store().await else { return };
+    store.commit(seeded(&store, "a", "alice")).await.expect("first commit");
+    assert_eq!(store.open_requests_for(&"alice".into()).await.expect("read").len(), 1);
+    // The server ends every connection of the database (a restart, an idle timeout).
+    let pool = sqlx::PgPool::connect(&admin).await.expect("connect");
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(&name)
+    .fetch_all(&pool)
+    .await
+    .expect("terminate");
+    assert!(ended.len() >= 2, "the readers' and the writer's connections: {ended:?}");
+    // Connections idle that long are pinged first; the dead ones are replaced, not handed out.
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    assert_eq!(store.open_requests_for(&"alice".into()).await.expect("read after").len(), 1);
+    store.commit(seeded(&store, "b", "bob")).await.expect("commit after");
     drop(store);
     drop_database(&admin, &name).await;
 }

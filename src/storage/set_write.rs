@@ -161,7 +161,7 @@ pub(super) fn fits(works: &[&Work]) -> bool {
 }
 
 /// Whether a commit writes nothing but requests, approvals, grants, outbox and audit rows.
-fn only_rows(c: &Commit) -> bool {
+pub(super) fn only_rows(c: &Commit) -> bool {
     let g = &c.governance;
     c.alarms.is_empty()
         && c.signins.is_empty()

@@ -59,7 +59,15 @@ pub(super) async fn open(url: &str, migrate: bool) -> anyhow::Result<Pools> {
         // No checkpoint inside a commit: the writer would stall everyone queued behind it while
         // it copies the WAL into the database. `checkpoints` does it beside the writer instead.
         .pragma("wal_autocheckpoint", "0");
-    let pool = |size: u32| SqlitePoolOptions::new().max_connections(size).acquire_timeout(ACQUIRE_TIMEOUT);
+    // No ping before a connection is handed out (sqlx's default): a local file does not go
+    // away like a server, and each ping was a round trip to the connection's thread before
+    // every read and every write batch.
+    let pool = |size: u32| {
+        SqlitePoolOptions::new()
+            .max_connections(size)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+    };
     let write = pool(1)
         .connect_with(options.clone())
         .await
