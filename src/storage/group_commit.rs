@@ -23,7 +23,6 @@
 //! for a hundred-member batch (on SQLite a batch's time grows with its members), and a steady
 //! stream of commands cannot starve the sweeps.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
@@ -74,37 +73,14 @@ pub(super) struct GroupCommit {
     commands: mpsc::Sender<Job>,
     /// Everything else.
     background: mpsc::Sender<Job>,
-    /// The writer's runtime (see [`GroupCommit::beside`]).
-    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl GroupCommit {
     /// Starts the writer of `db` on a thread of its own (see [`own_thread`]).
     pub(super) fn start(db: Db) -> Self {
-        let (mut handle, queues) = queues();
-        let sqlite = matches!(db, Db::Sqlite(_));
-        let runtime = own_thread(Writer { db, paths: BatchPaths::default() }, queues);
-        handle.runtime = runtime.filter(|_| sqlite);
+        let (handle, queues) = queues();
+        own_thread(Writer { db, paths: BatchPaths::default() }, queues);
         handle
-    }
-
-    /// Runs `work`, a write transaction of its own outside the group commit (an outbox claim,
-    /// the outcomes of a delivery round), on the writer's thread on SQLite. There such a
-    /// transaction holds the one write connection the writer also needs; on the shared
-    /// runtime, under load, each of its statements waited for a turn there while the writer
-    /// waited for the connection (measured: a quarter to a third of the writer's time went to
-    /// getting the connection). On the writer's thread it runs when the writer waits. On
-    /// PostgreSQL, where it takes a connection of its own, it runs in place.
-    pub(super) async fn beside<T: Send + 'static>(
-        &self,
-        work: impl Future<Output = Result<T>> + Send + 'static,
-    ) -> Result<T> {
-        match &self.runtime {
-            Some(runtime) => runtime.spawn(work).await.map_err(|e| {
-                Error::Internal(anyhow::anyhow!("a write beside the database writer failed: {e}"))
-            })?,
-            None => work.await,
-        }
     }
 
     /// Hands `work` to the writer and waits for its outcome.
@@ -126,10 +102,7 @@ struct Queues {
 fn queues() -> (GroupCommit, Queues) {
     let (commands, commands_rx) = mpsc::channel(QUEUE);
     let (background, background_rx) = mpsc::channel(QUEUE);
-    (
-        GroupCommit { commands, background, runtime: None },
-        Queues { commands: commands_rx, background: background_rx },
-    )
+    (GroupCommit { commands, background }, Queues { commands: commands_rx, background: background_rx })
 }
 
 impl Queues {
@@ -184,16 +157,12 @@ pub(super) struct BatchPaths {
 /// own, until the last handle is dropped. On the shared runtime, under load, every statement's
 /// answer woke the writer behind whatever request tasks were queued there, and the writer was
 /// a statement per wake-up: a batch took milliseconds of waiting for its turn (BENCHMARKS.md).
-fn own_thread(writer: Writer, queues: Queues) -> Option<tokio::runtime::Handle> {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            tracing::error!(error = %e, "the database writer could not start");
-            return None;
-        }
-    };
-    let handle = runtime.handle().clone();
+fn own_thread(writer: Writer, queues: Queues) {
     let started = std::thread::Builder::new().name("pimbot-db-writer".into()).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => return tracing::error!(error = %e, "the database writer could not start"),
+        };
         runtime.block_on(async move {
             // A connection belongs to the runtime that opened it: the writer opens its own.
             let db = match writer.db {
@@ -206,12 +175,8 @@ fn own_thread(writer: Writer, queues: Queues) -> Option<tokio::runtime::Handle> 
             run(Writer { db, paths: writer.paths }, queues).await;
         });
     });
-    match started {
-        Ok(_) => Some(handle),
-        Err(e) => {
-            tracing::error!(error = %e, "the database writer thread could not start");
-            None
-        }
+    if let Err(e) = started {
+        tracing::error!(error = %e, "the database writer thread could not start");
     }
 }
 

@@ -88,22 +88,3 @@ async fn what_is_queued_when_the_last_handle_goes_is_still_written() {
     assert_eq!(take(&mut queues).await.map(|t| (t.0, t.1)), Some((0, 2)));
     assert_eq!(take(&mut queues).await, None, "then the writer stops");
 }
-
-#[tokio::test]
-async fn a_write_beside_the_writer_runs_on_its_thread_on_sqlite() {
-    let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite://{}", dir.path().join("q.db").display());
-    let store = crate::storage::SqlStore::open(&url).await.expect("open");
-    let thread = || async { Ok(std::thread::current().name().map(str::to_owned)) };
-    let there = store.writer().beside(thread()).await.expect("ran");
-    assert_eq!(
-        there.as_deref(),
-        Some("pimbot-db-writer"),
-        "an outbox claim holds the write connection there"
-    );
-    // And the outbox's transactions, which go there, still work.
-    let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).single().expect("valid");
-    let claimed = store.claim(None, now, now, Duration::seconds(30), 10).await.expect("claim");
-    assert!(claimed.is_empty());
-    store.finish(&[]).await.expect("nothing to finish");
-}

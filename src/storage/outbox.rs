@@ -24,20 +24,6 @@ impl SqlStore {
         lease: Duration,
         limit: i64,
     ) -> Result<Vec<OutboxItem>> {
-        let (store, by) = (self.clone(), by.map(str::to_owned));
-        self.writer()
-            .beside(async move { store.claim_here(by.as_deref(), alive_since, now, lease, limit).await })
-            .await
-    }
-
-    async fn claim_here(
-        &self,
-        by: Option<&str>,
-        alive_since: DateTime<Utc>,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: i64,
-    ) -> Result<Vec<OutboxItem>> {
         let until = now + lease;
         let mut rows: Vec<OutboxRow> = on_db!(write self, pool => {
             let mut tx = pool.begin_write().await.map_err(db("starting a claim"))?;
@@ -66,11 +52,6 @@ impl SqlStore {
         if finished.is_empty() {
             return Ok(());
         }
-        let (store, finished) = (self.clone(), finished.to_vec());
-        self.writer().beside(async move { store.finish_here(&finished).await }).await
-    }
-
-    async fn finish_here(&self, finished: &[(i64, DeliveryOutcome)]) -> Result<()> {
         let delivered_at = micros(Utc::now());
         // Delivered rows, the usual outcome, are marked in one statement.
         let sent: Vec<i64> = finished
